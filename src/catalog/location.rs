@@ -1,0 +1,116 @@
+//! Where a registry location points: `s3://` and `file://` URLs as they are, local paths relative to the
+//! registry folder (so a committed registry works wherever the repository is cloned).
+
+use crate::error::{Error, Result};
+use std::path::{Component, Path, PathBuf};
+use url::Url;
+
+/// Resolve a table or partition location to a folder URL (always ending in `/`).
+/// `base` is the folder relative local paths hang from.
+pub fn resolve_dir(location: &str, base: &Path) -> Result<Url> {
+    let mut url = resolve(location, base)?;
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    Ok(url)
+}
+
+/// Resolve a location (file or folder) to a URL.
+pub fn resolve(location: &str, base: &Path) -> Result<Url> {
+    let bad = |reason: String| Error::InvalidLocation {
+        location: location.into(),
+        reason,
+    };
+    if location.is_empty() {
+        return Err(bad("empty".into()));
+    }
+    if let Some((scheme, _)) = location.split_once("://") {
+        let url = Url::parse(location).map_err(|e| bad(e.to_string()))?;
+        return match scheme {
+            "s3" | "s3a" | "file" => Ok(url),
+            other => Err(bad(format!(
+                "scheme `{other}` is not supported (use s3:// or a local path)"
+            ))),
+        };
+    }
+    let path = normalize(&base.join(location));
+    let url = if location.ends_with('/') {
+        Url::from_directory_path(&path)
+    } else {
+        Url::from_file_path(&path)
+    };
+    url.map_err(|()| bad("not an absolute path after resolution".into()))
+}
+
+/// Join a partition location onto its table's folder URL.
+pub fn join_partition(table: &Url, partition: &str, base: &Path) -> Result<Url> {
+    if partition.contains("://") || Path::new(partition).is_absolute() {
+        return resolve_dir(partition, base);
+    }
+    let mut p = partition.to_string();
+    if !p.ends_with('/') {
+        p.push('/');
+    }
+    table.join(&p).map_err(|e| Error::InvalidLocation {
+        location: partition.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// How to write a location the user typed (relative to the working folder) into the registry: URLs as they
+/// are; local paths relative to `registry_dir` when they live under the registry's parent folder (the
+/// repository, typically), absolute otherwise.
+pub fn for_registry(user_location: &str, registry_dir: &Path) -> Result<String> {
+    if user_location.contains("://") {
+        resolve(user_location, Path::new("/"))?;
+        return Ok(user_location.to_string());
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        context: "reading the working folder".into(),
+        source: e,
+    })?;
+    let abs = normalize(&cwd.join(user_location));
+    let reg = normalize(&cwd.join(registry_dir));
+    let trailing = if user_location.ends_with('/') { "/" } else { "" };
+    if let Some(parent) = reg.parent()
+        && let Ok(rest) = abs.strip_prefix(parent)
+    {
+        let rel = Path::new("..").join(rest);
+        return Ok(format!("{}{trailing}", rel.to_string_lossy()));
+    }
+    Ok(format!("{}{trailing}", abs.to_string_lossy()))
+}
+
+/// Lexical normalisation: drop `.`, fold `..` (the path need not exist).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_to_registry() {
+        let u = resolve_dir("../sample-data/weblogs_csv", Path::new("/repo/catalog")).unwrap();
+        assert_eq!(u.as_str(), "file:///repo/sample-data/weblogs_csv/");
+        let p = join_partition(&u, "year=2024/month=01", Path::new("/repo/catalog")).unwrap();
+        assert_eq!(p.as_str(), "file:///repo/sample-data/weblogs_csv/year=2024/month=01/");
+        let s3 = resolve_dir("s3://bucket/logs", Path::new("/x")).unwrap();
+        assert_eq!(s3.as_str(), "s3://bucket/logs/");
+        assert!(resolve("ftp://h/x", Path::new("/")).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! The registry (owl's Glue Data Catalog): databases and tables as files, and DataFusion's view of them.
+//!
+//! - `model`: the serde types of one table file.
+//! - `store`: reading and writing those files atomically, under a lock.
+//! - `types`: Hive type strings <-> Arrow types.
+//! - `location`: resolving table and partition locations to URLs.
+//! - `provider`: the DataFusion catalog, schema and table providers over the registry.
+
+pub mod location;
+pub mod model;
+pub mod provider;
+pub mod store;
+pub mod types;
+
+pub use model::{Column, CsvOptions, FormatSpec, Partition, TableDef, TableStats};
+pub use store::{DEFAULT_DATABASE, PutOutcome, Registry};

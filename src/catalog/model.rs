@@ -1,0 +1,212 @@
+//! The registry's data model: what one table file holds. Serde types only; no I/O here.
+//!
+//! The invariant: serialising a [`TableDef`] is deterministic (struct field order, `BTreeMap`s, no clocks), so
+//! the same table always writes the same bytes and a registry diff shows only real changes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Hive's marker for a NULL partition value.
+pub const HIVE_NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// One table: where its files are, how to read them, its schema, partitions and history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableDef {
+    pub name: String,
+    pub database: String,
+    /// A folder: an `s3://` or `file://` URL, or a local path relative to the registry folder.
+    pub location: String,
+    pub format: FormatSpec,
+    /// The data columns, in file order. Types are Hive type strings (`bigint`, `array<string>`).
+    pub columns: Vec<Column>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_keys: Vec<Column>,
+    /// Known partitions, sorted by location.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Partition>,
+    #[serde(default)]
+    pub stats: TableStats,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
+    /// The current version id (Glue's: "0", "1", ...).
+    #[serde(default)]
+    pub version_id: String,
+    /// Every schema this table has had, oldest first; the last is the current one.
+    #[serde(default)]
+    pub versions: Vec<TableVersion>,
+}
+
+/// A column and its Hive type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, ty: impl Into<String>) -> Self {
+        Column {
+            name: name.into(),
+            ty: ty.into(),
+        }
+    }
+}
+
+/// One partition: a value per partition key, and where its files are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    /// As written in the path (`01`, not `1`); `__HIVE_DEFAULT_PARTITION__` is NULL.
+    pub values: Vec<String>,
+    /// Relative to the table location, or an absolute URL/path.
+    pub location: String,
+}
+
+/// What the crawler (or a user) knows about the data, as Glue's table parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableStats {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_count: Option<u64>,
+}
+
+/// One archived schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableVersion {
+    pub version_id: String,
+    pub location: String,
+    pub format: FormatSpec,
+    pub columns: Vec<Column>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_keys: Vec<Column>,
+}
+
+/// File format and its options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatSpec {
+    pub classification: Classification,
+    #[serde(default)]
+    pub compression: Compression,
+    /// Present for `csv` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<CsvOptions>,
+}
+
+impl FormatSpec {
+    pub fn parquet() -> Self {
+        FormatSpec {
+            classification: Classification::Parquet,
+            compression: Compression::None,
+            csv: None,
+        }
+    }
+    pub fn json(compression: Compression) -> Self {
+        FormatSpec {
+            classification: Classification::Json,
+            compression,
+            csv: None,
+        }
+    }
+    pub fn csv(compression: Compression, csv: CsvOptions) -> Self {
+        FormatSpec {
+            classification: Classification::Csv,
+            compression,
+            csv: Some(csv),
+        }
+    }
+}
+
+/// Glue's `classification` values that owl reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Classification {
+    Csv,
+    /// Newline-delimited JSON.
+    Json,
+    Parquet,
+    Orc,
+    Avro,
+}
+
+impl Classification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Csv => "csv",
+            Classification::Json => "json",
+            Classification::Parquet => "parquet",
+            Classification::Orc => "orc",
+            Classification::Avro => "avro",
+        }
+    }
+}
+
+/// Whole-file compression (Glue's `compressionType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// How a delimited text file is laid out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvOptions {
+    /// One character: `,` `|` `\t` `;`.
+    pub delimiter: String,
+    pub has_header: bool,
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escape: Option<String>,
+    /// Quoted fields may hold line breaks (slower: files cannot be split).
+    #[serde(default)]
+    pub newlines_in_values: bool,
+}
+
+fn default_quote() -> String {
+    "\"".into()
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: ",".into(),
+            has_header: true,
+            quote: default_quote(),
+            escape: None,
+            newlines_in_values: false,
+        }
+    }
+}
+
+impl TableDef {
+    /// The schema-defining part of the table: a change here makes a new version.
+    pub fn snapshot(&self, version_id: String) -> TableVersion {
+        TableVersion {
+            version_id,
+            location: self.location.clone(),
+            format: self.format.clone(),
+            columns: self.columns.clone(),
+            partition_keys: self.partition_keys.clone(),
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The registry as DataFusion sees it: a catalog whose schemas are databases and whose tables scan exactly the
+//! files the registry points at.
+//!
+//! The invariant: a scan lists only the prefixes of partitions that survive the query's partition filters,
+//! evaluated against the registry's partition values. Pruned partitions are never listed, never read.
+//! Listings are never cached here, so a file that appeared since the last query is always seen.
+
+use super::location::{join_partition, resolve_dir};
+use super::model::{Classification, Compression, TableDef, HIVE_NULL_PARTITION};
+use super::store::Registry;
+use super::types::to_arrow;
+use crate::error::Error;
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::config::CsvOptions as DfCsvOptions;
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectMeta, ObjectStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+use url::Url;
+
+/// The catalog: one schema per registry database.
+#[derive(Debug)]
+pub struct RegistryCatalog {
+    registry: Arc<Registry>,
+}
+
+impl RegistryCatalog {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        RegistryCatalog { registry }
+    }
+}
+
+impl CatalogProvider for RegistryCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.registry.databases().unwrap_or_default()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.registry.database_exists(name).then(|| {
+            Arc::new(RegistrySchema {
+                registry: Arc::clone(&self.registry),
+                database: name.to_string(),
+            }) as Arc<dyn SchemaProvider>
+        })
+    }
+}
+
+/// One registry database.
+#[derive(Debug)]
+pub struct RegistrySchema {
+    registry: Arc<Registry>,
+    database: String,
+}
+
+#[async_trait]
+impl SchemaProvider for RegistrySchema {
+    fn table_names(&self) -> Vec<String> {
+        self.registry.table_names(&self.database).unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if !self.registry.table_exists(&self.database, name) {
+            return Ok(None);
+        }
+        let def = self.registry.load_table(&self.database, name)?;
+        let table = RegistryTable::try_new(def, self.registry.root().to_path_buf())?;
+        Ok(Some(Arc::new(table)))
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        _table: Arc<dyn TableProvider>,
+    ) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        Err(DataFusionError::Plan(format!(
+            "cannot create `{name}` in memory: owl tables live in the registry; use CREATE EXTERNAL TABLE ... LOCATION '...'"
+        )))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.registry.table_exists(&self.database, name)
+    }
+}
+
+/// One partition, resolved: where its files are and its typed values.
+#[derive(Debug, Clone)]
+struct ResolvedPartition {
+    prefix: ObjectPath,
+    values: Vec<ScalarValue>,
+}
+
+/// A registry table, ready to scan.
+#[derive(Debug)]
+pub struct RegistryTable {
+    def: TableDef,
+    store_url: ObjectStoreUrl,
+    table_prefix: ObjectPath,
+    file_schema: SchemaRef,
+    partition_fields: Vec<FieldRef>,
+    schema: SchemaRef,
+    partitions: Vec<ResolvedPartition>,
+}
+
+fn store_url_of(url: &Url) -> DfResult<ObjectStoreUrl> {
+    ObjectStoreUrl::parse(format!("{}://{}", url.scheme(), url.authority()))
+}
+
+fn object_prefix(url: &Url) -> DfResult<ObjectPath> {
+    ObjectPath::from_url_path(url.path()).map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+impl RegistryTable {
+    /// Resolve locations and types. `base` is the registry folder (relative locations hang from it).
+    pub fn try_new(def: TableDef, base: PathBuf) -> Result<Self, Error> {
+        let to_df = |e: DataFusionError| Error::Query(e.to_string());
+        let table_url = resolve_dir(&def.location, &base)?;
+        let store_url = store_url_of(&table_url).map_err(to_df)?;
+        let table_prefix = object_prefix(&table_url).map_err(to_df)?;
+        let file_fields = def
+            .columns
+            .iter()
+            .map(|c| Ok(Arc::new(Field::new(&c.name, to_arrow(&c.ty, &c.name)?, true))))
+            .collect::<Result<Vec<FieldRef>, Error>>()?;
+        let partition_fields = def
+            .partition_keys
+            .iter()
+            .map(|c| Ok(Arc::new(Field::new(&c.name, to_arrow(&c.ty, &c.name)?, true))))
+            .collect::<Result<Vec<FieldRef>, Error>>()?;
+        let mut partitions = Vec::with_capacity(def.partitions.len());
+        for p in &def.partitions {
+            if p.values.len() != partition_fields.len() {
+                return Err(Error::InvalidLocation {
+                    location: p.location.clone(),
+                    reason: format!(
+                        "partition has {} values but table `{}` has {} partition keys",
+                        p.values.len(),
+                        def.name,
+                        partition_fields.len()
+                    ),
+                });
+            }
+            let url = join_partition(&table_url, &p.location, &base)?;
+            if store_url_of(&url).map_err(to_df)? != store_url {
+                return Err(Error::InvalidLocation {
+                    location: p.location.clone(),
+                    reason: format!("partitions must live in the table's store `{store_url}`"),
+                });
+            }
+            let values = p
+                .values
+                .iter()
+                .zip(&partition_fields)
+                .map(|(v, f)| partition_value(&def.name, f, v))
+                .collect::<Result<Vec<_>, Error>>()?;
+            partitions.push(ResolvedPartition {
+                prefix: object_prefix(&url).map_err(to_df)?,
+                values,
+            });
+        }
+        let mut all = file_fields.clone();
+        all.extend(partition_fields.iter().cloned());
+        Ok(RegistryTable {
+            file_schema: Arc::new(Schema::new(file_fields)),
+            schema: Arc::new(Schema::new(all)),
+            def,
+            store_url,
+            table_prefix,
+            partition_fields,
+            partitions,
+        })
+    }
+
+    pub fn def(&self) -> &TableDef {
+        &self.def
+    }
+
+    /// The DataFusion format for this table, starting from the session's defaults (so session settings such as
+    /// the Parquet footer hint apply) and overriding what the registry says.
+    pub fn file_format(&self, state: &dyn Session) -> DfResult<Arc<dyn FileFormat>> {
+        let opts = state.default_table_options();
+        let compression = compression_variant(self.def.format.compression);
+        Ok(match self.def.format.classification {
+            Classification::Csv => {
+                let csv = self.def.format.csv.clone().unwrap_or_default();
+                let one_byte = |what: &str, s: &str| -> DfResult<u8> {
+                    match s.as_bytes() {
+                        [b] => Ok(*b),
+                        _ => Err(DataFusionError::Plan(format!(
+                            "table `{}`: csv {what} `{s}` must be exactly one byte",
+                            self.def.name
+                        ))),
+                    }
+                };
+                let o = DfCsvOptions {
+                    has_header: Some(csv.has_header),
+                    delimiter: one_byte("delimiter", &csv.delimiter)?,
+                    quote: one_byte("quote", &csv.quote)?,
+                    escape: csv.escape.as_deref().map(|e| one_byte("escape", e)).transpose()?,
+                    newlines_in_values: Some(csv.newlines_in_values),
+                    compression,
+                    ..opts.csv
+                };
+                Arc::new(CsvFormat::default().with_options(o))
+            }
+            Classification::Json => {
+                let mut o = opts.json;
+                o.compression = compression;
+                Arc::new(JsonFormat::default().with_options(o))
+            }
+            Classification::Parquet => Arc::new(ParquetFormat::default().with_options(opts.parquet)),
+            other => {
+                return Err(DataFusionError::NotImplemented(format!(
+                    "table `{}`: reading {} files is not supported yet",
+                    self.def.name,
+                    other.as_str()
+                )));
+            }
+        })
+    }
+
+    /// Indices of the partitions that survive `filters` (only the filters on partition keys are used).
+    fn surviving_partitions(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Vec<usize>> {
+        let names: Vec<&str> = self.partition_fields.iter().map(|f| f.name().as_str()).collect();
+        let applicable: Vec<Expr> = filters
+            .iter()
+            .filter(|f| expr_applicable_for_cols(&names, f))
+            .map(|f| unqualify(f.clone()))
+            .collect::<DfResult<_>>()?;
+        let all = (0..self.partitions.len()).collect();
+        let Some(predicate) = conjunction(applicable) else {
+            return Ok(all);
+        };
+        if self.partitions.is_empty() {
+            return Ok(all);
+        }
+        let schema = Arc::new(Schema::new(self.partition_fields.clone()));
+        let columns = (0..self.partition_fields.len())
+            .map(|i| ScalarValue::iter_to_array(self.partitions.iter().map(|p| p.values[i].clone())))
+            .collect::<DfResult<Vec<ArrayRef>>>()?;
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+        let df_schema = DFSchema::try_from(schema)?;
+        let physical = state.create_physical_expr(predicate, &df_schema)?;
+        let mask = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let mask = mask
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| DataFusionError::Internal("partition filter is not boolean".into()))?;
+        Ok((0..mask.len())
+            .filter(|&i| mask.is_valid(i) && mask.value(i))
+            .collect())
+    }
+
+    /// List the files under one prefix: hidden names (`_x`, `.x`, anywhere below the prefix) and empty objects
+    /// are skipped, as Athena does.
+    async fn list_prefix(
+        store: Arc<dyn ObjectStore>,
+        prefix: ObjectPath,
+    ) -> DfResult<Vec<ObjectMeta>> {
+        let metas: Vec<ObjectMeta> = store.list(Some(&prefix)).try_collect().await?;
+        let depth = prefix.parts().count();
+        Ok(metas
+            .into_iter()
+            .filter(|m| {
+                m.size > 0
+                    && !m
+                        .location
+                        .parts()
+                        .skip(depth)
+                        .any(|p| p.as_ref().starts_with('_') || p.as_ref().starts_with('.'))
+            })
+            .collect())
+    }
+}
+
+/// Parse one partition value as its key's type; Hive's NULL marker becomes NULL.
+fn partition_value(table: &str, field: &Field, value: &str) -> Result<ScalarValue, Error> {
+    let bad = || Error::BadPartitionValue {
+        table: table.into(),
+        key: field.name().clone(),
+        value: value.into(),
+        ty: crate::catalog::types::to_hive(field.data_type()).unwrap_or_default(),
+    };
+    if value == HIVE_NULL_PARTITION {
+        return ScalarValue::try_from(field.data_type()).map_err(|_| bad());
+    }
+    ScalarValue::try_from_string(value.to_string(), field.data_type()).map_err(|_| bad())
+}
+
+fn compression_variant(c: Compression) -> CompressionTypeVariant {
+    match c {
+        Compression::None => CompressionTypeVariant::UNCOMPRESSED,
+        Compression::Gzip => CompressionTypeVariant::GZIP,
+        Compression::Bzip2 => CompressionTypeVariant::BZIP2,
+        Compression::Xz => CompressionTypeVariant::XZ,
+        Compression::Zstd => CompressionTypeVariant::ZSTD,
+    }
+}
+
+/// Filters arrive qualified by the table name; the partition batch has bare column names.
+fn unqualify(e: Expr) -> DfResult<Expr> {
+    e.transform(|e| {
+        Ok(match e {
+            Expr::Column(c) if c.relation.is_some() => {
+                Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))
+            }
+            other => Transformed::no(other),
+        })
+    })
+    .map(|t| t.data)
+}
+
+/// Spread files over `n` groups, largest first onto the lightest group, so parallel scans finish together.
+fn balance(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+    let n = n.clamp(1, files.len().max(1));
+    files.sort_by(|a, b| {
+        b.object_meta
+            .size
+            .cmp(&a.object_meta.size)
+            .then_with(|| a.object_meta.location.cmp(&b.object_meta.location))
+    });
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    for f in files {
+        // `groups` has n >= 1 entries, so a minimum exists.
+        let g = groups.iter_mut().min_by_key(|(size, _)| *size).expect("n >= 1");
+        g.0 += f.object_meta.size;
+        g.1.push(f);
+    }
+    groups
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(_, mut v)| {
+            v.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
+            FileGroup::new(v)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl TableProvider for RegistryTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let store = state.runtime_env().object_store(&self.store_url)?;
+        let targets: Vec<ResolvedPartition> = if self.partition_fields.is_empty() {
+            vec![ResolvedPartition {
+                prefix: self.table_prefix.clone(),
+                values: vec![],
+            }]
+        } else {
+            self.surviving_partitions(state, filters)?
+                .into_iter()
+                .map(|i| self.partitions[i].clone())
+                .collect()
+        };
+        let concurrency = state.config_options().execution.meta_fetch_concurrency.get().max(1);
+        let listed: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = futures::stream::iter(targets)
+            .map(|p| {
+                let store = Arc::clone(&store);
+                async move { Ok::<_, DataFusionError>((Self::list_prefix(store, p.prefix).await?, p.values)) }
+            })
+            .buffered(concurrency)
+            .try_collect()
+            .await?;
+        let files: Vec<PartitionedFile> = listed
+            .into_iter()
+            .flat_map(|(metas, values)| {
+                metas.into_iter().map(move |m| {
+                    PartitionedFile::new_from_meta(m).with_partition_values(values.clone())
+                })
+            })
+            .collect();
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => Arc::clone(&self.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let format = self.file_format(state)?;
+        let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
+            .with_table_partition_cols(self.partition_fields.clone())
+            .build();
+        let source = format.file_source(table_schema);
+        let groups = balance(files, state.config().target_partitions());
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Inexact: partition filters prune listings here and are checked again above the scan (cheap, and
+        // always right); other filters reach the Parquet reader through DataFusion's physical pushdown.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}

@@ -1,0 +1,438 @@
+//! The registry on disk: `<root>/<database>/<table>.json`, one pretty-printed JSON file per table.
+//!
+//! Invariants:
+//! 1. A table file is always whole: writes go to a temp file in the same folder, are fsynced, then renamed over
+//!    the old file (and the folder fsynced). A reader sees the old or the new file, never a mix.
+//! 2. Read-modify-write runs under an exclusive lock on `<root>/.lock`, so two owl processes never lose an
+//!    update. Readers take no lock (invariant 1 makes that safe).
+//! 3. A broken file breaks only its own table: listing and the other tables keep working.
+
+use super::model::TableDef;
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DATABASE: &str = "default";
+
+/// What [`Registry::put_table`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    /// Rewritten; `new_version` when the schema changed and a version was archived.
+    Updated { new_version: bool },
+    /// Identical content: nothing was written.
+    Unchanged,
+}
+
+/// The on-disk registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    root: PathBuf,
+}
+
+/// Glue's naming rules: 1-255 characters of `[a-z0-9_]`.
+pub fn validate_name(kind: &'static str, name: &str) -> Result<()> {
+    let bad = |reason| Error::InvalidName {
+        kind,
+        name: name.into(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(bad("empty"));
+    }
+    if name.len() > 255 {
+        return Err(bad("longer than 255 characters"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(bad("only lower-case letters, digits and `_` are allowed"));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// A registry rooted at `root` (made absolute now, so relative locations never depend on a later chdir).
+    pub fn open(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Registry {
+            root: super::location::normalize(&root),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn db_dir(&self, db: &str) -> PathBuf {
+        self.root.join(db)
+    }
+
+    pub fn table_path(&self, db: &str, table: &str) -> PathBuf {
+        self.db_dir(db).join(format!("{table}.json"))
+    }
+
+    /// All databases, sorted; `default` always exists.
+    pub fn databases(&self) -> Result<Vec<String>> {
+        let mut out = vec![DEFAULT_DATABASE.to_string()];
+        if let Ok(entries) = fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() && validate_name("database", &name).is_ok() && name != DEFAULT_DATABASE {
+                    out.push(name);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn database_exists(&self, db: &str) -> bool {
+        db == DEFAULT_DATABASE || (validate_name("database", db).is_ok() && self.db_dir(db).is_dir())
+    }
+
+    pub fn create_database(&self, db: &str, if_not_exists: bool) -> Result<()> {
+        validate_name("database", db)?;
+        self.with_lock(|| {
+            if self.db_dir(db).is_dir() {
+                return if if_not_exists {
+                    Ok(())
+                } else {
+                    Err(Error::DatabaseExists(db.into()))
+                };
+            }
+            let dir = self.db_dir(db);
+            fs::create_dir_all(&dir).map_err(|e| Error::RegistryWrite { path: dir, source: e })
+        })
+    }
+
+    /// Drop a database: refused while it holds tables, unless `cascade` (then its tables go too).
+    pub fn drop_database(&self, db: &str, if_exists: bool, cascade: bool) -> Result<()> {
+        validate_name("database", db)?;
+        if db == DEFAULT_DATABASE {
+            return Err(Error::Unsupported("the `default` database cannot be dropped".into()));
+        }
+        self.with_lock(|| {
+            let dir = self.db_dir(db);
+            if !dir.is_dir() {
+                return if if_exists {
+                    Ok(())
+                } else {
+                    Err(Error::DatabaseNotFound(db.into()))
+                };
+            }
+            let tables = self.table_names(db)?;
+            if !tables.is_empty() && !cascade {
+                return Err(Error::Unsupported(format!(
+                    "database `{db}` still has {} tables; drop them first or use DROP DATABASE {db} CASCADE",
+                    tables.len()
+                )));
+            }
+            fs::remove_dir_all(&dir).map_err(|e| Error::RegistryWrite { path: dir, source: e })?;
+            sync_dir(&self.root);
+            Ok(())
+        })
+    }
+
+    /// Table names of a database, sorted. Files that are not `<valid name>.json` are ignored.
+    pub fn table_names(&self, db: &str) -> Result<Vec<String>> {
+        validate_name("database", db)?;
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(self.db_dir(db)) else {
+            return Ok(out);
+        };
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_suffix(".json")
+                && validate_name("table", name).is_ok()
+            {
+                out.push(name.to_string());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn table_exists(&self, db: &str, table: &str) -> bool {
+        validate_name("database", db).is_ok()
+            && validate_name("table", table).is_ok()
+            && self.table_path(db, table).is_file()
+    }
+
+    /// Load one table. A missing file is `TableNotFound`; a broken one names the file and what is wrong.
+    pub fn load_table(&self, db: &str, table: &str) -> Result<TableDef> {
+        validate_name("database", db)?;
+        validate_name("table", table)?;
+        let path = self.table_path(db, table);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::TableNotFound {
+                    database: db.into(),
+                    table: table.into(),
+                });
+            }
+            Err(e) => {
+                return Err(Error::CorruptRegistryFile {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let def: TableDef = serde_json::from_str(&text).map_err(|e| Error::CorruptRegistryFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if def.name != table || def.database != db {
+            return Err(Error::CorruptRegistryFile {
+                path,
+                reason: format!(
+                    "it names table `{}.{}`, but its path says `{db}.{table}`",
+                    def.database, def.name
+                ),
+            });
+        }
+        Ok(def)
+    }
+
+    /// Create a new table (version "0"). Fails if it exists, unless `if_not_exists`.
+    pub fn create_table(&self, mut def: TableDef, if_not_exists: bool) -> Result<bool> {
+        self.check_names(&def)?;
+        self.with_lock(|| {
+            if self.table_path(&def.database, &def.name).exists() {
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(Error::TableExists {
+                        database: def.database.clone(),
+                        table: def.name.clone(),
+                    })
+                };
+            }
+            def.version_id = "0".into();
+            def.versions = vec![def.snapshot("0".into())];
+            self.write(&def)?;
+            Ok(true)
+        })
+    }
+
+    /// Create or update a table the way Glue's crawler does: a schema change archives a new version; the same
+    /// content rewrites nothing. The caller's `version_id`/`versions` are ignored: history is the registry's.
+    pub fn put_table(&self, mut def: TableDef) -> Result<PutOutcome> {
+        self.check_names(&def)?;
+        self.with_lock(|| {
+            let old = match self.load_table(&def.database, &def.name) {
+                Ok(old) => Some(old),
+                Err(Error::TableNotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let Some(old) = old else {
+                def.version_id = "0".into();
+                def.versions = vec![def.snapshot("0".into())];
+                self.write(&def)?;
+                return Ok(PutOutcome::Created);
+            };
+            let current = old.snapshot(old.version_id.clone());
+            let candidate = def.snapshot(old.version_id.clone());
+            let new_version = current != candidate;
+            def.versions = old.versions.clone();
+            if new_version {
+                let next = old
+                    .versions
+                    .iter()
+                    .filter_map(|v| v.version_id.parse::<u64>().ok())
+                    .max()
+                    .map_or(0, |m| m + 1)
+                    .to_string();
+                def.versions.push(def.snapshot(next.clone()));
+                def.version_id = next;
+            } else {
+                def.version_id = old.version_id.clone();
+            }
+            if def == old {
+                return Ok(PutOutcome::Unchanged);
+            }
+            self.write(&def)?;
+            Ok(PutOutcome::Updated { new_version })
+        })
+    }
+
+    /// Drop a table. Returns false when it did not exist and `if_exists` allowed that.
+    pub fn drop_table(&self, db: &str, table: &str, if_exists: bool) -> Result<bool> {
+        validate_name("database", db)?;
+        validate_name("table", table)?;
+        self.with_lock(|| {
+            let path = self.table_path(db, table);
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    sync_dir(&self.db_dir(db));
+                    Ok(true)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if if_exists {
+                        Ok(false)
+                    } else {
+                        Err(Error::TableNotFound {
+                            database: db.into(),
+                            table: table.into(),
+                        })
+                    }
+                }
+                Err(e) => Err(Error::RegistryWrite { path, source: e }),
+            }
+        })
+    }
+
+    fn check_names(&self, def: &TableDef) -> Result<()> {
+        validate_name("database", &def.database)?;
+        validate_name("table", &def.name)?;
+        if !self.database_exists(&def.database) {
+            return Err(Error::DatabaseNotFound(def.database.clone()));
+        }
+        Ok(())
+    }
+
+    /// Serialise and write one table atomically (invariant 1). Call under the lock.
+    fn write(&self, def: &TableDef) -> Result<()> {
+        let dir = self.db_dir(&def.database);
+        let path = self.table_path(&def.database, &def.name);
+        let werr = |e| Error::RegistryWrite {
+            path: path.clone(),
+            source: e,
+        };
+        fs::create_dir_all(&dir).map_err(werr)?;
+        let mut text = serde_json::to_string_pretty(def)
+            .map_err(|e| Error::Internal(format!("serialising table `{}`: {e}", def.name)))?;
+        text.push('\n');
+        let tmp = dir.join(format!(".{}.json.{}.tmp", def.name, std::process::id()));
+        let result = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(werr(e));
+        }
+        sync_dir(&dir);
+        Ok(())
+    }
+
+    /// Run `f` holding the registry's exclusive lock (invariant 2).
+    fn with_lock<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        fs::create_dir_all(&self.root).map_err(|e| Error::RegistryWrite {
+            path: self.root.clone(),
+            source: e,
+        })?;
+        let lock_path = self.root.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::RegistryWrite {
+                path: lock_path.clone(),
+                source: e,
+            })?;
+        lock.lock().map_err(|e| Error::RegistryWrite {
+            path: lock_path,
+            source: e,
+        })?;
+        // The lock is released when `lock` is dropped, after `f` has returned.
+        f()
+    }
+}
+
+/// Make a rename durable. Best effort: some filesystems refuse to fsync a folder.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::*;
+
+    fn table(name: &str) -> TableDef {
+        TableDef {
+            name: name.into(),
+            database: "default".into(),
+            location: "../data/".into(),
+            format: FormatSpec::parquet(),
+            columns: vec![Column::new("a", "bigint")],
+            partition_keys: vec![],
+            partitions: vec![],
+            stats: TableStats::default(),
+            properties: Default::default(),
+            version_id: String::new(),
+            versions: vec![],
+        }
+    }
+
+    #[test]
+    fn versions_follow_schema_changes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Registry::open(dir.path());
+        assert_eq!(r.put_table(table("t")).unwrap(), PutOutcome::Created);
+        let bytes = fs::read(r.table_path("default", "t")).unwrap();
+        assert_eq!(r.put_table(table("t")).unwrap(), PutOutcome::Unchanged);
+        assert_eq!(fs::read(r.table_path("default", "t")).unwrap(), bytes);
+
+        let mut t = table("t");
+        t.stats.record_count = Some(5);
+        assert_eq!(r.put_table(t.clone()).unwrap(), PutOutcome::Updated { new_version: false });
+        t.columns.push(Column::new("b", "string"));
+        assert_eq!(r.put_table(t).unwrap(), PutOutcome::Updated { new_version: true });
+        let loaded = r.load_table("default", "t").unwrap();
+        assert_eq!(loaded.version_id, "1");
+        assert_eq!(loaded.versions.len(), 2);
+        assert_eq!(loaded.versions[0].columns.len(), 1);
+    }
+
+    #[test]
+    fn names_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Registry::open(dir.path());
+        for bad in ["../x", "A", "a-b", "", "a/b"] {
+            assert!(r.create_table(table(bad), false).is_err(), "{bad}");
+        }
+        assert!(matches!(r.load_table("default", "../etc"), Err(Error::InvalidName { .. })));
+    }
+
+    #[test]
+    fn corrupt_file_names_itself_and_spares_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Registry::open(dir.path());
+        r.create_table(table("good"), false).unwrap();
+        fs::write(r.table_path("default", "bad"), "{ not json").unwrap();
+        let e = r.load_table("default", "bad").unwrap_err().to_string();
+        assert!(e.contains("bad.json"), "{e}");
+        assert!(r.load_table("default", "good").is_ok());
+        assert_eq!(r.table_names("default").unwrap(), vec!["bad", "good"]);
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let r = Registry::open(dir.path());
+                std::thread::spawn(move || {
+                    for j in 0..5 {
+                        r.create_table(table(&format!("t{i}_{j}")), false).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(Registry::open(dir.path()).table_names("default").unwrap().len(), 40);
+    }
+}

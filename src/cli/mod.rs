@@ -1,0 +1,137 @@
+//! The command line: argument parsing, one file per subcommand, and the one place errors are printed.
+
+mod query;
+
+use crate::cost::{CostModel, Units};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::settings::Settings;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes: a tested contract for scripts and CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    /// Everything succeeded.
+    Ok = 0,
+    /// A statement failed or the input was wrong (bad SQL, unknown table, unreadable file) or was cancelled.
+    UserError = 1,
+    /// owl itself failed.
+    Internal = 2,
+    /// A scan budget was exceeded.
+    BudgetExceeded = 3,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        ExitCode::from(s as u8)
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "owl", version, about = "SQL over your files, with the bill: a Glue-like registry, DataFusion, Athena pricing")]
+#[command(arg_required_else_help = true)]
+pub struct Cli {
+    /// The registry folder.
+    #[arg(long, global = true, env = "OWL_CATALOG", default_value = crate::settings::DEFAULT_CATALOG_DIR)]
+    catalog: PathBuf,
+    /// The database unqualified table names resolve in.
+    #[arg(long, short = 'd', global = true, env = "OWL_DATABASE", default_value = crate::catalog::DEFAULT_DATABASE)]
+    database: String,
+    /// Price per TB scanned, in USD.
+    #[arg(long, global = true, env = "OWL_PRICE_PER_TB", default_value_t = 5.0)]
+    price_per_tb: f64,
+    /// How MB and TB are counted for the bill.
+    #[arg(long, global = true, env = "OWL_UNITS", value_enum, default_value = "decimal")]
+    units: Units,
+    /// Worker threads (0: one per core).
+    #[arg(long, global = true, env = "OWL_THREADS", default_value_t = 0)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL and print the result, with what it scanned and cost.
+    Query(query::QueryArgs),
+}
+
+impl Cli {
+    fn settings(&self) -> Settings {
+        Settings {
+            catalog_dir: self.catalog.clone(),
+            database: self.database.clone(),
+            cost: CostModel {
+                price_per_tb_usd: self.price_per_tb,
+                units: self.units,
+                ..CostModel::default()
+            },
+            threads: self.threads,
+        }
+    }
+}
+
+/// Print an error once, as one line, plus a hint line when there is a likely fix.
+pub(crate) fn print_error(e: &Error) {
+    eprintln!("error: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+}
+
+pub(crate) fn status_of(e: &Error) -> ExitStatus {
+    if e.is_user_error() {
+        ExitStatus::UserError
+    } else {
+        ExitStatus::Internal
+    }
+}
+
+/// Parse arguments, run, and return the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = cli.settings();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if settings.threads > 0 {
+        rt.worker_threads(settings.threads);
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitStatus::Internal.into();
+        }
+    };
+    let status = rt.block_on(async {
+        let engine = match Engine::new(settings) {
+            Ok(e) => e,
+            Err(e) => {
+                print_error(&e);
+                return status_of(&e);
+            }
+        };
+        match cli.command {
+            Command::Query(args) => query::run(&engine, args).await,
+        }
+    });
+    status.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_contract() {
+        assert_eq!(ExitStatus::Ok as u8, 0);
+        assert_eq!(ExitStatus::UserError as u8, 1);
+        assert_eq!(ExitStatus::Internal as u8, 2);
+        assert_eq!(ExitStatus::BudgetExceeded as u8, 3);
+        assert_eq!(status_of(&Error::Internal("x".into())), ExitStatus::Internal);
+        assert_eq!(status_of(&Error::Query("x".into())), ExitStatus::UserError);
+    }
+}

@@ -1,0 +1,87 @@
+//! `owl query "SQL"`: run statements, print results to stdout and the bill to stderr.
+
+use super::{ExitStatus, print_error, status_of};
+use crate::cost::QueryState;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::meter::Meter;
+use crate::output::{OutputFormat, stats_line, write_result};
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// The SQL to run (several statements separated by `;` run in order); `-` reads it from stdin.
+    sql: String,
+    /// How to print results.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: OutputFormat,
+}
+
+pub async fn run(engine: &Engine, args: QueryArgs) -> ExitStatus {
+    let sql = if args.sql == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            eprintln!("error: reading SQL from stdin: {e}");
+            return ExitStatus::UserError;
+        }
+        s
+    } else {
+        args.sql
+    };
+    let statements = match engine.parse(&sql) {
+        Ok(s) if s.is_empty() => {
+            print_error(&Error::Query("no SQL statement given".into()));
+            return ExitStatus::UserError;
+        }
+        Ok(s) => s,
+        Err(e) => {
+            print_error(&e);
+            return status_of(&e);
+        }
+    };
+    let units = engine.cost_model().units;
+    for stmt in &statements {
+        let cancel = async {
+            // If the handler cannot be installed, never cancel rather than cancel at once.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let outcome = engine.execute(stmt, Arc::new(Meter::new()), cancel).await;
+        match outcome.stats.state {
+            QueryState::Succeeded => {
+                let mut out = std::io::stdout().lock();
+                if let Err(e) = write_result(args.format, &outcome, &mut out).and_then(|()| {
+                    out.flush().map_err(|e| Error::Io {
+                        context: "writing results".into(),
+                        source: e,
+                    })
+                }) {
+                    if is_broken_pipe(&e) {
+                        return ExitStatus::Ok;
+                    }
+                    print_error(&e);
+                    return status_of(&e);
+                }
+                eprintln!("{}", stats_line(&outcome.stats, units));
+            }
+            QueryState::Failed => {
+                let e = outcome
+                    .error
+                    .unwrap_or_else(|| Error::Internal("query failed without an error".into()));
+                print_error(&e);
+                return status_of(&e);
+            }
+            QueryState::Cancelled => {
+                eprintln!("{}", stats_line(&outcome.stats, units));
+                return ExitStatus::UserError;
+            }
+        }
+    }
+    ExitStatus::Ok
+}
+
+fn is_broken_pipe(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+}

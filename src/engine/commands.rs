@@ -1,0 +1,433 @@
+//! Statements the registry owns: they change or read the registry rather than data, and are free.
+//!
+//! - `CREATE EXTERNAL TABLE` (planned by DataFusion, persisted here), `DROP TABLE`, `CREATE DATABASE|SCHEMA`,
+//!   `DROP DATABASE|SCHEMA`;
+//! - `SHOW DATABASES|SCHEMAS`, `SHOW TABLES [IN db] [LIKE 'pat']`, `DESCRIBE table`, `USE db`.
+
+use super::{Engine, from_df};
+use crate::catalog::location::for_registry;
+use crate::catalog::model::{
+    Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef, TableStats,
+};
+use crate::catalog::provider::RegistryTable;
+use crate::catalog::types::to_hive;
+use crate::catalog::store::validate_name;
+use crate::cost::StatementType;
+use crate::error::{Error, Result};
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::CreateExternalTable;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::{
+    ObjectName, ObjectType, SchemaName, ShowStatementFilter, ShowStatementFilterPosition, Statement as Sql, Use,
+};
+use futures::TryStreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+type Done = std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>;
+
+/// Run `stmt` if the registry owns it; `None` hands it to DataFusion.
+pub(super) async fn try_execute(engine: &Engine, _ctx: &SessionContext, stmt: &Statement) -> Option<Done> {
+    let Statement::Statement(sql) = stmt else {
+        return None;
+    };
+    let registry = engine.registry();
+    let ddl = |r: Result<()>| -> Done {
+        r.map(|()| (StatementType::Ddl, Arc::new(Schema::empty()), vec![]))
+            .map_err(|e| (StatementType::Ddl, e))
+    };
+    let utility = |r: Result<RecordBatch>| -> Done {
+        r.map(|b| (StatementType::Utility, b.schema(), vec![b]))
+            .map_err(|e| (StatementType::Utility, e))
+    };
+    Some(match sql.as_ref() {
+        Sql::CreateDatabase {
+            db_name,
+            if_not_exists,
+            ..
+        } => ddl(one_name(db_name).and_then(|db| registry.create_database(&db, *if_not_exists))),
+        Sql::CreateSchema {
+            schema_name: SchemaName::Simple(name),
+            if_not_exists,
+            ..
+        } => ddl(one_name(name).and_then(|db| registry.create_database(&db, *if_not_exists))),
+        Sql::Drop {
+            object_type: ObjectType::Table,
+            if_exists,
+            names,
+            ..
+        } => ddl((|| {
+            for n in names {
+                let (db, table) = table_name(engine, n)?;
+                registry.drop_table(&db, &table, *if_exists)?;
+            }
+            Ok(())
+        })()),
+        Sql::Drop {
+            object_type: ObjectType::Schema | ObjectType::Database,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => ddl((|| {
+            for n in names {
+                let db = one_name(n)?;
+                registry.drop_database(&db, *if_exists, *cascade)?;
+            }
+            Ok(())
+        })()),
+        Sql::ShowDatabases { .. } | Sql::ShowSchemas { .. } => utility(
+            registry
+                .databases()
+                .and_then(|dbs| strings_batch(&["database_name"], dbs.into_iter().map(|d| vec![d]).collect())),
+        ),
+        Sql::ShowTables { show_options, .. } => utility((|| {
+            let db = match show_options.show_in.as_ref().and_then(|s| s.parent_name.as_ref()) {
+                Some(n) => one_name(n)?,
+                None => engine.database(),
+            };
+            if !registry.database_exists(&db) {
+                return Err(Error::DatabaseNotFound(db));
+            }
+            let pattern = match &show_options.filter_position {
+                Some(
+                    ShowStatementFilterPosition::Infix(ShowStatementFilter::Like(p))
+                    | ShowStatementFilterPosition::Suffix(ShowStatementFilter::Like(p))
+                    | ShowStatementFilterPosition::Infix(ShowStatementFilter::NoKeyword(p))
+                    | ShowStatementFilterPosition::Suffix(ShowStatementFilter::NoKeyword(p)),
+                ) => Some(p.clone()),
+                _ => None,
+            };
+            let names = registry
+                .table_names(&db)?
+                .into_iter()
+                .filter(|t| pattern.as_deref().is_none_or(|p| like(p, t)))
+                .map(|t| vec![t])
+                .collect();
+            strings_batch(&["tab_name"], names)
+        })()),
+        Sql::Use(Use::Database(n) | Use::Schema(n) | Use::Object(n)) => {
+            return Some(
+                one_name(n)
+                    .and_then(|db| engine.set_database(&db))
+                    .map(|()| (StatementType::Utility, Arc::new(Schema::empty()), vec![]))
+                    .map_err(|e| (StatementType::Utility, e)),
+            );
+        }
+        Sql::ExplainTable { table_name: n, .. } => {
+            let Ok((db, table)) = table_name(engine, n) else {
+                return None; // DESCRIBE 'path/file.parquet' and the like: DataFusion's.
+            };
+            if !registry.table_exists(&db, &table) {
+                return None;
+            }
+            utility(describe(engine, &db, &table))
+        }
+        _ => return None,
+    })
+}
+
+/// `DESCRIBE t`: columns then partition keys, with Hive types, as Athena shows them.
+fn describe(engine: &Engine, db: &str, table: &str) -> Result<RecordBatch> {
+    let def = engine.registry().load_table(db, table)?;
+    let mut rows: Vec<Vec<String>> = def
+        .columns
+        .iter()
+        .map(|c| vec![c.name.clone(), c.ty.clone(), String::new()])
+        .collect();
+    rows.extend(
+        def.partition_keys
+            .iter()
+            .map(|c| vec![c.name.clone(), c.ty.clone(), "partition key".into()]),
+    );
+    strings_batch(&["col_name", "data_type", "comment"], rows)
+}
+
+fn strings_batch(names: &[&str], rows: Vec<Vec<String>>) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let cols = (0..names.len())
+        .map(|i| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[i].as_str()))) as _)
+        .collect();
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// SQL LIKE with `%` and `_` (also Hive's `*`), case-insensitive.
+fn like(pattern: &str, s: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'%' | b'*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some((b'_', rest)) => !s.is_empty() && go(rest, &s[1..]),
+            Some((c, rest)) => s.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), s.as_bytes())
+}
+
+fn ident(i: &datafusion::sql::sqlparser::ast::ObjectNamePart) -> String {
+    // Unquoted names are case-insensitive: fold them as Glue does. Quoted ones are kept, and then validated.
+    match i.as_ident() {
+        Some(id) if id.quote_style.is_none() => id.value.to_ascii_lowercase(),
+        Some(id) => id.value.clone(),
+        None => i.to_string(),
+    }
+}
+
+fn one_name(n: &ObjectName) -> Result<String> {
+    match n.0.as_slice() {
+        [one] => Ok(ident(one)),
+        _ => Err(Error::InvalidName {
+            kind: "database",
+            name: n.to_string(),
+            reason: "expected a single name",
+        }),
+    }
+}
+
+/// `t`, `db.t` or `awsdatacatalog.db.t` -> (db, t).
+fn table_name(engine: &Engine, n: &ObjectName) -> Result<(String, String)> {
+    let parts: Vec<String> = n.0.iter().map(ident).collect();
+    let (db, t) = match parts.as_slice() {
+        [t] => (engine.database(), t.clone()),
+        [db, t] => (db.clone(), t.clone()),
+        [c, db, t] if c == super::CATALOG_NAME => (db.clone(), t.clone()),
+        _ => {
+            return Err(Error::InvalidName {
+                kind: "table",
+                name: n.to_string(),
+                reason: "expected `table`, `database.table` or `awsdatacatalog.database.table`",
+            });
+        }
+    };
+    validate_name("database", &db)?;
+    validate_name("table", &t)?;
+    Ok((db, t))
+}
+
+/// `CREATE EXTERNAL TABLE`: DataFusion parsed and typed it; here it becomes a registry entry.
+///
+/// Differences from Athena, on purpose: a table with no columns gets its schema from the files (as
+/// DataFusion does), and a partitioned table's existing `key=value` folders are registered at once (Athena
+/// needs `MSCK REPAIR TABLE` for that).
+pub(super) async fn create_external_table(
+    engine: &Engine,
+    ctx: &SessionContext,
+    cmd: &CreateExternalTable,
+) -> Done {
+    let kind = StatementType::Ddl;
+    create(engine, ctx, cmd)
+        .await
+        .map(|()| (kind, Arc::new(Schema::empty()) as SchemaRef, vec![]))
+        .map_err(|e| (kind, e))
+}
+
+async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable) -> Result<()> {
+    let registry = engine.registry();
+    let db = cmd.name.schema().map(str::to_string).unwrap_or_else(|| engine.database());
+    let name = cmd.name.table().to_string();
+    validate_name("database", &db)?;
+    validate_name("table", &name)?;
+    if !registry.database_exists(&db) {
+        return Err(Error::DatabaseNotFound(db));
+    }
+    if registry.table_exists(&db, &name) && !cmd.or_replace {
+        return if cmd.if_not_exists {
+            Ok(())
+        } else {
+            Err(Error::TableExists { database: db, table: name })
+        };
+    }
+    let [location] = cmd.locations.as_slice() else {
+        return Err(Error::Unsupported("CREATE EXTERNAL TABLE takes exactly one LOCATION".into()));
+    };
+    let stored = for_registry(location, registry.root())?;
+    let opt = |k: &str| {
+        cmd.options
+            .get(&format!("format.{k}"))
+            .or_else(|| cmd.options.get(k))
+            .map(|s| s.to_ascii_lowercase())
+    };
+    let compression = match opt("compression").as_deref() {
+        None | Some("" | "uncompressed" | "none") => {
+            let l = location.to_ascii_lowercase();
+            if l.ends_with(".gz") {
+                Compression::Gzip
+            } else if l.ends_with(".bz2") {
+                Compression::Bzip2
+            } else if l.ends_with(".xz") {
+                Compression::Xz
+            } else if l.ends_with(".zst") {
+                Compression::Zstd
+            } else {
+                Compression::None
+            }
+        }
+        Some("gzip") => Compression::Gzip,
+        Some("bzip2") => Compression::Bzip2,
+        Some("xz") => Compression::Xz,
+        Some("zstd") => Compression::Zstd,
+        Some(other) => return Err(Error::Unsupported(format!("compression `{other}` is not supported"))),
+    };
+    let file_type = cmd.file_type.to_ascii_uppercase();
+    let format = match file_type.as_str() {
+        "PARQUET" => FormatSpec::parquet(),
+        "JSON" | "NDJSON" => FormatSpec::json(compression),
+        "CSV" | "TEXTFILE" | "TSV" => {
+            let default_delim = if file_type == "TSV" { "\t" } else { "," };
+            FormatSpec::csv(
+                compression,
+                CsvOptions {
+                    delimiter: cmd
+                        .options
+                        .get("format.delimiter")
+                        .cloned()
+                        .unwrap_or_else(|| default_delim.into()),
+                    has_header: opt("has_header").is_none_or(|v| v == "true"),
+                    quote: cmd.options.get("format.quote").cloned().unwrap_or_else(|| "\"".into()),
+                    escape: cmd.options.get("format.escape").cloned(),
+                    newlines_in_values: opt("newlines_in_values").is_some_and(|v| v == "true"),
+                },
+            )
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "STORED AS {other} is not supported yet (owl reads PARQUET, CSV/TEXTFILE/TSV and JSON)"
+            )));
+        }
+    };
+    let mut def = TableDef {
+        name: name.clone(),
+        database: db.clone(),
+        location: if stored.ends_with('/') { stored } else { format!("{stored}/") },
+        format,
+        columns: vec![],
+        partition_keys: vec![],
+        partitions: vec![],
+        stats: TableStats::default(),
+        properties: BTreeMap::new(),
+        version_id: String::new(),
+        versions: vec![],
+    };
+    // Columns: as declared, or inferred from the files when none were.
+    let mut fields: Vec<Field> = cmd.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    if fields.is_empty() {
+        let probe = RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
+        let format = probe.file_format(&ctx.state()).map_err(from_df)?;
+        let url = ListingTableUrl::parse(dir_url(&def, registry.root())?.as_str()).map_err(from_df)?;
+        let schema = ListingOptions::new(format)
+            .with_file_extension("")
+            .infer_schema(&ctx.state(), &url)
+            .await
+            .map_err(from_df)?;
+        fields = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    }
+    for key in &cmd.table_partition_cols {
+        let (ty, rest): (DataType, Vec<Field>) = match fields.iter().position(|f| f.name() == key) {
+            Some(i) => {
+                let f = fields.remove(i);
+                (f.data_type().clone(), fields)
+            }
+            None => (DataType::Utf8, fields),
+        };
+        fields = rest;
+        def.partition_keys.push(Column::new(key, to_hive(&ty)?));
+    }
+    def.columns = fields
+        .iter()
+        .map(|f| {
+            let ty = to_hive(f.data_type()).map_err(|_| Error::UnsupportedType {
+                column: f.name().clone(),
+                ty: f.data_type().to_string(),
+            })?;
+            Ok(Column::new(f.name(), ty))
+        })
+        .collect::<Result<_>>()?;
+    discover(ctx, registry.root(), &mut def).await?;
+    if cmd.or_replace {
+        registry.put_table(def)?;
+    } else {
+        registry.create_table(def, cmd.if_not_exists)?;
+    }
+    Ok(())
+}
+
+fn dir_url(def: &TableDef, root: &std::path::Path) -> Result<url::Url> {
+    crate::catalog::location::resolve_dir(&def.location, root)
+}
+
+/// List the table's location once: object count and size, and its `key=value` partitions when it has keys.
+async fn discover(ctx: &SessionContext, root: &std::path::Path, def: &mut TableDef) -> Result<()> {
+    let url = dir_url(def, root)?;
+    let store = ctx.runtime_env().object_store(ObjectStoreUrl::parse(format!("{}://{}", url.scheme(), url.authority())).map_err(from_df)?).map_err(from_df)?;
+    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
+        location: def.location.clone(),
+        reason: e.to_string(),
+    })?;
+    let metas: Vec<object_store::ObjectMeta> = store.list(Some(&prefix)).try_collect().await.map_err(|e| {
+        Error::InvalidLocation {
+            location: def.location.clone(),
+            reason: e.to_string(),
+        }
+    })?;
+    let depth = prefix.parts().count();
+    let keys: Vec<String> = def.partition_keys.iter().map(|k| k.name.clone()).collect();
+    let mut partitions = BTreeSet::new();
+    let (mut count, mut size) = (0u64, 0u64);
+    for m in metas {
+        let parts: Vec<String> = m.location.parts().skip(depth).map(|p| p.as_ref().to_string()).collect();
+        if parts.iter().any(|p| p.starts_with('_') || p.starts_with('.')) || m.size == 0 {
+            continue;
+        }
+        count += 1;
+        size += m.size;
+        if keys.is_empty() || parts.len() <= keys.len() {
+            continue;
+        }
+        let values: Option<Vec<String>> = keys
+            .iter()
+            .zip(&parts)
+            .map(|(k, seg)| seg.strip_prefix(&format!("{k}=")).map(str::to_string))
+            .collect();
+        if let Some(values) = values {
+            let loc = format!("{}/", parts[..keys.len()].join("/"));
+            partitions.insert((loc, values));
+        }
+    }
+    def.stats.object_count = Some(count);
+    def.stats.size_bytes = Some(size);
+    def.partitions = partitions
+        .into_iter()
+        .map(|(location, values)| Partition { values, location })
+        .collect();
+    def.properties
+        .insert("classification".into(), def.format.classification.as_str().into());
+    if def.format.classification == Classification::Csv || def.format.compression != Compression::None {
+        def.properties
+            .insert("compressionType".into(), def.format.compression.as_str().into());
+    }
+    // Partition values must parse as their keys' types: fail now, not at query time.
+    RegistryTable::try_new(def.clone(), root.to_path_buf())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("web%", "weblogs_csv"));
+        assert!(like("%csv", "weblogs_csv"));
+        assert!(like("w_blogs*", "weblogs_csv"));
+        assert!(!like("web", "weblogs"));
+    }
+}

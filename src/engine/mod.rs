@@ -1,0 +1,345 @@
+//! The engine: one DataFusion session per query, over the registry, metered, billed.
+//!
+//! Every statement runs in a fresh `SessionContext` cloned from the engine's base state, with its own
+//! `RuntimeEnv`: its own [`Meter`]-charging store registry and its own (empty) list, statistics and footer
+//! caches. So a query's bytes never depend on what ran before it (Athena has no cross-query cache), and two
+//! concurrent queries never share counts. Statements the registry owns (CREATE EXTERNAL TABLE, DROP, SHOW,
+//! DESCRIBE, USE, CREATE DATABASE) are handled in `commands`; everything else is DataFusion's.
+
+mod commands;
+pub mod stores;
+
+use crate::catalog::Registry;
+use crate::catalog::provider::RegistryCatalog;
+use crate::cost::{Bill, CostModel, QueryState, StatementType};
+use crate::error::{Error, Result};
+use crate::meter::{MeteredRegistry, Meter, Requests};
+use crate::settings::{PARQUET_FOOTER_HINT, Settings};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::MemoryCatalogProviderList;
+use datafusion::catalog::CatalogProviderList;
+use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+use futures::StreamExt;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use stores::StoreRegistry;
+
+/// Athena's name for the default catalog.
+pub const CATALOG_NAME: &str = "awsdatacatalog";
+
+/// The statistics of one statement, as scripts read them (`--format json`, reports).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryStats {
+    pub query_id: String,
+    pub statement_type: StatementType,
+    pub state: QueryState,
+    pub rows: u64,
+    pub elapsed_ms: u64,
+    pub bytes_scanned: u64,
+    pub billed_bytes: u64,
+    pub cost_usd: f64,
+    pub files_read: u64,
+    pub requests: Requests,
+}
+
+/// What running one statement produced. `error` is set when `stats.state` is FAILED; a CANCELLED statement
+/// keeps its bill and no rows.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sql: String,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub stats: QueryStats,
+    pub error: Option<Error>,
+}
+
+/// The query engine over one registry.
+#[derive(Debug)]
+pub struct Engine {
+    settings: Settings,
+    registry: Arc<Registry>,
+    stores: Arc<StoreRegistry>,
+    catalogs: Arc<dyn CatalogProviderList>,
+    /// Config (SET statements, current database) and functions; each query clones it.
+    base: Mutex<SessionState>,
+}
+
+impl Engine {
+    pub fn new(settings: Settings) -> Result<Self> {
+        let registry = Arc::new(Registry::open(settings.catalog_dir.clone()));
+        if !registry.database_exists(&settings.database) {
+            return Err(Error::DatabaseNotFound(settings.database.clone()));
+        }
+        let catalogs: Arc<dyn CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
+        catalogs.register_catalog(
+            CATALOG_NAME.into(),
+            Arc::new(RegistryCatalog::new(Arc::clone(&registry))),
+        );
+        let mut config = SessionConfig::new()
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(CATALOG_NAME, &settings.database)
+            .with_information_schema(true);
+        if settings.threads > 0 {
+            config = config.with_target_partitions(settings.threads);
+        }
+        let opts = config.options_mut();
+        opts.execution.parquet.metadata_size_hint = Some(PARQUET_FOOTER_HINT);
+        // Athena reads every file in a location whatever its name; so does owl.
+        opts.execution.listing_table_ignore_subdirectory = false;
+        let stores = Arc::new(StoreRegistry::default());
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(stores.clone())
+            .build_arc()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let base = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_catalog_list(Arc::clone(&catalogs))
+            .build();
+        Ok(Engine {
+            settings,
+            registry,
+            stores,
+            catalogs,
+            base: Mutex::new(base),
+        })
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn cost_model(&self) -> CostModel {
+        self.settings.cost
+    }
+
+    fn base_state(&self) -> SessionState {
+        // A poisoned lock only means another thread panicked mid-update; the state itself is still whole.
+        self.base.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The database unqualified names resolve in.
+    pub fn database(&self) -> String {
+        self.base_state().config().options().catalog.default_schema.clone()
+    }
+
+    pub fn set_database(&self, db: &str) -> Result<()> {
+        if !self.registry.database_exists(db) {
+            return Err(Error::DatabaseNotFound(db.into()));
+        }
+        let mut base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+        base.config_mut().options_mut().catalog.default_schema = db.to_string();
+        Ok(())
+    }
+
+    /// Split SQL text into statements.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
+        DFParser::parse_sql_with_dialect(sql, &dialect)
+            .map(|v| v.into_iter().collect())
+            .map_err(|e| from_df(e.into()))
+    }
+
+    /// A session for one query: the base state with a runtime whose stores charge `meter` and whose caches
+    /// start empty.
+    fn query_context(&self, meter: Arc<Meter>) -> Result<SessionContext> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(MeteredRegistry::new(self.stores.clone(), meter)))
+            .build_arc()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let state = SessionStateBuilder::new_from_existing(self.base_state())
+            .with_runtime_env(runtime)
+            .build();
+        Ok(SessionContext::new_with_state(state).enable_url_table())
+    }
+
+    /// Run every statement of `sql` in order, stopping at the first that does not succeed.
+    pub async fn run_sql(&self, sql: &str) -> Result<Vec<Outcome>> {
+        let mut out = Vec::new();
+        for stmt in self.parse(sql)? {
+            let o = self
+                .execute(&stmt, Arc::new(Meter::new()), std::future::pending())
+                .await;
+            let failed = o.stats.state != QueryState::Succeeded;
+            out.push(o);
+            if failed {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run one statement. `meter` is read by callers that show progress; `cancel` resolving cancels the query
+    /// (it is then CANCELLED and billed for what it read).
+    pub async fn execute(
+        &self,
+        stmt: &Statement,
+        meter: Arc<Meter>,
+        cancel: impl Future<Output = ()>,
+    ) -> Outcome {
+        let started = Instant::now();
+        let sql = stmt.to_string();
+        let query_id = uuid::Uuid::new_v4().to_string();
+        let run = self.execute_inner(stmt, Arc::clone(&meter));
+        let (state, kind, schema, batches, error) = tokio::select! {
+            r = run => match r {
+                Ok((kind, schema, batches)) => (QueryState::Succeeded, kind, schema, batches, None),
+                Err((kind, e)) => (QueryState::Failed, kind, empty_schema(), vec![], Some(e)),
+            },
+            () = cancel => (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None),
+        };
+        let reading = meter.reading();
+        let Bill {
+            billed_bytes,
+            cost_usd,
+            ..
+        } = self.settings.cost.bill(reading.bytes_scanned, state, kind);
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        Outcome {
+            sql,
+            schema,
+            batches,
+            error,
+            stats: QueryStats {
+                query_id,
+                statement_type: kind,
+                state,
+                rows,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                bytes_scanned: reading.bytes_scanned,
+                billed_bytes,
+                cost_usd,
+                files_read: reading.files_read,
+                requests: reading.requests,
+            },
+        }
+    }
+
+    async fn execute_inner(
+        &self,
+        stmt: &Statement,
+        meter: Arc<Meter>,
+    ) -> std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)> {
+        let ctx = self.query_context(meter).map_err(|e| (StatementType::Dml, e))?;
+        if let Some(r) = commands::try_execute(self, &ctx, stmt).await {
+            return r;
+        }
+        let state = ctx.state();
+        let plan = state
+            .statement_to_plan(stmt.clone())
+            .await
+            .map_err(|e| (StatementType::Dml, from_df(e)))?;
+        let kind = classify(&plan);
+        if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
+            return commands::create_external_table(self, &ctx, cmd).await;
+        }
+        let is_set = matches!(&plan, LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_)));
+        let result = async {
+            let df = ctx.execute_logical_plan(plan).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let mut stream = df.execute_stream().await?;
+            let mut batches = Vec::new();
+            while let Some(b) = stream.next().await {
+                batches.push(b?);
+            }
+            Ok::<_, DataFusionError>((schema, batches))
+        }
+        .await
+        .map_err(|e| (kind, from_df(e)))?;
+        if is_set {
+            // SET changes this query's session; keep it for the statements that follow.
+            let config = ctx.state().config().clone();
+            let mut base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+            *base = SessionStateBuilder::new_from_existing(base.clone())
+                .with_config(config)
+                .build();
+        }
+        Ok((kind, result.0, result.1))
+    }
+
+    /// The catalogs DataFusion resolves names in (the registry's).
+    pub fn catalogs(&self) -> &Arc<dyn CatalogProviderList> {
+        &self.catalogs
+    }
+}
+
+fn empty_schema() -> SchemaRef {
+    Arc::new(Schema::empty())
+}
+
+/// Athena's statement type of a DataFusion plan: what decides whether it is billed.
+fn classify(plan: &LogicalPlan) -> StatementType {
+    match plan {
+        LogicalPlan::Ddl(_) => StatementType::Ddl,
+        LogicalPlan::Statement(_) | LogicalPlan::DescribeTable(_) => StatementType::Utility,
+        // Plain EXPLAIN plans and reads nothing; EXPLAIN ANALYZE runs the query and is billed.
+        LogicalPlan::Explain(_) => StatementType::Utility,
+        _ => StatementType::Dml,
+    }
+}
+
+/// Turn a DataFusion error into owl's: an owl error wrapped inside comes back out as itself; otherwise the
+/// innermost message, without DataFusion's category prefixes.
+pub(crate) fn from_df(e: DataFusionError) -> Error {
+    let mut e = e;
+    loop {
+        e = match e {
+            DataFusionError::Context(_, inner) => *inner,
+            DataFusionError::Diagnostic(_, inner) => *inner,
+            DataFusionError::Shared(arc) => match Arc::try_unwrap(arc) {
+                Ok(inner) => inner,
+                Err(arc) => return Error::Query(clean(&arc.to_string())),
+            },
+            DataFusionError::External(inner) => {
+                return match inner.downcast::<Error>() {
+                    Ok(owl) => *owl,
+                    Err(other) => match other.downcast::<DataFusionError>() {
+                        Ok(df) => from_df(*df),
+                        Err(other) => Error::Query(clean(&other.to_string())),
+                    },
+                };
+            }
+            other => return Error::Query(clean(&other.strip_backtrace())),
+        }
+    }
+}
+
+fn clean(msg: &str) -> String {
+    const PREFIXES: [&str; 10] = [
+        "Error during planning: ",
+        "Execution error: ",
+        "External error: ",
+        "Arrow error: ",
+        "Object Store error: ",
+        "Parquet error: ",
+        "SQL error: ",
+        "This feature is not implemented: ",
+        "Schema error: ",
+        "ParserError(",
+    ];
+    let mut m = msg.trim().to_string();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for p in PREFIXES {
+            if let Some(rest) = m.strip_prefix(p) {
+                m = rest.to_string();
+                if p == "ParserError(" {
+                    m = m.trim_end_matches(')').trim_matches('"').to_string();
+                }
+                changed = true;
+            }
+        }
+    }
+    m.lines().next().unwrap_or_default().to_string()
+}

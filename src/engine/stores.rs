@@ -1,0 +1,72 @@
+//! The object stores behind URLs, shared by every query of a process and never metered themselves:
+//! `file://` is the local filesystem; `s3://bucket` stores are built on first use, from the environment.
+
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+#[derive(Debug)]
+pub struct StoreRegistry {
+    local: Arc<dyn ObjectStore>,
+    by_key: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+}
+
+impl Default for StoreRegistry {
+    fn default() -> Self {
+        StoreRegistry {
+            local: Arc::new(LocalFileSystem::new()),
+            by_key: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn key(url: &Url) -> String {
+    format!("{}://{}", url.scheme(), url.authority())
+}
+
+impl ObjectStoreRegistry for StoreRegistry {
+    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+        self.by_key.lock().ok()?.insert(key(url), store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        self.by_key
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&key(url)))
+            .ok_or_else(|| DataFusionError::Execution(format!("no object store for `{url}`")))
+    }
+
+    fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        let k = key(url);
+        if let Some(s) = self.by_key.lock().ok().and_then(|m| m.get(&k).cloned()) {
+            return Ok(s);
+        }
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" => return Ok(Arc::clone(&self.local)),
+            "s3" | "s3a" => {
+                let bucket = url.host_str().unwrap_or_default();
+                Arc::new(
+                    AmazonS3Builder::from_env()
+                        .with_bucket_name(bucket)
+                        .build()
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?,
+                )
+            }
+            other => {
+                return Err(DataFusionError::Plan(format!(
+                    "`{url}`: scheme `{other}` is not supported (use s3:// or a local path)"
+                )));
+            }
+        };
+        if let Ok(mut m) = self.by_key.lock() {
+            m.insert(k, Arc::clone(&store));
+        }
+        Ok(store)
+    }
+}

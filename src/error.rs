@@ -1,0 +1,111 @@
+//! The crate's error type: one enum, every variant naming the file, table or column that failed.
+//!
+//! Library modules return [`Error`]; only `cli/` adds free-form context. The `Display` text is the one line a
+//! user sees; [`Error::hint`] is the optional second line (`hint: ...`) with a likely fix.
+
+use std::path::PathBuf;
+
+/// Everything owl's library can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A registry file could not be read or parsed.
+    #[error("registry file `{path}` is unreadable: {reason}")]
+    CorruptRegistryFile { path: PathBuf, reason: String },
+
+    /// A registry write failed (disk full, permissions, lock).
+    #[error("cannot write registry file `{path}`: {source}")]
+    RegistryWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A database or table name breaks Glue's naming rules.
+    #[error("invalid {kind} name `{name}`: {reason}")]
+    InvalidName {
+        kind: &'static str,
+        name: String,
+        reason: &'static str,
+    },
+
+    #[error("table `{database}.{table}` does not exist")]
+    TableNotFound { database: String, table: String },
+
+    #[error("table `{database}.{table}` already exists")]
+    TableExists { database: String, table: String },
+
+    #[error("database `{0}` does not exist")]
+    DatabaseNotFound(String),
+
+    #[error("database `{0}` already exists")]
+    DatabaseExists(String),
+
+    /// A type string in a registry file or DDL that owl cannot map.
+    #[error("unsupported column type `{ty}` for column `{column}`")]
+    UnsupportedType { column: String, ty: String },
+
+    /// A location that is neither a local path nor a supported URL.
+    #[error("invalid location `{location}`: {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    /// A partition value that does not parse as its key's type.
+    #[error("partition value `{value}` of `{key}` in table `{table}` is not a valid {ty}")]
+    BadPartitionValue {
+        table: String,
+        key: String,
+        value: String,
+        ty: String,
+    },
+
+    /// Query planning or execution failed inside DataFusion.
+    #[error("{0}")]
+    Query(String),
+
+    /// Something the user asked for that owl does not do (yet), with the reason.
+    #[error("{0}")]
+    Unsupported(String),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A bug or an environment failure that is not the user's input.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A likely fix, printed as `hint: ...` under the error line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::CorruptRegistryFile { .. } => Some(
+                "fix or delete the file (it is JSON); `owl crawl` can recreate crawled tables".into(),
+            ),
+            Error::TableNotFound { .. } => {
+                Some("`SHOW TABLES` lists the tables of the current database".into())
+            }
+            Error::InvalidName { .. } => Some(
+                "names are lower-case letters, digits and `_` (Glue's rules), at most 255 characters"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// True when the failure is the user's input (exit 1) rather than owl's (exit 2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Internal(_))
+    }
+}
+
+impl From<Error> for datafusion::error::DataFusionError {
+    fn from(e: Error) -> Self {
+        datafusion::error::DataFusionError::External(Box::new(e))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

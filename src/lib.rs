@@ -1,0 +1,27 @@
+//! owl: SQL over files, with the bill. The path data takes:
+//!
+//! - `cli`: arguments -> settings -> engine; prints results (stdout) and errors/stats (stderr); exit codes.
+//! - `settings`: flag > `OWL_*` env > default, resolved once.
+//! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.
+//! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
+//! - `meter`: the `ObjectStore` decorator that counts each query's requests and bytes received.
+//! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars.
+//! - `output`: result renderers and the stats footer.
+//! - `sample`: the deterministic generator of `sample-data/` and its registry entries.
+//! - `error`: the crate's error type.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod catalog;
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+pub mod cli;
+pub mod cost;
+pub mod engine;
+pub mod error;
+pub mod meter;
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+pub mod output;
+pub mod sample;
+pub mod settings;
+
+pub use error::{Error, Result};

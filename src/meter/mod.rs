@@ -1,0 +1,118 @@
+//! The meter: what one query really read from storage.
+//!
+//! [`MeteredStore`] wraps any `ObjectStore` and charges every request and every byte received to one [`Meter`].
+//! Each query gets its own `Meter` (and its own store registry, see `engine`), so two concurrent queries never
+//! mix their counts. Bytes are counted as the response body is consumed, not when a request is made: a LIMIT
+//! query that stops early pays only for what it pulled, and a cancelled query pays for what it read.
+//!
+//! Not here: turning bytes into dollars (`cost`), deciding which store serves a URL (`engine::stores`).
+
+mod store;
+
+pub use store::{MeteredRegistry, MeteredStore};
+
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The running counts of one query. Cheap to update from many tasks at once.
+#[derive(Debug, Default)]
+pub struct Meter {
+    bytes: AtomicU64,
+    get: AtomicU64,
+    head: AtomicU64,
+    list: AtomicU64,
+    put: AtomicU64,
+    delete: AtomicU64,
+    /// Distinct objects that had at least one GET, as `store-url/path`.
+    files: Mutex<BTreeSet<String>>,
+}
+
+/// Requests by kind, as S3 would bill them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Requests {
+    pub get: u64,
+    pub head: u64,
+    pub list: u64,
+    pub put: u64,
+    pub delete: u64,
+}
+
+/// A snapshot of a [`Meter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MeterReading {
+    pub bytes_scanned: u64,
+    pub files_read: u64,
+    pub requests: Requests,
+}
+
+impl Meter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn reading(&self) -> MeterReading {
+        MeterReading {
+            bytes_scanned: self.bytes.load(Ordering::Relaxed),
+            files_read: self.files.lock().map(|f| f.len() as u64).unwrap_or(0),
+            requests: Requests {
+                get: self.get.load(Ordering::Relaxed),
+                head: self.head.load(Ordering::Relaxed),
+                list: self.list.load(Ordering::Relaxed),
+                put: self.put.load(Ordering::Relaxed),
+                delete: self.delete.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// Bytes received so far (for progress lines).
+    pub fn bytes_scanned(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn add_get(&self, object: String, requests: u64) {
+        self.get.fetch_add(requests, Ordering::Relaxed);
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(object);
+        }
+    }
+
+    fn add_head(&self) {
+        self.head.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_list(&self, n: u64) {
+        self.list.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn add_put(&self) {
+        self.put.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_delete(&self, n: u64) {
+        self.delete.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// S3 returns at most 1,000 keys per LIST page; a listing of `n` entries costs this many requests.
+pub(crate) fn list_pages(entries: u64) -> u64 {
+    entries.div_ceil(1000).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_pages_like_s3() {
+        assert_eq!(list_pages(0), 1);
+        assert_eq!(list_pages(1), 1);
+        assert_eq!(list_pages(1000), 1);
+        assert_eq!(list_pages(1001), 2);
+    }
+}

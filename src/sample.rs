@@ -1,0 +1,488 @@
+//! `sample-data/`: small datasets that exercise the product, generated bit-for-bit by this code, and their
+//! registry entries (until the crawler writes them).
+//!
+//! - `weblogs_{csv,csv_gz,ndjson,parquet}`: the same access-log rows, Hive-partitioned `year=/month=/day=`.
+//! - `orders`: CSV in plain dated folders `YYYY/MM/` (partitions `partition_0`, `partition_1`, as Glue names them).
+//! - `cloudtrail`: CloudTrail-like nested NDJSON (structs, arrays).
+//!
+//! The rows are also available as Rust values ([`weblogs`], [`orders`]) so tests can compute expected answers
+//! without owl.
+
+use crate::catalog::model::*;
+use crate::catalog::{PutOutcome, Registry};
+use crate::error::{Error, Result};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use chrono::{NaiveDate, NaiveDateTime};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression as PqCompression;
+use parquet::file::properties::WriterProperties;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The days of web logs: (year, month, day).
+pub const WEBLOG_DAYS: [(i32, u32, u32); 8] = [
+    (2024, 1, 1),
+    (2024, 1, 2),
+    (2024, 1, 3),
+    (2024, 1, 4),
+    (2024, 1, 5),
+    (2024, 2, 1),
+    (2024, 2, 2),
+    (2024, 2, 3),
+];
+
+/// A deterministic generator (SplitMix64): the same seed gives the same data on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// One access-log row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebLog {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub ts: NaiveDateTime,
+    pub request_id: String,
+    pub user_id: i64,
+    pub client_ip: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub bytes: i64,
+    pub latency_ms: f64,
+    pub user_agent: String,
+    pub referrer: Option<String>,
+}
+
+const PATHS: [&str; 12] = [
+    "/",
+    "/index.html",
+    "/products",
+    "/products/42",
+    "/products/7",
+    "/cart",
+    "/checkout",
+    "/api/v1/search",
+    "/api/v1/items",
+    "/login",
+    "/static/app.js",
+    "/static/style.css",
+];
+const AGENTS: [&str; 4] = [
+    "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+    "Mozilla/5.0 (Macintosh) Safari/605.1.15",
+    "curl/8.5.0",
+    "Googlebot/2.1",
+];
+const REFERRERS: [&str; 3] = ["https://www.google.com/", "https://news.ycombinator.com/", "https://example.com/"];
+
+/// Rows per day: varied, so a wrong partition shows up as a wrong count.
+pub fn weblog_rows_per_day(i: usize) -> usize {
+    600 + (i * 137) % 400
+}
+
+/// All web-log rows, in file order (by day, then time).
+pub fn weblogs() -> Vec<WebLog> {
+    let mut rng = Rng(42);
+    let mut out = Vec::new();
+    for (i, &(y, m, d)) in WEBLOG_DAYS.iter().enumerate() {
+        let n = weblog_rows_per_day(i);
+        let mut secs: Vec<u32> = (0..n).map(|_| rng.below(86_400) as u32).collect();
+        secs.sort_unstable();
+        let date = NaiveDate::from_ymd_opt(y, m, d).expect("WEBLOG_DAYS are valid dates");
+        for (j, s) in secs.into_iter().enumerate() {
+            let status = match rng.below(100) {
+                0..=84 => 200,
+                85..=89 => 304,
+                90..=96 => 404,
+                _ => 500,
+            };
+            let method = match rng.below(10) {
+                0..=6 => "GET",
+                7..=8 => "POST",
+                _ => rng.pick(&["PUT", "DELETE"]),
+            };
+            let referrer = (rng.below(3) == 0).then(|| rng.pick(&REFERRERS).to_string());
+            out.push(WebLog {
+                year: y,
+                month: m,
+                day: d,
+                ts: date
+                    .and_hms_opt(s / 3600, (s / 60) % 60, s % 60)
+                    .expect("seconds below 86400 make a valid time"),
+                request_id: format!("{:08x}-{:04x}", rng.next() as u32, j),
+                user_id: 1 + rng.below(500) as i64,
+                client_ip: format!("10.{}.{}.{}", rng.below(4), rng.below(256), 1 + rng.below(254)),
+                method: method.into(),
+                path: rng.pick(&PATHS).into(),
+                status,
+                bytes: if status == 304 { 0 } else { 200 + rng.below(50_000) as i64 },
+                latency_ms: (5 + rng.below(2_000)) as f64 / 10.0,
+                user_agent: rng.pick(&AGENTS).into(),
+                referrer,
+            });
+        }
+    }
+    out
+}
+
+/// One order row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub order_id: i64,
+    pub customer: String,
+    pub product: String,
+    pub quantity: i64,
+    pub unit_price: f64,
+    pub order_date: NaiveDate,
+}
+
+/// Orders, three months, in file order.
+pub fn orders() -> Vec<Order> {
+    let mut rng = Rng(7);
+    let customers = ["acme", "globex", "initech", "umbrella", "hooli", "stark"];
+    let products = ["widget", "gadget", "gizmo", "doohickey"];
+    let mut out = Vec::new();
+    let mut id = 1000;
+    for m in 1..=3u32 {
+        for _ in 0..(150 + 25 * m) {
+            id += 1;
+            out.push(Order {
+                order_id: id,
+                customer: rng.pick(&customers).into(),
+                product: rng.pick(&products).into(),
+                quantity: 1 + rng.below(20) as i64,
+                unit_price: (100 + rng.below(9_900)) as f64 / 100.0,
+                order_date: NaiveDate::from_ymd_opt(2024, m, 1 + rng.below(28) as u32)
+                    .expect("day 1..=28 exists in every month"),
+            });
+        }
+    }
+    out
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io {
+        context: format!("writing `{}`", path.display()),
+        source: e,
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<u64> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::write(path, bytes).map_err(io(path))?;
+    Ok(bytes.len() as u64)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    // mtime 0 and a fixed level: the same input always compresses to the same bytes.
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::new(6));
+    // Writing into a Vec cannot fail.
+    enc.write_all(bytes).expect("write to Vec");
+    enc.finish().expect("finish to Vec")
+}
+
+const WEBLOG_COLUMNS: [(&str, &str); 11] = [
+    ("ts", "timestamp"),
+    ("request_id", "string"),
+    ("user_id", "bigint"),
+    ("client_ip", "string"),
+    ("method", "string"),
+    ("path", "string"),
+    ("status", "bigint"),
+    ("bytes", "bigint"),
+    ("latency_ms", "double"),
+    ("user_agent", "string"),
+    ("referrer", "string"),
+];
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn weblog_csv(rows: &[&WebLog]) -> Vec<u8> {
+    let mut s = WEBLOG_COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>().join(",");
+    s.push('\n');
+    for r in rows {
+        let fields = [
+            r.ts.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.request_id.clone(),
+            r.user_id.to_string(),
+            r.client_ip.clone(),
+            r.method.clone(),
+            r.path.clone(),
+            r.status.to_string(),
+            r.bytes.to_string(),
+            format!("{:.1}", r.latency_ms),
+            csv_field(&r.user_agent),
+            r.referrer.clone().unwrap_or_default(),
+        ];
+        s.push_str(&fields.join(","));
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+fn weblog_ndjson(rows: &[&WebLog]) -> Vec<u8> {
+    let mut s = String::new();
+    for r in rows {
+        let v = json!({
+            "ts": r.ts.format("%Y-%m-%d %H:%M:%S").to_string(),
+            "request_id": r.request_id,
+            "user_id": r.user_id,
+            "client_ip": r.client_ip,
+            "method": r.method,
+            "path": r.path,
+            "status": r.status,
+            "bytes": r.bytes,
+            "latency_ms": r.latency_ms,
+            "user_agent": r.user_agent,
+            "referrer": r.referrer,
+        });
+        s.push_str(&v.to_string());
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+fn weblog_parquet(rows: &[&WebLog]) -> Result<Vec<u8>> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        Field::new("request_id", DataType::Utf8, true),
+        Field::new("user_id", DataType::Int64, true),
+        Field::new("client_ip", DataType::Utf8, true),
+        Field::new("method", DataType::Utf8, true),
+        Field::new("path", DataType::Utf8, true),
+        Field::new("status", DataType::Int64, true),
+        Field::new("bytes", DataType::Int64, true),
+        Field::new("latency_ms", DataType::Float64, true),
+        Field::new("user_agent", DataType::Utf8, true),
+        Field::new("referrer", DataType::Utf8, true),
+    ]));
+    let s = |f: fn(&WebLog) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| f(r)))) as ArrayRef;
+    let i = |f: fn(&WebLog) -> i64| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| f(r)))) as ArrayRef;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(TimestampMicrosecondArray::from_iter_values(
+            rows.iter().map(|r| r.ts.and_utc().timestamp_micros()),
+        )),
+        s(|r| r.request_id.clone()),
+        i(|r| r.user_id),
+        s(|r| r.client_ip.clone()),
+        s(|r| r.method.clone()),
+        s(|r| r.path.clone()),
+        i(|r| r.status),
+        i(|r| r.bytes),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.latency_ms))),
+        s(|r| r.user_agent.clone()),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.referrer.clone()))),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), cols).map_err(|e| Error::Internal(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_compression(PqCompression::SNAPPY)
+        .set_max_row_group_row_count(Some(500))
+        .set_created_by("owl sample-data".into())
+        .build();
+    let mut buf = Vec::new();
+    let pq = |e: parquet::errors::ParquetError| Error::Internal(e.to_string());
+    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(pq)?;
+    w.write(&batch).map_err(pq)?;
+    w.close().map_err(pq)?;
+    Ok(buf)
+}
+
+fn cols(spec: &[(&str, &str)]) -> Vec<Column> {
+    spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+}
+
+fn table(name: &str, format: FormatSpec, columns: Vec<Column>) -> TableDef {
+    let mut properties = BTreeMap::new();
+    properties.insert("classification".into(), format.classification.as_str().into());
+    if format.classification != Classification::Parquet {
+        properties.insert("compressionType".into(), format.compression.as_str().into());
+    }
+    TableDef {
+        name: name.into(),
+        database: crate::catalog::DEFAULT_DATABASE.into(),
+        location: format!("../sample-data/{name}/"),
+        format,
+        columns,
+        partition_keys: vec![],
+        partitions: vec![],
+        stats: TableStats::default(),
+        properties,
+        version_id: String::new(),
+        versions: vec![],
+    }
+}
+
+/// What [`generate`] wrote.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub tables: BTreeMap<String, PutOutcome>,
+}
+
+/// Write `root/sample-data/` and the matching tables into `root/catalog/`.
+pub fn generate(root: &Path) -> Result<Summary> {
+    let data = root.join("sample-data");
+    let registry = Registry::open(root.join("catalog"));
+    let mut summary = Summary::default();
+    let logs = weblogs();
+
+    // Web logs, four formats, one file per day.
+    type Encode = fn(&[&WebLog]) -> Result<Vec<u8>>;
+    let formats: [(&str, &str, FormatSpec, Encode); 4] = [
+        ("weblogs_csv", "csv", FormatSpec::csv(Compression::None, CsvOptions::default()), |r| Ok(weblog_csv(r))),
+        ("weblogs_csv_gz", "csv.gz", FormatSpec::csv(Compression::Gzip, CsvOptions::default()), |r| {
+            Ok(gzip(&weblog_csv(r)))
+        }),
+        ("weblogs_ndjson", "json", FormatSpec::json(Compression::None), |r| Ok(weblog_ndjson(r))),
+        ("weblogs_parquet", "parquet", FormatSpec::parquet(), weblog_parquet),
+    ];
+    for (name, ext, format, encode) in formats {
+        let mut t = table(name, format, cols(&WEBLOG_COLUMNS));
+        t.partition_keys = cols(&[("year", "bigint"), ("month", "bigint"), ("day", "bigint")]);
+        let (mut size, mut count) = (0, 0);
+        for &(y, m, d) in &WEBLOG_DAYS {
+            let rows: Vec<&WebLog> = logs.iter().filter(|r| (r.year, r.month, r.day) == (y, m, d)).collect();
+            let loc = format!("year={y}/month={m:02}/day={d:02}/");
+            size += write_file(&data.join(name).join(&loc).join(format!("part-00000.{ext}")), &encode(&rows)?)?;
+            count += 1;
+            t.partitions.push(Partition {
+                values: vec![y.to_string(), format!("{m:02}"), format!("{d:02}")],
+                location: loc,
+            });
+        }
+        t.stats = TableStats {
+            object_count: Some(count),
+            size_bytes: Some(size),
+            record_count: Some(logs.len() as u64),
+        };
+        summary.files += count;
+        summary.bytes += size;
+        summary.tables.insert(name.into(), registry.put_table(t)?);
+    }
+
+    // Orders: plain dated folders.
+    let all = orders();
+    let order_cols = [
+        ("order_id", "bigint"),
+        ("customer", "string"),
+        ("product", "string"),
+        ("quantity", "bigint"),
+        ("unit_price", "double"),
+        ("order_date", "date"),
+    ];
+    let mut t = table("orders", FormatSpec::csv(Compression::None, CsvOptions::default()), cols(&order_cols));
+    t.partition_keys = cols(&[("partition_0", "bigint"), ("partition_1", "bigint")]);
+    let mut size = 0;
+    for m in 1..=3u32 {
+        let mut s = String::from("order_id,customer,product,quantity,unit_price,order_date\n");
+        for o in all.iter().filter(|o| o.order_date.format("%m").to_string() == format!("{m:02}")) {
+            s.push_str(&format!(
+                "{},{},{},{},{:.2},{}\n",
+                o.order_id, o.customer, o.product, o.quantity, o.unit_price, o.order_date
+            ));
+        }
+        let loc = format!("2024/{m:02}/");
+        size += write_file(&data.join("orders").join(&loc).join("orders.csv"), s.as_bytes())?;
+        t.partitions.push(Partition {
+            values: vec!["2024".into(), format!("{m:02}")],
+            location: loc,
+        });
+    }
+    t.stats = TableStats {
+        object_count: Some(3),
+        size_bytes: Some(size),
+        record_count: Some(all.len() as u64),
+    };
+    summary.files += 3;
+    summary.bytes += size;
+    summary.tables.insert("orders".into(), registry.put_table(t)?);
+
+    // CloudTrail-like nested events.
+    let mut rng = Rng(2024);
+    let mut size = 0;
+    let mut records = 0;
+    for part in 1..=2 {
+        let mut s = String::new();
+        for i in 0..150 {
+            let user = rng.pick(&["alice", "bob", "deploy-bot", "carol"]);
+            let bucket = rng.pick(&["logs-bucket", "data-lake", "backups"]);
+            let name = rng.pick(&["GetObject", "PutObject", "ListBuckets", "AssumeRole", "ConsoleLogin"]);
+            let denied = rng.below(10) == 0;
+            let v = json!({
+                "event_time": format!("2024-01-{:02} {:02}:{:02}:{:02}", part * 10 + i % 10, rng.below(24), rng.below(60), rng.below(60)),
+                "event_name": name,
+                "event_source": if name == "AssumeRole" { "sts.amazonaws.com" } else if name == "ConsoleLogin" { "signin.amazonaws.com" } else { "s3.amazonaws.com" },
+                "aws_region": rng.pick(&["us-east-1", "eu-west-1"]),
+                "source_ip": format!("203.0.113.{}", rng.below(255)),
+                "user_identity": {
+                    "type": if user == "deploy-bot" { "AssumedRole" } else { "IAMUser" },
+                    "principal_id": format!("AIDA{:012X}", rng.below(1 << 40)),
+                    "arn": format!("arn:aws:iam::123456789012:user/{user}"),
+                    "account_id": "123456789012",
+                },
+                "request_parameters": {"bucket_name": bucket, "key": format!("path/{}.json", rng.below(1000))},
+                "resources": [{"type": "AWS::S3::Bucket", "arn": format!("arn:aws:s3:::{bucket}")}],
+                "error_code": if denied { Some("AccessDenied") } else { None },
+            });
+            s.push_str(&v.to_string());
+            s.push('\n');
+            records += 1;
+        }
+        size += write_file(&data.join("cloudtrail").join(format!("events-{part:04}.json")), s.as_bytes())?;
+    }
+    let mut t = table(
+        "cloudtrail",
+        FormatSpec::json(Compression::None),
+        cols(&[
+            ("event_time", "timestamp"),
+            ("event_name", "string"),
+            ("event_source", "string"),
+            ("aws_region", "string"),
+            ("source_ip", "string"),
+            ("user_identity", "struct<type:string,principal_id:string,arn:string,account_id:string>"),
+            ("request_parameters", "struct<bucket_name:string,key:string>"),
+            ("resources", "array<struct<type:string,arn:string>>"),
+            ("error_code", "string"),
+        ]),
+    );
+    t.stats = TableStats {
+        object_count: Some(2),
+        size_bytes: Some(size),
+        record_count: Some(records),
+    };
+    summary.files += 2;
+    summary.bytes += size;
+    summary.tables.insert("cloudtrail".into(), registry.put_table(t)?);
+    Ok(summary)
+}

@@ -1,0 +1,89 @@
+//! Shared test fixtures: a generated copy of sample-data + registry in a temp folder, and the real binary.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// sample-data/ and catalog/ generated into a fresh temp folder.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        owl::sample::generate(dir.path()).unwrap();
+        Fixture { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self, rel: &str) -> PathBuf {
+        self.dir.path().join("sample-data").join(rel)
+    }
+
+    /// `owl` run in the fixture folder (so `./catalog` is its registry).
+    pub fn owl(&self) -> Command {
+        let mut c = Command::cargo_bin("owl").unwrap();
+        c.current_dir(self.dir.path()).env_remove("OWL_CATALOG").env_remove("OWL_DATABASE");
+        c
+    }
+
+    /// Run one query with `--format json`, expect success, return the parsed document.
+    pub fn json(&self, sql: &str) -> Value {
+        let out = self.owl().args(["query", "--format", "json", sql]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "query failed: {sql}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Run SQL expected to fail; return (exit code, stderr).
+    pub fn fails(&self, sql: &str) -> (i32, String) {
+        let out = self.owl().args(["query", sql]).output().unwrap();
+        assert!(!out.status.success(), "expected failure: {sql}");
+        assert!(out.stdout.is_empty(), "a failed query printed results: {}", String::from_utf8_lossy(&out.stdout));
+        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Sum of the sizes of files under `dir` whose names end with `ext`.
+pub fn size_of_files(dir: &Path, ext: &str) -> u64 {
+    let mut total = 0;
+    for e in walk(dir) {
+        if e.to_string_lossy().ends_with(ext) {
+            total += std::fs::metadata(&e).unwrap().len();
+        }
+    }
+    total
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn stat(doc: &Value, key: &str) -> u64 {
+    doc["stats"][key].as_u64().unwrap_or_else(|| panic!("stats.{key} missing in {doc}"))
+}
+
+pub fn req(doc: &Value, key: &str) -> u64 {
+    doc["stats"]["requests"][key].as_u64().unwrap()
+}
