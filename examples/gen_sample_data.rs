@@ -2,10 +2,15 @@
 //! `cargo run --example gen_sample_data [ROOT]` (ROOT defaults to the repository).
 
 fn main() -> std::process::ExitCode {
-    let root = std::env::args().nth(1).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").to_string());
+    let root = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").to_string());
     match owl::sample::generate(std::path::Path::new(&root)) {
         Ok(s) => {
-            eprintln!("wrote {} files ({} bytes) under {root}/sample-data", s.files, s.bytes);
+            eprintln!(
+                "wrote {} files ({} bytes) under {root}/sample-data",
+                s.files, s.bytes
+            );
             for (t, o) in s.tables {
                 eprintln!("  {t}: {o:?}");
             }

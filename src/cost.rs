@@ -97,7 +97,8 @@ impl CostModel {
     /// 4. Otherwise (succeeded or cancelled) the bytes read are rounded **up** to the next MB, with a minimum of
     ///    `minimum_mb` MB; dollars = billed bytes / TB x price.
     pub fn bill(&self, bytes_scanned: u64, state: QueryState, kind: StatementType) -> Bill {
-        let charged = kind == StatementType::Dml && state != QueryState::Failed && bytes_scanned > 0;
+        let charged =
+            kind == StatementType::Dml && state != QueryState::Failed && bytes_scanned > 0;
         let billed_bytes = if charged {
             let mb = self.units.mb();
             let rounded = bytes_scanned.div_ceil(mb).saturating_mul(mb);
@@ -152,10 +153,26 @@ mod tests {
 
     #[test]
     fn free_statements() {
-        assert_eq!(M.bill(5_000_000_000, QueryState::Failed, StatementType::Dml).billed_bytes, 0);
-        assert_eq!(M.bill(5_000_000_000, QueryState::Succeeded, StatementType::Ddl).cost_usd, 0.0);
-        assert_eq!(M.bill(99, QueryState::Succeeded, StatementType::Utility).billed_bytes, 0);
-        assert_eq!(M.bill(0, QueryState::Succeeded, StatementType::Dml).billed_bytes, 0);
+        assert_eq!(
+            M.bill(5_000_000_000, QueryState::Failed, StatementType::Dml)
+                .billed_bytes,
+            0
+        );
+        assert_eq!(
+            M.bill(5_000_000_000, QueryState::Succeeded, StatementType::Ddl)
+                .cost_usd,
+            0.0
+        );
+        assert_eq!(
+            M.bill(99, QueryState::Succeeded, StatementType::Utility)
+                .billed_bytes,
+            0
+        );
+        assert_eq!(
+            M.bill(0, QueryState::Succeeded, StatementType::Dml)
+                .billed_bytes,
+            0
+        );
     }
 
     #[test]
@@ -166,10 +183,17 @@ mod tests {
 
     #[test]
     fn binary_units() {
-        let m = CostModel { units: Units::Binary, ..M };
+        let m = CostModel {
+            units: Units::Binary,
+            ..M
+        };
         let b = m.bill(1, QueryState::Succeeded, StatementType::Dml);
         assert_eq!(b.billed_bytes, 10 << 20);
-        assert_eq!(m.bill(1 << 40, QueryState::Succeeded, StatementType::Dml).cost_usd, 5.0);
+        assert_eq!(
+            m.bill(1 << 40, QueryState::Succeeded, StatementType::Dml)
+                .cost_usd,
+            5.0
+        );
     }
 
     proptest! {

@@ -47,7 +47,11 @@ pub fn write_result(format: OutputFormat, o: &Outcome, out: &mut dyn Write) -> R
             writeln!(out, "{}", table(&o.schema, &o.batches)?).map_err(io)
         }
         OutputFormat::Csv | OutputFormat::Tsv => {
-            let delim = if format == OutputFormat::Csv { b',' } else { b'\t' };
+            let delim = if format == OutputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
             if o.schema.fields().is_empty() {
                 return Ok(());
             }
@@ -56,7 +60,8 @@ pub fn write_result(format: OutputFormat, o: &Outcome, out: &mut dyn Write) -> R
                 .with_delimiter(delim)
                 .build(&mut *out);
             if o.batches.is_empty() {
-                w.write(&RecordBatch::new_empty(o.schema.clone())).map_err(arrow_err)?;
+                w.write(&RecordBatch::new_empty(o.schema.clone()))
+                    .map_err(arrow_err)?;
             }
             for b in &o.batches {
                 w.write(b).map_err(arrow_err)?;
@@ -121,7 +126,10 @@ fn cells(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<Vec<String>>
             rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
         }
     }
-    debug_assert!(rows.iter().all(|r: &Vec<String>| r.len() == schema.fields().len()));
+    debug_assert!(
+        rows.iter()
+            .all(|r: &Vec<String>| r.len() == schema.fields().len())
+    );
     Ok(rows)
 }
 
@@ -183,13 +191,21 @@ pub fn dollars(usd: f64) -> String {
     let s = format!("{usd:.8}");
     let s = s.trim_end_matches('0');
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let frac = if frac.len() < 2 { format!("{frac:0<2}") } else { frac.to_string() };
+    let frac = if frac.len() < 2 {
+        format!("{frac:0<2}")
+    } else {
+        frac.to_string()
+    };
     format!("${int}.{frac}")
 }
 
 /// The one-line footer: `12 rows in 0.034 s · scanned 1.21 MB · billed 10 MB · $0.00005`.
 pub fn stats_line(s: &QueryStats, units: Units) -> String {
-    let rows = if s.rows == 1 { "1 row".to_string() } else { format!("{} rows", s.rows) };
+    let rows = if s.rows == 1 {
+        "1 row".to_string()
+    } else {
+        format!("{} rows", s.rows)
+    };
     let secs = s.elapsed_ms as f64 / 1000.0;
     let head = match s.state {
         QueryState::Succeeded => format!("{rows} in {secs:.3} s"),
@@ -198,7 +214,14 @@ pub fn stats_line(s: &QueryStats, units: Units) -> String {
     };
     match s.statement_type {
         StatementType::Ddl | StatementType::Utility if s.state == QueryState::Succeeded => {
-            format!("{head} · free ({})", if s.statement_type == StatementType::Ddl { "DDL" } else { "utility" })
+            format!(
+                "{head} · free ({})",
+                if s.statement_type == StatementType::Ddl {
+                    "DDL"
+                } else {
+                    "utility"
+                }
+            )
         }
         _ => format!(
             "{head} · scanned {} · billed {} · {}",

@@ -11,7 +11,9 @@
 use crate::catalog::model::*;
 use crate::catalog::{PutOutcome, Registry};
 use crate::error::{Error, Result};
-use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use chrono::{NaiveDate, NaiveDateTime};
 use parquet::arrow::ArrowWriter;
@@ -93,7 +95,11 @@ const AGENTS: [&str; 4] = [
     "curl/8.5.0",
     "Googlebot/2.1",
 ];
-const REFERRERS: [&str; 3] = ["https://www.google.com/", "https://news.ycombinator.com/", "https://example.com/"];
+const REFERRERS: [&str; 3] = [
+    "https://www.google.com/",
+    "https://news.ycombinator.com/",
+    "https://example.com/",
+];
 
 /// Rows per day: varied, so a wrong partition shows up as a wrong count.
 pub fn weblog_rows_per_day(i: usize) -> usize {
@@ -131,11 +137,20 @@ pub fn weblogs() -> Vec<WebLog> {
                     .expect("seconds below 86400 make a valid time"),
                 request_id: format!("{:08x}-{:04x}", rng.next() as u32, j),
                 user_id: 1 + rng.below(500) as i64,
-                client_ip: format!("10.{}.{}.{}", rng.below(4), rng.below(256), 1 + rng.below(254)),
+                client_ip: format!(
+                    "10.{}.{}.{}",
+                    rng.below(4),
+                    rng.below(256),
+                    1 + rng.below(254)
+                ),
                 method: method.into(),
                 path: rng.pick(&PATHS).into(),
                 status,
-                bytes: if status == 304 { 0 } else { 200 + rng.below(50_000) as i64 },
+                bytes: if status == 304 {
+                    0
+                } else {
+                    200 + rng.below(50_000) as i64
+                },
                 latency_ms: (5 + rng.below(2_000)) as f64 / 10.0,
                 user_agent: rng.pick(&AGENTS).into(),
                 referrer,
@@ -228,7 +243,11 @@ fn csv_field(s: &str) -> String {
 }
 
 fn weblog_csv(rows: &[&WebLog]) -> Vec<u8> {
-    let mut s = WEBLOG_COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>().join(",");
+    let mut s = WEBLOG_COLUMNS
+        .iter()
+        .map(|c| c.0)
+        .collect::<Vec<_>>()
+        .join(",");
     s.push('\n');
     for r in rows {
         let fields = [
@@ -286,8 +305,12 @@ fn weblog_parquet(rows: &[&WebLog]) -> Result<Vec<u8>> {
         Field::new("user_agent", DataType::Utf8, true),
         Field::new("referrer", DataType::Utf8, true),
     ]));
-    let s = |f: fn(&WebLog) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| f(r)))) as ArrayRef;
-    let i = |f: fn(&WebLog) -> i64| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| f(r)))) as ArrayRef;
+    let s = |f: fn(&WebLog) -> String| {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| f(r)))) as ArrayRef
+    };
+    let i = |f: fn(&WebLog) -> i64| {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| f(r)))) as ArrayRef
+    };
     let cols: Vec<ArrayRef> = vec![
         Arc::new(TimestampMicrosecondArray::from_iter_values(
             rows.iter().map(|r| r.ts.and_utc().timestamp_micros()),
@@ -299,11 +322,16 @@ fn weblog_parquet(rows: &[&WebLog]) -> Result<Vec<u8>> {
         s(|r| r.path.clone()),
         i(|r| r.status),
         i(|r| r.bytes),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.latency_ms))),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.latency_ms),
+        )),
         s(|r| r.user_agent.clone()),
-        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.referrer.clone()))),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.referrer.clone()),
+        )),
     ];
-    let batch = RecordBatch::try_new(Arc::clone(&schema), cols).map_err(|e| Error::Internal(e.to_string()))?;
+    let batch = RecordBatch::try_new(Arc::clone(&schema), cols)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let props = WriterProperties::builder()
         .set_compression(PqCompression::SNAPPY)
         .set_max_row_group_row_count(Some(500))
@@ -323,7 +351,10 @@ fn cols(spec: &[(&str, &str)]) -> Vec<Column> {
 
 fn table(name: &str, format: FormatSpec, columns: Vec<Column>) -> TableDef {
     let mut properties = BTreeMap::new();
-    properties.insert("classification".into(), format.classification.as_str().into());
+    properties.insert(
+        "classification".into(),
+        format.classification.as_str().into(),
+    );
     if format.classification != Classification::Parquet {
         properties.insert("compressionType".into(), format.compression.as_str().into());
     }
@@ -360,21 +391,45 @@ pub fn generate(root: &Path) -> Result<Summary> {
     // Web logs, four formats, one file per day.
     type Encode = fn(&[&WebLog]) -> Result<Vec<u8>>;
     let formats: [(&str, &str, FormatSpec, Encode); 4] = [
-        ("weblogs_csv", "csv", FormatSpec::csv(Compression::None, CsvOptions::default()), |r| Ok(weblog_csv(r))),
-        ("weblogs_csv_gz", "csv.gz", FormatSpec::csv(Compression::Gzip, CsvOptions::default()), |r| {
-            Ok(gzip(&weblog_csv(r)))
-        }),
-        ("weblogs_ndjson", "json", FormatSpec::json(Compression::None), |r| Ok(weblog_ndjson(r))),
-        ("weblogs_parquet", "parquet", FormatSpec::parquet(), weblog_parquet),
+        (
+            "weblogs_csv",
+            "csv",
+            FormatSpec::csv(Compression::None, CsvOptions::default()),
+            |r| Ok(weblog_csv(r)),
+        ),
+        (
+            "weblogs_csv_gz",
+            "csv.gz",
+            FormatSpec::csv(Compression::Gzip, CsvOptions::default()),
+            |r| Ok(gzip(&weblog_csv(r))),
+        ),
+        (
+            "weblogs_ndjson",
+            "json",
+            FormatSpec::json(Compression::None),
+            |r| Ok(weblog_ndjson(r)),
+        ),
+        (
+            "weblogs_parquet",
+            "parquet",
+            FormatSpec::parquet(),
+            weblog_parquet,
+        ),
     ];
     for (name, ext, format, encode) in formats {
         let mut t = table(name, format, cols(&WEBLOG_COLUMNS));
         t.partition_keys = cols(&[("year", "bigint"), ("month", "bigint"), ("day", "bigint")]);
         let (mut size, mut count) = (0, 0);
         for &(y, m, d) in &WEBLOG_DAYS {
-            let rows: Vec<&WebLog> = logs.iter().filter(|r| (r.year, r.month, r.day) == (y, m, d)).collect();
+            let rows: Vec<&WebLog> = logs
+                .iter()
+                .filter(|r| (r.year, r.month, r.day) == (y, m, d))
+                .collect();
             let loc = format!("year={y}/month={m:02}/day={d:02}/");
-            size += write_file(&data.join(name).join(&loc).join(format!("part-00000.{ext}")), &encode(&rows)?)?;
+            size += write_file(
+                &data.join(name).join(&loc).join(format!("part-00000.{ext}")),
+                &encode(&rows)?,
+            )?;
             count += 1;
             t.partitions.push(Partition {
                 values: vec![y.to_string(), format!("{m:02}"), format!("{d:02}")],
@@ -401,19 +456,29 @@ pub fn generate(root: &Path) -> Result<Summary> {
         ("unit_price", "double"),
         ("order_date", "date"),
     ];
-    let mut t = table("orders", FormatSpec::csv(Compression::None, CsvOptions::default()), cols(&order_cols));
+    let mut t = table(
+        "orders",
+        FormatSpec::csv(Compression::None, CsvOptions::default()),
+        cols(&order_cols),
+    );
     t.partition_keys = cols(&[("partition_0", "bigint"), ("partition_1", "bigint")]);
     let mut size = 0;
     for m in 1..=3u32 {
         let mut s = String::from("order_id,customer,product,quantity,unit_price,order_date\n");
-        for o in all.iter().filter(|o| o.order_date.format("%m").to_string() == format!("{m:02}")) {
+        for o in all
+            .iter()
+            .filter(|o| o.order_date.format("%m").to_string() == format!("{m:02}"))
+        {
             s.push_str(&format!(
                 "{},{},{},{},{:.2},{}\n",
                 o.order_id, o.customer, o.product, o.quantity, o.unit_price, o.order_date
             ));
         }
         let loc = format!("2024/{m:02}/");
-        size += write_file(&data.join("orders").join(&loc).join("orders.csv"), s.as_bytes())?;
+        size += write_file(
+            &data.join("orders").join(&loc).join("orders.csv"),
+            s.as_bytes(),
+        )?;
         t.partitions.push(Partition {
             values: vec!["2024".into(), format!("{m:02}")],
             location: loc,
@@ -426,7 +491,9 @@ pub fn generate(root: &Path) -> Result<Summary> {
     };
     summary.files += 3;
     summary.bytes += size;
-    summary.tables.insert("orders".into(), registry.put_table(t)?);
+    summary
+        .tables
+        .insert("orders".into(), registry.put_table(t)?);
 
     // CloudTrail-like nested events.
     let mut rng = Rng(2024);
@@ -437,7 +504,13 @@ pub fn generate(root: &Path) -> Result<Summary> {
         for i in 0..150 {
             let user = rng.pick(&["alice", "bob", "deploy-bot", "carol"]);
             let bucket = rng.pick(&["logs-bucket", "data-lake", "backups"]);
-            let name = rng.pick(&["GetObject", "PutObject", "ListBuckets", "AssumeRole", "ConsoleLogin"]);
+            let name = rng.pick(&[
+                "GetObject",
+                "PutObject",
+                "ListBuckets",
+                "AssumeRole",
+                "ConsoleLogin",
+            ]);
             let denied = rng.below(10) == 0;
             let v = json!({
                 "event_time": format!("2024-01-{:02} {:02}:{:02}:{:02}", part * 10 + i % 10, rng.below(24), rng.below(60), rng.below(60)),
@@ -459,7 +532,12 @@ pub fn generate(root: &Path) -> Result<Summary> {
             s.push('\n');
             records += 1;
         }
-        size += write_file(&data.join("cloudtrail").join(format!("events-{part:04}.json")), s.as_bytes())?;
+        size += write_file(
+            &data
+                .join("cloudtrail")
+                .join(format!("events-{part:04}.json")),
+            s.as_bytes(),
+        )?;
     }
     let mut t = table(
         "cloudtrail",
@@ -470,8 +548,14 @@ pub fn generate(root: &Path) -> Result<Summary> {
             ("event_source", "string"),
             ("aws_region", "string"),
             ("source_ip", "string"),
-            ("user_identity", "struct<type:string,principal_id:string,arn:string,account_id:string>"),
-            ("request_parameters", "struct<bucket_name:string,key:string>"),
+            (
+                "user_identity",
+                "struct<type:string,principal_id:string,arn:string,account_id:string>",
+            ),
+            (
+                "request_parameters",
+                "struct<bucket_name:string,key:string>",
+            ),
             ("resources", "array<struct<type:string,arn:string>>"),
             ("error_code", "string"),
         ]),
@@ -483,6 +567,8 @@ pub fn generate(root: &Path) -> Result<Summary> {
     };
     summary.files += 2;
     summary.bytes += size;
-    summary.tables.insert("cloudtrail".into(), registry.put_table(t)?);
+    summary
+        .tables
+        .insert("cloudtrail".into(), registry.put_table(t)?);
     Ok(summary)
 }

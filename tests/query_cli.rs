@@ -18,7 +18,11 @@ const FORMATS: [(&str, &str); 4] = [
 fn counts_and_sums_match_the_generator_in_every_format() {
     let f = Fixture::new();
     let logs = weblogs();
-    let ok_bytes: i64 = logs.iter().filter(|r| r.status == 200).map(|r| r.bytes).sum();
+    let ok_bytes: i64 = logs
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.bytes)
+        .sum();
     let with_referrer = logs.iter().filter(|r| r.referrer.is_some()).count() as u64;
     for (table, _) in FORMATS {
         let doc = f.json(&format!(
@@ -28,7 +32,10 @@ fn counts_and_sums_match_the_generator_in_every_format() {
         assert_eq!(row[0].as_u64().unwrap(), logs.len() as u64, "{table}");
         assert_eq!(row[1].as_i64().unwrap(), ok_bytes, "{table}");
         assert_eq!(row[2].as_u64().unwrap(), with_referrer, "{table}");
-        assert_eq!(doc["columns"][0], serde_json::json!({"name": "n", "type": "bigint"}));
+        assert_eq!(
+            doc["columns"][0],
+            serde_json::json!({"name": "n", "type": "bigint"})
+        );
         assert_eq!(doc["stats"]["state"], "SUCCEEDED");
         assert_eq!(stat(&doc, "rows"), 1);
     }
@@ -38,11 +45,16 @@ fn counts_and_sums_match_the_generator_in_every_format() {
 fn per_day_counts_come_from_partition_columns() {
     let f = Fixture::new();
     let logs = weblogs();
-    let doc = f.json("SELECT year, month, day, count(*) FROM weblogs_parquet GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    let doc = f.json(
+        "SELECT year, month, day, count(*) FROM weblogs_parquet GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    );
     let rows = doc["rows"].as_array().unwrap();
     assert_eq!(rows.len(), WEBLOG_DAYS.len());
     for (row, &(y, m, d)) in rows.iter().zip(WEBLOG_DAYS.iter()) {
-        let expect = logs.iter().filter(|r| (r.year, r.month, r.day) == (y, m, d)).count() as u64;
+        let expect = logs
+            .iter()
+            .filter(|r| (r.year, r.month, r.day) == (y, m, d))
+            .count() as u64;
         assert_eq!(row[0].as_i64().unwrap(), y as i64);
         assert_eq!(row[1].as_i64().unwrap(), m as i64);
         assert_eq!(row[2].as_i64().unwrap(), d as i64);
@@ -55,14 +67,54 @@ fn full_text_scans_bill_the_file_sizes() {
     let f = Fixture::new();
     for (table, ext) in FORMATS.iter().filter(|(t, _)| *t != "weblogs_parquet") {
         let expect = size_of_files(&f.data(table), ext);
-        let doc = f.json(&format!("SELECT count(*), max(user_agent) FROM {table}"));
-        assert_eq!(stat(&doc, "bytes_scanned"), expect, "{table}: bytes must equal the (compressed) file sizes");
+        // One thread: files are read whole, never split into byte ranges.
+        let doc = f.json_with(
+            &["--threads", "1"],
+            &format!("SELECT count(*), max(user_agent) FROM {table}"),
+        );
+        assert_eq!(
+            stat(&doc, "bytes_scanned"),
+            expect,
+            "{table}: bytes must equal the (compressed) file sizes"
+        );
         assert_eq!(stat(&doc, "files_read"), WEBLOG_DAYS.len() as u64);
         // One LIST per partition, nothing else listed.
         assert_eq!(req(&doc, "list"), WEBLOG_DAYS.len() as u64);
-        assert_eq!(stat(&doc, "billed_bytes"), 10_000_000, "under 10 MB bills the minimum");
+        assert_eq!(
+            stat(&doc, "billed_bytes"),
+            10_000_000,
+            "under 10 MB bills the minimum"
+        );
         assert!((doc["stats"]["cost_usd"].as_f64().unwrap() - 0.00005).abs() < 1e-12);
     }
+}
+
+#[test]
+fn split_text_files_pay_for_their_lookahead() {
+    // With two threads DataFusion splits uncompressed text over 1 MiB into byte ranges; each split reads up to
+    // 16 KiB past its end to find the line break. Those bytes are read, so they are billed: no more.
+    let f = Fixture::new();
+    let size = size_of_files(&f.data("weblogs_ndjson"), ".json");
+    assert!(
+        size > 1 << 20,
+        "the NDJSON copy must be big enough to be split"
+    );
+    let doc = f.json_with(
+        &["--threads", "2"],
+        "SELECT count(*), max(user_agent) FROM weblogs_ndjson",
+    );
+    let scanned = stat(&doc, "bytes_scanned");
+    assert!(
+        scanned > size && scanned <= size + (16 * 1024 + 1),
+        "{scanned} vs {size}"
+    );
+    assert_eq!(doc["rows"][0][0].as_u64().unwrap(), weblogs().len() as u64);
+    // Gzip cannot be split: compressed size, exactly, whatever the threads.
+    let doc = f.json_with(&["--threads", "2"], "SELECT count(*) FROM weblogs_csv_gz");
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        size_of_files(&f.data("weblogs_csv_gz"), ".csv.gz")
+    );
 }
 
 #[test]
@@ -70,8 +122,12 @@ fn one_day_query_opens_only_that_day() {
     let f = Fixture::new();
     let day = f.data("weblogs_csv/year=2024/month=01/day=03/part-00000.csv");
     let size = std::fs::metadata(&day).unwrap().len();
-    let expect = weblogs().iter().filter(|r| (r.month, r.day) == (1, 3)).count() as u64;
-    let doc = f.json("SELECT count(*) FROM weblogs_csv WHERE year = 2024 AND month = 1 AND day = 3");
+    let expect = weblogs()
+        .iter()
+        .filter(|r| (r.month, r.day) == (1, 3))
+        .count() as u64;
+    let doc =
+        f.json("SELECT count(*) FROM weblogs_csv WHERE year = 2024 AND month = 1 AND day = 3");
     assert_eq!(doc["rows"][0][0].as_u64().unwrap(), expect);
     assert_eq!(stat(&doc, "files_read"), 1);
     assert_eq!(stat(&doc, "bytes_scanned"), size);
@@ -91,7 +147,11 @@ fn repeated_queries_in_one_process_bill_the_same() {
         .args(["query", "--format", "json", &format!("{q}; {q}; {q}")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -108,7 +168,11 @@ fn repeated_queries_in_one_process_bill_the_same() {
 #[test]
 fn stats_line_goes_to_stderr_and_rows_to_stdout() {
     let f = Fixture::new();
-    let out = f.owl().args(["query", "SELECT count(*) AS n FROM weblogs_csv_gz"]).output().unwrap();
+    let out = f
+        .owl()
+        .args(["query", "SELECT count(*) AS n FROM weblogs_csv_gz"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -117,7 +181,8 @@ fn stats_line_goes_to_stderr_and_rows_to_stdout() {
     let size = size_of_files(&f.data("weblogs_csv_gz"), ".csv.gz");
     let human = owl::output::human_bytes(size, owl::cost::Units::Decimal);
     assert!(
-        stderr.contains(&format!("1 row in ")) && stderr.contains(&format!("scanned {human} · billed 10 MB · $0.00005")),
+        stderr.contains("1 row in ")
+            && stderr.contains(&format!("scanned {human} · billed 10 MB · $0.00005")),
         "{stderr}"
     );
 }
@@ -136,15 +201,35 @@ fn output_formats() {
     };
     let logs = weblogs();
     let n = |m: &str| logs.iter().filter(|r| r.method == m).count();
-    assert_eq!(run("csv"), format!("method,n\nDELETE,{}\nPUT,{}\n", n("DELETE"), n("PUT")));
-    assert_eq!(run("tsv"), format!("method\tn\nDELETE\t{}\nPUT\t{}\n", n("DELETE"), n("PUT")));
+    assert_eq!(
+        run("csv"),
+        format!("method,n\nDELETE,{}\nPUT,{}\n", n("DELETE"), n("PUT"))
+    );
+    assert_eq!(
+        run("tsv"),
+        format!("method\tn\nDELETE\t{}\nPUT\t{}\n", n("DELETE"), n("PUT"))
+    );
     assert_eq!(
         run("ndjson"),
-        format!("{{\"method\":\"DELETE\",\"n\":{}}}\n{{\"method\":\"PUT\",\"n\":{}}}\n", n("DELETE"), n("PUT"))
+        format!(
+            "{{\"method\":\"DELETE\",\"n\":{}}}\n{{\"method\":\"PUT\",\"n\":{}}}\n",
+            n("DELETE"),
+            n("PUT")
+        )
     );
-    assert_eq!(run("markdown"), format!("| method | n |\n|---|---|\n| DELETE | {} |\n| PUT | {} |\n", n("DELETE"), n("PUT")));
+    assert_eq!(
+        run("markdown"),
+        format!(
+            "| method | n |\n|---|---|\n| DELETE | {} |\n| PUT | {} |\n",
+            n("DELETE"),
+            n("PUT")
+        )
+    );
     let table = run("table");
-    assert!(table.contains("DELETE") && table.contains(&n("PUT").to_string()), "{table}");
+    assert!(
+        table.contains("DELETE") && table.contains(&n("PUT").to_string()),
+        "{table}"
+    );
 }
 
 #[test]
@@ -156,15 +241,24 @@ fn nested_json_and_plain_folders() {
     let rows = doc["rows"].as_array().unwrap();
     let total: u64 = rows.iter().map(|r| r[1].as_u64().unwrap()).sum();
     assert_eq!(total, 300);
-    assert_eq!(rows.iter().map(|r| r[2].as_u64().unwrap()).sum::<u64>(), 300);
+    assert_eq!(
+        rows.iter().map(|r| r[2].as_u64().unwrap()).sum::<u64>(),
+        300
+    );
 
     let orders = owl::sample::orders();
     let doc = f.json("SELECT partition_1, count(*), sum(quantity) FROM orders WHERE partition_0 = 2024 GROUP BY 1 ORDER BY 1");
     for (i, row) in doc["rows"].as_array().unwrap().iter().enumerate() {
         let m = i as u32 + 1;
-        let mine: Vec<_> = orders.iter().filter(|o| chrono::Datelike::month(&o.order_date) == m).collect();
+        let mine: Vec<_> = orders
+            .iter()
+            .filter(|o| chrono::Datelike::month(&o.order_date) == m)
+            .collect();
         assert_eq!(row[1].as_u64().unwrap(), mine.len() as u64);
-        assert_eq!(row[2].as_i64().unwrap(), mine.iter().map(|o| o.quantity).sum::<i64>());
+        assert_eq!(
+            row[2].as_i64().unwrap(),
+            mine.iter().map(|o| o.quantity).sum::<i64>()
+        );
     }
 }
 
@@ -173,7 +267,10 @@ fn direct_paths_are_queried_and_billed() {
     let f = Fixture::new();
     let file = "sample-data/weblogs_csv/year=2024/month=02/day=01/part-00000.csv";
     let size = std::fs::metadata(f.path().join(file)).unwrap().len();
-    let expect = weblogs().iter().filter(|r| (r.month, r.day) == (2, 1)).count() as u64;
+    let expect = weblogs()
+        .iter()
+        .filter(|r| (r.month, r.day) == (2, 1))
+        .count() as u64;
     let doc = f.json(&format!("SELECT count(*) FROM '{file}'"));
     assert_eq!(doc["rows"][0][0].as_u64().unwrap(), expect);
     // Schema inference reads the file once; the scan reads it again. Both are real reads, both billed.

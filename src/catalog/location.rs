@@ -72,7 +72,11 @@ pub fn for_registry(user_location: &str, registry_dir: &Path) -> Result<String> 
     })?;
     let abs = normalize(&cwd.join(user_location));
     let reg = normalize(&cwd.join(registry_dir));
-    let trailing = if user_location.ends_with('/') { "/" } else { "" };
+    let trailing = if user_location.ends_with('/') {
+        "/"
+    } else {
+        ""
+    };
     if let Some(parent) = reg.parent()
         && let Ok(rest) = abs.strip_prefix(parent)
     {
@@ -108,7 +112,10 @@ mod tests {
         let u = resolve_dir("../sample-data/weblogs_csv", Path::new("/repo/catalog")).unwrap();
         assert_eq!(u.as_str(), "file:///repo/sample-data/weblogs_csv/");
         let p = join_partition(&u, "year=2024/month=01", Path::new("/repo/catalog")).unwrap();
-        assert_eq!(p.as_str(), "file:///repo/sample-data/weblogs_csv/year=2024/month=01/");
+        assert_eq!(
+            p.as_str(),
+            "file:///repo/sample-data/weblogs_csv/year=2024/month=01/"
+        );
         let s3 = resolve_dir("s3://bucket/logs", Path::new("/x")).unwrap();
         assert_eq!(s3.as_str(), "s3://bucket/logs/");
         assert!(resolve("ftp://h/x", Path::new("/")).is_err());

@@ -6,7 +6,7 @@
 //! Listings are never cached here, so a file that appeared since the last query is always seen.
 
 use super::location::{join_partition, resolve_dir};
-use super::model::{Classification, Compression, TableDef, HIVE_NULL_PARTITION};
+use super::model::{Classification, Compression, HIVE_NULL_PARTITION, TableDef};
 use super::store::Registry;
 use super::types::to_arrow;
 use crate::error::Error;
@@ -76,7 +76,9 @@ pub struct RegistrySchema {
 #[async_trait]
 impl SchemaProvider for RegistrySchema {
     fn table_names(&self) -> Vec<String> {
-        self.registry.table_names(&self.database).unwrap_or_default()
+        self.registry
+            .table_names(&self.database)
+            .unwrap_or_default()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
@@ -140,12 +142,24 @@ impl RegistryTable {
         let file_fields = def
             .columns
             .iter()
-            .map(|c| Ok(Arc::new(Field::new(&c.name, to_arrow(&c.ty, &c.name)?, true))))
+            .map(|c| {
+                Ok(Arc::new(Field::new(
+                    &c.name,
+                    to_arrow(&c.ty, &c.name)?,
+                    true,
+                )))
+            })
             .collect::<Result<Vec<FieldRef>, Error>>()?;
         let partition_fields = def
             .partition_keys
             .iter()
-            .map(|c| Ok(Arc::new(Field::new(&c.name, to_arrow(&c.ty, &c.name)?, true))))
+            .map(|c| {
+                Ok(Arc::new(Field::new(
+                    &c.name,
+                    to_arrow(&c.ty, &c.name)?,
+                    true,
+                )))
+            })
             .collect::<Result<Vec<FieldRef>, Error>>()?;
         let mut partitions = Vec::with_capacity(def.partitions.len());
         for p in &def.partitions {
@@ -216,7 +230,11 @@ impl RegistryTable {
                     has_header: Some(csv.has_header),
                     delimiter: one_byte("delimiter", &csv.delimiter)?,
                     quote: one_byte("quote", &csv.quote)?,
-                    escape: csv.escape.as_deref().map(|e| one_byte("escape", e)).transpose()?,
+                    escape: csv
+                        .escape
+                        .as_deref()
+                        .map(|e| one_byte("escape", e))
+                        .transpose()?,
                     newlines_in_values: Some(csv.newlines_in_values),
                     compression,
                     ..opts.csv
@@ -228,7 +246,9 @@ impl RegistryTable {
                 o.compression = compression;
                 Arc::new(JsonFormat::default().with_options(o))
             }
-            Classification::Parquet => Arc::new(ParquetFormat::default().with_options(opts.parquet)),
+            Classification::Parquet => {
+                Arc::new(ParquetFormat::default().with_options(opts.parquet))
+            }
             other => {
                 return Err(DataFusionError::NotImplemented(format!(
                     "table `{}`: reading {} files is not supported yet",
@@ -241,7 +261,11 @@ impl RegistryTable {
 
     /// Indices of the partitions that survive `filters` (only the filters on partition keys are used).
     fn surviving_partitions(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Vec<usize>> {
-        let names: Vec<&str> = self.partition_fields.iter().map(|f| f.name().as_str()).collect();
+        let names: Vec<&str> = self
+            .partition_fields
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
         let applicable: Vec<Expr> = filters
             .iter()
             .filter(|f| expr_applicable_for_cols(&names, f))
@@ -256,7 +280,9 @@ impl RegistryTable {
         }
         let schema = Arc::new(Schema::new(self.partition_fields.clone()));
         let columns = (0..self.partition_fields.len())
-            .map(|i| ScalarValue::iter_to_array(self.partitions.iter().map(|p| p.values[i].clone())))
+            .map(|i| {
+                ScalarValue::iter_to_array(self.partitions.iter().map(|p| p.values[i].clone()))
+            })
             .collect::<DfResult<Vec<ArrayRef>>>()?;
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
         let df_schema = DFSchema::try_from(schema)?;
@@ -342,7 +368,10 @@ fn balance(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
     for f in files {
         // `groups` has n >= 1 entries, so a minimum exists.
-        let g = groups.iter_mut().min_by_key(|(size, _)| *size).expect("n >= 1");
+        let g = groups
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("n >= 1");
         g.0 += f.object_meta.size;
         g.1.push(f);
     }
@@ -385,11 +414,18 @@ impl TableProvider for RegistryTable {
                 .map(|i| self.partitions[i].clone())
                 .collect()
         };
-        let concurrency = state.config_options().execution.meta_fetch_concurrency.get().max(1);
+        let concurrency = state
+            .config_options()
+            .execution
+            .meta_fetch_concurrency
+            .get()
+            .max(1);
         let listed: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = futures::stream::iter(targets)
             .map(|p| {
                 let store = Arc::clone(&store);
-                async move { Ok::<_, DataFusionError>((Self::list_prefix(store, p.prefix).await?, p.values)) }
+                async move {
+                    Ok::<_, DataFusionError>((Self::list_prefix(store, p.prefix).await?, p.values))
+                }
             })
             .buffered(concurrency)
             .try_collect()

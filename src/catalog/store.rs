@@ -20,7 +20,9 @@ pub const DEFAULT_DATABASE: &str = "default";
 pub enum PutOutcome {
     Created,
     /// Rewritten; `new_version` when the schema changed and a version was archived.
-    Updated { new_version: bool },
+    Updated {
+        new_version: bool,
+    },
     /// Identical content: nothing was written.
     Unchanged,
 }
@@ -81,7 +83,10 @@ impl Registry {
         if let Ok(entries) = fs::read_dir(&self.root) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if e.path().is_dir() && validate_name("database", &name).is_ok() && name != DEFAULT_DATABASE {
+                if e.path().is_dir()
+                    && validate_name("database", &name).is_ok()
+                    && name != DEFAULT_DATABASE
+                {
                     out.push(name);
                 }
             }
@@ -91,7 +96,8 @@ impl Registry {
     }
 
     pub fn database_exists(&self, db: &str) -> bool {
-        db == DEFAULT_DATABASE || (validate_name("database", db).is_ok() && self.db_dir(db).is_dir())
+        db == DEFAULT_DATABASE
+            || (validate_name("database", db).is_ok() && self.db_dir(db).is_dir())
     }
 
     pub fn create_database(&self, db: &str, if_not_exists: bool) -> Result<()> {
@@ -105,7 +111,10 @@ impl Registry {
                 };
             }
             let dir = self.db_dir(db);
-            fs::create_dir_all(&dir).map_err(|e| Error::RegistryWrite { path: dir, source: e })
+            fs::create_dir_all(&dir).map_err(|e| Error::RegistryWrite {
+                path: dir,
+                source: e,
+            })
         })
     }
 
@@ -113,7 +122,9 @@ impl Registry {
     pub fn drop_database(&self, db: &str, if_exists: bool, cascade: bool) -> Result<()> {
         validate_name("database", db)?;
         if db == DEFAULT_DATABASE {
-            return Err(Error::Unsupported("the `default` database cannot be dropped".into()));
+            return Err(Error::Unsupported(
+                "the `default` database cannot be dropped".into(),
+            ));
         }
         self.with_lock(|| {
             let dir = self.db_dir(db);
@@ -182,10 +193,11 @@ impl Registry {
                 });
             }
         };
-        let def: TableDef = serde_json::from_str(&text).map_err(|e| Error::CorruptRegistryFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let def: TableDef =
+            serde_json::from_str(&text).map_err(|e| Error::CorruptRegistryFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         if def.name != table || def.database != db {
             return Err(Error::CorruptRegistryFile {
                 path,
@@ -386,9 +398,15 @@ mod tests {
 
         let mut t = table("t");
         t.stats.record_count = Some(5);
-        assert_eq!(r.put_table(t.clone()).unwrap(), PutOutcome::Updated { new_version: false });
+        assert_eq!(
+            r.put_table(t.clone()).unwrap(),
+            PutOutcome::Updated { new_version: false }
+        );
         t.columns.push(Column::new("b", "string"));
-        assert_eq!(r.put_table(t).unwrap(), PutOutcome::Updated { new_version: true });
+        assert_eq!(
+            r.put_table(t).unwrap(),
+            PutOutcome::Updated { new_version: true }
+        );
         let loaded = r.load_table("default", "t").unwrap();
         assert_eq!(loaded.version_id, "1");
         assert_eq!(loaded.versions.len(), 2);
@@ -402,7 +420,10 @@ mod tests {
         for bad in ["../x", "A", "a-b", "", "a/b"] {
             assert!(r.create_table(table(bad), false).is_err(), "{bad}");
         }
-        assert!(matches!(r.load_table("default", "../etc"), Err(Error::InvalidName { .. })));
+        assert!(matches!(
+            r.load_table("default", "../etc"),
+            Err(Error::InvalidName { .. })
+        ));
     }
 
     #[test]
@@ -433,6 +454,12 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(Registry::open(dir.path()).table_names("default").unwrap().len(), 40);
+        assert_eq!(
+            Registry::open(dir.path())
+                .table_names("default")
+                .unwrap()
+                .len(),
+            40
+        );
     }
 }

@@ -201,9 +201,47 @@ impl Parser<'_> {
     }
 }
 
+/// The type of a partition key from its values (**owl**: Glue types every key `string`). In order:
+/// 1. every value an integer (leading zeros allowed: `month=01`) -> `bigint`;
+/// 2. every value a `YYYY-MM-DD` date -> `date`;
+/// 3. otherwise `string`.
+///
+/// Hive's NULL marker is ignored; no values at all gives `string`.
+pub fn infer_partition_type<'a>(values: impl IntoIterator<Item = &'a str> + Clone) -> &'static str {
+    let present = || {
+        values
+            .clone()
+            .into_iter()
+            .filter(|v| *v != super::model::HIVE_NULL_PARTITION)
+    };
+    if present().next().is_none() {
+        return "string";
+    }
+    if present().all(|v| v.len() <= 18 && v.parse::<i64>().is_ok()) {
+        return "bigint";
+    }
+    if present().all(|v| v.len() == 10 && chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok())
+    {
+        return "date";
+    }
+    "string"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partition_types() {
+        assert_eq!(infer_partition_type(["2024", "01"]), "bigint");
+        assert_eq!(
+            infer_partition_type(["2024-01-01", "__HIVE_DEFAULT_PARTITION__"]),
+            "date"
+        );
+        assert_eq!(infer_partition_type(["2024-01-01", "x"]), "string");
+        assert_eq!(infer_partition_type(["eu", "us"]), "string");
+        assert_eq!(infer_partition_type(Vec::<&str>::new()), "string");
+    }
 
     #[test]
     fn round_trips() {

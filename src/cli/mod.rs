@@ -31,7 +31,11 @@ impl From<ExitStatus> for ExitCode {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "owl", version, about = "SQL over your files, with the bill: a Glue-like registry, DataFusion, Athena pricing")]
+#[command(
+    name = "owl",
+    version,
+    about = "SQL over your files, with the bill: a Glue-like registry, DataFusion, Athena pricing"
+)]
 #[command(arg_required_else_help = true)]
 pub struct Cli {
     /// The registry folder.
@@ -44,7 +48,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "OWL_PRICE_PER_TB", default_value_t = 5.0)]
     price_per_tb: f64,
     /// How MB and TB are counted for the bill.
-    #[arg(long, global = true, env = "OWL_UNITS", value_enum, default_value = "decimal")]
+    #[arg(
+        long,
+        global = true,
+        env = "OWL_UNITS",
+        value_enum,
+        default_value = "decimal"
+    )]
     units: Units,
     /// Worker threads (0: one per core).
     #[arg(long, global = true, env = "OWL_THREADS", default_value_t = 0)]
@@ -131,7 +141,10 @@ mod tests {
         assert_eq!(ExitStatus::UserError as u8, 1);
         assert_eq!(ExitStatus::Internal as u8, 2);
         assert_eq!(ExitStatus::BudgetExceeded as u8, 3);
-        assert_eq!(status_of(&Error::Internal("x".into())), ExitStatus::Internal);
+        assert_eq!(
+            status_of(&Error::Internal("x".into())),
+            ExitStatus::Internal
+        );
         assert_eq!(status_of(&Error::Query("x".into())), ExitStatus::UserError);
     }
 }

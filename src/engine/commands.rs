@@ -10,8 +10,8 @@ use crate::catalog::model::{
     Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef, TableStats,
 };
 use crate::catalog::provider::RegistryTable;
-use crate::catalog::types::to_hive;
 use crate::catalog::store::validate_name;
+use crate::catalog::types::{infer_partition_type, to_hive};
 use crate::cost::StatementType;
 use crate::error::{Error, Result};
 use arrow::array::{RecordBatch, StringArray};
@@ -22,16 +22,22 @@ use datafusion::logical_expr::CreateExternalTable;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{
-    ObjectName, ObjectType, SchemaName, ShowStatementFilter, ShowStatementFilterPosition, Statement as Sql, Use,
+    ObjectName, ObjectType, SchemaName, ShowStatementFilter, ShowStatementFilterPosition,
+    Statement as Sql, Use,
 };
 use futures::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-type Done = std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>;
+type Done =
+    std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>;
 
 /// Run `stmt` if the registry owns it; `None` hands it to DataFusion.
-pub(super) async fn try_execute(engine: &Engine, _ctx: &SessionContext, stmt: &Statement) -> Option<Done> {
+pub(super) async fn try_execute(
+    engine: &Engine,
+    _ctx: &SessionContext,
+    stmt: &Statement,
+) -> Option<Done> {
     let Statement::Statement(sql) = stmt else {
         return None;
     };
@@ -80,13 +86,20 @@ pub(super) async fn try_execute(engine: &Engine, _ctx: &SessionContext, stmt: &S
             }
             Ok(())
         })()),
-        Sql::ShowDatabases { .. } | Sql::ShowSchemas { .. } => utility(
-            registry
-                .databases()
-                .and_then(|dbs| strings_batch(&["database_name"], dbs.into_iter().map(|d| vec![d]).collect())),
-        ),
+        Sql::ShowDatabases { .. } | Sql::ShowSchemas { .. } => {
+            utility(registry.databases().and_then(|dbs| {
+                strings_batch(
+                    &["database_name"],
+                    dbs.into_iter().map(|d| vec![d]).collect(),
+                )
+            }))
+        }
         Sql::ShowTables { show_options, .. } => utility((|| {
-            let db = match show_options.show_in.as_ref().and_then(|s| s.parent_name.as_ref()) {
+            let db = match show_options
+                .show_in
+                .as_ref()
+                .and_then(|s| s.parent_name.as_ref())
+            {
                 Some(n) => one_name(n)?,
                 None => engine.database(),
             };
@@ -155,7 +168,11 @@ fn strings_batch(names: &[&str], rows: Vec<Vec<String>>) -> Result<RecordBatch> 
             .collect::<Vec<_>>(),
     ));
     let cols = (0..names.len())
-        .map(|i| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[i].as_str()))) as _)
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as _
+        })
         .collect();
     RecordBatch::try_new(schema, cols).map_err(|e| Error::Internal(e.to_string()))
 }
@@ -167,7 +184,9 @@ fn like(pattern: &str, s: &str) -> bool {
             None => s.is_empty(),
             Some((b'%' | b'*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
             Some((b'_', rest)) => !s.is_empty() && go(rest, &s[1..]),
-            Some((c, rest)) => s.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &s[1..]),
+            Some((c, rest)) => {
+                s.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &s[1..])
+            }
         }
     }
     go(pattern.as_bytes(), s.as_bytes())
@@ -232,7 +251,11 @@ pub(super) async fn create_external_table(
 
 async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable) -> Result<()> {
     let registry = engine.registry();
-    let db = cmd.name.schema().map(str::to_string).unwrap_or_else(|| engine.database());
+    let db = cmd
+        .name
+        .schema()
+        .map(str::to_string)
+        .unwrap_or_else(|| engine.database());
     let name = cmd.name.table().to_string();
     validate_name("database", &db)?;
     validate_name("table", &name)?;
@@ -243,11 +266,16 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         return if cmd.if_not_exists {
             Ok(())
         } else {
-            Err(Error::TableExists { database: db, table: name })
+            Err(Error::TableExists {
+                database: db,
+                table: name,
+            })
         };
     }
     let [location] = cmd.locations.as_slice() else {
-        return Err(Error::Unsupported("CREATE EXTERNAL TABLE takes exactly one LOCATION".into()));
+        return Err(Error::Unsupported(
+            "CREATE EXTERNAL TABLE takes exactly one LOCATION".into(),
+        ));
     };
     let stored = for_registry(location, registry.root())?;
     let opt = |k: &str| {
@@ -275,7 +303,11 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         Some("bzip2") => Compression::Bzip2,
         Some("xz") => Compression::Xz,
         Some("zstd") => Compression::Zstd,
-        Some(other) => return Err(Error::Unsupported(format!("compression `{other}` is not supported"))),
+        Some(other) => {
+            return Err(Error::Unsupported(format!(
+                "compression `{other}` is not supported"
+            )));
+        }
     };
     let file_type = cmd.file_type.to_ascii_uppercase();
     let format = match file_type.as_str() {
@@ -292,7 +324,11 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
                         .cloned()
                         .unwrap_or_else(|| default_delim.into()),
                     has_header: opt("has_header").is_none_or(|v| v == "true"),
-                    quote: cmd.options.get("format.quote").cloned().unwrap_or_else(|| "\"".into()),
+                    quote: cmd
+                        .options
+                        .get("format.quote")
+                        .cloned()
+                        .unwrap_or_else(|| "\"".into()),
                     escape: cmd.options.get("format.escape").cloned(),
                     newlines_in_values: opt("newlines_in_values").is_some_and(|v| v == "true"),
                 },
@@ -307,7 +343,11 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
     let mut def = TableDef {
         name: name.clone(),
         database: db.clone(),
-        location: if stored.ends_with('/') { stored } else { format!("{stored}/") },
+        location: if stored.ends_with('/') {
+            stored
+        } else {
+            format!("{stored}/")
+        },
         format,
         columns: vec![],
         partition_keys: vec![],
@@ -318,11 +358,17 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         versions: vec![],
     };
     // Columns: as declared, or inferred from the files when none were.
-    let mut fields: Vec<Field> = cmd.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = cmd
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     if fields.is_empty() {
         let probe = RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
         let format = probe.file_format(&ctx.state()).map_err(from_df)?;
-        let url = ListingTableUrl::parse(dir_url(&def, registry.root())?.as_str()).map_err(from_df)?;
+        let url =
+            ListingTableUrl::parse(dir_url(&def, registry.root())?.as_str()).map_err(from_df)?;
         let schema = ListingOptions::new(format)
             .with_file_extension("")
             .infer_schema(&ctx.state(), &url)
@@ -330,16 +376,17 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
             .map_err(from_df)?;
         fields = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     }
+    // Partition keys: typed as declared among the columns, or from their values once they are listed.
+    let mut untyped = Vec::new();
     for key in &cmd.table_partition_cols {
-        let (ty, rest): (DataType, Vec<Field>) = match fields.iter().position(|f| f.name() == key) {
-            Some(i) => {
-                let f = fields.remove(i);
-                (f.data_type().clone(), fields)
+        let ty = match fields.iter().position(|f| f.name() == key) {
+            Some(i) => to_hive(fields.remove(i).data_type())?,
+            None => {
+                untyped.push(def.partition_keys.len());
+                "string".into()
             }
-            None => (DataType::Utf8, fields),
         };
-        fields = rest;
-        def.partition_keys.push(Column::new(key, to_hive(&ty)?));
+        def.partition_keys.push(Column::new(key, ty));
     }
     def.columns = fields
         .iter()
@@ -352,6 +399,12 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         })
         .collect::<Result<_>>()?;
     discover(ctx, registry.root(), &mut def).await?;
+    for i in untyped {
+        let ty = infer_partition_type(def.partitions.iter().map(|p| p.values[i].as_str()));
+        def.partition_keys[i].ty = ty.into();
+    }
+    // Partition values must parse as their keys' types: fail now, not at query time.
+    RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
     if cmd.or_replace {
         registry.put_table(def)?;
     } else {
@@ -367,24 +420,43 @@ fn dir_url(def: &TableDef, root: &std::path::Path) -> Result<url::Url> {
 /// List the table's location once: object count and size, and its `key=value` partitions when it has keys.
 async fn discover(ctx: &SessionContext, root: &std::path::Path, def: &mut TableDef) -> Result<()> {
     let url = dir_url(def, root)?;
-    let store = ctx.runtime_env().object_store(ObjectStoreUrl::parse(format!("{}://{}", url.scheme(), url.authority())).map_err(from_df)?).map_err(from_df)?;
-    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
-        location: def.location.clone(),
-        reason: e.to_string(),
-    })?;
-    let metas: Vec<object_store::ObjectMeta> = store.list(Some(&prefix)).try_collect().await.map_err(|e| {
+    let store = ctx
+        .runtime_env()
+        .object_store(
+            ObjectStoreUrl::parse(format!("{}://{}", url.scheme(), url.authority()))
+                .map_err(from_df)?,
+        )
+        .map_err(from_df)?;
+    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
         Error::InvalidLocation {
             location: def.location.clone(),
             reason: e.to_string(),
         }
     })?;
+    let metas: Vec<object_store::ObjectMeta> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::InvalidLocation {
+            location: def.location.clone(),
+            reason: e.to_string(),
+        })?;
     let depth = prefix.parts().count();
     let keys: Vec<String> = def.partition_keys.iter().map(|k| k.name.clone()).collect();
     let mut partitions = BTreeSet::new();
     let (mut count, mut size) = (0u64, 0u64);
     for m in metas {
-        let parts: Vec<String> = m.location.parts().skip(depth).map(|p| p.as_ref().to_string()).collect();
-        if parts.iter().any(|p| p.starts_with('_') || p.starts_with('.')) || m.size == 0 {
+        let parts: Vec<String> = m
+            .location
+            .parts()
+            .skip(depth)
+            .map(|p| p.as_ref().to_string())
+            .collect();
+        if parts
+            .iter()
+            .any(|p| p.starts_with('_') || p.starts_with('.'))
+            || m.size == 0
+        {
             continue;
         }
         count += 1;
@@ -408,14 +480,18 @@ async fn discover(ctx: &SessionContext, root: &std::path::Path, def: &mut TableD
         .into_iter()
         .map(|(location, values)| Partition { values, location })
         .collect();
-    def.properties
-        .insert("classification".into(), def.format.classification.as_str().into());
-    if def.format.classification == Classification::Csv || def.format.compression != Compression::None {
-        def.properties
-            .insert("compressionType".into(), def.format.compression.as_str().into());
+    def.properties.insert(
+        "classification".into(),
+        def.format.classification.as_str().into(),
+    );
+    if def.format.classification == Classification::Csv
+        || def.format.compression != Compression::None
+    {
+        def.properties.insert(
+            "compressionType".into(),
+            def.format.compression.as_str().into(),
+        );
     }
-    // Partition values must parse as their keys' types: fail now, not at query time.
-    RegistryTable::try_new(def.clone(), root.to_path_buf())?;
     Ok(())
 }
 

@@ -13,16 +13,16 @@ use crate::catalog::Registry;
 use crate::catalog::provider::RegistryCatalog;
 use crate::cost::{Bill, CostModel, QueryState, StatementType};
 use crate::error::{Error, Result};
-use crate::meter::{MeteredRegistry, Meter, Requests};
+use crate::meter::{Meter, MeteredRegistry, Requests};
 use crate::settings::{PARQUET_FOOTER_HINT, Settings};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::catalog::CatalogProviderList;
+use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::error::DataFusionError;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
@@ -130,7 +130,12 @@ impl Engine {
 
     /// The database unqualified names resolve in.
     pub fn database(&self) -> String {
-        self.base_state().config().options().catalog.default_schema.clone()
+        self.base_state()
+            .config()
+            .options()
+            .catalog
+            .default_schema
+            .clone()
     }
 
     pub fn set_database(&self, db: &str) -> Result<()> {
@@ -147,7 +152,7 @@ impl Engine {
         let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
         DFParser::parse_sql_with_dialect(sql, &dialect)
             .map(|v| v.into_iter().collect())
-            .map_err(|e| from_df(e.into()))
+            .map_err(from_df)
     }
 
     /// A session for one query: the base state with a runtime whose stores charge `meter` and whose caches
@@ -229,8 +234,11 @@ impl Engine {
         &self,
         stmt: &Statement,
         meter: Arc<Meter>,
-    ) -> std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)> {
-        let ctx = self.query_context(meter).map_err(|e| (StatementType::Dml, e))?;
+    ) -> std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>
+    {
+        let ctx = self
+            .query_context(meter)
+            .map_err(|e| (StatementType::Dml, e))?;
         if let Some(r) = commands::try_execute(self, &ctx, stmt).await {
             return r;
         }
@@ -243,7 +251,10 @@ impl Engine {
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
             return commands::create_external_table(self, &ctx, cmd).await;
         }
-        let is_set = matches!(&plan, LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_)));
+        let is_set = matches!(
+            &plan,
+            LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_))
+        );
         let result = async {
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());

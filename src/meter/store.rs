@@ -130,7 +130,8 @@ impl ObjectStore for MeteredStore {
     ) -> object_store::Result<Vec<Bytes>> {
         match self.ranges {
             RangeReads::Forward => {
-                self.meter.add_get(self.object(location), ranges.len() as u64);
+                self.meter
+                    .add_get(self.object(location), ranges.len() as u64);
                 let parts = self.inner.get_ranges(location, ranges).await?;
                 let n: u64 = parts.iter().map(|b| b.len() as u64).sum();
                 self.meter.add_bytes(n);
@@ -229,45 +230,42 @@ fn file_stream(
     path: std::path::PathBuf,
     range: Range<u64>,
 ) -> BoxStream<'static, object_store::Result<Bytes>> {
-    futures::stream::try_unfold(
-        (Some(file), range.start),
-        move |(file, pos)| {
-            let path = path.clone();
-            let end = range.end;
-            async move {
-                let Some(mut file) = file else {
-                    return Ok(None);
-                };
-                if pos >= end {
-                    return Ok(None);
-                }
-                let n = (end - pos).min(FILE_CHUNK);
-                let read = tokio::task::spawn_blocking(move || {
-                    let mut buf = vec![0u8; n as usize];
-                    file.seek(SeekFrom::Start(pos))?;
-                    file.read_exact(&mut buf)?;
-                    Ok::<_, std::io::Error>((file, buf))
-                })
-                .await;
-                let (file, buf) = match read {
-                    Ok(Ok(v)) => v,
-                    Ok(Err(e)) => {
-                        return Err(object_store::Error::Generic {
-                            store: "LocalFileSystem",
-                            source: format!("reading `{}`: {e}", path.display()).into(),
-                        });
-                    }
-                    Err(e) => {
-                        return Err(object_store::Error::Generic {
-                            store: "LocalFileSystem",
-                            source: Box::new(e),
-                        });
-                    }
-                };
-                Ok(Some((Bytes::from(buf), (Some(file), pos + n))))
+    futures::stream::try_unfold((Some(file), range.start), move |(file, pos)| {
+        let path = path.clone();
+        let end = range.end;
+        async move {
+            let Some(mut file) = file else {
+                return Ok(None);
+            };
+            if pos >= end {
+                return Ok(None);
             }
-        },
-    )
+            let n = (end - pos).min(FILE_CHUNK);
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; n as usize];
+                file.seek(SeekFrom::Start(pos))?;
+                file.read_exact(&mut buf)?;
+                Ok::<_, std::io::Error>((file, buf))
+            })
+            .await;
+            let (file, buf) = match read {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    return Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: format!("reading `{}`: {e}", path.display()).into(),
+                    });
+                }
+                Err(e) => {
+                    return Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    });
+                }
+            };
+            Ok(Some((Bytes::from(buf), (Some(file), pos + n))))
+        }
+    })
     .boxed()
 }
 

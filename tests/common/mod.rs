@@ -28,13 +28,25 @@ impl Fixture {
     /// `owl` run in the fixture folder (so `./catalog` is its registry).
     pub fn owl(&self) -> Command {
         let mut c = Command::cargo_bin("owl").unwrap();
-        c.current_dir(self.dir.path()).env_remove("OWL_CATALOG").env_remove("OWL_DATABASE");
+        c.current_dir(self.dir.path())
+            .env_remove("OWL_CATALOG")
+            .env_remove("OWL_DATABASE");
         c
     }
 
     /// Run one query with `--format json`, expect success, return the parsed document.
     pub fn json(&self, sql: &str) -> Value {
-        let out = self.owl().args(["query", "--format", "json", sql]).output().unwrap();
+        self.json_with(&[], sql)
+    }
+
+    /// As [`Fixture::json`], with global flags before the subcommand.
+    pub fn json_with(&self, flags: &[&str], sql: &str) -> Value {
+        let out = self
+            .owl()
+            .args(flags)
+            .args(["query", "--format", "json", sql])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "query failed: {sql}\nstderr: {}",
@@ -47,8 +59,15 @@ impl Fixture {
     pub fn fails(&self, sql: &str) -> (i32, String) {
         let out = self.owl().args(["query", sql]).output().unwrap();
         assert!(!out.status.success(), "expected failure: {sql}");
-        assert!(out.stdout.is_empty(), "a failed query printed results: {}", String::from_utf8_lossy(&out.stdout));
-        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+        assert!(
+            out.stdout.is_empty(),
+            "a failed query printed results: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 
@@ -81,7 +100,9 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 pub fn stat(doc: &Value, key: &str) -> u64 {
-    doc["stats"][key].as_u64().unwrap_or_else(|| panic!("stats.{key} missing in {doc}"))
+    doc["stats"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("stats.{key} missing in {doc}"))
 }
 
 pub fn req(doc: &Value, key: &str) -> u64 {
