@@ -30,7 +30,23 @@ pub enum Error {
     },
 
     #[error("table `{database}.{table}` does not exist")]
-    TableNotFound { database: String, table: String },
+    TableNotFound {
+        database: String,
+        table: String,
+        /// The closest existing table, for `did you mean`.
+        suggestion: Option<String>,
+    },
+
+    /// A path queried directly (`SELECT * FROM 'x.parquet'`) that holds no files.
+    #[error("no file or folder at `{0}`")]
+    PathNotFound(String),
+
+    #[error("column `{column}` does not exist")]
+    ColumnNotFound {
+        column: String,
+        /// The closest existing column, for `did you mean`.
+        suggestion: Option<String>,
+    },
 
     #[error("table `{database}.{table}` already exists")]
     TableExists { database: String, table: String },
@@ -85,9 +101,18 @@ impl Error {
             Error::CorruptRegistryFile { .. } => Some(
                 "fix or delete the file (it is JSON); `owl crawl` can recreate crawled tables".into(),
             ),
+            Error::TableNotFound {
+                suggestion: Some(s), ..
+            } => Some(format!("did you mean `{s}`?")),
             Error::TableNotFound { .. } => {
                 Some("`SHOW TABLES` lists the tables of the current database".into())
             }
+            Error::ColumnNotFound {
+                suggestion: Some(s), ..
+            } => Some(format!("did you mean `{s}`?")),
+            Error::PathNotFound(_) => Some(
+                "paths are relative to the working folder; a folder needs files with a known extension".into(),
+            ),
             Error::InvalidName { .. } => Some(
                 "names are lower-case letters, digits and `_` (Glue's rules), at most 255 characters"
                     .into(),

@@ -65,6 +65,35 @@ async fn cancelled_query_pays_for_what_it_read() {
     assert_eq!(o.stats.billed_bytes, expect.billed_bytes);
 }
 
+#[tokio::test]
+async fn new_files_are_seen_by_the_next_query() {
+    // No list or metadata cache may survive a query: a file that appears is read by the next one.
+    let f = Fixture::new();
+    let e = engine(&f);
+    let count = || async {
+        let stmt = &e
+            .parse("SELECT count(*) FROM weblogs_csv WHERE day = 1 AND month = 1")
+            .unwrap()[0];
+        let o = e
+            .execute(stmt, Arc::new(Meter::new()), std::future::pending())
+            .await;
+        assert!(o.error.is_none(), "{:?}", o.error);
+        let col = o.batches[0].column(0);
+        let n = col
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .value(0);
+        (n as u64, o.stats.bytes_scanned)
+    };
+    let (before, bytes_before) = count().await;
+    let day = f.data("weblogs_csv/year=2024/month=01/day=01");
+    std::fs::copy(day.join("part-00000.csv"), day.join("part-00001.csv")).unwrap();
+    let (after, bytes_after) = count().await;
+    assert_eq!(after, 2 * before);
+    assert_eq!(bytes_after, 2 * bytes_before);
+}
+
 #[test]
 fn committed_sample_data_and_catalog_match_the_generator() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

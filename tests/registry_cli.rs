@@ -151,7 +151,10 @@ fn unknown_tables_bad_sql_and_missing_files() {
     assert!(err.contains("nope"), "{err}");
     let (code, err) = f.fails("SELECT * FROM 'sample-data/missing.parquet'");
     assert_eq!(code, 1);
-    assert!(err.contains("missing.parquet"), "{err}");
+    assert!(
+        err.contains("no file or folder at `sample-data/missing.parquet`"),
+        "{err}"
+    );
     let (code, _) = f.fails("");
     assert_eq!(code, 1);
 }
@@ -184,4 +187,33 @@ fn catalog_flag_and_env_pick_the_registry() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("database `nope` does not exist"));
+}
+
+#[test]
+fn two_processes_creating_tables_at_once_lose_nothing() {
+    let f = Fixture::new();
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("owl"))
+                .current_dir(f.path())
+                .args([
+                    "query",
+                    &format!("CREATE EXTERNAL TABLE t{i} STORED AS PARQUET LOCATION 'sample-data/weblogs_parquet/'"),
+                ])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let doc = f.json("SHOW TABLES LIKE 't%'");
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 6, "{doc}");
+    // No temp files left behind.
+    assert!(
+        walk(&f.path().join("catalog"))
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".tmp"))
+    );
 }

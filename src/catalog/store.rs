@@ -184,6 +184,7 @@ impl Registry {
                 return Err(Error::TableNotFound {
                     database: db.into(),
                     table: table.into(),
+                    suggestion: None,
                 });
             }
             Err(e) => {
@@ -290,6 +291,7 @@ impl Registry {
                         Err(Error::TableNotFound {
                             database: db.into(),
                             table: table.into(),
+                            suggestion: None,
                         })
                     }
                 }

@@ -246,7 +246,7 @@ impl Engine {
         let plan = state
             .statement_to_plan(stmt.clone())
             .await
-            .map_err(|e| (StatementType::Dml, from_df(e)))?;
+            .map_err(|e| (StatementType::Dml, self.explain_not_found(from_df(e))))?;
         let kind = classify(&plan);
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
             return commands::create_external_table(self, &ctx, cmd).await;
@@ -278,10 +278,101 @@ impl Engine {
         Ok((kind, result.0, result.1))
     }
 
+    /// Make "not found" errors say what the user named, and suggest the nearest name the registry knows.
+    fn explain_not_found(&self, e: Error) -> Error {
+        let Error::Query(msg) = &e else {
+            return e;
+        };
+        if let Some(name) = msg
+            .strip_prefix("table '")
+            .and_then(|m| m.strip_suffix("' not found"))
+        {
+            let name = name
+                .strip_prefix(&format!("{CATALOG_NAME}."))
+                .unwrap_or(name);
+            let (db, table) = name.split_once('.').unwrap_or(("", name));
+            let db = if db.is_empty() {
+                self.database()
+            } else {
+                db.to_string()
+            };
+            // A name with a slash or an extension was meant as a path (DuckDB-style `FROM 'x.parquet'`).
+            let looks_like_path = table.contains('/')
+                || table
+                    .rsplit_once('.')
+                    .is_some_and(|(_, ext)| ext.len() <= 8);
+            if looks_like_path {
+                return Error::PathNotFound(table.to_string());
+            }
+            if !self.registry.database_exists(&db) {
+                return Error::DatabaseNotFound(db);
+            }
+            let suggestion = self
+                .registry
+                .table_names(&db)
+                .ok()
+                .and_then(|names| closest(table, names.iter().map(String::as_str)));
+            return Error::TableNotFound {
+                database: db,
+                table: table.to_string(),
+                suggestion,
+            };
+        }
+        if let Some(rest) = msg.strip_prefix("No field named ") {
+            // DataFusion says either "No field named x. Did you mean 't.y'?" or "... Valid fields are t.a, t.b.".
+            if let Some((column, hint)) = rest.split_once(". Did you mean '") {
+                let hint = hint.trim_end_matches("'?");
+                return Error::ColumnNotFound {
+                    column: column.trim_matches('"').to_string(),
+                    suggestion: Some(hint.rsplit('.').next().unwrap_or(hint).to_string()),
+                };
+            }
+            let column = rest
+                .split(". Valid fields are")
+                .next()
+                .unwrap_or(rest)
+                .trim_end_matches('.');
+            let column = column.trim_matches('"').to_string();
+            let valid: Vec<String> = rest
+                .split_once("Valid fields are ")
+                .map(|(_, v)| {
+                    v.trim_end_matches('.')
+                        .split(", ")
+                        .map(|f| {
+                            f.rsplit('.')
+                                .next()
+                                .unwrap_or(f)
+                                .trim_matches('"')
+                                .to_string()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let bare = column.rsplit('.').next().unwrap_or(&column).to_string();
+            let suggestion = closest(&bare, valid.iter().map(String::as_str));
+            return Error::ColumnNotFound { column, suggestion };
+        }
+        e
+    }
+
     /// The catalogs DataFusion resolves names in (the registry's).
     pub fn catalogs(&self) -> &Arc<dyn CatalogProviderList> {
         &self.catalogs
     }
+}
+
+/// The candidate nearest to `name` by edit distance, if it is plausibly a typo (at most a third of the name).
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .map(|c| {
+            (
+                datafusion::common::utils::datafusion_strsim::levenshtein(name, c),
+                c,
+            )
+        })
+        .filter(|(d, _)| *d > 0 && *d <= name.len().div_ceil(3).max(1))
+        .min()
+        .map(|(_, c)| c.to_string())
 }
 
 fn empty_schema() -> SchemaRef {
