@@ -290,3 +290,38 @@ fn select_one_and_ddl_are_free() {
     assert_eq!(doc["stats"]["statement_type"], "UTILITY");
     assert_eq!(doc["stats"]["cost_usd"], 0.0);
 }
+
+#[test]
+fn ctrl_c_cancels_and_bills_what_was_read() {
+    let f = Fixture::new();
+    // A three-way cross join of ~6,000 rows: billions of combinations, so it is still running when cancelled.
+    let sql = "SELECT count(*) FROM weblogs_parquet a, weblogs_parquet b, weblogs_parquet c \
+               WHERE a.bytes + b.bytes + c.bytes = 7";
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+        .current_dir(f.path())
+        .args(["query", sql])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "cancel must be prompt"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no partial result");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // It read the Parquet files before the join ran, and pays for that: the 10 MB minimum.
+    assert!(
+        err.contains("CANCELLED after") && err.contains("billed 10 MB · $0.00005"),
+        "{err}"
+    );
+}

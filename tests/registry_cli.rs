@@ -194,7 +194,7 @@ fn two_processes_creating_tables_at_once_lose_nothing() {
     let f = Fixture::new();
     let children: Vec<_> = (0..6)
         .map(|i| {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("owl"))
+            std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
                 .current_dir(f.path())
                 .args([
                     "query",
@@ -216,4 +216,32 @@ fn two_processes_creating_tables_at_once_lose_nothing() {
             .iter()
             .all(|p| !p.to_string_lossy().ends_with(".tmp"))
     );
+}
+
+#[test]
+fn athena_typed_partition_keys() {
+    let f = Fixture::new();
+    f.json(
+        "CREATE EXTERNAL TABLE p PARTITIONED BY (year int, month int, day int) STORED AS PARQUET \
+         LOCATION 'sample-data/weblogs_parquet/'",
+    );
+    let doc = f.json("DESCRIBE p");
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 14, "11 columns from the files + 3 keys: {doc}");
+    assert_eq!(rows[13], serde_json::json!(["day", "int", "partition key"]));
+    let doc = f.json("SELECT count(*), sum(bytes) FROM p WHERE month = 2 AND day = 2");
+    let day: Vec<_> = weblogs()
+        .into_iter()
+        .filter(|r| (r.month, r.day) == (2, 2))
+        .collect();
+    assert_eq!(doc["rows"][0][0].as_u64().unwrap(), day.len() as u64);
+    assert_eq!(
+        doc["rows"][0][1].as_i64().unwrap(),
+        day.iter().map(|r| r.bytes).sum::<i64>()
+    );
+    assert_eq!(stat(&doc, "files_read"), 1);
+    // Bad SQL still reports the original parse error, not the rewrite's.
+    let (_, err) =
+        f.fails("CREATE EXTERNAL TABLE q PARTITIONED BY (year int STORED AS PARQUET LOCATION 'x/'");
+    assert!(err.starts_with("error: "), "{err}");
 }

@@ -357,14 +357,20 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         version_id: String::new(),
         versions: vec![],
     };
-    // Columns: as declared, or inferred from the files when none were.
+    // Columns: as declared, or inferred from the files when no data column was.
     let mut fields: Vec<Field> = cmd
         .schema
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    if fields.is_empty() {
+    let declared_data = fields
+        .iter()
+        .any(|f| !cmd.table_partition_cols.contains(f.name()));
+    if !declared_data {
+        // No data columns declared (none at all, or only Athena-style typed partition keys): read them from
+        // the files, keeping the declared key types.
+        let keys = std::mem::take(&mut fields);
         let probe = RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
         let format = probe.file_format(&ctx.state()).map_err(from_df)?;
         let url =
@@ -374,7 +380,13 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
             .infer_schema(&ctx.state(), &url)
             .await
             .map_err(from_df)?;
-        fields = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields = schema
+            .fields()
+            .iter()
+            .filter(|f| !cmd.table_partition_cols.contains(f.name()))
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(keys);
     }
     // Partition keys: typed as declared among the columns, or from their values once they are listed.
     let mut untyped = Vec::new();

@@ -6,6 +6,7 @@
 //! concurrent queries never share counts. Statements the registry owns (CREATE EXTERNAL TABLE, DROP, SHOW,
 //! DESCRIBE, USE, CREATE DATABASE) are handled in `commands`; everything else is DataFusion's.
 
+mod athena;
 mod commands;
 pub mod stores;
 
@@ -150,9 +151,19 @@ impl Engine {
     /// Split SQL text into statements.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
-        DFParser::parse_sql_with_dialect(sql, &dialect)
-            .map(|v| v.into_iter().collect())
-            .map_err(from_df)
+        match DFParser::parse_sql_with_dialect(sql, &dialect) {
+            Ok(v) => Ok(v.into_iter().collect()),
+            Err(e) => {
+                // Athena's `PARTITIONED BY (year int)`: retry in DataFusion's spelling; report the first error
+                // if that does not parse either.
+                if let Some(rewritten) = athena::typed_partitions(sql)
+                    && let Ok(v) = DFParser::parse_sql_with_dialect(&rewritten, &dialect)
+                {
+                    return Ok(v.into_iter().collect());
+                }
+                Err(from_df(e))
+            }
+        }
     }
 
     /// A session for one query: the base state with a runtime whose stores charge `meter` and whose caches
