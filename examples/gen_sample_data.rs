@@ -1,5 +1,5 @@
-//! Regenerate `sample-data/` and its registry entries in `catalog/`, bit for bit:
-//! `cargo run --example gen_sample_data [ROOT]` (ROOT defaults to the repository).
+//! Regenerate `sample-data/`, bit for bit: `cargo run --example gen_sample_data [ROOT]` (ROOT defaults to the
+//! repository). Then `cargo run -- crawl sample-data` rewrites its tables in `catalog/`.
 
 fn main() -> std::process::ExitCode {
     let root = std::env::args()
@@ -11,9 +11,6 @@ fn main() -> std::process::ExitCode {
                 "wrote {} files ({} bytes) under {root}/sample-data",
                 s.files, s.bytes
             );
-            for (t, o) in s.tables {
-                eprintln!("  {t}: {o:?}");
-            }
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {

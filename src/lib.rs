@@ -3,6 +3,7 @@
 //! - `cli`: arguments -> settings -> engine; prints results (stdout) and errors/stats (stderr); exit codes.
 //! - `settings`: flag > `OWL_*` env > default, resolved once.
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.
+//! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
 //! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
 //! - `meter`: the `ObjectStore` decorator that counts each query's requests and bytes received.
 //! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars.
@@ -16,6 +17,7 @@ pub mod catalog;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;
 pub mod cost;
+pub mod crawler;
 pub mod engine;
 pub mod error;
 pub mod meter;

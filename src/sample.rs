@@ -1,5 +1,5 @@
-//! `sample-data/`: small datasets that exercise the product, generated bit-for-bit by this code, and their
-//! registry entries (until the crawler writes them).
+//! `sample-data/`: small datasets that exercise the product, generated bit-for-bit by this code. Their registry
+//! entries in `catalog/` are what `owl crawl sample-data` writes (a test checks both).
 //!
 //! - `weblogs_{csv,csv_gz,ndjson,parquet}`: the same access-log rows, Hive-partitioned `year=/month=/day=`.
 //! - `orders`: CSV in plain dated folders `YYYY/MM/` (partitions `partition_0`, `partition_1`, as Glue names them).
@@ -8,8 +8,6 @@
 //! The rows are also available as Rust values ([`weblogs`], [`orders`]) so tests can compute expected answers
 //! without owl.
 
-use crate::catalog::model::*;
-use crate::catalog::{PutOutcome, Registry};
 use crate::error::{Error, Result};
 use arrow::array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -20,7 +18,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression as PqCompression;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -220,18 +217,18 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().expect("finish to Vec")
 }
 
-const WEBLOG_COLUMNS: [(&str, &str); 11] = [
-    ("ts", "timestamp"),
-    ("request_id", "string"),
-    ("user_id", "bigint"),
-    ("client_ip", "string"),
-    ("method", "string"),
-    ("path", "string"),
-    ("status", "bigint"),
-    ("bytes", "bigint"),
-    ("latency_ms", "double"),
-    ("user_agent", "string"),
-    ("referrer", "string"),
+const WEBLOG_COLUMNS: [&str; 11] = [
+    "ts",
+    "request_id",
+    "user_id",
+    "client_ip",
+    "method",
+    "path",
+    "status",
+    "bytes",
+    "latency_ms",
+    "user_agent",
+    "referrer",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -243,11 +240,7 @@ fn csv_field(s: &str) -> String {
 }
 
 fn weblog_csv(rows: &[&WebLog]) -> Vec<u8> {
-    let mut s = WEBLOG_COLUMNS
-        .iter()
-        .map(|c| c.0)
-        .collect::<Vec<_>>()
-        .join(",");
+    let mut s = WEBLOG_COLUMNS.join(",");
     s.push('\n');
     for r in rows {
         let fields = [
@@ -345,160 +338,64 @@ fn weblog_parquet(rows: &[&WebLog]) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn cols(spec: &[(&str, &str)]) -> Vec<Column> {
-    spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
-}
-
-fn table(name: &str, format: FormatSpec, columns: Vec<Column>) -> TableDef {
-    let mut properties = BTreeMap::new();
-    properties.insert(
-        "classification".into(),
-        format.classification.as_str().into(),
-    );
-    if format.classification != Classification::Parquet {
-        properties.insert("compressionType".into(), format.compression.as_str().into());
-    }
-    TableDef {
-        name: name.into(),
-        database: crate::catalog::DEFAULT_DATABASE.into(),
-        location: format!("../sample-data/{name}/"),
-        format,
-        columns,
-        partition_keys: vec![],
-        partitions: vec![],
-        stats: TableStats::default(),
-        properties,
-        version_id: String::new(),
-        versions: vec![],
-    }
-}
-
 /// What [`generate`] wrote.
 #[derive(Debug, Default)]
 pub struct Summary {
     pub files: u64,
     pub bytes: u64,
-    pub tables: BTreeMap<String, PutOutcome>,
 }
 
-/// Write `root/sample-data/` and the matching tables into `root/catalog/`.
+/// Write `root/sample-data/`.
 pub fn generate(root: &Path) -> Result<Summary> {
     let data = root.join("sample-data");
-    let registry = Registry::open(root.join("catalog"));
     let mut summary = Summary::default();
+    let mut put = |path: std::path::PathBuf, bytes: &[u8]| -> Result<()> {
+        summary.bytes += write_file(&path, bytes)?;
+        summary.files += 1;
+        Ok(())
+    };
     let logs = weblogs();
 
     // Web logs, four formats, one file per day.
     type Encode = fn(&[&WebLog]) -> Result<Vec<u8>>;
-    let formats: [(&str, &str, FormatSpec, Encode); 4] = [
-        (
-            "weblogs_csv",
-            "csv",
-            FormatSpec::csv(Compression::None, CsvOptions::default()),
-            |r| Ok(weblog_csv(r)),
-        ),
-        (
-            "weblogs_csv_gz",
-            "csv.gz",
-            FormatSpec::csv(Compression::Gzip, CsvOptions::default()),
-            |r| Ok(gzip(&weblog_csv(r))),
-        ),
-        (
-            "weblogs_ndjson",
-            "json",
-            FormatSpec::json(Compression::None),
-            |r| Ok(weblog_ndjson(r)),
-        ),
-        (
-            "weblogs_parquet",
-            "parquet",
-            FormatSpec::parquet(),
-            weblog_parquet,
-        ),
+    let formats: [(&str, &str, Encode); 4] = [
+        ("weblogs_csv", "csv", |r| Ok(weblog_csv(r))),
+        ("weblogs_csv_gz", "csv.gz", |r| Ok(gzip(&weblog_csv(r)))),
+        ("weblogs_ndjson", "json", |r| Ok(weblog_ndjson(r))),
+        ("weblogs_parquet", "parquet", weblog_parquet),
     ];
-    for (name, ext, format, encode) in formats {
-        let mut t = table(name, format, cols(&WEBLOG_COLUMNS));
-        t.partition_keys = cols(&[("year", "bigint"), ("month", "bigint"), ("day", "bigint")]);
-        let (mut size, mut count) = (0, 0);
+    for (name, ext, encode) in formats {
         for &(y, m, d) in &WEBLOG_DAYS {
             let rows: Vec<&WebLog> = logs
                 .iter()
                 .filter(|r| (r.year, r.month, r.day) == (y, m, d))
                 .collect();
-            let loc = format!("year={y}/month={m:02}/day={d:02}/");
-            size += write_file(
-                &data.join(name).join(&loc).join(format!("part-00000.{ext}")),
-                &encode(&rows)?,
-            )?;
-            count += 1;
-            t.partitions.push(Partition {
-                values: vec![y.to_string(), format!("{m:02}"), format!("{d:02}")],
-                location: loc,
-            });
+            let file = format!("year={y}/month={m:02}/day={d:02}/part-00000.{ext}");
+            put(data.join(name).join(file), &encode(&rows)?)?;
         }
-        t.stats = TableStats {
-            object_count: Some(count),
-            size_bytes: Some(size),
-            record_count: Some(logs.len() as u64),
-        };
-        summary.files += count;
-        summary.bytes += size;
-        summary.tables.insert(name.into(), registry.put_table(t)?);
     }
 
     // Orders: plain dated folders.
     let all = orders();
-    let order_cols = [
-        ("order_id", "bigint"),
-        ("customer", "string"),
-        ("product", "string"),
-        ("quantity", "bigint"),
-        ("unit_price", "double"),
-        ("order_date", "date"),
-    ];
-    let mut t = table(
-        "orders",
-        FormatSpec::csv(Compression::None, CsvOptions::default()),
-        cols(&order_cols),
-    );
-    t.partition_keys = cols(&[("partition_0", "bigint"), ("partition_1", "bigint")]);
-    let mut size = 0;
     for m in 1..=3u32 {
         let mut s = String::from("order_id,customer,product,quantity,unit_price,order_date\n");
         for o in all
             .iter()
-            .filter(|o| o.order_date.format("%m").to_string() == format!("{m:02}"))
+            .filter(|o| chrono::Datelike::month(&o.order_date) == m)
         {
             s.push_str(&format!(
                 "{},{},{},{},{:.2},{}\n",
                 o.order_id, o.customer, o.product, o.quantity, o.unit_price, o.order_date
             ));
         }
-        let loc = format!("2024/{m:02}/");
-        size += write_file(
-            &data.join("orders").join(&loc).join("orders.csv"),
+        put(
+            data.join(format!("orders/2024/{m:02}/orders.csv")),
             s.as_bytes(),
         )?;
-        t.partitions.push(Partition {
-            values: vec!["2024".into(), format!("{m:02}")],
-            location: loc,
-        });
     }
-    t.stats = TableStats {
-        object_count: Some(3),
-        size_bytes: Some(size),
-        record_count: Some(all.len() as u64),
-    };
-    summary.files += 3;
-    summary.bytes += size;
-    summary
-        .tables
-        .insert("orders".into(), registry.put_table(t)?);
 
     // CloudTrail-like nested events.
     let mut rng = Rng(2024);
-    let mut size = 0;
-    let mut records = 0;
     for part in 1..=2 {
         let mut s = String::new();
         for i in 0..150 {
@@ -512,10 +409,15 @@ pub fn generate(root: &Path) -> Result<Summary> {
                 "ConsoleLogin",
             ]);
             let denied = rng.below(10) == 0;
+            let source = match name {
+                "AssumeRole" => "sts.amazonaws.com",
+                "ConsoleLogin" => "signin.amazonaws.com",
+                _ => "s3.amazonaws.com",
+            };
             let v = json!({
                 "event_time": format!("2024-01-{:02} {:02}:{:02}:{:02}", part * 10 + i % 10, rng.below(24), rng.below(60), rng.below(60)),
                 "event_name": name,
-                "event_source": if name == "AssumeRole" { "sts.amazonaws.com" } else if name == "ConsoleLogin" { "signin.amazonaws.com" } else { "s3.amazonaws.com" },
+                "event_source": source,
                 "aws_region": rng.pick(&["us-east-1", "eu-west-1"]),
                 "source_ip": format!("203.0.113.{}", rng.below(255)),
                 "user_identity": {
@@ -530,45 +432,11 @@ pub fn generate(root: &Path) -> Result<Summary> {
             });
             s.push_str(&v.to_string());
             s.push('\n');
-            records += 1;
         }
-        size += write_file(
-            &data
-                .join("cloudtrail")
-                .join(format!("events-{part:04}.json")),
+        put(
+            data.join(format!("cloudtrail/events-{part:04}.json")),
             s.as_bytes(),
         )?;
     }
-    let mut t = table(
-        "cloudtrail",
-        FormatSpec::json(Compression::None),
-        cols(&[
-            ("event_time", "timestamp"),
-            ("event_name", "string"),
-            ("event_source", "string"),
-            ("aws_region", "string"),
-            ("source_ip", "string"),
-            (
-                "user_identity",
-                "struct<type:string,principal_id:string,arn:string,account_id:string>",
-            ),
-            (
-                "request_parameters",
-                "struct<bucket_name:string,key:string>",
-            ),
-            ("resources", "array<struct<type:string,arn:string>>"),
-            ("error_code", "string"),
-        ]),
-    );
-    t.stats = TableStats {
-        object_count: Some(2),
-        size_bytes: Some(size),
-        record_count: Some(records),
-    };
-    summary.files += 2;
-    summary.bytes += size;
-    summary
-        .tables
-        .insert("cloudtrail".into(), registry.put_table(t)?);
     Ok(summary)
 }

@@ -95,7 +95,7 @@ async fn new_files_are_seen_by_the_next_query() {
 }
 
 #[test]
-fn committed_sample_data_and_catalog_match_the_generator() {
+fn committed_sample_data_and_catalog_are_what_the_generator_and_crawler_write() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let f = Fixture::new();
     for sub in ["sample-data", "catalog"] {
@@ -122,7 +122,7 @@ fn committed_sample_data_and_catalog_match_the_generator() {
         {
             assert!(
                 std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
-                "{} differs from the generator's output: run `cargo run --example gen_sample_data`",
+                "{} differs: run `cargo run --example gen_sample_data && cargo run -- crawl sample-data`",
                 b.display()
             );
         }

@@ -24,6 +24,10 @@ pub struct TableDef {
     /// Known partitions, sorted by location.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<Partition>,
+    /// Files under the location that queries skip, relative to it: those the crawler could not read or was
+    /// told to exclude (**owl**: Athena would read them, and fail on the unreadable ones). Sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_files: Vec<String>,
     #[serde(default)]
     pub stats: TableStats,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -122,6 +122,8 @@ pub struct RegistryTable {
     partition_fields: Vec<FieldRef>,
     schema: SchemaRef,
     partitions: Vec<ResolvedPartition>,
+    /// Object paths queries must not read (`excluded_files`, resolved).
+    excluded: Arc<std::collections::HashSet<ObjectPath>>,
 }
 
 fn store_url_of(url: &Url) -> DfResult<ObjectStoreUrl> {
@@ -194,7 +196,13 @@ impl RegistryTable {
         }
         let mut all = file_fields.clone();
         all.extend(partition_fields.iter().cloned());
+        let excluded = def
+            .excluded_files
+            .iter()
+            .map(|rel| ObjectPath::from(format!("{table_prefix}/{rel}")))
+            .collect();
         Ok(RegistryTable {
+            excluded: Arc::new(excluded),
             file_schema: Arc::new(Schema::new(file_fields)),
             schema: Arc::new(Schema::new(all)),
             def,
@@ -302,6 +310,7 @@ impl RegistryTable {
     async fn list_prefix(
         store: Arc<dyn ObjectStore>,
         prefix: ObjectPath,
+        excluded: Arc<std::collections::HashSet<ObjectPath>>,
     ) -> DfResult<Vec<ObjectMeta>> {
         let metas: Vec<ObjectMeta> = store.list(Some(&prefix)).try_collect().await?;
         let depth = prefix.parts().count();
@@ -309,6 +318,7 @@ impl RegistryTable {
             .into_iter()
             .filter(|m| {
                 m.size > 0
+                    && !excluded.contains(&m.location)
                     && !m
                         .location
                         .parts()
@@ -423,8 +433,10 @@ impl TableProvider for RegistryTable {
         let listed: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = futures::stream::iter(targets)
             .map(|p| {
                 let store = Arc::clone(&store);
+                let excluded = Arc::clone(&self.excluded);
                 async move {
-                    Ok::<_, DataFusionError>((Self::list_prefix(store, p.prefix).await?, p.values))
+                    let files = Self::list_prefix(store, p.prefix, excluded).await?;
+                    Ok::<_, DataFusionError>((files, p.values))
                 }
             })
             .buffered(concurrency)

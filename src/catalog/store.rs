@@ -382,6 +382,7 @@ mod tests {
             columns: vec![Column::new("a", "bigint")],
             partition_keys: vec![],
             partitions: vec![],
+            excluded_files: vec![],
             stats: TableStats::default(),
             properties: Default::default(),
             version_id: String::new(),

@@ -1,5 +1,6 @@
 //! The command line: argument parsing, one file per subcommand, and the one place errors are printed.
 
+mod crawl;
 mod query;
 
 use crate::cost::{CostModel, Units};
@@ -67,6 +68,8 @@ pub struct Cli {
 enum Command {
     /// Run SQL and print the result, with what it scanned and cost.
     Query(query::QueryArgs),
+    /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
+    Crawl(crawl::CrawlArgs),
 }
 
 impl Cli {
@@ -80,6 +83,44 @@ impl Cli {
                 ..CostModel::default()
             },
             threads: self.threads,
+        }
+    }
+}
+
+/// Ctrl-C, heard on a thread of its own: a query that keeps every worker thread busy cannot delay it (tokio's
+/// signal driver is otherwise polled by those same workers).
+#[derive(Debug, Clone)]
+pub(crate) struct Interrupts {
+    rx: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Interrupts {
+    pub(crate) fn install() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    tx.send_modify(|n| *n += 1);
+                }
+            });
+        });
+        Interrupts { rx }
+    }
+
+    /// Resolves at the first Ctrl-C after this call; never, if no handler could be installed.
+    pub(crate) fn next(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut rx = self.rx.clone();
+        let seen = *rx.borrow_and_update();
+        async move {
+            if rx.wait_for(|n| *n > seen).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
@@ -116,6 +157,7 @@ pub fn main() -> ExitCode {
             return ExitStatus::Internal.into();
         }
     };
+    let interrupts = Interrupts::install();
     let status = rt.block_on(async {
         let engine = match Engine::new(settings) {
             Ok(e) => e,
@@ -125,9 +167,12 @@ pub fn main() -> ExitCode {
             }
         };
         match cli.command {
-            Command::Query(args) => query::run(&engine, args).await,
+            Command::Query(args) => query::run(&engine, args, &interrupts).await,
+            Command::Crawl(args) => crawl::run(&engine, args).await,
         }
     });
+    // A cancelled query may still hold a worker in a long computation: do not wait for it.
+    rt.shutdown_background();
     status.into()
 }
 

@@ -1,6 +1,6 @@
 //! `owl query "SQL"`: run statements, print results to stdout and the bill to stderr.
 
-use super::{ExitStatus, print_error, status_of};
+use super::{ExitStatus, Interrupts, print_error, status_of};
 use crate::cost::QueryState;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -18,7 +18,7 @@ pub struct QueryArgs {
     format: OutputFormat,
 }
 
-pub async fn run(engine: &Engine, args: QueryArgs) -> ExitStatus {
+pub async fn run(engine: &Engine, args: QueryArgs, interrupts: &Interrupts) -> ExitStatus {
     let sql = if args.sql == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -42,13 +42,9 @@ pub async fn run(engine: &Engine, args: QueryArgs) -> ExitStatus {
     };
     let units = engine.cost_model().units;
     for stmt in &statements {
-        let cancel = async {
-            // If the handler cannot be installed, never cancel rather than cancel at once.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        let outcome = engine.execute(stmt, Arc::new(Meter::new()), cancel).await;
+        let outcome = engine
+            .execute(stmt, Arc::new(Meter::new()), interrupts.next())
+            .await;
         match outcome.stats.state {
             QueryState::Succeeded => {
                 let mut out = std::io::stdout().lock();

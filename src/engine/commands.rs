@@ -352,6 +352,7 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         columns: vec![],
         partition_keys: vec![],
         partitions: vec![],
+        excluded_files: vec![],
         stats: TableStats::default(),
         properties: BTreeMap::new(),
         version_id: String::new(),

@@ -366,6 +366,11 @@ impl Engine {
         e
     }
 
+    /// The process's (unmetered) object stores, for components that meter themselves, such as the crawler.
+    pub fn stores(&self) -> Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
+        self.stores.clone()
+    }
+
     /// The catalogs DataFusion resolves names in (the registry's).
     pub fn catalogs(&self) -> &Arc<dyn CatalogProviderList> {
         &self.catalogs

@@ -10,11 +10,18 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// sample-data/ and catalog/ generated into a fresh temp folder.
+    /// sample-data/ generated into a fresh temp folder, and crawled into its catalog/ by the real binary.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         owl::sample::generate(dir.path()).unwrap();
-        Fixture { dir }
+        let f = Fixture { dir };
+        let out = f.owl().args(["crawl", "sample-data"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "crawl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f
     }
 
     pub fn path(&self) -> &Path {

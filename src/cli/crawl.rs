@@ -1,0 +1,127 @@
+//! `owl crawl <PATH|s3://bucket/prefix>...`: fill the registry from files, as a Glue crawler does.
+
+use super::{ExitStatus, print_error, status_of};
+use crate::crawler::{CrawlOptions, CrawlReport, Crawler};
+use crate::engine::Engine;
+use crate::output::human_bytes;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A summary on stderr.
+    Text,
+    /// The full report as JSON on stdout (and the summary on stderr).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CrawlArgs {
+    /// Local folders or `s3://bucket/prefix`es to crawl.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Skip files matching this glob, relative to the crawled path (`*` within a folder, `**` across).
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Make tables at this folder depth (1 = the crawled path itself).
+    #[arg(long, value_name = "N")]
+    table_level: Option<usize>,
+    /// Merge same-format sibling folders into one table whatever their columns.
+    #[arg(long)]
+    combine_compatible: bool,
+    /// Fail, writing nothing, if the crawl would make more tables than this.
+    #[arg(long, value_name = "N")]
+    max_tables: Option<usize>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Exit 1 when any file was skipped.
+    #[arg(long)]
+    strict: bool,
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    format: ReportFormat,
+}
+
+pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
+    let crawler = Crawler::new(engine.registry().clone(), engine.stores());
+    let opts = CrawlOptions {
+        database: engine.database(),
+        excludes: args.exclude.clone(),
+        table_level: args.table_level,
+        combine_compatible: args.combine_compatible,
+        max_tables: args.max_tables,
+        dry_run: args.dry_run,
+        ..CrawlOptions::default()
+    };
+    let mut total = CrawlReport {
+        dry_run: args.dry_run,
+        ..CrawlReport::default()
+    };
+    for path in &args.paths {
+        match crawler.crawl(path, &opts).await {
+            Ok(r) => {
+                total.tables.extend(r.tables);
+                total.skipped.extend(r.skipped);
+                total.files_seen += r.files_seen;
+                total.files_read += r.files_read;
+                total.bytes_read += r.bytes_read;
+                total.elapsed_ms += r.elapsed_ms;
+            }
+            Err(e) => {
+                print_error(&e);
+                return status_of(&e);
+            }
+        }
+    }
+    summary(&total, &args.paths.join(" "));
+    if args.format == ReportFormat::Json {
+        let mut out = std::io::stdout().lock();
+        let text = serde_json::to_string(&total).unwrap_or_default();
+        if writeln!(out, "{text}").is_err() {
+            return ExitStatus::Internal;
+        }
+    }
+    if total.tables.is_empty() {
+        eprintln!("error: no table found: no file could be used");
+        return ExitStatus::UserError;
+    }
+    if args.strict && !total.skipped.is_empty() {
+        eprintln!(
+            "error: {} files were skipped (--strict)",
+            total.skipped.len()
+        );
+        return ExitStatus::UserError;
+    }
+    ExitStatus::Ok
+}
+
+fn summary(r: &CrawlReport, what: &str) {
+    let units = crate::cost::Units::Decimal;
+    let verb = if r.dry_run { "dry run of" } else { "crawled" };
+    eprintln!(
+        "{verb} `{what}` in {:.3} s: {} files seen, {} read ({} read)",
+        r.elapsed_ms as f64 / 1000.0,
+        r.files_seen,
+        r.files_read,
+        human_bytes(r.bytes_read, units)
+    );
+    for t in &r.tables {
+        let parts = if t.partitions > 0 || t.partitions_removed > 0 {
+            format!(
+                ", {} partitions (+{} -{})",
+                t.partitions, t.partitions_added, t.partitions_removed
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "  {:<12}{}  {}, {} columns, {} files{parts}",
+            t.change, t.table, t.format, t.columns, t.files
+        );
+    }
+    if !r.skipped.is_empty() {
+        eprintln!("skipped {} files:", r.skipped.len());
+        for s in &r.skipped {
+            eprintln!("  `{}`: {}", s.path, s.reason);
+        }
+    }
+}

@@ -1,0 +1,679 @@
+//! The crawler: walk a local path or `s3://` prefix through `ObjectStore`, classify each file, infer and merge
+//! schemas, find partitions, group files into tables, and write them into the registry (as a Glue crawler).
+//!
+//! - `classify`: what a file is, from its first bytes.
+//! - `infer`: schemas from samples and footers; the merge (widening) rules.
+//!
+//! The invariant: a file's content never panics the crawl and never aborts it. A file that cannot be read or
+//! understood becomes a skipped entry (path + reason) in the [`CrawlReport`], and the crawl goes on.
+
+pub mod classify;
+pub mod infer;
+
+use crate::catalog::location::{for_registry, resolve_dir};
+use crate::catalog::model::*;
+use crate::catalog::types::infer_partition_type;
+use crate::catalog::{PutOutcome, Registry};
+use crate::error::{Error, Result};
+use crate::meter::{Meter, MeteredRegistry};
+use classify::{Sniffed, TextFormat};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use futures::{StreamExt, TryStreamExt};
+use infer::InferredColumn;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a crawl behaves (Glue's crawler settings, named as owl's flags).
+#[derive(Debug, Clone)]
+pub struct CrawlOptions {
+    pub database: String,
+    /// Globs relative to the include path: `*` within a folder, `**` across, `?`, `[..]`, `{a,b}`.
+    pub excludes: Vec<String>,
+    /// Tables sit at this folder depth (1 = the include path itself).
+    pub table_level: Option<usize>,
+    /// Union columns of same-format siblings regardless of similarity.
+    pub combine_compatible: bool,
+    /// Fail, writing nothing, if more tables than this would be made.
+    pub max_tables: Option<usize>,
+    /// Report what would change; write nothing.
+    pub dry_run: bool,
+    /// Text sample per file: at most this many bytes...
+    pub sample_bytes: usize,
+    /// ...and this many records.
+    pub sample_records: usize,
+    /// Files read at once.
+    pub concurrency: usize,
+}
+
+impl Default for CrawlOptions {
+    fn default() -> Self {
+        CrawlOptions {
+            database: crate::catalog::DEFAULT_DATABASE.into(),
+            excludes: vec![],
+            table_level: None,
+            combine_compatible: false,
+            max_tables: None,
+            dry_run: false,
+            sample_bytes: 1 << 20,
+            sample_records: 1000,
+            concurrency: 16,
+        }
+    }
+}
+
+/// A file the crawl could not use, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+    /// Path segments below the include path.
+    #[serde(skip)]
+    rel: Vec<String>,
+}
+
+/// What happened to one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableChange {
+    pub table: String,
+    pub location: String,
+    /// `created`, `updated`, `new_version`, `unchanged`.
+    pub change: &'static str,
+    pub format: String,
+    pub columns: usize,
+    pub partitions: usize,
+    pub partitions_added: usize,
+    pub partitions_removed: usize,
+    pub files: u64,
+}
+
+/// The crawl's report: what changed, what was read, what was skipped.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CrawlReport {
+    pub dry_run: bool,
+    pub tables: Vec<TableChange>,
+    pub files_seen: u64,
+    pub files_read: u64,
+    pub bytes_read: u64,
+    pub skipped: Vec<Skipped>,
+    pub elapsed_ms: u64,
+}
+
+/// What one file turned out to be.
+#[derive(Debug, Clone)]
+struct FileInfo {
+    /// Path segments below the include path (the last is the file name).
+    rel: Vec<String>,
+    size: u64,
+    format: FormatSpec,
+    columns: Vec<InferredColumn>,
+    records: Option<u64>,
+}
+
+impl FileInfo {
+    fn dirs(&self) -> &[String] {
+        &self.rel[..self.rel.len() - 1]
+    }
+}
+
+/// Files that may share a table must agree on this.
+fn format_key(f: &FormatSpec) -> String {
+    let csv = f
+        .csv
+        .as_ref()
+        .map(|c| format!("{}{}", c.delimiter, c.has_header))
+        .unwrap_or_default();
+    format!(
+        "{}/{}/{csv}",
+        f.classification.as_str(),
+        f.compression.as_str()
+    )
+}
+
+pub struct Crawler {
+    registry: Arc<Registry>,
+    stores: Arc<dyn ObjectStoreRegistry>,
+}
+
+impl Crawler {
+    pub fn new(registry: Arc<Registry>, stores: Arc<dyn ObjectStoreRegistry>) -> Self {
+        Crawler { registry, stores }
+    }
+
+    /// Crawl one include path (a local folder or an `s3://` prefix).
+    pub async fn crawl(&self, include: &str, opts: &CrawlOptions) -> Result<CrawlReport> {
+        let started = Instant::now();
+        if !self.registry.database_exists(&opts.database) {
+            return Err(Error::DatabaseNotFound(opts.database.clone()));
+        }
+        let cwd = std::env::current_dir().map_err(|e| Error::Io {
+            context: "reading the working folder".into(),
+            source: e,
+        })?;
+        let url = resolve_dir(include, &cwd)?;
+        if url.scheme() == "file" && !std::path::Path::new(url.path()).is_dir() {
+            return Err(Error::InvalidLocation {
+                location: include.into(),
+                reason: "no such folder".into(),
+            });
+        }
+        let stored_root = for_registry(include, self.registry.root())?;
+        let stored_root = if stored_root.ends_with('/') {
+            stored_root
+        } else {
+            format!("{stored_root}/")
+        };
+        let meter = Arc::new(Meter::new());
+        let stores = MeteredRegistry::new(Arc::clone(&self.stores), Arc::clone(&meter));
+        let store = stores
+            .get_store(&url)
+            .map_err(|e| Error::Query(e.to_string()))?;
+        let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
+            location: include.into(),
+            reason: e.to_string(),
+        })?;
+        let excludes = build_excludes(&opts.excludes)?;
+        let mut report = CrawlReport {
+            dry_run: opts.dry_run,
+            ..CrawlReport::default()
+        };
+
+        // 1. List, skipping hidden and excluded names.
+        let depth = prefix.parts().count();
+        let mut metas: Vec<(Vec<String>, ObjectMeta)> = Vec::new();
+        // Files queries must not read: excluded by pattern here, or found unusable below.
+        let mut rejected: Vec<Vec<String>> = Vec::new();
+        let listed: Vec<ObjectMeta> =
+            store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|e| Error::InvalidLocation {
+                    location: include.into(),
+                    reason: e.to_string(),
+                })?;
+        for m in listed {
+            let rel: Vec<String> = m
+                .location
+                .parts()
+                .skip(depth)
+                .map(|p| p.as_ref().to_string())
+                .collect();
+            if rel.is_empty() || rel.iter().any(|p| p.starts_with('_') || p.starts_with('.')) {
+                continue;
+            }
+            if excludes.is_match(rel.join("/")) {
+                rejected.push(rel);
+                continue;
+            }
+            metas.push((rel, m));
+        }
+        metas.sort_by(|a, b| a.0.cmp(&b.0));
+        report.files_seen = metas.len() as u64;
+
+        // 2. Classify and infer each file, a bounded number at a time.
+        let results: Vec<std::result::Result<FileInfo, Skipped>> = futures::stream::iter(metas)
+            .map(|(rel, m)| {
+                let store = Arc::clone(&store);
+                async move { inspect(store, rel, m, opts).await }
+            })
+            .buffered(opts.concurrency.max(1))
+            .collect()
+            .await;
+        let mut files = Vec::new();
+        for r in results {
+            match r {
+                Ok(f) => files.push(f),
+                Err(s) => report.skipped.push(s),
+            }
+        }
+
+        // 3. Group into tables, 4. partitions and schemas.
+        let root_name = url
+            .path_segments()
+            .and_then(|mut s| s.rfind(|p| !p.is_empty()).map(str::to_string))
+            .or_else(|| url.host_str().map(str::to_string))
+            .unwrap_or_else(|| "table".into());
+        let mut groups = Vec::new();
+        group(&files, &[], 1, opts, &mut groups, &mut report.skipped);
+        let mut used = BTreeSet::new();
+        let mut defs = Vec::new();
+        for (dir, members) in groups {
+            let base = infer::clean_name(dir.last().unwrap_or(&root_name));
+            let mut name = base.clone();
+            let mut k = 1;
+            while !used.insert(name.clone()) {
+                k += 1;
+                name = format!("{base}_{k}");
+            }
+            let location = if dir.is_empty() {
+                stored_root.clone()
+            } else {
+                format!("{stored_root}{}/", dir.join("/"))
+            };
+            let (mut def, n) = table_def(&name, &opts.database, location, &dir, &members);
+            let mut excluded: Vec<String> = rejected
+                .iter()
+                .chain(report.skipped.iter().map(|s| &s.rel))
+                .filter(|r| r.len() > dir.len() && r.starts_with(&dir))
+                .map(|r| r[dir.len()..].join("/"))
+                .collect();
+            excluded.sort();
+            excluded.dedup();
+            def.excluded_files = excluded;
+            defs.push((def, n));
+        }
+        if let Some(max) = opts.max_tables
+            && defs.len() > max
+        {
+            return Err(Error::Unsupported(format!(
+                "the crawl would make {} tables, more than --max-tables {max}; nothing was written",
+                defs.len()
+            )));
+        }
+
+        // 5. Write (or, dry run, compare).
+        for (def, files) in defs {
+            let old = match self.registry.load_table(&def.database, &def.name) {
+                Ok(t) => Some(t),
+                Err(Error::TableNotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let old_parts: BTreeSet<&str> = old
+                .as_ref()
+                .map(|o| o.partitions.iter().map(|p| p.location.as_str()).collect())
+                .unwrap_or_default();
+            let new_parts: BTreeSet<&str> =
+                def.partitions.iter().map(|p| p.location.as_str()).collect();
+            let change = if opts.dry_run {
+                match &old {
+                    None => "created",
+                    Some(o) if o.snapshot(String::new()) != def.snapshot(String::new()) => {
+                        "new_version"
+                    }
+                    Some(o)
+                        if o.partitions != def.partitions
+                            || o.stats != def.stats
+                            || o.properties != def.properties =>
+                    {
+                        "updated"
+                    }
+                    Some(_) => "unchanged",
+                }
+            } else {
+                match self.registry.put_table(def.clone())? {
+                    PutOutcome::Created => "created",
+                    PutOutcome::Updated { new_version: true } => "new_version",
+                    PutOutcome::Updated { new_version: false } => "updated",
+                    PutOutcome::Unchanged => "unchanged",
+                }
+            };
+            report.tables.push(TableChange {
+                table: format!("{}.{}", def.database, def.name),
+                location: def.location.clone(),
+                change,
+                format: format!(
+                    "{}{}",
+                    def.format.classification.as_str(),
+                    if def.format.compression == Compression::None {
+                        String::new()
+                    } else {
+                        format!(" ({})", def.format.compression.as_str())
+                    }
+                ),
+                columns: def.columns.len(),
+                partitions: def.partitions.len(),
+                partitions_added: new_parts.difference(&old_parts).count(),
+                partitions_removed: old_parts.difference(&new_parts).count(),
+                files,
+            });
+        }
+        let reading = meter.reading();
+        report.files_read = reading.files_read;
+        report.bytes_read = reading.bytes_scanned;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+}
+
+fn build_excludes(globs: &[String]) -> Result<globset::GlobSet> {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in globs {
+        let glob = globset::GlobBuilder::new(g)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Unsupported(format!("bad --exclude pattern `{g}`: {e}")))?;
+        b.add(glob);
+    }
+    b.build()
+        .map_err(|e| Error::Unsupported(format!("bad --exclude patterns: {e}")))
+}
+
+/// Read what is needed of one file: a bounded head for text, the footer for Parquet.
+async fn inspect(
+    store: Arc<dyn ObjectStore>,
+    rel: Vec<String>,
+    meta: ObjectMeta,
+    opts: &CrawlOptions,
+) -> std::result::Result<FileInfo, Skipped> {
+    let path = meta.location.to_string();
+    let skip = |reason: String| Skipped {
+        path: path.clone(),
+        reason,
+        rel: rel.clone(),
+    };
+    if meta.size == 0 {
+        return Err(skip("empty file".into()));
+    }
+    let head_len = (opts.sample_bytes as u64).min(meta.size);
+    let head = store
+        .get_opts(
+            &meta.location,
+            GetOptions::new().with_range(Some(GetRange::Bounded(0..head_len))),
+        )
+        .await
+        .map_err(|e| skip(format!("cannot read: {e}")))?
+        .bytes()
+        .await
+        .map_err(|e| skip(format!("cannot read: {e}")))?;
+    let whole = head_len == meta.size;
+    let sniffed = classify::sniff(&head, whole, opts.sample_bytes).map_err(skip)?;
+    let (format, columns, records) = match sniffed {
+        Sniffed::Parquet => {
+            let (columns, rows) = parquet_footer(&store, &meta).await.map_err(skip)?;
+            (FormatSpec::parquet(), columns, Some(rows))
+        }
+        Sniffed::Orc => return Err(skip("ORC is not supported yet".into())),
+        Sniffed::Avro => return Err(skip("Avro is not supported yet".into())),
+        Sniffed::Text {
+            compression,
+            text,
+            truncated,
+        } => match classify::text_format(&text, truncated, opts.sample_records).map_err(skip)? {
+            TextFormat::Ndjson(records) => {
+                let columns = infer::json_columns(&records).map_err(skip)?;
+                (FormatSpec::json(compression), columns, None)
+            }
+            TextFormat::Csv {
+                delimiter,
+                rows,
+                quoted_newlines,
+            } => {
+                let shape = infer::csv_shape(&rows, quoted_newlines).ok_or_else(|| {
+                    skip("delimited text needs at least 2 columns and 2 rows".into())
+                })?;
+                let csv = CsvOptions {
+                    delimiter: (delimiter as char).to_string(),
+                    has_header: shape.has_header,
+                    newlines_in_values: shape.quoted_newlines,
+                    ..CsvOptions::default()
+                };
+                (FormatSpec::csv(compression, csv), shape.columns, None)
+            }
+        },
+    };
+    Ok(FileInfo {
+        rel,
+        size: meta.size,
+        format,
+        columns,
+        records,
+    })
+}
+
+/// A Parquet file's schema and row count from its footer alone: one suffix read of the footer hint (a second
+/// only when the footer is larger), never the data.
+async fn parquet_footer(
+    store: &Arc<dyn ObjectStore>,
+    meta: &ObjectMeta,
+) -> std::result::Result<(Vec<InferredColumn>, u64), String> {
+    let len = meta.size;
+    if len < 12 {
+        return Err("corrupt Parquet: too small to hold a footer".into());
+    }
+    let corrupt = |e: &dyn std::fmt::Display| format!("corrupt Parquet footer: {e}");
+    let hint = (crate::settings::PARQUET_FOOTER_HINT as u64).min(len);
+    let tail = store
+        .get_range(&meta.location, len - hint..len)
+        .await
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if !tail.ends_with(b"PAR1") {
+        return Err("corrupt Parquet: no `PAR1` at the end of the file".into());
+    }
+    let n = tail.len();
+    let footer = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]) as u64;
+    if footer + 12 > len {
+        return Err(corrupt(&format!(
+            "footer length {footer} exceeds the file ({len} bytes)"
+        )));
+    }
+    let bytes = if footer + 8 <= hint {
+        tail.slice((n - 8 - footer as usize)..n - 8)
+    } else {
+        store
+            .get_range(&meta.location, len - 8 - footer..len - 8)
+            .await
+            .map_err(|e| format!("cannot read: {e}"))?
+    };
+    let md = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes)
+        .map_err(|e| corrupt(&e))?;
+    let fm = md.file_metadata();
+    let schema =
+        parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
+            .map_err(|e| corrupt(&e))?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(InferredColumn {
+                name: f.name().clone(),
+                ty: crate::catalog::types::to_hive(f.data_type()).map_err(|e| e.to_string())?,
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok((columns, fm.num_rows().max(0) as u64))
+}
+
+/// Whether `files` can be one table: one format (and compression and layout), and schemas similar enough
+/// (Glue: every schema > 70% similar to the merged one, at most 5 distinct) unless `combine_compatible`.
+fn compatible(files: &[&FileInfo], combine: bool) -> bool {
+    let Some(first) = files.first() else {
+        return false;
+    };
+    let key = format_key(&first.format);
+    if files.iter().any(|f| format_key(&f.format) != key) {
+        return false;
+    }
+    if combine {
+        return true;
+    }
+    let distinct: BTreeSet<Vec<(String, String)>> = files
+        .iter()
+        .map(|f| {
+            f.columns
+                .iter()
+                .map(|c| (c.name.clone(), c.ty.clone()))
+                .collect()
+        })
+        .collect();
+    if distinct.len() > 5 {
+        return false;
+    }
+    let schemas: Vec<Vec<InferredColumn>> = files.iter().map(|f| f.columns.clone()).collect();
+    let merged = infer::merge(&schemas);
+    schemas.iter().all(|s| infer::similarity(s, &merged) > 0.7)
+}
+
+/// Find the tables under `dir` (segments below the include path). A folder whose files are compatible is one
+/// table; otherwise its subfolders are tried one by one, and files lying directly in it form their own table.
+fn group(
+    files: &[FileInfo],
+    dir: &[String],
+    level: usize,
+    opts: &CrawlOptions,
+    out: &mut Vec<(Vec<String>, Vec<FileInfo>)>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let here: Vec<&FileInfo> = files.iter().filter(|f| f.dirs().starts_with(dir)).collect();
+    if here.is_empty() {
+        return;
+    }
+    let at_level = opts.table_level.is_some_and(|l| l == level);
+    let above_level = opts.table_level.is_some_and(|l| level < l);
+    if !above_level && (at_level || compatible(&here, opts.combine_compatible)) {
+        // One table here. Files in another format than the majority cannot join it.
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for f in &here {
+            *counts.entry(format_key(&f.format)).or_default() += 1;
+        }
+        let majority = counts
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_default();
+        let mut members = Vec::new();
+        for f in here {
+            if format_key(&f.format) == majority {
+                members.push(f.clone());
+            } else {
+                skipped.push(Skipped {
+                    path: f.rel.join("/"),
+                    reason: format!(
+                        "its format differs from the rest of table folder `{}`",
+                        dir.join("/")
+                    ),
+                    rel: f.rel.clone(),
+                });
+            }
+        }
+        out.push((dir.to_vec(), members));
+        return;
+    }
+    let children: BTreeSet<&String> = here
+        .iter()
+        .filter(|f| f.dirs().len() > dir.len())
+        .map(|f| &f.dirs()[dir.len()])
+        .collect();
+    let direct: Vec<FileInfo> = here
+        .iter()
+        .filter(|f| f.dirs().len() == dir.len())
+        .map(|f| (*f).clone())
+        .collect();
+    if !direct.is_empty() {
+        out.push((dir.to_vec(), direct));
+    }
+    for c in children {
+        let mut sub = dir.to_vec();
+        sub.push(c.clone());
+        group(files, &sub, level + 1, opts, out, skipped);
+    }
+}
+
+/// Build a table from its files: merged schema, partitions from the folders below the table folder.
+fn table_def(
+    name: &str,
+    database: &str,
+    location: String,
+    dir: &[String],
+    files: &[FileInfo],
+) -> (TableDef, u64) {
+    let first = &files[0];
+    let schemas: Vec<Vec<InferredColumn>> = files.iter().map(|f| f.columns.clone()).collect();
+    let columns = infer::merge(&schemas);
+    // Partition levels: the folders every file has below the table folder.
+    let levels = files
+        .iter()
+        .map(|f| f.dirs().len() - dir.len())
+        .min()
+        .unwrap_or(0);
+    let mut keys: Vec<String> = Vec::new();
+    for i in 0..levels {
+        let segs: BTreeSet<&str> = files
+            .iter()
+            .map(|f| f.dirs()[dir.len() + i].as_str())
+            .collect();
+        let key = segs
+            .iter()
+            .next()
+            .and_then(|s| s.split_once('='))
+            .map(|(k, _)| k.to_string());
+        let hive = key.as_ref().is_some_and(|k| {
+            segs.iter()
+                .all(|s| s.split_once('=').is_some_and(|(k2, _)| k2 == k))
+        });
+        keys.push(match (hive, key) {
+            (true, Some(k)) => infer::clean_name(&k),
+            _ => format!("partition_{i}"),
+        });
+    }
+    let mut parts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in files {
+        let segs = &f.dirs()[dir.len()..dir.len() + levels];
+        let values = segs
+            .iter()
+            .map(|s| s.split_once('=').map_or(s.as_str(), |(_, v)| v).to_string())
+            .collect();
+        parts.insert(format!("{}/", segs.join("/")), values);
+    }
+    let partitions: Vec<Partition> = if levels == 0 {
+        vec![]
+    } else {
+        parts
+            .into_iter()
+            .map(|(location, values)| Partition { values, location })
+            .collect()
+    };
+    let partition_keys = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            Column::new(
+                k,
+                infer_partition_type(partitions.iter().map(|p| p.values[i].as_str())),
+            )
+        })
+        .collect();
+    let size: u64 = files.iter().map(|f| f.size).sum();
+    let records = files.iter().map(|f| f.records).sum::<Option<u64>>();
+    let format = first.format.clone();
+    let mut properties = BTreeMap::new();
+    properties.insert(
+        "classification".into(),
+        format.classification.as_str().into(),
+    );
+    if format.classification != Classification::Parquet {
+        properties.insert("compressionType".into(), format.compression.as_str().into());
+    }
+    if let Some(csv) = &format.csv {
+        properties.insert("delimiter".into(), csv.delimiter.clone());
+        properties.insert(
+            "skip.header.line.count".into(),
+            if csv.has_header { "1" } else { "0" }.into(),
+        );
+    }
+    let def = TableDef {
+        name: name.into(),
+        database: database.into(),
+        location,
+        format,
+        columns: columns
+            .into_iter()
+            .map(|c| Column::new(c.name, c.ty))
+            .collect(),
+        partition_keys,
+        partitions,
+        excluded_files: vec![],
+        stats: TableStats {
+            object_count: Some(files.len() as u64),
+            size_bytes: Some(size),
+            record_count: records,
+        },
+        properties,
+        version_id: String::new(),
+        versions: vec![],
+    };
+    (def, files.len() as u64)
+}

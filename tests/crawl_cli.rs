@@ -1,0 +1,278 @@
+//! `owl crawl` through the real binary, on layouts built at test time.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+
+fn write(root: &Path, rel: &str, bytes: &[u8]) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, bytes).unwrap();
+}
+
+/// Crawl `args` in `dir` with a JSON report; return (exit code, report, stderr).
+fn crawl(f: &Fixture, args: &[&str]) -> (i32, Value, String) {
+    let out = f
+        .owl()
+        .arg("crawl")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn changes(report: &Value) -> Vec<(String, String)> {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn recrawl_changes_nothing_then_sees_new_partitions_and_drift() {
+    let f = Fixture::new(); // generated and crawled once
+    let before: Vec<Vec<u8>> = walk(&f.path().join("catalog"))
+        .iter()
+        .map(|p| fs::read(p).unwrap())
+        .collect();
+    let (code, report, _) = crawl(&f, &["sample-data"]);
+    assert_eq!(code, 0);
+    assert!(
+        changes(&report).iter().all(|(_, c)| c == "unchanged"),
+        "{report}"
+    );
+    let after: Vec<Vec<u8>> = walk(&f.path().join("catalog"))
+        .iter()
+        .map(|p| fs::read(p).unwrap())
+        .collect();
+    assert_eq!(
+        before, after,
+        "a recrawl of the same data must not touch the registry"
+    );
+
+    // A new day: one partition added, same schema, no new version.
+    let src = f.data("weblogs_csv/year=2024/month=02/day=03/part-00000.csv");
+    let day = fs::read(&src).unwrap();
+    write(
+        f.path(),
+        "sample-data/weblogs_csv/year=2024/month=02/day=04/part-00000.csv",
+        &day,
+    );
+    let (code, report, _) = crawl(&f, &["sample-data"]);
+    assert_eq!(code, 0);
+    let t = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "default.weblogs_csv")
+        .unwrap();
+    assert_eq!(t["change"], "updated");
+    assert_eq!(t["partitions_added"], 1);
+    let doc = f.json("SELECT count(*) FROM weblogs_csv WHERE month = 2 AND day = 4");
+    assert_eq!(
+        doc["rows"][0][0].as_u64().unwrap() + 1,
+        day.iter().filter(|b| **b == b'\n').count() as u64
+    );
+
+    // Schema drift: a day with an extra column makes a new table version, and old days read it as NULL.
+    let mut text = String::from_utf8(day).unwrap();
+    text = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},country\n")
+            } else {
+                format!("{l},NL\n")
+            }
+        })
+        .collect();
+    write(
+        f.path(),
+        "sample-data/weblogs_csv/year=2024/month=02/day=05/part-00000.csv",
+        text.as_bytes(),
+    );
+    let (_, report, _) = crawl(&f, &["sample-data"]);
+    let t = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "default.weblogs_csv")
+        .unwrap();
+    assert_eq!(t["change"], "new_version", "{report}");
+    let def: Value = serde_json::from_str(
+        &fs::read_to_string(f.path().join("catalog/default/weblogs_csv.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(def["version_id"], "1");
+    assert_eq!(
+        def["columns"].as_array().unwrap().last().unwrap()["name"],
+        "country"
+    );
+    assert_eq!(def["versions"][0]["columns"].as_array().unwrap().len(), 11);
+}
+
+#[test]
+fn junk_is_skipped_with_reasons_and_strict_fails() {
+    let f = Fixture::new();
+    let root = f.path();
+    write(
+        root,
+        "lake/good/part-0.csv",
+        b"id,name,score\n1,a,2.5\n2,b,3.5\n",
+    );
+    write(root, "lake/good/empty.csv", b"");
+    write(
+        root,
+        "lake/good/junk.csv",
+        &[0u8, 159, 146, 150, 0, 1, 2, 3],
+    );
+    write(root, "lake/good/_SUCCESS", b"");
+    write(root, "lake/good/.part-0.csv.crc", b"crc");
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut e, b"id,name,score\n1,a,2.5\n").unwrap();
+        e.finish().unwrap()
+    };
+    write(root, "lake/gz/part-0.csv.gz", &gz[..gz.len() - 5]);
+    write(root, "lake/pq/part-0.parquet", b"PAR1 not really PAR1");
+    let (code, report, stderr) = crawl(&f, &["lake"]);
+    assert_eq!(code, 0, "skips are warnings: {stderr}");
+    let skipped: Vec<(String, String)> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason = |name: &str| {
+        skipped
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{name} not skipped: {skipped:?}"))
+    };
+    assert!(reason("empty.csv").contains("empty"));
+    assert!(reason("junk.csv").contains("binary") || reason("junk.csv").contains("UTF-8"));
+    assert!(reason("part-0.csv.gz").contains("gzip"));
+    assert!(reason("part-0.parquet").contains("Parquet"));
+    assert!(
+        !skipped
+            .iter()
+            .any(|(p, _)| p.contains("_SUCCESS") || p.contains(".crc")),
+        "hidden files are ignored"
+    );
+    // Only `good/` holds usable files: one table at `lake/`, partitioned by that folder.
+    assert_eq!(
+        changes(&report),
+        vec![("default.lake".to_string(), "created".to_string())]
+    );
+    assert!(stderr.contains("skipped 4 files"), "{stderr}");
+    let def: Value =
+        serde_json::from_str(&fs::read_to_string(root.join("catalog/default/lake.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        def["partition_keys"],
+        serde_json::json!([{"name": "partition_0", "type": "string"}])
+    );
+    assert_eq!(
+        def["excluded_files"],
+        serde_json::json!([
+            "good/empty.csv",
+            "good/junk.csv",
+            "gz/part-0.csv.gz",
+            "pq/part-0.parquet"
+        ])
+    );
+    // The junk next to the good file is not read by queries (Athena would read it and fail).
+    let doc = f.json("SELECT sum(score), count(*) FROM lake WHERE partition_0 = 'good'");
+    assert_eq!(doc["rows"][0][0].as_f64().unwrap(), 6.0);
+    assert_eq!(stat(&doc, "files_read"), 1);
+
+    let (code, _, _) = crawl(&f, &["lake", "--strict"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn headers_quotes_excludes_and_two_datasets() {
+    let f = Fixture::new();
+    let root = f.path();
+    // No header (all strings): Glue's col0.. names.
+    write(root, "mix/plain/a.csv", b"x,y\nz,w\n");
+    // Quoted fields with commas and newlines.
+    write(
+        root,
+        "mix/quoted/a.csv",
+        b"id,comment\n1,\"hello, world\"\n2,\"two\nlines\"\n3,plain\n",
+    );
+    write(
+        root,
+        "mix/quoted/skip_me.tmp.csv",
+        b"id,comment\n9,excluded\n",
+    );
+    let (code, report, stderr) = crawl(&f, &["mix", "--exclude", "**/*.tmp.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut c = changes(&report);
+    c.sort();
+    assert_eq!(
+        c,
+        vec![
+            ("default.plain".into(), "created".into()),
+            ("default.quoted".into(), "created".into())
+        ]
+    );
+    let plain: Value =
+        serde_json::from_str(&fs::read_to_string(root.join("catalog/default/plain.json")).unwrap())
+            .unwrap();
+    assert_eq!(plain["columns"][0]["name"], "col0");
+    assert_eq!(plain["format"]["csv"]["has_header"], false);
+    let doc = f.json("SELECT count(*), max(comment) FROM quoted");
+    assert_eq!(
+        doc["rows"][0][0], 3,
+        "the excluded file is not read, quoted newlines stay in one row"
+    );
+    assert_eq!(doc["rows"][0][1], "two\nlines");
+}
+
+#[test]
+fn dry_run_and_max_tables_write_nothing() {
+    let f = Fixture::new();
+    write(f.path(), "more/a/x.csv", b"id,v\n1,2\n3,4\n");
+    write(f.path(), "more/b/y.json", b"{\"k\": 1}\n{\"k\": 2}\n");
+    let before = walk(&f.path().join("catalog"));
+    let (code, report, _) = crawl(&f, &["more", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(changes(&report).len(), 2);
+    assert_eq!(walk(&f.path().join("catalog")), before);
+    let (code, _, stderr) = crawl(&f, &["more", "--max-tables", "1"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("--max-tables 1") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert_eq!(walk(&f.path().join("catalog")), before);
+    let (code, _, stderr) = crawl(&f, &["no/such/folder"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no/such/folder"), "{stderr}");
+}
