@@ -86,6 +86,24 @@ pub fn for_registry(user_location: &str, registry_dir: &Path) -> Result<String> 
     Ok(format!("{}{trailing}", abs.to_string_lossy()))
 }
 
+/// The path segments of an object below a prefix `depth` segments deep.
+pub fn segments_below(location: &object_store::path::Path, depth: usize) -> Vec<String> {
+    location
+        .parts()
+        .skip(depth)
+        .map(|p| p.as_ref().to_string())
+        .collect()
+}
+
+/// Athena's rule, shared by queries and the crawler: a file is ignored when any segment of its path below the
+/// table (or crawl) location starts with `_` or `.` (`_SUCCESS`, `_temporary/`, `.crc`, `.DS_Store`).
+pub fn is_hidden<S: AsRef<str>>(segments: &[S]) -> bool {
+    segments.iter().any(|p| {
+        let p = p.as_ref();
+        p.starts_with('_') || p.starts_with('.')
+    })
+}
+
 /// Lexical normalisation: drop `.`, fold `..` (the path need not exist).
 pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();

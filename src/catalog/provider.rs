@@ -5,7 +5,7 @@
 //! evaluated against the registry's partition values. Pruned partitions are never listed, never read.
 //! Listings are never cached here, so a file that appeared since the last query is always seen.
 
-use super::location::{join_partition, resolve_dir};
+use super::location::{is_hidden, join_partition, resolve_dir, segments_below};
 use super::model::{Classification, Compression, HIVE_NULL_PARTITION, TableDef};
 use super::store::Registry;
 use super::types::to_arrow;
@@ -319,11 +319,7 @@ impl RegistryTable {
             .filter(|m| {
                 m.size > 0
                     && !excluded.contains(&m.location)
-                    && !m
-                        .location
-                        .parts()
-                        .skip(depth)
-                        .any(|p| p.as_ref().starts_with('_') || p.as_ref().starts_with('.'))
+                    && !is_hidden(&segments_below(&m.location, depth))
             })
             .collect())
     }

@@ -10,7 +10,7 @@
 pub mod classify;
 pub mod infer;
 
-use crate::catalog::location::{for_registry, resolve_dir};
+use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
 use crate::catalog::model::*;
 use crate::catalog::types::infer_partition_type;
 use crate::catalog::{PutOutcome, Registry};
@@ -196,13 +196,8 @@ impl Crawler {
                     reason: e.to_string(),
                 })?;
         for m in listed {
-            let rel: Vec<String> = m
-                .location
-                .parts()
-                .skip(depth)
-                .map(|p| p.as_ref().to_string())
-                .collect();
-            if rel.is_empty() || rel.iter().any(|p| p.starts_with('_') || p.starts_with('.')) {
+            let rel = segments_below(&m.location, depth);
+            if rel.is_empty() || is_hidden(&rel) {
                 continue;
             }
             if excludes.is_match(rel.join("/")) {

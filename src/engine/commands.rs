@@ -5,7 +5,7 @@
 //! - `SHOW DATABASES|SCHEMAS`, `SHOW TABLES [IN db] [LIKE 'pat']`, `DESCRIBE table`, `USE db`.
 
 use super::{Engine, from_df};
-use crate::catalog::location::for_registry;
+use crate::catalog::location::{for_registry, is_hidden, segments_below};
 use crate::catalog::model::{
     Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef, TableStats,
 };
@@ -459,17 +459,8 @@ async fn discover(ctx: &SessionContext, root: &std::path::Path, def: &mut TableD
     let mut partitions = BTreeSet::new();
     let (mut count, mut size) = (0u64, 0u64);
     for m in metas {
-        let parts: Vec<String> = m
-            .location
-            .parts()
-            .skip(depth)
-            .map(|p| p.as_ref().to_string())
-            .collect();
-        if parts
-            .iter()
-            .any(|p| p.starts_with('_') || p.starts_with('.'))
-            || m.size == 0
-        {
+        let parts = segments_below(&m.location, depth);
+        if is_hidden(&parts) || m.size == 0 {
             continue;
         }
         count += 1;
