@@ -126,6 +126,65 @@ fn recrawl_changes_nothing_then_sees_new_partitions_and_drift() {
         "country"
     );
     assert_eq!(def["versions"][0]["columns"].as_array().unwrap().len(), 11);
+    let out = f
+        .owl()
+        .args(["versions", "weblogs_csv", "-f", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["versions"][0]["changes"], serde_json::json!(["created"]));
+    assert_eq!(
+        v["versions"][1]["changes"],
+        serde_json::json!(["added country string"])
+    );
+    let out = f.owl().args(["versions", "weblogs_csv"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added country string"));
+}
+
+#[test]
+fn tables_and_describe_read_the_registry() {
+    let f = Fixture::new();
+    let out = f.owl().args(["tables", "-f", "json"]).output().unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tables = doc["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 6);
+    let pq = tables
+        .iter()
+        .find(|t| t["table"] == "weblogs_parquet")
+        .unwrap();
+    assert_eq!(pq["partitions"], 8);
+    assert_eq!(
+        pq["size_bytes"].as_u64().unwrap(),
+        size_of_files(&f.data("weblogs_parquet"), ".parquet")
+    );
+    // A broken table file is listed with its error; the others still are.
+    fs::write(f.path().join("catalog/default/orders.json"), "{").unwrap();
+    let out = f.owl().args(["tables", "-f", "json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let orders = doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "orders")
+        .unwrap()
+        .clone();
+    assert!(orders["error"].as_str().unwrap().contains("orders.json"));
+    let out = f
+        .owl()
+        .args(["describe", "weblogs_csv_gz"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("csv (gzip)")
+            && text.contains("day bigint")
+            && text.contains("compressionType=gzip"),
+        "{text}"
+    );
+    let out = f.owl().args(["describe", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("table `default.nope` does not exist"));
 }
 
 #[test]

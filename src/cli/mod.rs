@@ -2,6 +2,7 @@
 
 mod crawl;
 mod query;
+mod tables;
 
 use crate::cost::{CostModel, Units};
 use crate::engine::Engine;
@@ -70,6 +71,12 @@ enum Command {
     Query(query::QueryArgs),
     /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
     Crawl(crawl::CrawlArgs),
+    /// List the tables of a database.
+    Tables(tables::TablesArgs),
+    /// Show a table: columns, partition keys, partitions, location, format, properties, version.
+    Describe(tables::TableArgs),
+    /// Show a table's schema history and what changed in each version.
+    Versions(tables::TableArgs),
 }
 
 impl Cli {
@@ -169,6 +176,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
+            Command::Tables(args) => tables::tables(&engine, args),
+            Command::Describe(args) => tables::describe(&engine, args),
+            Command::Versions(args) => tables::versions(&engine, args),
         }
     });
     // A cancelled query may still hold a worker in a long computation: do not wait for it.
