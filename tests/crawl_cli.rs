@@ -335,3 +335,107 @@ fn dry_run_and_max_tables_write_nothing() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no/such/folder"), "{stderr}");
 }
+
+#[test]
+fn on_change_log_leaves_the_table_as_it_is() {
+    let f = Fixture::new();
+    let day =
+        fs::read_to_string(f.data("weblogs_csv/year=2024/month=02/day=03/part-00000.csv")).unwrap();
+    let text: String = day
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},country\n")
+            } else {
+                format!("{l},NL\n")
+            }
+        })
+        .collect();
+    write(
+        f.path(),
+        "sample-data/weblogs_csv/year=2024/month=03/day=01/part-00000.csv",
+        text.as_bytes(),
+    );
+    let (code, report, stderr) = crawl(&f, &["sample-data", "--on-change", "log"]);
+    assert_eq!(code, 0);
+    let t = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "default.weblogs_csv")
+        .unwrap();
+    assert_eq!(t["change"], "unchanged");
+    assert_eq!(t["schema_change_logged"], true);
+    assert!(stderr.contains("schema change logged"), "{stderr}");
+    let def: Value = serde_json::from_str(
+        &fs::read_to_string(f.path().join("catalog/default/weblogs_csv.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(def["version_id"], "0");
+    assert_eq!(def["columns"].as_array().unwrap().len(), 11);
+    assert_eq!(def["partitions"].as_array().unwrap().len(), 8);
+    // The table still reads: the new folder did not become one of its partitions.
+    let doc = f.json("SELECT count(*) FROM weblogs_csv");
+    assert_eq!(
+        doc["rows"][0][0].as_u64().unwrap(),
+        owl::sample::weblogs().len() as u64
+    );
+}
+
+#[test]
+fn vanished_tables_and_partitions_follow_on_delete() {
+    // deprecate (the default): the table stays, marked; its vanished partition is removed.
+    let f = Fixture::new();
+    fs::remove_dir_all(f.data("weblogs_ndjson")).unwrap();
+    fs::remove_dir_all(f.data("weblogs_csv/year=2024/month=01/day=01")).unwrap();
+    let (code, report, _) = crawl(&f, &["sample-data"]);
+    assert_eq!(code, 0);
+    let c = changes(&report);
+    assert!(
+        c.contains(&("default.weblogs_ndjson".into(), "deprecated".into())),
+        "{c:?}"
+    );
+    let t = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "default.weblogs_csv")
+        .unwrap();
+    assert_eq!(t["partitions_removed"], 1);
+    let def: Value = serde_json::from_str(
+        &fs::read_to_string(f.path().join("catalog/default/weblogs_ndjson.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(def["properties"]["DEPRECATED_BY_CRAWLER"], "true");
+    // Deprecated once is reported once.
+    let (_, report, _) = crawl(&f, &["sample-data"]);
+    assert!(
+        changes(&report).iter().all(|(_, c)| c == "unchanged"),
+        "{report}"
+    );
+
+    // delete: the table goes.
+    let f = Fixture::new();
+    fs::remove_dir_all(f.data("weblogs_ndjson")).unwrap();
+    let (_, report, _) = crawl(&f, &["sample-data", "--on-delete", "delete"]);
+    assert!(changes(&report).contains(&("default.weblogs_ndjson".into(), "deleted".into())));
+    assert!(
+        !f.path()
+            .join("catalog/default/weblogs_ndjson.json")
+            .exists()
+    );
+
+    // log: nothing is removed.
+    let f = Fixture::new();
+    fs::remove_dir_all(f.data("weblogs_csv/year=2024/month=01/day=01")).unwrap();
+    let (_, report, _) = crawl(&f, &["sample-data", "--on-delete", "log"]);
+    let t = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "default.weblogs_csv")
+        .unwrap();
+    assert_eq!(t["partitions"], 8, "log keeps the vanished partition");
+    assert_eq!(t["partitions_removed"], 0);
+}

@@ -1,7 +1,7 @@
 //! `owl crawl <PATH|s3://bucket/prefix>...`: fill the registry from files, as a Glue crawler does.
 
 use super::{ExitStatus, print_error, status_of};
-use crate::crawler::{CrawlOptions, CrawlReport, Crawler};
+use crate::crawler::{CrawlOptions, CrawlReport, Crawler, OnChange, OnDelete};
 use crate::engine::Engine;
 use crate::output::human_bytes;
 use std::io::Write;
@@ -34,6 +34,14 @@ pub struct CrawlArgs {
     /// Show what would change; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// A table whose files' schema changed: `update` it (a new version) or `log` the change and leave the
+    /// table as it is.
+    #[arg(long, value_enum, default_value = "update")]
+    on_change: OnChange,
+    /// Tables whose files are gone: `deprecate` (property DEPRECATED_BY_CRAWLER), `delete`, or `log`.
+    /// Vanished partitions are removed unless `log`.
+    #[arg(long, value_enum, default_value = "deprecate")]
+    on_delete: OnDelete,
     /// Exit 1 when any file was skipped.
     #[arg(long)]
     strict: bool,
@@ -50,6 +58,8 @@ pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
         combine_compatible: args.combine_compatible,
         max_tables: args.max_tables,
         dry_run: args.dry_run,
+        on_change: args.on_change,
+        on_delete: args.on_delete,
         ..CrawlOptions::default()
     };
     let mut total = CrawlReport {
@@ -80,7 +90,11 @@ pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
             return ExitStatus::Internal;
         }
     }
-    if total.tables.is_empty() {
+    let found = total
+        .tables
+        .iter()
+        .any(|t| !matches!(t.change, "deprecated" | "deleted" | "vanished"));
+    if !found {
         eprintln!("error: no table found: no file could be used");
         return ExitStatus::UserError;
     }
@@ -113,8 +127,13 @@ fn summary(r: &CrawlReport, what: &str) {
         } else {
             String::new()
         };
+        let logged = if t.schema_change_logged {
+            " (schema change logged, not applied)"
+        } else {
+            ""
+        };
         eprintln!(
-            "  {:<12}{}  {}, {} columns, {} files{parts}",
+            "  {:<12}{}  {}, {} columns, {} files{parts}{logged}",
             t.change, t.table, t.format, t.columns, t.files
         );
     }

@@ -27,6 +27,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What a recrawl does with a table whose schema changed (Glue's `UpdateBehavior`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnChange {
+    /// Write the new schema as a new table version.
+    #[default]
+    Update,
+    /// Leave the table as it is (no new schema, no new partitions) and report the change.
+    Log,
+}
+
+/// What a recrawl does with tables and partitions whose files are gone (Glue's `DeleteBehavior`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnDelete {
+    /// Vanished tables get the property `DEPRECATED_BY_CRAWLER`; vanished partitions are removed.
+    #[default]
+    Deprecate,
+    /// Vanished tables are dropped; vanished partitions are removed.
+    Delete,
+    /// Nothing is removed or marked; the report says what vanished.
+    Log,
+}
+
 /// How a crawl behaves (Glue's crawler settings, named as owl's flags).
 #[derive(Debug, Clone)]
 pub struct CrawlOptions {
@@ -41,6 +63,8 @@ pub struct CrawlOptions {
     pub max_tables: Option<usize>,
     /// Report what would change; write nothing.
     pub dry_run: bool,
+    pub on_change: OnChange,
+    pub on_delete: OnDelete,
     /// Text sample per file: at most this many bytes...
     pub sample_bytes: usize,
     /// ...and this many records.
@@ -58,6 +82,8 @@ impl Default for CrawlOptions {
             combine_compatible: false,
             max_tables: None,
             dry_run: false,
+            on_change: OnChange::Update,
+            on_delete: OnDelete::Deprecate,
             sample_bytes: 1 << 20,
             sample_records: 1000,
             concurrency: 16,
@@ -80,8 +106,12 @@ pub struct Skipped {
 pub struct TableChange {
     pub table: String,
     pub location: String,
-    /// `created`, `updated`, `new_version`, `unchanged`.
+    /// `created`, `updated`, `new_version`, `unchanged`; for tables whose files are gone: `deprecated`,
+    /// `deleted`, `vanished` (logged only).
     pub change: &'static str,
+    /// The files' schema differs from the registered one, which `--on-change log` kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub schema_change_logged: bool,
     pub format: String,
     pub columns: usize,
     pub partitions: usize,
@@ -270,13 +300,32 @@ impl Crawler {
             )));
         }
 
-        // 5. Write (or, dry run, compare).
-        for (def, files) in defs {
+        // 5. Write (or, dry run, compare), applying the change and delete policies.
+        let found: BTreeSet<String> = defs.iter().map(|(d, _)| d.name.clone()).collect();
+        for (mut def, files) in defs {
             let old = match self.registry.load_table(&def.database, &def.name) {
                 Ok(t) => Some(t),
                 Err(Error::TableNotFound { .. }) => None,
                 Err(e) => return Err(e),
             };
+            let mut schema_change_logged = false;
+            if let Some(o) = &old {
+                if opts.on_change == OnChange::Log
+                    && o.snapshot(String::new()) != def.snapshot(String::new())
+                {
+                    // Glue's LOG: ignore the change, leave the table as it is. (Adding partitions whose files
+                    // no longer match the registered schema would make them unreadable.)
+                    schema_change_logged = true;
+                    def = o.clone();
+                } else if opts.on_delete == OnDelete::Log {
+                    for p in &o.partitions {
+                        if !def.partitions.iter().any(|q| q.location == p.location) {
+                            def.partitions.push(p.clone());
+                        }
+                    }
+                    def.partitions.sort_by(|a, b| a.location.cmp(&b.location));
+                }
+            }
             let old_parts: BTreeSet<&str> = old
                 .as_ref()
                 .map(|o| o.partitions.iter().map(|p| p.location.as_str()).collect())
@@ -306,31 +355,70 @@ impl Crawler {
                     PutOutcome::Unchanged => "unchanged",
                 }
             };
-            report.tables.push(TableChange {
-                table: format!("{}.{}", def.database, def.name),
-                location: def.location.clone(),
-                change,
-                format: format!(
-                    "{}{}",
-                    def.format.classification.as_str(),
-                    if def.format.compression == Compression::None {
-                        String::new()
-                    } else {
-                        format!(" ({})", def.format.compression.as_str())
+            let mut c = TableChange::of(&def, change, files);
+            c.schema_change_logged = schema_change_logged;
+            c.partitions_added = new_parts.difference(&old_parts).count();
+            c.partitions_removed = old_parts.difference(&new_parts).count();
+            report.tables.push(c);
+        }
+        // Tables this path made before whose files are all gone.
+        for name in self.registry.table_names(&opts.database)? {
+            if found.contains(&name) {
+                continue;
+            }
+            let Ok(mut old) = self.registry.load_table(&opts.database, &name) else {
+                continue; // a broken file is not this crawl's to judge
+            };
+            if !old.location.starts_with(&stored_root) || old.properties.contains_key(DEPRECATED) {
+                continue;
+            }
+            let change = match opts.on_delete {
+                OnDelete::Log => "vanished",
+                OnDelete::Delete => {
+                    if !opts.dry_run {
+                        self.registry.drop_table(&old.database, &old.name, true)?;
                     }
-                ),
-                columns: def.columns.len(),
-                partitions: def.partitions.len(),
-                partitions_added: new_parts.difference(&old_parts).count(),
-                partitions_removed: old_parts.difference(&new_parts).count(),
-                files,
-            });
+                    "deleted"
+                }
+                OnDelete::Deprecate => {
+                    if !opts.dry_run {
+                        old.properties.insert(DEPRECATED.into(), "true".into());
+                        self.registry.put_table(old.clone())?;
+                    }
+                    "deprecated"
+                }
+            };
+            report.tables.push(TableChange::of(&old, change, 0));
         }
         let reading = meter.reading();
         report.files_read = reading.files_read;
         report.bytes_read = reading.bytes_scanned;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+}
+
+/// Glue's table parameter for tables whose files a crawl no longer finds.
+pub const DEPRECATED: &str = "DEPRECATED_BY_CRAWLER";
+
+impl TableChange {
+    fn of(def: &TableDef, change: &'static str, files: u64) -> Self {
+        let compression = match def.format.compression {
+            Compression::None => String::new(),
+            c => format!(" ({})", c.as_str()),
+        };
+        TableChange {
+            table: format!("{}.{}", def.database, def.name),
+            location: def.location.clone(),
+            change,
+            schema_change_logged: false,
+            format: format!("{}{compression}", def.format.classification.as_str()),
+            columns: def.columns.len(),
+            partitions: def.partitions.len(),
+            partitions_added: 0,
+            partitions_removed: 0,
+            files,
+        }
     }
 }
 
