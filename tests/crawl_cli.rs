@@ -439,3 +439,26 @@ fn vanished_tables_and_partitions_follow_on_delete() {
     assert_eq!(t["partitions"], 8, "log keeps the vanished partition");
     assert_eq!(t["partitions_removed"], 0);
 }
+
+#[test]
+fn crawl_reads_bounded_bytes_per_file() {
+    // Text samples are whole files here (each is under the 1 MB sample); a Parquet file costs a 16-byte magic
+    // probe and its footer read, never its data.
+    let f = Fixture::new();
+    let (code, report, _) = crawl(&f, &["sample-data", "--dry-run"]);
+    assert_eq!(code, 0);
+    let mut expect = 0;
+    let mut files = 0;
+    for p in walk(&f.path().join("sample-data")) {
+        let size = fs::metadata(&p).unwrap().len();
+        files += 1;
+        expect += if p.to_string_lossy().ends_with(".parquet") {
+            16 + size.min(owl::settings::PARQUET_FOOTER_HINT as u64)
+        } else {
+            size
+        };
+    }
+    assert_eq!(report["files_seen"], files);
+    assert_eq!(report["files_read"], files);
+    assert_eq!(report["bytes_read"].as_u64().unwrap(), expect);
+}

@@ -451,19 +451,44 @@ async fn inspect(
     if meta.size == 0 {
         return Err(skip("empty file".into()));
     }
-    let head_len = (opts.sample_bytes as u64).min(meta.size);
-    let head = store
-        .get_opts(
-            &meta.location,
-            GetOptions::new().with_range(Some(GetRange::Bounded(0..head_len))),
-        )
-        .await
-        .map_err(|e| skip(format!("cannot read: {e}")))?
-        .bytes()
-        .await
-        .map_err(|e| skip(format!("cannot read: {e}")))?;
-    let whole = head_len == meta.size;
-    let sniffed = classify::sniff(&head, whole, opts.sample_bytes).map_err(skip)?;
+    let read_head = |len: u64| {
+        let store = Arc::clone(&store);
+        let location = meta.location.clone();
+        async move {
+            store
+                .get_opts(
+                    &location,
+                    GetOptions::new().with_range(Some(GetRange::Bounded(0..len))),
+                )
+                .await?
+                .bytes()
+                .await
+        }
+    };
+    // A file named like a columnar format gets a 16-byte magic probe first, so that a Parquet file costs its
+    // footer, not a 1 MB sample. Content still decides: if the probe says text, the full sample follows.
+    let name = meta
+        .location
+        .filename()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let columnar_name = [".parquet", ".parq", ".orc", ".avro"]
+        .iter()
+        .any(|e| name.ends_with(e));
+    let sample_len = (opts.sample_bytes as u64).min(meta.size);
+    let first_len = if columnar_name {
+        sample_len.min(16)
+    } else {
+        sample_len
+    };
+    let cannot_read = |e: object_store::Error| skip(format!("cannot read: {e}"));
+    let mut head = read_head(first_len).await.map_err(cannot_read)?;
+    let mut sniffed = classify::sniff(&head, first_len == meta.size, opts.sample_bytes);
+    if first_len < sample_len && matches!(sniffed, Ok(Sniffed::Text { .. }) | Err(_)) {
+        head = read_head(sample_len).await.map_err(cannot_read)?;
+        sniffed = classify::sniff(&head, sample_len == meta.size, opts.sample_bytes);
+    }
+    let sniffed = sniffed.map_err(skip)?;
     let (format, columns, records) = match sniffed {
         Sniffed::Parquet => {
             let (columns, rows) = parquet_footer(&store, &meta).await.map_err(skip)?;
