@@ -462,3 +462,60 @@ fn crawl_reads_bounded_bytes_per_file() {
     assert_eq!(report["files_read"], files);
     assert_eq!(report["bytes_read"].as_u64().unwrap(), expect);
 }
+
+#[test]
+fn killing_a_crawl_leaves_every_registry_file_whole() {
+    let f = Fixture::new();
+    // Many small datasets with different columns: many tables, many registry writes to interrupt.
+    for i in 0..400 {
+        write(
+            f.path(),
+            &format!("many/t{i:03}/part.csv"),
+            format!("id,c{i}\n1,2\n3,4\n").as_bytes(),
+        );
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+        .current_dir(f.path())
+        .args(["crawl", "many"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until some tables are written, then kill without warning.
+    let dir = f.path().join("catalog/default");
+    let started = std::time::Instant::now();
+    while fs::read_dir(&dir).unwrap().count() < 20
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = walk(&dir)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .count();
+    assert!(
+        written < 406,
+        "the crawl finished before it was killed: the test proved nothing"
+    );
+    // Every table file that exists parses: written whole or not at all.
+    for p in walk(&dir) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // an interrupted temp file: never read
+        }
+        let text = fs::read_to_string(&p).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{name} is torn: {e}"));
+    }
+    // Every table still reads, and a new crawl finishes the job.
+    let doc = f.json("SELECT count(*) FROM weblogs_csv");
+    assert_eq!(
+        doc["rows"][0][0].as_u64().unwrap(),
+        owl::sample::weblogs().len() as u64
+    );
+    let (code, report, _) = crawl(&f, &["many"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["tables"].as_array().unwrap().len(), 400);
+    let doc = f.json("SHOW TABLES LIKE 't%'");
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 400);
+}
