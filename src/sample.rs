@@ -217,7 +217,8 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().expect("finish to Vec")
 }
 
-const WEBLOG_COLUMNS: [&str; 11] = [
+/// The web-log columns, in file order.
+pub const WEBLOG_COLUMNS: [&str; 11] = [
     "ts",
     "request_id",
     "user_id",

@@ -30,6 +30,20 @@ fn crawl(f: &Fixture, args: &[&str]) -> (i32, Value, String) {
     )
 }
 
+/// The same CSV with one more column, `country`, set to `NL` on every row (schema drift).
+fn with_country_column(csv: &str) -> String {
+    csv.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},country\n")
+            } else {
+                format!("{l},NL\n")
+            }
+        })
+        .collect()
+}
+
 fn changes(report: &Value) -> Vec<(String, String)> {
     report["tables"]
         .as_array()
@@ -76,12 +90,7 @@ fn recrawl_changes_nothing_then_sees_new_partitions_and_drift() {
     );
     let (code, report, _) = crawl(&f, &["sample-data"]);
     assert_eq!(code, 0);
-    let t = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "default.weblogs_csv")
-        .unwrap();
+    let t = table_in(&report, "default.weblogs_csv");
     assert_eq!(t["change"], "updated");
     assert_eq!(t["partitions_added"], 1);
     let doc = f.json("SELECT count(*) FROM weblogs_csv WHERE month = 2 AND day = 4");
@@ -91,35 +100,16 @@ fn recrawl_changes_nothing_then_sees_new_partitions_and_drift() {
     );
 
     // Schema drift: a day with an extra column makes a new table version, and old days read it as NULL.
-    let mut text = String::from_utf8(day).unwrap();
-    text = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                format!("{l},country\n")
-            } else {
-                format!("{l},NL\n")
-            }
-        })
-        .collect();
+    let text = with_country_column(&String::from_utf8(day).unwrap());
     write(
         f.path(),
         "sample-data/weblogs_csv/year=2024/month=02/day=05/part-00000.csv",
         text.as_bytes(),
     );
     let (_, report, _) = crawl(&f, &["sample-data"]);
-    let t = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "default.weblogs_csv")
-        .unwrap();
+    let t = table_in(&report, "default.weblogs_csv");
     assert_eq!(t["change"], "new_version", "{report}");
-    let def: Value = serde_json::from_str(
-        &fs::read_to_string(f.path().join("catalog/default/weblogs_csv.json")).unwrap(),
-    )
-    .unwrap();
+    let def: Value = f.registry_json("default", "weblogs_csv");
     assert_eq!(def["version_id"], "1");
     assert_eq!(
         def["columns"].as_array().unwrap().last().unwrap()["name"],
@@ -247,9 +237,7 @@ fn junk_is_skipped_with_reasons_and_strict_fails() {
         vec![("default.lake".to_string(), "created".to_string())]
     );
     assert!(stderr.contains("skipped 4 files"), "{stderr}");
-    let def: Value =
-        serde_json::from_str(&fs::read_to_string(root.join("catalog/default/lake.json")).unwrap())
-            .unwrap();
+    let def: Value = f.registry_json("default", "lake");
     assert_eq!(
         def["partition_keys"],
         serde_json::json!([{"name": "partition_0", "type": "string"}])
@@ -300,9 +288,7 @@ fn headers_quotes_excludes_and_two_datasets() {
             ("default.quoted".into(), "created".into())
         ]
     );
-    let plain: Value =
-        serde_json::from_str(&fs::read_to_string(root.join("catalog/default/plain.json")).unwrap())
-            .unwrap();
+    let plain: Value = f.registry_json("default", "plain");
     assert_eq!(plain["columns"][0]["name"], "col0");
     assert_eq!(plain["format"]["csv"]["has_header"], false);
     let doc = f.json("SELECT count(*), max(comment) FROM quoted");
@@ -341,17 +327,7 @@ fn on_change_log_leaves_the_table_as_it_is() {
     let f = Fixture::new();
     let day =
         fs::read_to_string(f.data("weblogs_csv/year=2024/month=02/day=03/part-00000.csv")).unwrap();
-    let text: String = day
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                format!("{l},country\n")
-            } else {
-                format!("{l},NL\n")
-            }
-        })
-        .collect();
+    let text = with_country_column(&day);
     write(
         f.path(),
         "sample-data/weblogs_csv/year=2024/month=03/day=01/part-00000.csv",
@@ -359,19 +335,11 @@ fn on_change_log_leaves_the_table_as_it_is() {
     );
     let (code, report, stderr) = crawl(&f, &["sample-data", "--on-change", "log"]);
     assert_eq!(code, 0);
-    let t = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "default.weblogs_csv")
-        .unwrap();
+    let t = table_in(&report, "default.weblogs_csv");
     assert_eq!(t["change"], "unchanged");
     assert_eq!(t["schema_change_logged"], true);
     assert!(stderr.contains("schema change logged"), "{stderr}");
-    let def: Value = serde_json::from_str(
-        &fs::read_to_string(f.path().join("catalog/default/weblogs_csv.json")).unwrap(),
-    )
-    .unwrap();
+    let def: Value = f.registry_json("default", "weblogs_csv");
     assert_eq!(def["version_id"], "0");
     assert_eq!(def["columns"].as_array().unwrap().len(), 11);
     assert_eq!(def["partitions"].as_array().unwrap().len(), 8);
@@ -396,17 +364,9 @@ fn vanished_tables_and_partitions_follow_on_delete() {
         c.contains(&("default.weblogs_ndjson".into(), "deprecated".into())),
         "{c:?}"
     );
-    let t = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "default.weblogs_csv")
-        .unwrap();
+    let t = table_in(&report, "default.weblogs_csv");
     assert_eq!(t["partitions_removed"], 1);
-    let def: Value = serde_json::from_str(
-        &fs::read_to_string(f.path().join("catalog/default/weblogs_ndjson.json")).unwrap(),
-    )
-    .unwrap();
+    let def: Value = f.registry_json("default", "weblogs_ndjson");
     assert_eq!(def["properties"]["DEPRECATED_BY_CRAWLER"], "true");
     // Deprecated once is reported once.
     let (_, report, _) = crawl(&f, &["sample-data"]);
@@ -430,12 +390,7 @@ fn vanished_tables_and_partitions_follow_on_delete() {
     let f = Fixture::new();
     fs::remove_dir_all(f.data("weblogs_csv/year=2024/month=01/day=01")).unwrap();
     let (_, report, _) = crawl(&f, &["sample-data", "--on-delete", "log"]);
-    let t = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "default.weblogs_csv")
-        .unwrap();
+    let t = table_in(&report, "default.weblogs_csv");
     assert_eq!(t["partitions"], 8, "log keeps the vanished partition");
     assert_eq!(t["partitions_removed"], 0);
 }
@@ -474,12 +429,7 @@ fn killing_a_crawl_leaves_every_registry_file_whole() {
             format!("id,c{i}\n1,2\n3,4\n").as_bytes(),
         );
     }
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
-        .current_dir(f.path())
-        .args(["crawl", "many"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = f.spawn(&["crawl", "many"]);
     // Wait until some tables are written, then kill without warning.
     let dir = f.path().join("catalog/default");
     let started = std::time::Instant::now();

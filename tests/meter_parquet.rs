@@ -51,19 +51,7 @@ fn projection_reads_footer_plus_projected_chunks() {
     assert_eq!(stat(&doc, "bytes_scanned"), expect);
 
     // Every column: every chunk.
-    let all = [
-        "ts",
-        "request_id",
-        "user_id",
-        "client_ip",
-        "method",
-        "path",
-        "status",
-        "bytes",
-        "latency_ms",
-        "user_agent",
-        "referrer",
-    ];
+    let all = owl::sample::WEBLOG_COLUMNS;
     let doc = f.json("SELECT * FROM weblogs_parquet WHERE month = 1");
     let expect: u64 = files.iter().map(|p| expected_bytes(p, &all)).sum();
     assert_eq!(stat(&doc, "bytes_scanned"), expect);

@@ -142,17 +142,8 @@ fn one_day_query_opens_only_that_day() {
 fn repeated_queries_in_one_process_bill_the_same() {
     let f = Fixture::new();
     let q = "SELECT path, count(*) FROM weblogs_parquet WHERE month = 2 GROUP BY path";
-    let out = f
-        .owl()
-        .args(["query", "--format", "json", &format!("{q}; {q}; {q}")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = String::from_utf8(out.stdout)
+    let stdout = f.run_ok(&["query", "--format", "json", &format!("{q}; {q}; {q}")]);
+    let docs: Vec<Value> = String::from_utf8(stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -297,13 +288,7 @@ fn ctrl_c_cancels_and_bills_what_was_read() {
     // A three-way cross join of ~6,000 rows: billions of combinations, so it is still running when cancelled.
     let sql = "SELECT count(*) FROM weblogs_parquet a, weblogs_parquet b, weblogs_parquet c \
                WHERE a.bytes + b.bytes + c.bytes = 7";
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
-        .current_dir(f.path())
-        .args(["query", sql])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = f.spawn(&["query", sql]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

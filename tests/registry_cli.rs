@@ -163,16 +163,7 @@ fn unknown_tables_bad_sql_and_missing_files() {
 fn catalog_flag_and_env_pick_the_registry() {
     let f = Fixture::new();
     std::fs::rename(f.path().join("catalog"), f.path().join("reg")).unwrap();
-    let out = f
-        .owl()
-        .args(["--catalog", "reg", "query", "SELECT count(*) FROM orders"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.run_ok(&["--catalog", "reg", "query", "SELECT count(*) FROM orders"]);
     let out = f
         .owl()
         .env("OWL_CATALOG", "reg")
@@ -194,19 +185,19 @@ fn two_processes_creating_tables_at_once_lose_nothing() {
     let f = Fixture::new();
     let children: Vec<_> = (0..6)
         .map(|i| {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
-                .current_dir(f.path())
-                .args([
-                    "query",
-                    &format!("CREATE EXTERNAL TABLE t{i} STORED AS PARQUET LOCATION 'sample-data/weblogs_parquet/'"),
-                ])
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
+            f.spawn(&[
+                "query",
+                &format!("CREATE EXTERNAL TABLE t{i} STORED AS PARQUET LOCATION 'sample-data/weblogs_parquet/'"),
+            ])
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let doc = f.json("SHOW TABLES LIKE 't%'");
     assert_eq!(doc["rows"].as_array().unwrap().len(), 6, "{doc}");

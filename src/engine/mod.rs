@@ -131,12 +131,8 @@ impl Engine {
 
     /// The database unqualified names resolve in.
     pub fn database(&self) -> String {
-        self.base_state()
-            .config()
-            .options()
-            .catalog
-            .default_schema
-            .clone()
+        let base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+        base.config().options().catalog.default_schema.clone()
     }
 
     pub fn set_database(&self, db: &str) -> Result<()> {

@@ -41,6 +41,30 @@ impl Fixture {
         c
     }
 
+    /// Run `owl args...`, expect success, return stdout.
+    pub fn run_ok(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.owl().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "owl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Start `owl args...` in the fixture folder as a child process (for signals, kills, concurrency).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+            .current_dir(self.dir.path())
+            .env_remove("OWL_CATALOG")
+            .env_remove("OWL_DATABASE")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Run one query with `--format json`, expect success, return the parsed document.
     pub fn json(&self, sql: &str) -> Value {
         self.json_with(&[], sql)
@@ -110,6 +134,29 @@ pub fn stat(doc: &Value, key: &str) -> u64 {
     doc["stats"][key]
         .as_u64()
         .unwrap_or_else(|| panic!("stats.{key} missing in {doc}"))
+}
+
+/// The entry of `report` (an `owl crawl --format json` report) for `table` (`db.table`).
+pub fn table_in<'a>(report: &'a Value, table: &str) -> &'a Value {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("{table} not in {report}"))
+}
+
+impl Fixture {
+    /// A registry table file, parsed.
+    pub fn registry_json(&self, db: &str, table: &str) -> Value {
+        let p = self
+            .dir
+            .path()
+            .join("catalog")
+            .join(db)
+            .join(format!("{table}.json"));
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
 }
 
 pub fn req(doc: &Value, key: &str) -> u64 {
