@@ -74,6 +74,13 @@ pub enum Error {
         ty: String,
     },
 
+    /// Storage (S3 or a local file system) failed: which object, what happened, with which settings.
+    #[error("{message}")]
+    Storage {
+        message: String,
+        hint: Option<String>,
+    },
+
     /// Query planning or execution failed inside DataFusion.
     #[error("{0}")]
     Query(String),
@@ -113,6 +120,7 @@ impl Error {
             Error::PathNotFound(_) => Some(
                 "paths are relative to the working folder; a folder needs files with a known extension".into(),
             ),
+            Error::Storage { hint, .. } => hint.clone(),
             Error::InvalidName { .. } => Some(
                 "names are lower-case letters, digits and `_` (Glue's rules), at most 255 characters"
                     .into(),
@@ -124,6 +132,24 @@ impl Error {
     /// True when the failure is the user's input (exit 1) rather than owl's (exit 2).
     pub fn is_user_error(&self) -> bool {
         !matches!(self, Error::Internal(_))
+    }
+}
+
+impl Error {
+    /// The storage failure described anywhere in `e`'s chain (see `s3::StoreFailure`), if any.
+    pub fn storage_in(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
+        crate::s3::StoreFailure::find(e).map(|f| Error::Storage {
+            message: f.message.clone(),
+            hint: f.hint.clone(),
+        })
+    }
+
+    /// An object store error, described when it carries a storage failure, with `context` otherwise.
+    pub fn from_store(e: object_store::Error, context: &str) -> Error {
+        Error::storage_in(&e).unwrap_or_else(|| Error::Storage {
+            message: format!("{context}: {e}"),
+            hint: None,
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.
 //! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
 //! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
+//! - `s3`: the AWS credential chain, region/endpoint settings, and S3 errors described for people.
 //! - `meter`: the `ObjectStore` decorator that counts each query's requests and bytes received.
 //! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars.
 //! - `output`: result renderers and the stats footer.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod meter;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;
+pub mod s3;
 pub mod sample;
 pub mod settings;
 

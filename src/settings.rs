@@ -22,6 +22,8 @@ pub struct Settings {
     pub cost: CostModel,
     /// Threads for query execution; 0 = one per core.
     pub threads: usize,
+    /// How `s3://` is reached (the AWS environment and profiles fill in the rest; see `s3`).
+    pub s3: crate::s3::S3Options,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
                 ..CostModel::default()
             },
             threads: 0,
+            s3: crate::s3::S3Options::default(),
         }
     }
 }

@@ -61,6 +61,19 @@ pub struct Cli {
     /// Worker threads (0: one per core).
     #[arg(long, global = true, env = "OWL_THREADS", default_value_t = 0)]
     threads: usize,
+    /// S3-compatible endpoint (MinIO, Ceph, R2, a local server); default: `AWS_ENDPOINT_URL_S3`,
+    /// `AWS_ENDPOINT_URL`, the profile's `endpoint_url`, else AWS.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS region; default: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's region, else us-east-1.
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS profile from ~/.aws/config and ~/.aws/credentials; default: `AWS_PROFILE`, else `default`.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Send S3 requests unsigned (public buckets): no credentials are looked up.
+    #[arg(long, global = true)]
+    no_sign_request: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,6 +103,12 @@ impl Cli {
                 ..CostModel::default()
             },
             threads: self.threads,
+            s3: crate::s3::S3Options {
+                endpoint_url: self.endpoint_url.clone(),
+                region: self.region.clone(),
+                profile: self.profile.clone(),
+                no_sign_request: self.no_sign_request,
+            },
         }
     }
 }

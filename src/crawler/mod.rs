@@ -198,9 +198,7 @@ impl Crawler {
         };
         let meter = Arc::new(Meter::new());
         let stores = MeteredRegistry::new(Arc::clone(&self.stores), Arc::clone(&meter));
-        let store = stores
-            .get_store(&url)
-            .map_err(|e| Error::Query(e.to_string()))?;
+        let store = stores.get_store(&url).map_err(crate::engine::from_df)?;
         let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
             location: include.into(),
             reason: e.to_string(),
@@ -216,15 +214,11 @@ impl Crawler {
         let mut metas: Vec<(Vec<String>, ObjectMeta)> = Vec::new();
         // Files queries must not read: excluded by pattern here, or found unusable below.
         let mut rejected: Vec<Vec<String>> = Vec::new();
-        let listed: Vec<ObjectMeta> =
-            store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|e| Error::InvalidLocation {
-                    location: include.into(),
-                    reason: e.to_string(),
-                })?;
+        let listed: Vec<ObjectMeta> = store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| Error::from_store(e, &format!("listing `{include}`")))?;
         for m in listed {
             let rel = segments_below(&m.location, depth);
             if rel.is_empty() || is_hidden(&rel) {

@@ -31,7 +31,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use stores::StoreRegistry;
 
 /// Athena's name for the default catalog.
@@ -96,7 +96,7 @@ impl Engine {
         opts.execution.parquet.metadata_size_hint = Some(PARQUET_FOOTER_HINT);
         // Athena reads every file in a location whatever its name; so does owl.
         opts.execution.listing_table_ignore_subdirectory = false;
-        let stores = Arc::new(StoreRegistry::default());
+        let stores = Arc::new(StoreRegistry::new(settings.s3.clone()));
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(stores.clone())
             .build_arc()
@@ -210,6 +210,14 @@ impl Engine {
             },
             () = cancel => (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None),
         };
+        // Remote responses still arriving (a LIMIT that stopped early, a cancel) are what the store sent: wait for
+        // them, briefly when the user cancelled, so the bill includes them.
+        let grace = if state == QueryState::Cancelled {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(30)
+        };
+        meter.settle(grace).await;
         let reading = meter.reading();
         let Bill {
             billed_bytes,
@@ -253,7 +261,11 @@ impl Engine {
         let plan = state
             .statement_to_plan(stmt.clone())
             .await
-            .map_err(|e| (StatementType::Dml, self.explain_not_found(from_df(e))))?;
+            .map_err(|e| (StatementType::Dml, from_df(e)));
+        let plan = match plan {
+            Ok(p) => p,
+            Err((kind, e)) => return Err((kind, self.explain_not_found(e).await)),
+        };
         let kind = classify(&plan);
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
             return commands::create_external_table(self, &ctx, cmd).await;
@@ -285,8 +297,26 @@ impl Engine {
         Ok((kind, result.0, result.1))
     }
 
+    /// Why a remote path (`s3://...`) cannot be listed, if the store says so (no bucket, no credentials, ...).
+    async fn probe_remote(&self, name: &str) -> Option<Error> {
+        let url = url::Url::parse(name).ok()?;
+        if url.scheme() == "file" {
+            return None;
+        }
+        use datafusion::execution::object_store::ObjectStoreRegistry;
+        let store = match self.stores.get_store(&url) {
+            Ok(s) => s,
+            Err(e) => return Some(from_df(e)),
+        };
+        let path = object_store::path::Path::from_url_path(url.path()).ok()?;
+        match store.list_with_delimiter(Some(&path)).await {
+            Ok(_) => None,
+            Err(e) => Some(Error::from_store(crate::s3::annotate(e, name), name)),
+        }
+    }
+
     /// Make "not found" errors say what the user named, and suggest the nearest name the registry knows.
-    fn explain_not_found(&self, e: Error) -> Error {
+    async fn explain_not_found(&self, e: Error) -> Error {
         let Error::Query(msg) = &e else {
             return e;
         };
@@ -309,6 +339,10 @@ impl Engine {
                     .rsplit_once('.')
                     .is_some_and(|(_, ext)| ext.len() <= 8);
             if looks_like_path {
+                // DataFusion's URL tables hide why a remote path could not be listed: ask the store.
+                if let Some(why) = self.probe_remote(table).await {
+                    return why;
+                }
                 return Error::PathNotFound(table.to_string());
             }
             if !self.registry.database_exists(&db) {
@@ -405,6 +439,9 @@ fn classify(plan: &LogicalPlan) -> StatementType {
 /// Turn a DataFusion error into owl's: an owl error wrapped inside comes back out as itself; otherwise the
 /// innermost message, without DataFusion's category prefixes.
 pub(crate) fn from_df(e: DataFusionError) -> Error {
+    if let Some(storage) = Error::storage_in(&e) {
+        return storage;
+    }
     let mut e = e;
     loop {
         e = match e {

@@ -1,26 +1,36 @@
 //! The object stores behind URLs, shared by every query of a process and never metered themselves:
-//! `file://` is the local filesystem; `s3://bucket` stores are built on first use, from the environment.
+//! `file://` is the local filesystem; `s3://bucket` stores are built on first use, with the AWS SDK's
+//! credential chain and the process's region/endpoint settings (see `crate::s3`).
 
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use url::Url;
 
+use crate::s3::{self, S3Options};
+
 #[derive(Debug)]
 pub struct StoreRegistry {
     local: Arc<dyn ObjectStore>,
     by_key: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    s3: S3Options,
 }
 
 impl Default for StoreRegistry {
     fn default() -> Self {
+        Self::new(S3Options::default())
+    }
+}
+
+impl StoreRegistry {
+    pub fn new(s3: S3Options) -> Self {
         StoreRegistry {
             local: Arc::new(LocalFileSystem::new()),
             by_key: Mutex::new(HashMap::new()),
+            s3,
         }
     }
 }
@@ -55,12 +65,8 @@ impl ObjectStoreRegistry for StoreRegistry {
             "file" => return Ok(Arc::clone(&self.local)),
             "s3" | "s3a" => {
                 let bucket = url.host_str().unwrap_or_default();
-                Arc::new(
-                    AmazonS3Builder::from_env()
-                        .with_bucket_name(bucket)
-                        .build()
-                        .map_err(|e| DataFusionError::External(Box::new(e)))?,
-                )
+                let ctx = s3::context(&self.s3)?;
+                Arc::new(s3::build_store(bucket, &ctx)?)
             }
             other => {
                 return Err(DataFusionError::Plan(format!(

@@ -13,8 +13,9 @@ pub use store::{MeteredRegistry, MeteredStore};
 
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The running counts of one query. Cheap to update from many tasks at once.
 #[derive(Debug, Default)]
@@ -27,6 +28,18 @@ pub struct Meter {
     delete: AtomicU64,
     /// Distinct objects that had at least one GET, as `store-url/path`.
     files: Mutex<BTreeSet<String>>,
+    /// Remote requests still receiving: they finish (and are counted) even when the query no longer wants
+    /// them, so the bill is what the store sent. [`Meter::settle`] waits for them.
+    in_flight: tokio::sync::watch::Sender<usize>,
+}
+
+/// One remote request in flight (see [`Meter::begin`]).
+pub(crate) struct InFlight(Arc<Meter>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// Requests by kind, as S3 would bill them.
@@ -64,6 +77,18 @@ impl Meter {
                 delete: self.delete.load(Ordering::Relaxed),
             },
         }
+    }
+
+    /// Mark a remote request as in flight until the guard drops.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.send_modify(|n| *n += 1);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Wait (at most `limit`) until no request is in flight, so a reading includes every byte received.
+    pub async fn settle(&self, limit: Duration) {
+        let mut rx = self.in_flight.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|n| *n == 0)).await;
     }
 
     /// Bytes received so far (for progress lines).

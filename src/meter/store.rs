@@ -7,8 +7,8 @@ use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -19,6 +19,14 @@ use url::Url;
 
 /// Local files are streamed in chunks of this size, so a query that stops early reads (and pays) little.
 const FILE_CHUNK: u64 = 256 * 1024;
+
+/// A streamed read of a remote object is fetched as ranged GETs of this size, doubling up to
+/// [`REMOTE_CHUNK_MAX`], each received whole. A reader that stops early (LIMIT, a newline search, a cancel)
+/// never leaves a response half-sent: what S3 sent is exactly what the meter counted, and a small read stays small.
+const REMOTE_CHUNK_FIRST: u64 = 256 * 1024;
+const REMOTE_CHUNK_MAX: u64 = 8 * 1024 * 1024;
+/// A remote span up to this size is fetched in one request (a crawler's sample, a footer, a small file).
+const REMOTE_SINGLE_MAX: u64 = 1024 * 1024;
 
 /// How `get_ranges` is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +46,9 @@ pub struct MeteredStore {
     /// The store's URL prefix (`file://`, `s3://bucket`), to name objects in `files_read`.
     scope: String,
     ranges: RangeReads,
+    /// Object sizes seen in this query's listings and HEADs: a whole-object read of a remote object with a
+    /// known size is fetched in bounded ranges.
+    sizes: Arc<Mutex<HashMap<Path, u64>>>,
 }
 
 impl MeteredStore {
@@ -52,7 +63,35 @@ impl MeteredStore {
             meter,
             scope: scope.into(),
             ranges,
+            sizes: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    fn remote(&self) -> bool {
+        self.ranges == RangeReads::Coalesce
+    }
+
+    /// Describe a remote store's error for people (which object, what happened, which settings).
+    fn fail(&self, e: object_store::Error, location: &Path) -> object_store::Error {
+        if self.scope.starts_with("s3") {
+            crate::s3::annotate(e, &self.object(location))
+        } else {
+            e
+        }
+    }
+
+    fn remember(&self, metas: &[ObjectMeta]) {
+        if self.remote()
+            && let Ok(mut sizes) = self.sizes.lock()
+        {
+            for m in metas {
+                sizes.insert(m.location.clone(), m.size);
+            }
+        }
+    }
+
+    fn known_size(&self, location: &Path) -> Option<u64> {
+        self.sizes.lock().ok()?.get(location).copied()
     }
 
     fn object(&self, location: &Path) -> String {
@@ -66,18 +105,87 @@ impl MeteredStore {
             GetResultPayload::Stream(s) => s,
         };
         let meter = Arc::clone(&self.meter);
-        let counted = stream.inspect_ok(move |b| meter.add_bytes(b.len() as u64));
+        let object = self.object(&result.meta.location);
+        let s3 = self.scope.starts_with("s3");
+        let counted = stream
+            .inspect_ok(move |b| meter.add_bytes(b.len() as u64))
+            .map_err(move |e| {
+                if s3 {
+                    crate::s3::annotate(e, &object)
+                } else {
+                    e
+                }
+            });
         result.payload = GetResultPayload::Stream(counted.boxed());
         result
     }
 
+    /// One GET of one range, received whole.
     async fn get_range_counted(
         &self,
         location: &Path,
         range: Range<u64>,
     ) -> object_store::Result<Bytes> {
+        self.meter.add_get(self.object(location), 1);
         let opts = GetOptions::new().with_range(Some(range));
-        self.get_opts(location, opts).await?.bytes().await
+        fetch_whole(
+            Arc::clone(&self.inner),
+            Arc::clone(&self.meter),
+            location.clone(),
+            opts,
+        )
+        .await
+        .map(|(_, _, bytes)| bytes)
+        .map_err(|e| self.fail(e, location))
+    }
+
+    /// A streamed read of `start..end` of a remote object as bounded GETs, each received whole (see
+    /// [`REMOTE_CHUNK_FIRST`]). Later chunks are pinned to the first one's ETag, so a file replaced mid-read
+    /// fails rather than mixing two versions.
+    async fn get_chunked(
+        &self,
+        location: &Path,
+        options: GetOptions,
+        start: u64,
+        end: u64,
+    ) -> object_store::Result<GetResult> {
+        let first_end = if end - start <= REMOTE_SINGLE_MAX {
+            end
+        } else {
+            start + REMOTE_CHUNK_FIRST
+        };
+        let mut first_opts = options.clone();
+        first_opts.range = Some(GetRange::Bounded(start..first_end));
+        self.meter.add_get(self.object(location), 1);
+        let (meta, attributes, first) = fetch_whole(
+            Arc::clone(&self.inner),
+            Arc::clone(&self.meter),
+            location.clone(),
+            first_opts,
+        )
+        .await
+        .map_err(|e| self.fail(e, location))?;
+        let rest = ChunkState {
+            inner: Arc::clone(&self.inner),
+            meter: Arc::clone(&self.meter),
+            location: location.clone(),
+            object: self.object(location),
+            s3: self.scope.starts_with("s3"),
+            if_match: options.if_match.clone().or_else(|| meta.e_tag.clone()),
+            version: options.version.clone(),
+            pos: first_end,
+            end,
+            size: REMOTE_CHUNK_FIRST * 2,
+        };
+        let stream = futures::stream::once(async move { Ok(first) })
+            .chain(futures::stream::try_unfold(rest, next_chunk))
+            .boxed();
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(stream),
+            meta,
+            range: start..end,
+            attributes,
+        })
     }
 }
 
@@ -97,7 +205,10 @@ impl ObjectStore for MeteredStore {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.meter.add_put();
-        self.inner.put_opts(location, payload, opts).await
+        self.inner
+            .put_opts(location, payload, opts)
+            .await
+            .map_err(|e| self.fail(e, location))
     }
 
     async fn put_multipart_opts(
@@ -106,7 +217,10 @@ impl ObjectStore for MeteredStore {
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         self.meter.add_put();
-        self.inner.put_multipart_opts(location, opts).await
+        self.inner
+            .put_multipart_opts(location, opts)
+            .await
+            .map_err(|e| self.fail(e, location))
     }
 
     async fn get_opts(
@@ -116,10 +230,36 @@ impl ObjectStore for MeteredStore {
     ) -> object_store::Result<GetResult> {
         if options.head {
             self.meter.add_head();
-            return self.inner.get_opts(location, options).await;
+            let r = self
+                .inner
+                .get_opts(location, options)
+                .await
+                .map_err(|e| self.fail(e, location))?;
+            self.remember(std::slice::from_ref(&r.meta));
+            return Ok(r);
+        }
+        if self.remote() {
+            let size = self.known_size(location);
+            let span = match (&options.range, size) {
+                (None, Some(n)) => Some((0, n)),
+                (Some(GetRange::Offset(o)), Some(n)) => Some(((*o).min(n), n)),
+                (Some(GetRange::Bounded(r)), Some(n)) => Some((r.start.min(n), r.end.min(n))),
+                (Some(GetRange::Bounded(r)), None) => Some((r.start, r.end)),
+                _ => None,
+            };
+            // A span of at most REMOTE_SINGLE_MAX is one request, received whole; a longer one is chunked.
+            if let Some((start, end)) = span
+                && start < end
+            {
+                return self.get_chunked(location, options, start, end).await;
+            }
         }
         self.meter.add_get(self.object(location), 1);
-        let result = self.inner.get_opts(location, options).await?;
+        let result = self
+            .inner
+            .get_opts(location, options)
+            .await
+            .map_err(|e| self.fail(e, location))?;
         Ok(self.count_payload(result))
     }
 
@@ -158,7 +298,8 @@ impl ObjectStore for MeteredStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        counted_listing(Arc::clone(&self.meter), self.inner.list(prefix))
+        let listing = self.inner.list(prefix);
+        self.counted_listing(listing, prefix)
     }
 
     fn list_with_offset(
@@ -166,14 +307,17 @@ impl ObjectStore for MeteredStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        counted_listing(
-            Arc::clone(&self.meter),
-            self.inner.list_with_offset(prefix, offset),
-        )
+        let listing = self.inner.list_with_offset(prefix, offset);
+        self.counted_listing(listing, prefix)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let result = self.inner.list_with_delimiter(prefix).await?;
+        let result = self
+            .inner
+            .list_with_delimiter(prefix)
+            .await
+            .map_err(|e| self.fail(e, prefix.unwrap_or(&Path::default())))?;
+        self.remember(&result.objects);
         let entries = (result.objects.len() + result.common_prefixes.len()) as u64;
         self.meter.add_list(list_pages(entries));
         Ok(result)
@@ -186,7 +330,10 @@ impl ObjectStore for MeteredStore {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         self.meter.add_put();
-        self.inner.copy_opts(from, to, options).await
+        self.inner
+            .copy_opts(from, to, options)
+            .await
+            .map_err(|e| self.fail(e, to))
     }
 
     async fn rename_opts(
@@ -196,12 +343,114 @@ impl ObjectStore for MeteredStore {
         options: RenameOptions,
     ) -> object_store::Result<()> {
         self.meter.add_put();
-        self.inner.rename_opts(from, to, options).await
+        self.inner
+            .rename_opts(from, to, options)
+            .await
+            .map_err(|e| self.fail(e, to))
     }
 }
 
+impl MeteredStore {
+    /// A listing that remembers sizes, describes errors, and counts its requests (see [`page_counter`]).
+    fn counted_listing(
+        &self,
+        inner: BoxStream<'static, object_store::Result<ObjectMeta>>,
+        prefix: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let sizes = self.remote().then(|| Arc::clone(&self.sizes));
+        let object = self.object(prefix.unwrap_or(&Path::default()));
+        let s3 = self.scope.starts_with("s3");
+        let listing = inner
+            .inspect_ok(move |m| {
+                if let Some(sizes) = &sizes
+                    && let Ok(mut sizes) = sizes.lock()
+                {
+                    sizes.insert(m.location.clone(), m.size);
+                }
+            })
+            .map_err(move |e| {
+                if s3 {
+                    crate::s3::annotate(e, &object)
+                } else {
+                    e
+                }
+            });
+        page_counter(Arc::clone(&self.meter), listing.boxed())
+    }
+}
+
+/// One remote GET, received whole on a task of its own: if the reader stops waiting (LIMIT satisfied, query
+/// cancelled), the response still arrives and is counted, as the store sent it. The meter's in-flight count
+/// lets the query wait for such stragglers before its bill is read.
+async fn fetch_whole(
+    inner: Arc<dyn ObjectStore>,
+    meter: Arc<Meter>,
+    location: Path,
+    options: GetOptions,
+) -> object_store::Result<(ObjectMeta, object_store::Attributes, Bytes)> {
+    let guard = meter.begin();
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        let r = inner.get_opts(&location, options).await?;
+        let (meta, attributes) = (r.meta.clone(), r.attributes.clone());
+        let bytes = r.bytes().await?;
+        meter.add_bytes(bytes.len() as u64);
+        Ok((meta, attributes, bytes))
+    });
+    match task.await {
+        Ok(r) => r,
+        Err(e) => Err(object_store::Error::Generic {
+            store: "meter",
+            source: Box::new(e),
+        }),
+    }
+}
+
+/// Where a chunked remote read stands (see [`MeteredStore::get_chunked`]).
+struct ChunkState {
+    inner: Arc<dyn ObjectStore>,
+    meter: Arc<Meter>,
+    location: Path,
+    object: String,
+    s3: bool,
+    if_match: Option<String>,
+    version: Option<String>,
+    pos: u64,
+    end: u64,
+    size: u64,
+}
+
+async fn next_chunk(mut st: ChunkState) -> object_store::Result<Option<(Bytes, ChunkState)>> {
+    if st.pos >= st.end {
+        return Ok(None);
+    }
+    let stop = st.end.min(st.pos + st.size);
+    let opts = GetOptions {
+        range: Some(GetRange::Bounded(st.pos..stop)),
+        if_match: st.if_match.clone(),
+        version: st.version.clone(),
+        ..GetOptions::default()
+    };
+    st.meter.add_get(st.object.clone(), 1);
+    let fetched = fetch_whole(
+        Arc::clone(&st.inner),
+        Arc::clone(&st.meter),
+        st.location.clone(),
+        opts,
+    )
+    .await;
+    let bytes = match fetched {
+        Ok((_, _, b)) => b,
+        Err(e) if st.s3 => return Err(crate::s3::annotate(e, &st.object)),
+        Err(e) => return Err(e),
+    };
+    st.pos = stop;
+    st.size = (st.size * 2).min(REMOTE_CHUNK_MAX);
+    Ok(Some((bytes, st)))
+}
+
 /// Count a listing's requests as S3 pages it (1,000 keys a page), once the listing has been consumed or dropped.
-fn counted_listing(
+fn page_counter(
     meter: Arc<Meter>,
     inner: BoxStream<'static, object_store::Result<ObjectMeta>>,
 ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
@@ -381,6 +630,33 @@ mod tests {
         assert_eq!(m.requests.get, 3);
         assert_eq!(m.requests.head, 1);
         assert_eq!(m.requests.list, 1);
+    }
+
+    #[tokio::test]
+    async fn remote_streams_are_fetched_in_growing_whole_chunks() {
+        let (_d, mut store, meter, p) = setup(3_000_000);
+        store.ranges = RangeReads::Coalesce;
+        // With the size known from a listing: ranged GETs of 256 KiB, 512 KiB, 1 MiB, ... each received whole.
+        let listed: Vec<_> = store.list(None).collect().await;
+        assert_eq!(listed.len(), 1);
+        let mut s = store.get(&p).await.unwrap().into_stream();
+        let first = s.next().await.unwrap().unwrap();
+        assert_eq!(first.len() as u64, REMOTE_CHUNK_FIRST);
+        drop(s);
+        meter.settle(std::time::Duration::from_secs(5)).await;
+        assert_eq!(meter.reading().bytes_scanned, REMOTE_CHUNK_FIRST);
+        assert_eq!(meter.reading().requests.get, 1);
+        let all = store.get(&p).await.unwrap().bytes().await.unwrap();
+        assert_eq!(all.len(), 3_000_000);
+        assert_eq!(all, vec![7u8; 3_000_000]);
+        let m = meter.reading();
+        assert_eq!(m.bytes_scanned, REMOTE_CHUNK_FIRST + 3_000_000);
+        // 256K + 512K + 1M + the last 1,164,608 bytes.
+        assert_eq!(m.requests.get, 1 + 4);
+        // A small span is one request.
+        let b = store.get_range(&p, 10..1000).await.unwrap();
+        assert_eq!(b.len(), 990);
+        assert_eq!(meter.reading().requests.get, 6);
     }
 
     #[tokio::test]

@@ -1,0 +1,314 @@
+//! S3 end to end through the real binary and a real S3 protocol server on 127.0.0.1 (SigV4 on): crawl an S3
+//! prefix, query it, and check owl's meter against the server's own count of bytes and requests; retries,
+//! failures and credentials errors over real HTTP.
+
+mod common;
+#[path = "common/s3.rs"]
+mod s3server;
+
+use common::*;
+use s3server::{S3Server, SECRET_KEY, upload};
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+
+/// The fixture's sample-data, uploaded to `s3://lake/sample-data/` and crawled into database `s3lake`.
+fn lake() -> (Fixture, S3Server) {
+    let f = Fixture::new();
+    let s = S3Server::start(&["lake"]);
+    upload(
+        &f.path().join("sample-data"),
+        &s.bucket_dir("lake").join("sample-data"),
+    );
+    f.run_ok(&["query", "CREATE DATABASE s3lake"]);
+    let out = s3(&f, &s)
+        .args([
+            "-d",
+            "s3lake",
+            "crawl",
+            "s3://lake/sample-data",
+            "-f",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "crawl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (f, s)
+}
+
+/// `owl` in the fixture, with the server's endpoint and keys.
+fn s3(f: &Fixture, s: &S3Server) -> assert_cmd::Command {
+    let mut c = f.owl();
+    s.env(&mut c);
+    c
+}
+
+fn query(f: &Fixture, s: &S3Server, db: &str, sql: &str) -> Value {
+    let out = s3(f, s)
+        .args(["-d", db, "query", "-f", "json", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Equal result rows, or a panic naming the first row that differs (not both whole results).
+fn same_rows(a: &Value, b: &Value, what: &str) {
+    let (a, b) = (a["rows"].as_array().unwrap(), b["rows"].as_array().unwrap());
+    assert_eq!(a.len(), b.len(), "{what}: row counts differ");
+    if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+        panic!("{what}: row {i} differs:\n{}\n{}", a[i], b[i]);
+    }
+}
+
+#[test]
+fn bytes_and_requests_equal_what_the_server_sent() {
+    let (f, s) = lake();
+    let mut queries = Vec::new();
+    for t in [
+        "weblogs_csv",
+        "weblogs_csv_gz",
+        "weblogs_ndjson",
+        "weblogs_parquet",
+    ] {
+        queries.push(format!("SELECT * FROM {t} ORDER BY request_id"));
+        queries.push(format!(
+            "SELECT status, count(*) FROM {t} GROUP BY status ORDER BY status"
+        ));
+        queries.push(format!(
+            "SELECT count(*), sum(bytes) FROM {t} WHERE month = 1 AND day = 2"
+        ));
+        queries.push(format!("SELECT * FROM {t} LIMIT 5"));
+    }
+    queries.push("SELECT count(*) FROM orders".into());
+    queries.push("SELECT count(*) FROM cloudtrail".into());
+    for sql in &queries {
+        s.reset();
+        let doc = query(&f, &s, "s3lake", sql);
+        let server = s.counts();
+        assert_eq!(stat(&doc, "bytes_scanned"), server.body_bytes, "{sql}");
+        assert_eq!(req(&doc, "get"), server.get, "{sql}");
+        assert_eq!(req(&doc, "list"), server.list, "{sql}");
+        assert_eq!(req(&doc, "head"), server.head, "{sql}");
+        assert!(server.body_bytes > 0, "{sql}");
+        // The same answer as the local copy (LIMIT without ORDER BY may pick any rows: count them only).
+        let local = f.json(sql);
+        if sql.contains("LIMIT") {
+            assert_eq!(doc["rows"].as_array().unwrap().len(), 5, "{sql}");
+        } else {
+            same_rows(&doc, &local, sql);
+        }
+    }
+}
+
+#[test]
+fn pruned_queries_list_and_read_only_surviving_partitions() {
+    let (f, s) = lake();
+    let day = f.data("weblogs_csv/year=2024/month=01/day=02");
+    let day_bytes = size_of_files(&day, ".csv");
+    s.reset();
+    let doc = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT count(*) FROM weblogs_csv WHERE month = 1 AND day = 2",
+    );
+    assert_eq!(stat(&doc, "bytes_scanned"), day_bytes);
+    assert_eq!(s.counts().body_bytes, day_bytes);
+    // One LIST of the one surviving prefix.
+    assert_eq!(s.counts().list, 1);
+    assert_eq!(req(&doc, "list"), 1);
+}
+
+#[test]
+fn crawl_s3_then_recrawl_after_a_new_partition() {
+    let (f, s) = lake();
+    let reg = f.registry_json("s3lake", "weblogs_parquet");
+    assert_eq!(reg["location"], "s3://lake/sample-data/weblogs_parquet/");
+    assert_eq!(reg["partitions"].as_array().unwrap().len(), 8);
+    let before = query(&f, &s, "s3lake", "SELECT count(*) FROM weblogs_parquet");
+    let n_before = before["rows"][0][0].as_u64().unwrap();
+
+    // A new day arrives: a copy of an existing one under a new key.
+    let src = f.data("weblogs_parquet/year=2024/month=01/day=02");
+    let dst = s
+        .bucket_dir("lake")
+        .join("sample-data/weblogs_parquet/year=2024/month=03/day=01");
+    upload(&src, &dst);
+    let copied = common::walk(&src).len();
+    assert!(copied > 0);
+    let out = s3(&f, &s)
+        .args([
+            "-d",
+            "s3lake",
+            "crawl",
+            "s3://lake/sample-data",
+            "-f",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = table_in(&report, "s3lake.weblogs_parquet");
+    assert_eq!(t["partitions_added"], 1, "{t}");
+    let day2 = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT count(*) FROM weblogs_parquet WHERE month = 1 AND day = 2",
+    );
+    let after = query(&f, &s, "s3lake", "SELECT count(*) FROM weblogs_parquet");
+    assert_eq!(
+        after["rows"][0][0].as_u64().unwrap(),
+        n_before + day2["rows"][0][0].as_u64().unwrap()
+    );
+    let march = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT count(*) FROM weblogs_parquet WHERE month = 3",
+    );
+    assert_eq!(march["rows"], day2["rows"]);
+}
+
+#[test]
+fn transient_server_errors_are_retried() {
+    let (f, s) = lake();
+    let local = f.json("SELECT count(*), sum(bytes) FROM weblogs_csv");
+    s.reset();
+    s.stats.fail_next.store(2, Ordering::SeqCst);
+    let doc = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT count(*), sum(bytes) FROM weblogs_csv",
+    );
+    assert_eq!(s.stats.injected.load(Ordering::SeqCst), 2);
+    assert_eq!(doc["rows"], local["rows"]);
+    // Failed attempts sent no object bytes; the bill is still exactly what was received.
+    assert_eq!(stat(&doc, "bytes_scanned"), s.counts().body_bytes);
+}
+
+#[test]
+fn a_store_that_keeps_failing_is_one_clear_error() {
+    let (f, s) = lake();
+    s.stats.fail_always.store(true, Ordering::SeqCst);
+    let out = s3(&f, &s)
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .args(["-d", "s3lake", "query", "SELECT count(*) FROM weblogs_csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "partial output: {:?}", out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: s3://lake/sample-data/weblogs_csv/"),
+        "{err}"
+    );
+    assert!(
+        first.contains("HTTP 503 SlowDown after 2 attempts"),
+        "{err}"
+    );
+    assert!(first.contains(&format!("endpoint {}", s.endpoint)), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+}
+
+#[test]
+fn a_wrong_secret_is_access_denied_naming_the_bucket() {
+    let (f, s) = lake();
+    let out = s3(&f, &s)
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret-0000")
+        .args(["-d", "s3lake", "query", "SELECT count(*) FROM weblogs_csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: access denied to s3://lake/"),
+        "{err}"
+    );
+    assert!(err.contains("SignatureDoesNotMatch"), "{err}");
+    assert!(err.contains("profile default, region us-east-1"), "{err}");
+    assert!(
+        !err.contains("not-the-secret") && !err.contains(SECRET_KEY),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_bucket_and_missing_credentials_say_so() {
+    let f = Fixture::new();
+    let s = S3Server::start(&["lake"]);
+    let out = s3(&f, &s)
+        .args(["query", "SELECT * FROM 's3://nope/data/'"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: s3://nope: the bucket does not exist"),
+        "{err}"
+    );
+
+    let mut c = f.owl();
+    s3server::clean_aws_env(&mut c);
+    let out = c
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .args(["query", "SELECT * FROM 's3://lake/data/'"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: s3://lake: no AWS credentials (profile default)"),
+        "{err}"
+    );
+    assert!(err.contains("--no-sign-request"), "{err}");
+}
+
+#[test]
+fn public_buckets_need_no_credentials() {
+    let f = Fixture::new();
+    let s = S3Server::start_public(&["open"]);
+    upload(
+        &f.data("weblogs_parquet"),
+        &s.bucket_dir("open").join("weblogs"),
+    );
+    let mut c = f.owl();
+    s3server::clean_aws_env(&mut c);
+    let out = c
+        .args([
+            "--endpoint-url",
+            &s.endpoint,
+            "--no-sign-request",
+            "query",
+            "-f",
+            "json",
+            "SELECT count(*) FROM 's3://open/weblogs/'",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let local = f.json("SELECT count(*) FROM weblogs_parquet");
+    assert_eq!(doc["rows"], local["rows"]);
+    assert_eq!(stat(&doc, "bytes_scanned"), s.counts().body_bytes);
+}
