@@ -2,6 +2,7 @@
 //!
 //! - `cli`: arguments -> settings -> engine; prints results (stdout) and errors/stats (stderr); exit codes.
 //! - `settings`: flag > `OWL_*` env > default, resolved once.
+//! - `batch`: `owl run` inputs and reports: .sql files split into statements (with checks), JSON/JUnit reports.
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.
 //! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
 //! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
@@ -14,6 +15,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod batch;
 pub mod catalog;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;

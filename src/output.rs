@@ -37,6 +37,18 @@ fn arrow_err(e: arrow::error::ArrowError) -> Error {
     Error::Internal(format!("formatting results: {e}"))
 }
 
+/// A result's columns as `[{"name", "type"}]`, types in Hive/Athena spelling.
+pub fn columns_json(schema: &SchemaRef) -> Vec<Value> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = to_hive(f.data_type()).unwrap_or_else(|_| f.data_type().to_string());
+            json!({"name": f.name(), "type": ty})
+        })
+        .collect()
+}
+
 /// Write an outcome's rows in `format`. JSON includes the stats; the others carry rows only.
 pub fn write_result(format: OutputFormat, o: &Outcome, out: &mut dyn Write) -> Result<()> {
     match format {
@@ -75,15 +87,7 @@ pub fn write_result(format: OutputFormat, o: &Outcome, out: &mut dyn Write) -> R
             Ok(())
         }
         OutputFormat::Json => {
-            let columns: Vec<Value> = o
-                .schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    let ty = to_hive(f.data_type()).unwrap_or_else(|_| f.data_type().to_string());
-                    json!({"name": f.name(), "type": ty})
-                })
-                .collect();
+            let columns = columns_json(&o.schema);
             let rows: Vec<Value> = json_rows(&o.batches)?
                 .into_iter()
                 .map(|r| Value::Array(r.into_iter().map(|(_, v)| v).collect()))
@@ -210,7 +214,10 @@ pub fn stats_line(s: &QueryStats, units: Units) -> String {
     let head = match s.state {
         QueryState::Succeeded => format!("{rows} in {secs:.3} s"),
         QueryState::Failed => format!("FAILED after {secs:.3} s"),
-        QueryState::Cancelled => format!("CANCELLED after {secs:.3} s"),
+        QueryState::Cancelled => match &s.state_reason {
+            Some(r) => format!("CANCELLED ({r}) after {secs:.3} s"),
+            None => format!("CANCELLED after {secs:.3} s"),
+        },
     };
     match s.statement_type {
         StatementType::Ddl | StatementType::Utility if s.state == QueryState::Succeeded => {

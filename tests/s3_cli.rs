@@ -20,6 +20,7 @@ fn lake() -> (Fixture, S3Server) {
         &s.bucket_dir("lake").join("sample-data"),
     );
     f.run_ok(&["query", "CREATE DATABASE s3lake"]);
+    s.reset();
     let out = s3(&f, &s)
         .args([
             "-d",
@@ -36,6 +37,10 @@ fn lake() -> (Fixture, S3Server) {
         "crawl failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The crawler's own meter agrees with the server too.
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["bytes_read"].as_u64(), Some(s.counts().body_bytes));
+    assert!(s.counts().list >= 1);
     (f, s)
 }
 

@@ -2,6 +2,7 @@
 
 mod crawl;
 mod query;
+mod run;
 mod tables;
 
 use crate::cost::{CostModel, Units};
@@ -82,6 +83,8 @@ pub struct Cli {
 enum Command {
     /// Run SQL and print the result, with what it scanned and cost.
     Query(query::QueryArgs),
+    /// Run .sql files for CI: stop at the first failure (file:line), budgets, data checks, reports.
+    Run(run::RunArgs),
     /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
     Crawl(crawl::CrawlArgs),
     /// List the tables of a database.
@@ -194,6 +197,7 @@ pub fn main() -> ExitCode {
         };
         match cli.command {
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
+            Command::Run(args) => run::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
             Command::Tables(args) => tables::tables(&engine, args),
             Command::Describe(args) => tables::describe(&engine, args),

@@ -20,6 +20,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::CatalogProviderList;
 use datafusion::catalog::MemoryCatalogProviderList;
+use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
@@ -50,7 +51,13 @@ pub struct QueryStats {
     pub cost_usd: f64,
     pub files_read: u64,
     pub requests: Requests,
+    /// Why a statement was cancelled or failed, when owl decided it (`bytes scanned limit exceeded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
 }
+
+/// The reason a query stopped by its scan budget carries (as Athena words it).
+pub const BYTES_LIMIT_REASON: &str = "bytes scanned limit exceeded";
 
 /// What running one statement produced. `error` is set when `stats.state` is FAILED; a CANCELLED statement
 /// keeps its bill and no rows.
@@ -199,16 +206,33 @@ impl Engine {
         meter: Arc<Meter>,
         cancel: impl Future<Output = ()>,
     ) -> Outcome {
+        self.execute_with(stmt, meter, cancel, &[]).await
+    }
+
+    /// [`Engine::execute`] with values for named placeholders (`$name`), bound into the plan as typed values
+    /// (never spliced into the SQL text).
+    pub async fn execute_with(
+        &self,
+        stmt: &Statement,
+        meter: Arc<Meter>,
+        cancel: impl Future<Output = ()>,
+        params: &[(String, String)],
+    ) -> Outcome {
         let started = Instant::now();
         let sql = stmt.to_string();
         let query_id = uuid::Uuid::new_v4().to_string();
-        let run = self.execute_inner(stmt, Arc::clone(&meter));
+        let run = self.execute_inner(stmt, Arc::clone(&meter), params);
+        let mut reason = None;
         let (state, kind, schema, batches, error) = tokio::select! {
             r = run => match r {
                 Ok((kind, schema, batches)) => (QueryState::Succeeded, kind, schema, batches, None),
                 Err((kind, e)) => (QueryState::Failed, kind, empty_schema(), vec![], Some(e)),
             },
             () = cancel => (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None),
+            () = meter.over_limit() => {
+                reason = Some(BYTES_LIMIT_REASON.to_string());
+                (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None)
+            }
         };
         // Remote responses still arriving (a LIMIT that stopped early, a cancel) are what the store sent: wait for
         // them, briefly when the user cancelled, so the bill includes them.
@@ -219,11 +243,16 @@ impl Engine {
         };
         meter.settle(grace).await;
         let reading = meter.reading();
+        // A query stopped by its budget is billed exactly the cutoff, as Athena does.
+        let billable = match (&reason, meter.limit()) {
+            (Some(_), Some(limit)) => reading.bytes_scanned.min(limit),
+            _ => reading.bytes_scanned,
+        };
         let Bill {
             billed_bytes,
             cost_usd,
             ..
-        } = self.settings.cost.bill(reading.bytes_scanned, state, kind);
+        } = self.settings.cost.bill(billable, state, kind);
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         Outcome {
             sql,
@@ -241,6 +270,7 @@ impl Engine {
                 cost_usd,
                 files_read: reading.files_read,
                 requests: reading.requests,
+                state_reason: reason,
             },
         }
     }
@@ -249,6 +279,7 @@ impl Engine {
         &self,
         stmt: &Statement,
         meter: Arc<Meter>,
+        params: &[(String, String)],
     ) -> std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>
     {
         let ctx = self
@@ -267,6 +298,7 @@ impl Engine {
             Err((kind, e)) => return Err((kind, self.explain_not_found(e).await)),
         };
         let kind = classify(&plan);
+        let plan = bind_params(plan, params).map_err(|e| (kind, e))?;
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
             return commands::create_external_table(self, &ctx, cmd).await;
         }
@@ -434,6 +466,37 @@ fn classify(plan: &LogicalPlan) -> StatementType {
         LogicalPlan::Explain(_) => StatementType::Utility,
         _ => StatementType::Dml,
     }
+}
+
+/// Give every `$name` placeholder its `--param` value, cast to the type the plan expects there.
+fn bind_params(plan: LogicalPlan, params: &[(String, String)]) -> Result<LogicalPlan> {
+    let types = plan.get_parameter_types().map_err(from_df)?;
+    if types.is_empty() {
+        return Ok(plan);
+    }
+    let mut values = std::collections::HashMap::new();
+    for (id, ty) in types {
+        let name = id.trim_start_matches('$');
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::Unsupported(format!(
+                "positional placeholder `{id}`: name it (`$day`) and pass --param day=VALUE"
+            )));
+        }
+        let Some((_, raw)) = params.iter().rev().find(|(k, _)| k == name) else {
+            return Err(Error::Query(format!(
+                "parameter `{id}` has no value: pass --param {name}=VALUE"
+            )));
+        };
+        let text = ScalarValue::Utf8(Some(raw.clone()));
+        let value = match ty {
+            Some(t) if t != arrow::datatypes::DataType::Utf8 => text.cast_to(&t).map_err(|_| {
+                Error::Query(format!("--param {name}={raw}: not a valid {t} value"))
+            })?,
+            _ => text,
+        };
+        values.insert(name.to_string(), value);
+    }
+    plan.with_param_values(values).map_err(from_df)
 }
 
 /// Turn a DataFusion error into owl's: an owl error wrapped inside comes back out as itself; otherwise the

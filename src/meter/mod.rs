@@ -31,6 +31,9 @@ pub struct Meter {
     /// Remote requests still receiving: they finish (and are counted) even when the query no longer wants
     /// them, so the bill is what the store sent. [`Meter::settle`] waits for them.
     in_flight: tokio::sync::watch::Sender<usize>,
+    /// A scan budget (`--max-bytes-per-query`): crossing it flips `over`.
+    limit: Option<u64>,
+    over: tokio::sync::watch::Sender<bool>,
 }
 
 /// One remote request in flight (see [`Meter::begin`]).
@@ -65,6 +68,29 @@ impl Meter {
         Self::default()
     }
 
+    /// A meter with a scan budget: [`Meter::over_limit`] resolves once more than `limit` bytes were read.
+    pub fn with_limit(limit: Option<u64>) -> Self {
+        Meter {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Resolves when the budget is exceeded; never, without a budget.
+    pub async fn over_limit(&self) {
+        if self.limit.is_none() {
+            return std::future::pending().await;
+        }
+        let mut rx = self.over.subscribe();
+        if rx.wait_for(|over| *over).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     pub fn reading(&self) -> MeterReading {
         MeterReading {
             bytes_scanned: self.bytes.load(Ordering::Relaxed),
@@ -97,7 +123,13 @@ impl Meter {
     }
 
     fn add_bytes(&self, n: u64) {
-        self.bytes.fetch_add(n, Ordering::Relaxed);
+        let total = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(limit) = self.limit
+            && total > limit
+        {
+            self.over
+                .send_if_modified(|over| !std::mem::replace(over, true));
+        }
     }
 
     fn add_get(&self, object: String, requests: u64) {
