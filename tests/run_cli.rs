@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use owl::sample::weblogs;
+use owl::sample::{WEBLOG_DAYS, weblogs};
 use serde_json::Value;
 use std::path::Path;
 
@@ -363,4 +363,129 @@ fn output_dir_saves_results_as_athena_does() {
         meta["stats"]["bytes_scanned"].as_u64().unwrap(),
         size_of_files(&f.data("weblogs_csv_gz"), ".csv.gz")
     );
+}
+
+#[test]
+fn estimates_equal_actuals_without_reading_data() {
+    let f = Fixture::new();
+    let csv_bytes = size_of_files(&f.data("weblogs_csv"), ".csv");
+    let gz_bytes = size_of_files(&f.data("weblogs_csv_gz"), ".csv.gz");
+    let day_bytes = size_of_files(&f.data("weblogs_csv/year=2024/month=01/day=02"), ".csv");
+    let cases: [(&str, Option<u64>); 6] = [
+        ("SELECT * FROM weblogs_parquet", None),
+        ("SELECT status, bytes FROM weblogs_parquet", None),
+        ("SELECT count(*) FROM weblogs_parquet", None),
+        ("SELECT count(*) FROM weblogs_csv", Some(csv_bytes)),
+        ("SELECT max(ts) FROM weblogs_csv_gz", Some(gz_bytes)),
+        (
+            "SELECT count(*) FROM weblogs_csv WHERE month = 1 AND day = 2",
+            Some(day_bytes),
+        ),
+    ];
+    for (sql, files_size) in cases {
+        let out = f
+            .owl()
+            .args(["estimate", "-f", "json", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let est: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let e = &est["statements"][0];
+        let actual = f.json(sql);
+        assert_eq!(
+            e["bytes_scanned"], actual["stats"]["bytes_scanned"],
+            "{sql}"
+        );
+        assert_eq!(e["billed_bytes"], actual["stats"]["billed_bytes"], "{sql}");
+        if let Some(n) = files_size {
+            assert_eq!(e["bytes_scanned"], n, "{sql}");
+            assert_eq!(e["read_to_estimate"], 0, "{sql}: text files are not read");
+        }
+    }
+    // Parquet: the estimate read the footers only, far less than the data.
+    let out = f
+        .owl()
+        .args(["estimate", "-f", "json", "SELECT * FROM weblogs_parquet"])
+        .output()
+        .unwrap();
+    let est: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = est["statements"][0]["read_to_estimate"].as_u64().unwrap();
+    assert!(read > 0 && read < size_of_files(&f.data("weblogs_parquet"), ".parquet") / 2);
+}
+
+#[test]
+fn a_dry_run_reads_no_data_runs_no_ddl_and_gates_on_the_estimate() {
+    let f = Fixture::new();
+    write(
+        f.path(),
+        "ci.sql",
+        "CREATE DATABASE scratch;\nSELECT count(*) FROM weblogs_csv WHERE day = $day;\nSELECT * FROM weblogs_ndjson;\n",
+    );
+    let json_bytes = size_of_files(&f.data("weblogs_ndjson"), ".json");
+    let out = f
+        .owl()
+        .args([
+            "run",
+            "ci.sql",
+            "--dry-run",
+            "--param",
+            "day=2",
+            "--max-bytes-per-query",
+            "1MB",
+            "--continue-on-error",
+            "--report",
+            "r.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty(), "a dry run printed results");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ci.sql:1: estimate: free (DDL"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "ci.sql:3: error: the estimate, {json_bytes} bytes, exceeds --max-bytes-per-query 1000000"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !f.path().join("catalog/scratch").exists(),
+        "DDL ran in a dry run"
+    );
+    let r = report(&f, "r.json");
+    let st = r["statements"].as_array().unwrap();
+    assert!(st.iter().all(|s| s["state"] == "ESTIMATED"));
+    let days: u64 = WEBLOG_DAYS
+        .iter()
+        .filter(|d| d.2 == 2)
+        .map(|&(y, m, d)| {
+            size_of_files(
+                &f.data(&format!("weblogs_csv/year={y}/month={m:02}/day={d:02}")),
+                ".csv",
+            )
+        })
+        .sum();
+    assert_eq!(st[1]["estimated_bytes"], days);
+    assert_eq!(st[2]["estimated_bytes"], json_bytes);
+    assert_eq!(st[1]["bytes_scanned"], 0);
+    assert_eq!(r["totals"]["estimated_bytes"], days + json_bytes);
+
+    // A real run with a report shows the estimate next to the actual.
+    write(
+        f.path(),
+        "pq.sql",
+        "SELECT path, latency_ms FROM weblogs_parquet;\n",
+    );
+    let out = f
+        .owl()
+        .args(["run", "pq.sql", "--report", "r2.json", "-f", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = &report(&f, "r2.json")["statements"][0];
+    assert_eq!(s["estimated_bytes"], s["bytes_scanned"]);
 }

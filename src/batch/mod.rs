@@ -73,7 +73,7 @@ pub struct StatementReport {
     pub line: usize,
     pub sql: String,
     pub query_id: Option<String>,
-    /// SUCCEEDED, FAILED, CANCELLED, or NOT_RUN (after a stop).
+    /// SUCCEEDED, FAILED, CANCELLED, NOT_RUN (after a stop), or ESTIMATED (`--dry-run`).
     pub state: String,
     pub state_reason: Option<String>,
     pub statement_type: Option<String>,
@@ -85,6 +85,9 @@ pub struct StatementReport {
     pub files_read: u64,
     pub error: Option<String>,
     pub checks: Vec<CheckReport>,
+    /// What a dry run estimated for this statement (in a real run, next to the actual, so drift shows).
+    pub estimated_bytes: Option<u64>,
+    pub estimated_cost_usd: Option<f64>,
 }
 
 impl StatementReport {
@@ -105,6 +108,8 @@ impl StatementReport {
             files_read: 0,
             error: None,
             checks: Vec::new(),
+            estimated_bytes: None,
+            estimated_cost_usd: None,
         }
     }
 
@@ -137,6 +142,8 @@ pub struct Totals {
     pub bytes_scanned: u64,
     pub billed_bytes: u64,
     pub cost_usd: f64,
+    pub estimated_bytes: u64,
+    pub estimated_cost_usd: f64,
 }
 
 /// The whole run, as `--report` writes it.
@@ -158,6 +165,7 @@ impl RunReport {
                 "SUCCEEDED" => t.succeeded += 1,
                 "FAILED" => t.failed += 1,
                 "CANCELLED" => t.cancelled += 1,
+                "ESTIMATED" => {}
                 _ => t.not_run += 1,
             }
             t.checks_failed += s.checks.iter().filter(|c| !c.passed).count();
@@ -166,6 +174,8 @@ impl RunReport {
             t.bytes_scanned += s.bytes_scanned;
             t.billed_bytes += s.billed_bytes;
             t.cost_usd += s.cost_usd;
+            t.estimated_bytes += s.estimated_bytes.unwrap_or(0);
+            t.estimated_cost_usd += s.estimated_cost_usd.unwrap_or(0.0);
         }
         RunReport {
             statements,

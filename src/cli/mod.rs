@@ -1,6 +1,7 @@
 //! The command line: argument parsing, one file per subcommand, and the one place errors are printed.
 
 mod crawl;
+mod estimate;
 mod query;
 mod run;
 mod tables;
@@ -83,6 +84,8 @@ pub struct Cli {
 enum Command {
     /// Run SQL and print the result, with what it scanned and cost.
     Query(query::QueryArgs),
+    /// What SQL would scan and cost, without reading its data (Parquet footers only).
+    Estimate(estimate::EstimateArgs),
     /// Run .sql files for CI: stop at the first failure (file:line), budgets, data checks, reports.
     Run(run::RunArgs),
     /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
@@ -197,6 +200,7 @@ pub fn main() -> ExitCode {
         };
         match cli.command {
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
+            Command::Estimate(args) => estimate::run(&engine, args).await,
             Command::Run(args) => run::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
             Command::Tables(args) => tables::tables(&engine, args),

@@ -42,12 +42,16 @@ pub struct RunArgs {
     /// Stop the run once the statements so far cost more than this many USD: exit 3.
     #[arg(long, value_name = "USD")]
     max_total_cost: Option<f64>,
+    /// Plan every statement and report what it would scan and cost, reading no data (Parquet footers only);
+    /// `--max-bytes-per-query` then applies to the estimates (exit 3). DDL is not executed.
+    #[arg(long)]
+    dry_run: bool,
     /// A value for the placeholder `$name`, bound as a typed value (never spliced into the SQL).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
 }
 
-fn parse_param(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_param(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}`: write --param name=value"))?;
@@ -91,11 +95,35 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
             reports.push(StatementReport::not_run(&p.shown, p.item.line, &p.item.sql));
             continue;
         }
+        if args.dry_run {
+            let rep = dry_run(engine, p, &args, units).await;
+            if rep.failed() {
+                let budget = rep.checks.iter().any(|c| !c.passed);
+                status = worse(
+                    status,
+                    if budget {
+                        ExitStatus::BudgetExceeded
+                    } else {
+                        ExitStatus::UserError
+                    },
+                );
+                stop = !args.continue_on_error;
+            }
+            reports.push(rep);
+            continue;
+        }
+        // With a report, the estimate goes next to the actual, so drift is visible.
+        let estimate = match &args.report {
+            Some(_) => engine.estimate(&p.parsed, &args.params).await.ok(),
+            None => None,
+        };
         let meter = Arc::new(Meter::with_limit(args.max_bytes_per_query));
         let outcome = engine
             .execute_with(&p.parsed, meter, interrupts.next(), &args.params)
             .await;
         let mut rep = report_of(p, &outcome);
+        rep.estimated_bytes = estimate.as_ref().map(|e| e.bytes_scanned);
+        rep.estimated_cost_usd = estimate.as_ref().map(|e| e.cost_usd);
         match outcome.stats.state {
             QueryState::Succeeded => {
                 if let Err(e) = deliver(&args, &outcome, p) {
@@ -259,6 +287,84 @@ fn report_of(p: &Planned, o: &Outcome) -> StatementReport {
         files_read: s.files_read,
         error: o.error.as_ref().map(|e| e.to_string()),
         checks: Vec::new(),
+        estimated_bytes: None,
+        estimated_cost_usd: None,
+    }
+}
+
+/// `--dry-run`: estimate one statement; a budget overrun is a failed check (exit 3).
+async fn dry_run(
+    engine: &Engine,
+    p: &Planned,
+    args: &RunArgs,
+    units: crate::cost::Units,
+) -> StatementReport {
+    let at = format!("{}:{}", p.shown, p.item.line);
+    let mut rep = StatementReport::not_run(&p.shown, p.item.line, &p.item.sql);
+    match engine.estimate(&p.parsed, &args.params).await {
+        Ok(e) => {
+            rep.state = "ESTIMATED".into();
+            rep.statement_type = serde_json::to_value(e.statement_type)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            rep.estimated_bytes = Some(e.bytes_scanned);
+            rep.estimated_cost_usd = Some(e.cost_usd);
+            eprintln!("{at}: {}", estimate_line(&e, units));
+            if let Some(max) = args.max_bytes_per_query {
+                let passed = e.bytes_scanned <= max;
+                let message = (!passed).then(|| {
+                    format!(
+                        "the estimate, {} bytes, exceeds --max-bytes-per-query {max}",
+                        e.bytes_scanned
+                    )
+                });
+                if let Some(m) = &message {
+                    eprintln!("{at}: error: {m}");
+                }
+                rep.checks.push(CheckReport {
+                    check: format!("estimated bytes <= {max}"),
+                    passed,
+                    message,
+                });
+            }
+        }
+        Err(e) => {
+            eprint!("{at}: ");
+            print_error(&e);
+            rep.state = "FAILED".into();
+            rep.error = Some(e.to_string());
+        }
+    }
+    rep
+}
+
+/// `estimate: scans 93.91 KB · billed 10 MB · $0.00005 · 8 files (read 64 KB of footers)`.
+pub(crate) fn estimate_line(
+    e: &crate::engine::estimate::Estimate,
+    units: crate::cost::Units,
+) -> String {
+    use crate::cost::StatementType;
+    use crate::output::human_bytes;
+    match e.statement_type {
+        StatementType::Ddl => "estimate: free (DDL, not run in a dry run)".into(),
+        StatementType::Utility => "estimate: free (utility)".into(),
+        StatementType::Dml => {
+            let mut s = format!(
+                "estimate: scans {} · billed {} · {} · {} file{}",
+                human_bytes(e.bytes_scanned, units),
+                human_bytes(e.billed_bytes, units),
+                dollars(e.cost_usd),
+                e.files,
+                if e.files == 1 { "" } else { "s" }
+            );
+            if e.read_to_estimate > 0 {
+                s.push_str(&format!(
+                    " (read {} of footers to estimate)",
+                    human_bytes(e.read_to_estimate, units)
+                ));
+            }
+            s
+        }
     }
 }
 

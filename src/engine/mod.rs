@@ -8,6 +8,7 @@
 
 mod athena;
 mod commands;
+pub mod estimate;
 pub mod stores;
 
 use crate::catalog::Registry;

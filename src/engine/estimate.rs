@@ -1,0 +1,219 @@
+//! Dry runs: what a statement would scan and cost, WITHOUT reading its data. The statement is planned as for
+//! a run (partitions pruned from the registry, files listed), then each scan is priced:
+//! - CSV/JSON (plain or compressed): the whole size of every file the scan would open;
+//! - Parquet: the footer as a run reads it (the 8 KiB prefetch, or the whole footer when larger) plus the
+//!   column chunks of the referenced columns in every row group. Reading footers is the one read an estimate
+//!   makes; it is reported apart (`read_to_estimate`) and not billed as the statement.
+//!
+//! An estimate is an upper bound where a run can skip work the plan cannot know of: row groups pruned by
+//! min/max statistics, a LIMIT satisfied early. DDL and utility statements are free and are not executed.
+
+use super::{Engine, bind_params, classify, from_df};
+use crate::cost::{QueryState, StatementType};
+use crate::error::{Error, Result};
+use crate::meter::Meter;
+use crate::settings::PARQUET_FOOTER_HINT;
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::Statement as Sql;
+use object_store::ObjectStore;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What a statement would scan and cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub statement_type: StatementType,
+    /// Bytes a run would read (the estimate).
+    pub bytes_scanned: u64,
+    pub billed_bytes: u64,
+    pub cost_usd: f64,
+    /// Files the scans would open.
+    pub files: u64,
+    /// Bytes read to make the estimate (Parquet footers), not part of the bill.
+    pub read_to_estimate: u64,
+}
+
+impl Engine {
+    /// Estimate one statement (see the module docs). `params` as for [`Engine::execute_with`].
+    pub async fn estimate(
+        &self,
+        stmt: &Statement,
+        params: &[(String, String)],
+    ) -> Result<Estimate> {
+        let free = |kind| Estimate {
+            statement_type: kind,
+            bytes_scanned: 0,
+            billed_bytes: 0,
+            cost_usd: 0.0,
+            files: 0,
+            read_to_estimate: 0,
+        };
+        match stmt {
+            Statement::CreateExternalTable(_) => return Ok(free(StatementType::Ddl)),
+            Statement::Statement(s) => match s.as_ref() {
+                Sql::Query(_) | Sql::Explain { .. } | Sql::Insert(_) => {}
+                Sql::CreateDatabase { .. }
+                | Sql::CreateSchema { .. }
+                | Sql::CreateTable(_)
+                | Sql::CreateView { .. }
+                | Sql::Drop { .. }
+                | Sql::AlterTable { .. } => return Ok(free(StatementType::Ddl)),
+                _ => return Ok(free(StatementType::Utility)),
+            },
+            _ => {}
+        }
+        let meter = Arc::new(Meter::new());
+        let ctx = self.query_context(Arc::clone(&meter))?;
+        let state = ctx.state();
+        let plan = state
+            .statement_to_plan(stmt.clone())
+            .await
+            .map_err(from_df)?;
+        let kind = classify(&plan);
+        if kind != StatementType::Dml {
+            return Ok(free(kind));
+        }
+        let plan = bind_params(plan, params)?;
+        let physical = state.create_physical_plan(&plan).await.map_err(from_df)?;
+        let mut scans = Vec::new();
+        collect_scans(&physical, &mut scans);
+        let mut bytes = 0;
+        let mut files = 0;
+        for config in scans {
+            let store = ctx
+                .runtime_env()
+                .object_store(&config.object_store_url)
+                .map_err(from_df)?;
+            let file_type = config.file_source().file_type().to_string();
+            let wanted = referenced_file_columns(&config);
+            // A file split across threads appears once per range: price it once, whole.
+            let mut seen = BTreeSet::new();
+            for group in &config.file_groups {
+                for file in group.files() {
+                    if !seen.insert(file.object_meta.location.clone()) {
+                        continue;
+                    }
+                    files += 1;
+                    let size = file.object_meta.size;
+                    if file_type != "parquet" {
+                        bytes += size;
+                        continue;
+                    }
+                    let before = meter.bytes_scanned();
+                    let metadata = read_footer(store.as_ref(), &file.object_meta.location, size)
+                        .await
+                        .map_err(|e| {
+                            Error::Query(format!(
+                                "reading the Parquet footer of `{}`: {e}",
+                                file.object_meta.location
+                            ))
+                        })?;
+                    // The footer costs a run what it cost here.
+                    bytes += meter.bytes_scanned() - before;
+                    let schema = metadata.file_metadata().schema_descr();
+                    let roots: BTreeSet<usize> = schema
+                        .root_schema()
+                        .get_fields()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| wanted.as_ref().is_none_or(|w| w.contains(f.name())))
+                        .map(|(i, _)| i)
+                        .collect();
+                    for rg in metadata.row_groups() {
+                        for (i, col) in rg.columns().iter().enumerate() {
+                            if roots.contains(&schema.get_column_root_idx(i)) {
+                                bytes += col.byte_range().1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let bill = self
+            .settings
+            .cost
+            .bill(bytes, QueryState::Succeeded, StatementType::Dml);
+        Ok(Estimate {
+            statement_type: kind,
+            bytes_scanned: bytes,
+            billed_bytes: bill.billed_bytes,
+            cost_usd: bill.cost_usd,
+            files,
+            read_to_estimate: meter.bytes_scanned(),
+        })
+    }
+}
+
+/// A Parquet footer, read as a run reads it: the last [`PARQUET_FOOTER_HINT`] bytes, then the rest of the
+/// footer when it is larger.
+async fn read_footer(
+    store: &dyn ObjectStore,
+    location: &object_store::path::Path,
+    size: u64,
+) -> std::result::Result<ParquetMetaData, String> {
+    use object_store::ObjectStoreExt;
+    let suffix = size.min(PARQUET_FOOTER_HINT as u64);
+    if suffix < 8 {
+        return Err("the file is too small to be Parquet".into());
+    }
+    let tail = store
+        .get_range(location, size - suffix..size)
+        .await
+        .map_err(|e| e.to_string())?;
+    let n = tail.len();
+    if &tail[n - 4..] != b"PAR1" {
+        return Err("no Parquet footer (missing PAR1 magic)".into());
+    }
+    let meta_len = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]) as u64;
+    let footer = meta_len + 8;
+    if footer > size {
+        return Err("the footer length is larger than the file".into());
+    }
+    let buf = if footer <= suffix {
+        tail.slice((n - footer as usize)..(n - 8))
+    } else {
+        let head = store
+            .get_range(location, size - footer..size - suffix)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut all = head.to_vec();
+        all.extend_from_slice(&tail[..n - 8]);
+        bytes::Bytes::from(all)
+    };
+    ParquetMetaDataReader::decode_metadata(&buf).map_err(|e| e.to_string())
+}
+
+fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {
+    if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
+        && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
+    {
+        out.push(config.clone());
+    }
+    for child in plan.children() {
+        collect_scans(child, out);
+    }
+}
+
+/// Names of the file columns a scan reads (projection and pushed-down filter); None: all of them.
+fn referenced_file_columns(config: &FileScanConfig) -> Option<BTreeSet<String>> {
+    let file_schema = config.file_schema();
+    let source = config.file_source();
+    let projection = source.projection()?;
+    let mut names: BTreeSet<String> = projection
+        .column_indices()
+        .into_iter()
+        .filter(|&i| i < file_schema.fields().len())
+        .map(|i| file_schema.field(i).name().clone())
+        .collect();
+    if let Some(filter) = source.filter() {
+        for c in datafusion::physical_expr::utils::collect_columns(&filter) {
+            names.insert(c.name().to_string());
+        }
+    }
+    Some(names)
+}
