@@ -469,3 +469,50 @@ fn killing_a_crawl_leaves_every_registry_file_whole() {
     let doc = f.json("SHOW TABLES LIKE 't%'");
     assert_eq!(doc["rows"].as_array().unwrap().len(), 400);
 }
+
+#[test]
+fn bzip2_xz_and_zstd_files_are_crawled_and_queried() {
+    use std::io::Write;
+    let f = Fixture::new();
+    let day = "weblogs_csv/year=2024/month=01/day=02/part-00000.csv";
+    let csv = fs::read(f.data(day)).unwrap();
+    let json =
+        fs::read(f.data("weblogs_ndjson/year=2024/month=01/day=02/part-00000.json")).unwrap();
+    let rows = csv.iter().filter(|&&b| b == b'\n').count() as u64 - 1;
+    let bz2 = |data: &[u8]| {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let xz = |data: &[u8]| {
+        let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let zst = |data: &[u8]| zstd::encode_all(data, 3).unwrap();
+    let files = [
+        ("lake/csv_bz2/part.csv.bz2", bz2(&csv)),
+        ("lake/csv_xz/part.csv.xz", xz(&csv)),
+        ("lake/json_zst/part.json.zst", zst(&json)),
+    ];
+    for (rel, bytes) in &files {
+        write(f.path(), rel, bytes);
+    }
+    let (code, report, stderr) = crawl(&f, &["lake"]);
+    assert_eq!(code, 0, "{stderr}");
+    for (table, compression) in [("csv_bz2", "bzip2"), ("csv_xz", "xz"), ("json_zst", "zstd")] {
+        let t = table_in(&report, &format!("default.{table}"));
+        assert_eq!(t["change"], "created", "{t}");
+        let reg = f.registry_json("default", table);
+        assert_eq!(reg["format"]["compression"], compression, "{reg}");
+    }
+    for ((rel, bytes), table) in files.iter().zip(["csv_bz2", "csv_xz", "json_zst"]) {
+        let doc = f.json(&format!(
+            "SELECT count(*), count(DISTINCT request_id) FROM {table}"
+        ));
+        assert_eq!(doc["rows"][0][0], rows, "{rel}");
+        assert_eq!(doc["rows"][0][1], rows, "{rel}");
+        // Billed at the stored (compressed) size.
+        assert_eq!(stat(&doc, "bytes_scanned"), bytes.len() as u64, "{rel}");
+    }
+}
