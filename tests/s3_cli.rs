@@ -21,7 +21,16 @@ fn lake() -> (Fixture, S3Server) {
     );
     f.run_ok(&["query", "CREATE DATABASE s3lake"]);
     s.reset();
-    let out = s3(&f, &s)
+    let report = crawl_lake(&f, &s);
+    // The crawler's own meter agrees with the server too.
+    assert_eq!(report["bytes_read"].as_u64(), Some(s.counts().body_bytes));
+    assert!(s.counts().list >= 1);
+    (f, s)
+}
+
+/// `owl -d s3lake crawl s3://lake/sample-data`, expected to succeed; its JSON report.
+fn crawl_lake(f: &Fixture, s: &S3Server) -> Value {
+    let out = s3(f, s)
         .args([
             "-d",
             "s3lake",
@@ -37,11 +46,7 @@ fn lake() -> (Fixture, S3Server) {
         "crawl failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The crawler's own meter agrees with the server too.
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["bytes_read"].as_u64(), Some(s.counts().body_bytes));
-    assert!(s.counts().list >= 1);
-    (f, s)
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// `owl` in the fixture, with the server's endpoint and keys.
@@ -149,23 +154,7 @@ fn crawl_s3_then_recrawl_after_a_new_partition() {
     upload(&src, &dst);
     let copied = common::walk(&src).len();
     assert!(copied > 0);
-    let out = s3(&f, &s)
-        .args([
-            "-d",
-            "s3lake",
-            "crawl",
-            "s3://lake/sample-data",
-            "-f",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = crawl_lake(&f, &s);
     let t = table_in(&report, "s3lake.weblogs_parquet");
     assert_eq!(t["partitions_added"], 1, "{t}");
     let day2 = query(
