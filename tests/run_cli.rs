@@ -231,7 +231,7 @@ fn failed_checks_fail_the_run_with_a_diff() {
     write(
         f.path(),
         "checks.sql",
-        "-- owl:expect rows = 0\nSELECT DISTINCT method FROM weblogs_parquet;\n-- owl:expect file = want.csv\nSELECT 1 AS one UNION ALL SELECT 3;\n",
+        "-- owl:expect rows = 0\nSELECT DISTINCT method FROM weblogs_parquet;\n-- owl:expect file = want.csv\nSELECT one FROM (VALUES (1), (3)) AS t(one) ORDER BY one;\n",
     );
     write(f.path(), "want.csv", "one\n1\n2\n");
     let methods = {
