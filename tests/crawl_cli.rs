@@ -516,3 +516,37 @@ fn bzip2_xz_and_zstd_files_are_crawled_and_queried() {
         assert_eq!(stat(&doc, "bytes_scanned"), bytes.len() as u64, "{rel}");
     }
 }
+
+#[test]
+fn json_array_files_are_crawled_and_queried() {
+    let f = Fixture::new();
+    let doc = |from: i64, n: i64| {
+        let items: Vec<Value> = (from..from + n)
+            .map(|i| serde_json::json!({"id": i, "name": format!("item {i}"), "tags": ["a", "b"], "dim": {"w": i * 2}}))
+            .collect();
+        serde_json::to_vec_pretty(&Value::Array(items)).unwrap()
+    };
+    let (a, b) = (doc(0, 40), doc(40, 25));
+    write(f.path(), "lake/items/a.json", &a);
+    write(f.path(), "lake/items/b.json", &b);
+    let (code, report, stderr) = crawl(&f, &["lake/items"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(table_in(&report, "default.items")["change"], "created");
+    let reg = f.registry_json("default", "items");
+    assert_eq!(reg["format"]["classification"], "json");
+    assert_eq!(reg["format"]["json_array"], true);
+    let q = f.json("SELECT count(*), sum(id), sum(dim.w), max(name) FROM items");
+    assert_eq!(q["rows"][0][0], 65);
+    assert_eq!(q["rows"][0][1], (0..65).sum::<i64>());
+    assert_eq!(q["rows"][0][2], (0..65).map(|i| i * 2).sum::<i64>());
+    assert_eq!(q["rows"][0][3], "item 9");
+    assert_eq!(stat(&q, "bytes_scanned"), (a.len() + b.len()) as u64);
+    // NDJSON beside arrays is another dataset, not a mix.
+    let ndjson = b"{\"id\": 1, \"name\": \"x\"}\n{\"id\": 2, \"name\": \"y\"}\n";
+    write(f.path(), "lake2/arrays/a.json", &a);
+    write(f.path(), "lake2/lines/a.json", ndjson);
+    let (code, report, stderr) = crawl(&f, &["lake2"]);
+    assert_eq!(code, 0, "{stderr}");
+    table_in(&report, "default.arrays");
+    table_in(&report, "default.lines");
+}

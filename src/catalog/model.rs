@@ -97,6 +97,9 @@ pub struct FormatSpec {
     /// Present for `csv` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvOptions>,
+    /// JSON only: each file is one JSON array of objects rather than one object per line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub json_array: bool,
 }
 
 impl FormatSpec {
@@ -105,6 +108,7 @@ impl FormatSpec {
             classification: Classification::Parquet,
             compression: Compression::None,
             csv: None,
+            json_array: false,
         }
     }
     pub fn json(compression: Compression) -> Self {
@@ -112,6 +116,7 @@ impl FormatSpec {
             classification: Classification::Json,
             compression,
             csv: None,
+            json_array: false,
         }
     }
     pub fn csv(compression: Compression, csv: CsvOptions) -> Self {
@@ -119,6 +124,7 @@ impl FormatSpec {
             classification: Classification::Csv,
             compression,
             csv: Some(csv),
+            json_array: false,
         }
     }
 }

@@ -252,6 +252,7 @@ impl RegistryTable {
             Classification::Json => {
                 let mut o = opts.json;
                 o.compression = compression;
+                o.newline_delimited = !self.def.format.json_array;
                 Arc::new(JsonFormat::default().with_options(o))
             }
             Classification::Parquet => {

@@ -114,6 +114,8 @@ fn inflate(
 #[derive(Debug)]
 pub enum TextFormat {
     Ndjson(Vec<Value>),
+    /// A file that is one JSON array of objects (the records of its sample).
+    JsonArray(Vec<Value>),
     Csv {
         delimiter: u8,
         rows: Vec<Vec<String>>,
@@ -122,15 +124,47 @@ pub enum TextFormat {
 }
 
 /// Decide between NDJSON and delimited text and parse the sample (at most `max_records` records).
+/// The objects of a JSON array's sample (`body` follows the `[`); the sample may end mid-record.
+fn json_array(body: &str, truncated: bool, max_records: usize) -> Result<Vec<Value>, String> {
+    let mut records = Vec::new();
+    let mut rest = body;
+    while records.len() < max_records {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        if rest.is_empty() || rest.starts_with(']') {
+            break;
+        }
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        match values.next() {
+            Some(Ok(v @ Value::Object(_))) => {
+                let used = values.byte_offset();
+                records.push(v);
+                rest = &rest[used..];
+            }
+            Some(Err(e)) if truncated && e.is_eof() => break,
+            Some(Ok(_)) => {
+                return Err(format!(
+                    "element {} of the JSON array is not an object",
+                    records.len() + 1
+                ));
+            }
+            Some(Err(e)) => return Err(format!("not a JSON array of objects: {e}")),
+            None => break,
+        }
+    }
+    if records.is_empty() {
+        Err("no complete JSON object in the array's sample".into())
+    } else {
+        Ok(records)
+    }
+}
+
 pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<TextFormat, String> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err("empty file".into());
     }
-    if trimmed.starts_with('[') {
-        return Err(
-            "JSON arrays are not supported yet: write one JSON object per line (NDJSON)".into(),
-        );
+    if let Some(body) = trimmed.strip_prefix('[') {
+        return json_array(body, truncated, max_records).map(TextFormat::JsonArray);
     }
     if trimmed.starts_with('{') {
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -200,6 +234,17 @@ pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<Te
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_arrays_of_objects_even_when_the_sample_is_cut() {
+        let t = text_format("[{\"a\": 1}, {\"a\": 2},\n {\"a\": 3", true, 1000).unwrap();
+        assert!(matches!(t, TextFormat::JsonArray(ref r) if r.len() == 2));
+        let t = text_format("  [ {\"a\": 1} ]", false, 1000).unwrap();
+        assert!(matches!(t, TextFormat::JsonArray(ref r) if r.len() == 1));
+        assert!(text_format("[1, 2]", false, 1000).is_err());
+        assert!(text_format("[{\"a\": 1} {{", false, 1000).is_err());
+        assert!(text_format("[]", false, 1000).is_err());
+    }
 
     #[test]
     fn sniffs_formats() {

@@ -157,9 +157,10 @@ fn format_key(f: &FormatSpec) -> String {
         .map(|c| format!("{}{}", c.delimiter, c.has_header))
         .unwrap_or_default();
     format!(
-        "{}/{}/{csv}",
+        "{}/{}/{csv}{}",
         f.classification.as_str(),
-        f.compression.as_str()
+        f.compression.as_str(),
+        if f.json_array { "array" } else { "" }
     )
 }
 
@@ -498,6 +499,14 @@ async fn inspect(
             TextFormat::Ndjson(records) => {
                 let columns = infer::json_columns(&records).map_err(skip)?;
                 (FormatSpec::json(compression), columns, None)
+            }
+            TextFormat::JsonArray(records) => {
+                let columns = infer::json_columns(&records).map_err(skip)?;
+                let format = FormatSpec {
+                    json_array: true,
+                    ..FormatSpec::json(compression)
+                };
+                (format, columns, None)
             }
             TextFormat::Csv {
                 delimiter,
