@@ -550,3 +550,61 @@ fn json_array_files_are_crawled_and_queried() {
     table_in(&report, "default.arrays");
     table_in(&report, "default.lines");
 }
+
+#[test]
+fn new_folders_only_reads_just_the_new_folders() {
+    let f = Fixture::new();
+    let copy = |table: &str, ext: &str| {
+        let src = f.data(&format!(
+            "{table}/year=2024/month=01/day=02/part-00000.{ext}"
+        ));
+        let dst = format!("sample-data/{table}/year=2024/month=03/day=01/part-00000.{ext}");
+        write(f.path(), &dst, &fs::read(&src).unwrap());
+        fs::metadata(src).unwrap().len()
+    };
+    let csv_size = copy("weblogs_csv", "csv");
+    let pq_size = copy("weblogs_parquet", "parquet");
+    let rows_day2 =
+        f.json("SELECT count(*) FROM weblogs_parquet WHERE month = 1 AND day = 2")["rows"][0][0]
+            .as_u64()
+            .unwrap();
+    let before = f.registry_json("default", "weblogs_parquet")["stats"]["record_count"]
+        .as_u64()
+        .unwrap();
+
+    let (code, report, stderr) = crawl(&f, &["sample-data", "--new-folders-only"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["files_read"], 2, "{report}");
+    // The new CSV is read up to the 1 MB sample (all of it), the new Parquet file's footer only.
+    let bytes = report["bytes_read"].as_u64().unwrap();
+    assert!(bytes >= csv_size && bytes <= csv_size + pq_size, "{bytes}");
+    for t in ["weblogs_csv", "weblogs_parquet"] {
+        let c = table_in(&report, &format!("default.{t}"));
+        assert_eq!(c["change"], "updated", "{c}");
+        assert_eq!(c["partitions_added"], 1, "{c}");
+    }
+    for t in ["weblogs_ndjson", "weblogs_csv_gz", "orders", "cloudtrail"] {
+        assert_eq!(
+            table_in(&report, &format!("default.{t}"))["change"],
+            "unchanged"
+        );
+    }
+    let reg = f.registry_json("default", "weblogs_parquet");
+    assert_eq!(reg["stats"]["record_count"], before + rows_day2);
+    let march = f.json("SELECT count(*) FROM weblogs_csv WHERE month = 3");
+    assert_eq!(march["rows"][0][0], rows_day2);
+
+    // Again: nothing new, nothing read, nothing changed.
+    let (code, report, _) = crawl(&f, &["sample-data", "--new-folders-only"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["files_read"], 0, "{report}");
+    assert_eq!(report["bytes_read"], 0);
+    assert!(
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["change"] == "unchanged"),
+        "{report}"
+    );
+}

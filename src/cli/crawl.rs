@@ -42,6 +42,10 @@ pub struct CrawlArgs {
     /// Vanished partitions are removed unless `log`.
     #[arg(long, value_enum, default_value = "deprecate")]
     on_delete: OnDelete,
+    /// Read only folders the registry does not have yet (Glue's "crawl new sub-folders only"): new
+    /// partitions are added with the table's registered schema; known folders are listed, not read.
+    #[arg(long)]
+    new_folders_only: bool,
     /// Exit 1 when any file was skipped.
     #[arg(long)]
     strict: bool,
@@ -60,6 +64,7 @@ pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
         dry_run: args.dry_run,
         on_change: args.on_change,
         on_delete: args.on_delete,
+        new_folders_only: args.new_folders_only,
         ..CrawlOptions::default()
     };
     let mut total = CrawlReport {

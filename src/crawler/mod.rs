@@ -23,7 +23,7 @@ use infer::InferredColumn;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,6 +71,9 @@ pub struct CrawlOptions {
     pub sample_records: usize,
     /// Files read at once.
     pub concurrency: usize,
+    /// Read only files in folders the registry does not know yet (Glue's "crawl new sub-folders only"):
+    /// files of registered partitions (or unpartitioned tables) keep the schema the registry has for them.
+    pub new_folders_only: bool,
 }
 
 impl Default for CrawlOptions {
@@ -86,6 +89,7 @@ impl Default for CrawlOptions {
             on_delete: OnDelete::Deprecate,
             sample_bytes: 1 << 20,
             sample_records: 1000,
+            new_folders_only: false,
             concurrency: 16,
         }
     }
@@ -141,6 +145,8 @@ struct FileInfo {
     format: FormatSpec,
     columns: Vec<InferredColumn>,
     records: Option<u64>,
+    /// Taken from the registry (`--new-folders-only`), not read.
+    known: bool,
 }
 
 impl FileInfo {
@@ -234,11 +240,30 @@ impl Crawler {
         metas.sort_by(|a, b| a.0.cmp(&b.0));
         report.files_seen = metas.len() as u64;
 
-        // 2. Classify and infer each file, a bounded number at a time.
+        // 2. Classify and infer each file, a bounded number at a time (with --new-folders-only, files in
+        // folders the registry knows keep its schema and are not read).
+        let known = if opts.new_folders_only {
+            self.known_folders(&opts.database, &stored_root)?
+        } else {
+            HashMap::new()
+        };
         let results: Vec<std::result::Result<FileInfo, Skipped>> = futures::stream::iter(metas)
             .map(|(rel, m)| {
                 let store = Arc::clone(&store);
-                async move { inspect(store, rel, m, opts).await }
+                let known = known.get(&rel[..rel.len() - 1]).cloned();
+                async move {
+                    match known {
+                        Some((format, columns)) => Ok(FileInfo {
+                            rel,
+                            size: m.size,
+                            format,
+                            columns,
+                            records: None,
+                            known: true,
+                        }),
+                        None => inspect(store, rel, m, opts).await,
+                    }
+                }
             })
             .buffered(opts.concurrency.max(1))
             .collect()
@@ -284,7 +309,10 @@ impl Crawler {
             excluded.sort();
             excluded.dedup();
             def.excluded_files = excluded;
-            defs.push((def, n));
+            // Row counts of files taken from the registry are unknown: what the new files add.
+            let added: Option<u64> = members.iter().filter(|f| !f.known).map(|f| f.records).sum();
+            let any_known = members.iter().any(|f| f.known);
+            defs.push((def, n, any_known.then_some(added)));
         }
         if let Some(max) = opts.max_tables
             && defs.len() > max
@@ -296,8 +324,8 @@ impl Crawler {
         }
 
         // 5. Write (or, dry run, compare), applying the change and delete policies.
-        let found: BTreeSet<String> = defs.iter().map(|(d, _)| d.name.clone()).collect();
-        for (mut def, files) in defs {
+        let found: BTreeSet<String> = defs.iter().map(|(d, _, _)| d.name.clone()).collect();
+        for (mut def, files, added) in defs {
             let old = match self.registry.load_table(&def.database, &def.name) {
                 Ok(t) => Some(t),
                 Err(Error::TableNotFound { .. }) => None,
@@ -327,6 +355,15 @@ impl Crawler {
                 .unwrap_or_default();
             let new_parts: BTreeSet<&str> =
                 def.partitions.iter().map(|p| p.location.as_str()).collect();
+            if let Some(added) = added {
+                // --new-folders-only: the old count plus the new files', when nothing was removed.
+                let kept = old_parts.is_subset(&new_parts);
+                def.stats.record_count =
+                    match (old.as_ref().and_then(|o| o.stats.record_count), added) {
+                        (Some(c), Some(a)) if kept => Some(c + a),
+                        _ => None,
+                    };
+            }
             let change = if opts.dry_run {
                 match &old {
                     None => "created",
@@ -390,6 +427,59 @@ impl Crawler {
         report.bytes_read = reading.bytes_scanned;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+}
+
+impl Crawler {
+    /// Folders (segments below the include path) the registry already has, with their table's format and
+    /// columns: each partition of a partitioned table, or an unpartitioned table's own folder.
+    #[allow(clippy::type_complexity)]
+    fn known_folders(
+        &self,
+        database: &str,
+        stored_root: &str,
+    ) -> Result<HashMap<Vec<String>, (FormatSpec, Vec<InferredColumn>)>> {
+        let mut known = HashMap::new();
+        for name in self.registry.table_names(database)? {
+            let Ok(t) = self.registry.load_table(database, &name) else {
+                continue;
+            };
+            let Some(below) = t.location.strip_prefix(stored_root) else {
+                continue;
+            };
+            if t.properties.contains_key(DEPRECATED) {
+                continue;
+            }
+            let segments = |s: &str| -> Vec<String> {
+                s.split('/')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            };
+            let table_dir = segments(below);
+            let columns: Vec<InferredColumn> = t
+                .columns
+                .iter()
+                .map(|c| InferredColumn {
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                })
+                .collect();
+            let value = (t.format.clone(), columns);
+            if t.partitions.is_empty() {
+                known.insert(table_dir, value);
+                continue;
+            }
+            for p in &t.partitions {
+                if p.location.contains("://") || p.location.starts_with('/') {
+                    continue;
+                }
+                let mut dir = table_dir.clone();
+                dir.extend(segments(&p.location));
+                known.insert(dir, value.clone());
+            }
+        }
+        Ok(known)
     }
 }
 
@@ -532,6 +622,7 @@ async fn inspect(
         format,
         columns,
         records,
+        known: false,
     })
 }
 
