@@ -608,3 +608,21 @@ fn new_folders_only_reads_just_the_new_folders() {
         "{report}"
     );
 }
+
+#[test]
+fn a_small_parquet_file_is_read_once_whole() {
+    let f = Fixture::new();
+    // A 2-row Parquet file, far below the 8 KiB footer read.
+    f.run_ok(&[
+        "query",
+        "COPY (SELECT status, path FROM weblogs_parquet LIMIT 2) TO 'small/x.parquet' STORED AS PARQUET",
+    ]);
+    let small = f.path().join("small/x.parquet");
+    let size = fs::metadata(&small).unwrap().len();
+    assert!(size < 8192, "{size}");
+    let (code, report, stderr) = crawl(&f, &["small"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["files_read"], 1);
+    assert_eq!(report["bytes_read"], size, "{report}");
+    assert_eq!(table_in(&report, "default.small")["columns"], 2);
+}

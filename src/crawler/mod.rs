@@ -561,10 +561,11 @@ async fn inspect(
         .iter()
         .any(|e| name.ends_with(e));
     let sample_len = (opts.sample_bytes as u64).min(meta.size);
-    let first_len = if columnar_name {
-        sample_len.min(16)
-    } else {
-        sample_len
+    // A columnar file no larger than the footer read is read whole at once: probe and footer in one request.
+    let first_len = match columnar_name {
+        true if meta.size <= crate::settings::PARQUET_FOOTER_HINT as u64 => meta.size,
+        true => sample_len.min(16),
+        false => sample_len,
     };
     let cannot_read = |e: object_store::Error| skip(format!("cannot read: {e}"));
     let mut head = read_head(first_len).await.map_err(cannot_read)?;
@@ -576,7 +577,8 @@ async fn inspect(
     let sniffed = sniffed.map_err(skip)?;
     let (format, columns, records) = match sniffed {
         Sniffed::Parquet => {
-            let (columns, rows) = parquet_footer(&store, &meta).await.map_err(skip)?;
+            let whole = (head.len() as u64 == meta.size).then(|| head.clone());
+            let (columns, rows) = parquet_footer(&store, &meta, whole).await.map_err(skip)?;
             (FormatSpec::parquet(), columns, Some(rows))
         }
         Sniffed::Orc => return Err(skip("ORC is not supported yet".into())),
@@ -631,6 +633,7 @@ async fn inspect(
 async fn parquet_footer(
     store: &Arc<dyn ObjectStore>,
     meta: &ObjectMeta,
+    whole: Option<bytes::Bytes>,
 ) -> std::result::Result<(Vec<InferredColumn>, u64), String> {
     let len = meta.size;
     if len < 12 {
@@ -638,10 +641,13 @@ async fn parquet_footer(
     }
     let corrupt = |e: &dyn std::fmt::Display| format!("corrupt Parquet footer: {e}");
     let hint = (crate::settings::PARQUET_FOOTER_HINT as u64).min(len);
-    let tail = store
-        .get_range(&meta.location, len - hint..len)
-        .await
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let tail = match whole {
+        Some(all) => all.slice((len - hint) as usize..),
+        None => store
+            .get_range(&meta.location, len - hint..len)
+            .await
+            .map_err(|e| format!("cannot read: {e}"))?,
+    };
     if !tail.ends_with(b"PAR1") {
         return Err("corrupt Parquet: no `PAR1` at the end of the file".into());
     }
