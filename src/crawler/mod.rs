@@ -21,7 +21,7 @@ use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::{StreamExt, TryStreamExt};
 use infer::InferredColumn;
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -536,18 +536,13 @@ async fn inspect(
     if meta.size == 0 {
         return Err(skip("empty file".into()));
     }
+    // `get_ranges`: one open-and-read for a local file (no stream), one whole GET for a remote one.
     let read_head = |len: u64| {
         let store = Arc::clone(&store);
         let location = meta.location.clone();
         async move {
-            store
-                .get_opts(
-                    &location,
-                    GetOptions::new().with_range(Some(GetRange::Bounded(0..len))),
-                )
-                .await?
-                .bytes()
-                .await
+            let mut parts = store.get_ranges(&location, &[0..len]).await?;
+            Ok::<_, object_store::Error>(parts.pop().unwrap_or_default())
         }
     };
     // A file named like a columnar format gets a 16-byte magic probe first, so that a Parquet file costs its
@@ -644,9 +639,11 @@ async fn parquet_footer(
     let tail = match whole {
         Some(all) => all.slice((len - hint) as usize..),
         None => store
-            .get_range(&meta.location, len - hint..len)
+            .get_ranges(&meta.location, &[len - hint..len])
             .await
-            .map_err(|e| format!("cannot read: {e}"))?,
+            .map_err(|e| format!("cannot read: {e}"))?
+            .pop()
+            .unwrap_or_default(),
     };
     if !tail.ends_with(b"PAR1") {
         return Err("corrupt Parquet: no `PAR1` at the end of the file".into());
@@ -662,9 +659,11 @@ async fn parquet_footer(
         tail.slice((n - 8 - footer as usize)..n - 8)
     } else {
         store
-            .get_range(&meta.location, len - 8 - footer..len - 8)
+            .get_ranges(&meta.location, &[len - 8 - footer..len - 8])
             .await
             .map_err(|e| format!("cannot read: {e}"))?
+            .pop()
+            .unwrap_or_default()
     };
     let md = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes)
         .map_err(|e| corrupt(&e))?;
