@@ -520,6 +520,21 @@ fn build_excludes(globs: &[String]) -> Result<globset::GlobSet> {
         .map_err(|e| Error::Unsupported(format!("bad --exclude patterns: {e}")))
 }
 
+/// One byte range, received whole: through `get_ranges`, which a local store serves with one open-and-read
+/// (no stream) and the meter serves remotely with one whole GET.
+#[allow(clippy::single_range_in_vec_init)]
+async fn read_range(
+    store: &dyn ObjectStore,
+    location: &object_store::path::Path,
+    range: std::ops::Range<u64>,
+) -> object_store::Result<bytes::Bytes> {
+    Ok(store
+        .get_ranges(location, &[range])
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
 /// Read what is needed of one file: a bounded head for text, the footer for Parquet.
 async fn inspect(
     store: Arc<dyn ObjectStore>,
@@ -536,14 +551,10 @@ async fn inspect(
     if meta.size == 0 {
         return Err(skip("empty file".into()));
     }
-    // `get_ranges`: one open-and-read for a local file (no stream), one whole GET for a remote one.
     let read_head = |len: u64| {
         let store = Arc::clone(&store);
         let location = meta.location.clone();
-        async move {
-            let mut parts = store.get_ranges(&location, &[0..len]).await?;
-            Ok::<_, object_store::Error>(parts.pop().unwrap_or_default())
-        }
+        async move { read_range(store.as_ref(), &location, 0..len).await }
     };
     // A file named like a columnar format gets a 16-byte magic probe first, so that a Parquet file costs its
     // footer, not a 1 MB sample. Content still decides: if the probe says text, the full sample follows.
@@ -638,12 +649,9 @@ async fn parquet_footer(
     let hint = (crate::settings::PARQUET_FOOTER_HINT as u64).min(len);
     let tail = match whole {
         Some(all) => all.slice((len - hint) as usize..),
-        None => store
-            .get_ranges(&meta.location, &[len - hint..len])
+        None => read_range(store.as_ref(), &meta.location, len - hint..len)
             .await
-            .map_err(|e| format!("cannot read: {e}"))?
-            .pop()
-            .unwrap_or_default(),
+            .map_err(|e| format!("cannot read: {e}"))?,
     };
     if !tail.ends_with(b"PAR1") {
         return Err("corrupt Parquet: no `PAR1` at the end of the file".into());
@@ -658,12 +666,9 @@ async fn parquet_footer(
     let bytes = if footer + 8 <= hint {
         tail.slice((n - 8 - footer as usize)..n - 8)
     } else {
-        store
-            .get_ranges(&meta.location, &[len - 8 - footer..len - 8])
+        read_range(store.as_ref(), &meta.location, len - 8 - footer..len - 8)
             .await
             .map_err(|e| format!("cannot read: {e}"))?
-            .pop()
-            .unwrap_or_default()
     };
     let md = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes)
         .map_err(|e| corrupt(&e))?;
