@@ -4,8 +4,10 @@
 //! - `store`: reading and writing those files atomically, under a lock.
 //! - `types`: Hive type strings <-> Arrow types.
 //! - `location`: resolving table and partition locations to URLs.
+//! - `footer`: reading a Parquet footer as a query does (shared by the crawler and estimates).
 //! - `provider`: the DataFusion catalog, schema and table providers over the registry.
 
+pub mod footer;
 pub mod location;
 pub mod model;
 pub mod provider;

@@ -10,6 +10,7 @@
 pub mod classify;
 pub mod infer;
 
+use crate::catalog::footer::{read_footer, read_range};
 use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
 use crate::catalog::model::*;
 use crate::catalog::types::infer_partition_type;
@@ -520,21 +521,6 @@ fn build_excludes(globs: &[String]) -> Result<globset::GlobSet> {
         .map_err(|e| Error::Unsupported(format!("bad --exclude patterns: {e}")))
 }
 
-/// One byte range, received whole: through `get_ranges`, which a local store serves with one open-and-read
-/// (no stream) and the meter serves remotely with one whole GET.
-#[allow(clippy::single_range_in_vec_init)]
-async fn read_range(
-    store: &dyn ObjectStore,
-    location: &object_store::path::Path,
-    range: std::ops::Range<u64>,
-) -> object_store::Result<bytes::Bytes> {
-    Ok(store
-        .get_ranges(location, &[range])
-        .await?
-        .pop()
-        .unwrap_or_default())
-}
-
 /// Read what is needed of one file: a bounded head for text, the footer for Parquet.
 async fn inspect(
     store: Arc<dyn ObjectStore>,
@@ -634,44 +620,15 @@ async fn inspect(
     })
 }
 
-/// A Parquet file's schema and row count from its footer alone: one suffix read of the footer hint (a second
-/// only when the footer is larger), never the data.
+/// A Parquet file's schema and row count from its footer alone (see `catalog::footer`), never the data.
 async fn parquet_footer(
     store: &Arc<dyn ObjectStore>,
     meta: &ObjectMeta,
     whole: Option<bytes::Bytes>,
 ) -> std::result::Result<(Vec<InferredColumn>, u64), String> {
-    let len = meta.size;
-    if len < 12 {
-        return Err("corrupt Parquet: too small to hold a footer".into());
-    }
+    let md = read_footer(store.as_ref(), &meta.location, meta.size, whole).await?;
     let corrupt = |e: &dyn std::fmt::Display| format!("corrupt Parquet footer: {e}");
-    let hint = (crate::settings::PARQUET_FOOTER_HINT as u64).min(len);
-    let tail = match whole {
-        Some(all) => all.slice((len - hint) as usize..),
-        None => read_range(store.as_ref(), &meta.location, len - hint..len)
-            .await
-            .map_err(|e| format!("cannot read: {e}"))?,
-    };
-    if !tail.ends_with(b"PAR1") {
-        return Err("corrupt Parquet: no `PAR1` at the end of the file".into());
-    }
-    let n = tail.len();
-    let footer = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]) as u64;
-    if footer + 12 > len {
-        return Err(corrupt(&format!(
-            "footer length {footer} exceeds the file ({len} bytes)"
-        )));
-    }
-    let bytes = if footer + 8 <= hint {
-        tail.slice((n - 8 - footer as usize)..n - 8)
-    } else {
-        read_range(store.as_ref(), &meta.location, len - 8 - footer..len - 8)
-            .await
-            .map_err(|e| format!("cannot read: {e}"))?
-    };
-    let md = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes)
-        .map_err(|e| corrupt(&e))?;
+
     let fm = md.file_metadata();
     let schema =
         parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())

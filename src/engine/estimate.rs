@@ -9,17 +9,15 @@
 //! min/max statistics, a LIMIT satisfied early. DDL and utility statements are free and are not executed.
 
 use super::{Engine, bind_params, classify, from_df};
+use crate::catalog::footer::read_footer;
 use crate::cost::{QueryState, StatementType};
 use crate::error::{Error, Result};
 use crate::meter::Meter;
-use crate::settings::PARQUET_FOOTER_HINT;
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as Sql;
-use object_store::ObjectStore;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -105,14 +103,15 @@ impl Engine {
                         continue;
                     }
                     let before = meter.bytes_scanned();
-                    let metadata = read_footer(store.as_ref(), &file.object_meta.location, size)
-                        .await
-                        .map_err(|e| {
-                            Error::Query(format!(
-                                "reading the Parquet footer of `{}`: {e}",
-                                file.object_meta.location
-                            ))
-                        })?;
+                    let metadata =
+                        read_footer(store.as_ref(), &file.object_meta.location, size, None)
+                            .await
+                            .map_err(|e| {
+                                Error::Query(format!(
+                                    "reading the Parquet footer of `{}`: {e}",
+                                    file.object_meta.location
+                                ))
+                            })?;
                     // The footer costs a run what it cost here.
                     bytes += meter.bytes_scanned() - before;
                     let schema = metadata.file_metadata().schema_descr();
@@ -147,45 +146,6 @@ impl Engine {
             read_to_estimate: meter.bytes_scanned(),
         })
     }
-}
-
-/// A Parquet footer, read as a run reads it: the last [`PARQUET_FOOTER_HINT`] bytes, then the rest of the
-/// footer when it is larger.
-async fn read_footer(
-    store: &dyn ObjectStore,
-    location: &object_store::path::Path,
-    size: u64,
-) -> std::result::Result<ParquetMetaData, String> {
-    use object_store::ObjectStoreExt;
-    let suffix = size.min(PARQUET_FOOTER_HINT as u64);
-    if suffix < 8 {
-        return Err("the file is too small to be Parquet".into());
-    }
-    let tail = store
-        .get_range(location, size - suffix..size)
-        .await
-        .map_err(|e| e.to_string())?;
-    let n = tail.len();
-    if &tail[n - 4..] != b"PAR1" {
-        return Err("no Parquet footer (missing PAR1 magic)".into());
-    }
-    let meta_len = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]) as u64;
-    let footer = meta_len + 8;
-    if footer > size {
-        return Err("the footer length is larger than the file".into());
-    }
-    let buf = if footer <= suffix {
-        tail.slice((n - footer as usize)..(n - 8))
-    } else {
-        let head = store
-            .get_range(location, size - footer..size - suffix)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut all = head.to_vec();
-        all.extend_from_slice(&tail[..n - 8]);
-        bytes::Bytes::from(all)
-    };
-    ParquetMetaDataReader::decode_metadata(&buf).map_err(|e| e.to_string())
 }
 
 fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {
