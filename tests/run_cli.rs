@@ -280,26 +280,20 @@ fn parameters_are_bound_not_spliced() {
     let path = "/products";
     let want = logs.iter().filter(|r| r.day == 2 && r.path == path).count();
     let run = |p: &str| {
-        let out = f
-            .owl()
-            .args([
-                "run",
-                "params.sql",
-                "-f",
-                "csv",
-                "--param",
-                "day=2",
-                "--param",
-            ])
-            .arg(format!("path={p}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = succeed(
+            f.owl()
+                .args([
+                    "run",
+                    "params.sql",
+                    "-f",
+                    "csv",
+                    "--param",
+                    "day=2",
+                    "--param",
+                ])
+                .arg(format!("path={p}")),
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        String::from_utf8_lossy(&stdout).into_owned()
     };
     assert_eq!(run(path), format!("count(*)\n{want}\n"));
     // Quotes in a value are data: no injection, no syntax error.
@@ -331,17 +325,11 @@ fn output_dir_saves_results_as_athena_does() {
     let f = Fixture::new();
     let sql = "SELECT status, count(*) AS n FROM weblogs_csv_gz GROUP BY status ORDER BY status";
     write(f.path(), "q.sql", &format!("{sql};\n"));
-    let out = f
-        .owl()
-        .args(["run", "q.sql", "--output", "results", "--report", "r.json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        f.owl()
+            .args(["run", "q.sql", "--output", "results", "--report", "r.json"]),
     );
-    assert!(out.stdout.is_empty());
+    assert!(stdout.is_empty());
     let r = report(&f, "r.json");
     let id = r["statements"][0]["query_id"].as_str().unwrap();
     let csv = std::fs::read_to_string(f.path().join(format!("results/{id}.csv"))).unwrap();
@@ -383,17 +371,8 @@ fn estimates_equal_actuals_without_reading_data() {
         ),
     ];
     for (sql, files_size) in cases {
-        let out = f
-            .owl()
-            .args(["estimate", "-f", "json", sql])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let est: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stdout = succeed(f.owl().args(["estimate", "-f", "json", sql]));
+        let est: Value = serde_json::from_slice(&stdout).unwrap();
         let e = &est["statements"][0];
         let actual = f.json(sql);
         assert_eq!(

@@ -30,23 +30,15 @@ fn lake() -> (Fixture, S3Server) {
 
 /// `owl -d s3lake crawl s3://lake/sample-data`, expected to succeed; its JSON report.
 fn crawl_lake(f: &Fixture, s: &S3Server) -> Value {
-    let out = s3(f, s)
-        .args([
-            "-d",
-            "s3lake",
-            "crawl",
-            "s3://lake/sample-data",
-            "-f",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "crawl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let stdout = succeed(s3(f, s).args([
+        "-d",
+        "s3lake",
+        "crawl",
+        "s3://lake/sample-data",
+        "-f",
+        "json",
+    ]));
+    serde_json::from_slice(&stdout).unwrap()
 }
 
 /// `owl` in the fixture, with the server's endpoint and keys.
@@ -57,16 +49,8 @@ fn s3(f: &Fixture, s: &S3Server) -> assert_cmd::Command {
 }
 
 fn query(f: &Fixture, s: &S3Server, db: &str, sql: &str) -> Value {
-    let out = s3(f, s)
-        .args(["-d", db, "query", "-f", "json", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let stdout = succeed(s3(f, s).args(["-d", db, "query", "-f", "json", sql]));
+    serde_json::from_slice(&stdout).unwrap()
 }
 
 /// Equal result rows, or a panic naming the first row that differs (not both whole results).
@@ -284,24 +268,16 @@ fn public_buckets_need_no_credentials() {
     );
     let mut c = f.owl();
     s3server::clean_aws_env(&mut c);
-    let out = c
-        .args([
-            "--endpoint-url",
-            &s.endpoint,
-            "--no-sign-request",
-            "query",
-            "-f",
-            "json",
-            "SELECT count(*) FROM 's3://open/weblogs/'",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stdout = succeed(c.args([
+        "--endpoint-url",
+        &s.endpoint,
+        "--no-sign-request",
+        "query",
+        "-f",
+        "json",
+        "SELECT count(*) FROM 's3://open/weblogs/'",
+    ]));
+    let doc: Value = serde_json::from_slice(&stdout).unwrap();
     let local = f.json("SELECT count(*) FROM weblogs_parquet");
     assert_eq!(doc["rows"], local["rows"]);
     assert_eq!(stat(&doc, "bytes_scanned"), s.counts().body_bytes);

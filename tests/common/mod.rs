@@ -43,13 +43,7 @@ impl Fixture {
 
     /// Run `owl args...`, expect success, return stdout.
     pub fn run_ok(&self, args: &[&str]) -> Vec<u8> {
-        let out = self.owl().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "owl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        succeed(self.owl().args(args))
     }
 
     /// Start `owl args...` in the fixture folder as a child process (for signals, kills, concurrency).
@@ -100,6 +94,17 @@ impl Fixture {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
+}
+
+/// Run `cmd`, expect success (else fail with its stderr), return its stdout.
+pub fn succeed(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "owl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Sum of the sizes of files under `dir` whose names end with `ext`.
