@@ -341,11 +341,9 @@ fn describe(e: &object_store::Error, object: &str) -> StoreFailure {
         .strip_prefix("s3://")
         .and_then(|r| r.split('/').next())
         .unwrap_or(object);
-    let used = CONTEXT
-        .get()
-        .and_then(|c| c.as_ref().ok())
-        .map(S3Context::describe)
-        .unwrap_or_default();
+    let ctx = CONTEXT.get().and_then(|c| c.as_ref().ok());
+    let used = ctx.map(S3Context::describe).unwrap_or_default();
+    let region = ctx.map_or("?", |c| c.region.as_str());
     let chain = error_chain(e);
     let code = s3_code(&chain);
     let status = http_status(&chain);
@@ -391,7 +389,7 @@ fn describe(e: &object_store::Error, object: &str) -> StoreFailure {
     }
     if matches!(status, Some(301 | 307)) || chain.contains("redirect") {
         return fail(
-            format!("s3://{bucket} is not in region {}", region_of(&used)),
+            format!("s3://{bucket} is not in region {}", region),
             Some("set --region or AWS_REGION to the bucket's region".into()),
         );
     }
@@ -422,12 +420,6 @@ fn describe(e: &object_store::Error, object: &str) -> StoreFailure {
         );
     }
     fail(format!("{object}: {}", one_line(&chain)), None)
-}
-
-fn region_of(used: &str) -> &str {
-    used.split(", ")
-        .find_map(|p| p.strip_prefix("region "))
-        .unwrap_or("?")
 }
 
 fn find<'a, T: std::error::Error + 'static>(

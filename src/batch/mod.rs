@@ -31,7 +31,10 @@ pub fn sql_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if input.is_file() {
             out.push(input.clone());
         } else {
-            return Err(Error::PathNotFound(input.display().to_string()));
+            return Err(Error::Unsupported(format!(
+                "`{}`: no such .sql file or folder (paths are relative to the working folder)",
+                input.display()
+            )));
         }
     }
     Ok(out)

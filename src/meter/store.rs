@@ -71,13 +71,8 @@ impl MeteredStore {
         self.ranges == RangeReads::Coalesce
     }
 
-    /// Describe a remote store's error for people (which object, what happened, which settings).
     fn fail(&self, e: object_store::Error, location: &Path) -> object_store::Error {
-        if self.scope.starts_with("s3") {
-            crate::s3::annotate(e, &self.object(location))
-        } else {
-            e
-        }
+        describe(e, &self.object(location))
     }
 
     fn remember(&self, metas: &[ObjectMeta]) {
@@ -106,16 +101,9 @@ impl MeteredStore {
         };
         let meter = Arc::clone(&self.meter);
         let object = self.object(&result.meta.location);
-        let s3 = self.scope.starts_with("s3");
         let counted = stream
             .inspect_ok(move |b| meter.add_bytes(b.len() as u64))
-            .map_err(move |e| {
-                if s3 {
-                    crate::s3::annotate(e, &object)
-                } else {
-                    e
-                }
-            });
+            .map_err(move |e| describe(e, &object));
         result.payload = GetResultPayload::Stream(counted.boxed());
         result
     }
@@ -170,7 +158,6 @@ impl MeteredStore {
             meter: Arc::clone(&self.meter),
             location: location.clone(),
             object: self.object(location),
-            s3: self.scope.starts_with("s3"),
             if_match: options.if_match.clone().or_else(|| meta.e_tag.clone()),
             version: options.version.clone(),
             pos: first_end,
@@ -359,7 +346,6 @@ impl MeteredStore {
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let sizes = self.remote().then(|| Arc::clone(&self.sizes));
         let object = self.object(prefix.unwrap_or(&Path::default()));
-        let s3 = self.scope.starts_with("s3");
         let listing = inner
             .inspect_ok(move |m| {
                 if let Some(sizes) = &sizes
@@ -368,14 +354,18 @@ impl MeteredStore {
                     sizes.insert(m.location.clone(), m.size);
                 }
             })
-            .map_err(move |e| {
-                if s3 {
-                    crate::s3::annotate(e, &object)
-                } else {
-                    e
-                }
-            });
+            .map_err(move |e| describe(e, &object));
         page_counter(Arc::clone(&self.meter), listing.boxed())
+    }
+}
+
+/// Describe an S3 error for people (which object, what happened, with which settings); other stores' errors
+/// pass as they are. `object` is `scope/path` (`s3://bucket/key`).
+fn describe(e: object_store::Error, object: &str) -> object_store::Error {
+    if object.starts_with("s3://") {
+        crate::s3::annotate(e, object)
+    } else {
+        e
     }
 }
 
@@ -412,7 +402,6 @@ struct ChunkState {
     meter: Arc<Meter>,
     location: Path,
     object: String,
-    s3: bool,
     if_match: Option<String>,
     version: Option<String>,
     pos: u64,
@@ -439,11 +428,7 @@ async fn next_chunk(mut st: ChunkState) -> object_store::Result<Option<(Bytes, C
         opts,
     )
     .await;
-    let bytes = match fetched {
-        Ok((_, _, b)) => b,
-        Err(e) if st.s3 => return Err(crate::s3::annotate(e, &st.object)),
-        Err(e) => return Err(e),
-    };
+    let (_, _, bytes) = fetched.map_err(|e| describe(e, &st.object))?;
     st.pos = stop;
     st.size = (st.size * 2).min(REMOTE_CHUNK_MAX);
     Ok(Some((bytes, st)))
