@@ -1,6 +1,7 @@
 //! owl: SQL over files, with the bill. The path data takes:
 //!
-//! - `cli`: arguments -> settings -> engine; prints results (stdout) and errors/stats (stderr); exit codes.
+//! - `cli`: arguments -> settings -> engine; one file per command, the shell (`cli::repl`) included; prints
+//!   results (stdout) and errors/stats (stderr); exit codes.
 //! - `settings`: flag > `OWL_*` env > default, resolved once.
 //! - `batch`: `owl run` inputs and reports: .sql files split into statements (with checks), JSON/JUnit reports.
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.

@@ -148,6 +148,163 @@ fn table(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Table> {
     Ok(t)
 }
 
+/// How much of a result a terminal shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fit {
+    /// Rows shown at most; beyond it the first and last halves are shown, as DuckDB does.
+    pub max_rows: Option<usize>,
+    /// The terminal's width: columns that do not fit are left out from the middle, long values cut.
+    pub width: Option<usize>,
+}
+
+/// The longest a cell gets on a terminal before it is cut with `…`.
+const MAX_CELL_WIDTH: usize = 48;
+
+/// A result as a table fitted to a terminal, and a note saying what was left out (None: nothing was).
+pub fn fitted_table(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    fit: Fit,
+) -> Result<(String, Option<String>)> {
+    use unicode_width::UnicodeWidthStr;
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let (head_n, tail_n) = match fit.max_rows {
+        Some(m) if m > 0 && total > m => (m.div_ceil(2), m / 2),
+        _ => (total, 0),
+    };
+    let mut rows = cells(schema, &slice_rows(batches, 0, head_n))?;
+    let tail = cells(schema, &slice_rows(batches, total - tail_n, tail_n))?;
+    let rows_elided = head_n + tail_n < total;
+    let max_cell = fit.width.map_or(MAX_CELL_WIDTH, |w| {
+        MAX_CELL_WIDTH.min(w.saturating_sub(4).max(8))
+    });
+    let cut = |s: String| -> String {
+        let s = if s.contains('\n') {
+            s.replace('\n', "↵")
+        } else {
+            s
+        };
+        if s.width() <= max_cell {
+            return s;
+        }
+        let mut out = String::new();
+        for c in s.chars() {
+            if out.width() + 2 > max_cell {
+                break;
+            }
+            out.push(c);
+        }
+        out.push('…');
+        out
+    };
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| cut(f.name().clone()))
+        .collect();
+    rows.extend(tail);
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| r.into_iter().map(&cut).collect())
+        .collect();
+    let widths: Vec<usize> = (0..names.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].width())
+                .chain(std::iter::once(names[i].width()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    // Each column costs its width plus a border and two spaces of padding; one border closes the row.
+    let frame = |ws: &mut dyn Iterator<Item = usize>| ws.map(|w| w + 3).sum::<usize>() + 1;
+    let mut shown: Vec<usize> = (0..names.len()).collect();
+    let mut gap_at = None;
+    if let Some(width) = fit.width
+        && frame(&mut widths.iter().copied()) > width
+    {
+        // Keep columns from both ends, alternately, while they fit beside a `…` column.
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        let mut used = 1 + 4;
+        let (mut i, mut j) = (0, names.len());
+        let mut from_left = true;
+        while i < j {
+            let k = if from_left { i } else { j - 1 };
+            if used + widths[k] + 3 > width {
+                break;
+            }
+            used += widths[k] + 3;
+            if from_left {
+                left.push(k);
+                i += 1;
+            } else {
+                right.push(k);
+                j -= 1;
+            }
+            from_left = !from_left;
+        }
+        if left.is_empty() {
+            left.push(0);
+            i = 1;
+        }
+        if i < j {
+            gap_at = Some(left.len());
+            right.reverse();
+            shown = left.into_iter().chain(right).collect();
+        }
+    }
+    let pick = |r: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = shown.iter().map(|&k| r[k].clone()).collect();
+        if let Some(g) = gap_at {
+            v.insert(g, "…".into());
+        }
+        v
+    };
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(pick(&names));
+    for (n, r) in rows.iter().enumerate() {
+        if rows_elided && n == head_n {
+            t.add_row(pick(&vec!["…".to_string(); names.len()]));
+        }
+        t.add_row(pick(r));
+    }
+    let mut notes = Vec::new();
+    if rows_elided {
+        notes.push(format!("{} of {total} rows shown", head_n + tail_n));
+    }
+    if gap_at.is_some() {
+        notes.push(format!("{} of {} columns shown", shown.len(), names.len()));
+    }
+    let note = (!notes.is_empty()).then(|| {
+        format!(
+            "{} (\\maxrows 0 for every row, \\o FILE or \\format csv for everything)",
+            notes.join(", ")
+        )
+    });
+    Ok((t.to_string(), note))
+}
+
+/// `len` rows of `batches` from row `offset` on, as slices (no copies).
+fn slice_rows(batches: &[RecordBatch], mut offset: usize, mut len: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for b in batches {
+        if len == 0 {
+            break;
+        }
+        if offset >= b.num_rows() {
+            offset -= b.num_rows();
+            continue;
+        }
+        let n = (b.num_rows() - offset).min(len);
+        out.push(b.slice(offset, n));
+        len -= n;
+        offset = 0;
+    }
+    out
+}
+
 /// Rows as JSON objects in column order, nulls explicit.
 fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Map<String, Value>>> {
     let mut buf = Vec::new();
@@ -205,18 +362,28 @@ pub fn dollars(usd: f64) -> String {
 
 /// The one-line footer: `12 rows in 0.034 s · scanned 1.21 MB · billed 10 MB · $0.00005`.
 pub fn stats_line(s: &QueryStats, units: Units) -> String {
+    stats_line_timed(s, units, true)
+}
+
+/// [`stats_line`], with the elapsed time left out when `timing` is off (`\timing off` in the shell).
+pub fn stats_line_timed(s: &QueryStats, units: Units, timing: bool) -> String {
     let rows = if s.rows == 1 {
         "1 row".to_string()
     } else {
         format!("{} rows", s.rows)
     };
     let secs = s.elapsed_ms as f64 / 1000.0;
+    let (took, after) = if timing {
+        (format!(" in {secs:.3} s"), format!(" after {secs:.3} s"))
+    } else {
+        (String::new(), String::new())
+    };
     let head = match s.state {
-        QueryState::Succeeded => format!("{rows} in {secs:.3} s"),
-        QueryState::Failed => format!("FAILED after {secs:.3} s"),
+        QueryState::Succeeded => format!("{rows}{took}"),
+        QueryState::Failed => format!("FAILED{after}"),
         QueryState::Cancelled => match &s.state_reason {
-            Some(r) => format!("CANCELLED ({r}) after {secs:.3} s"),
-            None => format!("CANCELLED after {secs:.3} s"),
+            Some(r) => format!("CANCELLED ({r}){after}"),
+            None => format!("CANCELLED{after}"),
         },
     };
     match s.statement_type {
@@ -242,6 +409,72 @@ pub fn stats_line(s: &QueryStats, units: Units) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn numbers(n: i64, cols: usize) -> (SchemaRef, Vec<RecordBatch>) {
+        use arrow::array::{ArrayRef, Int64Array};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(
+            (0..cols)
+                .map(|c| Field::new(format!("column_{c}"), DataType::Int64, false))
+                .collect::<Vec<_>>(),
+        ));
+        // Two batches, so a cut crosses a batch boundary.
+        let half = n / 2;
+        let batch = |from: i64, to: i64| {
+            let cols: Vec<ArrayRef> = (0..cols)
+                .map(|_| Arc::new(Int64Array::from_iter_values(from..to)) as ArrayRef)
+                .collect();
+            RecordBatch::try_new(schema.clone(), cols).unwrap()
+        };
+        let batches = vec![batch(0, half), batch(half, n)];
+        (schema, batches)
+    }
+
+    #[test]
+    fn a_fitted_table_shows_first_and_last_rows_and_says_so() {
+        let (schema, batches) = numbers(1000, 2);
+        let fit = Fit {
+            max_rows: Some(6),
+            width: None,
+        };
+        let (text, note) = fitted_table(&schema, &batches, fit).unwrap();
+        let firsts: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("│ "))
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(
+            firsts,
+            ["column_0", "0", "1", "2", "…", "997", "998", "999"]
+        );
+        assert!(note.unwrap().starts_with("6 of 1000 rows shown"));
+        let all = Fit {
+            max_rows: Some(1000),
+            width: None,
+        };
+        let (text, note) = fitted_table(&schema, &batches, all).unwrap();
+        assert!(note.is_none());
+        assert_eq!(text.lines().filter(|l| l.starts_with('│')).count(), 1001);
+    }
+
+    #[test]
+    fn a_wide_table_keeps_columns_from_both_ends() {
+        let (schema, batches) = numbers(3, 30);
+        let fit = Fit {
+            max_rows: None,
+            width: Some(80),
+        };
+        let (text, note) = fitted_table(&schema, &batches, fit).unwrap();
+        for line in text.lines() {
+            assert!(unicode_width::UnicodeWidthStr::width(line) <= 80, "{line}");
+        }
+        let header = text.lines().nth(1).unwrap();
+        assert!(header.contains("column_0") && header.contains("column_29"));
+        assert!(header.contains('…'));
+        let note = note.unwrap();
+        assert!(note.contains("of 30 columns shown"), "{note}");
+    }
 
     #[test]
     fn bytes_and_dollars() {

@@ -14,6 +14,8 @@ pub struct SqlStatement {
     /// 1-based line of its first character that is not blank or comment.
     pub line: usize,
     pub checks: Vec<Check>,
+    /// Whether a `;` ended it (the last statement of a text may run to its end).
+    pub terminated: bool,
 }
 
 /// A data check on a statement's result, written as `-- owl:expect ...` above it:
@@ -169,6 +171,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
                         sql: cur.trim().to_string(),
                         line: l,
                         checks: std::mem::take(&mut checks),
+                        terminated: true,
                     });
                 }
                 cur.clear();
@@ -190,6 +193,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
             sql: cur.trim().to_string(),
             line: l,
             checks,
+            terminated: false,
         });
     } else if !checks.is_empty() {
         return Err(err(
@@ -198,6 +202,15 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
         ));
     }
     Ok(out)
+}
+
+/// Whether `text` still lacks the end of a statement: a quote or comment left open, or SQL after the last `;`.
+/// Only blanks and comments after it are a whole text (what an interactive shell waits for).
+pub fn needs_more(text: &str) -> bool {
+    match split(text) {
+        Ok(stmts) => stmts.last().is_some_and(|s| !s.terminated),
+        Err(e) => e.message.starts_with("unterminated"),
+    }
 }
 
 fn parse_check(rest: &str) -> Result<Check, String> {
@@ -241,6 +254,25 @@ mod tests {
             .into_iter()
             .map(|s| (s.sql, s.line))
             .collect()
+    }
+
+    #[test]
+    fn a_text_needs_more_until_its_last_statement_ends() {
+        for (text, more) in [
+            ("", false),
+            ("  -- just a comment\n", false),
+            ("SELECT 1", true),
+            ("SELECT 1;", false),
+            ("SELECT 1; -- done\n", false),
+            ("SELECT 1;\nSELECT", true),
+            ("SELECT 'a;", true),
+            ("SELECT 'a;';", false),
+            ("SELECT /* ; */", true),
+            ("SELECT /* ;", true),
+            ("SELECT \"x;\" FROM t;", false),
+        ] {
+            assert_eq!(needs_more(text), more, "{text:?}");
+        }
     }
 
     #[test]

@@ -54,7 +54,6 @@ pub struct CrawlArgs {
 }
 
 pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
-    let crawler = Crawler::new(engine.registry().clone(), engine.stores());
     let opts = CrawlOptions {
         database: engine.database(),
         excludes: args.exclude.clone(),
@@ -67,26 +66,13 @@ pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
         new_folders_only: args.new_folders_only,
         ..CrawlOptions::default()
     };
-    let mut total = CrawlReport {
-        dry_run: args.dry_run,
-        ..CrawlReport::default()
-    };
-    for path in &args.paths {
-        match crawler.crawl(path, &opts).await {
-            Ok(r) => {
-                total.tables.extend(r.tables);
-                total.skipped.extend(r.skipped);
-                total.files_seen += r.files_seen;
-                total.files_read += r.files_read;
-                total.bytes_read += r.bytes_read;
-                total.elapsed_ms += r.elapsed_ms;
-            }
-            Err(e) => {
-                print_error(&e);
-                return status_of(&e);
-            }
+    let total = match crawl_all(engine, &args.paths, &opts).await {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(&e);
+            return status_of(&e);
         }
-    }
+    };
     summary(&total, &args.paths.join(" "));
     if args.format == ReportFormat::Json {
         let mut out = std::io::stdout().lock();
@@ -113,7 +99,31 @@ pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
     ExitStatus::Ok
 }
 
-fn summary(r: &CrawlReport, what: &str) {
+/// Crawl each path in turn into one report; the first path that cannot be crawled at all stops it.
+pub(crate) async fn crawl_all(
+    engine: &Engine,
+    paths: &[String],
+    opts: &CrawlOptions,
+) -> crate::error::Result<CrawlReport> {
+    let crawler = Crawler::new(engine.registry().clone(), engine.stores());
+    let mut total = CrawlReport {
+        dry_run: opts.dry_run,
+        ..CrawlReport::default()
+    };
+    for path in paths {
+        let r = crawler.crawl(path, opts).await?;
+        total.tables.extend(r.tables);
+        total.skipped.extend(r.skipped);
+        total.files_seen += r.files_seen;
+        total.files_read += r.files_read;
+        total.bytes_read += r.bytes_read;
+        total.elapsed_ms += r.elapsed_ms;
+    }
+    Ok(total)
+}
+
+/// The crawl summary, on stderr.
+pub(crate) fn summary(r: &CrawlReport, what: &str) {
     let units = crate::cost::Units::Decimal;
     let verb = if r.dry_run { "dry run of" } else { "crawled" };
     eprintln!(

@@ -3,6 +3,7 @@
 mod crawl;
 mod estimate;
 mod query;
+mod repl;
 mod run;
 mod tables;
 
@@ -40,7 +41,6 @@ impl From<ExitStatus> for ExitCode {
     version,
     about = "SQL over your files, with the bill: a Glue-like registry, DataFusion, Athena pricing"
 )]
-#[command(arg_required_else_help = true)]
 pub struct Cli {
     /// The registry folder.
     #[arg(long, global = true, env = "OWL_CATALOG", default_value = crate::settings::DEFAULT_CATALOG_DIR)]
@@ -77,11 +77,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     no_sign_request: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// With no command, `owl` opens the shell; its flags may then be given without `repl`.
+    #[command(flatten)]
+    repl: repl::ReplArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The interactive SQL shell (also `owl` with no command); with stdin not a terminal, runs it as a batch.
+    Repl(repl::ReplArgs),
     /// Run SQL and print the result, with what it scanned and cost.
     Query(query::QueryArgs),
     /// What SQL would scan and cost, without reading its data (Parquet footers only).
@@ -198,7 +203,17 @@ pub fn main() -> ExitCode {
                 return status_of(&e);
             }
         };
-        match cli.command {
+        let Some(command) = cli.command else {
+            return repl::run(&engine, cli.repl, &interrupts).await;
+        };
+        if let Some(flag) = cli.repl.given_flag() {
+            eprintln!(
+                "error: `{flag}` is a flag of the shell (`owl` or `owl repl`), not of this command"
+            );
+            return ExitStatus::UserError;
+        }
+        match command {
+            Command::Repl(args) => repl::run(&engine, args, &interrupts).await,
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
             Command::Estimate(args) => estimate::run(&engine, args).await,
             Command::Run(args) => run::run(&engine, args, &interrupts).await,

@@ -70,108 +70,110 @@ fn finish(r: Result<ExitStatus>) -> ExitStatus {
 }
 
 pub fn tables(engine: &Engine, args: TablesArgs) -> ExitStatus {
-    finish((|| {
-        let db = args.database.unwrap_or_else(|| engine.database());
-        let reg = engine.registry();
-        if !reg.database_exists(&db) {
-            return Err(Error::DatabaseNotFound(db));
-        }
-        let mut t = new_table(&[
-            "table",
-            "format",
-            "columns",
-            "partitions",
-            "files",
-            "size",
-            "version",
-            "location",
-        ]);
-        let mut rows = Vec::new();
-        for name in reg.table_names(&db)? {
-            match reg.load_table(&db, &name) {
-                Ok(def) => {
-                    let size = def
-                        .stats
-                        .size_bytes
-                        .map(|b| human_bytes(b, crate::cost::Units::Decimal));
-                    t.add_row(vec![
-                        name.clone(),
-                        format_of(&def),
-                        def.columns.len().to_string(),
-                        def.partitions.len().to_string(),
-                        def.stats
-                            .object_count
-                            .map(|n| n.to_string())
-                            .unwrap_or_default(),
-                        size.unwrap_or_default(),
-                        def.version_id.clone(),
-                        def.location.clone(),
-                    ]);
-                    rows.push(json!({"table": name, "format": format_of(&def), "columns": def.columns.len(),
-                        "partitions": def.partitions.len(), "files": def.stats.object_count,
-                        "size_bytes": def.stats.size_bytes, "version_id": def.version_id, "location": def.location}));
-                }
-                // One broken file does not hide the others: it is listed with its error.
-                Err(e) => {
-                    t.add_row(vec![name.clone(), format!("error: {e}")]);
-                    rows.push(json!({"table": name, "error": e.to_string()}));
-                }
+    finish(tables_view(engine, args.database).map(|(t, json)| emit(args.format, t, json)))
+}
+
+/// The tables of `db` (default: the current database), for people and as JSON.
+pub(crate) fn tables_view(engine: &Engine, db: Option<String>) -> Result<(Table, Value)> {
+    let db = db.unwrap_or_else(|| engine.database());
+    let reg = engine.registry();
+    if !reg.database_exists(&db) {
+        return Err(Error::DatabaseNotFound(db));
+    }
+    let mut t = new_table(&[
+        "table",
+        "format",
+        "columns",
+        "partitions",
+        "files",
+        "size",
+        "version",
+        "location",
+    ]);
+    let mut rows = Vec::new();
+    for name in reg.table_names(&db)? {
+        match reg.load_table(&db, &name) {
+            Ok(def) => {
+                let size = def
+                    .stats
+                    .size_bytes
+                    .map(|b| human_bytes(b, crate::cost::Units::Decimal));
+                t.add_row(vec![
+                    name.clone(),
+                    format_of(&def),
+                    def.columns.len().to_string(),
+                    def.partitions.len().to_string(),
+                    def.stats
+                        .object_count
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    size.unwrap_or_default(),
+                    def.version_id.clone(),
+                    def.location.clone(),
+                ]);
+                rows.push(json!({"table": name, "format": format_of(&def), "columns": def.columns.len(),
+                    "partitions": def.partitions.len(), "files": def.stats.object_count,
+                    "size_bytes": def.stats.size_bytes, "version_id": def.version_id, "location": def.location}));
+            }
+            // One broken file does not hide the others: it is listed with its error.
+            Err(e) => {
+                t.add_row(vec![name.clone(), format!("error: {e}")]);
+                rows.push(json!({"table": name, "error": e.to_string()}));
             }
         }
-        Ok(emit(
-            args.format,
-            t,
-            json!({"database": db, "tables": rows}),
-        ))
-    })())
+    }
+    Ok((t, json!({"database": db, "tables": rows})))
 }
 
 pub fn describe(engine: &Engine, args: TableArgs) -> ExitStatus {
-    finish((|| {
-        let def = load(engine, &args.table)?;
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED);
-        let cols = |cs: &[Column]| {
-            cs.iter()
-                .map(|c| format!("{} {}", c.name, c.ty))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        t.add_row(vec![
-            "table".to_string(),
-            format!("{}.{}", def.database, def.name),
-        ]);
-        t.add_row(vec!["location".to_string(), def.location.clone()]);
-        t.add_row(vec!["format".to_string(), format_of(&def)]);
-        t.add_row(vec!["columns".to_string(), cols(&def.columns)]);
-        t.add_row(vec![
-            "partition keys".to_string(),
-            cols(&def.partition_keys),
-        ]);
-        t.add_row(vec![
-            "partitions".to_string(),
-            def.partitions.len().to_string(),
-        ]);
-        let props = def
-            .properties
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+    finish(describe_view(engine, &args.table).map(|(t, json)| emit(args.format, t, json)))
+}
+
+/// One table (`table` or `db.table`), for people and as JSON.
+pub(crate) fn describe_view(engine: &Engine, name: &str) -> Result<(Table, Value)> {
+    let def = load(engine, name)?;
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    let cols = |cs: &[Column]| {
+        cs.iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
             .collect::<Vec<_>>()
-            .join("\n");
-        t.add_row(vec!["properties".to_string(), props]);
+            .join("\n")
+    };
+    t.add_row(vec![
+        "table".to_string(),
+        format!("{}.{}", def.database, def.name),
+    ]);
+    t.add_row(vec!["location".to_string(), def.location.clone()]);
+    t.add_row(vec!["format".to_string(), format_of(&def)]);
+    t.add_row(vec!["columns".to_string(), cols(&def.columns)]);
+    t.add_row(vec![
+        "partition keys".to_string(),
+        cols(&def.partition_keys),
+    ]);
+    t.add_row(vec![
+        "partitions".to_string(),
+        def.partitions.len().to_string(),
+    ]);
+    let props = def
+        .properties
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    t.add_row(vec!["properties".to_string(), props]);
+    t.add_row(vec![
+        "version".to_string(),
+        format!("{} of {}", def.version_id, def.versions.len()),
+    ]);
+    if !def.excluded_files.is_empty() {
         t.add_row(vec![
-            "version".to_string(),
-            format!("{} of {}", def.version_id, def.versions.len()),
+            "excluded files".to_string(),
+            def.excluded_files.join("\n"),
         ]);
-        if !def.excluded_files.is_empty() {
-            t.add_row(vec![
-                "excluded files".to_string(),
-                def.excluded_files.join("\n"),
-            ]);
-        }
-        let json = serde_json::to_value(&def).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(emit(args.format, t, json))
-    })())
+    }
+    let json = serde_json::to_value(&def).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((t, json))
 }
 
 /// What changed from one version to the next, in words: `added x bigint`, `y: int -> bigint`, `removed z`.

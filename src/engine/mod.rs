@@ -284,7 +284,7 @@ impl Engine {
     ) -> std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>
     {
         let ctx = self
-            .query_context(meter)
+            .query_context(Arc::clone(&meter))
             .map_err(|e| (StatementType::Dml, e))?;
         if let Some(r) = commands::try_execute(self, &ctx, stmt).await {
             return r;
@@ -310,7 +310,9 @@ impl Engine {
         let result = async {
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let mut stream = df.execute_stream().await?;
+            let physical = df.create_physical_plan().await?;
+            meter.set_files_total(files_to_scan(&physical));
+            let mut stream = datafusion::physical_plan::execute_stream(physical, ctx.task_ctx())?;
             let mut batches = Vec::new();
             while let Some(b) = stream.next().await {
                 batches.push(b?);
@@ -429,6 +431,21 @@ impl Engine {
         e
     }
 
+    /// Names of the SQL functions a statement can call (scalar, aggregate, window), sorted.
+    pub fn function_names(&self) -> Vec<String> {
+        let state = self.base_state();
+        let mut names: Vec<String> = state
+            .scalar_functions()
+            .keys()
+            .chain(state.aggregate_functions().keys())
+            .chain(state.window_functions().keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The process's (unmetered) object stores, for components that meter themselves, such as the crawler.
     pub fn stores(&self) -> Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
         self.stores.clone()
@@ -452,6 +469,23 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .filter(|(d, _)| *d > 0 && *d <= name.len().div_ceil(3).max(1))
         .min()
         .map(|(_, c)| c.to_string())
+}
+
+/// Distinct files the plan's scans open (a file split across threads counts once).
+fn files_to_scan(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> u64 {
+    let mut scans = Vec::new();
+    estimate::collect_scans(plan, &mut scans);
+    let files: std::collections::BTreeSet<(String, &object_store::path::Path)> = scans
+        .iter()
+        .flat_map(|c| {
+            let store = c.object_store_url.as_str().to_string();
+            c.file_groups
+                .iter()
+                .flat_map(|g| g.files())
+                .map(move |f| (store.clone(), &f.object_meta.location))
+        })
+        .collect();
+    files.len() as u64
 }
 
 fn empty_schema() -> SchemaRef {

@@ -31,6 +31,8 @@ pub struct Meter {
     /// Remote requests still receiving: they finish (and are counted) even when the query no longer wants
     /// them, so the bill is what the store sent. [`Meter::settle`] waits for them.
     in_flight: tokio::sync::watch::Sender<usize>,
+    /// Files the query's scans will open, once planned (0: not known yet); for progress lines.
+    files_total: AtomicU64,
     /// A scan budget (`--max-bytes-per-query`): crossing it flips `over`.
     limit: Option<u64>,
     over: tokio::sync::watch::Sender<bool>,
@@ -94,7 +96,7 @@ impl Meter {
     pub fn reading(&self) -> MeterReading {
         MeterReading {
             bytes_scanned: self.bytes.load(Ordering::Relaxed),
-            files_read: self.files.lock().map(|f| f.len() as u64).unwrap_or(0),
+            files_read: self.files_read(),
             requests: Requests {
                 get: self.get.load(Ordering::Relaxed),
                 head: self.head.load(Ordering::Relaxed),
@@ -120,6 +122,24 @@ impl Meter {
     /// Bytes received so far (for progress lines).
     pub fn bytes_scanned(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Distinct files read from so far (for progress lines).
+    pub fn files_read(&self) -> u64 {
+        self.files.lock().map(|f| f.len() as u64).unwrap_or(0)
+    }
+
+    /// Record how many files the planned scans will open.
+    pub fn set_files_total(&self, n: u64) {
+        self.files_total.store(n, Ordering::Relaxed);
+    }
+
+    /// How many files the planned scans will open, once known.
+    pub fn files_total(&self) -> Option<u64> {
+        match self.files_total.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        }
     }
 
     fn add_bytes(&self, n: u64) {
