@@ -99,12 +99,21 @@ pub enum Error {
     /// A bug or an environment failure that is not the user's input.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// An error at a place in the statement's text (1-based line and column), where the planner knows it.
+    #[error("{error} (at line {line}, column {column})")]
+    Located {
+        error: Box<Error>,
+        line: u64,
+        column: u64,
+    },
 }
 
 impl Error {
     /// A likely fix, printed as `hint: ...` under the error line.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Located { error, .. } => error.hint(),
             Error::CorruptRegistryFile { .. } => Some(
                 "fix or delete the file (it is JSON); `owl crawl` can recreate crawled tables".into(),
             ),
@@ -131,7 +140,18 @@ impl Error {
 
     /// True when the failure is the user's input (exit 1) rather than owl's (exit 2).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Internal(_))
+        match self {
+            Error::Located { error, .. } => error.is_user_error(),
+            e => !matches!(e, Error::Internal(_)),
+        }
+    }
+
+    /// Where in the statement's text the error is (line, column; 1-based), when known.
+    pub fn position(&self) -> Option<(u64, u64)> {
+        match self {
+            Error::Located { line, column, .. } => Some((*line, *column)),
+            _ => None,
+        }
     }
 }
 

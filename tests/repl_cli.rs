@@ -294,6 +294,18 @@ fn piped_input_runs_like_a_batch_and_stops_at_the_first_failure() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // The planner's position of an unknown column, with a caret, and the nearest name.
+    let out = f
+        .owl()
+        .write_stdin("SELECT status,\n  latncy_ms\nFROM weblogs_csv;\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: column `latncy_ms` does not exist (at line 2, column 3)\n    latncy_ms\n    ^\n\
+         hint: did you mean `latency_ms`?\n"
+    );
     // A bad command fails the batch.
     let out = f.owl().write_stdin("\\bogus\n").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -350,4 +362,31 @@ fn output_to_a_file_and_included_files() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("stopped running `bad.sql`"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("not reached"));
+}
+
+#[test]
+fn crawl_from_the_shell_then_query_the_new_table() {
+    let f = Fixture::new();
+    let dir = f.path().join("landing").join("signups");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("part-0.csv"),
+        "user_id,plan\n1,free\n2,pro\n3,free\n",
+    )
+    .unwrap();
+    let out = f
+        .owl()
+        .write_stdin(
+            "\\crawl landing/signups\n\\format csv\nSELECT plan, count(*) AS n FROM signups GROUP BY plan ORDER BY plan;\n",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("created"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "plan,n\nfree,2\npro,1\n"
+    );
+    assert!(f.path().join("catalog/default/signups.json").exists());
 }

@@ -149,7 +149,7 @@ fn a_failing_statement_stops_the_run_and_names_its_line() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("bad.sql:3: error: column `nope` does not exist"),
+        stderr.contains("bad.sql:4:3: error: column `nope` does not exist\n"),
         "{stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("42"));

@@ -16,6 +16,21 @@ pub struct SqlStatement {
     pub checks: Vec<Check>,
     /// Whether a `;` ended it (the last statement of a text may run to its end).
     pub terminated: bool,
+    /// Line and column (1-based) in the file of `sql`'s first character (a comment before the statement is
+    /// part of `sql`): what positions inside `sql` are relative to.
+    pub text_at: (usize, usize),
+}
+
+impl SqlStatement {
+    /// The file's line and column of `sql`'s line `line`, column `column` (1-based).
+    pub fn file_position(&self, line: usize, column: usize) -> (usize, usize) {
+        let (l0, c0) = self.text_at;
+        if line <= 1 {
+            (l0, c0 + column.saturating_sub(1))
+        } else {
+            (l0 + line - 1, column)
+        }
+    }
 }
 
 /// A data check on a statement's result, written as `-- owl:expect ...` above it:
@@ -77,6 +92,9 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut start_line: Option<usize> = None;
+    let mut text_at: Option<(usize, usize)> = None;
+    // The 1-based column of char index `i`.
+    let column = |i: usize| chars[..i].iter().rev().take_while(|&&c| c != '\n').count() + 1;
     let mut checks = Vec::new();
     let mut line = 1;
     let mut i = 0;
@@ -91,6 +109,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
             '\'' | '"' | '`' => {
                 let opened = line;
                 start_line.get_or_insert(line);
+                text_at.get_or_insert((line, column(i)));
                 cur.push(c);
                 i += 1;
                 loop {
@@ -130,6 +149,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
                     }
                     checks.push(parse_check(rest).map_err(|m| err(line, &m))?);
                 } else {
+                    text_at.get_or_insert((line, column(i)));
                     cur.extend(&chars[i..end]);
                 }
                 i = end;
@@ -137,6 +157,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
             }
             '/' if next == Some('*') => {
                 let opened = line;
+                text_at.get_or_insert((line, column(i)));
                 let mut depth = 0;
                 loop {
                     match (chars.get(i), chars.get(i + 1)) {
@@ -172,8 +193,10 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
                         line: l,
                         checks: std::mem::take(&mut checks),
                         terminated: true,
+                        text_at: text_at.unwrap_or((l, 1)),
                     });
                 }
+                text_at = None;
                 cur.clear();
             }
             '\n' => {
@@ -183,6 +206,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
             c if c.is_whitespace() => cur.push(c),
             c => {
                 start_line.get_or_insert(line);
+                text_at.get_or_insert((line, column(i)));
                 cur.push(c);
             }
         }
@@ -194,6 +218,7 @@ pub fn split(text: &str) -> Result<Vec<SqlStatement>, SplitError> {
             line: l,
             checks,
             terminated: false,
+            text_at: text_at.unwrap_or((l, 1)),
         });
     } else if !checks.is_empty() {
         return Err(err(
@@ -254,6 +279,17 @@ mod tests {
             .into_iter()
             .map(|s| (s.sql, s.line))
             .collect()
+    }
+
+    #[test]
+    fn positions_inside_a_statement_map_to_the_file() {
+        let text = "SELECT 1;\n  -- note\n  SELECT a,\n    nope FROM t; SELECT x";
+        let stmts = split(text).unwrap();
+        assert_eq!(stmts[1].sql, "-- note\n  SELECT a,\n    nope FROM t");
+        assert_eq!(stmts[1].text_at, (2, 3));
+        assert_eq!(stmts[1].file_position(3, 5), (4, 5), "`nope`");
+        assert_eq!(stmts[1].file_position(1, 4), (2, 6));
+        assert_eq!(stmts[2].text_at, (4, 18));
     }
 
     #[test]

@@ -148,7 +148,20 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
                 let e = outcome
                     .error
                     .unwrap_or_else(|| Error::Internal("query failed without an error".into()));
-                eprint!("{at}: ");
+                // A planner position inside the statement becomes the file's `file:line:column`.
+                let (at_error, e) = match e {
+                    Error::Located {
+                        error,
+                        line,
+                        column,
+                    } => {
+                        let (l, c) = p.item.file_position(line as usize, column as usize);
+                        rep.error = Some(error.to_string());
+                        (format!("{}:{l}:{c}", p.shown), *error)
+                    }
+                    e => (at.clone(), e),
+                };
+                eprint!("{at_error}: ");
                 print_error(&e);
                 status = worse(status, status_of(&e));
                 stop = !args.continue_on_error;

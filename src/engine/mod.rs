@@ -102,6 +102,8 @@ impl Engine {
         }
         let opts = config.options_mut();
         opts.execution.parquet.metadata_size_hint = Some(PARQUET_FOOTER_HINT);
+        // Positions of names in the statement, so an unknown column's error can say where it is.
+        opts.sql_parser.collect_spans = true;
         // Athena reads every file in a location whatever its name; so does owl.
         opts.execution.listing_table_ignore_subdirectory = false;
         let stores = Arc::new(StoreRegistry::new(settings.s3.clone()));
@@ -290,13 +292,13 @@ impl Engine {
             return r;
         }
         let state = ctx.state();
-        let plan = state
-            .statement_to_plan(stmt.clone())
-            .await
-            .map_err(|e| (StatementType::Dml, from_df(e)));
-        let plan = match plan {
+        let plan = match state.statement_to_plan(stmt.clone()).await {
             Ok(p) => p,
-            Err((kind, e)) => return Err((kind, self.explain_not_found(e).await)),
+            Err(e) => {
+                let at = position_of(&e);
+                let e = self.explain_not_found(from_df(e)).await;
+                return Err((StatementType::Dml, located(e, at)));
+            }
         };
         let kind = classify(&plan);
         let plan = bind_params(plan, params).map_err(|e| (kind, e))?;
@@ -486,6 +488,23 @@ fn files_to_scan(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> u6
         })
         .collect();
     files.len() as u64
+}
+
+/// Where the planner says an error is in the statement's text (its diagnostic's span).
+fn position_of(e: &DataFusionError) -> Option<(u64, u64)> {
+    let span = e.diagnostic()?.span?;
+    (span.start.line > 0).then_some((span.start.line, span.start.column))
+}
+
+fn located(e: Error, at: Option<(u64, u64)>) -> Error {
+    match at {
+        Some((line, column)) => Error::Located {
+            error: Box::new(e),
+            line,
+            column,
+        },
+        None => e,
+    }
 }
 
 fn empty_schema() -> SchemaRef {

@@ -396,8 +396,9 @@ impl Shell<'_> {
         };
         let msg = e.to_string();
         eprintln!("{red}error:{reset} {msg}");
+        let at = e.position().or_else(|| parser_position(&msg));
         if let Some(sql) = sql
-            && let Some(pointer) = point_at(sql, &msg)
+            && let Some(pointer) = at.and_then(|(l, c)| point_at(sql, l, c))
         {
             eprintln!("{pointer}");
         }
@@ -591,22 +592,26 @@ fn save_history(editor: &mut rustyline::Editor<SqlHelper, FileHistory>, path: &P
     }
 }
 
-/// For a message that names `Line: L, Column: C` (as the SQL parser's do), the line of `sql` and a caret.
-fn point_at(sql: &str, msg: &str) -> Option<String> {
+/// The position a parser message names (`... at Line: 2, Column: 6`).
+fn parser_position(msg: &str) -> Option<(u64, u64)> {
     let at = msg.rfind("Line: ")?;
     let rest = &msg[at + "Line: ".len()..];
     let (line, rest) = rest.split_once(", Column: ")?;
-    let line: usize = line.trim().parse().ok()?;
-    let column: usize = rest
+    let column = rest
         .chars()
         .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .ok()?;
-    let text = sql.lines().nth(line.checked_sub(1)?)?;
+        .collect::<String>();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
+/// Line `line` of `sql` and a caret under column `column` (both 1-based).
+fn point_at(sql: &str, line: u64, column: u64) -> Option<String> {
+    let text = sql
+        .lines()
+        .nth(usize::try_from(line.checked_sub(1)?).ok()?)?;
     let pad: String = text
         .chars()
-        .take(column.saturating_sub(1))
+        .take(usize::try_from(column.saturating_sub(1)).ok()?)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     Some(format!("  {text}\n  {pad}^"))
@@ -617,12 +622,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_parser_position_points_into_the_statement() {
+    fn a_position_points_into_the_statement() {
         let sql = "SELECT *\nFORM t;";
         let msg = "sql parser error: Expected: end of statement, found: t at Line: 2, Column: 6";
-        assert_eq!(point_at(sql, msg).unwrap(), "  FORM t;\n       ^");
-        assert_eq!(point_at(sql, "no position here"), None);
-        assert_eq!(point_at(sql, "at Line: 9, Column: 1"), None);
+        assert_eq!(parser_position(msg), Some((2, 6)));
+        assert_eq!(point_at(sql, 2, 6).unwrap(), "  FORM t;\n       ^");
+        assert_eq!(parser_position("no position here"), None);
+        assert_eq!(point_at(sql, 9, 1), None);
+        assert_eq!(point_at(sql, 0, 1), None);
     }
 
     #[test]
