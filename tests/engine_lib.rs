@@ -65,6 +65,25 @@ async fn cancelled_query_pays_for_what_it_read() {
     assert_eq!(o.stats.billed_bytes, expect.billed_bytes);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_budget_is_cancelled_even_when_it_finished_first() {
+    // A query that reads past its budget is CANCELLED, whether the budget's watch or the last batch comes first.
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = &e.parse("SELECT count(*) FROM orders").unwrap()[0];
+    for _ in 0..20 {
+        let meter = Arc::new(Meter::with_limit(Some(1)));
+        let o = e.execute(stmt, meter, std::future::pending()).await;
+        assert_eq!(o.stats.state, owl::cost::QueryState::Cancelled);
+        assert_eq!(
+            o.stats.state_reason.as_deref(),
+            Some(owl::engine::BYTES_LIMIT_REASON)
+        );
+        assert!(o.batches.is_empty() && o.stats.bytes_scanned > 1);
+        assert_eq!(o.stats.billed_bytes, 10_000_000);
+    }
+}
+
 #[tokio::test]
 async fn new_files_are_seen_by_the_next_query() {
     // No list or metadata cache may survive a query: a file that appears is read by the next one.

@@ -229,7 +229,9 @@ fn a_scan_budget_cancels_the_query_and_bills_the_cutoff() {
     assert_eq!(s["state"], "CANCELLED");
     assert_eq!(s["state_reason"], "bytes scanned limit exceeded");
     let scanned = s["bytes_scanned"].as_u64().unwrap();
-    assert!(scanned > 100_000 && scanned < csv_bytes, "{scanned}");
+    // Reads run on their own tasks: on a busy machine the table may be read to its end before the cancel lands;
+    // the state and the bill do not depend on it.
+    assert!(scanned > 100_000 && scanned <= csv_bytes, "{scanned}");
     // Billed the cutoff (100 KB), which the 10 MB minimum rounds up.
     assert_eq!(s["billed_bytes"], 10_000_000);
     assert_eq!(r["statements"][1]["state"], "NOT_RUN");

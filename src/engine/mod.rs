@@ -226,16 +226,24 @@ impl Engine {
         let query_id = uuid::Uuid::new_v4().to_string();
         let run = self.execute_inner(stmt, Arc::clone(&meter), params);
         let mut reason = None;
+        // Biased: a cancel or an exceeded budget wins over a run that is also ready.
         let (state, kind, schema, batches, error) = tokio::select! {
-            r = run => match r {
-                Ok((kind, schema, batches)) => (QueryState::Succeeded, kind, schema, batches, None),
-                Err((kind, e)) => (QueryState::Failed, kind, empty_schema(), vec![], Some(e)),
-            },
+            biased;
             () = cancel => (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None),
             () = meter.over_limit() => {
                 reason = Some(BYTES_LIMIT_REASON.to_string());
                 (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None)
             }
+            r = run => match r {
+                // Reads run on tasks of their own: a query can finish in the same instant it crosses its
+                // budget. Over budget is cancelled, whichever came first (as an Athena workgroup limit).
+                Ok(_) if meter.is_over_limit() => {
+                    reason = Some(BYTES_LIMIT_REASON.to_string());
+                    (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None)
+                }
+                Ok((kind, schema, batches)) => (QueryState::Succeeded, kind, schema, batches, None),
+                Err((kind, e)) => (QueryState::Failed, kind, empty_schema(), vec![], Some(e)),
+            },
         };
         // Remote responses still arriving (a LIMIT that stopped early, a cancel) are what the store sent: wait for
         // them, briefly when the user cancelled, so the bill includes them.

@@ -93,6 +93,11 @@ impl Meter {
         }
     }
 
+    /// Whether more than the budget has been read (false without a budget).
+    pub fn is_over_limit(&self) -> bool {
+        self.limit.is_some_and(|l| self.bytes_scanned() > l)
+    }
+
     pub fn reading(&self) -> MeterReading {
         MeterReading {
             bytes_scanned: self.bytes.load(Ordering::Relaxed),
