@@ -137,6 +137,82 @@ pub struct CrawlReport {
     pub elapsed_ms: u64,
 }
 
+/// One file to inspect in step 2, with the registry's schema for it when its folder is known
+/// (`--new-folders-only`).
+struct Job {
+    rel: Vec<String>,
+    meta: ObjectMeta,
+    known: Option<(FormatSpec, Vec<InferredColumn>)>,
+}
+
+impl Job {
+    async fn run(
+        self,
+        store: Arc<dyn ObjectStore>,
+        opts: &CrawlOptions,
+    ) -> std::result::Result<FileInfo, Skipped> {
+        match self.known {
+            Some((format, columns)) => Ok(FileInfo {
+                rel: self.rel,
+                size: self.meta.size,
+                format,
+                columns,
+                records: None,
+                known: true,
+            }),
+            None => inspect(store, self.rel, self.meta, opts).await,
+        }
+    }
+}
+
+/// Step 2 for local files: a few plain threads, each inspecting files in turn through the same `ObjectStore`
+/// calls. On a thread outside the runtime, object_store's local store reads inline; on the runtime it hands
+/// every read to the blocking pool, and for thousands of small files those hand-offs (a pool thread per file in
+/// flight, futex wake-ups both ways) cost more than the reads. Results keep the listing's order.
+async fn inspect_local(
+    store: Arc<dyn ObjectStore>,
+    jobs: Vec<Job>,
+    opts: &CrawlOptions,
+) -> Result<Vec<std::result::Result<FileInfo, Skipped>>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(1, opts.concurrency.max(1));
+    let opts = opts.clone();
+    tokio::task::spawn_blocking(move || {
+        let n = jobs.len();
+        let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+        let done: Option<Vec<(usize, std::result::Result<FileInfo, Skipped>)>> =
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads.min(n.max(1)))
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut out = Vec::new();
+                            loop {
+                                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                                let Some((i, job)) = next else { break };
+                                let r =
+                                    futures::executor::block_on(job.run(Arc::clone(&store), &opts));
+                                out.push((i, r));
+                            }
+                            out
+                        })
+                    })
+                    .collect();
+                // A worker that panicked lost its files: the crawl fails rather than report fewer.
+                let mut all = Vec::with_capacity(n);
+                for w in workers {
+                    all.extend(w.join().ok()?);
+                }
+                Some(all)
+            });
+        let mut done = done.ok_or_else(|| Error::Internal("a crawler thread panicked".into()))?;
+        done.sort_by_key(|(i, _)| *i);
+        Ok(done.into_iter().map(|(_, r)| r).collect())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("crawler threads: {e}")))?
+}
+
 /// What one file turned out to be.
 #[derive(Debug, Clone)]
 struct FileInfo {
@@ -248,27 +324,22 @@ impl Crawler {
         } else {
             HashMap::new()
         };
-        let results: Vec<std::result::Result<FileInfo, Skipped>> = futures::stream::iter(metas)
-            .map(|(rel, m)| {
-                let store = Arc::clone(&store);
+        let jobs: Vec<Job> = metas
+            .into_iter()
+            .map(|(rel, meta)| {
                 let known = known.get(&rel[..rel.len() - 1]).cloned();
-                async move {
-                    match known {
-                        Some((format, columns)) => Ok(FileInfo {
-                            rel,
-                            size: m.size,
-                            format,
-                            columns,
-                            records: None,
-                            known: true,
-                        }),
-                        None => inspect(store, rel, m, opts).await,
-                    }
-                }
+                Job { rel, meta, known }
             })
-            .buffered(opts.concurrency.max(1))
-            .collect()
-            .await;
+            .collect();
+        let results = if url.scheme() == "file" {
+            inspect_local(store, jobs, opts).await?
+        } else {
+            futures::stream::iter(jobs)
+                .map(|job| job.run(Arc::clone(&store), opts))
+                .buffered(opts.concurrency.max(1))
+                .collect()
+                .await
+        };
         let mut files = Vec::new();
         for r in results {
             match r {
