@@ -626,3 +626,41 @@ fn a_small_parquet_file_is_read_once_whole() {
     assert_eq!(report["bytes_read"], size, "{report}");
     assert_eq!(table_in(&report, "default.small")["columns"], 2);
 }
+
+#[test]
+fn text_record_counts_are_exact_or_absent() {
+    let f = Fixture::new();
+    // The committed sample tables: every text file fits its sample, so the counts are exact (= count(*)).
+    for table in [
+        "orders",
+        "weblogs_csv",
+        "weblogs_csv_gz",
+        "weblogs_ndjson",
+        "cloudtrail",
+    ] {
+        let doc = f.json(&format!("SELECT count(*) AS n FROM {table}"));
+        let n = doc["rows"][0][0].as_u64().unwrap();
+        assert_eq!(
+            f.registry_json("default", table)["stats"]["record_count"],
+            n,
+            "{table}"
+        );
+    }
+    // A file longer than the record sample: no guess.
+    let mut big = String::from("id,name\n");
+    for i in 0..1500 {
+        big.push_str(&format!("{i},n{i}\n"));
+    }
+    write(f.path(), "big/data.csv", big.as_bytes());
+    write(f.path(), "small/data.csv", b"id,name\n1,a\n2,b\n");
+    let (code, _, stderr) = crawl(&f, &["big", "small"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        f.registry_json("default", "big")["stats"]["record_count"],
+        Value::Null
+    );
+    assert_eq!(
+        f.registry_json("default", "small")["stats"]["record_count"],
+        2
+    );
+}

@@ -653,7 +653,8 @@ async fn inspect(
         } => match classify::text_format(&text, truncated, opts.sample_records).map_err(skip)? {
             TextFormat::Ndjson(records) => {
                 let columns = infer::json_columns(&records).map_err(skip)?;
-                (FormatSpec::json(compression), columns, None)
+                let n = whole_count(truncated, records.len(), opts.sample_records);
+                (FormatSpec::json(compression), columns, n)
             }
             TextFormat::JsonArray(records) => {
                 let columns = infer::json_columns(&records).map_err(skip)?;
@@ -661,7 +662,8 @@ async fn inspect(
                     json_array: true,
                     ..FormatSpec::json(compression)
                 };
-                (format, columns, None)
+                let n = whole_count(truncated, records.len(), opts.sample_records);
+                (format, columns, n)
             }
             TextFormat::Csv {
                 delimiter,
@@ -677,7 +679,10 @@ async fn inspect(
                     newlines_in_values: shape.quoted_newlines,
                     ..CsvOptions::default()
                 };
-                (FormatSpec::csv(compression, csv), shape.columns, None)
+                // Rows counted include the header line, if any.
+                let n = whole_count(truncated, rows.len(), opts.sample_records)
+                    .map(|n| n - u64::from(shape.has_header));
+                (FormatSpec::csv(compression, csv), shape.columns, n)
             }
         },
     };
@@ -689,6 +694,13 @@ async fn inspect(
         records,
         known: false,
     })
+}
+
+/// A text file's record count, when its sample holds the whole file: not cut short by the byte limit, and
+/// fewer records than the record limit. Otherwise unknown: owl does not extrapolate a count from a sample
+/// (Glue does, and calls it an estimate); a table's `record_count` is exact or absent.
+fn whole_count(truncated: bool, parsed: usize, limit: usize) -> Option<u64> {
+    (!truncated && parsed < limit).then_some(parsed as u64)
 }
 
 /// A Parquet file's schema and row count from its footer alone (see `catalog::footer`), never the data.
