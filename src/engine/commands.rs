@@ -1,6 +1,7 @@
 //! Statements the registry owns: they change or read the registry rather than data, and are free.
 //!
-//! - `CREATE EXTERNAL TABLE` (planned by DataFusion, persisted here), `DROP TABLE`, `CREATE DATABASE|SCHEMA`,
+//! - `CREATE EXTERNAL TABLE` (planned by DataFusion, persisted here), CTAS (`ctas`, billed as its query),
+//!   `DROP TABLE`, `CREATE DATABASE|SCHEMA`,
 //!   `DROP DATABASE|SCHEMA`;
 //! - `SHOW DATABASES|SCHEMAS`, `SHOW TABLES [IN db] [LIKE 'pat']`, `DESCRIBE table`, `USE db`.
 
@@ -35,7 +36,7 @@ type Done =
 /// Run `stmt` if the registry owns it; `None` hands it to DataFusion.
 pub(super) async fn try_execute(
     engine: &Engine,
-    _ctx: &SessionContext,
+    ctx: &SessionContext,
     stmt: &Statement,
 ) -> Option<Done> {
     let Statement::Statement(sql) = stmt else {
@@ -51,6 +52,14 @@ pub(super) async fn try_execute(
             .map_err(|e| (StatementType::Utility, e))
     };
     Some(match sql.as_ref() {
+        // CTAS is billed as the query it runs.
+        Sql::CreateTable(ct) if ct.query.is_some() => {
+            match super::ctas::create_table_as(engine, ctx, ct).await {
+                Ok(Some(b)) => Ok((StatementType::Dml, b.schema(), vec![b])),
+                Ok(None) => Ok((StatementType::Ddl, Arc::new(Schema::empty()), vec![])),
+                Err(e) => Err((StatementType::Dml, e)),
+            }
+        }
         Sql::CreateDatabase {
             db_name,
             if_not_exists,
@@ -213,7 +222,7 @@ fn one_name(n: &ObjectName) -> Result<String> {
 }
 
 /// `t`, `db.t` or `awsdatacatalog.db.t` -> (db, t).
-fn table_name(engine: &Engine, n: &ObjectName) -> Result<(String, String)> {
+pub(super) fn table_name(engine: &Engine, n: &ObjectName) -> Result<(String, String)> {
     let parts: Vec<String> = n.0.iter().map(ident).collect();
     let (db, t) = match parts.as_slice() {
         [t] => (engine.database(), t.clone()),
@@ -431,7 +440,11 @@ fn dir_url(def: &TableDef, root: &std::path::Path) -> Result<url::Url> {
 }
 
 /// List the table's location once: object count and size, and its `key=value` partitions when it has keys.
-async fn discover(ctx: &SessionContext, root: &std::path::Path, def: &mut TableDef) -> Result<()> {
+pub(super) async fn discover(
+    ctx: &SessionContext,
+    root: &std::path::Path,
+    def: &mut TableDef,
+) -> Result<()> {
     let url = dir_url(def, root)?;
     let store = ctx
         .runtime_env()

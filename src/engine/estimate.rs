@@ -55,6 +55,13 @@ impl Engine {
             Statement::CreateExternalTable(_) => return Ok(free(StatementType::Ddl)),
             Statement::Statement(s) => match s.as_ref() {
                 Sql::Query(_) | Sql::Explain { .. } | Sql::Insert(_) => {}
+                // A CTAS costs what its SELECT scans.
+                Sql::CreateTable(ct) if ct.query.is_some() => {
+                    if let Some(q) = &ct.query {
+                        let select = Statement::Statement(Box::new(Sql::Query(q.clone())));
+                        return Box::pin(self.estimate(&select, params)).await;
+                    }
+                }
                 Sql::CreateDatabase { .. }
                 | Sql::CreateSchema { .. }
                 | Sql::CreateTable(_)

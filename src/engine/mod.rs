@@ -8,6 +8,7 @@
 
 mod athena;
 mod commands;
+mod ctas;
 pub mod estimate;
 pub mod stores;
 
