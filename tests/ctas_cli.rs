@@ -138,3 +138,33 @@ fn an_estimate_of_a_ctas_prices_its_select() {
         "an estimate writes nothing"
     );
 }
+
+#[test]
+fn convert_copies_a_table_into_parquet_keeping_its_partitions() {
+    let f = Fixture::new();
+    let out = f.owl().args(["convert", "weblogs_csv"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "converted `default.weblogs_csv` to `default.weblogs_csv_parquet` (parquet): 5836 rows"
+        ),
+        "{stderr}"
+    );
+    let source = f.registry_json("default", "weblogs_csv");
+    let copy = f.registry_json("default", "weblogs_csv_parquet");
+    assert_eq!(copy["partition_keys"], source["partition_keys"]);
+    assert_eq!(copy["partitions"].as_array().unwrap().len(), 8);
+    assert_eq!(copy["format"]["classification"], "parquet");
+    let on_disk = size_of_files(&f.path().join("warehouse/default/weblogs_csv_parquet"), "");
+    assert_eq!(copy["stats"]["size_bytes"], on_disk);
+    assert!(on_disk < size_of_files(&f.data("weblogs_csv"), ".csv"));
+    assert_eq!(
+        rows_of(&f, "weblogs_csv_parquet"),
+        rows_of(&f, "weblogs_csv")
+    );
+    // Again: the name is taken.
+    let out = f.owl().args(["convert", "weblogs_csv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}

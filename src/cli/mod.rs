@@ -1,5 +1,6 @@
 //! The command line: argument parsing, one file per subcommand, and the one place errors are printed.
 
+mod convert;
 mod crawl;
 mod estimate;
 mod query;
@@ -95,6 +96,8 @@ enum Command {
     Run(run::RunArgs),
     /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
     Crawl(crawl::CrawlArgs),
+    /// Copy a table into another format as a new table (a CTAS), keeping its partitions.
+    Convert(convert::ConvertArgs),
     /// List the tables of a database.
     Tables(tables::TablesArgs),
     /// Show a table: columns, partition keys, partitions, location, format, properties, version.
@@ -218,6 +221,7 @@ pub fn main() -> ExitCode {
             Command::Estimate(args) => estimate::run(&engine, args).await,
             Command::Run(args) => run::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
+            Command::Convert(args) => convert::run(&engine, args, &interrupts).await,
             Command::Tables(args) => tables::tables(&engine, args),
             Command::Describe(args) => tables::describe(&engine, args),
             Command::Versions(args) => tables::versions(&engine, args),
