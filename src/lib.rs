@@ -9,6 +9,7 @@
 //! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
 //! - `s3`: the AWS credential chain, region/endpoint settings, and S3 errors described for people.
 //! - `meter`: the `ObjectStore` decorator that counts each query's requests and bytes received.
+//! - `compare`: a table copied into several formats (CTAS), the same queries on each, side by side.
 //! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars.
 //! - `output`: result renderers and the stats footer.
 //! - `sample`: the deterministic generator of `sample-data/` and its registry entries.
@@ -20,6 +21,7 @@ pub mod batch;
 pub mod catalog;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;
+pub mod compare;
 pub mod cost;
 pub mod crawler;
 pub mod engine;

@@ -1,5 +1,6 @@
 //! The command line: argument parsing, one file per subcommand, and the one place errors are printed.
 
+mod compare;
 mod convert;
 mod crawl;
 mod estimate;
@@ -98,6 +99,8 @@ enum Command {
     Crawl(crawl::CrawlArgs),
     /// Copy a table into another format as a new table (a CTAS), keeping its partitions.
     Convert(convert::ConvertArgs),
+    /// The same queries on a table in CSV, NDJSON, Parquet...: bytes scanned and cost per format, side by side.
+    Compare(compare::CompareArgs),
     /// List the tables of a database.
     Tables(tables::TablesArgs),
     /// Show a table: columns, partition keys, partitions, location, format, properties, version.
@@ -222,6 +225,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
             Command::Convert(args) => convert::run(&engine, args, &interrupts).await,
+            Command::Compare(args) => compare::run(&engine, args).await,
             Command::Tables(args) => tables::tables(&engine, args),
             Command::Describe(args) => tables::describe(&engine, args),
             Command::Versions(args) => tables::versions(&engine, args),

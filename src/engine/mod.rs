@@ -131,6 +131,10 @@ impl Engine {
         &self.registry
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn cost_model(&self) -> CostModel {
         self.settings.cost
     }

@@ -1,0 +1,246 @@
+//! `owl compare <table> --query "SQL"...`: the table in several formats, each query on each, one table per query
+//! with what it scanned and cost, and a bar chart (terminal, or `--chart out.svg`). See `crate::compare`.
+
+use super::{ExitStatus, print_error, status_of};
+use crate::batch::split;
+use crate::compare::{Comparison, compare, default_work_dir, svg_chart};
+use crate::cost::{QueryState, Units};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::output::{dollars, human_bytes};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The table to compare (in the current database).
+    table: String,
+    /// A query over the table, by its name (repeatable).
+    #[arg(long = "query", short = 'q', value_name = "SQL")]
+    queries: Vec<String>,
+    /// A .sql file of queries (repeatable).
+    #[arg(long = "sql", value_name = "FILE")]
+    sql_files: Vec<PathBuf>,
+    /// The formats to compare.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "csv,csv.gz,ndjson,ndjson.gz,parquet,parquet.zstd"
+    )]
+    formats: Vec<String>,
+    /// Where the copies are kept (reused while the source is unchanged). Default: `.owl/compare/` beside the
+    /// registry folder.
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+    /// Also draw the bytes scanned as an SVG bar chart.
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<PathBuf>,
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: CompareFormat,
+}
+
+pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
+    let mut queries = args.queries.clone();
+    for file in &args.sql_files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", file.display());
+                return ExitStatus::UserError;
+            }
+        };
+        match split::split(&text) {
+            Ok(stmts) => queries.extend(stmts.into_iter().map(|s| s.sql)),
+            Err(e) => {
+                eprintln!("{}:{}: error: {}", file.display(), e.line, e.message);
+                return ExitStatus::UserError;
+            }
+        }
+    }
+    if queries.is_empty() {
+        eprintln!("error: nothing to compare: give --query \"SQL\" or --sql FILE");
+        return ExitStatus::UserError;
+    }
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| default_work_dir(engine.registry().root()));
+    let c = match compare(engine, &args.table, &args.formats, &queries, &work).await {
+        Ok(c) => c,
+        Err(e) => {
+            print_error(&e);
+            return status_of(&e);
+        }
+    };
+    let units = engine.cost_model().units;
+    match args.format {
+        CompareFormat::Json => match serde_json::to_string(&c) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                print_error(&Error::Internal(e.to_string()));
+                return ExitStatus::Internal;
+            }
+        },
+        CompareFormat::Table => print_tables(&c, units),
+    }
+    if let Some(path) = &args.chart
+        && let Err(e) = std::fs::write(path, svg_chart(&c))
+    {
+        eprintln!("error: cannot write `{}`: {e}", path.display());
+        return ExitStatus::UserError;
+    }
+    let mut status = ExitStatus::Ok;
+    for (i, q) in c.queries.iter().enumerate() {
+        if let Some(r) = q.runs.iter().find(|r| r.state != QueryState::Succeeded) {
+            eprintln!(
+                "error: query {} failed on {}: {}",
+                i + 1,
+                r.format,
+                r.error.as_deref().unwrap_or("cancelled")
+            );
+            status = ExitStatus::UserError;
+        } else if !q.identical {
+            eprintln!(
+                "error: query {} returned different rows on {} than on {}",
+                i + 1,
+                q.differing.join(", "),
+                q.runs.first().map_or("", |r| r.format.as_str())
+            );
+            status = ExitStatus::UserError;
+        }
+    }
+    status
+}
+
+fn print_tables(c: &Comparison, units: Units) {
+    let mut copies = Table::new();
+    copies.load_preset(UTF8_FULL_CONDENSED);
+    copies.set_header(["format", "size", "files", "vs source", ""]);
+    for k in &c.copies {
+        let share = if c.source_size_bytes > 0 {
+            format!(
+                "{:.0}%",
+                100.0 * k.size_bytes as f64 / c.source_size_bytes as f64
+            )
+        } else {
+            String::new()
+        };
+        copies.add_row(vec![
+            k.format.clone(),
+            human_bytes(k.size_bytes, units),
+            k.files.to_string(),
+            share,
+            if k.cached { "reused" } else { "written" }.to_string(),
+        ]);
+    }
+    right_align(&mut copies, &[1, 2, 3]);
+    println!(
+        "{} ({} as registered)\n{copies}",
+        c.table,
+        human_bytes(c.source_size_bytes, units)
+    );
+    let max = c
+        .queries
+        .iter()
+        .flat_map(|q| q.runs.iter().map(|r| r.bytes_scanned))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for (i, q) in c.queries.iter().enumerate() {
+        println!("\nquery {}: {}", i + 1, q.sql);
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header([
+            "format",
+            "scanned",
+            "billed",
+            "cost",
+            "time",
+            "vs csv",
+            "files read",
+            "",
+        ]);
+        for r in &q.runs {
+            let vs = r
+                .savings_vs_csv_pct
+                .map(|p| {
+                    if r.format == "csv" {
+                        "—".to_string()
+                    } else {
+                        format!("{:+.1}%", -p)
+                    }
+                })
+                .unwrap_or_default();
+            t.add_row(vec![
+                r.format.clone(),
+                human_bytes(r.bytes_scanned, units),
+                human_bytes(r.billed_bytes, units),
+                dollars(r.cost_usd),
+                format!("{:.3} s", r.elapsed_ms as f64 / 1000.0),
+                vs,
+                r.files_read.to_string(),
+                bar(r.bytes_scanned, max, 24),
+            ]);
+        }
+        right_align(&mut t, &[1, 2, 3, 4, 5, 6]);
+        println!("{t}");
+        let failed: Vec<&str> = q
+            .runs
+            .iter()
+            .filter(|r| r.state != QueryState::Succeeded)
+            .map(|r| r.format.as_str())
+            .collect();
+        if !failed.is_empty() {
+            println!(
+                "results: not compared: the query failed on {}",
+                failed.join(", ")
+            );
+        } else if q.identical {
+            println!("results: identical across {} formats", q.runs.len());
+        } else {
+            println!("results: DIFFER ({})", q.differing.join(", "));
+        }
+    }
+}
+
+fn right_align(t: &mut Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// A bar of `width` cells for `v` of `max`, in eighths.
+fn bar(v: u64, max: u64, width: usize) -> String {
+    const PARTS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
+    let eighths = (v as f64 / max as f64 * (width * 8) as f64).round() as usize;
+    let mut s = "█".repeat(eighths / 8);
+    if !eighths.is_multiple_of(8) {
+        s.push(PARTS[eighths % 8 - 1]);
+    }
+    if s.is_empty() && v > 0 {
+        s.push('▏');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn bars_scale_to_the_largest() {
+        assert_eq!(bar(100, 100, 4), "████");
+        assert_eq!(bar(50, 100, 4), "██");
+        assert_eq!(bar(1, 1000, 4), "▏");
+        assert_eq!(bar(0, 1000, 4), "");
+    }
+}

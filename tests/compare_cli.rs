@@ -1,0 +1,168 @@
+//! `owl compare` through the real binary on the sample web logs: each format's bytes checked against the copies'
+//! own files (sizes, Parquet footers), identical results, reuse of unchanged copies, the SVG chart.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+const QUERY: &str =
+    "SELECT status, count(*) AS n, sum(bytes) AS b FROM weblogs_csv GROUP BY status";
+
+fn compare(f: &Fixture, extra: &[&str]) -> Value {
+    let mut args = vec!["compare", "weblogs_csv", "-f", "json", "-q", QUERY];
+    args.extend_from_slice(extra);
+    serde_json::from_slice(&f.run_ok(&args)).unwrap()
+}
+
+fn run_of<'a>(doc: &'a Value, query: usize, format: &str) -> &'a Value {
+    doc["queries"][query]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["format"] == format)
+        .unwrap_or_else(|| panic!("{format} not in {doc}"))
+}
+
+/// What a query reading `columns` of every Parquet file under `dir` must read: the 8 KiB footer read (the whole
+/// file when smaller) plus those columns' chunks, from each file's own footer.
+fn parquet_bytes(dir: &Path, columns: &[&str]) -> u64 {
+    let mut total = 0;
+    for p in walk(dir) {
+        let size = std::fs::metadata(&p).unwrap().len();
+        let file = std::fs::File::open(&p).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let meta = parquet::file::reader::FileReader::metadata(&reader);
+        let footer = u64::from(u32::from_le_bytes({
+            let bytes = std::fs::read(&p).unwrap();
+            let n = bytes.len();
+            [bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]
+        })) + 8;
+        assert!(footer <= 8192, "a footer larger than the hint");
+        total += size.min(8192);
+        for rg in meta.row_groups() {
+            for c in rg.columns() {
+                if columns.contains(&c.column_path().string().as_str()) {
+                    total += c.byte_range().1;
+                }
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn parquet_scans_less_than_csv_by_what_its_files_say() {
+    let f = Fixture::new();
+    let doc = compare(&f, &["--chart", "chart.svg"]);
+    let data = f.path().join(".owl/compare/default.weblogs_csv/data");
+    let q = &doc["queries"][0];
+    assert_eq!(q["identical"], true, "{q}");
+    assert_eq!(q["runs"].as_array().unwrap().len(), 6);
+    // Text copies: their whole files.
+    for (format, dir) in [
+        ("csv", "csv"),
+        ("csv.gz", "csv_gz"),
+        ("ndjson.gz", "ndjson_gz"),
+    ] {
+        assert_eq!(
+            run_of(&doc, 0, format)["bytes_scanned"],
+            size_of_files(&data.join(dir), ""),
+            "{format}"
+        );
+    }
+    // Parquet: footers and the two columns' chunks.
+    for (format, dir) in [("parquet", "parquet"), ("parquet.zstd", "parquet_zstd")] {
+        assert_eq!(
+            run_of(&doc, 0, format)["bytes_scanned"],
+            parquet_bytes(&data.join(dir), &["status", "bytes"]),
+            "{format}"
+        );
+    }
+    let csv = run_of(&doc, 0, "csv")["bytes_scanned"].as_f64().unwrap();
+    let pq = run_of(&doc, 0, "parquet")["bytes_scanned"]
+        .as_f64()
+        .unwrap();
+    assert!(pq < csv / 2.0, "parquet {pq} vs csv {csv}");
+    let savings = run_of(&doc, 0, "parquet")["savings_vs_csv_pct"]
+        .as_f64()
+        .unwrap();
+    assert!((savings - 100.0 * (1.0 - pq / csv)).abs() < 1e-9);
+    // Copy sizes are the files on disk.
+    for c in doc["copies"].as_array().unwrap() {
+        let dir = c["format"].as_str().unwrap().replace('.', "_");
+        assert_eq!(c["size_bytes"], size_of_files(&data.join(&dir), ""), "{c}");
+        assert_eq!(c["cached"], false);
+    }
+    // The chart: an SVG document with a bar per format.
+    let svg = std::fs::read_to_string(f.path().join("chart.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<rect ").count(), 6);
+    assert_eq!(svg.matches('<').count(), svg.matches('>').count());
+}
+
+#[test]
+fn unchanged_copies_are_reused_and_a_changed_source_is_rewritten() {
+    let f = Fixture::new();
+    let formats = ["--formats", "csv,parquet"];
+    let first = compare(&f, &formats);
+    let again = compare(&f, &formats);
+    for c in again["copies"].as_array().unwrap() {
+        assert_eq!(c["cached"], true, "{c}");
+    }
+    assert_eq!(first["queries"][0]["runs"], {
+        let mut r = again["queries"][0]["runs"].clone();
+        for (a, b) in r
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .zip(first["queries"][0]["runs"].as_array().unwrap())
+        {
+            a["elapsed_ms"] = b["elapsed_ms"].clone();
+        }
+        r
+    });
+    // A new file in the source: the copies are written again and count it.
+    let day = f.data("weblogs_csv/year=2024/month=01/day=01");
+    std::fs::copy(day.join("part-00000.csv"), day.join("part-00001.csv")).unwrap();
+    let changed = compare(&f, &formats);
+    for c in changed["copies"].as_array().unwrap() {
+        assert_eq!(c["cached"], false, "{c}");
+    }
+    let csv_size = |doc: &Value| doc["copies"][0]["size_bytes"].as_u64().unwrap();
+    assert!(csv_size(&changed) > csv_size(&first));
+}
+
+#[test]
+fn bad_formats_and_missing_queries_fail_clearly() {
+    let f = Fixture::new();
+    let out = f
+        .owl()
+        .args([
+            "compare",
+            "weblogs_csv",
+            "-q",
+            QUERY,
+            "--formats",
+            "csv,orc",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("owl does not write ORC or Avro yet"));
+    let out = f.owl().args(["compare", "weblogs_csv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to compare"));
+    let out = f
+        .owl()
+        .args(["compare", "nope", "-q", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`default.nope`"));
+}
