@@ -11,7 +11,7 @@
 //! difference is reported per query, never hidden.
 
 use crate::catalog::Registry;
-use crate::catalog::location::resolve_dir;
+use crate::catalog::location::{list_under, resolve_dir};
 use crate::catalog::model::TableDef;
 use crate::cost::QueryState;
 use crate::engine::Engine;
@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::meter::Meter;
 use crate::output::{OutputFormat, write_result};
 use crate::settings::Settings;
-use futures::TryStreamExt;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -105,6 +104,18 @@ pub struct Comparison {
     pub queries: Vec<QueryComparison>,
 }
 
+impl Comparison {
+    /// The most bytes any query scanned on any copy (at least 1): the full length of a bar.
+    pub fn max_bytes_scanned(&self) -> u64 {
+        self.queries
+            .iter()
+            .flat_map(|q| q.runs.iter().map(|r| r.bytes_scanned))
+            .max()
+            .unwrap_or(0)
+            .max(1)
+    }
+}
+
 /// FNV-1a: a fingerprint that is the same in every build (std's hasher is not).
 fn fnv(text: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
@@ -122,15 +133,10 @@ async fn fingerprint(engine: &Engine, def: &TableDef) -> Result<String> {
         .stores()
         .get_store(&url)
         .map_err(crate::engine::from_df)?;
-    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
-        Error::InvalidLocation {
-            location: def.location.clone(),
-            reason: e.to_string(),
-        }
-    })?;
-    let mut listing: Vec<String> = store
-        .list(Some(&prefix))
-        .map_ok(|m| {
+    let (_, metas) = list_under(store.as_ref(), &url, &def.location).await?;
+    let mut listing: Vec<String> = metas
+        .iter()
+        .map(|m| {
             format!(
                 "{} {} {}",
                 m.location,
@@ -138,9 +144,7 @@ async fn fingerprint(engine: &Engine, def: &TableDef) -> Result<String> {
                 m.last_modified.timestamp_millis()
             )
         })
-        .try_collect()
-        .await
-        .map_err(|e| Error::from_store(e, &format!("listing `{}`", def.location)))?;
+        .collect();
     listing.sort();
     let mut snapshot = def.clone();
     snapshot.versions.clear();
@@ -328,13 +332,7 @@ pub fn svg_chart(c: &Comparison) -> String {
     let bar_h = 18.0;
     let label_w = 120.0;
     let width = 720.0;
-    let max = c
-        .queries
-        .iter()
-        .flat_map(|q| q.runs.iter().map(|r| r.bytes_scanned))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
+    let max = c.max_bytes_scanned() as f64;
     let mut y = 30.0;
     let mut body = String::new();
     for (i, q) in c.queries.iter().enumerate() {

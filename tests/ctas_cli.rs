@@ -158,6 +158,15 @@ fn convert_copies_a_table_into_parquet_keeping_its_partitions() {
     assert_eq!(copy["format"]["classification"], "parquet");
     let on_disk = size_of_files(&f.path().join("warehouse/default/weblogs_csv_parquet"), "");
     assert_eq!(copy["stats"]["size_bytes"], on_disk);
+    let units = owl::cost::Units::Decimal;
+    let csv = size_of_files(&f.data("weblogs_csv"), ".csv");
+    let printed = format!(
+        "5836 rows, 8 files, {} ({:.0}% of the source's {}), 8 partitions",
+        owl::output::human_bytes(on_disk, units),
+        100.0 * on_disk as f64 / csv as f64,
+        owl::output::human_bytes(csv, units)
+    );
+    assert!(stderr.contains(&printed), "{stderr}\nwanted: {printed}");
     assert!(on_disk < size_of_files(&f.data("weblogs_csv"), ".csv"));
     assert_eq!(
         rows_of(&f, "weblogs_csv_parquet"),

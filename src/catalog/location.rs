@@ -5,6 +5,27 @@ use crate::error::{Error, Result};
 use std::path::{Component, Path, PathBuf};
 use url::Url;
 
+/// Every object under the folder `url` (`shown` names it in errors): the store's prefix and its listing.
+pub async fn list_under(
+    store: &dyn object_store::ObjectStore,
+    url: &Url,
+    shown: &str,
+) -> Result<(object_store::path::Path, Vec<object_store::ObjectMeta>)> {
+    use futures::TryStreamExt;
+    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
+        Error::InvalidLocation {
+            location: shown.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let metas = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::from_store(e, &format!("listing `{shown}`")))?;
+    Ok((prefix, metas))
+}
+
 /// Resolve a table or partition location to a folder URL (always ending in `/`).
 /// `base` is the folder relative local paths hang from.
 pub fn resolve_dir(location: &str, base: &Path) -> Result<Url> {

@@ -146,13 +146,7 @@ fn print_tables(c: &Comparison, units: Units) {
         c.table,
         human_bytes(c.source_size_bytes, units)
     );
-    let max = c
-        .queries
-        .iter()
-        .flat_map(|q| q.runs.iter().map(|r| r.bytes_scanned))
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let max = c.max_bytes_scanned();
     for (i, q) in c.queries.iter().enumerate() {
         println!("\nquery {}: {}", i + 1, q.sql);
         let mut t = Table::new();

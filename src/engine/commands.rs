@@ -6,7 +6,7 @@
 //! - `SHOW DATABASES|SCHEMAS`, `SHOW TABLES [IN db] [LIKE 'pat']`, `DESCRIBE table`, `USE db`.
 
 use super::{Engine, from_df};
-use crate::catalog::location::{for_registry, is_hidden, segments_below};
+use crate::catalog::location::{for_registry, is_hidden, list_under, segments_below};
 use crate::catalog::model::{
     Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef, TableStats,
 };
@@ -26,7 +26,6 @@ use datafusion::sql::sqlparser::ast::{
     ObjectName, ObjectType, SchemaName, ShowStatementFilter, ShowStatementFilterPosition,
     Statement as Sql, Use,
 };
-use futures::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -453,20 +452,7 @@ pub(super) async fn discover(
                 .map_err(from_df)?,
         )
         .map_err(from_df)?;
-    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
-        Error::InvalidLocation {
-            location: def.location.clone(),
-            reason: e.to_string(),
-        }
-    })?;
-    let metas: Vec<object_store::ObjectMeta> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| Error::InvalidLocation {
-            location: def.location.clone(),
-            reason: e.to_string(),
-        })?;
+    let (prefix, metas) = list_under(store.as_ref(), &url, &def.location).await?;
     let depth = prefix.parts().count();
     let keys: Vec<String> = def.partition_keys.iter().map(|k| k.name.clone()).collect();
     let mut partitions = BTreeSet::new();

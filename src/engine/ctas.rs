@@ -18,7 +18,7 @@
 //!    location was empty) and registers nothing.
 
 use super::{Engine, commands, from_df};
-use crate::catalog::location::{for_registry, resolve_dir};
+use crate::catalog::location::{for_registry, list_under, resolve_dir};
 use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, TableDef, TableStats};
 use crate::catalog::store::validate_name;
 use crate::catalog::types::to_hive;
@@ -195,17 +195,7 @@ pub(super) async fn create_table_as(
     ))
     .map_err(from_df)?;
     let store = ctx.runtime_env().object_store(store_url).map_err(from_df)?;
-    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
-        Error::InvalidLocation {
-            location: user_location.clone(),
-            reason: e.to_string(),
-        }
-    })?;
-    let existing: Vec<object_store::ObjectMeta> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| Error::from_store(e, &format!("listing `{user_location}`")))?;
+    let (prefix, existing) = list_under(store.as_ref(), &url, &user_location).await?;
     if !existing.is_empty() {
         return Err(Error::Query(format!(
             "CTAS location `{user_location}` is not empty ({} files): a CTAS writes only to an empty \
