@@ -78,6 +78,14 @@ pub struct Run {
     pub cost_usd: f64,
     pub elapsed_ms: u64,
     pub files_read: u64,
+    /// Files the copy has.
+    pub files_total: u64,
+    /// File columns the query reads (projection and filters) and the copy's file columns (partition keys live in
+    /// paths). A row format parses every column of every row it reads, whatever the query names.
+    pub columns_read: u64,
+    pub columns_total: u64,
+    /// Why it scanned what it did, in words: `2/11 columns, 2/8 files`.
+    pub why: String,
     /// Bytes scanned saved against the `csv` copy, in percent (None without a csv copy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub savings_vs_csv_pct: Option<f64>,
@@ -273,7 +281,29 @@ pub async fn compare(
                 lines.sort();
                 answers.push(((*name).to_string(), lines));
             }
+            let files_total = copies
+                .iter()
+                .find(|c| c.format == *name)
+                .map_or(0, |c| c.files);
+            let plan = work_engine.estimate(stmt, &[]).await.ok();
+            let (columns_read, columns_total) =
+                plan.map_or((0, 0), |e| (e.columns_read, e.columns_total));
+            let columnar = name.starts_with("parquet");
+            let columns = if columnar {
+                format!("{columns_read}/{columns_total} columns")
+            } else {
+                format!("all {columns_total} columns (row format)")
+            };
+            let why = format!("{columns}, {}/{files_total} files", o.stats.files_read);
             runs.push(Run {
+                files_total,
+                columns_read: if columnar {
+                    columns_read
+                } else {
+                    columns_total
+                },
+                columns_total,
+                why,
                 format: (*name).to_string(),
                 state: o.stats.state,
                 rows: o.stats.rows,

@@ -80,6 +80,20 @@ fn parquet_scans_less_than_csv_by_what_its_files_say() {
             "{format}"
         );
     }
+    // Why: Parquet reads the two named columns of the 11 in its files; a row format reads all of them.
+    let pq_run = run_of(&doc, 0, "parquet");
+    assert_eq!(
+        (
+            pq_run["columns_read"].as_u64(),
+            pq_run["columns_total"].as_u64()
+        ),
+        (Some(2), Some(11))
+    );
+    assert_eq!(pq_run["why"], "2/11 columns, 8/8 files");
+    assert_eq!(
+        run_of(&doc, 0, "csv")["why"],
+        "all 11 columns (row format), 8/8 files"
+    );
     let csv = run_of(&doc, 0, "csv")["bytes_scanned"].as_f64().unwrap();
     let pq = run_of(&doc, 0, "parquet")["bytes_scanned"]
         .as_f64()

@@ -152,14 +152,7 @@ fn print_tables(c: &Comparison, units: Units) {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
         t.set_header([
-            "format",
-            "scanned",
-            "billed",
-            "cost",
-            "time",
-            "vs csv",
-            "files read",
-            "",
+            "format", "scanned", "billed", "cost", "time", "vs csv", "why", "",
         ]);
         for r in &q.runs {
             let vs = r
@@ -179,11 +172,11 @@ fn print_tables(c: &Comparison, units: Units) {
                 dollars(r.cost_usd),
                 format!("{:.3} s", r.elapsed_ms as f64 / 1000.0),
                 vs,
-                r.files_read.to_string(),
+                r.why.clone(),
                 bar(r.bytes_scanned, max, 24),
             ]);
         }
-        right_align(&mut t, &[1, 2, 3, 4, 5, 6]);
+        right_align(&mut t, &[1, 2, 3, 4, 5]);
         println!("{t}");
         let failed: Vec<&str> = q
             .runs

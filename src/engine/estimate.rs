@@ -34,6 +34,10 @@ pub struct Estimate {
     pub files: u64,
     /// Bytes read to make the estimate (Parquet footers), not part of the bill.
     pub read_to_estimate: u64,
+    /// Columns of the files the scans read (projection and filters), and how many the files have (partition
+    /// columns, which live in paths, are neither). A row format reads every column whatever this says.
+    pub columns_read: u64,
+    pub columns_total: u64,
 }
 
 impl Engine {
@@ -50,6 +54,8 @@ impl Engine {
             cost_usd: 0.0,
             files: 0,
             read_to_estimate: 0,
+            columns_read: 0,
+            columns_total: 0,
         };
         match stmt {
             Statement::CreateExternalTable(_) => return Ok(free(StatementType::Ddl)),
@@ -89,6 +95,8 @@ impl Engine {
         collect_scans(&physical, &mut scans);
         let mut bytes = 0;
         let mut files = 0;
+        let mut read_columns = BTreeSet::new();
+        let mut all_columns = BTreeSet::new();
         for config in scans {
             let store = ctx
                 .runtime_env()
@@ -96,6 +104,20 @@ impl Engine {
                 .map_err(from_df)?;
             let file_type = config.file_source().file_type().to_string();
             let wanted = referenced_file_columns(&config);
+            let file_columns: Vec<String> = config
+                .file_schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            // A filter may name partition columns, which are not in the files.
+            read_columns.extend(
+                file_columns
+                    .iter()
+                    .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(*c)))
+                    .cloned(),
+            );
+            all_columns.extend(file_columns);
             // A file split across threads appears once per range: price it once, whole.
             let mut seen = BTreeSet::new();
             for group in &config.file_groups {
@@ -151,6 +173,8 @@ impl Engine {
             cost_usd: bill.cost_usd,
             files,
             read_to_estimate: meter.bytes_scanned(),
+            columns_read: read_columns.len() as u64,
+            columns_total: all_columns.len() as u64,
         })
     }
 }
