@@ -282,3 +282,68 @@ fn public_buckets_need_no_credentials() {
     assert_eq!(doc["rows"], local["rows"]);
     assert_eq!(stat(&doc, "bytes_scanned"), s.counts().body_bytes);
 }
+
+#[test]
+fn ctas_writes_to_s3_and_the_new_table_is_queried_there() {
+    let (f, s) = lake();
+    let source = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT * FROM weblogs_csv ORDER BY request_id",
+    );
+    let doc = query(
+        &f,
+        &s,
+        "s3lake",
+        "CREATE TABLE daily WITH (format = 'PARQUET', external_location = 's3://lake/out/daily/', \
+         partitioned_by = ARRAY['day']) AS SELECT * FROM weblogs_csv",
+    );
+    assert_eq!(doc["rows"][0][0], 5836);
+    assert!(req(&doc, "put") >= 1, "{doc}");
+    let written = s.bucket_dir("lake").join("out/daily");
+    assert!(
+        written.join("day=2").is_dir(),
+        "partition folders in the bucket"
+    );
+    let reg = f.registry_json("s3lake", "daily");
+    assert_eq!(reg["location"], "s3://lake/out/daily/");
+    assert_eq!(
+        reg["stats"]["size_bytes"],
+        size_of_files(&written, ".parquet")
+    );
+    // Read back from S3: the same rows (partition column last, as the table now has it).
+    let copy = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT ts, request_id, user_id, client_ip, method, path, status, bytes, latency_ms, user_agent, \
+         referrer, year, month, day FROM daily ORDER BY request_id",
+    );
+    let original = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT ts, request_id, user_id, client_ip, method, path, status, bytes, latency_ms, user_agent, \
+         referrer, year, month, day FROM weblogs_csv ORDER BY request_id",
+    );
+    same_rows(&copy, &original, "CTAS copy on S3");
+    assert_eq!(source["rows"].as_array().unwrap().len(), 5836);
+    // The location is taken now.
+    let out = s3(&f, &s)
+        .args([
+            "-d",
+            "s3lake",
+            "query",
+            "CREATE TABLE again WITH (external_location = 's3://lake/out/daily/') AS SELECT 1 AS x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("CTAS location `s3://lake/out/daily/` is not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
