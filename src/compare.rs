@@ -59,7 +59,7 @@ pub const FORMATS: &[(&str, &str, &str)] = &[
 
 /// One format's copy of the table.
 #[derive(Debug, Clone, Serialize)]
-pub struct Copy {
+pub struct FormatCopy {
     pub format: String,
     pub size_bytes: u64,
     pub files: u64,
@@ -108,7 +108,7 @@ pub struct QueryComparison {
 pub struct Comparison {
     pub table: String,
     pub source_size_bytes: u64,
-    pub copies: Vec<Copy>,
+    pub copies: Vec<FormatCopy>,
     pub queries: Vec<QueryComparison>,
 }
 
@@ -243,7 +243,7 @@ pub async fn compare(
             }
         }
         let def = registry.load_table(cdb, table)?;
-        copies.push(Copy {
+        copies.push(FormatCopy {
             format: (*name).to_string(),
             size_bytes: def.stats.size_bytes.unwrap_or(0),
             files: def.stats.object_count.unwrap_or(0),
@@ -268,8 +268,9 @@ pub async fn compare(
         let mut answers: Vec<(String, Vec<String>)> = Vec::new();
         for (name, cdb, _) in &chosen {
             work_engine.set_database(cdb)?;
+            let meter = Arc::new(Meter::new());
             let o = work_engine
-                .execute(stmt, Arc::new(Meter::new()), std::future::pending())
+                .execute(stmt, Arc::clone(&meter), std::future::pending())
                 .await;
             if o.stats.state == QueryState::Succeeded {
                 let mut buf = Vec::new();
@@ -285,24 +286,27 @@ pub async fn compare(
                 .iter()
                 .find(|c| c.format == *name)
                 .map_or(0, |c| c.files);
-            let plan = work_engine.estimate(stmt, &[]).await.ok();
-            let (columns_read, columns_total) =
-                plan.map_or((0, 0), |e| (e.columns_read, e.columns_total));
+            let plan = meter.plan().unwrap_or_default();
             let columnar = name.starts_with("parquet");
-            let columns = if columnar {
-                format!("{columns_read}/{columns_total} columns")
-            } else {
-                format!("all {columns_total} columns (row format)")
+            let why = match o.stats.state {
+                QueryState::Succeeded if columnar => format!(
+                    "{}/{} columns, {}/{files_total} files",
+                    plan.columns_read, plan.columns_total, o.stats.files_read
+                ),
+                QueryState::Succeeded => format!(
+                    "all {} columns (row format), {}/{files_total} files",
+                    plan.columns_total, o.stats.files_read
+                ),
+                _ => String::new(),
             };
-            let why = format!("{columns}, {}/{files_total} files", o.stats.files_read);
             runs.push(Run {
                 files_total,
                 columns_read: if columnar {
-                    columns_read
+                    plan.columns_read
                 } else {
-                    columns_total
+                    plan.columns_total
                 },
-                columns_total,
+                columns_total: plan.columns_total,
                 why,
                 format: (*name).to_string(),
                 state: o.stats.state,
@@ -313,7 +317,7 @@ pub async fn compare(
                 elapsed_ms: o.stats.elapsed_ms,
                 files_read: o.stats.files_read,
                 savings_vs_csv_pct: None,
-                error: o.error.map(|e| e.to_string()),
+                error: o.error.map(|e| explain(e, table)),
             });
         }
         if let Some(csv) = runs
@@ -346,6 +350,20 @@ pub async fn compare(
         copies,
         queries: out,
     })
+}
+
+/// A failed query's error; a name the copies do not have is explained (they hold one table, by its bare name).
+fn explain(e: Error, table: &str) -> String {
+    let inner = match &e {
+        Error::Located { error, .. } => error.as_ref(),
+        other => other,
+    };
+    match inner {
+        Error::TableNotFound { .. } | Error::DatabaseNotFound(_) => format!(
+            "{e}: a compare query sees only the compared table, by its bare name (`FROM {table}`)"
+        ),
+        _ => e.to_string(),
+    }
 }
 
 /// Where copies are kept unless told: `.owl/compare/` beside the registry folder.

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::Path;
 
 const QUERY: &str =
     "SELECT status, count(*) AS n, sum(bytes) AS b FROM weblogs_csv GROUP BY status";
@@ -23,33 +22,6 @@ fn run_of<'a>(doc: &'a Value, query: usize, format: &str) -> &'a Value {
         .iter()
         .find(|r| r["format"] == format)
         .unwrap_or_else(|| panic!("{format} not in {doc}"))
-}
-
-/// What a query reading `columns` of every Parquet file under `dir` must read: the 8 KiB footer read (the whole
-/// file when smaller) plus those columns' chunks, from each file's own footer.
-fn parquet_bytes(dir: &Path, columns: &[&str]) -> u64 {
-    let mut total = 0;
-    for p in walk(dir) {
-        let size = std::fs::metadata(&p).unwrap().len();
-        let file = std::fs::File::open(&p).unwrap();
-        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
-        let meta = parquet::file::reader::FileReader::metadata(&reader);
-        let footer = u64::from(u32::from_le_bytes({
-            let bytes = std::fs::read(&p).unwrap();
-            let n = bytes.len();
-            [bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]
-        })) + 8;
-        assert!(footer <= 8192, "a footer larger than the hint");
-        total += size.min(8192);
-        for rg in meta.row_groups() {
-            for c in rg.columns() {
-                if columns.contains(&c.column_path().string().as_str()) {
-                    total += c.byte_range().1;
-                }
-            }
-        }
-    }
-    total
 }
 
 #[test]
@@ -169,6 +141,27 @@ fn bad_formats_and_missing_queries_fail_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("owl does not write ORC or Avro yet"));
+    // A query naming the table as the user's registry has it: the copies answer only to the bare name.
+    let out = f
+        .owl()
+        .args([
+            "compare",
+            "weblogs_csv",
+            "--formats",
+            "csv",
+            "-q",
+            "SELECT count(*) FROM default.weblogs_csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "a compare query sees only the compared table, by its bare name (`FROM weblogs_csv`)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = f.owl().args(["compare", "weblogs_csv"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to compare"));

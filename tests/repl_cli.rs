@@ -89,7 +89,15 @@ fn a_statement_over_several_lines_runs_at_its_semicolon_with_its_bill() {
     p.send_line("WHERE status >= 0;").unwrap();
     expect(&mut p, &format!("│ {rows} "));
     let footer = expect_re(&mut p, r"1 row in [0-9.]+ s .. scanned [^\r\n]+");
-    assert!(footer.contains("billed 10 MB · $0.00005"), "{footer}");
+    // What the files' own footers say a one-column query reads.
+    let scanned = owl::output::human_bytes(
+        common::parquet_bytes(&f.data("weblogs_parquet"), &["status"]),
+        owl::cost::Units::Decimal,
+    );
+    assert!(
+        footer.ends_with(&format!("scanned {scanned} · billed 10 MB · $0.00005")),
+        "{footer} (want {scanned})"
+    );
     expect(&mut p, PROMPT);
     // An error is one line, with a caret under the spot, and the shell stays.
     p.send_line("SELECT * FORM weblogs_parquet;").unwrap();
@@ -100,7 +108,9 @@ fn a_statement_over_several_lines_runs_at_its_semicolon_with_its_bill() {
     p.send_line("\\cost").unwrap();
     expect(
         &mut p,
-        "session: 3 statements (1 succeeded, 2 failed, 0 cancelled)",
+        &format!(
+            "session: 3 statements (1 succeeded, 2 failed, 0 cancelled) · scanned {scanned} · billed 10 MB · $0.00005"
+        ),
     );
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();

@@ -209,6 +209,24 @@ impl Default for CsvOptions {
 }
 
 impl TableDef {
+    /// A table with no columns, partitions, statistics or history yet: callers fill in what they know.
+    pub fn new(name: &str, database: &str, location: String, format: FormatSpec) -> Self {
+        TableDef {
+            name: name.into(),
+            database: database.into(),
+            location,
+            format,
+            columns: vec![],
+            partition_keys: vec![],
+            partitions: vec![],
+            excluded_files: vec![],
+            stats: TableStats::default(),
+            properties: BTreeMap::new(),
+            version_id: String::new(),
+            versions: vec![],
+        }
+    }
+
     /// The schema-defining part of the table: a change here makes a new version.
     pub fn snapshot(&self, version_id: String) -> TableVersion {
         TableVersion {

@@ -59,6 +59,15 @@ pub fn to_hive(dt: &DataType) -> Result<String> {
     })
 }
 
+/// A registry column for an Arrow field: its name and Hive type; a type the registry cannot hold names the column.
+pub fn column_of(f: &Field) -> Result<crate::catalog::model::Column> {
+    let ty = to_hive(f.data_type()).map_err(|_| Error::UnsupportedType {
+        column: f.name().clone(),
+        ty: f.data_type().to_string(),
+    })?;
+    Ok(crate::catalog::model::Column::new(f.name(), ty))
+}
+
 fn unsupported<T>(column: &str, dt: &DataType) -> Result<T> {
     Err(Error::UnsupportedType {
         column: column.into(),

@@ -8,11 +8,11 @@
 use super::{Engine, from_df};
 use crate::catalog::location::{for_registry, is_hidden, list_under, segments_below};
 use crate::catalog::model::{
-    Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef, TableStats,
+    Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef,
 };
 use crate::catalog::provider::RegistryTable;
 use crate::catalog::store::validate_name;
-use crate::catalog::types::{infer_partition_type, to_hive};
+use crate::catalog::types::{column_of, infer_partition_type, to_hive};
 use crate::cost::StatementType;
 use crate::error::{Error, Result};
 use arrow::array::{RecordBatch, StringArray};
@@ -26,7 +26,7 @@ use datafusion::sql::sqlparser::ast::{
     ObjectName, ObjectType, SchemaName, ShowStatementFilter, ShowStatementFilterPosition,
     Statement as Sql, Use,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 type Done =
@@ -348,24 +348,12 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
             )));
         }
     };
-    let mut def = TableDef {
-        name: name.clone(),
-        database: db.clone(),
-        location: if stored.ends_with('/') {
-            stored
-        } else {
-            format!("{stored}/")
-        },
-        format,
-        columns: vec![],
-        partition_keys: vec![],
-        partitions: vec![],
-        excluded_files: vec![],
-        stats: TableStats::default(),
-        properties: BTreeMap::new(),
-        version_id: String::new(),
-        versions: vec![],
+    let location = if stored.ends_with('/') {
+        stored
+    } else {
+        format!("{stored}/")
     };
+    let mut def = TableDef::new(&name, &db, location, format);
     // Columns: as declared, or inferred from the files when no data column was.
     let mut fields: Vec<Field> = cmd
         .schema
@@ -409,16 +397,7 @@ async fn create(engine: &Engine, ctx: &SessionContext, cmd: &CreateExternalTable
         };
         def.partition_keys.push(Column::new(key, ty));
     }
-    def.columns = fields
-        .iter()
-        .map(|f| {
-            let ty = to_hive(f.data_type()).map_err(|_| Error::UnsupportedType {
-                column: f.name().clone(),
-                ty: f.data_type().to_string(),
-            })?;
-            Ok(Column::new(f.name(), ty))
-        })
-        .collect::<Result<_>>()?;
+    def.columns = fields.iter().map(column_of).collect::<Result<_>>()?;
     discover(ctx, registry.root(), &mut def).await?;
     for i in untyped {
         let ty = infer_partition_type(def.partitions.iter().map(|p| p.values[i].as_str()));

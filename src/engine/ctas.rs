@@ -19,9 +19,9 @@
 
 use super::{Engine, commands, from_df};
 use crate::catalog::location::{for_registry, list_under, resolve_dir};
-use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, TableDef, TableStats};
+use crate::catalog::model::{Compression, CsvOptions, FormatSpec, TableDef};
 use crate::catalog::store::validate_name;
-use crate::catalog::types::to_hive;
+use crate::catalog::types::column_of;
 use crate::error::{Error, Result};
 use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -35,7 +35,6 @@ use datafusion::sql::sqlparser::ast::{
 };
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,17 +240,10 @@ pub(super) async fn create_table_as(
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    let hive = |f: &Field| -> Result<Column> {
-        let ty = to_hive(f.data_type()).map_err(|_| Error::UnsupportedType {
-            column: f.name().clone(),
-            ty: f.data_type().to_string(),
-        })?;
-        Ok(Column::new(f.name(), ty))
-    };
     let columns = fields
         .iter()
         .filter(|f| !o.partitioned_by.contains(f.name()))
-        .map(hive)
+        .map(column_of)
         .collect::<Result<Vec<_>>>()?;
     let partition_keys = o
         .partitioned_by
@@ -260,7 +252,7 @@ pub(super) async fn create_table_as(
             fields
                 .iter()
                 .find(|f| f.name() == k)
-                .map(hive)
+                .map(column_of)
                 .unwrap_or_else(|| Err(Error::Internal(format!("partition column `{k}` lost"))))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -366,20 +358,9 @@ pub(super) async fn create_table_as(
     };
 
     // 4. Register what was written.
-    let mut def = TableDef {
-        name,
-        database: db,
-        location: stored,
-        format,
-        columns,
-        partition_keys,
-        partitions: vec![],
-        excluded_files: vec![],
-        stats: TableStats::default(),
-        properties: BTreeMap::new(),
-        version_id: String::new(),
-        versions: vec![],
-    };
+    let mut def = TableDef::new(&name, &db, stored, format);
+    def.columns = columns;
+    def.partition_keys = partition_keys;
     commands::discover(ctx, registry.root(), &mut def).await?;
     def.stats.record_count = Some(rows);
     def.properties

@@ -12,7 +12,7 @@ use super::{Engine, bind_params, classify, from_df};
 use crate::catalog::footer::read_footer;
 use crate::cost::{QueryState, StatementType};
 use crate::error::{Error, Result};
-use crate::meter::Meter;
+use crate::meter::{Meter, ScanPlan};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
@@ -91,12 +91,11 @@ impl Engine {
         }
         let plan = bind_params(plan, params)?;
         let physical = state.create_physical_plan(&plan).await.map_err(from_df)?;
+        let shape = scan_plan(&physical);
         let mut scans = Vec::new();
         collect_scans(&physical, &mut scans);
         let mut bytes = 0;
         let mut files = 0;
-        let mut read_columns = BTreeSet::new();
-        let mut all_columns = BTreeSet::new();
         for config in scans {
             let store = ctx
                 .runtime_env()
@@ -104,20 +103,6 @@ impl Engine {
                 .map_err(from_df)?;
             let file_type = config.file_source().file_type().to_string();
             let wanted = referenced_file_columns(&config);
-            let file_columns: Vec<String> = config
-                .file_schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            // A filter may name partition columns, which are not in the files.
-            read_columns.extend(
-                file_columns
-                    .iter()
-                    .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(*c)))
-                    .cloned(),
-            );
-            all_columns.extend(file_columns);
             // A file split across threads appears once per range: price it once, whole.
             let mut seen = BTreeSet::new();
             for group in &config.file_groups {
@@ -173,13 +158,44 @@ impl Engine {
             cost_usd: bill.cost_usd,
             files,
             read_to_estimate: meter.bytes_scanned(),
-            columns_read: read_columns.len() as u64,
-            columns_total: all_columns.len() as u64,
+            columns_read: shape.columns_read,
+            columns_total: shape.columns_total,
         })
     }
 }
 
-pub(super) fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {
+/// What the file scans of a physical plan will read: distinct files (a file split across threads once) and
+/// file columns.
+pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
+    let mut scans = Vec::new();
+    collect_scans(plan, &mut scans);
+    let mut files = BTreeSet::new();
+    let mut read = BTreeSet::new();
+    let mut all = BTreeSet::new();
+    for config in &scans {
+        let store = config.object_store_url.as_str();
+        for group in &config.file_groups {
+            for f in group.files() {
+                files.insert((store, &f.object_meta.location));
+            }
+        }
+        let wanted = referenced_file_columns(config);
+        for field in config.file_schema().fields() {
+            // A filter may name partition columns, which are not in the files.
+            if wanted.as_ref().is_none_or(|w| w.contains(field.name())) {
+                read.insert(field.name().clone());
+            }
+            all.insert(field.name().clone());
+        }
+    }
+    ScanPlan {
+        files: files.len() as u64,
+        columns_read: read.len() as u64,
+        columns_total: all.len() as u64,
+    }
+}
+
+fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {
     if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
         && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
     {

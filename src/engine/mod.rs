@@ -326,7 +326,7 @@ impl Engine {
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await?;
-            meter.set_files_total(files_to_scan(&physical));
+            meter.set_plan(estimate::scan_plan(&physical));
             let mut stream = datafusion::physical_plan::execute_stream(physical, ctx.task_ctx())?;
             let mut batches = Vec::new();
             while let Some(b) = stream.next().await {
@@ -484,23 +484,6 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .filter(|(d, _)| *d > 0 && *d <= name.len().div_ceil(3).max(1))
         .min()
         .map(|(_, c)| c.to_string())
-}
-
-/// Distinct files the plan's scans open (a file split across threads counts once).
-fn files_to_scan(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> u64 {
-    let mut scans = Vec::new();
-    estimate::collect_scans(plan, &mut scans);
-    let files: std::collections::BTreeSet<(String, &object_store::path::Path)> = scans
-        .iter()
-        .flat_map(|c| {
-            let store = c.object_store_url.as_str().to_string();
-            c.file_groups
-                .iter()
-                .flat_map(|g| g.files())
-                .map(move |f| (store.clone(), &f.object_meta.location))
-        })
-        .collect();
-    files.len() as u64
 }
 
 /// Where the planner says an error is in the statement's text (its diagnostic's span).

@@ -31,11 +31,22 @@ pub struct Meter {
     /// Remote requests still receiving: they finish (and are counted) even when the query no longer wants
     /// them, so the bill is what the store sent. [`Meter::settle`] waits for them.
     in_flight: tokio::sync::watch::Sender<usize>,
-    /// Files the query's scans will open, once planned (0: not known yet); for progress lines.
-    files_total: AtomicU64,
+    /// What the query's scans will read, once planned: for progress lines and comparisons.
+    planned: Mutex<Option<ScanPlan>>,
     /// A scan budget (`--max-bytes-per-query`): crossing it flips `over`.
     limit: Option<u64>,
     over: tokio::sync::watch::Sender<bool>,
+}
+
+/// What a planned query's file scans will read (from the physical plan, before any data is read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScanPlan {
+    /// Distinct files the scans open.
+    pub files: u64,
+    /// File columns the scans read (projection and pushed-down filters) and the files' columns; partition
+    /// columns live in paths and are neither. A row format parses every column whatever this says.
+    pub columns_read: u64,
+    pub columns_total: u64,
 }
 
 /// One remote request in flight (see [`Meter::begin`]).
@@ -134,17 +145,16 @@ impl Meter {
         self.files.lock().map(|f| f.len() as u64).unwrap_or(0)
     }
 
-    /// Record how many files the planned scans will open.
-    pub fn set_files_total(&self, n: u64) {
-        self.files_total.store(n, Ordering::Relaxed);
+    /// Record what the planned scans will read.
+    pub fn set_plan(&self, plan: ScanPlan) {
+        if let Ok(mut p) = self.planned.lock() {
+            *p = Some(plan);
+        }
     }
 
-    /// How many files the planned scans will open, once known.
-    pub fn files_total(&self) -> Option<u64> {
-        match self.files_total.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(n),
-        }
+    /// What the planned scans will read, once the query is planned.
+    pub fn plan(&self) -> Option<ScanPlan> {
+        self.planned.lock().ok().and_then(|p| *p)
     }
 
     fn add_bytes(&self, n: u64) {

@@ -167,3 +167,30 @@ impl Fixture {
 pub fn req(doc: &Value, key: &str) -> u64 {
     doc["stats"]["requests"][key].as_u64().unwrap()
 }
+
+/// What a query reading `columns` of every Parquet file under `dir` must read: the 8 KiB footer read (the whole
+/// file when smaller) plus those columns' chunks, from each file's own footer.
+pub fn parquet_bytes(dir: &Path, columns: &[&str]) -> u64 {
+    let mut total = 0;
+    for p in walk(dir) {
+        let size = std::fs::metadata(&p).unwrap().len();
+        let file = std::fs::File::open(&p).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let meta = parquet::file::reader::FileReader::metadata(&reader);
+        let footer = u64::from(u32::from_le_bytes({
+            let bytes = std::fs::read(&p).unwrap();
+            let n = bytes.len();
+            [bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]
+        })) + 8;
+        assert!(footer <= 8192, "a footer larger than the hint");
+        total += size.min(8192);
+        for rg in meta.row_groups() {
+            for c in rg.columns() {
+                if columns.contains(&c.column_path().string().as_str()) {
+                    total += c.byte_range().1;
+                }
+            }
+        }
+    }
+    total
+}

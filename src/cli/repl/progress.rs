@@ -81,10 +81,10 @@ impl Drop for Progress {
 /// `3.2 s · scanned 1.21 MB · files 4/12 · Ctrl-C cancels`.
 pub(crate) fn line(meter: &Meter, elapsed: Duration, units: Units) -> String {
     let read = meter.files_read();
-    let files = match meter.files_total() {
-        Some(total) => format!(" · files {}/{total}", read.min(total)),
-        None if read > 0 => format!(" · {read} files"),
-        None => String::new(),
+    let files = match meter.plan().map(|p| p.files) {
+        Some(total) if total > 0 => format!(" · files {}/{total}", read.min(total)),
+        _ if read > 0 => format!(" · {read} files"),
+        _ => String::new(),
     };
     format!(
         "{:.1} s · scanned {}{files} · Ctrl-C cancels",
@@ -102,7 +102,10 @@ mod tests {
         let m = Meter::new();
         let l = line(&m, Duration::from_millis(1500), Units::Decimal);
         assert_eq!(l, "1.5 s · scanned 0 B · Ctrl-C cancels");
-        m.set_files_total(12);
+        m.set_plan(crate::meter::ScanPlan {
+            files: 12,
+            ..Default::default()
+        });
         let l = line(&m, Duration::from_millis(2000), Units::Decimal);
         assert_eq!(l, "2.0 s · scanned 0 B · files 0/12 · Ctrl-C cancels");
     }
