@@ -16,7 +16,7 @@ use crate::catalog::model::TableDef;
 use crate::cost::QueryState;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::meter::Meter;
+use crate::meter::{Meter, RowGroups};
 use crate::output::{OutputFormat, write_result};
 use crate::settings::Settings;
 use serde::Serialize;
@@ -55,7 +55,18 @@ pub const FORMATS: &[(&str, &str, &str)] = &[
         "parquet_zstd",
         "format = 'PARQUET', write_compression = 'ZSTD'",
     ),
+    ("orc", "orc", "format = 'ORC', write_compression = 'ZLIB'"),
+    (
+        "avro",
+        "avro",
+        "format = 'AVRO', write_compression = 'SNAPPY'",
+    ),
 ];
+
+/// Whether a format stores columns apart, so a query reads only the columns it names.
+fn is_columnar(format: &str) -> bool {
+    format.starts_with("parquet") || format.starts_with("orc")
+}
 
 /// One format's copy of the table.
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +95,11 @@ pub struct Run {
     /// paths). A row format parses every column of every row it reads, whatever the query names.
     pub columns_read: u64,
     pub columns_total: u64,
-    /// Why it scanned what it did, in words: `2/11 columns, 2/8 files`.
+    /// Parquet row groups read, of those the opened files hold (the rest pruned by min/max statistics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_groups: Option<RowGroups>,
+    /// Why it scanned what it did, in words: `2/11 columns, 3/8 row groups, 2/8 files` (row groups when some
+    /// were pruned).
     pub why: String,
     /// Bytes scanned saved against the `csv` copy, in percent (None without a csv copy).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,15 +189,11 @@ pub async fn compare(
     for f in formats {
         match FORMATS.iter().find(|(name, _, _)| name == f) {
             Some(x) => chosen.push(*x),
-            None if f == "orc" || f == "avro" => {
-                return Err(Error::Unsupported(format!(
-                    "`{f}`: owl does not write ORC or Avro yet; compare csv, csv.gz, ndjson, ndjson.gz, \
-                     parquet, parquet.zstd"
-                )));
-            }
             None => {
+                let names: Vec<&str> = FORMATS.iter().map(|(n, _, _)| *n).collect();
                 return Err(Error::Query(format!(
-                    "unknown format `{f}`: use csv, csv.gz, ndjson, ndjson.gz, parquet, parquet.zstd"
+                    "unknown format `{f}`: use {}",
+                    names.join(", ")
                 )));
             }
         }
@@ -287,10 +298,15 @@ pub async fn compare(
                 .find(|c| c.format == *name)
                 .map_or(0, |c| c.files);
             let plan = meter.plan().unwrap_or_default();
-            let columnar = name.starts_with("parquet");
+            let columnar = is_columnar(name);
+            let row_groups = meter.row_groups();
+            let pruned = row_groups
+                .filter(|rg| rg.read < rg.total)
+                .map(|rg| format!("{}/{} row groups, ", rg.read, rg.total))
+                .unwrap_or_default();
             let why = match o.stats.state {
                 QueryState::Succeeded if columnar => format!(
-                    "{}/{} columns, {}/{files_total} files",
+                    "{}/{} columns, {pruned}{}/{files_total} files",
                     plan.columns_read, plan.columns_total, o.stats.files_read
                 ),
                 QueryState::Succeeded => format!(
@@ -307,6 +323,7 @@ pub async fn compare(
                     plan.columns_total
                 },
                 columns_total: plan.columns_total,
+                row_groups,
                 why,
                 format: (*name).to_string(),
                 state: o.stats.state,

@@ -5,6 +5,7 @@
 //! - `settings`: flag > `OWL_*` env > default, resolved once.
 //! - `batch`: `owl run` inputs and reports: .sql files split into statements (with checks), JSON/JUnit reports.
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.
+//! - `formats`: ORC (owl's own DataFusion source over orc-rust) and Avro: crawl metadata, CTAS writers.
 //! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
 //! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
 //! - `s3`: the AWS credential chain, region/endpoint settings, and S3 errors described for people.
@@ -26,6 +27,7 @@ pub mod cost;
 pub mod crawler;
 pub mod engine;
 pub mod error;
+pub mod formats;
 pub mod meter;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;

@@ -31,12 +31,13 @@ fn parquet_scans_less_than_csv_by_what_its_files_say() {
     let data = f.path().join(".owl/compare/default.weblogs_csv/data");
     let q = &doc["queries"][0];
     assert_eq!(q["identical"], true, "{q}");
-    assert_eq!(q["runs"].as_array().unwrap().len(), 6);
-    // Text copies: their whole files.
+    assert_eq!(q["runs"].as_array().unwrap().len(), 8);
+    // Row-format copies: their whole files.
     for (format, dir) in [
         ("csv", "csv"),
         ("csv.gz", "csv_gz"),
         ("ndjson.gz", "ndjson_gz"),
+        ("avro", "avro"),
     ] {
         assert_eq!(
             run_of(&doc, 0, format)["bytes_scanned"],
@@ -62,6 +63,18 @@ fn parquet_scans_less_than_csv_by_what_its_files_say() {
         (Some(2), Some(11))
     );
     assert_eq!(pq_run["why"], "2/11 columns, 8/8 files");
+    // ORC (exact bytes: tests/formats_cli.rs): the two columns, less than its files hold.
+    let orc = run_of(&doc, 0, "orc");
+    assert_eq!(orc["why"], "2/11 columns, 8/8 files");
+    let orc_scanned = orc["bytes_scanned"].as_u64().unwrap();
+    assert!(
+        orc_scanned < size_of_files(&data.join("orc"), "") / 2,
+        "{orc}"
+    );
+    assert_eq!(
+        run_of(&doc, 0, "avro")["why"],
+        "all 11 columns (row format), 8/8 files"
+    );
     assert_eq!(
         run_of(&doc, 0, "csv")["why"],
         "all 11 columns (row format), 8/8 files"
@@ -88,8 +101,49 @@ fn parquet_scans_less_than_csv_by_what_its_files_say() {
         "{svg}"
     );
     assert!(svg.trim_end().ends_with("</svg>"));
-    assert_eq!(svg.matches("<rect ").count(), 6);
+    assert_eq!(svg.matches("<rect ").count(), 8);
     assert_eq!(svg.matches('<').count(), svg.matches('>').count());
+}
+
+#[test]
+fn parquet_row_groups_pruned_by_statistics_are_in_the_why() {
+    let f = Fixture::new();
+    let early = "ts < TIMESTAMP '2024-01-01 12:00:00'";
+    let doc = compare(
+        &f,
+        &[
+            "--formats",
+            "csv,parquet",
+            "-q",
+            &format!("SELECT count(*) AS n FROM weblogs_csv WHERE {early}"),
+        ],
+    );
+    // The rows before noon on the first day live in one daily file (asked of the CSV source).
+    let days = f.json(&format!(
+        "SELECT year, month, day FROM weblogs_csv WHERE {early} GROUP BY year, month, day"
+    ));
+    assert_eq!(days["rows"].as_array().unwrap().len(), 1, "{days}");
+    let data = f
+        .path()
+        .join(".owl/compare/default.weblogs_csv/data/parquet");
+    let groups: usize = walk(&data)
+        .iter()
+        .map(|p| {
+            let r =
+                parquet::file::reader::SerializedFileReader::new(std::fs::File::open(p).unwrap())
+                    .unwrap();
+            parquet::file::reader::FileReader::metadata(&r).num_row_groups()
+        })
+        .sum();
+    assert_eq!(groups, 8, "one row group per daily file");
+    let pq = run_of(&doc, 1, "parquet");
+    assert_eq!(pq["row_groups"]["total"], 8, "{pq}");
+    assert_eq!(pq["row_groups"]["read"], 1, "{pq}");
+    assert_eq!(pq["why"], "1/11 columns, 1/8 row groups, 8/8 files");
+    assert_eq!(doc["queries"][1]["identical"], true);
+    // Nothing pruned: no row-group words.
+    assert_eq!(run_of(&doc, 0, "parquet")["why"], "2/11 columns, 8/8 files");
+    assert!(run_of(&doc, 0, "csv").get("row_groups").is_none());
 }
 
 #[test]
@@ -135,12 +189,18 @@ fn bad_formats_and_missing_queries_fail_clearly() {
             "-q",
             QUERY,
             "--formats",
-            "csv,orc",
+            "csv,xml",
         ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("owl does not write ORC or Avro yet"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "unknown format `xml`: use csv, csv.gz, ndjson, ndjson.gz, parquet, parquet.zstd, orc, avro"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A query naming the table as the user's registry has it: the copies answer only to the bare name.
     let out = f
         .owl()

@@ -107,14 +107,26 @@ fn an_occupied_location_or_existing_table_is_refused_and_nothing_is_written() {
     let doc = f.json("CREATE TABLE IF NOT EXISTS orders AS SELECT 1 AS x");
     assert_eq!(stat(&doc, "billed_bytes"), 0);
 
-    // A partition column the query lacks; a format owl does not write yet.
+    // A partition column the query lacks; a format nobody writes; a type ORC cannot hold.
     let (_, stderr) = f.fails(
         "CREATE TABLE t WITH (partitioned_by = ARRAY['nope']) AS SELECT status FROM weblogs_csv",
     );
     assert!(stderr.contains("column `nope` does not exist"), "{stderr}");
-    let (_, stderr) = f.fails("CREATE TABLE t WITH (format = 'ORC') AS SELECT 1 AS x");
+    let (_, stderr) = f.fails("CREATE TABLE t WITH (format = 'XML') AS SELECT 1 AS x");
     assert!(
-        stderr.contains("owl writes PARQUET, JSON and TEXTFILE"),
+        stderr.contains("use PARQUET, ORC, AVRO, JSON or TEXTFILE"),
+        "{stderr}"
+    );
+    let (_, stderr) =
+        f.fails("CREATE TABLE t WITH (format = 'ORC') AS SELECT make_array(1, 2) AS arr");
+    assert!(
+        stderr.contains("column `arr` of type List") && stderr.contains("cannot be written as ORC"),
+        "{stderr}"
+    );
+    let (_, stderr) = f
+        .fails("CREATE TABLE t WITH (format = 'AVRO', write_compression = 'LZ4') AS SELECT 1 AS x");
+    assert!(
+        stderr.contains("write_compression 'LZ4' is not available for this format"),
         "{stderr}"
     );
     assert!(!f.path().join("warehouse").exists());

@@ -111,6 +111,18 @@ impl FormatSpec {
             json_array: false,
         }
     }
+    pub fn orc() -> Self {
+        FormatSpec {
+            classification: Classification::Orc,
+            ..FormatSpec::parquet()
+        }
+    }
+    pub fn avro() -> Self {
+        FormatSpec {
+            classification: Classification::Avro,
+            ..FormatSpec::parquet()
+        }
+    }
     pub fn json(compression: Compression) -> Self {
         FormatSpec {
             classification: Classification::Json,

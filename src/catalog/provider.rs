@@ -19,6 +19,7 @@ use datafusion::common::parsers::CompressionTypeVariant;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::avro::AvroFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -258,13 +259,8 @@ impl RegistryTable {
             Classification::Parquet => {
                 Arc::new(ParquetFormat::default().with_options(opts.parquet))
             }
-            other => {
-                return Err(DataFusionError::NotImplemented(format!(
-                    "table `{}`: reading {} files is not supported yet",
-                    self.def.name,
-                    other.as_str()
-                )));
-            }
+            Classification::Orc => Arc::new(crate::formats::orc::OrcFormat),
+            Classification::Avro => Arc::new(AvroFormat),
         })
     }
 

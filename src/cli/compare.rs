@@ -32,7 +32,7 @@ pub struct CompareArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "csv,csv.gz,ndjson,ndjson.gz,parquet,parquet.zstd"
+        default_value = "csv,csv.gz,ndjson,ndjson.gz,parquet,parquet.zstd,orc,avro"
     )]
     formats: Vec<String>,
     /// Where the copies are kept (reused while the source is unchanged). Default: `.owl/compare/` beside the

@@ -644,8 +644,19 @@ async fn inspect(
             let (columns, rows) = parquet_footer(&store, &meta, whole).await.map_err(skip)?;
             (FormatSpec::parquet(), columns, Some(rows))
         }
-        Sniffed::Orc => return Err(skip("ORC is not supported yet".into())),
-        Sniffed::Avro => return Err(skip("Avro is not supported yet".into())),
+        Sniffed::Orc => {
+            let whole = (head.len() as u64 == meta.size).then(|| head.clone());
+            let md = crate::formats::orc::read_metadata(Arc::clone(&store), &meta, whole)
+                .await
+                .map_err(skip)?;
+            let schema = crate::formats::orc::arrow_schema(&md);
+            let columns = columns_of(&schema).map_err(skip)?;
+            (FormatSpec::orc(), columns, Some(md.number_of_rows()))
+        }
+        Sniffed::Avro => {
+            let (columns, rows) = avro_header(&store, &meta, head, opts).await.map_err(skip)?;
+            (FormatSpec::avro(), columns, rows)
+        }
         Sniffed::Text {
             compression,
             text,
@@ -701,6 +712,61 @@ async fn inspect(
 /// (Glue does, and calls it an estimate); a table's `record_count` is exact or absent.
 fn whole_count(truncated: bool, parsed: usize, limit: usize) -> Option<u64> {
     (!truncated && parsed < limit).then_some(parsed as u64)
+}
+
+/// An Avro file's schema from its header, and its exact record count when the file is no larger than the
+/// text sample (read whole, one request). A larger file costs its first 64 KiB (more only for a huge header).
+async fn avro_header(
+    store: &Arc<dyn ObjectStore>,
+    meta: &ObjectMeta,
+    head: bytes::Bytes,
+    opts: &CrawlOptions,
+) -> std::result::Result<(Vec<InferredColumn>, Option<u64>), String> {
+    let cannot_read = |e: object_store::Error| format!("cannot read: {e}");
+    let mut bytes = head;
+    let mut want = if meta.size <= opts.sample_bytes as u64 {
+        meta.size
+    } else {
+        (64 * 1024).min(meta.size)
+    };
+    loop {
+        if (bytes.len() as u64) < want {
+            bytes = read_range(store.as_ref(), &meta.location, 0..want)
+                .await
+                .map_err(cannot_read)?;
+        }
+        let whole = bytes.len() as u64 == meta.size;
+        match crate::formats::avro::inspect(&bytes, whole) {
+            Ok((schema, rows)) => return Ok((columns_of(&schema)?, rows)),
+            Err(Some(reason)) => return Err(reason),
+            Err(None) if want < opts.sample_bytes.max(1 << 20) as u64 => {
+                want = (want * 4).min(meta.size);
+            }
+            Err(None) => return Err("Avro header larger than 1 MB".into()),
+        }
+    }
+}
+
+/// Registry columns for a file's Arrow schema (columnar formats carry their own types).
+fn columns_of(
+    schema: &arrow::datatypes::Schema,
+) -> std::result::Result<Vec<InferredColumn>, String> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(InferredColumn {
+                name: f.name().clone(),
+                ty: crate::catalog::types::to_hive(f.data_type()).map_err(|_| {
+                    format!(
+                        "column `{}` has a type owl cannot register: {}",
+                        f.name(),
+                        f.data_type()
+                    )
+                })?,
+            })
+        })
+        .collect()
 }
 
 /// A Parquet file's schema and row count from its footer alone (see `catalog::footer`), never the data.
@@ -896,7 +962,11 @@ fn table_def(
         "classification".into(),
         format.classification.as_str().into(),
     );
-    if format.classification != Classification::Parquet {
+    // Columnar files compress inside, never as a whole file.
+    if !matches!(
+        format.classification,
+        Classification::Parquet | Classification::Orc | Classification::Avro
+    ) {
         properties.insert("compressionType".into(), format.compression.as_str().into());
     }
     if let Some(csv) = &format.csv {

@@ -6,10 +6,11 @@
 //! 1. The table must not exist (`IF NOT EXISTS` makes that a no-op), and the location must hold no file: Athena
 //!    writes only to an empty location, so a CTAS never mixes its files with others.
 //! 2. Formats: PARQUET (default), JSON (NDJSON), TEXTFILE (CSV with a header line; Athena writes none and uses
-//!    `\001` by default: **owl** writes `,` and a header, so the files read back anywhere). ORC and AVRO are
-//!    not written yet.
+//!    `\001` by default: **owl** writes `,` and a header, so the files read back anywhere), ORC and AVRO
+//!    (see `formats::write` for the types ORC takes).
 //! 3. Compression: Athena's default, GZIP, for every format; SNAPPY/ZSTD/GZIP/LZ4/NONE for Parquet,
-//!    GZIP/ZSTD/BZIP2/XZ/NONE for text.
+//!    GZIP/ZSTD/BZIP2/XZ/NONE for text, ZLIB/SNAPPY/ZSTD/LZ4/NONE for ORC (GZIP = ZLIB, Athena's ORC default),
+//!    DEFLATE/SNAPPY/ZSTD/NONE for Avro (GZIP = DEFLATE).
 //! 4. Location: `external_location`, else `warehouse/<db>/<table>/` beside the registry folder (Athena uses the
 //!    workgroup's result location).
 //! 5. `partitioned_by` columns become `key=value/` folders and the table's partition keys. Athena requires them
@@ -23,6 +24,7 @@ use crate::catalog::model::{Compression, CsvOptions, FormatSpec, TableDef};
 use crate::catalog::store::validate_name;
 use crate::catalog::types::column_of;
 use crate::error::{Error, Result};
+use crate::formats::write::{Encoding, file_schema, write_files};
 use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::parsers::CompressionTypeVariant;
@@ -40,6 +42,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Written {
     Parquet,
+    Orc,
+    Avro,
     Json,
     Text,
 }
@@ -94,14 +98,11 @@ fn options(ct: &CreateTable) -> Result<Options> {
                     "PARQUET" => Written::Parquet,
                     "JSON" => Written::Json,
                     "TEXTFILE" | "CSV" => Written::Text,
-                    f @ ("ORC" | "AVRO") => {
-                        return Err(Error::Unsupported(format!(
-                            "CTAS with format = '{f}': owl writes PARQUET, JSON and TEXTFILE for now"
-                        )));
-                    }
+                    "ORC" => Written::Orc,
+                    "AVRO" => Written::Avro,
                     f => {
                         return Err(Error::Query(format!(
-                            "unknown CTAS format '{f}': use PARQUET, JSON or TEXTFILE"
+                            "unknown CTAS format '{f}': use PARQUET, ORC, AVRO, JSON or TEXTFILE"
                         )));
                     }
                 }
@@ -285,8 +286,34 @@ pub(super) async fn create_table_as(
             opts.global.compression = Some(codec.into());
             (
                 FormatSpec::parquet(),
-                df.write_parquet(&path, write, Some(opts)).await,
+                df.write_parquet(&path, write, Some(opts))
+                    .await
+                    .map(|b| rows_in(&b))
+                    .map_err(from_df),
             )
+        }
+        Written::Orc | Written::Avro => {
+            let (enc, spec) = if o.format == Written::Orc {
+                let enc = Encoding::orc(&o.compression)
+                    .ok_or_else(|| bad_compression("ZLIB (or GZIP), SNAPPY, ZSTD, LZ4 or NONE"))?;
+                (enc, FormatSpec::orc())
+            } else {
+                let enc = Encoding::avro(&o.compression)
+                    .ok_or_else(|| bad_compression("DEFLATE (or GZIP), SNAPPY, ZSTD or NONE"))?;
+                (enc, FormatSpec::avro())
+            };
+            // Refuse a type the format cannot hold before anything is written.
+            let n_data = fields.len() - o.partitioned_by.len();
+            file_schema(&Schema::new(fields[..n_data].to_vec()), enc)?;
+            let written = match df.execute_stream().await {
+                Ok(stream) => {
+                    write_files(stream, Arc::clone(&store), &prefix, &o.partitioned_by, enc)
+                        .await
+                        .map(|(rows, _)| rows)
+                }
+                Err(e) => Err(from_df(e)),
+            };
+            (spec, written)
         }
         Written::Json | Written::Text => {
             let (variant, compression) = match o.compression.as_str() {
@@ -306,7 +333,10 @@ pub(super) async fn create_table_as(
                 };
                 (
                     FormatSpec::json(compression),
-                    df.write_json(&path, write, Some(opts)).await,
+                    df.write_json(&path, write, Some(opts))
+                        .await
+                        .map(|b| rows_in(&b))
+                        .map_err(from_df),
                 )
             } else {
                 let [delimiter] = o.delimiter.as_bytes() else {
@@ -332,16 +362,18 @@ pub(super) async fn create_table_as(
                         newlines_in_values: true,
                     },
                 );
-                (spec, df.write_csv(&path, write, Some(opts)).await)
+                (
+                    spec,
+                    df.write_csv(&path, write, Some(opts))
+                        .await
+                        .map(|b| rows_in(&b))
+                        .map_err(from_df),
+                )
             }
         }
     };
     let rows = match written {
-        Ok(batches) => batches
-            .iter()
-            .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
-            .flat_map(|a| a.iter().flatten())
-            .sum::<u64>(),
+        Ok(rows) => rows,
         Err(e) => {
             // The location was empty: whatever is there now is this statement's, half-written.
             if let Ok(left) = store
@@ -353,7 +385,7 @@ pub(super) async fn create_table_as(
                     let _ = store.delete(&m.location).await;
                 }
             }
-            return Err(from_df(e));
+            return Err(e);
         }
     };
 
@@ -374,6 +406,15 @@ pub(super) async fn create_table_as(
     let batch = RecordBatch::try_new(schema, vec![Arc::new(UInt64Array::from(vec![rows]))])
         .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Some(batch))
+}
+
+/// The row count DataFusion's writers return.
+fn rows_in(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
+        .flat_map(|a| a.iter().flatten())
+        .sum()
 }
 
 #[cfg(test)]
@@ -407,8 +448,8 @@ mod tests {
         );
         for (sql, msg) in [
             (
-                "CREATE TABLE t WITH (format = 'ORC') AS SELECT 1",
-                "owl writes PARQUET, JSON and TEXTFILE for now",
+                "CREATE TABLE t WITH (format = 'XML') AS SELECT 1",
+                "use PARQUET, ORC, AVRO, JSON or TEXTFILE",
             ),
             (
                 "CREATE TABLE t WITH (bucket_count = 4) AS SELECT 1",

@@ -1,6 +1,7 @@
 //! Dry runs: what a statement would scan and cost, WITHOUT reading its data. The statement is planned as for
 //! a run (partitions pruned from the registry, files listed), then each scan is priced:
-//! - CSV/JSON (plain or compressed): the whole size of every file the scan would open;
+//! - CSV/JSON (plain or compressed) and Avro: the whole size of every file the scan would open; ORC too, an
+//!   upper bound (a run reads the footer and the named columns' streams, which only the stripe footers tell);
 //! - Parquet: the footer as a run reads it (the 8 KiB prefetch, or the whole footer when larger) plus the
 //!   column chunks of the referenced columns in every row group. Reading footers is the one read an estimate
 //!   makes; it is reported apart (`read_to_estimate`) and not billed as the statement.
@@ -12,7 +13,7 @@ use super::{Engine, bind_params, classify, from_df};
 use crate::catalog::footer::read_footer;
 use crate::cost::{QueryState, StatementType};
 use crate::error::{Error, Result};
-use crate::meter::{Meter, ScanPlan};
+use crate::meter::{Meter, RowGroups, ScanPlan};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
@@ -193,6 +194,45 @@ pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
         columns_read: read.len() as u64,
         columns_total: all.len() as u64,
     }
+}
+
+/// The Parquet row groups a run's scans read, of those the opened files hold, from the scans' metrics (after
+/// the run); None when the plan has no Parquet scan or opened no row group.
+pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
+    use datafusion::physical_plan::metrics::MetricValue;
+    fn visit(plan: &Arc<dyn ExecutionPlan>, rg: &mut RowGroups) {
+        if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
+            && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
+            && config.file_source().file_type() == "parquet"
+            && let Some(metrics) = exec.metrics()
+        {
+            for m in metrics.iter() {
+                if let MetricValue::PruningMetrics {
+                    name,
+                    pruning_metrics: p,
+                } = m.value()
+                {
+                    match name.as_ref() {
+                        // Every row group of an opened file is either pruned or matched by statistics.
+                        "row_groups_pruned_statistics" => {
+                            rg.total += (p.pruned() + p.matched()) as u64;
+                            rg.read += p.matched() as u64;
+                        }
+                        "row_groups_pruned_bloom_filter" | "limit_pruned_row_groups" => {
+                            rg.read = rg.read.saturating_sub(p.pruned() as u64);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for child in plan.children() {
+            visit(child, rg);
+        }
+    }
+    let mut rg = RowGroups::default();
+    visit(plan, &mut rg);
+    (rg.total > 0).then_some(rg)
 }
 
 fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {

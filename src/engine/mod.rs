@@ -327,10 +327,14 @@ impl Engine {
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await?;
             meter.set_plan(estimate::scan_plan(&physical));
-            let mut stream = datafusion::physical_plan::execute_stream(physical, ctx.task_ctx())?;
+            let mut stream =
+                datafusion::physical_plan::execute_stream(Arc::clone(&physical), ctx.task_ctx())?;
             let mut batches = Vec::new();
             while let Some(b) = stream.next().await {
                 batches.push(b?);
+            }
+            if let Some(rg) = estimate::row_groups(&physical) {
+                meter.set_row_groups(rg);
             }
             Ok::<_, DataFusionError>((schema, batches))
         }

@@ -33,6 +33,8 @@ pub struct Meter {
     in_flight: tokio::sync::watch::Sender<usize>,
     /// What the query's scans will read, once planned: for progress lines and comparisons.
     planned: Mutex<Option<ScanPlan>>,
+    /// Parquet row groups read of those the opened files hold, once the query has run.
+    row_groups: Mutex<Option<RowGroups>>,
     /// A scan budget (`--max-bytes-per-query`): crossing it flips `over`.
     limit: Option<u64>,
     over: tokio::sync::watch::Sender<bool>,
@@ -47,6 +49,14 @@ pub struct ScanPlan {
     /// columns live in paths and are neither. A row format parses every column whatever this says.
     pub columns_read: u64,
     pub columns_total: u64,
+}
+
+/// Parquet row groups a run read, of those its opened files hold: the rest were pruned by min/max statistics
+/// or bloom filters (DataFusion's scan metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RowGroups {
+    pub read: u64,
+    pub total: u64,
 }
 
 /// One remote request in flight (see [`Meter::begin`]).
@@ -150,6 +160,18 @@ impl Meter {
         if let Ok(mut p) = self.planned.lock() {
             *p = Some(plan);
         }
+    }
+
+    /// Record the Parquet row groups a run read (see [`RowGroups`]).
+    pub fn set_row_groups(&self, rg: RowGroups) {
+        if let Ok(mut r) = self.row_groups.lock() {
+            *r = Some(rg);
+        }
+    }
+
+    /// The Parquet row groups the run read, once run; None without Parquet scans.
+    pub fn row_groups(&self) -> Option<RowGroups> {
+        self.row_groups.lock().ok().and_then(|r| *r)
     }
 
     /// What the planned scans will read, once the query is planned.
