@@ -184,6 +184,22 @@ fn convert_copies_a_table_into_parquet_keeping_its_partitions() {
         rows_of(&f, "weblogs_csv_parquet"),
         rows_of(&f, "weblogs_csv")
     );
+    // To ORC, unpartitioned: one file, the same rows.
+    let out = f
+        .owl()
+        .args(["convert", "weblogs_csv", "--to", "orc", "--no-partitions"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let orc = f.registry_json("default", "weblogs_csv_orc");
+    assert_eq!(orc["format"]["classification"], "orc");
+    assert_eq!(orc["stats"]["object_count"], 1);
+    assert_eq!(rows_of(&f, "weblogs_csv_orc"), rows_of(&f, "weblogs_csv"));
     // Again: the name is taken.
     let out = f.owl().args(["convert", "weblogs_csv"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

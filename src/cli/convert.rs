@@ -1,4 +1,4 @@
-//! `owl convert <table> --to parquet`: the shortcut for a CTAS that copies a table into another format, keeping
+//! `owl convert <table> --to parquet|orc|avro|json|csv`: the shortcut for a CTAS that copies a table into another format, keeping
 //! its partitioning unless told otherwise. It runs the same statement a user could type (see `engine::ctas`).
 
 use super::{ExitStatus, Interrupts, print_error, status_of};
@@ -12,6 +12,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
     Parquet,
+    Orc,
+    Avro,
     Json,
     /// CSV with a header line (Athena's TEXTFILE).
     Csv,
@@ -59,6 +61,8 @@ pub async fn run(engine: &Engine, args: ConvertArgs, interrupts: &Interrupts) ->
     };
     let (format, suffix) = match args.to {
         Target::Parquet => ("PARQUET", "parquet"),
+        Target::Orc => ("ORC", "orc"),
+        Target::Avro => ("AVRO", "avro"),
         Target::Json => ("JSON", "json"),
         Target::Csv => ("TEXTFILE", "csv"),
     };
