@@ -124,7 +124,26 @@ pub struct Comparison {
     pub table: String,
     pub source_size_bytes: u64,
     pub copies: Vec<FormatCopy>,
+    /// Formats left out because the table cannot be written in them (only with [`Unwritable::Skip`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFormat>,
     pub queries: Vec<QueryComparison>,
+}
+
+/// A format the table could not be copied into, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedFormat {
+    pub format: String,
+    pub reason: String,
+}
+
+/// What to do when the table cannot be copied into a format (ORC holds no lists, CSV no structs, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unwritable {
+    /// Leave the format out and say so (the formats were not chosen by the user).
+    Skip,
+    /// Fail the comparison (the user asked for that format).
+    Fail,
 }
 
 impl Comparison {
@@ -182,6 +201,7 @@ pub async fn compare(
     formats: &[String],
     queries: &[String],
     work: &Path,
+    unwritable: Unwritable,
 ) -> Result<Comparison> {
     let db = engine.database();
     let source = engine.registry().load_table(&db, table)?;
@@ -220,6 +240,8 @@ pub async fn compare(
     settings.database = "source".into();
     let work_engine = Engine::new(settings)?;
     let mut copies = Vec::new();
+    let mut skipped = Vec::new();
+    let mut written = Vec::new();
     for (name, cdb, with) in &chosen {
         registry.create_database(cdb, true)?;
         let data = dir.join("data").join(cdb);
@@ -247,12 +269,26 @@ pub async fn compare(
                 "CREATE TABLE \"{cdb}\".\"{table}\" WITH ({with}{partitioned}, external_location = '{location}') \
                  AS SELECT * FROM \"source\".\"{table}\""
             );
-            for o in work_engine.run_sql(&sql).await? {
-                if let Some(e) = o.error {
+            let failed = work_engine
+                .run_sql(&sql)
+                .await?
+                .into_iter()
+                .find_map(|o| o.error);
+            match (failed, unwritable) {
+                (None, _) => {}
+                (Some(e), Unwritable::Skip) => {
+                    skipped.push(SkippedFormat {
+                        format: (*name).to_string(),
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+                (Some(e), Unwritable::Fail) => {
                     return Err(Error::Query(format!("writing the {name} copy: {e}")));
                 }
             }
         }
+        written.push((*name, *cdb));
         let def = registry.load_table(cdb, table)?;
         copies.push(FormatCopy {
             format: (*name).to_string(),
@@ -277,7 +313,7 @@ pub async fn compare(
         };
         let mut runs = Vec::new();
         let mut answers: Vec<(String, Vec<String>)> = Vec::new();
-        for (name, cdb, _) in &chosen {
+        for (name, cdb) in &written {
             work_engine.set_database(cdb)?;
             let meter = Arc::new(Meter::new());
             let o = work_engine
@@ -365,6 +401,7 @@ pub async fn compare(
         table: format!("{db}.{table}"),
         source_size_bytes: source.stats.size_bytes.unwrap_or(0),
         copies,
+        skipped,
         queries: out,
     })
 }

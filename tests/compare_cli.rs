@@ -147,6 +147,52 @@ fn parquet_row_groups_pruned_by_statistics_are_in_the_why() {
 }
 
 #[test]
+fn formats_that_cannot_hold_the_table_are_left_out_by_default_and_refused_when_asked_for() {
+    let f = Fixture::new();
+    let q = "SELECT count(*) AS n FROM cloudtrail";
+    let out = f
+        .owl()
+        .args(["compare", "cloudtrail", "-f", "json", "-q", q])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped: Vec<&str> = doc["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["format"].as_str().unwrap())
+        .collect();
+    // cloudtrail has struct and array columns: CSV and ORC cannot hold them; JSON, Parquet and Avro can.
+    assert_eq!(skipped, ["csv", "csv.gz", "orc"]);
+    assert!(stderr.contains("note: left out orc: column `"), "{stderr}");
+    let ran: Vec<&str> = doc["queries"][0]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ran,
+        ["ndjson", "ndjson.gz", "parquet", "parquet.zstd", "avro"]
+    );
+    assert_eq!(doc["queries"][0]["identical"], true);
+    // Asked for by name: a failure.
+    let out = f
+        .owl()
+        .args(["compare", "cloudtrail", "--formats", "parquet,orc", "-q", q])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("writing the orc copy: column `"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn unchanged_copies_are_reused_and_a_changed_source_is_rewritten() {
     let f = Fixture::new();
     let formats = ["--formats", "csv,parquet"];

@@ -3,7 +3,7 @@
 
 use super::{ExitStatus, print_error, status_of};
 use crate::batch::split;
-use crate::compare::{Comparison, compare, default_work_dir, svg_chart};
+use crate::compare::{Comparison, FORMATS, Unwritable, compare, default_work_dir, svg_chart};
 use crate::cost::{QueryState, Units};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -28,13 +28,10 @@ pub struct CompareArgs {
     /// A .sql file of queries (repeatable).
     #[arg(long = "sql", value_name = "FILE")]
     sql_files: Vec<PathBuf>,
-    /// The formats to compare.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "csv,csv.gz,ndjson,ndjson.gz,parquet,parquet.zstd,orc,avro"
-    )]
-    formats: Vec<String>,
+    /// The formats to compare (csv, csv.gz, ndjson, ndjson.gz, parquet, parquet.zstd, orc, avro). Default: all
+    /// of them, leaving out (with a note) those the table's types cannot be written in.
+    #[arg(long, value_delimiter = ',')]
+    formats: Option<Vec<String>>,
     /// Where the copies are kept (reused while the source is unchanged). Default: `.owl/compare/` beside the
     /// registry folder.
     #[arg(long, value_name = "DIR")]
@@ -72,13 +69,23 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
         .work_dir
         .clone()
         .unwrap_or_else(|| default_work_dir(engine.registry().root()));
-    let c = match compare(engine, &args.table, &args.formats, &queries, &work).await {
+    let (formats, unwritable) = match &args.formats {
+        Some(f) => (f.clone(), Unwritable::Fail),
+        None => (
+            FORMATS.iter().map(|(n, _, _)| n.to_string()).collect(),
+            Unwritable::Skip,
+        ),
+    };
+    let c = match compare(engine, &args.table, &formats, &queries, &work, unwritable).await {
         Ok(c) => c,
         Err(e) => {
             print_error(&e);
             return status_of(&e);
         }
     };
+    for s in &c.skipped {
+        eprintln!("note: left out {}: {}", s.format, s.reason);
+    }
     let units = engine.cost_model().units;
     match args.format {
         CompareFormat::Json => match serde_json::to_string(&c) {
