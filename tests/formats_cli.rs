@@ -158,6 +158,31 @@ fn orc_reads_its_footer_and_the_named_columns_only_of_the_surviving_partitions()
         stat(&doc, "bytes_scanned"),
         orc_bytes(&dir, &[id("bytes"), id("latency_ms")])
     );
+    // Estimates price ORC from its footers as a run reads it: the same bytes, without reading the data.
+    for (sql, ids) in [
+        ("SELECT count(*) FROM logs_orc", vec![]),
+        ("SELECT path FROM logs_orc WHERE day = 2", vec![id("path")]),
+        ("SELECT * FROM logs_orc", (1..=names.len() as u32).collect()),
+    ] {
+        let est: Value =
+            serde_json::from_slice(&f.run_ok(&["estimate", "-f", "json", sql])).unwrap();
+        let e = &est["statements"][0];
+        let subdir = if sql.contains("day = 2") {
+            dir.join("day=2")
+        } else {
+            dir.clone()
+        };
+        assert_eq!(e["bytes_scanned"], orc_bytes(&subdir, &ids), "{sql}");
+        assert_eq!(
+            e["bytes_scanned"],
+            stat(&f.json(sql), "bytes_scanned"),
+            "{sql}"
+        );
+        assert!(
+            e["read_to_estimate"].as_u64().unwrap() <= orc_bytes(&subdir, &[]),
+            "{sql}"
+        );
+    }
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! Dry runs: what a statement would scan and cost, WITHOUT reading its data. The statement is planned as for
 //! a run (partitions pruned from the registry, files listed), then each scan is priced:
-//! - CSV/JSON (plain or compressed) and Avro: the whole size of every file the scan would open; ORC too, an
-//!   upper bound (a run reads the footer and the named columns' streams, which only the stripe footers tell);
+//! - CSV/JSON (plain or compressed) and Avro: the whole size of every file the scan would open;
+//! - ORC: the tail and stripe footers as a run reads them, plus the streams of the referenced columns;
 //! - Parquet: the footer as a run reads it (the 8 KiB prefetch, or the whole footer when larger) plus the
 //!   column chunks of the referenced columns in every row group. Reading footers is the one read an estimate
-//!   makes; it is reported apart (`read_to_estimate`) and not billed as the statement.
+//!   makes (for ORC, stripe footers too); it is reported apart (`read_to_estimate`) and not billed as the statement.
 //!
 //! An estimate is an upper bound where a run can skip work the plan cannot know of: row groups pruned by
 //! min/max statistics, a LIMIT satisfied early. DDL and utility statements are free and are not executed.
@@ -113,6 +113,21 @@ impl Engine {
                     }
                     files += 1;
                     let size = file.object_meta.size;
+                    if file_type == "orc" {
+                        bytes += crate::formats::orc::planned_bytes(
+                            Arc::clone(&store),
+                            &file.object_meta,
+                            wanted.as_ref(),
+                        )
+                        .await
+                        .map_err(|e| {
+                            Error::Query(format!(
+                                "reading the ORC footers of `{}`: {e}",
+                                file.object_meta.location
+                            ))
+                        })?;
+                        continue;
+                    }
                     if file_type != "parquet" {
                         bytes += size;
                         continue;

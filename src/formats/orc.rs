@@ -173,6 +173,52 @@ pub(crate) async fn read_metadata(
         .map_err(|e| format!("corrupt ORC file: {e}"))
 }
 
+/// The bytes a query reading the file columns `wanted` (None: all) of this ORC file reads, worked out as
+/// [`OrcChunks`] reads: the tail, each stripe's footer, and the streams of those columns (and the root's), a byte
+/// never twice. Reading the tail and the stripe footers here costs what the run would pay for them.
+pub(crate) async fn planned_bytes(
+    store: Arc<dyn ObjectStore>,
+    meta: &ObjectMeta,
+    wanted: Option<&std::collections::BTreeSet<String>>,
+) -> Result<u64, String> {
+    use prost::Message;
+    use std::io::Read;
+    let corrupt = |e: &dyn std::fmt::Display| format!("corrupt ORC file: {e}");
+    let mut chunks = OrcChunks::new(store, meta);
+    let md = read_metadata_async(&mut chunks)
+        .await
+        .map_err(|e| corrupt(&e))?;
+    let tail_start = chunks.tail.as_ref().map_or(meta.size, |(start, _)| *start);
+    let mut ids: Vec<usize> = vec![0];
+    for c in md.root_data_type().children() {
+        if wanted.is_none_or(|w| w.contains(c.name())) {
+            ids.extend(c.data_type().all_indices());
+        }
+    }
+    // What lies before the tail is fetched; what lies in it was paid for with the tail.
+    let before_tail = |start: u64, len: u64| (start + len).min(tail_start).saturating_sub(start);
+    let mut total = meta.size - tail_start;
+    for stripe in md.stripe_metadatas() {
+        let (at, len) = (stripe.footer_offset(), stripe.footer_length());
+        total += before_tail(at, len);
+        let raw = chunks.get_bytes(at, len).await.map_err(|e| e.to_string())?;
+        let mut plain = Vec::new();
+        orc_rust::compression::Decompressor::new(raw, md.compression(), vec![])
+            .read_to_end(&mut plain)
+            .map_err(|e| corrupt(&e))?;
+        let footer =
+            orc_rust::proto::StripeFooter::decode(plain.as_slice()).map_err(|e| corrupt(&e))?;
+        let mut offset = stripe.offset();
+        for s in &footer.streams {
+            if ids.contains(&(s.column() as usize)) {
+                total += before_tail(offset, s.length());
+            }
+            offset += s.length();
+        }
+    }
+    Ok(total)
+}
+
 /// The Arrow schema of an ORC file, as owl reads it.
 pub(crate) fn arrow_schema(md: &FileMetadata) -> Schema {
     md.root_data_type().create_arrow_schema(&HashMap::new())
