@@ -6,6 +6,9 @@
 //! `cargo bench --bench crawl_files` (10,000 files per format; `OWL_BENCH_FILES=N` for another count). DuckDB
 //! 2.0.0 comes from PyPI into `target/bench-venv` on first use.
 
+#[path = "common/venv.rs"]
+mod venv;
+
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,31 +64,7 @@ fn generate(root: &Path, n: usize) -> (PathBuf, PathBuf) {
 }
 
 fn duckdb_python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-venv");
-    let py = venv.join("bin/python");
-    let ok = Command::new(&py)
-        .args(["-c", "import duckdb; assert duckdb.__version__ == '2.0.0'"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("installing duckdb==2.0.0 into {}", venv.display());
-        assert!(
-            Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .unwrap()
-                .success()
-        );
-        assert!(
-            Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "duckdb==2.0.0"])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-    py
+    venv::venv_bin().join("python")
 }
 
 /// Seconds DuckDB takes for `count(*)` over the files (in-process time: Python's start-up is not counted).

@@ -1,0 +1,42 @@
+//! The benches' Python environment: the peers, pinned, from PyPI, installed once into `target/bench-venv`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The pinned peers (what the issue measured against).
+pub const PEERS: &[&str] = &[
+    "duckdb==2.0.0",
+    "datafusion==55.0.0",
+    "tpchgen-cli==4.0.0",
+    "duckdb-cli",
+];
+
+/// The venv's `bin/` folder, with every peer installed.
+pub fn venv_bin() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-venv");
+    let bin = venv.join("bin");
+    let check = "import duckdb, datafusion; assert duckdb.__version__ == '2.0.0'; \
+                 assert datafusion.__version__ == '55.0.0'";
+    let ok = Command::new(bin.join("python"))
+        .args(["-c", check])
+        .status()
+        .is_ok_and(|s| s.success())
+        && bin.join("tpchgen-cli").exists()
+        && bin.join("duckdb").exists();
+    if !ok {
+        eprintln!("installing {} into {}", PEERS.join(" "), venv.display());
+        let venv_made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(venv_made, "python3 -m venv failed");
+        let installed = Command::new(bin.join("pip"))
+            .args(["install", "--quiet"])
+            .args(PEERS)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(installed, "pip install of the peers failed");
+    }
+    bin
+}
