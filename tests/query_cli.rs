@@ -310,3 +310,32 @@ fn ctrl_c_cancels_and_bills_what_was_read() {
         "{err}"
     );
 }
+
+#[test]
+fn the_planner_sees_row_counts_from_the_registry_in_proportion_to_the_files_a_scan_keeps() {
+    let f = Fixture::new();
+    std::fs::write(
+        f.path().join("explain.sql"),
+        "SET datafusion.explain.show_statistics = true;\n\
+         EXPLAIN SELECT request_id FROM weblogs_parquet WHERE day = 2;\n",
+    )
+    .unwrap();
+    let out = String::from_utf8(f.run_ok(&["run", "explain.sql", "-f", "csv"])).unwrap();
+    let reg = f.registry_json("default", "weblogs_parquet");
+    let rows = reg["stats"]["record_count"].as_f64().unwrap();
+    let size = reg["stats"]["size_bytes"].as_f64().unwrap();
+    let kept = (size_of_files(&f.data("weblogs_parquet/year=2024/month=01/day=02"), "")
+        + size_of_files(&f.data("weblogs_parquet/year=2024/month=02/day=02"), ""))
+        as f64;
+    let want = format!(
+        "statistics=[Rows=Inexact({}), Bytes=Inexact({})",
+        (rows * kept / size).round(),
+        kept
+    );
+    assert!(out.contains(&want), "{want} not in {out}");
+    // Inexact: a count still reads the files (the registry may be stale), and is exact.
+    let doc = f.json("SELECT count(*) FROM weblogs_parquet WHERE day = 2");
+    let truth = owl::sample::weblogs().iter().filter(|r| r.day == 2).count();
+    assert_eq!(doc["rows"][0][0], truth);
+    assert!(stat(&doc, "bytes_scanned") > 0);
+}

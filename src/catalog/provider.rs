@@ -16,8 +16,9 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::config::CsvOptions as DfCsvOptions;
 use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::common::{Column, DFSchema, ScalarValue, Statistics};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::avro::AvroFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -322,6 +323,25 @@ impl RegistryTable {
     }
 }
 
+impl RegistryTable {
+    /// What the planner may assume about a scan of `files`, from the registry: their bytes, and the table's
+    /// record count in proportion to them (the crawler's count is exact for what it saw; a scan of some
+    /// partitions holds about their share). Always inexact: files may have changed since the crawl, and an
+    /// exact count would let DataFusion answer `count(*)` without reading.
+    fn statistics_of(&self, files: &[PartitionedFile]) -> Statistics {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        let bytes: u64 = files.iter().map(|f| f.object_meta.size).sum();
+        stats.total_byte_size = Precision::Inexact(bytes as usize);
+        if let (Some(rows), Some(size)) = (self.def.stats.record_count, self.def.stats.size_bytes)
+            && size > 0
+        {
+            let share = (bytes as f64 / size as f64).min(1.0);
+            stats.num_rows = Precision::Inexact((rows as f64 * share).round() as usize);
+        }
+        stats
+    }
+}
+
 /// Parse one partition value as its key's type; Hive's NULL marker becomes NULL.
 fn partition_value(table: &str, field: &Field, value: &str) -> Result<ScalarValue, Error> {
     let bad = || Error::BadPartitionValue {
@@ -450,6 +470,7 @@ impl TableProvider for RegistryTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
+        let statistics = self.statistics_of(&files);
         let format = self.file_format(state)?;
         let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
             .with_table_partition_cols(self.partition_fields.clone())
@@ -460,6 +481,7 @@ impl TableProvider for RegistryTable {
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
+            .with_statistics(statistics)
             .build();
         format.create_physical_plan(state, config).await
     }
