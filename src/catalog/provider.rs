@@ -11,7 +11,7 @@ use super::store::Registry;
 use super::types::to_arrow;
 use crate::error::Error;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
-use arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::config::CsvOptions as DfCsvOptions;
@@ -143,15 +143,19 @@ impl RegistryTable {
         let table_url = resolve_dir(&def.location, &base)?;
         let store_url = store_url_of(&table_url).map_err(to_df)?;
         let table_prefix = object_prefix(&table_url).map_err(to_df)?;
+        // Parquet strings are read as string views (DataFusion's own default for Parquet): no copy into one
+        // buffer per batch, and faster comparisons and grouping. Other readers produce plain strings.
+        let views = def.format.classification == Classification::Parquet;
         let file_fields = def
             .columns
             .iter()
             .map(|c| {
-                Ok(Arc::new(Field::new(
-                    &c.name,
-                    to_arrow(&c.ty, &c.name)?,
-                    true,
-                )))
+                let dt = match to_arrow(&c.ty, &c.name)? {
+                    DataType::Utf8 if views => DataType::Utf8View,
+                    DataType::Binary if views => DataType::BinaryView,
+                    other => other,
+                };
+                Ok(Arc::new(Field::new(&c.name, dt, true)))
             })
             .collect::<Result<Vec<FieldRef>, Error>>()?;
         let partition_fields = def
