@@ -309,12 +309,12 @@ def fmt_r(x):
 def markdown(doc):
     lines = []
     meta = doc["meta"]
-    lines.append(f"Measured {meta['date']} on {meta['machine']}, {meta['threads']} threads, SF{meta["sf"]:g}, "
+    lines.append(f"Measured {meta['date']} on {meta['machine']}, {meta['threads']} threads, SF{meta['sf']:g}, "
                  f"best of {meta['runs']} after a warm-up; owl {meta['owl']}, DuckDB {meta['duckdb']}, "
                  f"DataFusion (Python) {meta['datafusion']}.")
     for fmt, results in doc.get("tpch", {}).items():
         lines.append("")
-        lines.append(f"**TPC-H SF{meta["sf"]:g}, {fmt}** (ms; ratio = (10 ms + owl) / (10 ms + peer))")
+        lines.append(f"**TPC-H SF{meta['sf']:g}, {fmt}** (ms; ratio = (10 ms + owl) / (10 ms + peer))")
         lines.append("")
         lines.append("| query | owl | DuckDB | DataFusion | owl/DuckDB | owl/DataFusion | owl scanned | answers |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|---|")
