@@ -16,6 +16,21 @@ fn rows_of(f: &Fixture, flags: &[&str], sql: &str) -> Vec<u8> {
     f.run_ok(&args)
 }
 
+/// `owl crawl PATH --catalog CATALOG` in the fixture, expected to succeed: its JSON report.
+fn crawl_into(f: &Fixture, path: &str, catalog: &str) -> Value {
+    let out = f
+        .owl()
+        .args(["crawl", path, "--catalog", catalog, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn files_under(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
     walk(dir)
         .into_iter()
@@ -194,24 +209,7 @@ fn crawled_orc_and_avro_folders_become_partitioned_tables_with_exact_counts() {
              partitioned_by = ARRAY['day']) AS SELECT * FROM weblogs_parquet"
         ));
     }
-    let out = f
-        .owl()
-        .args([
-            "crawl",
-            "lake",
-            "--catalog",
-            "lake_catalog",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = crawl_into(&f, "lake", "lake_catalog");
     for (t, fmt) in [("orc_logs", "orc"), ("avro_logs", "avro")] {
         let entry = table_in(&report, &format!("default.{t}"));
         assert_eq!(entry["format"], fmt);
@@ -266,24 +264,7 @@ fn corrupt_orc_and_avro_files_are_named_at_crawl_and_at_query() {
     );
     write("junk/b/part-0.avro", b"Obj\x01 and nothing else");
     write("junk/c/part-0.csv", b"id,name\n1,a\n2,b\n");
-    let out = f
-        .owl()
-        .args([
-            "crawl",
-            "junk",
-            "--catalog",
-            "junk_catalog",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = crawl_into(&f, "junk", "junk_catalog");
     let reasons: Vec<String> = report["skipped"]
         .as_array()
         .unwrap()
