@@ -307,9 +307,7 @@ pub(super) async fn create_table_as(
             file_schema(&Schema::new(fields[..n_data].to_vec()), enc)?;
             let written = match df.execute_stream().await {
                 Ok(stream) => {
-                    write_files(stream, Arc::clone(&store), &prefix, &o.partitioned_by, enc)
-                        .await
-                        .map(|(rows, _)| rows)
+                    write_files(stream, Arc::clone(&store), &prefix, &o.partitioned_by, enc).await
                 }
                 Err(e) => Err(from_df(e)),
             };

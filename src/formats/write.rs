@@ -225,21 +225,20 @@ impl OpenFile {
 }
 
 /// Write `stream` as `enc` files under `prefix` (a folder of `store`), partitioned by `partition_by` (which
-/// must be the stream's last columns). Returns the rows written and the paths of the files.
+/// must be the stream's last columns). Returns the rows written.
 pub(crate) async fn write_files(
     mut stream: SendableRecordBatchStream,
     store: Arc<dyn ObjectStore>,
     prefix: &Path,
     partition_by: &[String],
     enc: Encoding,
-) -> Result<(u64, Vec<Path>)> {
+) -> Result<u64> {
     let schema = stream.schema();
     let n_data = schema.fields().len() - partition_by.len();
     let data_schema = Schema::new(schema.fields()[..n_data].to_vec());
     let target = file_schema(&data_schema, enc)?;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut open: BTreeMap<String, (OpenFile, usize)> = BTreeMap::new();
-    let mut written = Vec::new();
     let mut rows = 0u64;
     let store_file = |folder: &str, seq: usize, bytes: Vec<u8>| {
         let store = Arc::clone(&store);
@@ -253,7 +252,7 @@ pub(crate) async fn write_files(
                 .put(&path, PutPayload::from(bytes))
                 .await
                 .map_err(|e| Error::Query(format!("storing `{path}`: {e}")))?;
-            Ok::<Path, Error>(path)
+            Ok::<(), Error>(())
         }
     };
     while let Some(batch) = stream
@@ -277,7 +276,7 @@ pub(crate) async fn write_files(
             file.write(&part)?;
             if file.sink.len() >= ROLL_BYTES {
                 let full = std::mem::replace(file, OpenFile::new(&target, enc)?);
-                written.push(store_file(&folder, *seq, full.finish()?).await?);
+                store_file(&folder, *seq, full.finish()?).await?;
                 *seq += 1;
             }
         }
@@ -287,9 +286,9 @@ pub(crate) async fn write_files(
         open.insert(String::new(), (OpenFile::new(&target, enc)?, 0));
     }
     for (folder, (file, seq)) in open {
-        written.push(store_file(&folder, seq, file.finish()?).await?);
+        store_file(&folder, seq, file.finish()?).await?;
     }
-    Ok((rows, written))
+    Ok(rows)
 }
 
 /// The batch's data columns cast to the file schema.
