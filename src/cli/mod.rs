@@ -138,8 +138,11 @@ pub(crate) struct Interrupts {
 }
 
 impl Interrupts {
+    /// Returns once the handler is in place (or could not be), so that no Ctrl-C after this call takes the
+    /// default action, killing the process: a shell must survive a Ctrl-C however early it comes.
     pub(crate) fn install() -> Self {
         let (tx, rx) = tokio::sync::watch::channel(0u64);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -148,11 +151,29 @@ impl Interrupts {
                 return;
             };
             rt.block_on(async move {
-                while tokio::signal::ctrl_c().await.is_ok() {
-                    tx.send_modify(|n| *n += 1);
+                // Registering the listener installs the process's SIGINT handler (it stays for good).
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let Ok(mut sigint) = signal(SignalKind::interrupt()) else {
+                        return;
+                    };
+                    let _ = ready_tx.send(());
+                    while sigint.recv().await.is_some() {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = ready_tx.send(());
+                    while tokio::signal::ctrl_c().await.is_ok() {
+                        tx.send_modify(|n| *n += 1);
+                    }
                 }
             });
         });
+        // A send, or the thread gone (the sender dropped): either way, go on.
+        let _ = ready_rx.recv();
         Interrupts { rx }
     }
 
