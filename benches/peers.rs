@@ -6,7 +6,8 @@
 //! - `OWL_PEERS_SUITES` (default `tpch,cold`), `OWL_PEERS_FORMATS` (default `parquet,csv,ndjson`),
 //!   `OWL_PEERS_QUERIES` (e.g. `1,6,17`; default all 22), `OWL_PEERS_SF` (default 1), `OWL_PEERS_RUNS`
 //!   (default 3), `OWL_PEERS_THREADS` (default: the cores);
-//! - `OWL_PEERS_WRITE=1` rewrites the generated section of BENCHMARKS.md from the results.
+//! - `OWL_PEERS_WRITE=1` rewrites the generated section of BENCHMARKS.md from the results; `OWL_PEERS_MERGE=1`
+//!   keeps the formats and suites this run skips from the last results (run one format at a time).
 //!
 //! Data is generated once into `target/peers/tpch-sf<SF>/` and reused; results go to `target/peers/results.json`.
 
@@ -41,6 +42,9 @@ fn main() {
     }
     if std::env::var("OWL_PEERS_WRITE").is_ok_and(|v| v == "1") {
         cmd.arg("--write");
+    }
+    if std::env::var("OWL_PEERS_MERGE").is_ok_and(|v| v == "1") {
+        cmd.arg("--merge");
     }
     let status = cmd.status().expect("running benches/peers/peers.py");
     assert!(status.success(), "the peer runner failed");

@@ -384,6 +384,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--owl-set", action="append", default=[], metavar="KEY=VALUE",
                     help="a DataFusion setting for owl's queries (repeatable), to try one without a rebuild")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the formats and suites this run skips from the results file (--out)")
     ap.add_argument("--write", action="store_true", help="rewrite the generated section of BENCHMARKS.md")
     args = ap.parse_args()
     import datafusion
@@ -404,6 +406,12 @@ def main():
     if "cold" in suites:
         generate_tpch(Path(args.data), args.sf, [], venv_bin)
         doc["cold"] = cold(args, args.owl, venv_bin)
+    if args.merge and Path(args.out).exists():
+        # Keep what this run did not measure (other formats, the cold suite) from the last results.
+        old = json.loads(Path(args.out).read_text())
+        doc["tpch"] = {**old.get("tpch", {}), **doc.get("tpch", {})}
+        if "cold" not in doc and "cold" in old:
+            doc["cold"] = old["cold"]
     Path(args.out).write_text(json.dumps(doc, indent=1))
     md = markdown(doc)
     print(md)
