@@ -185,11 +185,7 @@ class DuckDB:
     def run(self, sql, runs):
         try:
             rows = self.con.execute(sql).fetchall()
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                self.con.execute(sql).fetchall()
-                times.append((time.perf_counter() - t0) * 1000)
+            ms = best_ms(lambda: self.con.execute(sql).fetchall(), runs)
         except Exception as e:  # a peer's failure is data, not a crash
             return None, None, None, [str(e).splitlines()[0]]
         scanned = None
@@ -198,7 +194,7 @@ class DuckDB:
                 scanned = self.bytes_read(sql)
             except Exception:  # a DuckDB without the io counters: no column, not a failure
                 scanned = None
-        return min(times), [[normalize(v) for v in r] for r in rows], scanned, None
+        return ms, [[normalize(v) for v in r] for r in rows], scanned, None
 
 
 class DataFusion:
@@ -221,21 +217,27 @@ class DataFusion:
     def run(self, sql, runs):
         try:
             batches = self.ctx.sql(sql).collect()
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                self.ctx.sql(sql).collect()
-                times.append((time.perf_counter() - t0) * 1000)
+            ms = best_ms(lambda: self.ctx.sql(sql).collect(), runs)
         except Exception as e:
             return None, None, None, [str(e).splitlines()[0]]
         rows = []
         for b in batches:
             cols = [c.to_pylist() for c in b.columns]
             rows.extend([[normalize(v) for v in r] for r in zip(*cols)])
-        return min(times), rows, None, None
+        return ms, rows, None, None
 
 
 # ---------------------------------------------------------------- suites
+
+
+def best_ms(run, times):
+    """The fastest of `times` calls of `run`, in milliseconds."""
+    best = math.inf
+    for _ in range(times):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, (time.perf_counter() - t0) * 1000)
+    return best
 
 
 def ratio(a, b):
@@ -302,13 +304,8 @@ def cold(args, owl_exe, venv_bin):
     for what, (o, d) in cases.items():
         best = {}
         for name, cmd in (("owl", o), ("duckdb_cli", d)):
-            times = []
-            for i in range(11):
-                t0 = time.perf_counter()
-                subprocess.run(cmd, check=True, capture_output=True)
-                if i:
-                    times.append((time.perf_counter() - t0) * 1000)
-            best[name] = min(times)
+            subprocess.run(cmd, check=True, capture_output=True)  # warm-up
+            best[name] = best_ms(lambda: subprocess.run(cmd, check=True, capture_output=True), 10)
         out.append({"case": what, **best})
         log(f"cold {what}: owl {best['owl']:.1f} ms, duckdb cli {best['duckdb_cli']:.1f} ms")
     shutil.rmtree(empty.parent, ignore_errors=True)

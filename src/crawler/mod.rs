@@ -782,17 +782,7 @@ async fn parquet_footer(
     let schema =
         parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
             .map_err(|e| corrupt(&e))?;
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            Ok(InferredColumn {
-                name: f.name().clone(),
-                ty: crate::catalog::types::to_hive(f.data_type()).map_err(|e| e.to_string())?,
-            })
-        })
-        .collect::<std::result::Result<Vec<_>, String>>()?;
-    Ok((columns, fm.num_rows().max(0) as u64))
+    Ok((columns_of(&schema)?, fm.num_rows().max(0) as u64))
 }
 
 /// Whether `files` can be one table: one format (and compression and layout), and schemas similar enough
