@@ -571,6 +571,12 @@ fn new_folders_only_reads_just_the_new_folders() {
     let before = f.registry_json("default", "weblogs_parquet")["stats"]["record_count"]
         .as_u64()
         .unwrap();
+    let stats_before = f.registry_json("default", "weblogs_parquet")["stats"]["columns"].clone();
+    let no_referrer_day2 = f.json(
+        "SELECT count(*) FROM weblogs_parquet WHERE month = 1 AND day = 2 AND referrer IS NULL",
+    )["rows"][0][0]
+        .as_u64()
+        .unwrap();
 
     let (code, report, stderr) = crawl(&f, &["sample-data", "--new-folders-only"]);
     assert_eq!(code, 0, "{stderr}");
@@ -591,6 +597,13 @@ fn new_folders_only_reads_just_the_new_folders() {
     }
     let reg = f.registry_json("default", "weblogs_parquet");
     assert_eq!(reg["stats"]["record_count"], before + rows_day2);
+    // Column statistics: the old ones merged with the new file's footer (a copy of day 2: same bounds).
+    let cols = &reg["stats"]["columns"];
+    assert_eq!(cols["user_id"], stats_before["user_id"]);
+    assert_eq!(
+        cols["referrer"]["nulls"].as_u64().unwrap(),
+        stats_before["referrer"]["nulls"].as_u64().unwrap() + no_referrer_day2
+    );
     let march = f.json("SELECT count(*) FROM weblogs_csv WHERE month = 3");
     assert_eq!(march["rows"][0][0], rows_day2);
 

@@ -339,3 +339,88 @@ fn the_planner_sees_row_counts_from_the_registry_in_proportion_to_the_files_a_sc
     assert_eq!(doc["rows"][0][0], truth);
     assert!(stat(&doc, "bytes_scanned") > 0);
 }
+
+/// The crawler keeps each Parquet column's bounds and null count from the footers (checked here against the
+/// generator's rows); the planner sees them; and they steer plans only: a file added after the crawl with
+/// values beyond the bounds is still found by a filter and counted by an aggregate.
+#[test]
+fn column_statistics_from_parquet_footers_reach_the_planner_and_never_the_answers() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    let reg = f.registry_json("default", "weblogs_parquet");
+    let cols = &reg["stats"]["columns"];
+    let (lo, hi) = (
+        logs.iter().map(|r| r.user_id).min().unwrap(),
+        logs.iter().map(|r| r.user_id).max().unwrap(),
+    );
+    assert_eq!(cols["user_id"]["min"], lo.to_string());
+    assert_eq!(cols["user_id"]["max"], hi.to_string());
+    assert_eq!(cols["user_id"]["nulls"], 0);
+    let status_hi = logs.iter().map(|r| r.status).max().unwrap();
+    assert_eq!(cols["status"]["max"], status_hi.to_string());
+    let ts_lo = logs.iter().map(|r| r.ts).min().unwrap();
+    assert_eq!(
+        cols["ts"]["min"],
+        ts_lo.format("%Y-%m-%dT%H:%M:%S").to_string()
+    );
+    // Strings keep a null count only.
+    let no_referrer = logs.iter().filter(|r| r.referrer.is_none()).count();
+    assert_eq!(
+        cols["referrer"],
+        serde_json::json!({ "nulls": no_referrer })
+    );
+
+    let text = String::from_utf8(f.run_ok(&["describe", "weblogs_parquet"])).unwrap();
+    let want = format!("user_id bigint  {lo} .. {hi}, 0 nulls");
+    assert!(text.contains(&want), "{want} not in {text}");
+    assert!(
+        text.contains(&format!("referrer string  {no_referrer} nulls")),
+        "{text}"
+    );
+
+    std::fs::write(
+        f.path().join("explain.sql"),
+        "SET datafusion.explain.show_statistics = true;\n\
+         EXPLAIN SELECT user_id, day FROM weblogs_parquet;\n",
+    )
+    .unwrap();
+    let out = String::from_utf8(f.run_ok(&["run", "explain.sql", "-f", "csv"])).unwrap();
+    let want = format!("Min=Inexact(Int64({lo})) Max=Inexact(Int64({hi})) Null=Inexact(0)");
+    assert!(out.contains(&want), "{want} not in {out}");
+    // A partition column: the range and number of values of the partitions scanned.
+    let days: std::collections::BTreeSet<u32> = WEBLOG_DAYS.iter().map(|d| d.2).collect();
+    let want = format!(
+        "Min=Inexact(Int64({})) Max=Inexact(Int64({})) Distinct=Inexact({})",
+        days.first().unwrap(),
+        days.last().unwrap(),
+        days.len()
+    );
+    assert!(out.contains(&want), "{want} not in {out}");
+
+    // A file with a user beyond the registry's maximum, added to a known partition after the crawl.
+    f.run_ok(&[
+        "query",
+        &format!(
+            "CREATE TABLE extra WITH (format = 'PARQUET', external_location = 'out/extra/') AS \
+             SELECT ts, request_id, user_id + 1000000 AS user_id, client_ip, method, path, status, bytes, \
+             latency_ms, user_agent, referrer FROM weblogs_parquet WHERE user_id = {hi} LIMIT 1"
+        ),
+    ]);
+    let written: Vec<_> = std::fs::read_dir(f.path().join("out/extra"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    std::fs::copy(
+        &written[0],
+        f.data("weblogs_parquet/year=2024/month=01/day=02/late.parquet"),
+    )
+    .unwrap();
+    let doc = f.json(&format!(
+        "SELECT count(*), max(user_id) FROM weblogs_parquet WHERE user_id > {hi}"
+    ));
+    assert_eq!(doc["rows"][0][0], 1);
+    assert_eq!(doc["rows"][0][1], hi + 1_000_000);
+    let doc = f.json("SELECT max(user_id) FROM weblogs_parquet");
+    assert_eq!(doc["rows"][0][0], hi + 1_000_000);
+}

@@ -75,6 +75,23 @@ pub struct TableStats {
     pub size_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_count: Option<u64>,
+    /// Column statistics by column name (see `catalog::colstats`): only for columns where they are known.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, ColumnStats>,
+}
+
+/// One column's statistics, as Glue's `ColumnStatisticsData` (`MinimumValue`, `MaximumValue`,
+/// `NumberOfNulls`, `NumberOfDistinctValues`). Bounds are text in the column's type (`1992-01-02`, `12.50`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nulls: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<u64>,
 }
 
 /// One archived schema.

@@ -5,6 +5,7 @@
 //! evaluated against the registry's partition values. Pruned partitions are never listed, never read.
 //! Listings are never cached here, so a file that appeared since the last query is always seen.
 
+use super::colstats;
 use super::location::{is_hidden, join_partition, resolve_dir, segments_below};
 use super::model::{Classification, Compression, HIVE_NULL_PARTITION, TableDef};
 use super::store::Registry;
@@ -332,15 +333,46 @@ impl RegistryTable {
     /// record count in proportion to them (the crawler's count is exact for what it saw; a scan of some
     /// partitions holds about their share). Always inexact: files may have changed since the crawl, and an
     /// exact count would let DataFusion answer `count(*)` without reading.
+    ///
+    /// Column statistics come from the registry (the whole table's bounds hold for any part of it; null counts
+    /// are scaled like the row count); partition columns get the range and number of values of the files kept.
     fn statistics_of(&self, files: &[PartitionedFile]) -> Statistics {
         let mut stats = Statistics::new_unknown(&self.schema);
         let bytes: u64 = files.iter().map(|f| f.object_meta.size).sum();
         stats.total_byte_size = Precision::Inexact(bytes as usize);
-        if let (Some(rows), Some(size)) = (self.def.stats.record_count, self.def.stats.size_bytes)
-            && size > 0
+        let share = match self.def.stats.size_bytes {
+            Some(size) if size > 0 => (bytes as f64 / size as f64).min(1.0),
+            _ => 1.0,
+        };
+        if let Some(rows) = self.def.stats.record_count
+            && self.def.stats.size_bytes.is_some_and(|s| s > 0)
         {
-            let share = (bytes as f64 / size as f64).min(1.0);
             stats.num_rows = Precision::Inexact((rows as f64 * share).round() as usize);
+        }
+        for (field, col) in self
+            .file_schema
+            .fields()
+            .iter()
+            .zip(&mut stats.column_statistics)
+        {
+            if let Some(s) = self.def.stats.columns.get(field.name()) {
+                *col = colstats::to_datafusion(s, field.data_type(), share);
+            }
+        }
+        let n = self.file_schema.fields().len();
+        for (i, col) in stats.column_statistics.iter_mut().skip(n).enumerate() {
+            let mut values: Vec<&ScalarValue> = files
+                .iter()
+                .filter_map(|f| f.partition_values.get(i))
+                .filter(|v| !v.is_null())
+                .collect();
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            values.dedup();
+            if let (Some(lo), Some(hi)) = (values.first(), values.last()) {
+                col.min_value = Precision::Inexact((*lo).clone());
+                col.max_value = Precision::Inexact((*hi).clone());
+                col.distinct_count = Precision::Inexact(values.len());
+            }
         }
         stats
     }

@@ -10,6 +10,7 @@
 pub mod classify;
 pub mod infer;
 
+use crate::catalog::colstats;
 use crate::catalog::footer::{read_footer, read_range};
 use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
 use crate::catalog::model::*;
@@ -158,6 +159,7 @@ impl Job {
                 format,
                 columns,
                 records: None,
+                bounds: None,
                 known: true,
             }),
             None => inspect(store, self.rel, self.meta, opts).await,
@@ -222,6 +224,8 @@ struct FileInfo {
     format: FormatSpec,
     columns: Vec<InferredColumn>,
     records: Option<u64>,
+    /// Column bounds, where the format's metadata holds them (Parquet footers).
+    bounds: Option<colstats::FileBounds>,
     /// Taken from the registry (`--new-folders-only`), not read.
     known: bool,
 }
@@ -384,7 +388,8 @@ impl Crawler {
             // Row counts of files taken from the registry are unknown: what the new files add.
             let added: Option<u64> = members.iter().filter(|f| !f.known).map(|f| f.records).sum();
             let any_known = members.iter().any(|f| f.known);
-            defs.push((def, n, any_known.then_some(added)));
+            let any_read = members.iter().any(|f| !f.known);
+            defs.push((def, n, any_known.then_some((added, any_read))));
         }
         if let Some(max) = opts.max_tables
             && defs.len() > max
@@ -397,7 +402,7 @@ impl Crawler {
 
         // 5. Write (or, dry run, compare), applying the change and delete policies.
         let found: BTreeSet<String> = defs.iter().map(|(d, _, _)| d.name.clone()).collect();
-        for (mut def, files, added) in defs {
+        for (mut def, files, incremental) in defs {
             let old = match self.registry.load_table(&def.database, &def.name) {
                 Ok(t) => Some(t),
                 Err(Error::TableNotFound { .. }) => None,
@@ -427,7 +432,7 @@ impl Crawler {
                 .unwrap_or_default();
             let new_parts: BTreeSet<&str> =
                 def.partitions.iter().map(|p| p.location.as_str()).collect();
-            if let Some(added) = added {
+            if let Some((added, any_read)) = incremental {
                 // --new-folders-only: the old count plus the new files', when nothing was removed.
                 let kept = old_parts.is_subset(&new_parts);
                 def.stats.record_count =
@@ -435,6 +440,27 @@ impl Crawler {
                         (Some(c), Some(a)) if kept => Some(c + a),
                         _ => None,
                     };
+                // Likewise the column statistics: the old table's and the new files'.
+                def.stats.columns = match &old {
+                    Some(o) if kept && !any_read => o.stats.columns.clone(),
+                    Some(o) if kept => {
+                        let columns = typed(&def.columns);
+                        let old_names: Vec<String> =
+                            o.columns.iter().map(|c| c.name.clone()).collect();
+                        let all: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
+                        let old_bounds =
+                            colstats::as_bounds(&o.stats.columns, &old_names, &columns);
+                        let new_bounds = colstats::as_bounds(&def.stats.columns, &all, &columns);
+                        colstats::merge_files(
+                            &columns,
+                            &[
+                                (Some(&old_bounds), o.stats.record_count),
+                                (Some(&new_bounds), added),
+                            ],
+                        )
+                    }
+                    _ => BTreeMap::new(),
+                };
             }
             let change = if opts.dry_run {
                 match &old {
@@ -638,10 +664,12 @@ async fn inspect(
         sniffed = classify::sniff(&head, sample_len == meta.size, opts.sample_bytes);
     }
     let sniffed = sniffed.map_err(skip)?;
+    let mut bounds = None;
     let (format, columns, records) = match sniffed {
         Sniffed::Parquet => {
             let whole = (head.len() as u64 == meta.size).then(|| head.clone());
-            let (columns, rows) = parquet_footer(&store, &meta, whole).await.map_err(skip)?;
+            let (columns, rows, b) = parquet_footer(&store, &meta, whole).await.map_err(skip)?;
+            bounds = Some(b);
             (FormatSpec::parquet(), columns, Some(rows))
         }
         Sniffed::Orc => {
@@ -703,6 +731,7 @@ async fn inspect(
         format,
         columns,
         records,
+        bounds,
         known: false,
     })
 }
@@ -769,12 +798,13 @@ fn columns_of(
         .collect()
 }
 
-/// A Parquet file's schema and row count from its footer alone (see `catalog::footer`), never the data.
+/// A Parquet file's schema, row count and column bounds from its footer alone (see `catalog::footer`), never
+/// the data.
 async fn parquet_footer(
     store: &Arc<dyn ObjectStore>,
     meta: &ObjectMeta,
     whole: Option<bytes::Bytes>,
-) -> std::result::Result<(Vec<InferredColumn>, u64), String> {
+) -> std::result::Result<(Vec<InferredColumn>, u64, colstats::FileBounds), String> {
     let md = read_footer(store.as_ref(), &meta.location, meta.size, whole).await?;
     let corrupt = |e: &dyn std::fmt::Display| format!("corrupt Parquet footer: {e}");
 
@@ -782,7 +812,8 @@ async fn parquet_footer(
     let schema =
         parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
             .map_err(|e| corrupt(&e))?;
-    Ok((columns_of(&schema)?, fm.num_rows().max(0) as u64))
+    let bounds = colstats::from_parquet(&md, &schema);
+    Ok((columns_of(&schema)?, fm.num_rows().max(0) as u64, bounds))
 }
 
 /// Whether `files` can be one table: one format (and compression and layout), and schemas similar enough
@@ -946,6 +977,17 @@ fn table_def(
         .collect();
     let size: u64 = files.iter().map(|f| f.size).sum();
     let records = files.iter().map(|f| f.records).sum::<Option<u64>>();
+    let columns: Vec<Column> = columns
+        .into_iter()
+        .map(|c| Column::new(c.name, c.ty))
+        .collect();
+    // Statistics of the files read (with --new-folders-only, the new ones; the caller adds the old).
+    let read: Vec<_> = files
+        .iter()
+        .filter(|f| !f.known)
+        .map(|f| (f.bounds.as_ref(), f.records))
+        .collect();
+    let column_stats = colstats::merge_files(&typed(&columns), &read);
     let format = first.format.clone();
     let mut properties = BTreeMap::new();
     properties.insert(
@@ -971,10 +1013,7 @@ fn table_def(
         database: database.into(),
         location,
         format,
-        columns: columns
-            .into_iter()
-            .map(|c| Column::new(c.name, c.ty))
-            .collect(),
+        columns,
         partition_keys,
         partitions,
         excluded_files: vec![],
@@ -982,10 +1021,23 @@ fn table_def(
             object_count: Some(files.len() as u64),
             size_bytes: Some(size),
             record_count: records,
+            columns: column_stats,
         },
         properties,
         version_id: String::new(),
         versions: vec![],
     };
     (def, files.len() as u64)
+}
+
+/// Columns with their Arrow types, for statistics (a column whose type owl cannot map is left out).
+fn typed(columns: &[Column]) -> Vec<(String, arrow::datatypes::DataType)> {
+    columns
+        .iter()
+        .filter_map(|c| {
+            crate::catalog::types::to_arrow(&c.ty, &c.name)
+                .ok()
+                .map(|t| (c.name.clone(), t))
+        })
+        .collect()
 }
