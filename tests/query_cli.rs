@@ -78,8 +78,9 @@ fn full_text_scans_bill_the_file_sizes() {
             "{table}: bytes must equal the (compressed) file sizes"
         );
         assert_eq!(stat(&doc, "files_read"), WEBLOG_DAYS.len() as u64);
-        // One LIST per partition, nothing else listed.
-        assert_eq!(req(&doc, "list"), WEBLOG_DAYS.len() as u64);
+        // Every partition survives: one LIST of the table's folder (its 8 files fit one LIST page) rather
+        // than one per partition.
+        assert_eq!(req(&doc, "list"), 1);
         assert_eq!(
             stat(&doc, "billed_bytes"),
             10_000_000,
@@ -133,9 +134,11 @@ fn one_day_query_opens_only_that_day() {
     assert_eq!(stat(&doc, "bytes_scanned"), size);
     assert_eq!(req(&doc, "list"), 1, "pruned partitions must not be listed");
 
-    // A filter on a non-partition column prunes nothing: every day is listed and read.
+    // A filter on a non-partition column prunes nothing: every day is read, after one LIST of the table's
+    // folder (fewer requests than one per partition).
     let doc = f.json("SELECT count(*) FROM weblogs_csv WHERE status = 404");
-    assert_eq!(req(&doc, "list"), WEBLOG_DAYS.len() as u64);
+    assert_eq!(stat(&doc, "files_read"), WEBLOG_DAYS.len() as u64);
+    assert_eq!(req(&doc, "list"), 1);
 }
 
 #[test]
@@ -423,4 +426,39 @@ fn column_statistics_from_parquet_footers_reach_the_planner_and_never_the_answer
     assert_eq!(doc["rows"][0][1], hi + 1_000_000);
     let doc = f.json("SELECT max(user_id) FROM weblogs_parquet");
     assert_eq!(doc["rows"][0][0], hi + 1_000_000);
+}
+
+/// One listing of the table's folder finds exactly the files one listing per partition would: hidden files and
+/// folders, files outside every partition and files of pruned partitions are never read.
+#[test]
+fn one_listing_of_the_table_skips_hidden_stray_and_pruned_files() {
+    let f = Fixture::new();
+    let table = f.data("weblogs_csv");
+    let day = table.join("year=2024/month=01/day=02");
+    let junk = b"ts,request_id\nnot,a log line\n";
+    std::fs::write(day.join("_SUCCESS"), junk).unwrap();
+    std::fs::write(day.join(".part-00000.csv.crc"), junk).unwrap();
+    std::fs::create_dir_all(day.join("_temporary/0")).unwrap();
+    std::fs::write(day.join("_temporary/0/part-00009.csv"), junk).unwrap();
+    std::fs::write(table.join("stray.csv"), junk).unwrap();
+    std::fs::create_dir_all(table.join("year=2024/month=09")).unwrap();
+    std::fs::write(table.join("year=2024/month=09/loose.csv"), junk).unwrap();
+
+    let logs = weblogs();
+    let doc = f.json("SELECT count(*) FROM weblogs_csv");
+    assert_eq!(doc["rows"][0][0], logs.len());
+    assert_eq!(stat(&doc, "files_read"), WEBLOG_DAYS.len() as u64);
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        size_of_files(&table, ".csv") - junk.len() as u64 * 3
+    );
+    assert_eq!(req(&doc, "list"), 1);
+
+    let doc = f.json("SELECT count(*) FROM weblogs_csv WHERE day = 2");
+    assert_eq!(
+        doc["rows"][0][0],
+        logs.iter().filter(|r| r.day == 2).count()
+    );
+    assert_eq!(stat(&doc, "files_read"), 2);
+    assert_eq!(req(&doc, "list"), 1);
 }

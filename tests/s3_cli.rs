@@ -7,6 +7,7 @@ mod common;
 mod s3server;
 
 use common::*;
+use owl::sample::weblogs;
 use s3server::{S3Server, SECRET_KEY, upload};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -119,6 +120,22 @@ fn pruned_queries_list_and_read_only_surviving_partitions() {
     // One LIST of the one surviving prefix.
     assert_eq!(s.counts().list, 1);
     assert_eq!(req(&doc, "list"), 1);
+
+    // Two days of eight: one LIST of the table's folder (one page) instead of two; still only their files read.
+    let day2 = f.data("weblogs_csv/year=2024/month=02/day=02");
+    let two_days = day_bytes + size_of_files(&day2, ".csv");
+    s.reset();
+    let doc = query(
+        &f,
+        &s,
+        "s3lake",
+        "SELECT count(*) FROM weblogs_csv WHERE day = 2",
+    );
+    let truth = weblogs().iter().filter(|r| r.day == 2).count();
+    assert_eq!(doc["rows"][0][0], truth);
+    assert_eq!(stat(&doc, "bytes_scanned"), two_days);
+    assert_eq!(s.counts().body_bytes, two_days);
+    assert_eq!(s.counts().list, 1);
 }
 
 #[test]
@@ -193,7 +210,7 @@ fn a_store_that_keeps_failing_is_one_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     let first = err.lines().next().unwrap();
     assert!(
-        first.starts_with("error: s3://lake/sample-data/weblogs_csv/"),
+        first.starts_with("error: s3://lake/sample-data/weblogs_csv"),
         "{err}"
     );
     assert!(

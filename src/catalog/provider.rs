@@ -1,8 +1,9 @@
 //! The registry as DataFusion sees it: a catalog whose schemas are databases and whose tables scan exactly the
 //! files the registry points at.
 //!
-//! The invariant: a scan lists only the prefixes of partitions that survive the query's partition filters,
-//! evaluated against the registry's partition values. Pruned partitions are never listed, never read.
+//! The invariant: a scan reads only files of partitions that survive the query's partition filters, evaluated
+//! against the registry's partition values. It lists the surviving partitions' prefixes, or, when that takes
+//! fewer LIST requests, the table's folder once; pruned partitions are never read.
 //! Listings are never cached here, so a file that appeared since the last query is always seen.
 
 use super::colstats;
@@ -308,6 +309,60 @@ impl RegistryTable {
             .collect())
     }
 
+    /// Whether one listing of the table's folder takes fewer LIST requests (1,000 keys each) than one per
+    /// surviving partition: a query over many partitions of a table whose partitions all lie in its folder.
+    /// The registry's object count says how many keys that listing walks (owl lists on every query, so a
+    /// file added since the crawl is still found either way).
+    fn list_once(&self, targets: &[ResolvedPartition]) -> bool {
+        let objects = self
+            .def
+            .stats
+            .object_count
+            .unwrap_or(self.partitions.len() as u64);
+        targets.len() >= 2
+            && objects.div_ceil(1000) < targets.len() as u64
+            && targets.iter().all(|p| {
+                p.prefix.prefix_matches(&self.table_prefix) && p.prefix != self.table_prefix
+            })
+    }
+
+    /// One listing of the table's folder, each file given to the surviving partition whose folder holds it;
+    /// the rest (pruned partitions, files outside any partition) dropped. The same files as one listing per
+    /// partition.
+    async fn list_table(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        targets: Vec<ResolvedPartition>,
+    ) -> DfResult<Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)>> {
+        let index: std::collections::HashMap<String, usize> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.prefix.to_string(), i))
+            .collect();
+        let root_depth = self.table_prefix.parts().count();
+        let mut out: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = targets
+            .into_iter()
+            .map(|p| (Vec::new(), p.values))
+            .collect();
+        let mut listing = store.list(Some(&self.table_prefix));
+        while let Some(m) = listing.try_next().await? {
+            let parts: Vec<_> = m.location.parts().collect();
+            // The deepest folder above the file that is a surviving partition.
+            let found = (root_depth + 1..parts.len()).rev().find_map(|depth| {
+                let folder = ObjectPath::from_iter(parts[..depth].iter().cloned());
+                index.get(folder.as_ref()).map(|&i| (i, depth))
+            });
+            if let Some((i, depth)) = found
+                && m.size > 0
+                && !self.excluded.contains(&m.location)
+                && !is_hidden(&segments_below(&m.location, depth))
+            {
+                out[i].0.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// List the files under one prefix: hidden names (`_x`, `.x`, anywhere below the prefix) and empty objects
     /// are skipped, as Athena does.
     async fn list_prefix(
@@ -479,18 +534,22 @@ impl TableProvider for RegistryTable {
             .meta_fetch_concurrency
             .get()
             .max(1);
-        let listed: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = futures::stream::iter(targets)
-            .map(|p| {
-                let store = Arc::clone(&store);
-                let excluded = Arc::clone(&self.excluded);
-                async move {
-                    let files = Self::list_prefix(store, p.prefix, excluded).await?;
-                    Ok::<_, DataFusionError>((files, p.values))
-                }
-            })
-            .buffered(concurrency)
-            .try_collect()
-            .await?;
+        let listed: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = if self.list_once(&targets) {
+            self.list_table(store, targets).await?
+        } else {
+            futures::stream::iter(targets)
+                .map(|p| {
+                    let store = Arc::clone(&store);
+                    let excluded = Arc::clone(&self.excluded);
+                    async move {
+                        let files = Self::list_prefix(store, p.prefix, excluded).await?;
+                        Ok::<_, DataFusionError>((files, p.values))
+                    }
+                })
+                .buffered(concurrency)
+                .try_collect()
+                .await?
+        };
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|(metas, values)| {
