@@ -3,13 +3,13 @@
 //! Builds the release `owl`, installs the peers (PyPI: duckdb 2.0.0, datafusion 55.0.0, tpchgen-cli 4.0.0,
 //! duckdb-cli) into `target/bench-venv`, and runs `benches/peers/peers.py` (the suites, the timing rules and
 //! the report are described there). Settings, from the environment:
-//! - `OWL_PEERS_SUITES` (default `tpch,cold`), `OWL_PEERS_FORMATS` (default `parquet,csv,ndjson`),
+//! - `OWL_PEERS_SUITES` (default `tpch,weblogs,cold`), `OWL_PEERS_FORMATS` (default `parquet,csv,ndjson`),
 //!   `OWL_PEERS_QUERIES` (e.g. `1,6,17`; default all 22), `OWL_PEERS_SF` (default 1), `OWL_PEERS_RUNS`
-//!   (default 3), `OWL_PEERS_THREADS` (default: the cores);
+//!   (default 3), `OWL_PEERS_THREADS` (default: the cores), `OWL_PEERS_WEBLOG_ROWS` (default 4000000);
 //! - `OWL_PEERS_WRITE=1` rewrites the generated section of BENCHMARKS.md from the results; `OWL_PEERS_MERGE=1`
 //!   keeps the formats and suites this run skips from the last results (run one format at a time).
 //!
-//! Data is generated once into `target/peers/tpch-sf<SF>/` and reused; results go to `target/peers/results.json`.
+//! Data is generated once into `target/peers/tpch-sf<SF>/` and `target/peers/weblogs/` and reused; results go to `target/peers/results.json`.
 
 #[path = "common/venv.rs"]
 mod venv;
@@ -32,11 +32,12 @@ fn main() {
         .arg(root.join(format!("target/peers/tpch-sf{sf}")))
         .arg("--out")
         .arg(root.join("target/peers/results.json"))
-        .args(["--suites", &env("OWL_PEERS_SUITES", "tpch,cold")])
+        .args(["--suites", &env("OWL_PEERS_SUITES", "tpch,weblogs,cold")])
         .args(["--formats", &env("OWL_PEERS_FORMATS", "parquet,csv,ndjson")])
         .args(["--queries", &env("OWL_PEERS_QUERIES", "")])
         .args(["--sf", &sf])
-        .args(["--runs", &env("OWL_PEERS_RUNS", "3")]);
+        .args(["--runs", &env("OWL_PEERS_RUNS", "3")])
+        .args(["--weblog-rows", &env("OWL_PEERS_WEBLOG_ROWS", "4000000")]);
     if let Ok(t) = std::env::var("OWL_PEERS_THREADS") {
         cmd.args(["--threads", &t]);
     }
