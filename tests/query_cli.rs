@@ -380,6 +380,11 @@ fn column_statistics_from_parquet_footers_reach_the_planner_and_never_the_answer
         text.contains(&format!("referrer string  {no_referrer} nulls")),
         "{text}"
     );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("records") && l.contains(&format!(" {} ", logs.len()))),
+        "{text}"
+    );
 
     std::fs::write(
         f.path().join("explain.sql"),

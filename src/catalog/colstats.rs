@@ -12,7 +12,8 @@
 //! null count only: Parquet may truncate string bounds, and a range of strings tells the planner nothing about
 //! how many distinct values there are (Glue keeps lengths instead, which DataFusion has no use for).
 
-use super::model::ColumnStats;
+use super::model::{Column, ColumnStats, TableDef};
+use super::types::to_arrow;
 use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::{DataType, Schema};
 use datafusion::common::ScalarValue;
@@ -181,9 +182,38 @@ pub fn merge_files(
     out
 }
 
+/// A table's statistics after files were added to it (`new`: the table as the crawl now sees it, its statistics
+/// those of the `new_rows` rows of the added files): the old table's merged with the new files'.
+pub fn merge_tables(
+    old: &TableDef,
+    new: &TableDef,
+    new_rows: Option<u64>,
+) -> BTreeMap<String, ColumnStats> {
+    let columns = typed(&new.columns);
+    let old_names: Vec<String> = old.columns.iter().map(|c| c.name.clone()).collect();
+    let all: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
+    let old_bounds = as_bounds(&old.stats.columns, &old_names, &columns);
+    let new_bounds = as_bounds(&new.stats.columns, &all, &columns);
+    merge_files(
+        &columns,
+        &[
+            (Some(&old_bounds), old.stats.record_count),
+            (Some(&new_bounds), new_rows),
+        ],
+    )
+}
+
+/// Columns with their Arrow types (a column whose type owl cannot map is left out: it gets no statistics).
+pub fn typed(columns: &[Column]) -> Vec<(String, DataType)> {
+    columns
+        .iter()
+        .filter_map(|c| to_arrow(&c.ty, &c.name).ok().map(|t| (c.name.clone(), t)))
+        .collect()
+}
+
 /// Registry statistics back as bounds, to merge with more files: `names` are the columns those statistics
 /// cover (a column among them without statistics is unknown; one not among them is absent, all NULL).
-pub fn as_bounds(
+fn as_bounds(
     stats: &BTreeMap<String, ColumnStats>,
     names: &[String],
     columns: &[(String, DataType)],

@@ -443,22 +443,7 @@ impl Crawler {
                 // Likewise the column statistics: the old table's and the new files'.
                 def.stats.columns = match &old {
                     Some(o) if kept && !any_read => o.stats.columns.clone(),
-                    Some(o) if kept => {
-                        let columns = typed(&def.columns);
-                        let old_names: Vec<String> =
-                            o.columns.iter().map(|c| c.name.clone()).collect();
-                        let all: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
-                        let old_bounds =
-                            colstats::as_bounds(&o.stats.columns, &old_names, &columns);
-                        let new_bounds = colstats::as_bounds(&def.stats.columns, &all, &columns);
-                        colstats::merge_files(
-                            &columns,
-                            &[
-                                (Some(&old_bounds), o.stats.record_count),
-                                (Some(&new_bounds), added),
-                            ],
-                        )
-                    }
+                    Some(o) if kept => colstats::merge_tables(o, &def, added),
                     _ => BTreeMap::new(),
                 };
             }
@@ -987,7 +972,7 @@ fn table_def(
         .filter(|f| !f.known)
         .map(|f| (f.bounds.as_ref(), f.records))
         .collect();
-    let column_stats = colstats::merge_files(&typed(&columns), &read);
+    let column_stats = colstats::merge_files(&colstats::typed(&columns), &read);
     let format = first.format.clone();
     let mut properties = BTreeMap::new();
     properties.insert(
@@ -1028,16 +1013,4 @@ fn table_def(
         versions: vec![],
     };
     (def, files.len() as u64)
-}
-
-/// Columns with their Arrow types, for statistics (a column whose type owl cannot map is left out).
-fn typed(columns: &[Column]) -> Vec<(String, arrow::datatypes::DataType)> {
-    columns
-        .iter()
-        .filter_map(|c| {
-            crate::catalog::types::to_arrow(&c.ty, &c.name)
-                .ok()
-                .map(|t| (c.name.clone(), t))
-        })
-        .collect()
 }
