@@ -201,25 +201,34 @@ class Owl:
         self.sets = [f"SET {kv.split('=', 1)[0].strip()} = {kv.split('=', 1)[1].strip()}" for kv in settings]
 
     def run(self, sql, runs):
-        """One `owl run` of the query 1 + runs times: (best ms, rows, bytes scanned)."""
+        """One `owl run` of the query 1 + runs times: (best ms, rows, {bytes_scanned, peak_rss}, error).
+        bytes_scanned is the first run's (cold); peak_rss the process's maximum resident memory, from the
+        kernel (wait4), over all its runs."""
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             body = sql.strip().rstrip(";")
             (tmp / "q.sql").write_text(";\n".join(self.sets + [body] * (1 + runs)) + ";\n")
             env = dict(os.environ, OWL_THREADS=str(self.threads))
-            p = subprocess.run(
-                [self.exe, "--catalog", str(self.catalog), "-d", self.db, "run", str(tmp / "q.sql"),
-                 "--report", str(tmp / "r.json"), "--output", str(tmp / "out")],
-                capture_output=True, text=True, env=env,
-            )
+            with open(tmp / "stderr", "w+") as err:
+                p = subprocess.Popen(
+                    [self.exe, "--catalog", str(self.catalog), "-d", self.db, "run", str(tmp / "q.sql"),
+                     "--report", str(tmp / "r.json"), "--output", str(tmp / "out")],
+                    stdout=subprocess.DEVNULL, stderr=err, env=env,
+                )
+                _, status, usage = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                err.seek(0)
+                stderr = err.read()
             if p.returncode != 0:
-                return None, None, None, p.stderr.strip().splitlines()[-1:]
+                return None, None, {}, stderr.strip().splitlines()[-1:]
             report = json.loads((tmp / "r.json").read_text())
             stmts = report["statements"][len(self.sets):]
             best = min(s["elapsed_ms"] for s in stmts[1:])
             with open(tmp / "out" / f"{stmts[0]['query_id']}.csv", newline="") as f:
                 rows = [[normalize(v) if v != "" else None for v in r] for r in list(csv.reader(f))[1:]]
-            return float(best), rows, stmts[0]["bytes_scanned"], None
+            # ru_maxrss is in KiB on Linux.
+            extra = {"bytes_scanned": stmts[0]["bytes_scanned"], "peak_rss": usage.ru_maxrss * 1024}
+            return float(best), rows, extra, None
 
 
 class DuckDB:
@@ -260,14 +269,14 @@ class DuckDB:
             rows = self.con.execute(sql).fetchall()
             ms = best_ms(lambda: self.con.execute(sql).fetchall(), runs)
         except Exception as e:  # a peer's failure is data, not a crash
-            return None, None, None, [str(e).splitlines()[0]]
-        scanned = None
+            return None, None, {}, [str(e).splitlines()[0]]
+        extra = {}
         if self.fmt == "parquet":
             try:
-                scanned = self.bytes_read(sql)
+                extra["bytes_scanned"] = self.bytes_read(sql)
             except Exception:  # a DuckDB without the io counters: no column, not a failure
-                scanned = None
-        return ms, [[normalize(v) for v in r] for r in rows], scanned, None
+                pass
+        return ms, [[normalize(v) for v in r] for r in rows], extra, None
 
 
 class DataFusion:
@@ -294,12 +303,140 @@ class DataFusion:
             batches = self.ctx.sql(sql).collect()
             ms = best_ms(lambda: self.ctx.sql(sql).collect(), runs)
         except Exception as e:
-            return None, None, None, [str(e).splitlines()[0]]
+            return None, None, {}, [str(e).splitlines()[0]]
         rows = []
         for b in batches:
             cols = [c.to_pylist() for c in b.columns]
             rows.extend([[normalize(v) for v in r] for r in zip(*cols)])
-        return ms, rows, None, None
+        return ms, rows, {}, None
+
+
+class FooterBound:
+    """The fewest bytes any Parquet reader must read to answer a query, from the files' footers: each file's
+    footer once (metadata + length + magic), and per table scan the column chunks of the columns it references
+    in the row groups that its filters cannot rule out by the row groups' min/max statistics. Which columns and
+    filters each scan has comes from DataFusion's (Python) optimized plan; the byte counts from pyarrow, not
+    from owl. Filters of the form `column <op> literal` prune row groups; any other filter keeps them all (so the
+    bound is what a reader with min/max pruning, no page index and no late materialization cannot beat)."""
+
+    def __init__(self, tables):
+        import datafusion
+        import pyarrow.parquet as pq
+
+        self.ctx = datafusion.SessionContext()
+        self.files = {}
+        for t, d, keys in tables:
+            if keys:
+                raise ValueError("FooterBound handles unpartitioned tables only")
+            self.ctx.register_parquet(t, str(d) + "/")
+            self.files[t] = [(f, pq.ParquetFile(f).metadata) for f in sorted(Path(d).glob("*.parquet"))]
+
+    @staticmethod
+    def scans(plan):
+        """(table, referenced columns or None for all, filter texts) of every TableScan of an optimized plan,
+        subqueries in expressions included (read off its indented display, where they all appear)."""
+        out = []
+        for line in plan.display_indent().splitlines():
+            line = line.strip()
+            if not line.startswith("TableScan: "):
+                continue
+            table, _, rest = line[len("TableScan: "):].partition(" ")
+            fields = dict(split_top(rest))
+            cols = fields.get("projection")
+            filters = fields.get("partial_filters", []) + fields.get("full_filters", [])
+            out.append((table, cols, filters))
+        return out
+
+    def bytes(self, sql):
+        plan = self.ctx.sql(sql.strip().rstrip(";")).optimized_logical_plan()
+        footers, chunks = {}, 0
+        for table, cols, filters in self.scans(plan):
+            preds = [p for p in map(parse_filter, filters) if p]
+            for path, md in self.files[table]:
+                footers[path] = md.serialized_size + 8
+                names = [md.row_group(0).column(j).path_in_schema for j in range(md.num_columns)]
+                wanted = [j for j, n in enumerate(names) if cols is None or n in cols]
+                for r in range(md.num_row_groups):
+                    rg = md.row_group(r)
+                    if any(rules_out(rg.column(names.index(c)).statistics, op, v)
+                           for c, op, v in preds if c in names):
+                        continue
+                    chunks += sum(rg.column(j).total_compressed_size for j in wanted)
+        return sum(footers.values()) + chunks
+
+
+def split_top(text):
+    """`projection=[a, b], partial_filters=[x = Utf8("a, b")]` as [(key, [items])], split at top-level commas."""
+    out, depth, quote, item, key, items = [], 0, False, "", None, []
+    for ch in text + ",":
+        if ch == '"':
+            quote = not quote
+        if not quote and ch in "([":
+            depth += 1
+            if depth == 1 and ch == "[":
+                key, item = item.strip().rstrip("="), ""
+                continue
+        if not quote and ch in ")]":
+            depth -= 1
+            if depth == 0 and ch == "]":
+                items.append(item.strip())
+                out.append((key, [i for i in items if i]))
+                item, items, key = "", [], None
+                continue
+        if not quote and ch == "," and depth <= 1:
+            if depth == 1:
+                items.append(item.strip())
+            item = "" if depth == 1 or key is None else item
+            continue
+        item += ch
+    return out
+
+
+def parse_filter(text):
+    """`lineitem.l_shipdate >= Date32("1994-01-01")` as (column, op, Python value); None if not that shape."""
+    import re
+
+    m = re.fullmatch(r'(?:\w+\.)?(\w+) (=|!=|<|<=|>|>=) (\w+)\((.*)\)', text)
+    if not m:
+        return None
+    col, op, kind, arg = m.groups()
+    try:
+        if kind == "Date32":
+            value = datetime.date.fromisoformat(arg.strip('"'))
+        elif kind in ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"):
+            value = int(arg)
+        elif kind in ("Float32", "Float64"):
+            value = float(arg)
+        elif kind.startswith("Decimal"):
+            d = re.fullmatch(r"Some\((-?\d+)\),\s*\d+,\s*(\d+)", arg)
+            if not d:
+                return None
+            value = decimal.Decimal(d.group(1)).scaleb(-int(d.group(2)))
+        elif kind in ("Utf8", "Utf8View", "LargeUtf8"):
+            value = arg[1:-1]
+        else:
+            return None
+    except ValueError:
+        return None
+    return col, op, value
+
+
+def rules_out(stats, op, v):
+    """Whether a row group whose column has these statistics holds no row with `column <op> v`."""
+    if stats is None or not stats.has_min_max:
+        return False
+    lo, hi = stats.min, stats.max
+    try:
+        return {
+            "=": v < lo or v > hi,
+            "!=": lo == hi == v,
+            "<": lo >= v,
+            "<=": lo > v,
+            ">": hi <= v,
+            ">=": hi < v,
+        }[op]
+    except TypeError:  # statistics of another type than the literal: keep the row group
+        return False
 
 
 # ---------------------------------------------------------------- suites
@@ -346,6 +483,10 @@ def tpch(args, owl_exe, venv_bin):
         engines = [Owl(owl_exe, catalog, f"tpch_{fmt}", args.threads, args.owl_set),
                    DuckDB(tables, fmt, args.threads), DataFusion(tables, fmt, args.threads)]
         out[fmt] = compare(engines, queries, args.runs, fmt)
+        if fmt == "parquet":
+            bound = FooterBound(tables)
+            for q, r in zip(queries, out[fmt]):
+                r["lower_bound"] = bound.bytes(q.read_text())
     return out
 
 
@@ -359,10 +500,8 @@ def compare(engines, queries, runs, label):
         order = engines[i % 3:] + engines[:i % 3]
         answers = {}
         for e in order:
-            ms, rows, scanned, err = e.run(sql, runs)
-            res[e.name] = {"ms": ms, "error": err}
-            if scanned is not None:
-                res[e.name]["bytes_scanned"] = scanned
+            ms, rows, extra, err = e.run(sql, runs)
+            res[e.name] = {"ms": ms, "error": err, **extra}
             answers[e.name] = rows
         res["answers_equal"] = same_answers(answers["owl"], answers["duckdb"]) and same_answers(
             answers["owl"], answers["datafusion"])
@@ -419,32 +558,33 @@ def markdown(doc):
     if doc.get("weblogs"):
         sections.append((f"Web logs ({meta.get('weblog_rows', 0):,} rows, Parquet, 366 daily partitions)",
                          doc["weblogs"]))
+    mb = lambda b: "" if b is None else f"{b / 1e6:.1f} MB"
     for title, results in sections:
         lines.append("")
-        lines.append(f"**{title}** (ms; ratio = (10 ms + owl) / (10 ms + peer))")
+        lines.append(f"**{title}** (ms; ratio = (10 ms + owl) / (10 ms + peer); owl peak = the `owl run` process's "
+                     "maximum resident memory)")
         lines.append("")
-        lines.append("| query | owl | DuckDB | DataFusion | owl/DuckDB | owl/DataFusion | owl scanned | DuckDB read "
-                     "| answers |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-        mb = lambda b: "" if b is None else f"{b / 1e6:.1f} MB"
+        lines.append("| query | owl | DuckDB | DataFusion | owl/DuckDB | owl/DataFusion | owl peak | answers |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---|")
         for r in results:
             lines.append(
                 f"| {r['query']} | {fmt_ms(r['owl']['ms'])} | {fmt_ms(r['duckdb']['ms'])} | "
                 f"{fmt_ms(r['datafusion']['ms'])} | {fmt_r(r['owl_vs_duckdb'])} | "
-                f"{fmt_r(r['owl_vs_datafusion'])} | {mb(r['owl'].get('bytes_scanned'))} | "
-                f"{mb(r['duckdb'].get('bytes_scanned'))} | "
+                f"{fmt_r(r['owl_vs_datafusion'])} | {mb(r['owl'].get('peak_rss'))} | "
                 f"{'equal' if r['answers_equal'] else 'DIFFER'} |")
         vs_d = [r["owl_vs_duckdb"] for r in results]
         vs_f = [r["owl_vs_datafusion"] for r in results]
         tot = lambda k: sum(r[k]["ms"] or 0 for r in results)
         worst = max((r for r in results if r["owl_vs_duckdb"]), key=lambda r: r["owl_vs_duckdb"], default=None)
-        scanned = lambda e: sum(r[e].get("bytes_scanned") or 0 for r in results) or None
+        peak = max((r["owl"].get("peak_rss") or 0 for r in results), default=0) or None
         lines.append(f"| **geomean / total** | {tot('owl'):.0f} | {tot('duckdb'):.0f} | {tot('datafusion'):.0f} | "
-                     f"**{fmt_r(geomean(vs_d))}** | **{fmt_r(geomean(vs_f))}** | {mb(scanned('owl'))} | "
-                     f"{mb(scanned('duckdb'))} | |")
+                     f"**{fmt_r(geomean(vs_d))}** | **{fmt_r(geomean(vs_f))}** | "
+                     f"{'max ' + mb(peak) if peak else ''} | |")
         if worst:
             lines.append("")
             lines.append(f"Max owl/DuckDB: {worst['query']} at {fmt_r(worst['owl_vs_duckdb'])}.")
+        if any(r["owl"].get("bytes_scanned") is not None for r in results):
+            lines.extend(bytes_table(results, mb))
     if doc.get("cold"):
         lines.append("")
         lines.append("**Cold start** (a fresh process, wall time, best of 10 after one)")
@@ -455,6 +595,38 @@ def markdown(doc):
             lines.append(f"| {c['case']} | {c['owl']:.1f} ms | {c['duckdb_cli']:.1f} ms | "
                          f"{c['owl'] / c['duckdb_cli']:.2f}x |")
     return "\n".join(lines)
+
+
+def bytes_table(results, mb):
+    """Bytes read per query: owl's meter (first, cold run), the footer lower bound (Parquet TPC-H), and DuckDB's
+    `io.total_bytes_read` (a cold connection)."""
+    bound = any("lower_bound" in r for r in results)
+    lines = ["", "Bytes read (owl: its meter, first run; DuckDB: `io.total_bytes_read`, cold"
+             + ("; bound: footers + referenced column chunks of the row groups min/max cannot rule out)" if bound
+                else ")"), ""]
+    lines.append("| query | " + ("bound | " if bound else "") + "owl | " + ("owl/bound | " if bound else "")
+                 + "DuckDB | owl/DuckDB |")
+    lines.append("|---|" + ("---:|" if bound else "") + "---:|" + ("---:|" if bound else "") + "---:|---:|")
+    div = lambda a, b: f"{a / b:.3f}x" if a and b else "—"
+    for r in results:
+        o, d, lb = r["owl"].get("bytes_scanned"), r["duckdb"].get("bytes_scanned"), r.get("lower_bound")
+        lines.append(f"| {r['query']} | " + (f"{mb(lb)} | " if bound else "") + f"{mb(o)} | "
+                     + (f"{div(o, lb)} | " if bound else "") + f"{mb(d)} | {div(o, d)} |")
+    tot = lambda get: sum(get(r) or 0 for r in results) or None
+    o = tot(lambda r: r["owl"].get("bytes_scanned"))
+    d = tot(lambda r: r["duckdb"].get("bytes_scanned"))
+    lb = tot(lambda r: r.get("lower_bound"))
+    lines.append("| **total** | " + (f"{mb(lb)} | " if bound else "") + f"{mb(o)} | "
+                 + (f"{div(o, lb)} | " if bound else "") + f"{mb(d)} | {div(o, d)} |")
+    if bound:
+        worst = max((r for r in results if r.get("lower_bound") and r["owl"].get("bytes_scanned")),
+                    key=lambda r: r["owl"]["bytes_scanned"] / r["lower_bound"], default=None)
+        above = [r["query"] for r in results if (r["owl"].get("bytes_scanned") or 0) > (r["duckdb"].get("bytes_scanned") or math.inf)]
+        if worst:
+            lines.append("")
+            lines.append(f"Max owl/bound: {worst['query']} at {div(worst['owl']['bytes_scanned'], worst['lower_bound'])}; "
+                         f"owl reads more than DuckDB on: {', '.join(above) or 'none'}.")
+    return lines
 
 
 def main():

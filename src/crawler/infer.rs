@@ -36,11 +36,16 @@ pub fn widen(a: &str, b: &str) -> String {
 /// files is simply absent there: every registry column is nullable.
 pub fn merge(schemas: &[Vec<InferredColumn>]) -> Vec<InferredColumn> {
     let mut out: Vec<InferredColumn> = Vec::new();
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for s in schemas {
         for c in s {
-            match out.iter_mut().find(|o| o.name == c.name) {
-                Some(o) => o.ty = widen(&o.ty, &c.ty),
-                None => out.push(c.clone()),
+            match at.get(c.name.as_str()) {
+                Some(&i) if out[i].ty != c.ty => out[i].ty = widen(&out[i].ty, &c.ty),
+                Some(_) => {}
+                None => {
+                    at.insert(&c.name, out.len());
+                    out.push(c.clone());
+                }
             }
         }
     }

@@ -9,7 +9,7 @@
 
 mod store;
 
-pub use store::{MeteredRegistry, MeteredStore};
+pub use store::{MeteredRegistry, MeteredStore, RangeReads};
 
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -17,7 +17,9 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use url::Url;
 
-/// Local files are streamed in chunks of this size, so a query that stops early reads (and pays) little.
+/// Local files are streamed in chunks of this size at first, doubling up to [`REMOTE_CHUNK_MAX`] (the rule for
+/// S3 below), so a query that stops early reads (and pays) little and a long read takes few large reads. A
+/// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is read at once.
 const FILE_CHUNK: u64 = 256 * 1024;
 
 /// A streamed read of a remote object is fetched as ranged GETs of this size, doubling up to
@@ -93,10 +95,18 @@ impl MeteredStore {
         format!("{}/{}", self.scope, location)
     }
 
-    /// Wrap a payload so that bytes are counted as the caller consumes them.
-    fn count_payload(&self, mut result: GetResult) -> GetResult {
+    /// Wrap a payload so that bytes are counted as the caller consumes them. `at_once`: a local file's range
+    /// is read in one piece (a small bounded range, which the caller wants whole).
+    fn count_payload(&self, mut result: GetResult, at_once: bool) -> GetResult {
         let stream = match result.payload {
-            GetResultPayload::File(file, path) => file_stream(file, path, result.range.clone()),
+            GetResultPayload::File(file, path) => {
+                let first = if at_once {
+                    result.range.end - result.range.start
+                } else {
+                    FILE_CHUNK
+                };
+                file_stream(file, path, result.range.clone(), first)
+            }
             GetResultPayload::Stream(s) => s,
         };
         let meter = Arc::clone(&self.meter);
@@ -242,12 +252,13 @@ impl ObjectStore for MeteredStore {
             }
         }
         self.meter.add_get(self.object(location), 1);
+        let at_once = matches!(&options.range, Some(GetRange::Bounded(r)) if r.end - r.start <= REMOTE_SINGLE_MAX);
         let result = self
             .inner
             .get_opts(location, options)
             .await
             .map_err(|e| self.fail(e, location))?;
-        Ok(self.count_payload(result))
+        Ok(self.count_payload(result, at_once))
     }
 
     async fn get_ranges(
@@ -463,43 +474,55 @@ fn file_stream(
     file: std::fs::File,
     path: std::path::PathBuf,
     range: Range<u64>,
+    first: u64,
 ) -> BoxStream<'static, object_store::Result<Bytes>> {
-    futures::stream::try_unfold((Some(file), range.start), move |(file, pos)| {
-        let path = path.clone();
-        let end = range.end;
-        async move {
-            let Some(mut file) = file else {
-                return Ok(None);
-            };
-            if pos >= end {
-                return Ok(None);
+    let first = first.max(1);
+    futures::stream::try_unfold(
+        (Some(file), range.start, first),
+        move |(file, pos, size)| {
+            let path = path.clone();
+            let end = range.end;
+            async move {
+                let Some(mut file) = file else {
+                    return Ok(None);
+                };
+                if pos >= end {
+                    return Ok(None);
+                }
+                let n = (end - pos).min(size);
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut buf = Vec::with_capacity(n as usize);
+                    file.seek(SeekFrom::Start(pos))?;
+                    (&mut file).take(n).read_to_end(&mut buf)?;
+                    if (buf.len() as u64) < n {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file ended before the range did",
+                        ));
+                    }
+                    Ok::<_, std::io::Error>((file, buf))
+                })
+                .await;
+                let (file, buf) = match read {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) => {
+                        return Err(object_store::Error::Generic {
+                            store: "LocalFileSystem",
+                            source: format!("reading `{}`: {e}", path.display()).into(),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(object_store::Error::Generic {
+                            store: "LocalFileSystem",
+                            source: Box::new(e),
+                        });
+                    }
+                };
+                let next = (size * 2).min(REMOTE_CHUNK_MAX).max(size);
+                Ok(Some((Bytes::from(buf), (Some(file), pos + n, next))))
             }
-            let n = (end - pos).min(FILE_CHUNK);
-            let read = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; n as usize];
-                file.seek(SeekFrom::Start(pos))?;
-                file.read_exact(&mut buf)?;
-                Ok::<_, std::io::Error>((file, buf))
-            })
-            .await;
-            let (file, buf) = match read {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => {
-                    return Err(object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: format!("reading `{}`: {e}", path.display()).into(),
-                    });
-                }
-                Err(e) => {
-                    return Err(object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: Box::new(e),
-                    });
-                }
-            };
-            Ok(Some((Bytes::from(buf), (Some(file), pos + n))))
-        }
-    })
+        },
+    )
     .boxed()
 }
 
@@ -598,6 +621,37 @@ mod tests {
         assert_eq!(m.bytes_scanned, FILE_CHUNK + 1_000_000);
         assert_eq!(m.requests.get, 2);
         assert_eq!(m.files_read, 1);
+    }
+
+    #[tokio::test]
+    async fn local_chunks_grow_and_small_ranges_come_whole() {
+        let (_d, store, meter, p) = setup(3_000_000);
+        let sizes: Vec<usize> = store
+            .get(&p)
+            .await
+            .unwrap()
+            .into_stream()
+            .map(|b| b.unwrap().len())
+            .collect()
+            .await;
+        let kib = 1024;
+        assert_eq!(
+            sizes,
+            [256 * kib, 512 * kib, 1024 * kib, 3_000_000 - 1792 * kib]
+        );
+        let opts = GetOptions::new().with_range(Some(100..1_048_676));
+        let parts: Vec<usize> = store
+            .get_opts(&p, opts)
+            .await
+            .unwrap()
+            .into_stream()
+            .map(|b| b.unwrap().len())
+            .collect()
+            .await;
+        assert_eq!(parts, [1_048_576]);
+        let bytes = store.get_range(&p, 2_999_000..3_000_000).await.unwrap();
+        assert_eq!(bytes.len(), 1000);
+        assert_eq!(meter.reading().bytes_scanned, 3_000_000 + 1_048_576 + 1000);
     }
 
     #[tokio::test]
