@@ -202,23 +202,22 @@ class Owl:
 
     def run(self, sql, runs):
         """One `owl run` of the query 1 + runs times: (best ms, rows, {bytes_scanned, peak_rss}, error).
-        bytes_scanned is the first run's (cold); peak_rss the process's maximum resident memory, from the
-        kernel (wait4), over all its runs."""
+        bytes_scanned is the first run's (cold); peak_rss the process's maximum resident memory over all its
+        runs."""
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             body = sql.strip().rstrip(";")
             (tmp / "q.sql").write_text(";\n".join(self.sets + [body] * (1 + runs)) + ";\n")
             env = dict(os.environ, OWL_THREADS=str(self.threads))
-            with open(tmp / "stderr", "w+") as err:
-                p = subprocess.Popen(
-                    [self.exe, "--catalog", str(self.catalog), "-d", self.db, "run", str(tmp / "q.sql"),
-                     "--report", str(tmp / "r.json"), "--output", str(tmp / "out")],
-                    stdout=subprocess.DEVNULL, stderr=err, env=env,
-                )
-                _, status, usage = os.wait4(p.pid, 0)
-                p.returncode = os.waitstatus_to_exitcode(status)
-                err.seek(0)
-                stderr = err.read()
+            # Peak memory from GNU time (`%M`, KiB): the kernel's high-water mark of owl's own process. (wait4's
+            # ru_maxrss from Python would also count the forked copy of this Python process before the exec.)
+            timer = ["/usr/bin/time", "-o", str(tmp / "rss"), "-f", "%M"] if Path("/usr/bin/time").exists() else []
+            p = subprocess.run(
+                timer + [self.exe, "--catalog", str(self.catalog), "-d", self.db, "run", str(tmp / "q.sql"),
+                         "--report", str(tmp / "r.json"), "--output", str(tmp / "out")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+            )
+            stderr = p.stderr
             if p.returncode != 0:
                 return None, None, {}, stderr.strip().splitlines()[-1:]
             report = json.loads((tmp / "r.json").read_text())
@@ -226,8 +225,9 @@ class Owl:
             best = min(s["elapsed_ms"] for s in stmts[1:])
             with open(tmp / "out" / f"{stmts[0]['query_id']}.csv", newline="") as f:
                 rows = [[normalize(v) if v != "" else None for v in r] for r in list(csv.reader(f))[1:]]
-            # ru_maxrss is in KiB on Linux.
-            extra = {"bytes_scanned": stmts[0]["bytes_scanned"], "peak_rss": usage.ru_maxrss * 1024}
+            extra = {"bytes_scanned": stmts[0]["bytes_scanned"]}
+            if timer:
+                extra["peak_rss"] = int((tmp / "rss").read_text().split()[-1]) * 1024
             return float(best), rows, extra, None
 
 
@@ -294,7 +294,9 @@ class DataFusion:
             if fmt == "parquet":
                 self.ctx.register_parquet(t, d, table_partition_cols=parts)
             elif fmt == "csv":
-                self.ctx.register_csv(t, d, has_header=True, file_extension=".csv", table_partition_cols=parts)
+                # DataFusion 55's register_csv takes partition columns through its options only.
+                opts = datafusion.CsvReadOptions(has_header=True, file_extension=".csv", table_partition_cols=parts)
+                self.ctx.register_csv(t, d, options=opts)
             else:
                 self.ctx.register_json(t, d, file_extension=".json", table_partition_cols=parts)
 

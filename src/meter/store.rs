@@ -17,9 +17,10 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use url::Url;
 
-/// Local files are streamed in chunks of this size at first, doubling up to [`REMOTE_CHUNK_MAX`] (the rule for
-/// S3 below), so a query that stops early reads (and pays) little and a long read takes few large reads. A
-/// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is read at once.
+/// Local files are streamed in chunks of this size, so a query that stops early reads (and pays) little. A
+/// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is read at once. (Chunks
+/// growing to 8 MiB, as remote reads do, were tried: a CSV scan of 766 MB then peaked at 810 MiB resident
+/// instead of 110 MiB, and ran slower.)
 const FILE_CHUNK: u64 = 256 * 1024;
 
 /// A streamed read of a remote object is fetched as ranged GETs of this size, doubling up to
@@ -518,8 +519,7 @@ fn file_stream(
                         });
                     }
                 };
-                let next = (size * 2).min(REMOTE_CHUNK_MAX).max(size);
-                Ok(Some((Bytes::from(buf), (Some(file), pos + n, next))))
+                Ok(Some((Bytes::from(buf), (Some(file), pos + n, FILE_CHUNK))))
             }
         },
     )
@@ -624,7 +624,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn local_chunks_grow_and_small_ranges_come_whole() {
+    async fn local_streams_come_in_chunks_and_small_ranges_whole() {
         let (_d, store, meter, p) = setup(3_000_000);
         let sizes: Vec<usize> = store
             .get(&p)
@@ -635,10 +635,9 @@ mod tests {
             .collect()
             .await;
         let kib = 1024;
-        assert_eq!(
-            sizes,
-            [256 * kib, 512 * kib, 1024 * kib, 3_000_000 - 1792 * kib]
-        );
+        let mut expected = vec![256 * kib; 11];
+        expected.push(3_000_000 - 11 * 256 * kib);
+        assert_eq!(sizes, expected);
         let opts = GetOptions::new().with_range(Some(100..1_048_676));
         let parts: Vec<usize> = store
             .get_opts(&p, opts)
