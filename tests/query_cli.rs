@@ -467,3 +467,111 @@ fn one_listing_of_the_table_skips_hidden_stray_and_pruned_files() {
     assert_eq!(stat(&doc, "files_read"), 2);
     assert_eq!(req(&doc, "list"), 1);
 }
+
+/// A CTE a query reads more than once, and that aggregates, is computed once (as DuckDB and PostgreSQL do;
+/// DataFusion and Athena scan it per reference): billed as one scan of its files, answered as the inline plan
+/// answers. `SET owl.materialize_ctes = false` goes back to a scan per reference. A CTE that only filters stays
+/// inline (each reference pushes its own filter down), and so does one with a volatile function.
+#[test]
+fn a_cte_read_three_times_is_scanned_once() {
+    let f = Fixture::new();
+    let size = size_of_files(&f.data("weblogs_csv"), ".csv");
+    let cte = "WITH daily AS (SELECT month, day, count(*) AS hits FROM weblogs_csv GROUP BY month, day) \
+               SELECT a.month, a.day, a.hits FROM daily a JOIN daily b ON a.month = b.month AND a.day = b.day \
+               WHERE a.hits = (SELECT max(hits) FROM daily) ORDER BY a.month, a.day";
+    // The answer, from the generator: the busiest day(s) and their hits.
+    let mut per_day = std::collections::BTreeMap::new();
+    for r in weblogs() {
+        *per_day.entry((r.month, r.day)).or_insert(0u64) += 1;
+    }
+    let max = *per_day.values().max().unwrap();
+    let busiest: Vec<Value> = per_day
+        .iter()
+        .filter(|(_, n)| **n == max)
+        .map(|((m, d), n)| serde_json::json!([m, d, n]))
+        .collect();
+    // One thread: files are read whole (no split lookahead), so one scan is exactly the files' size.
+    let once = f.json_with(&["--threads", "1"], cte);
+    assert_eq!(once["rows"], Value::Array(busiest.clone()));
+    assert_eq!(stat(&once, "bytes_scanned"), size, "computed once");
+    assert_eq!(stat(&once, "files_read"), WEBLOG_DAYS.len() as u64);
+    // The estimate prices it once too.
+    let est: Value =
+        serde_json::from_slice(&f.run_ok(&["--threads", "1", "estimate", "-f", "json", cte]))
+            .unwrap();
+    assert_eq!(est["statements"][0]["bytes_scanned"], size);
+
+    // EXPLAIN shows what runs: the CTE's plan once, then the query reading its result; and reads nothing.
+    let explain = f.json_with(&["--threads", "1"], &format!("EXPLAIN {cte}"));
+    assert_eq!(stat(&explain, "bytes_scanned"), 0);
+    let text = explain["rows"].to_string();
+    assert!(
+        text.contains("daily (computed once): physical_plan"),
+        "{text}"
+    );
+    assert_eq!(text.matches("ComputedOnceExec: daily").count(), 3, "{text}");
+    assert_eq!(text.matches("DataSourceExec").count(), 1, "{text}");
+
+    let out = f
+        .owl()
+        .args(["--threads", "1", "query", "-f", "json"])
+        .arg(format!("SET owl.materialize_ctes = false; {cte}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inline: Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').nth(1).unwrap())
+        .expect("the query's document follows the SET's");
+    assert_eq!(inline["rows"], Value::Array(busiest));
+    assert_eq!(
+        stat(&inline, "bytes_scanned"),
+        3 * size,
+        "inline: one scan per reference"
+    );
+
+    // A shared CTE inside another shared CTE: the inner one is computed first, then the outer one over it.
+    let nested = f.json_with(
+        &["--threads", "1"],
+        "WITH a AS (SELECT month, day, count(*) AS n FROM weblogs_csv GROUP BY month, day), \
+         b AS (SELECT x.month, x.day, x.n + y.n AS n2 FROM a x JOIN a y ON x.month = y.month AND x.day = y.day) \
+         SELECT (SELECT max(n2) FROM b) - (SELECT min(n2) FROM b)",
+    );
+    let min = *per_day.values().min().unwrap();
+    assert_eq!(nested["rows"][0][0], 2 * (max - min));
+    assert_eq!(stat(&nested, "bytes_scanned"), size);
+
+    // Only a filter: inline, each reference scanning for itself.
+    let filtered = f.json_with(
+        &["--threads", "1"],
+        "WITH ok AS (SELECT * FROM weblogs_csv WHERE status = 200) \
+         SELECT (SELECT count(*) FROM ok) + (SELECT count(DISTINCT path) FROM ok)",
+    );
+    assert_eq!(stat(&filtered, "bytes_scanned"), 2 * size);
+    // A volatile function: each reference is its own draw, so it is not shared.
+    let random = f.json_with(
+        &["--threads", "1"],
+        "WITH r AS (SELECT month, day, count(*) + random() * 0 AS n FROM weblogs_csv GROUP BY month, day) \
+         SELECT count(*) FROM r a JOIN r b ON a.month = b.month AND a.day = b.day",
+    );
+    assert_eq!(stat(&random, "bytes_scanned"), 2 * size);
+    assert_eq!(random["rows"][0][0], per_day.len());
+}
+
+#[test]
+fn owl_settings_are_shown_and_checked() {
+    let f = Fixture::new();
+    let out =
+        String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW owl.materialize_ctes"])).unwrap();
+    assert!(out.contains("owl.materialize_ctes,true"), "{out}");
+    let (_, err) = f.fails("SET owl.materialize_ctes = maybe");
+    assert!(
+        err.contains("owl.materialize_ctes is true or false, not `maybe`"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (_, err) = f.fails("SET owl.no_such_thing = 1");
+    assert!(err.contains("unknown setting `owl.no_such_thing`"), "{err}");
+}

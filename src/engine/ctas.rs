@@ -206,9 +206,10 @@ pub(super) async fn create_table_as(
 
     // 2. Plan the query, partition columns last.
     let select = Statement::Statement(Box::new(Sql::Query(query.clone())));
-    let plan = ctx
-        .state()
-        .statement_to_plan(select)
+    let state = ctx.state();
+    let plan = state.statement_to_plan(select).await.map_err(from_df)?;
+    // A CTE the query reads twice is computed once, as in a plain query.
+    let (plan, _) = super::shared::materialize(&state, plan, super::shared::Mode::Execute)
         .await
         .map_err(from_df)?;
     let mut df = ctx.execute_logical_plan(plan).await.map_err(from_df)?;

@@ -91,10 +91,18 @@ impl Engine {
             return Ok(free(kind));
         }
         let plan = bind_params(plan, params)?;
-        let physical = state.create_physical_plan(&plan).await.map_err(from_df)?;
-        let shape = scan_plan(&physical);
+        // A shared subquery (a CTE read twice) is priced once, as a run computes it once.
+        let (plan, computed) =
+            super::shared::materialize(&state, plan, super::shared::Mode::PlanOnly)
+                .await
+                .map_err(from_df)?;
+        let mut physicals: Vec<_> = computed.into_iter().map(|c| c.physical).collect();
+        physicals.push(state.create_physical_plan(&plan).await.map_err(from_df)?);
+        let shape = scan_plan(&physicals);
         let mut scans = Vec::new();
-        collect_scans(&physical, &mut scans);
+        for physical in &physicals {
+            collect_scans(physical, &mut scans);
+        }
         let mut bytes = 0;
         let mut files = 0;
         for config in scans {
@@ -180,11 +188,13 @@ impl Engine {
     }
 }
 
-/// What the file scans of a physical plan will read: distinct files (a file split across threads once) and
-/// file columns.
-pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
+/// What the file scans of a statement's physical plans (its shared subqueries' and its own) will read:
+/// distinct files (a file split across threads once) and file columns.
+pub(super) fn scan_plan(plans: &[Arc<dyn ExecutionPlan>]) -> ScanPlan {
     let mut scans = Vec::new();
-    collect_scans(plan, &mut scans);
+    for plan in plans {
+        collect_scans(plan, &mut scans);
+    }
     let mut files = BTreeSet::new();
     let mut read = BTreeSet::new();
     let mut all = BTreeSet::new();
@@ -212,8 +222,9 @@ pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
 }
 
 /// The Parquet row groups a run's scans read, of those the opened files hold, from the scans' metrics (after
-/// the run); None when the plan has no Parquet scan or opened no row group.
-pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
+/// the run; over the statement's shared subqueries and itself); None when no plan has a Parquet scan or opened
+/// a row group.
+pub(super) fn row_groups(plans: &[Arc<dyn ExecutionPlan>]) -> Option<RowGroups> {
     use datafusion::physical_plan::metrics::MetricValue;
     fn visit(plan: &Arc<dyn ExecutionPlan>, rg: &mut RowGroups) {
         if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
@@ -246,7 +257,9 @@ pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
         }
     }
     let mut rg = RowGroups::default();
-    visit(plan, &mut rg);
+    for plan in plans {
+        visit(plan, &mut rg);
+    }
     (rg.total > 0).then_some(rg)
 }
 

@@ -10,6 +10,7 @@ mod athena;
 mod commands;
 mod ctas;
 pub mod estimate;
+pub mod shared;
 pub mod stores;
 
 use crate::catalog::Registry;
@@ -98,6 +99,7 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.database)
             .with_information_schema(true);
+        config = config.with_option_extension(shared::OwlOptions::default());
         if settings.threads > 0 {
             config = config.with_target_partitions(settings.threads);
         }
@@ -323,17 +325,35 @@ impl Engine {
             LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_))
         );
         let result = async {
+            let mut batches = Vec::new();
+            // EXPLAIN shows the shared subqueries' plans first, then the statement's over their results.
+            let plan = match &plan {
+                LogicalPlan::Explain(e) => match shared::explain(&state, e).await? {
+                    Some((main, parts)) => {
+                        for (alias, part) in parts {
+                            let df = ctx.execute_logical_plan(part).await?;
+                            batches.extend(shared::label_explain(&alias, df.collect().await?)?);
+                        }
+                        main
+                    }
+                    None => plan,
+                },
+                _ => plan,
+            };
+            // Shared subqueries (a CTE read twice) run first, once each; the statement then reads their results.
+            let (plan, computed) = shared::materialize(&state, plan, shared::Mode::Execute).await?;
+            let mut physicals: Vec<_> = computed.into_iter().map(|c| c.physical).collect();
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await?;
-            meter.set_plan(estimate::scan_plan(&physical));
+            physicals.push(Arc::clone(&physical));
+            meter.set_plan(estimate::scan_plan(&physicals));
             let mut stream =
                 datafusion::physical_plan::execute_stream(Arc::clone(&physical), ctx.task_ctx())?;
-            let mut batches = Vec::new();
             while let Some(b) = stream.next().await {
                 batches.push(b?);
             }
-            if let Some(rg) = estimate::row_groups(&physical) {
+            if let Some(rg) = estimate::row_groups(&physicals) {
                 meter.set_row_groups(rg);
             }
             Ok::<_, DataFusionError>((schema, batches))
@@ -583,7 +603,7 @@ pub(crate) fn from_df(e: DataFusionError) -> Error {
 }
 
 fn clean(msg: &str) -> String {
-    const PREFIXES: [&str; 10] = [
+    const PREFIXES: [&str; 11] = [
         "Error during planning: ",
         "Execution error: ",
         "External error: ",
@@ -594,6 +614,7 @@ fn clean(msg: &str) -> String {
         "This feature is not implemented: ",
         "Schema error: ",
         "ParserError(",
+        "Invalid or Unsupported Configuration: ",
     ];
     let mut m = msg.trim().to_string();
     let mut changed = true;

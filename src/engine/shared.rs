@@ -1,0 +1,520 @@
+//! Common subqueries computed once: a `WITH` query (or a subquery written out twice) that a statement
+//! references more than once is run a single time and every reference reads its result.
+//!
+//! DataFusion inlines each reference to a common table expression, so TPC-H q15, which reads its `revenue0`
+//! CTE twice, scans `lineitem` twice — and Athena (Trino) does the same, billing both scans. owl does what
+//! DuckDB and PostgreSQL do instead: a CTE referenced more than once whose query aggregates, joins or
+//! deduplicates is materialized, once, and the query reads it from memory. Fewer bytes scanned (billed once),
+//! the same answers. A CTE referenced once, or one that only filters and projects a table, stays inline: each
+//! reference then pushes its own filters into the scan, which is cheaper than sharing. `SET
+//! owl.materialize_ctes = false` turns this off for the session.
+//!
+//! A shared subquery is a `SubqueryAlias` node (what a CTE reference plans to) that occurs at least twice,
+//! equal in every detail, in the statement's plan, its subqueries included. Shared subqueries inside other
+//! shared subqueries are computed first, so each is run once. `EXPLAIN` shows each shared subquery's plan,
+//! then the statement's reading it (`ComputedOnceExec`); estimates price it once; `EXPLAIN ANALYZE` is
+//! DataFusion's own run of the inline plan.
+
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::MemTable;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::HashMap;
+use datafusion::common::Statistics;
+use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
+use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::datasource::provider_as_source;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
+use std::sync::Arc;
+
+/// owl's own session settings: `SET owl.<name> = <value>`, `SHOW owl.<name>`, listed by `SHOW ALL` (as
+/// `owl.<name>`; DataFusion's `extensions_options!` would list them without the prefix).
+#[derive(Debug, Clone)]
+pub struct OwlOptions {
+    /// Compute a common table expression referenced more than once a single time (see `engine::shared`).
+    pub materialize_ctes: bool,
+}
+
+impl Default for OwlOptions {
+    fn default() -> Self {
+        OwlOptions {
+            materialize_ctes: true,
+        }
+    }
+}
+
+const MATERIALIZE_CTES: &str = "materialize_ctes";
+
+impl ExtensionOptions for OwlOptions {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            MATERIALIZE_CTES => {
+                self.materialize_ctes = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "on" | "1" => true,
+                    "false" | "off" | "0" => false,
+                    _ => {
+                        return Err(DataFusionError::Configuration(format!(
+                            "owl.{MATERIALIZE_CTES} is true or false, not `{value}`"
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return Err(DataFusionError::Configuration(format!(
+                    "unknown setting `owl.{key}` (owl's settings: owl.{MATERIALIZE_CTES})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        vec![ConfigEntry {
+            key: format!("{}.{MATERIALIZE_CTES}", Self::PREFIX),
+            value: Some(self.materialize_ctes.to_string()),
+            description: "Compute a common table expression that a query references more than once a \
+                          single time, when it aggregates, joins, deduplicates or sorts (fewer bytes \
+                          scanned); false: inline every reference, as Athena does",
+        }]
+    }
+}
+
+impl ConfigExtension for OwlOptions {
+    const PREFIX: &'static str = "owl";
+}
+
+/// Whether this session materializes shared subqueries.
+pub fn enabled(state: &SessionState) -> bool {
+    state
+        .config()
+        .options()
+        .extensions
+        .get::<OwlOptions>()
+        .is_none_or(|o| o.materialize_ctes)
+}
+
+/// One shared subquery, computed (or planned): its name, its own plan, and the physical plan that computed it
+/// (for the meter's plan and row-group counts, and estimates).
+pub struct Computed {
+    pub alias: String,
+    /// The subquery's own (unoptimized) plan.
+    pub input: LogicalPlan,
+    pub physical: Arc<dyn ExecutionPlan>,
+}
+
+/// How a shared subquery is turned into a table.
+pub enum Mode {
+    /// Run it and keep its result in memory.
+    Execute,
+    /// Plan it, and stand in a table of its schema and estimated size that cannot be scanned (estimates and
+    /// EXPLAIN: nothing is read).
+    PlanOnly,
+}
+
+/// Rewrite `plan` so that each shared subquery is computed once. Returns the rewritten plan and what was
+/// computed, in the order it was (innermost first). Statements that are not plain queries come back as they
+/// are.
+pub async fn materialize(
+    state: &SessionState,
+    plan: LogicalPlan,
+    mode: Mode,
+) -> Result<(LogicalPlan, Vec<Computed>)> {
+    let mut plan = plan;
+    let mut computed = Vec::new();
+    let mut declined: Vec<LogicalPlan> = Vec::new();
+    if !enabled(state) || !is_query(&plan) {
+        return Ok((plan, computed));
+    }
+    // Each round computes the shared subqueries that hold no other; replacing them makes the ones around them
+    // equal again (they now read the same table), so they are found in a later round.
+    loop {
+        let mut candidates = shared(&plan)?;
+        candidates.retain(|c| !declined.contains(c));
+        let candidates = innermost(&candidates)?;
+        if candidates.is_empty() {
+            break;
+        }
+        for candidate in candidates {
+            let LogicalPlan::SubqueryAlias(alias) = &candidate else {
+                continue;
+            };
+            let input = alias.input.as_ref();
+            let physical = state.create_physical_plan(input).await?;
+            // The table must carry exactly the types the plan above expects; if planning changed one, leave
+            // this subquery inline rather than risk a wrong type (nothing has been read yet).
+            let logical = Arc::new(input.schema().as_arrow().clone());
+            let same_types = physical.schema().fields().len() == logical.fields().len()
+                && physical
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(logical.fields())
+                    .all(|(a, b)| a.data_type() == b.data_type());
+            if !same_types {
+                declined.push(candidate);
+                continue;
+            }
+            let table: Arc<dyn TableProvider> = match mode {
+                Mode::Execute => {
+                    let parts = datafusion::physical_plan::collect_partitioned(
+                        Arc::clone(&physical),
+                        state.task_ctx(),
+                    )
+                    .await?;
+                    let mut partitions = parts
+                        .into_iter()
+                        .map(|batches| {
+                            batches
+                                .into_iter()
+                                .map(|b| {
+                                    arrow::array::RecordBatch::try_new(
+                                        Arc::clone(&logical),
+                                        b.columns().to_vec(),
+                                    )
+                                    .map_err(DataFusionError::from)
+                                })
+                                .collect::<Result<Vec<_>>>()
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    if partitions.is_empty() {
+                        partitions.push(vec![]);
+                    }
+                    Arc::new(MemTable::try_new(Arc::clone(&logical), partitions)?)
+                }
+                // Not run: the statement above is planned against the subquery's estimated size (an empty
+                // table would let the planner fold its aggregates away and plan joins for zero rows).
+                Mode::PlanOnly => {
+                    let stats = StatisticsContext::new()
+                        .compute(physical.as_ref(), &StatisticsArgs::new())?;
+                    Arc::new(Pending {
+                        alias: alias.alias.to_string(),
+                        schema: Arc::clone(&logical),
+                        stats: Arc::new(stats.as_ref().clone().to_inexact()),
+                    })
+                }
+            };
+            let name = format!(
+                "{}__computed_once_{}",
+                alias.alias.table(),
+                computed.len() + 1
+            );
+            let scan = LogicalPlanBuilder::scan(name.as_str(), provider_as_source(table), None)?
+                .build()?;
+            let mut replacement = alias.clone();
+            replacement.input = Arc::new(scan);
+            computed.push(Computed {
+                alias: alias.alias.to_string(),
+                input: input.clone(),
+                physical,
+            });
+            plan = replace(plan, &candidate, &LogicalPlan::SubqueryAlias(replacement))?;
+        }
+    }
+    Ok((plan, computed))
+}
+
+/// Plans whose reads can be shared: queries, not DDL, DML, EXPLAIN or statements.
+fn is_query(plan: &LogicalPlan) -> bool {
+    !matches!(
+        plan,
+        LogicalPlan::Ddl(_)
+            | LogicalPlan::Dml(_)
+            | LogicalPlan::Copy(_)
+            | LogicalPlan::Explain(_)
+            | LogicalPlan::Analyze(_)
+            | LogicalPlan::Statement(_)
+            | LogicalPlan::DescribeTable(_)
+    )
+}
+
+/// The `SubqueryAlias` nodes that occur at least twice and are worth computing once, each listed once, in
+/// the order first met.
+fn shared(plan: &LogicalPlan) -> Result<Vec<LogicalPlan>> {
+    let mut counts: HashMap<LogicalPlan, usize> = HashMap::new();
+    let mut order: Vec<LogicalPlan> = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        match node {
+            // A recursive CTE's terms read its work table, which changes between iterations: never shared.
+            LogicalPlan::RecursiveQuery(_) => return Ok(TreeNodeRecursion::Jump),
+            LogicalPlan::SubqueryAlias(_) => {
+                let n = counts.entry(node.clone()).or_insert(0);
+                if *n == 0 {
+                    order.push(node.clone());
+                }
+                *n += 1;
+            }
+            _ => {}
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let mut out = Vec::new();
+    for node in order {
+        if counts[&node] >= 2 && worth_sharing(&node)? {
+            out.push(node);
+        }
+    }
+    Ok(out)
+}
+
+/// A subquery is worth computing once when it does real work (aggregates, joins, deduplicates, windows or
+/// sorts: a plain filter and projection of a table is cheaper inline, each reference pushing its own filters
+/// into the scan), gives the same answer each time (no volatile function such as `random()`), and depends on
+/// nothing outside itself (no reference to an outer query's columns).
+fn worth_sharing(node: &LogicalPlan) -> Result<bool> {
+    let mut work = false;
+    let mut unsafe_to_share = false;
+    node.apply_with_subqueries(|n| {
+        match n {
+            LogicalPlan::Aggregate(_)
+            | LogicalPlan::Join(_)
+            | LogicalPlan::Distinct(_)
+            | LogicalPlan::Window(_)
+            | LogicalPlan::Sort(_) => work = true,
+            LogicalPlan::RecursiveQuery(_) => unsafe_to_share = true,
+            _ => {}
+        }
+        if n.contains_outer_reference() {
+            unsafe_to_share = true;
+        }
+        n.apply_expressions(|e| {
+            if e.is_volatile() {
+                unsafe_to_share = true;
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        Ok(if unsafe_to_share {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    Ok(work && !unsafe_to_share)
+}
+
+/// Of `candidates`, those that contain no other candidate (computed first).
+fn innermost(candidates: &[LogicalPlan]) -> Result<Vec<LogicalPlan>> {
+    let mut out = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let LogicalPlan::SubqueryAlias(alias) = c else {
+            continue;
+        };
+        let mut holds_other = false;
+        alias.input.apply_with_subqueries(|n| {
+            if candidates
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && n == other)
+            {
+                holds_other = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if !holds_other {
+            out.push(c.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Replace every occurrence of `target` in `plan` (subqueries included) by `with`.
+fn replace(plan: LogicalPlan, target: &LogicalPlan, with: &LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_down_with_subqueries(|node| {
+        if &node == target {
+            Ok(Transformed::new(
+                with.clone(),
+                true,
+                TreeNodeRecursion::Jump,
+            ))
+        } else {
+            Ok(Transformed::no(node))
+        }
+    })
+    .map(|t| t.data)
+}
+
+/// `EXPLAIN` of a query with shared subqueries: the plans that run, not DataFusion's inline one. Returns the
+/// EXPLAIN of the rewritten statement and, first, one EXPLAIN per subquery computed once, whose rows are shown
+/// as `<alias> (computed once): <plan type>`. None when nothing is shared (or for EXPLAIN ANALYZE, which is
+/// DataFusion's own run).
+pub async fn explain(
+    state: &SessionState,
+    explain: &datafusion::logical_expr::Explain,
+) -> Result<Option<(LogicalPlan, Vec<(String, LogicalPlan)>)>> {
+    let (inner, computed) =
+        materialize(state, explain.plan.as_ref().clone(), Mode::PlanOnly).await?;
+    if computed.is_empty() {
+        return Ok(None);
+    }
+    let options = datafusion::logical_expr::ExplainOption::default()
+        .with_verbose(explain.verbose)
+        .with_format(explain.explain_format.clone())
+        .with_show_statistics(explain.show_statistics);
+    let main = LogicalPlanBuilder::from(inner)
+        .explain_option_format(options.clone())?
+        .build()?;
+    let mut parts = Vec::new();
+    for c in computed {
+        let plan = LogicalPlanBuilder::from(c.input)
+            .explain_option_format(options.clone())?
+            .build()?;
+        parts.push((c.alias, plan));
+    }
+    Ok(Some((main, parts)))
+}
+
+/// The rows of a computed subquery's EXPLAIN, each plan type prefixed with the subquery's name.
+pub fn label_explain(
+    alias: &str,
+    batches: Vec<arrow::array::RecordBatch>,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    use arrow::array::{Array, StringArray};
+    batches
+        .into_iter()
+        .map(|b| {
+            let Some(types) = b.column(0).as_any().downcast_ref::<StringArray>() else {
+                return Ok(b);
+            };
+            let labelled: StringArray = (0..types.len())
+                .map(|i| {
+                    (!types.is_null(i))
+                        .then(|| format!("{alias} (computed once): {}", types.value(i)))
+                })
+                .collect();
+            let mut columns = b.columns().to_vec();
+            columns[0] = Arc::new(labelled);
+            Ok(arrow::array::RecordBatch::try_new(b.schema(), columns)?)
+        })
+        .collect()
+}
+
+/// A shared subquery that is planned but not run (estimates and EXPLAIN): a table of its schema and estimated
+/// size whose scan cannot be executed.
+#[derive(Debug)]
+struct Pending {
+    alias: String,
+    schema: SchemaRef,
+    stats: Arc<Statistics>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for Pending {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => Arc::clone(&self.schema),
+        };
+        let stats = self.stats.as_ref().clone().project(projection);
+        Ok(Arc::new(PendingExec {
+            alias: self.alias.clone(),
+            properties: Arc::new(PlanProperties::new(
+                EquivalenceProperties::new(schema),
+                Partitioning::UnknownPartitioning(1),
+                EmissionType::Incremental,
+                Boundedness::Bounded,
+            )),
+            stats: Arc::new(stats),
+        }))
+    }
+}
+
+/// The scan of a [`Pending`] subquery: shown by EXPLAIN as where its computed result is read.
+#[derive(Debug)]
+struct PendingExec {
+    alias: String,
+    properties: Arc<PlanProperties>,
+    stats: Arc<Statistics>,
+}
+
+impl DisplayAs for PendingExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "ComputedOnceExec: {} (its result, from memory)",
+            self.alias
+        )
+    }
+}
+
+impl ExecutionPlan for PendingExec {
+    fn name(&self) -> &str {
+        "ComputedOnceExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        Ok(Arc::clone(&self.stats))
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        Err(DataFusionError::Internal(format!(
+            "the shared subquery `{}` was planned for an estimate, not run",
+            self.alias
+        )))
+    }
+}
