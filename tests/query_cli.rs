@@ -512,18 +512,9 @@ fn a_cte_read_three_times_is_scanned_once() {
     assert_eq!(text.matches("ComputedOnceExec: daily").count(), 3, "{text}");
     assert_eq!(text.matches("DataSourceExec").count(), 1, "{text}");
 
-    let out = f
-        .owl()
-        .args(["--threads", "1", "query", "-f", "json"])
-        .arg(format!("SET owl.materialize_ctes = false; {cte}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let inline: Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').nth(1).unwrap())
+    let sql = format!("SET owl.materialize_ctes = false; {cte}");
+    let out = f.run_ok(&["--threads", "1", "query", "-f", "json", &sql]);
+    let inline: Value = serde_json::from_slice(out.split(|&b| b == b'\n').nth(1).unwrap())
         .expect("the query's document follows the SET's");
     assert_eq!(inline["rows"], Value::Array(busiest));
     assert_eq!(
