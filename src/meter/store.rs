@@ -21,7 +21,7 @@ use url::Url;
 /// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is read at once. (Chunks
 /// growing to 8 MiB, as remote reads do, were tried: a CSV scan of 766 MB then peaked at 810 MiB resident
 /// instead of 110 MiB, and ran slower.)
-const FILE_CHUNK: u64 = 256 * 1024;
+const FILE_CHUNK: u64 = 1024 * 1024;
 
 /// A streamed read of a remote object is fetched as ranged GETs of this size, doubling up to
 /// [`REMOTE_CHUNK_MAX`], each received whole. A reader that stops early (LIMIT, a newline search, a cancel)
@@ -608,7 +608,7 @@ mod tests {
 
     #[tokio::test]
     async fn counts_local_files_as_consumed() {
-        let (_d, store, meter, p) = setup(1_000_000);
+        let (_d, store, meter, p) = setup(3_000_000);
         let r = store.get(&p).await.unwrap();
         let mut s = r.into_stream();
         let first = s.next().await.unwrap().unwrap();
@@ -616,9 +616,9 @@ mod tests {
         assert_eq!(meter.reading().bytes_scanned, FILE_CHUNK);
         drop(s);
         let all = store.get(&p).await.unwrap().bytes().await.unwrap();
-        assert_eq!(all.len(), 1_000_000);
+        assert_eq!(all.len(), 3_000_000);
         let m = meter.reading();
-        assert_eq!(m.bytes_scanned, FILE_CHUNK + 1_000_000);
+        assert_eq!(m.bytes_scanned, FILE_CHUNK + 3_000_000);
         assert_eq!(m.requests.get, 2);
         assert_eq!(m.files_read, 1);
     }
@@ -634,9 +634,11 @@ mod tests {
             .map(|b| b.unwrap().len())
             .collect()
             .await;
-        let kib = 1024;
-        let mut expected = vec![256 * kib; 11];
-        expected.push(3_000_000 - 11 * 256 * kib);
+        let chunk = FILE_CHUNK as usize;
+        let whole = 3_000_000 / chunk;
+        let mut expected = vec![chunk; whole];
+        expected.push(3_000_000 - whole * chunk);
+        assert!(whole >= 2, "the test file spans several chunks");
         assert_eq!(sizes, expected);
         let opts = GetOptions::new().with_range(Some(100..1_048_676));
         let parts: Vec<usize> = store
