@@ -20,7 +20,8 @@ use url::Url;
 /// Local files are streamed in chunks of this size, so a query that stops early reads (and pays) little. A
 /// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is read at once. (Chunks
 /// growing to 8 MiB, as remote reads do, were tried: a CSV scan of 766 MB then peaked at 810 MiB resident
-/// instead of 110 MiB, and ran slower.)
+/// instead of 110 MiB, and ran slower. 1 MiB against 256 KiB: TPC-H SF1 CSV q1/q6/q18 5-11% faster, peaks
+/// +5-16 MiB on a scan, q18's unchanged; see BENCHMARKS.md.)
 const FILE_CHUNK: u64 = 1024 * 1024;
 
 /// A streamed read of a remote object is fetched as ranged GETs of this size, doubling up to
