@@ -627,14 +627,12 @@ mod tests {
     #[tokio::test]
     async fn local_streams_come_in_chunks_and_small_ranges_whole() {
         let (_d, store, meter, p) = setup(3_000_000);
-        let sizes: Vec<usize> = store
-            .get(&p)
-            .await
-            .unwrap()
-            .into_stream()
-            .map(|b| b.unwrap().len())
-            .collect()
-            .await;
+        // The sizes of the pieces a get's stream hands out.
+        async fn pieces(store: &MeteredStore, p: &Path, opts: GetOptions) -> Vec<usize> {
+            let r = store.get_opts(p, opts).await.unwrap();
+            r.into_stream().map(|b| b.unwrap().len()).collect().await
+        }
+        let sizes = pieces(&store, &p, GetOptions::new()).await;
         let chunk = FILE_CHUNK as usize;
         let whole = 3_000_000 / chunk;
         let mut expected = vec![chunk; whole];
@@ -642,15 +640,7 @@ mod tests {
         assert!(whole >= 2, "the test file spans several chunks");
         assert_eq!(sizes, expected);
         let opts = GetOptions::new().with_range(Some(100..1_048_676));
-        let parts: Vec<usize> = store
-            .get_opts(&p, opts)
-            .await
-            .unwrap()
-            .into_stream()
-            .map(|b| b.unwrap().len())
-            .collect()
-            .await;
-        assert_eq!(parts, [1_048_576]);
+        assert_eq!(pieces(&store, &p, opts).await, [1_048_576]);
         let bytes = store.get_range(&p, 2_999_000..3_000_000).await.unwrap();
         assert_eq!(bytes.len(), 1000);
         assert_eq!(meter.reading().bytes_scanned, 3_000_000 + 1_048_576 + 1000);
