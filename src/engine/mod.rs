@@ -4,7 +4,8 @@
 //! `RuntimeEnv`: its own [`Meter`]-charging store registry and its own (empty) list, statistics and footer
 //! caches. So a query's bytes never depend on what ran before it (Athena has no cross-query cache), and two
 //! concurrent queries never share counts. Statements the registry owns (CREATE EXTERNAL TABLE, DROP, SHOW,
-//! DESCRIBE, USE, CREATE DATABASE) are handled in `commands`; everything else is DataFusion's.
+//! DESCRIBE, USE, CREATE DATABASE) are handled in `commands`; everything else is DataFusion's, after `shared`
+//! has computed once each CTE the statement reads more than once.
 
 mod athena;
 mod commands;

@@ -357,8 +357,9 @@ fn replace(plan: LogicalPlan, target: &LogicalPlan, with: &LogicalPlan) -> Resul
 
 /// `EXPLAIN` of a query with shared subqueries: the plans that run, not DataFusion's inline one. Returns the
 /// EXPLAIN of the rewritten statement and, first, one EXPLAIN per subquery computed once, whose rows are shown
-/// as `<alias> (computed once): <plan type>`. None when nothing is shared (or for EXPLAIN ANALYZE, which is
-/// DataFusion's own run).
+/// as `<alias> (computed once): <plan type>`. None when nothing is shared. (EXPLAIN ANALYZE is an `Analyze`
+/// plan, not this: DataFusion's own run of the inline plan.) Each shared subquery is planned twice here, once
+/// to plan the statement around it and once for its own EXPLAIN rows; EXPLAIN is not a hot path.
 pub async fn explain(
     state: &SessionState,
     explain: &datafusion::logical_expr::Explain,

@@ -18,11 +18,16 @@ use std::sync::{Arc, Mutex};
 use url::Url;
 
 /// Local files are streamed in chunks of this size, so a query that stops early reads (and pays) little. A
-/// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is read at once. (Chunks
+/// bounded range of at most [`REMOTE_SINGLE_MAX`] (a Parquet column chunk, a footer) is one chunk, read at once
+/// into its buffer. (Chunks
 /// growing to 8 MiB, as remote reads do, were tried: a CSV scan of 766 MB then peaked at 810 MiB resident
 /// instead of 110 MiB, and ran slower. 1 MiB against 256 KiB: TPC-H SF1 CSV q1/q6/q18 5-11% faster, peaks
 /// +5-16 MiB on a scan, q18's unchanged; see BENCHMARKS.md.)
 const FILE_CHUNK: u64 = 1024 * 1024;
+const _: () = assert!(
+    FILE_CHUNK >= REMOTE_SINGLE_MAX,
+    "small local ranges must come in one piece"
+);
 
 /// A streamed read of a remote object is fetched as ranged GETs of this size, doubling up to
 /// [`REMOTE_CHUNK_MAX`], each received whole. A reader that stops early (LIMIT, a newline search, a cancel)
@@ -97,18 +102,10 @@ impl MeteredStore {
         format!("{}/{}", self.scope, location)
     }
 
-    /// Wrap a payload so that bytes are counted as the caller consumes them. `at_once`: a local file's range
-    /// is read in one piece (a small bounded range, which the caller wants whole).
-    fn count_payload(&self, mut result: GetResult, at_once: bool) -> GetResult {
+    /// Wrap a payload so that bytes are counted as the caller consumes them.
+    fn count_payload(&self, mut result: GetResult) -> GetResult {
         let stream = match result.payload {
-            GetResultPayload::File(file, path) => {
-                let first = if at_once {
-                    result.range.end - result.range.start
-                } else {
-                    FILE_CHUNK
-                };
-                file_stream(file, path, result.range.clone(), first)
-            }
+            GetResultPayload::File(file, path) => file_stream(file, path, result.range.clone()),
             GetResultPayload::Stream(s) => s,
         };
         let meter = Arc::clone(&self.meter);
@@ -254,13 +251,12 @@ impl ObjectStore for MeteredStore {
             }
         }
         self.meter.add_get(self.object(location), 1);
-        let at_once = matches!(&options.range, Some(GetRange::Bounded(r)) if r.end - r.start <= REMOTE_SINGLE_MAX);
         let result = self
             .inner
             .get_opts(location, options)
             .await
             .map_err(|e| self.fail(e, location))?;
-        Ok(self.count_payload(result, at_once))
+        Ok(self.count_payload(result))
     }
 
     async fn get_ranges(
@@ -476,54 +472,49 @@ fn file_stream(
     file: std::fs::File,
     path: std::path::PathBuf,
     range: Range<u64>,
-    first: u64,
 ) -> BoxStream<'static, object_store::Result<Bytes>> {
-    let first = first.max(1);
-    futures::stream::try_unfold(
-        (Some(file), range.start, first),
-        move |(file, pos, size)| {
-            let path = path.clone();
-            let end = range.end;
-            async move {
-                let Some(mut file) = file else {
-                    return Ok(None);
-                };
-                if pos >= end {
-                    return Ok(None);
-                }
-                let n = (end - pos).min(size);
-                let read = tokio::task::spawn_blocking(move || {
-                    let mut buf = Vec::with_capacity(n as usize);
-                    file.seek(SeekFrom::Start(pos))?;
-                    (&mut file).take(n).read_to_end(&mut buf)?;
-                    if (buf.len() as u64) < n {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "the file ended before the range did",
-                        ));
-                    }
-                    Ok::<_, std::io::Error>((file, buf))
-                })
-                .await;
-                let (file, buf) = match read {
-                    Ok(Ok(v)) => v,
-                    Ok(Err(e)) => {
-                        return Err(object_store::Error::Generic {
-                            store: "LocalFileSystem",
-                            source: format!("reading `{}`: {e}", path.display()).into(),
-                        });
-                    }
-                    Err(e) => {
-                        return Err(object_store::Error::Generic {
-                            store: "LocalFileSystem",
-                            source: Box::new(e),
-                        });
-                    }
-                };
-                Ok(Some((Bytes::from(buf), (Some(file), pos + n, FILE_CHUNK))))
+    futures::stream::try_unfold((Some(file), range.start), move |(file, pos)| {
+        let path = path.clone();
+        let end = range.end;
+        async move {
+            let Some(mut file) = file else {
+                return Ok(None);
+            };
+            if pos >= end {
+                return Ok(None);
             }
-        },
-    )
+            let n = (end - pos).min(FILE_CHUNK);
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buf = Vec::with_capacity(n as usize);
+                file.seek(SeekFrom::Start(pos))?;
+                (&mut file).take(n).read_to_end(&mut buf)?;
+                if (buf.len() as u64) < n {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file ended before the range did",
+                    ));
+                }
+                Ok::<_, std::io::Error>((file, buf))
+            })
+            .await;
+            let (file, buf) = match read {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    return Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: format!("reading `{}`: {e}", path.display()).into(),
+                    });
+                }
+                Err(e) => {
+                    return Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    });
+                }
+            };
+            Ok(Some((Bytes::from(buf), (Some(file), pos + n))))
+        }
+    })
     .boxed()
 }
 
