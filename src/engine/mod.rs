@@ -11,6 +11,8 @@ mod athena;
 mod commands;
 mod ctas;
 pub mod estimate;
+pub mod options;
+mod pushdown;
 pub mod shared;
 pub mod stores;
 
@@ -100,7 +102,7 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.database)
             .with_information_schema(true);
-        config = config.with_option_extension(shared::OwlOptions::default());
+        config = config.with_option_extension(options::OwlOptions::default());
         if settings.threads > 0 {
             config = config.with_target_partitions(settings.threads);
         }
@@ -119,6 +121,7 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(pushdown::DynamicRowFilters))
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         Ok(Engine {

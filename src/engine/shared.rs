@@ -21,7 +21,6 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::HashMap;
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
-use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::datasource::provider_as_source;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -37,82 +36,9 @@ use datafusion::physical_plan::{
 };
 use std::sync::Arc;
 
-/// owl's own session settings: `SET owl.<name> = <value>`, `SHOW owl.<name>`, listed by `SHOW ALL` (as
-/// `owl.<name>`; DataFusion's `extensions_options!` would list them without the prefix).
-#[derive(Debug, Clone)]
-pub struct OwlOptions {
-    /// Compute a common table expression referenced more than once a single time (see `engine::shared`).
-    pub materialize_ctes: bool,
-}
-
-impl Default for OwlOptions {
-    fn default() -> Self {
-        OwlOptions {
-            materialize_ctes: true,
-        }
-    }
-}
-
-const MATERIALIZE_CTES: &str = "materialize_ctes";
-
-impl ExtensionOptions for OwlOptions {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn cloned(&self) -> Box<dyn ExtensionOptions> {
-        Box::new(self.clone())
-    }
-
-    fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        match key {
-            MATERIALIZE_CTES => {
-                self.materialize_ctes = match value.trim().to_ascii_lowercase().as_str() {
-                    "true" | "on" | "1" => true,
-                    "false" | "off" | "0" => false,
-                    _ => {
-                        return Err(DataFusionError::Configuration(format!(
-                            "owl.{MATERIALIZE_CTES} is true or false, not `{value}`"
-                        )));
-                    }
-                }
-            }
-            _ => {
-                return Err(DataFusionError::Configuration(format!(
-                    "unknown setting `owl.{key}` (owl's settings: owl.{MATERIALIZE_CTES})"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn entries(&self) -> Vec<ConfigEntry> {
-        vec![ConfigEntry {
-            key: format!("{}.{MATERIALIZE_CTES}", Self::PREFIX),
-            value: Some(self.materialize_ctes.to_string()),
-            description: "Compute a common table expression that a query references more than once a \
-                          single time, when it aggregates, joins, deduplicates or sorts (fewer bytes \
-                          scanned); false: inline every reference, as Athena does",
-        }]
-    }
-}
-
-impl ConfigExtension for OwlOptions {
-    const PREFIX: &'static str = "owl";
-}
-
 /// Whether this session materializes shared subqueries.
 pub fn enabled(state: &SessionState) -> bool {
-    state
-        .config()
-        .options()
-        .extensions
-        .get::<OwlOptions>()
-        .is_none_or(|o| o.materialize_ctes)
+    super::options::of(state).materialize_ctes
 }
 
 /// One shared subquery, computed (or planned): its name, its own plan, and the physical plan that computed it

@@ -1,0 +1,108 @@
+//! owl's own session settings: `SET owl.<name> = <value>`, `SHOW owl.<name>`, listed by `SHOW ALL` (as
+//! `owl.<name>`; DataFusion's `extensions_options!` would list them without the prefix).
+
+use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+
+#[derive(Debug, Clone)]
+pub struct OwlOptions {
+    /// Compute a common table expression referenced more than once a single time (see `engine::shared`).
+    pub materialize_ctes: bool,
+    /// Apply joins' and top-k sorts' run-time filters row by row in Parquet scans that have no other filter
+    /// (see `engine::pushdown`).
+    pub dynamic_row_filters: bool,
+}
+
+impl Default for OwlOptions {
+    fn default() -> Self {
+        OwlOptions {
+            materialize_ctes: true,
+            dynamic_row_filters: true,
+        }
+    }
+}
+
+/// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
+type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
+
+const SETTINGS: [Setting; 2] = [
+    (
+        "materialize_ctes",
+        "Compute a common table expression that a query references more than once a single time, when it \
+         aggregates, joins, deduplicates or sorts (fewer bytes scanned); false: inline every reference, as \
+         Athena does",
+        |o| &mut o.materialize_ctes,
+    ),
+    (
+        "dynamic_row_filters",
+        "Apply the filters a join or an ORDER BY ... LIMIT learns at run time row by row in a Parquet scan \
+         that has no other filter (other columns are decoded only for the rows that pass); false: use them \
+         only to skip files and row groups, as DataFusion does by default",
+        |o| &mut o.dynamic_row_filters,
+    ),
+];
+
+impl ExtensionOptions for OwlOptions {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let Some((name, _, field)) = SETTINGS.iter().find(|(name, _, _)| *name == key) else {
+            let names: Vec<String> = SETTINGS
+                .iter()
+                .map(|(n, _, _)| format!("owl.{n}"))
+                .collect();
+            return Err(DataFusionError::Configuration(format!(
+                "unknown setting `owl.{key}` (owl's settings: {})",
+                names.join(", ")
+            )));
+        };
+        *field(self) = match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "on" | "1" => true,
+            "false" | "off" | "0" => false,
+            _ => {
+                return Err(DataFusionError::Configuration(format!(
+                    "owl.{name} is true or false, not `{value}`"
+                )));
+            }
+        };
+        Ok(())
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        let mut values = self.clone();
+        SETTINGS
+            .iter()
+            .map(|(name, description, field)| ConfigEntry {
+                key: format!("{}.{name}", Self::PREFIX),
+                value: Some(field(&mut values).to_string()),
+                description,
+            })
+            .collect()
+    }
+}
+
+impl ConfigExtension for OwlOptions {
+    const PREFIX: &'static str = "owl";
+}
+
+/// This session's owl settings.
+pub fn of(state: &SessionState) -> OwlOptions {
+    state
+        .config()
+        .options()
+        .extensions
+        .get::<OwlOptions>()
+        .cloned()
+        .unwrap_or_default()
+}
