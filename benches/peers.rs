@@ -7,7 +7,7 @@
 //!   `OWL_PEERS_QUERIES` (e.g. `1,6,17`; default all 22), `OWL_PEERS_SF` (default 1), `OWL_PEERS_RUNS`
 //!   (default 3), `OWL_PEERS_THREADS` (default: the cores), `OWL_PEERS_WEBLOG_ROWS` (default 4000000);
 //! - `OWL_PEERS_WRITE=1` rewrites the generated section of BENCHMARKS.md from the results; `OWL_PEERS_MERGE=1`
-//!   keeps the formats and suites this run skips from the last results (run one format at a time).
+//!   keeps the formats, queries and suites this run skips from the last results (rerun one format, or one query).
 //!
 //! Data is generated once into `target/peers/tpch-sf<SF>/` and `target/peers/weblogs/` and reused; results go to `target/peers/results.json`.
 

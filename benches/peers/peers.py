@@ -672,12 +672,21 @@ def main():
         generate_tpch(Path(args.data), args.sf, [], venv_bin)
         doc["cold"] = cold(args, args.owl, venv_bin)
     if args.merge and Path(args.out).exists():
-        # Keep what this run did not measure (other formats, the cold suite) from the last results.
+        # Keep what this run did not measure (other formats, other queries, the cold suite) from the last results.
         old = json.loads(Path(args.out).read_text())
-        doc["tpch"] = {**old.get("tpch", {}), **doc.get("tpch", {})}
-        for suite in ("weblogs", "cold"):
-            if suite not in doc and suite in old:
-                doc[suite] = old[suite]
+
+        def by_query(old_rows, new_rows):
+            rows = {r["query"]: r for r in old_rows}
+            rows.update({r["query"]: r for r in new_rows})
+            return [rows[q] for q in sorted(rows)]
+
+        tpch_old = old.get("tpch", {})
+        doc["tpch"] = {fmt: by_query(tpch_old.get(fmt, []), doc.get("tpch", {}).get(fmt, []))
+                       for fmt in {**tpch_old, **doc.get("tpch", {})}}
+        if "weblogs" in old:
+            doc["weblogs"] = by_query(old["weblogs"], doc.get("weblogs", []))
+        if "cold" not in doc and "cold" in old:
+            doc["cold"] = old["cold"]
     Path(args.out).write_text(json.dumps(doc, indent=1))
     md = markdown(doc)
     print(md)
