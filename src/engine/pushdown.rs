@@ -256,6 +256,7 @@ fn listed_keys(expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
     }
     let mut keys = HashSet::new();
     let mut lists = 0;
+    // A hash-table lookup (or a list that is not of keys): the keys are not listed.
     let mut lookup = false;
     let _ = expr.apply(|e| {
         if e.is::<HashTableLookupExpr>() {
@@ -267,10 +268,12 @@ fn listed_keys(expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
         {
             lists += 1;
             for value in list.list() {
-                match value.downcast_ref::<Literal>() {
-                    Some(lit) => keys.insert(lit.value().clone()),
-                    None => keys.insert(ScalarValue::Utf8(Some(value.to_string()))),
+                // A join lists its keys as literals; anything else is not a count of keys.
+                let Some(lit) = value.downcast_ref::<Literal>() else {
+                    lookup = true;
+                    return Ok(TreeNodeRecursion::Stop);
                 };
+                keys.insert(lit.value().clone());
             }
             return Ok(TreeNodeRecursion::Jump);
         }
@@ -383,8 +386,7 @@ impl ExecutionPlan for RowFilterChoiceExec {
         _input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        #[expect(deprecated)]
-        self.plain.partition_statistics(args.partition())
+        StatisticsContext::new().compute(self.plain.as_ref(), args)
     }
 
     fn fetch(&self) -> Option<usize> {
