@@ -10,19 +10,22 @@
 //! Applying a filter row by row (the reader decodes the filter's columns first, then the other columns only
 //! for the rows that pass) pays when few rows pass, and costs when most do: with `pushdown_filters` on for
 //! every scan, TPC-H SF1 q17 and q18 ran 30-35% faster and q4, q5, q9, q12, q21, q22 15-65% slower. So owl
-//! decides per scan, and for a join's filter at run time, once the join has read its build side:
+//! decides per scan, and for a join's filter at run time, once the join has read its build side (the scan
+//! waits for it when asked for rows earlier, by an operator reading ahead):
 //! - only a Parquet scan whose filters are all dynamic (no `WHERE` on that table: static filters stay where
 //!   DataFusion evaluates them, after decoding) is considered;
 //! - a top-k's filter (`ORDER BY ... LIMIT`) is always applied row by row: past the first batches, few rows
 //!   beat the k-th;
 //! - a join's filter is applied row by row when the build side's keys (the filter lists them when there are at
 //!   most 150; else the join's build-side rows bound them) are at most 1% of the probe column's range of values
-//!   (its minimum and maximum in the registry's statistics, and no more than the table's rows). A join whose
+//!   (its minimum and maximum in the registry's statistics, and no more than the table's rows), or at most a
+//!   quarter of them in a scan of at most 262,144 rows (a dimension table such as `supplier` or `customer`
+//!   filtered by a join with a few nations: the joins above then carry a fraction of the rows). A join whose
 //!   keys cover more of the range, or a column whose range is unknown, keeps DataFusion's default.
 //!
-//! Measured (BENCHMARKS.md): q17 28% and q18 32% faster (q18's peak memory 681 -> 416 MB), the web logs'
-//! `SELECT * ... ORDER BY latency_ms DESC LIMIT 10` 15% faster reading 52 MB instead of 70; no other TPC-H query
-//! changed beyond the noise.
+//! Measured (BENCHMARKS.md, `SET owl.dynamic_row_filters = true|false`): q7 30%, q17 28%, q18 32% (peak memory
+//! 681 -> 416 MB) and q21 20% faster; the web logs' `SELECT * ... ORDER BY latency_ms DESC LIMIT 10` 15%
+//! faster reading 52 MB instead of 70; no other TPC-H query changed beyond the noise.
 //!
 //! Answers are the same either way: a dynamic filter only drops rows that cannot join or cannot be among the
 //! first k. `SET owl.dynamic_row_filters = false` turns this off; `SET datafusion.execution.parquet.
@@ -54,11 +57,16 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
+use tokio::sync::OnceCell;
 
 use super::options::OwlOptions;
 
 /// A join's keys must be at most this fraction of the probe column's values for row filtering.
 const MAX_KEY_SHARE: f64 = 0.01;
+
+/// A scan of at most this many rows filters them row by row when a join's keys are at most a quarter of the
+/// column's values: filtering costs little there, and the join above it builds or probes fewer rows.
+const SMALL_SCAN_ROWS: usize = 1 << 18;
 
 /// The physical optimizer rule (runs after DataFusion's own, once dynamic filters have been pushed).
 #[derive(Debug, Default)]
@@ -149,7 +157,10 @@ pub struct RowFilterChoiceExec {
     producers: Producers,
     /// Whether this run applies row filters, and why: decided once for all partitions (they share one scan's
     /// state).
-    choice: Arc<OnceLock<(bool, String)>>,
+    choice: Arc<OnceCell<(bool, String)>>,
+    /// Whether the choice may wait for joins' filters: not after `reset_state` (a recursive query's next
+    /// round), where the joins are new nodes that no longer produce the filters this scan holds.
+    may_wait: bool,
 }
 
 impl RowFilterChoiceExec {
@@ -177,15 +188,16 @@ impl RowFilterChoiceExec {
             filtered: DataSourceExec::from_data_source(config),
             filters,
             producers: Arc::clone(producers),
-            choice: Arc::new(OnceLock::new()),
+            choice: Arc::new(OnceCell::new()),
+            may_wait: true,
         })
     }
 
-    /// Whether to apply the filters row by row, with why. A join completes its filter once it has read its
-    /// build side, and only then asks its probe side (this scan) for rows; a filter not complete when this scan
-    /// is first asked (an operator between them reading ahead) counts as not selective rather than holding the
-    /// read-ahead back.
-    fn decide(&self) -> (bool, String) {
+    /// Whether to apply the filters row by row, with why. Waits (`wait`) for the joins' filters: a join
+    /// completes its filter once it has read its build side, which never depends on this scan (on the join's
+    /// probe side); the join asks for this scan's rows only after that anyway, and an operator between them that
+    /// reads ahead waits with it.
+    async fn decide(&self, wait: bool) -> (bool, String) {
         let empty = HashMap::new();
         let producers = self.producers.get().unwrap_or(&empty);
         let producer =
@@ -200,6 +212,9 @@ impl RowFilterChoiceExec {
         let stats = StatisticsContext::new()
             .compute(self.plain.as_ref(), &StatisticsArgs::new())
             .ok();
+        let rows = stats
+            .as_deref()
+            .and_then(|s| s.num_rows.get_value().copied());
         let mut why = "no join's filter".to_string();
         for filter in &self.filters {
             let (Some(Producer::Join(join)), Some(dynamic)) = (
@@ -208,8 +223,10 @@ impl RowFilterChoiceExec {
             ) else {
                 continue;
             };
-            if dynamic.wait_complete().now_or_never().is_none() {
-                why = "a join's filter is not complete yet".into();
+            if wait {
+                dynamic.wait_complete().await;
+            } else if dynamic.wait_complete().now_or_never().is_none() {
+                why = "a join's filter is not complete".into();
                 continue;
             }
             let Ok(current) = dynamic.current() else {
@@ -231,12 +248,15 @@ impl RowFilterChoiceExec {
             if (keys as f64) <= MAX_KEY_SHARE * values as f64 {
                 return (true, why);
             }
+            if rows.is_some_and(|r| r <= SMALL_SCAN_ROWS) && (keys as u64) * 4 <= values {
+                return (true, format!("{why}, a small table"));
+            }
         }
         (false, why)
     }
 
-    fn chosen(&self) -> &Arc<dyn ExecutionPlan> {
-        let (filtered, _) = self.choice.get_or_init(|| self.decide());
+    async fn chosen(&self, wait: bool) -> &Arc<dyn ExecutionPlan> {
+        let (filtered, _) = self.choice.get_or_init(|| self.decide(wait)).await;
         if *filtered {
             &self.filtered
         } else {
@@ -377,7 +397,8 @@ impl ExecutionPlan for RowFilterChoiceExec {
             filtered: Arc::clone(&self.filtered).reset_state()?,
             filters: self.filters.clone(),
             producers: Arc::clone(&self.producers),
-            choice: Arc::new(OnceLock::new()),
+            choice: Arc::new(OnceCell::new()),
+            may_wait: false,
         }))
     }
 
@@ -402,14 +423,19 @@ impl ExecutionPlan for RowFilterChoiceExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        // The choice waits for the first poll: a join asks its probe side for rows only once its own filter is
-        // complete.
+        // The choice waits for the first poll, and for the joins' filters when they compute them.
         let this = self.clone();
+        let wait = self.may_wait
+            && context
+                .session_config()
+                .options()
+                .optimizer
+                .enable_join_dynamic_filter_pushdown;
         // As DataFusion does, the scan's stream is made now (it reads nothing until asked for rows); the one
         // that applies row filters replaces it if chosen.
         let plain = self.plain.execute(partition, Arc::clone(&context))?;
         let stream = futures::stream::once(async move {
-            if Arc::ptr_eq(this.chosen(), &this.plain) {
+            if Arc::ptr_eq(this.chosen(wait).await, &this.plain) {
                 Ok(plain)
             } else {
                 drop(plain);
