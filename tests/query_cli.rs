@@ -692,3 +692,136 @@ fn selective_run_time_filters_apply_row_by_row() {
         serde_json::json!([[7, 0], [8, 1], [9, 2], [10, 3]])
     );
 }
+
+/// 60,000 facts sorted by `k` (0..59,999) in one Parquet file of 60 row groups of 1,000 rows, pages of 250.
+fn write_sorted_facts(path: &std::path::Path) {
+    use arrow::array::{Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("label", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..60_000)),
+            Arc::new(StringArray::from_iter_values(
+                (0..60_000).map(|k| format!("row-{k}")),
+            )),
+        ],
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1_000))
+        .set_data_page_row_count_limit(250)
+        .set_write_batch_size(250)
+        .build();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn a_joins_listed_keys_skip_row_groups_and_pages() {
+    let f = Fixture::new();
+    write_sorted_facts(&f.path().join("lake/facts/part-0.parquet"));
+    // 30 keys (more than DataFusion's own pruning reads from a list: 20), one in every other row group, in the
+    // first quarter of its 4 pages.
+    let keys: Vec<i64> = (0..30).map(|i| i * 2_000 + 7).collect();
+    f.run_ok(&["query", "CREATE DATABASE lake"]);
+    f.run_ok(&[
+        "-d",
+        "lake",
+        "query",
+        "CREATE TABLE dims WITH (format = 'PARQUET', external_location = 'lake/dims/') AS \
+         SELECT value * 2000 + 7 AS k, concat('d', CAST(value AS VARCHAR)) AS name FROM generate_series(0, 29)",
+    ]);
+    f.run_ok(&["-d", "lake", "crawl", "lake"]);
+
+    // The row groups and pages that hold a key, counted from the layout written above.
+    let groups: std::collections::BTreeSet<i64> = keys.iter().map(|k| k / 1_000).collect();
+    let pages: std::collections::BTreeSet<i64> = keys.iter().map(|k| k / 250).collect();
+    assert_eq!((groups.len(), pages.len()), (30, 30));
+    let expected: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| serde_json::json!([k, format!("row-{k}"), format!("d{i}")]))
+        .collect();
+    let sql = "SELECT f.k, f.label, d.name FROM facts f JOIN dims d ON f.k = d.k ORDER BY f.k";
+    // The join's filter as one list (a small build side), and split by hash partitions (a CASE).
+    let partitioned = "SET datafusion.execution.target_partitions = 4; \
+        SET datafusion.optimizer.hash_join_single_partition_threshold = 0; \
+        SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0;";
+    for (mode, settings) in [("one list", ""), ("partitioned", partitioned)] {
+        let mut scanned = Vec::new();
+        for on in [true, false] {
+            let script = format!("{settings} SET owl.join_key_pruning = {on};");
+            let out = f.run_ok(&[
+                "-d",
+                "lake",
+                "query",
+                "-f",
+                "json",
+                &format!("{script} {sql}"),
+            ]);
+            let doc: Value = serde_json::from_slice(
+                out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                doc["rows"],
+                Value::Array(expected.clone()),
+                "{mode}, pruning {on}"
+            );
+            scanned.push(stat(&doc, "bytes_scanned"));
+
+            let plan = String::from_utf8(f.run_ok(&[
+                "-d",
+                "lake",
+                "query",
+                "-f",
+                "csv",
+                &format!("{script} EXPLAIN ANALYZE {sql}"),
+            ]))
+            .unwrap();
+            let scan = plan
+                .lines()
+                .find(|l| l.contains("part-0.parquet"))
+                .unwrap_or_else(|| panic!("no facts scan: {plan}"));
+            if mode == "partitioned" {
+                assert!(scan.contains("CASE hash_repartition % 4"), "{scan}");
+            }
+            // "<metric>=<total> total → <matched> matched"
+            let matched = |metric: &str| -> (u64, u64) {
+                let at = scan
+                    .find(&format!("{metric}="))
+                    .unwrap_or_else(|| panic!("{metric}: {scan}"));
+                let words: Vec<&str> = scan[at + metric.len() + 1..]
+                    .split_whitespace()
+                    .take(4)
+                    .collect();
+                (words[0].parse().unwrap(), words[3].parse().unwrap())
+            };
+            let groups_read = matched("row_groups_pruned_statistics");
+            let pages_read = matched("page_index_pages_pruned").1;
+            if on {
+                assert_eq!(groups_read, (60, groups.len() as u64), "{mode}: {scan}");
+                assert_eq!(pages_read, pages.len() as u64, "{mode}: {scan}");
+            } else {
+                // DataFusion alone: at most the keys' bounds (a list's) or nothing (a CASE's).
+                assert!(groups_read.1 >= 59, "{mode}, no pruning: {scan}");
+                assert!(
+                    pages_read == 0 || pages_read > 4 * 50,
+                    "{mode}, no pruning: {scan}"
+                );
+            }
+        }
+        assert!(scanned[0] < scanned[1], "{mode}: {scanned:?}");
+    }
+}

@@ -11,6 +11,7 @@ mod athena;
 mod commands;
 mod ctas;
 pub mod estimate;
+mod key_pruning;
 pub mod options;
 mod pushdown;
 pub mod shared;

@@ -12,6 +12,9 @@ pub struct OwlOptions {
     /// Apply joins' and top-k sorts' run-time filters row by row in Parquet scans that have no other filter
     /// (see `engine::pushdown`).
     pub dynamic_row_filters: bool,
+    /// Skip Parquet row groups and pages by the keys a join's run-time filter lists (see
+    /// `engine::key_pruning`).
+    pub join_key_pruning: bool,
 }
 
 impl Default for OwlOptions {
@@ -19,6 +22,7 @@ impl Default for OwlOptions {
         OwlOptions {
             materialize_ctes: true,
             dynamic_row_filters: true,
+            join_key_pruning: true,
         }
     }
 }
@@ -26,7 +30,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 2] = [
+const SETTINGS: [Setting; 3] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -40,6 +44,12 @@ const SETTINGS: [Setting; 2] = [
          that has no other filter (other columns are decoded only for the rows that pass); false: use them \
          only to skip files and row groups, as DataFusion does by default",
         |o| &mut o.dynamic_row_filters,
+    ),
+    (
+        "join_key_pruning",
+        "Skip Parquet row groups and pages whose min/max hold none of the keys a join's run-time filter lists \
+         (up to 150 a partition); false: prune with them only as DataFusion does (a single list of at most 20)",
+        |o| &mut o.join_key_pruning,
     ),
 ];
 

@@ -59,6 +59,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::OnceCell;
 
+use super::key_pruning::{self, dynamic_filter};
 use super::options::OwlOptions;
 
 /// A join's keys must be at most this fraction of the probe column's values for row filtering.
@@ -78,19 +79,29 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let on = config
+        let options = config
             .extensions
             .get::<OwlOptions>()
-            .is_none_or(|o| o.dynamic_row_filters);
-        if !on || config.execution.parquet.pushdown_filters {
+            .cloned()
+            .unwrap_or_default();
+        let row_filters = options.dynamic_row_filters && !config.execution.parquet.pushdown_filters;
+        if !row_filters && !options.join_key_pruning {
             return Ok(plan);
         }
         let producers = Arc::new(OnceLock::new());
         let plan = plan
             .transform_up(|node| {
-                Ok(match RowFilterChoiceExec::try_new(&node, &producers) {
+                let node = if options.join_key_pruning {
+                    key_pruning::hint_scan(node)?
+                } else {
+                    Transformed::no(node)
+                };
+                if !row_filters {
+                    return Ok(node);
+                }
+                Ok(match RowFilterChoiceExec::try_new(&node.data, &producers) {
                     Some(choice) => Transformed::yes(Arc::new(choice) as Arc<dyn ExecutionPlan>),
-                    None => Transformed::no(node),
+                    None => node,
                 })
             })
             .data()?;
@@ -174,9 +185,7 @@ impl RowFilterChoiceExec {
         let predicate = FileSource::filter(parquet)?;
         let mut filters = Vec::new();
         for conjunct in split_conjunction(&predicate) {
-            if !conjunct.is::<DynamicFilterPhysicalExpr>() {
-                return None;
-            }
+            dynamic_filter(conjunct)?;
             filters.push(Arc::clone(conjunct));
         }
         let source = Arc::new(parquet.clone().with_pushdown_filters(true));
@@ -200,8 +209,11 @@ impl RowFilterChoiceExec {
     async fn decide(&self, wait: bool) -> (bool, String) {
         let empty = HashMap::new();
         let producers = self.producers.get().unwrap_or(&empty);
-        let producer =
-            |f: &Arc<dyn PhysicalExpr>| f.expression_id().and_then(|id| producers.get(&id));
+        let producer = |f: &Arc<dyn PhysicalExpr>| {
+            dynamic_filter(f)
+                .and_then(|d| d.expression_id())
+                .and_then(|id| producers.get(&id))
+        };
         if self
             .filters
             .iter()
@@ -217,10 +229,9 @@ impl RowFilterChoiceExec {
             .and_then(|s| s.num_rows.get_value().copied());
         let mut why = "no join's filter".to_string();
         for filter in &self.filters {
-            let (Some(Producer::Join(join)), Some(dynamic)) = (
-                producer(filter),
-                filter.downcast_ref::<DynamicFilterPhysicalExpr>(),
-            ) else {
+            let (Some(Producer::Join(join)), Some(dynamic)) =
+                (producer(filter), dynamic_filter(filter))
+            else {
                 continue;
             };
             if wait {
@@ -240,7 +251,7 @@ impl RowFilterChoiceExec {
                     .map(|v| v.as_usize())
             });
             let Some(keys) = keys else { continue };
-            let Some(values) = value_count(stats.as_deref(), &self.plain, filter) else {
+            let Some(values) = value_count(stats.as_deref(), &self.plain, dynamic) else {
                 why = format!("a join's filter has {keys} keys, the column's range is unknown");
                 continue;
             };
@@ -307,7 +318,7 @@ fn listed_keys(expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
 fn value_count(
     stats: Option<&Statistics>,
     plan: &Arc<dyn ExecutionPlan>,
-    filter: &Arc<dyn PhysicalExpr>,
+    filter: &DynamicFilterPhysicalExpr,
 ) -> Option<u64> {
     let stats = stats?;
     let rows = *stats.num_rows.get_value()? as u64;
