@@ -282,6 +282,7 @@ fn schema_merge(c: &mut Criterion) {
                             min: Some(v(lo)),
                             max: Some(v(lo + 999)),
                             nulls: Some(f as u64 % 7),
+                            order: Some((9, 9)),
                         },
                     )
                 })

@@ -85,3 +85,60 @@ fn corrupt_parquet_fails_clearly_and_bills_nothing() {
     let doc = f.json("SELECT count(*) FROM weblogs_parquet WHERE month = 1");
     assert!(doc["rows"][0][0].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn page_indexes_are_read_only_where_they_can_skip_pages() {
+    let f = Fixture::new();
+    let files: Vec<_> = walk(&f.data("weblogs_parquet"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("month=01"))
+        .collect();
+    // The crawler found each file's row groups in `ts` order, while each spans the range of `status`.
+    let stats = &f.registry_json("default", "weblogs_parquet")["stats"]["columns"];
+    assert_eq!(stats["ts"]["clustered"], true);
+    assert_eq!(stats["status"]["clustered"], false);
+
+    // A filter on `status` alone skips no page (nor row group, here): the scan reads the footers and the two
+    // columns' chunks, no page index.
+    let sql = "SELECT count(*), sum(bytes) FROM weblogs_parquet WHERE month = 1 AND status <> 404";
+    let doc = f.json(sql);
+    let expect: u64 = files
+        .iter()
+        .map(|p| expected_bytes(p, &["status", "bytes"]))
+        .sum();
+    assert_eq!(stat(&doc, "bytes_scanned"), expect);
+
+    // As DataFusion does: the page index too, for the same answer.
+    let out = f.run_ok(&[
+        "query",
+        "-f",
+        "json",
+        &format!("SET owl.clustered_page_index = false; {sql}"),
+    ]);
+    let line = out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
+    let always: serde_json::Value = serde_json::from_slice(line).unwrap();
+    assert_eq!(always["rows"], doc["rows"]);
+    assert!(stat(&always, "bytes_scanned") > expect, "{always}");
+
+    // A filter on `ts` reads the page index and skips pages with it.
+    let pages = |sql: &str| -> u64 {
+        let plan =
+            String::from_utf8(f.run_ok(&["query", "-f", "csv", &format!("EXPLAIN ANALYZE {sql}")]))
+                .unwrap();
+        let at = plan
+            .find("page_index_pages_pruned=")
+            .expect("a Parquet scan's metrics");
+        plan[at + "page_index_pages_pruned=".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(pages(sql), 0);
+    assert!(
+        pages(
+            "SELECT count(*) FROM weblogs_parquet WHERE month = 1 AND ts < TIMESTAMP '2024-01-02 12:00:00'"
+        ) > 0
+    );
+}

@@ -366,11 +366,11 @@ fn column_statistics_from_parquet_footers_reach_the_planner_and_never_the_answer
         cols["ts"]["min"],
         ts_lo.format("%Y-%m-%dT%H:%M:%S").to_string()
     );
-    // Strings keep a null count only.
+    // Strings keep a null count only, and whether they are clustered (referrers are in no order).
     let no_referrer = logs.iter().filter(|r| r.referrer.is_none()).count();
     assert_eq!(
         cols["referrer"],
-        serde_json::json!({ "nulls": no_referrer })
+        serde_json::json!({ "nulls": no_referrer, "clustered": false })
     );
 
     let text = String::from_utf8(f.run_ok(&["describe", "weblogs_parquet"])).unwrap();

@@ -30,6 +30,9 @@ pub struct Bounds {
     pub min: Option<ScalarValue>,
     pub max: Option<ScalarValue>,
     pub nulls: Option<u64>,
+    /// How many adjacent pairs of row groups (in order of their minimum) hold the column's values in order,
+    /// the one's maximum at most the next's minimum, of how many pairs; None when unknown.
+    pub order: Option<(u64, u64)>,
 }
 
 /// Per column of one file. A column the file lacks is absent (all its rows are NULL there).
@@ -69,17 +72,17 @@ pub fn from_parquet(md: &ParquetMetaData, schema: &Schema) -> FileBounds {
             (n.null_count() == 0 && n.len() == groups.len()).then(|| n.values().iter().sum::<u64>())
         });
         let (mut min, mut max) = (None, None);
+        // A row group whose every value is NULL has no bounds and needs none.
+        let all_null: Vec<bool> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                nulls
+                    .as_ref()
+                    .is_some_and(|n| n.is_valid(i) && n.value(i) == g.num_rows().max(0) as u64)
+            })
+            .collect();
         if keeps_range(field.data_type()) {
-            // A row group whose every value is NULL has no bounds and needs none.
-            let all_null: Vec<bool> = groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    nulls
-                        .as_ref()
-                        .is_some_and(|n| n.is_valid(i) && n.value(i) == g.num_rows().max(0) as u64)
-                })
-                .collect();
             min = conv
                 .row_group_mins(groups.iter())
                 .ok()
@@ -95,10 +98,62 @@ pub fn from_parquet(md: &ParquetMetaData, schema: &Schema) -> FileBounds {
                 min,
                 max,
                 nulls: null_total,
+                order: row_group_order(&conv, md, &all_null),
             },
         );
     }
     out
+}
+
+/// Of the adjacent pairs of a file's row groups, taken in order of their minimum, how many hold the column's
+/// values in order (the one's maximum at most the next's minimum): all of them in a file sorted by the column,
+/// none when every row group spans its range. None when a row group holding values lacks bounds.
+fn row_group_order(
+    conv: &StatisticsConverter,
+    md: &ParquetMetaData,
+    all_null: &[bool],
+) -> Option<(u64, u64)> {
+    let groups = md.row_groups();
+    let mins = conv.row_group_mins(groups.iter()).ok()?;
+    let maxes = conv.row_group_maxes(groups.iter()).ok()?;
+    let mut ranges = Vec::with_capacity(groups.len());
+    for (i, &skip) in all_null.iter().enumerate() {
+        if skip {
+            continue;
+        }
+        if mins.is_null(i) || maxes.is_null(i) {
+            return None;
+        }
+        let lo = ScalarValue::try_from_array(&mins, i).ok()?;
+        let hi = ScalarValue::try_from_array(&maxes, i).ok()?;
+        ranges.push((lo, hi));
+    }
+    let mut comparable = true;
+    ranges.sort_by(|a, b| {
+        a.0.partial_cmp(&b.0).unwrap_or_else(|| {
+            comparable = false;
+            Ordering::Equal
+        })
+    });
+    if !comparable {
+        return None;
+    }
+    let pairs = ranges.len().saturating_sub(1) as u64;
+    let mut ordered = 0;
+    for w in ranges.windows(2) {
+        match w[0].1.partial_cmp(&w[1].0)? {
+            Ordering::Greater => {}
+            _ => ordered += 1,
+        }
+    }
+    Some((ordered, pairs))
+}
+
+/// Whether a table's files hold the column in row groups of their own ranges (see [`ColumnStats::clustered`]):
+/// at least half of the adjacent pairs in order; None without a file of two or more row groups.
+fn clustered(order: (u64, u64)) -> Option<bool> {
+    let (ordered, pairs) = order;
+    (pairs > 0).then_some(ordered * 2 >= pairs)
 }
 
 /// The smallest (`keep = Less`) or largest value of `values`, skipping entries marked `skip`; None when another
@@ -144,6 +199,7 @@ pub fn merge_files(
         let (mut min, mut max): (Option<Option<ScalarValue>>, Option<Option<ScalarValue>>) =
             (None, None);
         let mut nulls = Some(0u64);
+        let mut order = (0u64, 0u64);
         for (bounds, rows) in files {
             let Some(b) = bounds.and_then(|b| b.get(name)) else {
                 // The file lacks the column: every row of it reads as NULL, and it adds no bound.
@@ -151,6 +207,9 @@ pub fn merge_files(
                 continue;
             };
             nulls = nulls.zip(b.nulls).map(|(x, y)| x + y);
+            if let Some((ordered, pairs)) = b.order {
+                order = (order.0 + ordered, order.1 + pairs);
+            }
             let cast = |v: &Option<ScalarValue>| v.as_ref().and_then(|v| v.cast_to(dt).ok());
             min = Some(match min {
                 None => cast(&b.min),
@@ -174,6 +233,7 @@ pub fn merge_files(
             max: text(max),
             nulls,
             distinct: None,
+            clustered: clustered(order),
         };
         if stats != ColumnStats::default() {
             out.insert(name.clone(), stats);
@@ -228,6 +288,8 @@ fn as_bounds(
                 min: bound(s.and_then(|s| s.min.as_ref())),
                 max: bound(s.and_then(|s| s.max.as_ref())),
                 nulls: s.and_then(|s| s.nulls),
+                // The table's verdict as one pair, to weigh against the added files' pairs.
+                order: s.and_then(|s| s.clustered).map(|c| (u64::from(c), 1)),
             };
             (n.clone(), b)
         })
@@ -286,6 +348,7 @@ mod tests {
             min: Some(ScalarValue::Int32(Some(min as i32))),
             max: Some(ScalarValue::Int32(Some(max as i32))),
             nulls: Some(nulls),
+            order: None,
         }
     }
 
@@ -302,6 +365,7 @@ mod tests {
                 max: Some("10".into()),
                 nulls: Some(3),
                 distinct: None,
+                clustered: None,
             }
         );
     }
@@ -321,6 +385,7 @@ mod tests {
                 min: None,
                 max: Some(ScalarValue::Int32(Some(99))),
                 nulls: None,
+                order: None,
             },
         )]);
         // A file without a minimum or a null count: the table has neither; its maximum still holds.
@@ -335,6 +400,86 @@ mod tests {
 
         // One file nothing is known about: no statistics for the table.
         assert!(merge_files(&cols, &[(Some(&one), Some(4)), (None, None)]).is_empty());
+    }
+
+    #[test]
+    fn row_groups_in_a_columns_order_make_it_clustered() {
+        use arrow::array::{Int64Array, RecordBatch, StringArray};
+        use arrow::datatypes::Field;
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::metadata::ParquetMetaDataReader;
+        use parquet::file::properties::WriterProperties;
+        use std::sync::Arc;
+
+        // 10 row groups of 100 rows: `k` sorted (0..999), `v` cycling 0..7 in each, `s` all NULL but one
+        // row group's, `d` sorted descending.
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("d", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..1000)),
+                Arc::new(Int64Array::from_iter_values((0..1000).map(|i| i % 7))),
+                Arc::new(StringArray::from_iter(
+                    (0..1000).map(|i| (i < 100).then(|| format!("s{i:03}"))),
+                )),
+                Arc::new(Int64Array::from_iter_values((0..1000).rev())),
+            ],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, Arc::clone(&schema), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let md = ParquetMetaDataReader::new()
+            .parse_and_finish(&bytes::Bytes::from(buf))
+            .unwrap();
+        assert_eq!(md.num_row_groups(), 10);
+
+        let bounds = from_parquet(&md, &schema);
+        assert_eq!(bounds["k"].order, Some((9, 9)));
+        assert_eq!(bounds["v"].order, Some((0, 9)));
+        // One row group with values: no pair to judge by.
+        assert_eq!(bounds["s"].order, Some((0, 0)));
+        // Row groups are taken in order of their minimum, whatever order the file has them in.
+        assert_eq!(bounds["d"].order, Some((9, 9)));
+
+        let cols = typed_of(&schema);
+        let got = merge_files(&cols, &[(Some(&bounds), Some(1000))]);
+        assert_eq!(got["k"].clustered, Some(true));
+        assert_eq!(got["d"].clustered, Some(true));
+        assert_eq!(got["v"].clustered, Some(false));
+        assert_eq!(got["s"].clustered, None);
+
+        // Two files: their pairs add up (9 in order + 0 of 9: half, clustered; one pair fewer: not).
+        let mut mixed = bounds.clone();
+        mixed.get_mut("k").unwrap().order = Some((0, 9));
+        let got = merge_files(
+            &cols,
+            &[(Some(&bounds), Some(1000)), (Some(&mixed), Some(1000))],
+        );
+        assert_eq!(got["k"].clustered, Some(true));
+        mixed.get_mut("k").unwrap().order = Some((0, 10));
+        let got = merge_files(
+            &cols,
+            &[(Some(&bounds), Some(1000)), (Some(&mixed), Some(1000))],
+        );
+        assert_eq!(got["k"].clustered, Some(false));
+    }
+
+    fn typed_of(schema: &Schema) -> Vec<(String, DataType)> {
+        schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
     }
 
     #[test]

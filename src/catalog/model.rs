@@ -92,6 +92,12 @@ pub struct ColumnStats {
     pub nulls: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distinct: Option<u64>,
+    /// Parquet: whether the files keep the column's values together, row group by row group (sorted, or nearly:
+    /// adjacent row groups' ranges do not overlap), so pages can be skipped by it; false when each row group
+    /// spans the column's range (owl then reads no page index to filter on it alone). Unknown without a file of
+    /// two or more row groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clustered: Option<bool>,
 }
 
 /// One archived schema.

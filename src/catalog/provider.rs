@@ -39,6 +39,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use url::Url;
@@ -384,7 +385,29 @@ impl RegistryTable {
     }
 }
 
+/// The columns of a Parquet table whose page index skips no pages: those the registry's statistics say every row
+/// group spans (not clustered), and the partition keys (one value per file). Each file of a scan carries them;
+/// the engine reads no page index for a scan that filters on these columns only (`engine::page_index`).
+#[derive(Debug, Clone)]
+pub struct NoPageSkipping(pub Arc<BTreeSet<String>>);
+
 impl RegistryTable {
+    fn no_page_skipping(&self) -> Option<NoPageSkipping> {
+        if self.def.format.classification != Classification::Parquet {
+            return None;
+        }
+        let columns: BTreeSet<String> = self
+            .def
+            .stats
+            .columns
+            .iter()
+            .filter(|(_, s)| s.clustered == Some(false))
+            .map(|(name, _)| name.clone())
+            .chain(self.partition_fields.iter().map(|f| f.name().clone()))
+            .collect();
+        (!columns.is_empty()).then(|| NoPageSkipping(Arc::new(columns)))
+    }
+
     /// What the planner may assume about a scan of `files`, from the registry: their bytes, and the table's
     /// record count in proportion to them (the crawler's count is exact for what it saw; a scan of some
     /// partitions holds about their share). Always inexact: files may have changed since the crawl, and an
@@ -551,11 +574,18 @@ impl TableProvider for RegistryTable {
                 .try_collect()
                 .await?
         };
+        let no_page_skipping = self.no_page_skipping();
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|(metas, values)| {
+                let no_page_skipping = no_page_skipping.clone();
                 metas.into_iter().map(move |m| {
-                    PartitionedFile::new_from_meta(m).with_partition_values(values.clone())
+                    let file =
+                        PartitionedFile::new_from_meta(m).with_partition_values(values.clone());
+                    match &no_page_skipping {
+                        Some(columns) => file.with_extension(columns.clone()),
+                        None => file,
+                    }
                 })
             })
             .collect();

@@ -13,6 +13,7 @@ mod ctas;
 pub mod estimate;
 mod key_pruning;
 pub mod options;
+mod page_index;
 mod pushdown;
 pub mod shared;
 pub mod stores;

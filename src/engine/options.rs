@@ -15,6 +15,8 @@ pub struct OwlOptions {
     /// Skip Parquet row groups and pages by the keys a join's run-time filter lists (see
     /// `engine::key_pruning`).
     pub join_key_pruning: bool,
+    /// Read a Parquet page index only where it can skip pages (see `engine::page_index`).
+    pub clustered_page_index: bool,
 }
 
 impl Default for OwlOptions {
@@ -23,6 +25,7 @@ impl Default for OwlOptions {
             materialize_ctes: true,
             dynamic_row_filters: true,
             join_key_pruning: true,
+            clustered_page_index: true,
         }
     }
 }
@@ -30,7 +33,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 3] = [
+const SETTINGS: [Setting; 4] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -50,6 +53,12 @@ const SETTINGS: [Setting; 3] = [
         "Skip Parquet row groups and pages whose min/max hold none of the keys a join's run-time filter lists \
          (up to 150 a partition); false: prune with them only as DataFusion does (a single list of at most 20)",
         |o| &mut o.join_key_pruning,
+    ),
+    (
+        "clustered_page_index",
+        "Read a Parquet file's page index only when a scan filters on a column the registry finds clustered \
+         (or knows nothing about), where it can skip pages; false: whenever a scan filters, as DataFusion does",
+        |o| &mut o.clustered_page_index,
     ),
 ];
 

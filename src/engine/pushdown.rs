@@ -61,6 +61,7 @@ use tokio::sync::OnceCell;
 
 use super::key_pruning::{self, dynamic_filter};
 use super::options::OwlOptions;
+use super::page_index;
 
 /// A join's keys must be at most this fraction of the probe column's values for row filtering.
 const MAX_KEY_SHARE: f64 = 0.01;
@@ -85,24 +86,32 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
             .cloned()
             .unwrap_or_default();
         let row_filters = options.dynamic_row_filters && !config.execution.parquet.pushdown_filters;
-        if !row_filters && !options.join_key_pruning {
+        if !row_filters && !options.join_key_pruning && !options.clustered_page_index {
             return Ok(plan);
         }
+        let page_index = config.execution.parquet.enable_page_index;
         let producers = Arc::new(OnceLock::new());
         let plan = plan
             .transform_up(|node| {
-                let node = if options.join_key_pruning {
+                let mut node = if options.join_key_pruning {
                     key_pruning::hint_scan(node)?
                 } else {
                     Transformed::no(node)
                 };
+                if options.clustered_page_index {
+                    node = node.transform_data(page_index::skip_useless)?;
+                }
                 if !row_filters {
                     return Ok(node);
                 }
-                Ok(match RowFilterChoiceExec::try_new(&node.data, &producers) {
-                    Some(choice) => Transformed::yes(Arc::new(choice) as Arc<dyn ExecutionPlan>),
-                    None => node,
-                })
+                Ok(
+                    match RowFilterChoiceExec::try_new(&node.data, &producers, page_index) {
+                        Some(choice) => {
+                            Transformed::yes(Arc::new(choice) as Arc<dyn ExecutionPlan>)
+                        }
+                        None => node,
+                    },
+                )
             })
             .data()?;
         // The producers as they stand in the final plan (rewriting a scan rebuilt the nodes above it), whose
@@ -175,7 +184,13 @@ pub struct RowFilterChoiceExec {
 }
 
 impl RowFilterChoiceExec {
-    fn try_new(node: &Arc<dyn ExecutionPlan>, producers: &Producers) -> Option<Self> {
+    /// `page_index`: whether the session reads page indexes (the row-filtering scan does, for the page offsets
+    /// that let it skip other columns' pages around the rows that pass).
+    fn try_new(
+        node: &Arc<dyn ExecutionPlan>,
+        producers: &Producers,
+        page_index: bool,
+    ) -> Option<Self> {
         let exec = node.downcast_ref::<DataSourceExec>()?;
         let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
         let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
@@ -188,7 +203,12 @@ impl RowFilterChoiceExec {
             dynamic_filter(conjunct)?;
             filters.push(Arc::clone(conjunct));
         }
-        let source = Arc::new(parquet.clone().with_pushdown_filters(true));
+        let source = Arc::new(
+            parquet
+                .clone()
+                .with_pushdown_filters(true)
+                .with_enable_page_index(page_index),
+        );
         let config = FileScanConfigBuilder::from(config.clone())
             .with_source(source)
             .build();
