@@ -693,7 +693,8 @@ fn selective_run_time_filters_apply_row_by_row() {
     );
 }
 
-/// 60,000 facts sorted by `k` (0..59,999) in one Parquet file of 60 row groups of 1,000 rows, pages of 250.
+/// 60,000 facts sorted by `k` (0..59,999), with `v` a permutation of `k` spread over every row group, in one
+/// Parquet file of 60 row groups of 1,000 rows, pages of 250.
 fn write_sorted_facts(path: &std::path::Path) {
     use arrow::array::{Int64Array, RecordBatch, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
@@ -703,12 +704,16 @@ fn write_sorted_facts(path: &std::path::Path) {
 
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
         Field::new("label", DataType::Utf8, false),
     ]));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
         vec![
             Arc::new(Int64Array::from_iter_values(0..60_000)),
+            Arc::new(Int64Array::from_iter_values(
+                (0..60_000).map(|k| k * 7_919 % 60_000),
+            )),
             Arc::new(StringArray::from_iter_values(
                 (0..60_000).map(|k| format!("row-{k}")),
             )),
@@ -823,5 +828,117 @@ fn a_joins_listed_keys_skip_row_groups_and_pages() {
             }
         }
         assert!(scanned[0] < scanned[1], "{mode}: {scanned:?}");
+    }
+}
+
+#[test]
+fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clustered_column() {
+    let f = Fixture::new();
+    write_sorted_facts(&f.path().join("lake/facts/part-0.parquet"));
+    f.run_ok(&["query", "CREATE DATABASE lake"]);
+    f.run_ok(&["-d", "lake", "crawl", "lake/facts"]);
+    // Two small tables of join keys: 750 keys in 500..1249, and 1,200 keys spread over the whole range.
+    for (name, keys) in [
+        (
+            "narrow",
+            "SELECT value AS k FROM generate_series(500, 1249)",
+        ),
+        (
+            "spread",
+            "SELECT value * 50 AS k FROM generate_series(0, 1199)",
+        ),
+    ] {
+        f.run_ok(&[
+            "-d",
+            "lake",
+            "query",
+            &format!("CREATE TABLE {name} WITH (format = 'PARQUET', external_location = 'lake/{name}/') AS {keys}"),
+        ]);
+    }
+    let stats = &f.registry_json("lake", "facts")["stats"]["columns"];
+    assert_eq!(stats["k"]["clustered"], true);
+    assert_eq!(stats["v"]["clustered"], false);
+
+    // "<metric>=<total> total → <matched> matched" of the scan that filters on `v`.
+    let scan_of = |sql: &str| -> String {
+        let plan = String::from_utf8(f.run_ok(&[
+            "-d",
+            "lake",
+            "query",
+            "-f",
+            "csv",
+            &format!("EXPLAIN ANALYZE {sql}"),
+        ]))
+        .unwrap();
+        plan.lines()
+            .find(|l| l.contains("part-0.parquet") && l.contains("v@"))
+            .unwrap_or_else(|| panic!("no scan filtering on v: {plan}"))
+            .to_string()
+    };
+    let matched = |scan: &str, metric: &str| -> (u64, u64) {
+        let at = scan.find(&format!("{metric}=")).unwrap();
+        let words: Vec<&str> = scan[at + metric.len() + 1..]
+            .split_whitespace()
+            .take(4)
+            .collect();
+        (words[0].parse().unwrap(), words[3].parse().unwrap())
+    };
+
+    // 750 keys, 500..1249: their bounds span 1% of `k`, so the page index is read, and keeps the 3 pages of 250
+    // rows that hold them in the 2 row groups the bounds keep.
+    let narrow = "SELECT count(*), min(f.k), max(f.k) FROM facts f JOIN narrow g ON f.k = g.k WHERE f.v <> -1";
+    assert_eq!(
+        f.json_with(&["-d", "lake"], narrow)["rows"],
+        serde_json::json!([[750, 500, 1249]])
+    );
+    let scan = scan_of(narrow);
+    assert!(
+        scan.contains("page_index=on (a join's filter spans 1% of `k`'s range)"),
+        "{scan}"
+    );
+    assert_eq!(matched(&scan, "row_groups_pruned_statistics"), (60, 2));
+    assert_eq!(matched(&scan, "page_index_pages_pruned"), (8, 3));
+
+    // Keys spread over the whole range: no page can be skipped, and none is read.
+    let spread = "SELECT count(*) FROM facts f JOIN spread g ON f.k = g.k WHERE f.v <> -1";
+    let spread_rows = 1_200;
+    assert_eq!(
+        f.json_with(&["-d", "lake"], spread)["rows"],
+        serde_json::json!([[spread_rows]])
+    );
+    let scan = scan_of(spread);
+    assert!(
+        scan.contains("page_index=off (a join's filter spans 100% of `k`'s range)"),
+        "{scan}"
+    );
+    assert_eq!(matched(&scan, "page_index_pages_pruned").0, 0);
+
+    // The same scans as DataFusion plans them: the page index read in both, the same answers.
+    for (sql, rows) in [
+        (narrow, serde_json::json!([[750, 500, 1249]])),
+        (spread, serde_json::json!([[spread_rows]])),
+    ] {
+        let out = f.run_ok(&[
+            "-d",
+            "lake",
+            "query",
+            "-f",
+            "json",
+            &format!("SET owl.clustered_page_index = false; {sql}"),
+        ]);
+        let doc: Value =
+            serde_json::from_slice(out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap())
+                .unwrap();
+        assert_eq!(doc["rows"], rows);
+        let plan = String::from_utf8(f.run_ok(&[
+            "-d",
+            "lake",
+            "query",
+            "-f",
+            "csv",
+            &format!("SET owl.clustered_page_index = false; EXPLAIN ANALYZE {sql}"),
+        ]))
+        .unwrap();
+        assert!(!plan.contains("page_index="), "{plan}");
     }
 }

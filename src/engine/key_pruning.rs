@@ -29,6 +29,7 @@ use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal,
     TryCastExpr,
 };
+use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -81,11 +82,18 @@ pub fn hint_scan(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Exe
     let Some(predicate) = FileSource::filter(parquet) else {
         return Ok(Transformed::no(node));
     };
+    // A key whose every row group spans its range (not clustered, in the registry) gains nothing: each key would
+    // match every row group and page.
+    let skipless = super::page_index::skipless(config).unwrap_or_default();
     let hinted = predicate.transform_down(|e| {
         if e.is::<KeyHint>() {
             return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
         }
-        if e.is::<DynamicFilterPhysicalExpr>() {
+        if e.is::<DynamicFilterPhysicalExpr>()
+            && collect_columns(&e)
+                .iter()
+                .any(|c| !skipless.contains(c.name()))
+        {
             let hint = Arc::new(KeyHint { filter: e }) as Arc<dyn PhysicalExpr>;
             return Ok(Transformed::new(hint, true, TreeNodeRecursion::Jump));
         }
@@ -211,7 +219,7 @@ fn any_of(
 
 /// A column, or a column cast to the table's type (a file's `int` key read as the table's `bigint`): pruning
 /// reads both.
-fn is_column(e: &Arc<dyn PhysicalExpr>) -> bool {
+pub fn is_column(e: &Arc<dyn PhysicalExpr>) -> bool {
     if let Some(cast) = e.downcast_ref::<CastExpr>() {
         return cast.expr().is::<Column>();
     }

@@ -10,7 +10,10 @@
 //! groups' ranges do not overlap; `clustered` in the registry's column statistics). A Parquet scan that
 //! filters only on columns the registry finds not clustered, or on partition keys, reads no page index. Row
 //! filters (`pushdown.rs`) keep it: they skip the other columns' pages around the rows that pass, with the
-//! page index's offsets. `SET owl.clustered_page_index = false` reads it as DataFusion does.
+//! page index's offsets. A scan whose run-time filters (a join's keys, a top-k's bound) are on clustered columns
+//! decides when it starts: it reads the page index if a filter narrows its column (the join lists its keys, or
+//! their bounds span at most half of the column's range), else not (`page_index=on|off (why)` in `EXPLAIN
+//! ANALYZE`). `SET owl.clustered_page_index = false` reads it as DataFusion does.
 
 use crate::catalog::provider::NoPageSkipping;
 use datafusion::common::tree_node::Transformed;
@@ -21,6 +24,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_plan::ExecutionPlan;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The Parquet scan `node` without its page index when its filters are all on columns whose pages it cannot
@@ -41,14 +45,12 @@ fn useless_for(node: &Arc<dyn ExecutionPlan>) -> Option<FileScanConfig> {
         return None;
     }
     let predicate = FileSource::filter(parquet)?;
-    let columns = collect_columns(&predicate);
-    let mut files = config.file_groups.iter().flat_map(|g| g.files()).peekable();
-    files.peek()?;
-    for file in files {
-        let skipless = file.extension::<NoPageSkipping>()?;
-        if !columns.iter().all(|c| skipless.0.contains(c.name())) {
-            return None;
-        }
+    let skipless = skipless(config)?;
+    if !collect_columns(&predicate)
+        .iter()
+        .all(|c| skipless.contains(c.name()))
+    {
+        return None;
     }
     let source = Arc::new(parquet.clone().with_enable_page_index(false));
     Some(
@@ -56,4 +58,17 @@ fn useless_for(node: &Arc<dyn ExecutionPlan>) -> Option<FileScanConfig> {
             .with_source(source)
             .build(),
     )
+}
+
+/// The columns of a scan whose pages its page index cannot skip (the registry's, carried by every file of the
+/// scan); None when a file does not say.
+pub fn skipless(config: &FileScanConfig) -> Option<Arc<BTreeSet<String>>> {
+    let mut files = config.file_groups.iter().flat_map(|g| g.files());
+    let first = Arc::clone(&files.next()?.extension::<NoPageSkipping>()?.0);
+    for file in files {
+        if file.extension::<NoPageSkipping>()?.0 != first {
+            return None;
+        }
+    }
+    Some(first)
 }

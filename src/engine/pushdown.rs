@@ -40,9 +40,11 @@ use datafusion::datasource::physical_plan::{
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{
-    Column, DynamicFilterPhysicalExpr, InListExpr, Literal,
+    BinaryExpr, CaseExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal,
 };
+use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::joins::{HashJoinExec, HashTableLookupExpr};
@@ -54,12 +56,12 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::OnceCell;
 
-use super::key_pruning::{self, dynamic_filter};
+use super::key_pruning::{self, KeyHint, dynamic_filter, is_column};
 use super::options::OwlOptions;
 use super::page_index;
 
@@ -101,11 +103,14 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
                 if options.clustered_page_index {
                     node = node.transform_data(page_index::skip_useless)?;
                 }
-                if !row_filters {
-                    return Ok(node);
-                }
                 Ok(
-                    match RowFilterChoiceExec::try_new(&node.data, &producers, page_index) {
+                    match RowFilterChoiceExec::try_new(
+                        &node.data,
+                        &producers,
+                        row_filters,
+                        page_index,
+                        options.clustered_page_index,
+                    ) {
                         Some(choice) => {
                             Transformed::yes(Arc::new(choice) as Arc<dyn ExecutionPlan>)
                         }
@@ -164,76 +169,197 @@ fn dynamic_filter_producers(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64
     Ok(producers)
 }
 
-/// A Parquet scan whose filters are all dynamic, run as DataFusion planned it (`plain`) or applying its filters
-/// row by row (`filtered`: the same scan with `pushdown_filters` on; it shares `plain`'s metrics), chosen when
-/// the query first asks it for rows. It stands in the plan as the scan itself: displays, statistics, metrics and
+/// A Parquet scan with dynamic filters, run as DataFusion planned it (`plain`) or as chosen when the query first
+/// asks it for rows, once the joins' filters are known: applying its filters row by row (`filtered`: the same
+/// scan with `pushdown_filters` on, when all its filters are dynamic), or without its page index (`unindexed`,
+/// when it reads one only for run-time filters on clustered columns, and they turn out not to narrow them). The
+/// variants share `plain`'s metrics. It stands in the plan as the scan itself: displays, statistics, metrics and
 /// downcasts (`is::<DataSourceExec>()`) are `plain`'s.
 #[derive(Debug, Clone)]
 pub struct RowFilterChoiceExec {
     plain: Arc<dyn ExecutionPlan>,
-    filtered: Arc<dyn ExecutionPlan>,
+    filtered: Option<Arc<dyn ExecutionPlan>>,
+    unindexed: Option<Arc<dyn ExecutionPlan>>,
     /// The scan's dynamic filters.
     filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// Columns whose pages the page index cannot skip (`page_index`).
+    skipless: Arc<BTreeSet<String>>,
     producers: Producers,
-    /// Whether this run applies row filters, and why: decided once for all partitions (they share one scan's
-    /// state).
-    choice: Arc<OnceCell<(bool, String)>>,
+    /// What this run does, and why: decided once for all partitions (they share one scan's state).
+    choice: Arc<OnceCell<Choice>>,
     /// Whether the choice may wait for joins' filters: not after `reset_state` (a recursive query's next
     /// round), where the joins are new nodes that no longer produce the filters this scan holds.
     may_wait: bool,
 }
 
+/// A run's choice: whether row filters apply (when they may), and whether the page index is read (when it may be
+/// left out), each with why.
+#[derive(Debug, Clone, Default)]
+struct Choice {
+    row_filter: Option<(bool, String)>,
+    page_index: Option<(bool, String)>,
+}
+
 impl RowFilterChoiceExec {
-    /// `page_index`: whether the session reads page indexes (the row-filtering scan does, for the page offsets
-    /// that let it skip other columns' pages around the rows that pass).
+    /// `row_filters`: whether row filters may apply; `page_index`: whether the session reads page indexes (the
+    /// row-filtering scan does, for the page offsets that let it skip other columns' pages around the rows that
+    /// pass); `unindexed`: whether the page index may be left out at run time.
     fn try_new(
         node: &Arc<dyn ExecutionPlan>,
         producers: &Producers,
+        row_filters: bool,
         page_index: bool,
+        unindexed: bool,
     ) -> Option<Self> {
         let exec = node.downcast_ref::<DataSourceExec>()?;
         let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
         let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-        if parquet.table_parquet_options().global.pushdown_filters {
+        let options = &parquet.table_parquet_options().global;
+        if options.pushdown_filters {
             return None;
         }
         let predicate = FileSource::filter(parquet)?;
-        let mut filters = Vec::new();
-        for conjunct in split_conjunction(&predicate) {
-            dynamic_filter(conjunct)?;
-            filters.push(Arc::clone(conjunct));
+        let conjuncts = split_conjunction(&predicate);
+        let (filters, others): (Vec<_>, Vec<_>) = conjuncts
+            .into_iter()
+            .partition(|c| dynamic_filter(c).is_some());
+        if filters.is_empty() {
+            return None;
         }
-        let source = Arc::new(
-            parquet
-                .clone()
-                .with_pushdown_filters(true)
-                .with_enable_page_index(page_index),
-        );
-        let config = FileScanConfigBuilder::from(config.clone())
-            .with_source(source)
-            .build();
+        let skipless = page_index::skipless(config).unwrap_or_default();
+        let variant = |source: ParquetSource| {
+            let config = FileScanConfigBuilder::from(config.clone())
+                .with_source(Arc::new(source))
+                .build();
+            DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>
+        };
+        let filtered = (row_filters && others.is_empty()).then(|| {
+            variant(
+                parquet
+                    .clone()
+                    .with_pushdown_filters(true)
+                    .with_enable_page_index(page_index),
+            )
+        });
+        // Left out at run time only when no static filter needs it and a dynamic one might.
+        let columns = |exprs: &[&Arc<dyn PhysicalExpr>]| -> Vec<String> {
+            exprs
+                .iter()
+                .flat_map(|e| collect_columns(e))
+                .map(|c| c.name().to_string())
+                .collect()
+        };
+        let unindexed = (unindexed
+            && options.enable_page_index
+            && columns(&others).iter().all(|c| skipless.contains(c))
+            && columns(&filters).iter().any(|c| !skipless.contains(c)))
+        .then(|| variant(parquet.clone().with_enable_page_index(false)));
+        if filtered.is_none() && unindexed.is_none() {
+            return None;
+        }
         Some(RowFilterChoiceExec {
             plain: Arc::clone(node),
-            filtered: DataSourceExec::from_data_source(config),
-            filters,
+            filtered,
+            unindexed,
+            filters: filters.into_iter().cloned().collect(),
+            skipless,
             producers: Arc::clone(producers),
             choice: Arc::new(OnceCell::new()),
             may_wait: true,
         })
     }
 
+    fn producer(&self, f: &Arc<dyn PhysicalExpr>) -> Option<&Producer> {
+        let id = dynamic_filter(f)?.expression_id()?;
+        self.producers.get()?.get(&id)
+    }
+
+    /// A join's filter once complete (`wait`: waiting for it), or None when it is not yet.
+    async fn complete(
+        dynamic: &DynamicFilterPhysicalExpr,
+        wait: bool,
+    ) -> Option<Arc<dyn PhysicalExpr>> {
+        if wait {
+            dynamic.wait_complete().await;
+        } else {
+            dynamic.wait_complete().now_or_never()?;
+        }
+        dynamic.current().ok()
+    }
+
+    async fn decide(&self, wait: bool) -> Choice {
+        let mut choice = Choice::default();
+        if self.filtered.is_some() {
+            let row_filter = self.row_filter_pays(wait).await;
+            let on = row_filter.0;
+            choice.row_filter = Some(row_filter);
+            if on {
+                return choice;
+            }
+        }
+        if self.unindexed.is_some() {
+            choice.page_index = Some(self.page_index_pays(wait).await);
+        }
+        choice
+    }
+
+    /// Whether a dynamic filter narrows a clustered column, so that the page index skips pages: a top-k's (it
+    /// narrows as the query goes), a join's that lists its keys (the key hint prunes pages by them), or one whose
+    /// keys' bounds span at most half of the column's range in the registry's statistics.
+    async fn page_index_pays(&self, wait: bool) -> (bool, String) {
+        let stats = StatisticsContext::new()
+            .compute(self.plain.as_ref(), &StatisticsArgs::new())
+            .ok();
+        let mut why = "no run-time filter on a clustered column".to_string();
+        for filter in &self.filters {
+            let Some(dynamic) = dynamic_filter(filter) else {
+                continue;
+            };
+            let Some(&[key]) = key_columns(dynamic).as_deref() else {
+                continue;
+            };
+            if self.skipless.contains(key.name()) {
+                continue;
+            }
+            match self.producer(filter) {
+                Some(Producer::TopK) => return (true, "a top-k's filter".into()),
+                Some(Producer::Join(_)) => {}
+                None => return (true, "a run-time filter".into()),
+            }
+            let Some(current) = Self::complete(dynamic, wait).await else {
+                return (true, "a join's filter is not complete".into());
+            };
+            if filter.is::<KeyHint>()
+                && let Some(keys) = listed_keys(&current)
+                && keys > 0
+            {
+                return (true, format!("a join's filter lists {keys} keys"));
+            }
+            let (Some((lo, hi)), Some((min, max))) = (
+                key_bounds(&current),
+                column_range(stats.as_deref(), &self.plain, key),
+            ) else {
+                return (true, "a join's filter of unknown span".into());
+            };
+            let share = (hi - lo + 1) as f64 / (max - min + 1).max(1) as f64;
+            why = format!(
+                "a join's filter spans {:.0}% of `{}`'s range",
+                (share * 100.0).min(100.0),
+                key.name()
+            );
+            if share <= 0.5 {
+                return (true, why);
+            }
+        }
+        (false, why)
+    }
+
     /// Whether to apply the filters row by row, with why. Waits (`wait`) for the joins' filters: a join
     /// completes its filter once it has read its build side, which never depends on this scan (on the join's
     /// probe side); the join asks for this scan's rows only after that anyway, and an operator between them that
     /// reads ahead waits with it.
-    async fn decide(&self, wait: bool) -> (bool, String) {
-        let empty = HashMap::new();
-        let producers = self.producers.get().unwrap_or(&empty);
-        let producer = |f: &Arc<dyn PhysicalExpr>| {
-            dynamic_filter(f)
-                .and_then(|d| d.expression_id())
-                .and_then(|id| producers.get(&id))
-        };
+    async fn row_filter_pays(&self, wait: bool) -> (bool, String) {
+        let producer = |f: &Arc<dyn PhysicalExpr>| self.producer(f);
         if self
             .filters
             .iter()
@@ -254,13 +380,8 @@ impl RowFilterChoiceExec {
             else {
                 continue;
             };
-            if wait {
-                dynamic.wait_complete().await;
-            } else if dynamic.wait_complete().now_or_never().is_none() {
+            let Some(current) = Self::complete(dynamic, wait).await else {
                 why = "a join's filter is not complete".into();
-                continue;
-            }
-            let Ok(current) = dynamic.current() else {
                 continue;
             };
             // The keys the filter lists, else the rows the join's build side had (an upper bound).
@@ -287,11 +408,25 @@ impl RowFilterChoiceExec {
     }
 
     async fn chosen(&self, wait: bool) -> &Arc<dyn ExecutionPlan> {
-        let (filtered, _) = self.choice.get_or_init(|| self.decide(wait)).await;
-        if *filtered {
-            &self.filtered
-        } else {
-            &self.plain
+        let choice = self.choice.get_or_init(|| self.decide(wait)).await;
+        match (choice, &self.filtered, &self.unindexed) {
+            (
+                Choice {
+                    row_filter: Some((true, _)),
+                    ..
+                },
+                Some(filtered),
+                _,
+            ) => filtered,
+            (
+                Choice {
+                    page_index: Some((false, _)),
+                    ..
+                },
+                _,
+                Some(unindexed),
+            ) => unindexed,
+            _ => &self.plain,
         }
     }
 }
@@ -355,6 +490,69 @@ fn value_count(
     Some(u64::try_from(range).ok()?.min(rows))
 }
 
+/// The key columns a join's filter tests (its children), when they are plain columns.
+fn key_columns(filter: &DynamicFilterPhysicalExpr) -> Option<Vec<&Column>> {
+    filter
+        .children()
+        .into_iter()
+        .map(|c| c.downcast_ref::<Column>())
+        .collect()
+}
+
+/// The key column's integer range in the scan's statistics (the registry's).
+fn column_range(
+    stats: Option<&Statistics>,
+    plan: &Arc<dyn ExecutionPlan>,
+    column: &Column,
+) -> Option<(i128, i128)> {
+    let index = plan.schema().index_of(column.name()).ok()?;
+    let col = stats?.column_statistics.get(index)?;
+    let (Some(lo), Some(hi)) = (col.min_value.get_value(), col.max_value.get_value()) else {
+        return None;
+    };
+    Some((integer(lo)?, integer(hi)?))
+}
+
+/// The integer bounds a join's filter puts on its key (`k >= lo AND k <= hi`, the widest over hash partitions);
+/// None when a partition's filter has none.
+fn key_bounds(filter: &Arc<dyn PhysicalExpr>) -> Option<(i128, i128)> {
+    let branches: Vec<&Arc<dyn PhysicalExpr>> = match filter.downcast_ref::<CaseExpr>() {
+        Some(case) => case.when_then_expr().iter().map(|(_, then)| then).collect(),
+        None => vec![filter],
+    };
+    let mut bounds: Option<(i128, i128)> = None;
+    for branch in branches {
+        if let Some(lit) = branch.downcast_ref::<Literal>()
+            && lit.value() == &ScalarValue::Boolean(Some(false))
+        {
+            continue;
+        }
+        let (mut lo, mut hi) = (None, None);
+        for conjunct in split_conjunction(branch) {
+            let Some(cmp) = conjunct.downcast_ref::<BinaryExpr>() else {
+                continue;
+            };
+            let Some(value) = cmp.right().downcast_ref::<Literal>() else {
+                continue;
+            };
+            if !is_column(cmp.left()) {
+                continue;
+            }
+            match cmp.op() {
+                Operator::GtEq => lo = integer(value.value()),
+                Operator::LtEq => hi = integer(value.value()),
+                _ => {}
+            }
+        }
+        let (lo, hi) = (lo?, hi?);
+        bounds = Some(match bounds {
+            None => (lo, hi),
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+        });
+    }
+    bounds
+}
+
 fn integer(v: &ScalarValue) -> Option<i128> {
     match v {
         ScalarValue::Int8(Some(x)) => Some(*x as i128),
@@ -377,11 +575,31 @@ impl DisplayAs for RowFilterChoiceExec {
             Some(scan) => scan.fmt_as(t, f)?,
             None => write!(f, "{}", self.plain.name())?,
         }
-        match self.choice.get() {
-            Some((true, why)) => write!(f, ", row_filter=on ({why})"),
-            Some((false, why)) => write!(f, ", row_filter=off ({why})"),
-            None => write!(f, ", row_filter=at run time"),
-        }
+        let choice = self.choice.get();
+        let show = |f: &mut fmt::Formatter,
+                    name: &str,
+                    may: bool,
+                    chosen: Option<&(bool, String)>| {
+            match (may, chosen) {
+                (_, Some((on, why))) => {
+                    write!(f, ", {name}={} ({why})", if *on { "on" } else { "off" })
+                }
+                (true, None) if choice.is_none() => write!(f, ", {name}=at run time"),
+                _ => Ok(()),
+            }
+        };
+        show(
+            f,
+            "row_filter",
+            self.filtered.is_some(),
+            choice.and_then(|c| c.row_filter.as_ref()),
+        )?;
+        show(
+            f,
+            "page_index",
+            self.unindexed.is_some(),
+            choice.and_then(|c| c.page_index.as_ref()),
+        )
     }
 }
 
@@ -423,10 +641,15 @@ impl ExecutionPlan for RowFilterChoiceExec {
     }
 
     fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
+        let reset = |p: &Option<Arc<dyn ExecutionPlan>>| {
+            p.as_ref().map(|p| Arc::clone(p).reset_state()).transpose()
+        };
         Ok(Arc::new(RowFilterChoiceExec {
             plain: Arc::clone(&self.plain).reset_state()?,
-            filtered: Arc::clone(&self.filtered).reset_state()?,
+            filtered: reset(&self.filtered)?,
+            unindexed: reset(&self.unindexed)?,
             filters: self.filters.clone(),
+            skipless: Arc::clone(&self.skipless),
             producers: Arc::clone(&self.producers),
             choice: Arc::new(OnceCell::new()),
             may_wait: false,
@@ -466,11 +689,12 @@ impl ExecutionPlan for RowFilterChoiceExec {
         // that applies row filters replaces it if chosen.
         let plain = self.plain.execute(partition, Arc::clone(&context))?;
         let stream = futures::stream::once(async move {
-            if Arc::ptr_eq(this.chosen(wait).await, &this.plain) {
+            let chosen = this.chosen(wait).await;
+            if Arc::ptr_eq(chosen, &this.plain) {
                 Ok(plain)
             } else {
                 drop(plain);
-                this.filtered.execute(partition, context)
+                chosen.execute(partition, context)
             }
         })
         .try_flatten();
