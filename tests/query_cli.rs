@@ -942,3 +942,106 @@ fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clus
         assert!(!plan.contains("page_index="), "{plan}");
     }
 }
+
+/// `ANALYZE TABLE ... COMPUTE STATISTICS` scans a text table once, billed, and records what its footers cannot
+/// give: the exact row count and each column's bounds, nulls and distinct values, checked against the generator.
+#[test]
+fn analyze_computes_a_text_tables_statistics_with_one_billed_scan() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    let before = f.registry_json("default", "weblogs_csv");
+    assert!(
+        before["stats"]["columns"].is_null(),
+        "a crawl keeps no CSV column statistics"
+    );
+
+    let doc = f.json("ANALYZE TABLE weblogs_csv COMPUTE STATISTICS");
+    assert_eq!(doc["stats"]["statement_type"], "DML");
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        size_of_files(&f.data("weblogs_csv"), ".csv")
+    );
+    assert!(stat(&doc, "billed_bytes") > 0);
+    assert_eq!(
+        doc["rows"].as_array().unwrap().len(),
+        11,
+        "one row per data column"
+    );
+
+    let after = f.registry_json("default", "weblogs_csv");
+    assert_eq!(
+        after["version_id"], before["version_id"],
+        "statistics are not a new version"
+    );
+    assert_eq!(after["stats"]["record_count"], logs.len());
+    let cols = &after["stats"]["columns"];
+    let distinct = |v: Vec<String>| {
+        v.into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    assert_eq!(
+        cols["status"]["min"],
+        logs.iter().map(|r| r.status).min().unwrap().to_string()
+    );
+    assert_eq!(
+        cols["status"]["max"],
+        logs.iter().map(|r| r.status).max().unwrap().to_string()
+    );
+    assert_eq!(cols["status"]["nulls"], 0);
+    assert_eq!(
+        cols["status"]["distinct"],
+        distinct(logs.iter().map(|r| r.status.to_string()).collect())
+    );
+    let users = distinct(logs.iter().map(|r| r.user_id.to_string()).collect()) as f64;
+    let estimate = cols["user_id"]["distinct"].as_f64().unwrap();
+    assert!(
+        (estimate - users).abs() <= users * 0.03,
+        "{estimate} vs {users}"
+    );
+    assert_eq!(
+        cols["referrer"]["nulls"],
+        logs.iter().filter(|r| r.referrer.is_none()).count()
+    );
+    assert!(cols["referrer"]["min"].is_null(), "strings keep no bounds");
+    assert!(
+        cols["latency_ms"]["distinct"].is_null(),
+        "no distinct count for doubles"
+    );
+    assert_eq!(
+        cols["bytes"]["max"],
+        logs.iter().map(|r| r.bytes).max().unwrap().to_string()
+    );
+
+    // The same through `DESCRIBE`; the answers of queries are unchanged.
+    let text = String::from_utf8(f.run_ok(&["describe", "weblogs_csv"])).unwrap();
+    assert!(
+        text.contains("status bigint  200 .. 500, 0 nulls, 4 distinct"),
+        "{text}"
+    );
+
+    // Bad requests fail with one line naming what is wrong, and write nothing.
+    for (sql, says) in [
+        (
+            "ANALYZE TABLE weblogs_csv COMPUTE STATISTICS FOR COLUMNS nope",
+            "column `nope` is not a data column",
+        ),
+        (
+            "ANALYZE TABLE weblogs_csv COMPUTE STATISTICS FOR COLUMNS day",
+            "a partition key",
+        ),
+        (
+            "ANALYZE TABLE weblogs_csv PARTITION (day = 2) COMPUTE STATISTICS",
+            "PARTITION",
+        ),
+        (
+            "ANALYZE TABLE nope COMPUTE STATISTICS",
+            "`default.nope` does not exist",
+        ),
+    ] {
+        let (code, err) = f.fails(sql);
+        assert_eq!(code, 1, "{sql}");
+        assert!(err.contains(says), "{sql}: {err}");
+    }
+    assert_eq!(f.registry_json("default", "weblogs_csv"), after);
+}

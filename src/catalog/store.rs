@@ -273,6 +273,22 @@ impl Registry {
         })
     }
 
+    /// Change a table's statistics (ANALYZE) under the lock, so that a crawl writing the table meanwhile loses
+    /// nothing: statistics are not schema, so no new version. Returns the table as written.
+    pub fn update_stats(
+        &self,
+        db: &str,
+        table: &str,
+        f: impl FnOnce(&mut super::model::TableStats),
+    ) -> Result<TableDef> {
+        self.with_lock(|| {
+            let mut def = self.load_table(db, table)?;
+            f(&mut def.stats);
+            self.write(&def)?;
+            Ok(def)
+        })
+    }
+
     /// Drop a table. Returns false when it did not exist and `if_exists` allowed that.
     pub fn drop_table(&self, db: &str, table: &str, if_exists: bool) -> Result<bool> {
         validate_name("database", db)?;

@@ -3,7 +3,8 @@
 //! - `CREATE EXTERNAL TABLE` (planned by DataFusion, persisted here), CTAS (`ctas`, billed as its query),
 //!   `DROP TABLE`, `CREATE DATABASE|SCHEMA`,
 //!   `DROP DATABASE|SCHEMA`;
-//! - `SHOW DATABASES|SCHEMAS`, `SHOW TABLES [IN db] [LIKE 'pat']`, `DESCRIBE table`, `USE db`.
+//! - `SHOW DATABASES|SCHEMAS`, `SHOW TABLES [IN db] [LIKE 'pat']`, `DESCRIBE table`, `USE db`;
+//! - `ANALYZE TABLE t COMPUTE STATISTICS` (`analyze`, billed as the scan it runs).
 
 use super::{Engine, from_df};
 use crate::catalog::location::{for_registry, is_hidden, list_under, segments_below};
@@ -139,6 +140,11 @@ pub(super) async fn try_execute(
                     .map_err(|e| (StatementType::Utility, e)),
             );
         }
+        // Billed as the scan it runs.
+        Sql::Analyze(a) => match super::analyze::analyze(engine, ctx, a).await {
+            Ok(b) => Ok((StatementType::Dml, b.schema(), vec![b])),
+            Err(e) => Err((StatementType::Dml, e)),
+        },
         Sql::ExplainTable { table_name: n, .. } => {
             let Ok((db, table)) = table_name(engine, n) else {
                 return None; // DESCRIBE 'path/file.parquet' and the like: DataFusion's.

@@ -7,6 +7,7 @@
 //! DESCRIBE, USE, CREATE DATABASE) are handled in `commands`; everything else is DataFusion's, after `shared`
 //! has computed once each CTE the statement reads more than once.
 
+mod analyze;
 mod athena;
 mod commands;
 mod ctas;
