@@ -27,6 +27,10 @@
 //! 681 -> 416 MB) and q21 20% faster; the web logs' `SELECT * ... ORDER BY latency_ms DESC LIMIT 10` 15%
 //! faster reading 52 MB instead of 70; no other TPC-H query changed beyond the noise.
 //!
+//! The same rule gives joins' listed keys to Parquet pruning (`key_pruning.rs`) and reads page indexes only
+//! where they can skip pages (`page_index.rs`); the run-time half of that choice (read a scan's page index for a
+//! join's filter only if it narrows a clustered column) is made here, with the row-filter choice.
+//!
 //! Answers are the same either way: a dynamic filter only drops rows that cannot join or cannot be among the
 //! first k. `SET owl.dynamic_row_filters = false` turns this off; `SET datafusion.execution.parquet.
 //! pushdown_filters = true` applies every filter row by row, as DataFusion does.
