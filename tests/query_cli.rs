@@ -955,12 +955,25 @@ fn analyze_computes_a_text_tables_statistics_with_one_billed_scan() {
         "a crawl keeps no CSV column statistics"
     );
 
+    // `owl estimate` prices it as the scan it is, before it runs.
+    let est: Value = serde_json::from_slice(&f.run_ok(&[
+        "estimate",
+        "-f",
+        "json",
+        "ANALYZE TABLE weblogs_csv COMPUTE STATISTICS",
+    ]))
+    .unwrap();
+    let size = size_of_files(&f.data("weblogs_csv"), ".csv");
+    assert_eq!(est["statements"][0]["bytes_scanned"], size);
+    assert_eq!(
+        f.registry_json("default", "weblogs_csv"),
+        before,
+        "an estimate writes nothing"
+    );
+
     let doc = f.json("ANALYZE TABLE weblogs_csv COMPUTE STATISTICS");
     assert_eq!(doc["stats"]["statement_type"], "DML");
-    assert_eq!(
-        stat(&doc, "bytes_scanned"),
-        size_of_files(&f.data("weblogs_csv"), ".csv")
-    );
+    assert_eq!(stat(&doc, "bytes_scanned"), size);
     assert!(stat(&doc, "billed_bytes") > 0);
     assert_eq!(
         doc["rows"].as_array().unwrap().len(),

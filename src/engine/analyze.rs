@@ -23,11 +23,17 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Analyze;
 use std::sync::Arc;
 
-pub(super) async fn analyze(
-    engine: &Engine,
-    ctx: &SessionContext,
-    a: &Analyze,
-) -> Result<RecordBatch> {
+/// What one ANALYZE reads: the table, the columns it computes, and the query that computes them.
+pub(super) struct Scan {
+    db: String,
+    table: String,
+    columns: Vec<(String, DataType)>,
+    /// `SELECT count(*), count(c), approx_distinct(c), min(c), max(c), ... FROM db.table`.
+    pub sql: String,
+}
+
+/// Check an ANALYZE statement against the registry and write its query.
+pub(super) fn scan(engine: &Engine, a: &Analyze) -> Result<Scan> {
     let Some(name) = &a.table_name else {
         return Err(Error::Query(
             "ANALYZE needs a table: ANALYZE TABLE t COMPUTE STATISTICS".into(),
@@ -90,6 +96,25 @@ pub(super) async fn analyze(
         quote(&db),
         quote(&table)
     );
+    Ok(Scan {
+        db,
+        table,
+        columns,
+        sql,
+    })
+}
+
+pub(super) async fn analyze(
+    engine: &Engine,
+    ctx: &SessionContext,
+    a: &Analyze,
+) -> Result<RecordBatch> {
+    let Scan {
+        db,
+        table,
+        columns,
+        sql,
+    } = scan(engine, a)?;
     let batches = ctx
         .sql(&sql)
         .await

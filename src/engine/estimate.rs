@@ -69,6 +69,14 @@ impl Engine {
                         return Box::pin(self.estimate(&select, params)).await;
                     }
                 }
+                // ANALYZE costs what its scan reads.
+                Sql::Analyze(a) => {
+                    let sql = super::analyze::scan(self, a)?.sql;
+                    let Some(select) = self.parse(&sql)?.into_iter().next() else {
+                        return Err(Error::Internal("ANALYZE's query did not parse".into()));
+                    };
+                    return Box::pin(self.estimate(&select, params)).await;
+                }
                 Sql::CreateDatabase { .. }
                 | Sql::CreateSchema { .. }
                 | Sql::CreateTable(_)
