@@ -12,8 +12,14 @@
 //! itself; its snapshot (what pruning reads, once the join has built its side) adds what the filter implies,
 //! `k = v1 OR k = v2 OR ...` over the union of every partition's keys (a balanced tree of at most
 //! [`MAX_HINT_KEYS`] comparisons; more keys give their bounds, `k >= min AND k <= max`). A row group or page
-//! whose min/max holds none of the keys is skipped; the answer is the same (the join would drop its rows).
-//! `SET owl.join_key_pruning = false` turns it off.
+//! whose min/max holds none of the keys is skipped; the answer is the same (the join would drop its rows). Not
+//! for a key the registry finds unclustered: there every row group and page spans the keys, and pruning by
+//! hundreds of them cost TPC-H q17 15% for nothing.
+//!
+//! Evaluated row by row (a scan that applies its run-time filters row by row, `pushdown.rs`), a filter that lists
+//! its keys runs as `k IN (keys)`: one hash-set lookup a row, where the partitioned form hashes every row, picks
+//! its partition's branch and tests bounds and a list. Both pass the same rows: a partition lists exactly the
+//! keys its hash routes to it. `SET owl.join_key_pruning = false` turns both off.
 
 use datafusion::arrow::datatypes::{FieldRef, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -27,35 +33,86 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal,
-    TryCastExpr,
+    TryCastExpr, in_list,
 };
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
-use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
+use datafusion::physical_expr_common::physical_expr::{
+    snapshot_generation, snapshot_physical_expr,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// At most this many keys are listed for pruning (each is a min/max comparison per row group and page);
 /// more give their bounds.
 pub const MAX_HINT_KEYS: usize = 512;
 
 /// A dynamic filter whose snapshot also states, for pruning, which keys can pass.
-#[derive(Debug, Eq)]
+#[derive(Debug)]
 pub struct KeyHint {
     filter: Arc<dyn PhysicalExpr>,
+    /// Whether the snapshot adds the keys for pruning: not for a key the registry finds unclustered, where every
+    /// row group and page spans the keys (pruning by them would cost without skipping).
+    prune: bool,
+    /// What evaluates the filter row by row, for the filter's snapshot generation: `k IN (keys)` when it lists
+    /// its keys (one hash-set lookup a row, where the partitioned form hashes each row, picks its partition's
+    /// branch and tests bounds and a list), else the filter itself.
+    fast: Mutex<Option<(u64, Arc<dyn PhysicalExpr>)>>,
+}
+
+impl Eq for KeyHint {}
+
+impl KeyHint {
+    fn new(filter: Arc<dyn PhysicalExpr>, prune: bool) -> Self {
+        KeyHint {
+            filter,
+            prune,
+            fast: Mutex::new(None),
+        }
+    }
+
+    /// Whether pruning gets the keys.
+    pub fn prunes(&self) -> bool {
+        self.prune
+    }
+
+    fn evaluator(&self, schema: &Schema) -> Result<Arc<dyn PhysicalExpr>> {
+        let generation = snapshot_generation(&self.filter);
+        let mut fast = self.fast.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, e)) = fast.as_ref()
+            && *g == generation
+        {
+            return Ok(Arc::clone(e));
+        }
+        let snapshot = snapshot_physical_expr(Arc::clone(&self.filter))?;
+        let e = match listed_keys(&snapshot) {
+            Some((key, values, _)) if !values.is_empty() => {
+                let list = values
+                    .into_iter()
+                    .map(|v| Arc::new(Literal::new(v)) as Arc<dyn PhysicalExpr>)
+                    .collect();
+                // A list DataFusion would not build (types that do not line up) keeps the filter's own form.
+                in_list(key, list, &false, schema).unwrap_or(snapshot)
+            }
+            _ => snapshot,
+        };
+        *fast = Some((generation, Arc::clone(&e)));
+        Ok(e)
+    }
 }
 
 impl PartialEq for KeyHint {
     fn eq(&self, other: &Self) -> bool {
-        self.filter.eq(&other.filter)
+        self.filter.eq(&other.filter) && self.prune == other.prune
     }
 }
 
 impl Hash for KeyHint {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.filter.hash(state);
+        self.prune.hash(state);
     }
 }
 
@@ -89,12 +146,11 @@ pub fn hint_scan(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Exe
         if e.is::<KeyHint>() {
             return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
         }
-        if e.is::<DynamicFilterPhysicalExpr>()
-            && collect_columns(&e)
+        if e.is::<DynamicFilterPhysicalExpr>() {
+            let prune = collect_columns(&e)
                 .iter()
-                .any(|c| !skipless.contains(c.name()))
-        {
-            let hint = Arc::new(KeyHint { filter: e }) as Arc<dyn PhysicalExpr>;
+                .any(|c| !skipless.contains(c.name()));
+            let hint = Arc::new(KeyHint::new(e, prune)) as Arc<dyn PhysicalExpr>;
             return Ok(Transformed::new(hint, true, TreeNodeRecursion::Jump));
         }
         Ok(Transformed::no(e))
@@ -118,10 +174,13 @@ fn with_key_hint(snapshot: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
     }
 }
 
-/// What a join's filter implies about its key: the key equals one of the listed values (or lies within their
-/// bounds, when there are many). `None` when the filter does not list its keys, or when DataFusion's pruning
-/// already reads the list (a single list of at most 20 values).
-fn key_hint(snapshot: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
+/// The keys a join's filter lists, over all its hash partitions: (the key expression, the distinct non-null
+/// keys in order, whether the filter is split by partitions). The filter passes exactly the rows whose key is
+/// among them: each partition lists the keys its hash routes to it. None when a partition that can pass does not
+/// list its keys (a hash-table lookup), or lists another expression's.
+fn listed_keys(
+    snapshot: &Arc<dyn PhysicalExpr>,
+) -> Option<(Arc<dyn PhysicalExpr>, Vec<ScalarValue>, bool)> {
     // The rows that pass satisfy one of the branches: a CASE over hash partitions (no ELSE, or ELSE false,
     // passes nothing), or the filter itself.
     let (branches, partitioned): (Vec<&Arc<dyn PhysicalExpr>>, bool) =
@@ -144,31 +203,25 @@ fn key_hint(snapshot: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
             continue;
         }
         // Each branch that can pass must list its keys, of the same column.
-        let list = split_conjunction(branch).into_iter().find_map(|c| {
+        let (column, list) = split_conjunction(branch).into_iter().find_map(|c| {
             let list = c.downcast_ref::<InListExpr>()?;
             (!list.negated() && is_column(list.expr())).then_some((list.expr(), list.list()))
         })?;
-        let (column, list) = list;
         if key.is_some_and(|k| k != column) {
             return None;
         }
         key = Some(column);
         for value in list {
             let value = value.downcast_ref::<Literal>()?.value();
-            if value.is_null() {
-                continue;
+            if !value.is_null() {
+                values.push(value.clone());
             }
-            values.push(value.clone());
         }
     }
-    let key = key?;
-    if !partitioned && values.len() <= 20 {
-        return None;
-    }
-    let mut sorted = values;
+    let key = Arc::clone(key?);
     // Values of one column are of one type and ordered; a mixed list is left to DataFusion.
     let mut ordered = true;
-    sorted.sort_by(|a, b| {
+    values.sort_by(|a, b| {
         a.partial_cmp(b).unwrap_or_else(|| {
             ordered = false;
             std::cmp::Ordering::Equal
@@ -177,8 +230,18 @@ fn key_hint(snapshot: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
     if !ordered {
         return None;
     }
-    sorted.dedup();
-    let column = Arc::clone(key);
+    values.dedup();
+    Some((key, values, partitioned))
+}
+
+/// What a join's filter implies about its key: the key equals one of the listed values (or lies within their
+/// bounds, when there are many). `None` when the filter does not list its keys, or when DataFusion's pruning
+/// already reads the list (a single list of at most 20 values).
+fn key_hint(snapshot: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
+    let (column, sorted, partitioned) = listed_keys(snapshot)?;
+    if !partitioned && sorted.len() <= 20 {
+        return None;
+    }
     let compare = |op, v: &ScalarValue| {
         Arc::new(BinaryExpr::new(
             Arc::clone(&column),
@@ -247,7 +310,7 @@ impl PhysicalExpr for KeyHint {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
-        self.filter.evaluate(batch)
+        self.evaluator(batch.schema_ref())?.evaluate(batch)
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -259,7 +322,7 @@ impl PhysicalExpr for KeyHint {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
         match <[_; 1]>::try_from(children) {
-            Ok([filter]) => Ok(Arc::new(KeyHint { filter })),
+            Ok([filter]) => Ok(Arc::new(KeyHint::new(filter, self.prune))),
             Err(_) => Err(DataFusionError::Internal(
                 "a key hint wraps one filter".into(),
             )),
@@ -274,6 +337,10 @@ impl PhysicalExpr for KeyHint {
         // Called with the filter already snapshot when reached through `snapshot_physical_expr`; snapshot it
         // here too for a direct call.
         let snapshot = snapshot_physical_expr(Arc::clone(&self.filter))?;
-        Ok(Some(with_key_hint(snapshot)))
+        Ok(Some(if self.prune {
+            with_key_hint(snapshot)
+        } else {
+            snapshot
+        }))
     }
 }

@@ -51,7 +51,8 @@ const SETTINGS: [Setting; 4] = [
     (
         "join_key_pruning",
         "Skip Parquet row groups and pages whose min/max hold none of the keys a join's run-time filter lists \
-         (up to 150 a partition); false: prune with them only as DataFusion does (a single list of at most 20)",
+         (up to 150 a partition), and test those keys with one lookup a row when the filter applies row by row; \
+         false: as DataFusion does (it prunes with a single list of at most 20)",
         |o| &mut o.join_key_pruning,
     ),
     (

@@ -333,7 +333,9 @@ impl RowFilterChoiceExec {
             let Some(current) = Self::complete(dynamic, wait).await else {
                 return (true, "a join's filter is not complete".into());
             };
-            if filter.is::<KeyHint>()
+            if filter
+                .downcast_ref::<KeyHint>()
+                .is_some_and(KeyHint::prunes)
                 && let Some(keys) = listed_keys(&current)
                 && keys > 0
             {
