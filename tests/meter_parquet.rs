@@ -109,14 +109,7 @@ fn page_indexes_are_read_only_where_they_can_skip_pages() {
     assert_eq!(stat(&doc, "bytes_scanned"), expect);
 
     // As DataFusion does: the page index too, for the same answer.
-    let out = f.run_ok(&[
-        "query",
-        "-f",
-        "json",
-        &format!("SET owl.clustered_page_index = false; {sql}"),
-    ]);
-    let line = out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
-    let always: serde_json::Value = serde_json::from_slice(line).unwrap();
+    let always = f.json_last(&[], &format!("SET owl.clustered_page_index = false; {sql}"));
     assert_eq!(always["rows"], doc["rows"]);
     assert!(stat(&always, "bytes_scanned") > expect, "{always}");
 

@@ -767,18 +767,7 @@ fn a_joins_listed_keys_skip_row_groups_and_pages() {
         let mut scanned = Vec::new();
         for on in [true, false] {
             let script = format!("{settings} SET owl.join_key_pruning = {on};");
-            let out = f.run_ok(&[
-                "-d",
-                "lake",
-                "query",
-                "-f",
-                "json",
-                &format!("{script} {sql}"),
-            ]);
-            let doc: Value = serde_json::from_slice(
-                out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap(),
-            )
-            .unwrap();
+            let doc = f.json_last(&["-d", "lake"], &format!("{script} {sql}"));
             assert_eq!(
                 doc["rows"],
                 Value::Array(expected.clone()),
@@ -802,17 +791,7 @@ fn a_joins_listed_keys_skip_row_groups_and_pages() {
             if mode == "partitioned" {
                 assert!(scan.contains("CASE hash_repartition % 4"), "{scan}");
             }
-            // "<metric>=<total> total → <matched> matched"
-            let matched = |metric: &str| -> (u64, u64) {
-                let at = scan
-                    .find(&format!("{metric}="))
-                    .unwrap_or_else(|| panic!("{metric}: {scan}"));
-                let words: Vec<&str> = scan[at + metric.len() + 1..]
-                    .split_whitespace()
-                    .take(4)
-                    .collect();
-                (words[0].parse().unwrap(), words[3].parse().unwrap())
-            };
+            let matched = |metric: &str| pruned(scan, metric);
             let groups_read = matched("row_groups_pruned_statistics");
             let pages_read = matched("page_index_pages_pruned").1;
             if on {
@@ -875,14 +854,6 @@ fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clus
             .unwrap_or_else(|| panic!("no scan filtering on v: {plan}"))
             .to_string()
     };
-    let matched = |scan: &str, metric: &str| -> (u64, u64) {
-        let at = scan.find(&format!("{metric}=")).unwrap();
-        let words: Vec<&str> = scan[at + metric.len() + 1..]
-            .split_whitespace()
-            .take(4)
-            .collect();
-        (words[0].parse().unwrap(), words[3].parse().unwrap())
-    };
 
     // 750 keys, 500..1249: their bounds span 1% of `k`, so the page index is read, and keeps the 3 pages of 250
     // rows that hold them in the 2 row groups the bounds keep.
@@ -896,8 +867,8 @@ fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clus
         scan.contains("page_index=on (a join's filter spans 1% of `k`'s range)"),
         "{scan}"
     );
-    assert_eq!(matched(&scan, "row_groups_pruned_statistics"), (60, 2));
-    assert_eq!(matched(&scan, "page_index_pages_pruned"), (8, 3));
+    assert_eq!(pruned(&scan, "row_groups_pruned_statistics"), (60, 2));
+    assert_eq!(pruned(&scan, "page_index_pages_pruned"), (8, 3));
 
     // Keys spread over the whole range: no page can be skipped, and none is read.
     let spread = "SELECT count(*) FROM facts f JOIN spread g ON f.k = g.k WHERE f.v <> -1";
@@ -911,24 +882,17 @@ fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clus
         scan.contains("page_index=off (a join's filter spans 100% of `k`'s range)"),
         "{scan}"
     );
-    assert_eq!(matched(&scan, "page_index_pages_pruned").0, 0);
+    assert_eq!(pruned(&scan, "page_index_pages_pruned").0, 0);
 
     // The same scans as DataFusion plans them: the page index read in both, the same answers.
     for (sql, rows) in [
         (narrow, serde_json::json!([[750, 500, 1249]])),
         (spread, serde_json::json!([[spread_rows]])),
     ] {
-        let out = f.run_ok(&[
-            "-d",
-            "lake",
-            "query",
-            "-f",
-            "json",
+        let doc = f.json_last(
+            &["-d", "lake"],
             &format!("SET owl.clustered_page_index = false; {sql}"),
-        ]);
-        let doc: Value =
-            serde_json::from_slice(out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap())
-                .unwrap();
+        );
         assert_eq!(doc["rows"], rows);
         let plan = String::from_utf8(f.run_ok(&[
             "-d",

@@ -80,6 +80,21 @@ impl Fixture {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Run a script of statements with `--format json` (one document a statement), expect success, return the
+    /// last statement's document.
+    pub fn json_last(&self, flags: &[&str], script: &str) -> Value {
+        let out = succeed(
+            self.owl()
+                .args(flags)
+                .args(["query", "--format", "json", script]),
+        );
+        let last = out
+            .split(|&b| b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .expect("a document");
+        serde_json::from_slice(last).unwrap()
+    }
+
     /// Run SQL expected to fail; return (exit code, stderr).
     pub fn fails(&self, sql: &str) -> (i32, String) {
         let out = self.owl().args(["query", sql]).output().unwrap();
@@ -193,4 +208,17 @@ pub fn parquet_bytes(dir: &Path, columns: &[&str]) -> u64 {
         }
     }
     total
+}
+
+/// `(total, matched)` of a pruning metric in a scan's `EXPLAIN ANALYZE` line: `<metric>=<total> total → <matched>
+/// matched`.
+pub fn pruned(scan: &str, metric: &str) -> (u64, u64) {
+    let at = scan
+        .find(&format!("{metric}="))
+        .unwrap_or_else(|| panic!("no {metric} in {scan}"));
+    let words: Vec<&str> = scan[at + metric.len() + 1..]
+        .split_whitespace()
+        .take(4)
+        .collect();
+    (words[0].parse().unwrap(), words[3].parse().unwrap())
 }
