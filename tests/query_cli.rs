@@ -944,6 +944,16 @@ fn analyze_computes_a_text_tables_statistics_with_one_billed_scan() {
         11,
         "one row per data column"
     );
+    let printed = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[0] == "status")
+        .unwrap();
+    assert_eq!(
+        printed,
+        &serde_json::json!(["status", "200", "500", 0, 4, logs.len()])
+    );
 
     let after = f.registry_json("default", "weblogs_csv");
     assert_eq!(
