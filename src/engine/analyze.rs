@@ -6,9 +6,8 @@
 //! on the 6M rows). ANALYZE scans the table once (billed as the query it is) and records, per column, the
 //! minimum and maximum (numbers, dates, timestamps, booleans: as the crawler keeps them), the null count and an
 //! approximate number of distinct values (`approx_distinct`, HyperLogLog, within ~2%; not for floating point),
-//! and the table's exact
-//! row count. Statistics are not schema: no new table version. A later crawl that finds new files drops what it
-//! cannot merge, as for Parquet.
+//! and the table's exact row count. Statistics are not schema: no new table version. A later crawl that finds
+//! new files drops what it cannot merge, as for Parquet. `owl estimate` prices it as its scan.
 
 use super::commands::table_name;
 use super::{Engine, from_df};

@@ -8,8 +8,9 @@
 //! a scan of a table sorted by the key reads every row group even when the join can use a few of them: TPC-H
 //! q18 joins `lineitem` (sorted by `l_orderkey`, 54 row groups) with 57 order keys.
 //!
-//! owl wraps each dynamic filter of a Parquet scan in a [`KeyHint`]: evaluated row by row it is the filter
-//! itself; its snapshot (what pruning reads, once the join has built its side) adds what the filter implies,
+//! owl wraps each dynamic filter of a Parquet scan in a [`KeyHint`]: evaluated row by row it passes the rows the
+//! filter passes (see below); its snapshot (what pruning reads, once the join has built its side) adds what the
+//! filter implies,
 //! `k = v1 OR k = v2 OR ...` over the union of every partition's keys (a balanced tree of at most
 //! [`MAX_HINT_KEYS`] comparisons; more keys give their bounds, `k >= min AND k <= max`). A row group or page
 //! whose min/max holds none of the keys is skipped; the answer is the same (the join would drop its rows). Not
@@ -49,7 +50,8 @@ use std::sync::{Arc, Mutex};
 /// more give their bounds.
 pub const MAX_HINT_KEYS: usize = 512;
 
-/// A dynamic filter whose snapshot also states, for pruning, which keys can pass.
+/// A dynamic filter whose snapshot also states, for pruning, which keys can pass, and which tests listed keys
+/// row by row as one IN list.
 #[derive(Debug)]
 pub struct KeyHint {
     filter: Arc<dyn PhysicalExpr>,
