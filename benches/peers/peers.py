@@ -139,20 +139,20 @@ def weblogs(args, owl_exe, venv_bin):
 
 def owl_registry(owl: str, data: Path, formats):
     """A registry at data/catalog with one database per format, crawled by owl itself (again on every run, so
-    the registry is what this owl's crawler writes: footers and samples only, a second or two). Text formats
-    have no footers: their statistics come from `ANALYZE TABLE ... COMPUTE STATISTICS` (Glue's column statistics
-    task), one scan of each table, run when the crawl left a table without them."""
+    the registry is what this owl's crawler writes: footers and samples only, a second or two), then
+    `ANALYZE TABLE ... COMPUTE STATISTICS` (Glue's column statistics task), one scan of each table, where the
+    crawl left a table without distinct counts: text files have no footers (row counts, bounds), and no format's
+    crawl counts distinct values, which join ordering needs (as Athena's cost-based optimizer needs Glue's)."""
     cat = data / "catalog"
     for fmt in formats:
         db = f"tpch_{fmt}"
         if not (cat / db).is_dir():
             sh([owl, "--catalog", str(cat), "query", f"CREATE DATABASE {db}"], capture_output=True)
         sh([owl, "--catalog", str(cat), "-d", db, "crawl", str(data / fmt)], capture_output=True)
-        if fmt == "parquet":
-            continue
         for t in TABLES:
             stats = json.loads((cat / db / f"{t}.json").read_text()).get("stats", {})
-            if stats.get("columns") and stats.get("record_count") is not None:
+            counted = any("distinct" in c for c in stats.get("columns", {}).values())
+            if counted and stats.get("record_count") is not None:
                 continue
             log(f"owl: ANALYZE TABLE {db}.{t}")
             sh([owl, "--catalog", str(cat), "-d", db, "query", f"ANALYZE TABLE {t} COMPUTE STATISTICS"],

@@ -415,9 +415,28 @@ impl RegistryTable {
     ///
     /// Column statistics come from the registry (the whole table's bounds hold for any part of it; null counts
     /// are scaled like the row count); partition columns get the range and number of values of the files kept.
+    /// A Parquet table's distinct counts (`ANALYZE`) are left out: they steer owl's join ordering
+    /// (`engine::join_order`), while DataFusion's own join sizing, which has the footers' bounds, planned TPC-H
+    /// q17's semi join on the 200,000-group side with them (1.8x slower; BENCHMARKS.md, step 11). Text tables
+    /// keep them: without, q18's semi join on CSV builds on 6M rows (step 10).
     fn statistics_of(&self, files: &[PartitionedFile]) -> Statistics {
-        let mut stats = Statistics::new_unknown(&self.schema);
         let bytes: u64 = files.iter().map(|f| f.object_meta.size).sum();
+        let distinct = if self.def.format.classification == Classification::Parquet {
+            Distinct::Drop
+        } else {
+            Distinct::Keep
+        };
+        self.statistics_with(bytes, files.iter().map(|f| &f.partition_values), distinct)
+    }
+
+    /// [`Self::statistics_of`] files of `bytes` in all, whose partitions have `partition_values`.
+    fn statistics_with<'a>(
+        &self,
+        bytes: u64,
+        partition_values: impl Iterator<Item = &'a Vec<ScalarValue>> + Clone,
+        distinct: Distinct,
+    ) -> Statistics {
+        let mut stats = Statistics::new_unknown(&self.schema);
         stats.total_byte_size = Precision::Inexact(bytes as usize);
         let share = match self.def.stats.size_bytes {
             Some(size) if size > 0 => (bytes as f64 / size as f64).min(1.0),
@@ -436,13 +455,16 @@ impl RegistryTable {
         {
             if let Some(s) = self.def.stats.columns.get(field.name()) {
                 *col = colstats::to_datafusion(s, field.data_type(), share);
+                if distinct == Distinct::Drop {
+                    col.distinct_count = Precision::Absent;
+                }
             }
         }
         let n = self.file_schema.fields().len();
         for (i, col) in stats.column_statistics.iter_mut().skip(n).enumerate() {
-            let mut values: Vec<&ScalarValue> = files
-                .iter()
-                .filter_map(|f| f.partition_values.get(i))
+            let mut values: Vec<&ScalarValue> = partition_values
+                .clone()
+                .filter_map(|v| v.get(i))
                 .filter(|v| !v.is_null())
                 .collect();
             values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -455,6 +477,13 @@ impl RegistryTable {
         }
         stats
     }
+}
+
+/// Whether a table's statistics carry the registry's distinct counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Distinct {
+    Keep,
+    Drop,
 }
 
 /// Parse one partition value as its key's type; Hive's NULL marker becomes NULL.
@@ -531,6 +560,17 @@ impl TableProvider for RegistryTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    /// The whole table's statistics (every partition), for planning before any listing: what join ordering
+    /// estimates from (`engine::join_order`).
+    fn statistics(&self) -> Option<Statistics> {
+        let bytes = self.def.stats.size_bytes.unwrap_or(0);
+        Some(self.statistics_with(
+            bytes,
+            self.partitions.iter().map(|p| &p.values),
+            Distinct::Keep,
+        ))
     }
 
     async fn scan(

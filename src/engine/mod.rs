@@ -12,6 +12,7 @@ mod athena;
 mod commands;
 mod ctas;
 pub mod estimate;
+mod join_order;
 mod key_pruning;
 pub mod options;
 mod page_index;
@@ -35,6 +36,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::StreamExt;
@@ -124,6 +126,7 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_optimizer_rules(optimizer_rules())
             .with_physical_optimizer_rule(Arc::new(pushdown::DynamicRowFilters))
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
@@ -501,6 +504,18 @@ impl Engine {
     pub fn catalogs(&self) -> &Arc<dyn CatalogProviderList> {
         &self.catalogs
     }
+}
+
+/// DataFusion's logical optimizer rules with owl's join ordering right after filter pushdown (it estimates
+/// from each table's filters).
+fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    let mut rules = Optimizer::new().rules;
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "push_down_filter")
+        .map_or(rules.len(), |i| i + 1);
+    rules.insert(at, Arc::new(join_order::JoinOrder));
+    rules
 }
 
 /// The candidate nearest to `name` by edit distance, if it is plausibly a typo (at most a third of the name).

@@ -17,6 +17,8 @@ pub struct OwlOptions {
     pub join_key_pruning: bool,
     /// Read a Parquet page index only where it can skip pages (see `engine::page_index`).
     pub clustered_page_index: bool,
+    /// Order inner joins by estimated rows (see `engine::join_order`).
+    pub join_reordering: bool,
 }
 
 impl Default for OwlOptions {
@@ -26,6 +28,7 @@ impl Default for OwlOptions {
             dynamic_row_filters: true,
             join_key_pruning: true,
             clustered_page_index: true,
+            join_reordering: true,
         }
     }
 }
@@ -33,7 +36,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 4] = [
+const SETTINGS: [Setting; 5] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -60,6 +63,14 @@ const SETTINGS: [Setting; 4] = [
         "Read a Parquet file's page index only when a scan filters on a column the registry finds clustered \
          (or knows nothing about), where it can skip pages; false: whenever a scan filters, as DataFusion does",
         |o| &mut o.clustered_page_index,
+    ),
+    (
+        "join_reordering",
+        "Order a query's inner joins (three tables or more) so that the fewest rows flow between them, \
+         estimated from the registry's statistics and the tables' filters, where ANALYZE has counted the \
+         distinct values of their keys and filtered columns; false: join in the order the FROM clause lists \
+         the tables, as DataFusion does",
+        |o| &mut o.join_reordering,
     ),
 ];
 
