@@ -633,15 +633,7 @@ fn selective_run_time_filters_apply_row_by_row() {
         let sql = sql.as_str();
         let doc = f.json_with(&["-d", "crawled"], sql);
         assert_eq!(doc["rows"], rows, "{sql}");
-        let plan = String::from_utf8(f.run_ok(&[
-            "-d",
-            "crawled",
-            "query",
-            "-f",
-            "csv",
-            &format!("EXPLAIN ANALYZE {sql}"),
-        ]))
-        .unwrap();
+        let plan = f.csv_in("crawled", &format!("EXPLAIN ANALYZE {sql}"));
         assert_eq!(plan.matches("row_filter=").count(), 1, "{plan}");
         assert!(plan.contains(&choice), "{sql}: {plan}");
 
@@ -775,15 +767,7 @@ fn a_joins_listed_keys_skip_row_groups_and_pages() {
             );
             scanned.push(stat(&doc, "bytes_scanned"));
 
-            let plan = String::from_utf8(f.run_ok(&[
-                "-d",
-                "lake",
-                "query",
-                "-f",
-                "csv",
-                &format!("{script} EXPLAIN ANALYZE {sql}"),
-            ]))
-            .unwrap();
+            let plan = f.csv_in("lake", &format!("{script} EXPLAIN ANALYZE {sql}"));
             let scan = plan
                 .lines()
                 .find(|l| l.contains("part-0.parquet"))
@@ -840,15 +824,7 @@ fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clus
 
     // "<metric>=<total> total → <matched> matched" of the scan that filters on `v`.
     let scan_of = |sql: &str| -> String {
-        let plan = String::from_utf8(f.run_ok(&[
-            "-d",
-            "lake",
-            "query",
-            "-f",
-            "csv",
-            &format!("EXPLAIN ANALYZE {sql}"),
-        ]))
-        .unwrap();
+        let plan = f.csv_in("lake", &format!("EXPLAIN ANALYZE {sql}"));
         plan.lines()
             .find(|l| l.contains("part-0.parquet") && l.contains("v@"))
             .unwrap_or_else(|| panic!("no scan filtering on v: {plan}"))
@@ -894,15 +870,10 @@ fn a_scan_reads_its_page_index_for_run_time_filters_only_when_they_narrow_a_clus
             &format!("SET owl.clustered_page_index = false; {sql}"),
         );
         assert_eq!(doc["rows"], rows);
-        let plan = String::from_utf8(f.run_ok(&[
-            "-d",
+        let plan = f.csv_in(
             "lake",
-            "query",
-            "-f",
-            "csv",
             &format!("SET owl.clustered_page_index = false; EXPLAIN ANALYZE {sql}"),
-        ]))
-        .unwrap();
+        );
         assert!(!plan.contains("page_index="), "{plan}");
     }
 }
@@ -1095,15 +1066,7 @@ fn inner_joins_are_ordered_by_the_rows_they_produce() {
             "analyzed {analyzed}, reordering {on}"
         );
 
-        let plan = String::from_utf8(f.run_ok(&[
-            "-d",
-            "star",
-            "query",
-            "-f",
-            "csv",
-            &format!("{script} EXPLAIN {sql}"),
-        ]))
-        .unwrap();
+        let plan = f.csv_in("star", &format!("{script} EXPLAIN {sql}"));
         // The innermost join: the one indented deepest.
         let innermost = plan
             .lines()
@@ -1120,38 +1083,19 @@ fn inner_joins_are_ordered_by_the_rows_they_produce() {
             assert!(innermost.contains("fk_a = products.a_id"), "{plan}");
         }
 
-        let profile = String::from_utf8(f.run_ok(&[
-            "-d",
+        // Without run-time filters (which thin the scans below the joins), each join's output is what the layout
+        // above says it joins.
+        let profile = f.csv_in(
             "star",
-            "query",
-            "-f",
-            "csv",
-            // Without run-time filters (which thin the scans below the joins), each join's output is what the
-            // layout above says it joins.
             &format!(
                 "{script} SET datafusion.optimizer.enable_join_dynamic_filter_pushdown = false; \
                  EXPLAIN ANALYZE {sql}"
             ),
-        ]))
-        .unwrap();
+        );
         let rows: u64 = profile
             .lines()
             .filter(|l| l.contains("HashJoinExec"))
-            .map(|l| {
-                // DataFusion writes counts as `20` or `4.00 K`.
-                let at = l.find("output_rows=").unwrap_or_else(|| panic!("{l}")) + 12;
-                let rest = &l[at..];
-                let number: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '.')
-                    .collect();
-                let scale = match rest[number.len()..].trim_start().chars().next() {
-                    Some('K') => 1e3,
-                    Some('M') => 1e6,
-                    _ => 1.0,
-                };
-                (number.parse::<f64>().unwrap() * scale).round() as u64
-            })
+            .map(|l| count_metric(l, "output_rows"))
             .sum();
         produced.push(rows);
     }

@@ -87,8 +87,14 @@ impl OptimizerRule for JoinOrder {
     }
 }
 
-/// Order every region of `plan`, outermost first; leaves are visited after their region is ordered.
+/// Order every region of `plan`, outermost first. A region is decided as a whole (reordered or kept); its inner
+/// joins are not regions of their own, so each is collected and estimated once.
 fn visit(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    if joinable(&plan).is_none() {
+        return plan
+            .map_children(visit)?
+            .transform_data(|p| p.map_subqueries(visit));
+    }
     if let Some(region) = Region::collect(&plan)
         && let Some(tree) = region.best_tree()
         && !tree.same_shape(&region.shape)
@@ -100,8 +106,17 @@ fn visit(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             .collect::<Result<Vec<_>>>()?;
         return Ok(Transformed::yes(region.build(&tree, leaves, &plan)?));
     }
-    plan.map_children(visit)?
-        .transform_data(|p| p.map_subqueries(visit))
+    visit_leaves(plan)
+}
+
+/// Visit the leaves of a region kept as it is.
+fn visit_leaves(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    if joinable(&plan).is_some() || transparent(&plan).is_some() {
+        plan.map_children(visit_leaves)?
+            .transform_data(|p| p.map_subqueries(visit))
+    } else {
+        visit(plan)
+    }
 }
 
 /// A join tree over leaf indices.
@@ -187,16 +202,17 @@ fn joinable(plan: &LogicalPlan) -> Option<&Join> {
     }
 }
 
-/// A projection that only selects columns (no renames): seen through inside a region.
-fn through_projection(plan: &LogicalPlan) -> &LogicalPlan {
-    let mut p = plan;
-    while let LogicalPlan::Projection(proj) = p
-        && proj.expr.iter().all(|e| matches!(e, Expr::Column(_)))
-        && joinable(&proj.input).is_some()
-    {
-        p = &proj.input;
+/// The input of a projection that only selects columns (no renames) above a region's join: seen through.
+fn transparent(plan: &LogicalPlan) -> Option<&LogicalPlan> {
+    match plan {
+        LogicalPlan::Projection(p)
+            if p.expr.iter().all(|e| matches!(e, Expr::Column(_)))
+                && joinable(&p.input).is_some() =>
+        {
+            Some(&p.input)
+        }
+        _ => None,
     }
-    p
 }
 
 /// The cheapest tree of each connected subset: its cost (rows produced by its joins) and rows.
@@ -423,21 +439,17 @@ impl Region {
     fn best_tree(&self) -> Option<Tree> {
         let best = self.search();
         let chosen = best[self.full() as usize].clone()?;
-        let current = self
-            .cost_of(&self.shape, &best)
-            .map_or(f64::INFINITY, |(c, _)| c);
+        let current = self.cost_of(&self.shape, &best).unwrap_or(f64::INFINITY);
         (chosen.cost <= current * GAIN).then_some(chosen.tree)
     }
 
     /// The cost of `tree` (rows its joins produce), with the subsets' rows the search estimated.
-    fn cost_of(&self, tree: &Tree, best: &[Option<Best>]) -> Option<(f64, f64)> {
+    fn cost_of(&self, tree: &Tree, best: &[Option<Best>]) -> Option<f64> {
         match tree {
-            Tree::Leaf(i) => Some((0.0, self.rows[*i])),
+            Tree::Leaf(_) => Some(0.0),
             Tree::Join(a, b) => {
                 let rows = best[tree.mask() as usize].as_ref()?.rows;
-                let (ca, _) = self.cost_of(a, best)?;
-                let (cb, _) = self.cost_of(b, best)?;
-                Some((ca + cb + rows, rows))
+                Some(self.cost_of(a, best)? + self.cost_of(b, best)? + rows)
             }
         }
     }
@@ -511,7 +523,10 @@ fn gather(
     on: &mut Vec<(Expr, Expr)>,
     filters: &mut Vec<Expr>,
 ) -> Tree {
-    let plan = through_projection(plan);
+    let mut plan = plan;
+    while let Some(input) = transparent(plan) {
+        plan = input;
+    }
     match joinable(plan) {
         Some(j) => {
             on.extend(j.on.iter().cloned());
@@ -557,10 +572,8 @@ fn leaf_key(plan: &LogicalPlan) -> String {
 #[derive(Debug, Clone, Default)]
 struct ColumnEstimate {
     distinct: Option<f64>,
-    /// Distinct values in the whole table, before any filter (a key's domain).
-    domain: Option<f64>,
-    /// Whether `domain` was counted (`ANALYZE`), not bounded by the rows and the bounds' span.
-    counted: bool,
+    /// Distinct values in the whole table, before any filter, where `ANALYZE` counted them (a key's domain).
+    counted: Option<f64>,
     /// Bounds as numbers (integers, decimals, floats, dates, timestamps).
     min: Option<f64>,
     max: Option<f64>,
@@ -595,10 +608,7 @@ impl Estimate {
 
     /// A key's distinct values in its whole table, where `ANALYZE` counted them (see [`Class::domain`]).
     fn counted_distinct(&self, key: &Expr) -> Option<f64> {
-        self.column(key)
-            .filter(|c| c.counted)
-            .and_then(|c| c.domain)
-            .map(|d| d.max(1.0))
+        self.column(key).and_then(|c| c.counted).map(|d| d.max(1.0))
     }
 
     fn with_rows(mut self, rows: f64) -> Estimate {
@@ -682,8 +692,7 @@ fn from_statistics(
             Column::new(Some(scan.table_name.clone()), field.name()),
             ColumnEstimate {
                 distinct,
-                domain: distinct,
-                counted: counted.is_some(),
+                counted: counted.map(|d| d.min(rows)),
                 min: min.as_ref().and_then(numeric),
                 max: max.as_ref().and_then(numeric),
                 null_fraction,
@@ -745,11 +754,7 @@ fn estimate(plan: &LogicalPlan) -> Option<Estimate> {
                     columns.insert(Column::new(q.cloned(), f.name()), c.clone());
                 }
             }
-            Some(Estimate {
-                rows: input.rows,
-                columns,
-                guessed: input.guessed,
-            })
+            Some(Estimate { columns, ..input })
         }
         LogicalPlan::SubqueryAlias(a) => {
             let input = estimate(&a.input)?;
@@ -761,11 +766,7 @@ fn estimate(plan: &LogicalPlan) -> Option<Estimate> {
                 .zip(a.schema.columns())
                 .filter_map(|(from, to)| input.columns.get(&from).map(|c| (to, c.clone())))
                 .collect();
-            Some(Estimate {
-                rows: input.rows,
-                columns,
-                guessed: input.guessed,
-            })
+            Some(Estimate { columns, ..input })
         }
         LogicalPlan::Aggregate(a) => {
             let input = estimate(&a.input)?;
@@ -826,7 +827,7 @@ fn estimate(plan: &LogicalPlan) -> Option<Estimate> {
 /// Whether `pred`'s selectivity rests on counts: every equality or `IN` with a literal is on a column with a
 /// distinct count (ranges use bounds; other conditions' defaults are accepted).
 fn grounded(pred: &Expr, est: &Estimate) -> bool {
-    let counted = |e: &Expr| est.column(e).is_some_and(|c| c.counted);
+    let counted = |e: &Expr| est.column(e).is_some_and(|c| c.counted.is_some());
     match pred {
         Expr::BinaryExpr(BinaryExpr {
             left,
@@ -1140,8 +1141,7 @@ mod tests {
             Column::from_name("d"),
             ColumnEstimate {
                 distinct: Some(100.0),
-                domain: Some(100.0),
-                counted: true,
+                counted: Some(100.0),
                 min: Some(0.0),
                 max: Some(100.0),
                 null_fraction: Some(0.0),

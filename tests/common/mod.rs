@@ -95,6 +95,11 @@ impl Fixture {
         serde_json::from_slice(last).unwrap()
     }
 
+    /// Run a script in database `db` with `--format csv`, expect success, return its output (an `EXPLAIN`'s plan).
+    pub fn csv_in(&self, db: &str, script: &str) -> String {
+        String::from_utf8(self.run_ok(&["-d", db, "query", "-f", "csv", script])).unwrap()
+    }
+
     /// Run SQL expected to fail; return (exit code, stderr).
     pub fn fails(&self, sql: &str) -> (i32, String) {
         let out = self.owl().args(["query", sql]).output().unwrap();
@@ -221,4 +226,25 @@ pub fn pruned(scan: &str, metric: &str) -> (u64, u64) {
         .take(4)
         .collect();
     (words[0].parse().unwrap(), words[3].parse().unwrap())
+}
+
+/// A count metric in an `EXPLAIN ANALYZE` line, as DataFusion writes it: `output_rows=20` or `output_rows=4.00 K`.
+pub fn count_metric(line: &str, metric: &str) -> u64 {
+    let at = line
+        .find(&format!("{metric}="))
+        .unwrap_or_else(|| panic!("no {metric} in {line}"))
+        + metric.len()
+        + 1;
+    let rest = &line[at..];
+    let number: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let scale = match rest[number.len()..].trim_start().chars().next() {
+        Some('K') => 1e3,
+        Some('M') => 1e6,
+        Some('B') => 1e9,
+        _ => 1.0,
+    };
+    (number.parse::<f64>().unwrap() * scale).round() as u64
 }
