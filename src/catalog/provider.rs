@@ -641,7 +641,18 @@ impl TableProvider for RegistryTable {
         let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
-        let source = format.file_source(table_schema);
+        let fast_json = self.def.format.classification == Classification::Json
+            && !self.def.format.json_array
+            && state
+                .config_options()
+                .extensions
+                .get::<crate::engine::options::OwlOptions>()
+                .is_none_or(|o| o.ndjson_fast_path);
+        let source = if fast_json {
+            Arc::new(crate::formats::ndjson::NdjsonSource::new(table_schema))
+        } else {
+            format.file_source(table_schema)
+        };
         let groups = balance(files, state.config().target_partitions());
         let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
             .with_file_groups(groups)

@@ -19,6 +19,8 @@ pub struct OwlOptions {
     pub clustered_page_index: bool,
     /// Order inner joins by estimated rows (see `engine::join_order`).
     pub join_reordering: bool,
+    /// Decode newline-delimited JSON with owl's flat-object decoder (see `formats::ndjson`).
+    pub ndjson_fast_path: bool,
 }
 
 impl Default for OwlOptions {
@@ -29,6 +31,7 @@ impl Default for OwlOptions {
             join_key_pruning: true,
             clustered_page_index: true,
             join_reordering: true,
+            ndjson_fast_path: true,
         }
     }
 }
@@ -36,7 +39,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 5] = [
+const SETTINGS: [Setting; 6] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -71,6 +74,13 @@ const SETTINGS: [Setting; 5] = [
          distinct values of their keys and filtered columns; false: join in the order the FROM clause lists \
          the tables, as DataFusion does",
         |o| &mut o.join_reordering,
+    ),
+    (
+        "ndjson_fast_path",
+        "Decode newline-delimited JSON one flat object a line, the projected fields straight into their \
+         columns and the others stepped over (a line it cannot decode exactly as arrow-json would, and the \
+         rest of its file range, are left to arrow-json); false: arrow-json alone, as DataFusion does",
+        |o| &mut o.ndjson_fast_path,
     ),
 ];
 

@@ -1,8 +1,11 @@
 //! The formats DataFusion does not bring ready for owl: ORC (read through owl's own file source, written by
-//! orc-rust) and Avro (read by DataFusion, inspected and written here with arrow-avro).
+//! orc-rust), Avro (read by DataFusion, inspected and written here with arrow-avro) and newline-delimited JSON
+//! (read through owl's own decoder in front of arrow-json).
 //!
-//! Parquet, JSON and CSV need nothing here: DataFusion reads and writes them, the catalog adapter configures it.
+//! Parquet, CSV and JSON arrays need nothing here: DataFusion reads and writes them, the catalog adapter
+//! configures it.
 
 pub(crate) mod avro;
+pub mod ndjson;
 pub mod orc;
 pub(crate) mod write;

@@ -1,0 +1,1428 @@
+//! Newline-delimited JSON scans: a decoder for flat objects in front of arrow-json.
+//!
+//! DataFusion decodes NDJSON with arrow-json, which first writes every token of every row (the projected
+//! fields' and all the others') to a tape and then builds columns from it. Most NDJSON a data lake holds is
+//! one flat object a line, and a query reads a few of its fields: [`FlatDecoder`] parses each line once,
+//! appends the projected fields' values straight to their columns and steps over the others without
+//! copying them, which makes a scan about twice as fast (BENCHMARKS.md, step 12).
+//!
+//! It decodes only what it can decode exactly as arrow-json would: the same number parser (lexical-core),
+//! the same date, timestamp and decimal parsers, the same escapes, UTF-8 checked the same way. A line it does
+//! not accept as written (a nested value in a projected column, a number where a string is declared, a
+//! duplicated key, an object across lines, malformed JSON) is handed, with the rest of the range, to
+//! arrow-json, so such input gives exactly the rows or the error it gave before. A projection with a type
+//! the fast path does not build (lists, structs, binary, ...) is read by arrow-json from the start.
+//! `SET owl.ndjson_fast_path = false` reads every NDJSON table with arrow-json alone.
+
+use arrow::array::timezone::Tz;
+use arrow::array::types::{Date32Type, Decimal128Type};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array,
+    Int16Array, Int32Array, Int64Array, LargeStringArray, PrimitiveArray, RecordBatch,
+    RecordBatchOptions, StringArray, StringViewBuilder, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::compute::kernels::cast_utils::string_to_datetime;
+use arrow::datatypes::{
+    DataType, Field, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+use arrow::error::ArrowError;
+use arrow::json::ReaderBuilder;
+use chrono::{TimeZone, Utc};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{
+    FileOpenFuture, FileOpener, FileScanConfig, FileSource,
+};
+use datafusion::datasource::projection::{ProjectionOpener, SplitProjection};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::physical_plan::PhysicalExpr;
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder};
+use datafusion::physical_plan::projection::ProjectionExprs;
+use datafusion_datasource::boundary_stream::AlignedBoundaryStream;
+use datafusion_datasource::decoder::{Decoder, DecoderDeserializer, deserialize_stream};
+use futures::{StreamExt, TryStreamExt};
+use object_store::{GetOptions, ObjectStore};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The scan of newline-delimited JSON files through [`FlatDecoder`]; otherwise DataFusion's `JsonSource`.
+#[derive(Debug, Clone)]
+pub struct NdjsonSource {
+    table_schema: TableSchema,
+    projection: SplitProjection,
+    batch_size: usize,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl NdjsonSource {
+    pub fn new(table_schema: TableSchema) -> Self {
+        NdjsonSource {
+            projection: SplitProjection::unprojected(&table_schema),
+            table_schema,
+            batch_size: 8192,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl FileSource for NdjsonSource {
+    fn create_file_opener(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        config: &FileScanConfig,
+        partition: usize,
+    ) -> DfResult<Arc<dyn FileOpener>> {
+        let file_schema = self.table_schema.file_schema();
+        let rows = RowCounts {
+            fast_path: MetricBuilder::new(&self.metrics).counter("json_rows_fast_path", partition),
+            arrow_json: MetricBuilder::new(&self.metrics)
+                .counter("json_rows_arrow_json", partition),
+        };
+        let schema = Arc::new(file_schema.project(&self.projection.file_indices)?);
+        let opener = Arc::new(NdjsonOpener {
+            store,
+            schema,
+            batch_size: self.batch_size,
+            compression: config.file_compression_type,
+            rows,
+        });
+        ProjectionOpener::try_new(self.projection.clone(), opener, file_schema)
+    }
+
+    fn table_schema(&self) -> &TableSchema {
+        &self.table_schema
+    }
+
+    fn with_batch_size(&self, batch_size: usize) -> Arc<dyn FileSource> {
+        Arc::new(NdjsonSource {
+            batch_size,
+            ..self.clone()
+        })
+    }
+
+    fn projection(&self) -> Option<&ProjectionExprs> {
+        Some(&self.projection.source)
+    }
+
+    fn metrics(&self) -> &ExecutionPlanMetricsSet {
+        &self.metrics
+    }
+
+    /// "json", as DataFusion's own source: what EXPLAIN shows and what owl's estimates look for.
+    fn file_type(&self) -> &str {
+        "json"
+    }
+
+    fn try_pushdown_projection(
+        &self,
+        projection: &ProjectionExprs,
+    ) -> DfResult<Option<Arc<dyn FileSource>>> {
+        let merged = self.projection.source.try_merge(projection)?;
+        Ok(Some(Arc::new(NdjsonSource {
+            projection: SplitProjection::new(self.table_schema.file_schema(), &merged),
+            ..self.clone()
+        })))
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        datafusion::physical_plan::apply_expression_roots(self.projection.source.iter(), f)
+    }
+}
+
+/// Opens one file, or the lines that start in its byte range (as DataFusion's JSON opener does: a line
+/// belongs to the range its first byte lies in).
+struct NdjsonOpener {
+    store: Arc<dyn ObjectStore>,
+    /// The file columns to produce.
+    schema: SchemaRef,
+    batch_size: usize,
+    compression: FileCompressionType,
+    rows: RowCounts,
+}
+
+/// The rows each decoder produced, shown by `EXPLAIN ANALYZE` as `json_rows_fast_path` and
+/// `json_rows_arrow_json`.
+#[derive(Debug, Clone, Default)]
+pub struct RowCounts {
+    pub fast_path: Count,
+    pub arrow_json: Count,
+}
+
+impl FileOpener for NdjsonOpener {
+    fn open(&self, file: PartitionedFile) -> DfResult<FileOpenFuture> {
+        let store = Arc::clone(&self.store);
+        let schema = Arc::clone(&self.schema);
+        let batch_size = self.batch_size;
+        let compression = self.compression;
+        let rows = self.rows.clone();
+        Ok(Box::pin(async move {
+            let location = file.object_meta.location.clone();
+            let bytes = match &file.range {
+                Some(range) => {
+                    let (start, end) = (range.start as u64, range.end as u64);
+                    AlignedBoundaryStream::new(
+                        store,
+                        location,
+                        start,
+                        end,
+                        file.object_meta.size,
+                        b'\n',
+                    )
+                    .await?
+                    .map_err(DataFusionError::from)
+                    .boxed()
+                }
+                None => store
+                    .get_opts(&location, GetOptions::default())
+                    .await?
+                    .into_stream()
+                    .map_err(DataFusionError::from)
+                    .boxed(),
+            };
+            let input = compression.convert_stream(bytes)?.fuse();
+            let decoder = FlatDecoder::new(schema, batch_size)?.counting(rows);
+            // arrow-json's errors say what is wrong, not where: name the file.
+            let named = file.object_meta.location.clone();
+            Ok(deserialize_stream(input, DecoderDeserializer::new(decoder))
+                .map_err(move |e| {
+                    DataFusionError::Execution(format!("reading JSON file `{named}`: {e}"))
+                })
+                .boxed())
+        }))
+    }
+}
+
+/// The JSON nesting a skipped value may have; deeper input is left to arrow-json.
+const MAX_DEPTH: usize = 64;
+
+/// A line the fast path does not decode as written: arrow-json decodes it (or fails on it).
+#[derive(Debug)]
+struct Unhandled;
+
+type Step<T = ()> = Result<T, Unhandled>;
+
+/// How a projected column's values are parsed, and the type they are built as.
+#[derive(Debug)]
+enum Kind {
+    Int(DataType),
+    UInt(DataType),
+    Float32,
+    Float64,
+    Decimal128(u8, i8),
+    Date32,
+    Timestamp(TimeUnit, Option<Tz>, DataType),
+    Boolean,
+    Utf8,
+    LargeUtf8,
+    Utf8View,
+}
+
+impl Kind {
+    /// The fast path's kind for a column, if it builds that type.
+    fn of(field: &Field) -> Result<Option<Kind>, ArrowError> {
+        if !field.is_nullable() {
+            return Ok(None);
+        }
+        let t = field.data_type();
+        Ok(Some(match t {
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+                Kind::Int(t.clone())
+            }
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                Kind::UInt(t.clone())
+            }
+            DataType::Float32 => Kind::Float32,
+            DataType::Float64 => Kind::Float64,
+            DataType::Decimal128(p, s) => Kind::Decimal128(*p, *s),
+            DataType::Date32 => Kind::Date32,
+            DataType::Timestamp(unit, tz) => {
+                let tz = tz.as_deref().map(str::parse::<Tz>).transpose()?;
+                Kind::Timestamp(*unit, tz, t.clone())
+            }
+            DataType::Boolean => Kind::Boolean,
+            DataType::Utf8 => Kind::Utf8,
+            DataType::LargeUtf8 => Kind::LargeUtf8,
+            DataType::Utf8View => Kind::Utf8View,
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// One projected column being built: values (a placeholder where null) and validity.
+#[derive(Debug)]
+struct Column {
+    kind: Kind,
+    valid: Vec<bool>,
+    values: Values,
+}
+
+#[derive(Debug)]
+enum Values {
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I128(Vec<i128>),
+    I32(Vec<i32>),
+    Bool(Vec<bool>),
+    /// Each value's end in `bytes`.
+    Text {
+        ends: Vec<usize>,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Column {
+    fn new(kind: Kind) -> Column {
+        let values = match &kind {
+            Kind::Int(_) | Kind::Timestamp(..) => Values::I64(Vec::new()),
+            Kind::UInt(_) => Values::U64(Vec::new()),
+            Kind::Float32 => Values::F32(Vec::new()),
+            Kind::Float64 => Values::F64(Vec::new()),
+            Kind::Decimal128(..) => Values::I128(Vec::new()),
+            Kind::Date32 => Values::I32(Vec::new()),
+            Kind::Boolean => Values::Bool(Vec::new()),
+            Kind::Utf8 | Kind::LargeUtf8 | Kind::Utf8View => Values::Text {
+                ends: Vec::new(),
+                bytes: Vec::new(),
+            },
+        };
+        Column {
+            kind,
+            valid: Vec::new(),
+            values,
+        }
+    }
+
+    fn push_null(&mut self) {
+        self.valid.push(false);
+        match &mut self.values {
+            Values::I64(v) => v.push(0),
+            Values::U64(v) => v.push(0),
+            Values::F32(v) => v.push(0.0),
+            Values::F64(v) => v.push(0.0),
+            Values::I128(v) => v.push(0),
+            Values::I32(v) => v.push(0),
+            Values::Bool(v) => v.push(false),
+            Values::Text { ends, bytes } => ends.push(bytes.len()),
+        }
+    }
+
+    /// Drops the values after the first `rows` (a line given up on half-way).
+    fn truncate(&mut self, rows: usize) {
+        self.valid.truncate(rows);
+        match &mut self.values {
+            Values::I64(v) => v.truncate(rows),
+            Values::U64(v) => v.truncate(rows),
+            Values::F32(v) => v.truncate(rows),
+            Values::F64(v) => v.truncate(rows),
+            Values::I128(v) => v.truncate(rows),
+            Values::I32(v) => v.truncate(rows),
+            Values::Bool(v) => v.truncate(rows),
+            Values::Text { ends, bytes } => {
+                ends.truncate(rows);
+                bytes.truncate(ends.last().copied().unwrap_or(0));
+            }
+        }
+    }
+
+    /// A number's text, parsed as arrow-json parses it for this type.
+    fn push_number(&mut self, text: &[u8]) -> Step {
+        match (&self.kind, &mut self.values) {
+            (Kind::Int(t), Values::I64(v)) => v.push(match t {
+                DataType::Int8 => i64::from(lexical::<i8>(text)?),
+                DataType::Int16 => i64::from(lexical::<i16>(text)?),
+                DataType::Int32 => i64::from(lexical::<i32>(text)?),
+                _ => lexical::<i64>(text)?,
+            }),
+            (Kind::UInt(t), Values::U64(v)) => v.push(match t {
+                DataType::UInt8 => u64::from(lexical::<u8>(text)?),
+                DataType::UInt16 => u64::from(lexical::<u16>(text)?),
+                DataType::UInt32 => u64::from(lexical::<u32>(text)?),
+                _ => lexical::<u64>(text)?,
+            }),
+            (Kind::Float32, Values::F32(v)) => v.push(lexical::<f32>(text)?),
+            (Kind::Float64, Values::F64(v)) => v.push(lexical::<f64>(text)?),
+            (Kind::Decimal128(p, s), Values::I128(v)) => {
+                let text = std::str::from_utf8(text).map_err(|_| Unhandled)?;
+                v.push(
+                    arrow::compute::kernels::cast_utils::parse_decimal::<Decimal128Type>(
+                        text, *p, *s,
+                    )
+                    .map_err(|_| Unhandled)?,
+                )
+            }
+            // A date as a number of days, a timestamp as a number of its unit (arrow-json's integer reading).
+            (Kind::Date32, Values::I32(v)) => v.push(lexical::<i32>(text)?),
+            (Kind::Timestamp(..), Values::I64(v)) => v.push(lexical::<i64>(text)?),
+            _ => return Err(Unhandled),
+        }
+        self.valid.push(true);
+        Ok(())
+    }
+
+    /// A string value (unescaped, valid UTF-8), read as arrow-json reads strings for this type.
+    fn push_text(&mut self, text: &str) -> Step {
+        match (&self.kind, &mut self.values) {
+            (Kind::Utf8 | Kind::LargeUtf8 | Kind::Utf8View, Values::Text { ends, bytes }) => {
+                bytes.extend_from_slice(text.as_bytes());
+                ends.push(bytes.len());
+            }
+            (Kind::Date32, Values::I32(v)) => v.push(
+                <Date32Type as arrow::compute::kernels::cast_utils::Parser>::parse(text)
+                    .ok_or(Unhandled)?,
+            ),
+            (Kind::Timestamp(unit, tz, _), Values::I64(v)) => v.push(match tz {
+                Some(tz) => timestamp(tz, *unit, text)?,
+                None => timestamp(&Utc, *unit, text)?,
+            }),
+            _ => return Err(Unhandled),
+        }
+        self.valid.push(true);
+        Ok(())
+    }
+
+    fn push_bool(&mut self, value: bool) -> Step {
+        match &mut self.values {
+            Values::Bool(v) => v.push(value),
+            _ => return Err(Unhandled),
+        }
+        self.valid.push(true);
+        Ok(())
+    }
+
+    /// The column's values so far as an array of its type; the column is left empty.
+    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        let valid = std::mem::take(&mut self.valid);
+        let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
+        fn prim<T: arrow::datatypes::ArrowPrimitiveType>(
+            v: Vec<T::Native>,
+            nulls: Option<NullBuffer>,
+        ) -> PrimitiveArray<T> {
+            PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls)
+        }
+        Ok(match (&self.kind, &mut self.values) {
+            (Kind::Int(t), Values::I64(v)) => {
+                let v = std::mem::take(v);
+                // Every value was parsed as `t`, so each fits.
+                match t {
+                    DataType::Int8 => Arc::new(Int8Array::new(
+                        v.into_iter().map(|x| x as i8).collect(),
+                        nulls,
+                    )),
+                    DataType::Int16 => Arc::new(Int16Array::new(
+                        v.into_iter().map(|x| x as i16).collect(),
+                        nulls,
+                    )),
+                    DataType::Int32 => Arc::new(Int32Array::new(
+                        v.into_iter().map(|x| x as i32).collect(),
+                        nulls,
+                    )),
+                    _ => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
+                }
+            }
+            (Kind::UInt(t), Values::U64(v)) => {
+                let v = std::mem::take(v);
+                match t {
+                    DataType::UInt8 => Arc::new(UInt8Array::new(
+                        v.into_iter().map(|x| x as u8).collect(),
+                        nulls,
+                    )),
+                    DataType::UInt16 => Arc::new(UInt16Array::new(
+                        v.into_iter().map(|x| x as u16).collect(),
+                        nulls,
+                    )),
+                    DataType::UInt32 => Arc::new(UInt32Array::new(
+                        v.into_iter().map(|x| x as u32).collect(),
+                        nulls,
+                    )),
+                    _ => Arc::new(UInt64Array::new(ScalarBuffer::from(v), nulls)),
+                }
+            }
+            (Kind::Float32, Values::F32(v)) => Arc::new(Float32Array::new(
+                ScalarBuffer::from(std::mem::take(v)),
+                nulls,
+            )),
+            (Kind::Float64, Values::F64(v)) => Arc::new(Float64Array::new(
+                ScalarBuffer::from(std::mem::take(v)),
+                nulls,
+            )),
+            (Kind::Decimal128(p, s), Values::I128(v)) => Arc::new(
+                Decimal128Array::new(ScalarBuffer::from(std::mem::take(v)), nulls)
+                    .with_precision_and_scale(*p, *s)?,
+            ),
+            (Kind::Date32, Values::I32(v)) => Arc::new(Date32Array::new(
+                ScalarBuffer::from(std::mem::take(v)),
+                nulls,
+            )),
+            (Kind::Timestamp(unit, _, t), Values::I64(v)) => {
+                // The values are already UTC instants: the zone is only attached (a cast would shift them).
+                let v = std::mem::take(v);
+                let zone = match t {
+                    DataType::Timestamp(_, zone) => zone.clone(),
+                    _ => None,
+                };
+                match unit {
+                    TimeUnit::Second => {
+                        Arc::new(prim::<TimestampSecondType>(v, nulls).with_timezone_opt(zone))
+                    }
+                    TimeUnit::Millisecond => {
+                        Arc::new(prim::<TimestampMillisecondType>(v, nulls).with_timezone_opt(zone))
+                    }
+                    TimeUnit::Microsecond => {
+                        Arc::new(prim::<TimestampMicrosecondType>(v, nulls).with_timezone_opt(zone))
+                    }
+                    TimeUnit::Nanosecond => {
+                        Arc::new(prim::<TimestampNanosecondType>(v, nulls).with_timezone_opt(zone))
+                    }
+                }
+            }
+            (Kind::Boolean, Values::Bool(v)) => {
+                let v = std::mem::take(v);
+                Arc::new(BooleanArray::new(v.into_iter().collect(), nulls))
+            }
+            (kind, Values::Text { ends, bytes }) => {
+                let ends = std::mem::take(ends);
+                let bytes = std::mem::take(bytes);
+                match kind {
+                    Kind::Utf8View => {
+                        let mut b = StringViewBuilder::with_capacity(ends.len());
+                        let mut start = 0;
+                        for (i, end) in ends.into_iter().enumerate() {
+                            if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                                b.append_null();
+                            } else {
+                                let s = std::str::from_utf8(&bytes[start..end])
+                                    .map_err(|e| ArrowError::JsonError(e.to_string()))?;
+                                b.append_value(s);
+                            }
+                            start = end;
+                        }
+                        Arc::new(b.finish())
+                    }
+                    Kind::LargeUtf8 => {
+                        let offsets = std::iter::once(0)
+                            .chain(ends.into_iter().map(|e| e as i64))
+                            .collect::<Vec<i64>>();
+                        Arc::new(LargeStringArray::try_new(
+                            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                            bytes.into(),
+                            nulls,
+                        )?)
+                    }
+                    _ => {
+                        let offsets = std::iter::once(Ok(0))
+                            .chain(ends.into_iter().map(i32::try_from))
+                            .collect::<Result<Vec<i32>, _>>()
+                            .map_err(|_| {
+                                ArrowError::JsonError("a batch's strings exceed 2 GiB".to_string())
+                            })?;
+                        Arc::new(StringArray::try_new(
+                            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                            bytes.into(),
+                            nulls,
+                        )?)
+                    }
+                }
+            }
+            (kind, _) => {
+                return Err(ArrowError::JsonError(format!(
+                    "internal: column of {kind:?} built with other values"
+                )));
+            }
+        })
+    }
+}
+
+fn lexical<T: lexical_core::FromLexical>(text: &[u8]) -> Step<T> {
+    lexical_core::parse::<T>(text).map_err(|_| Unhandled)
+}
+
+/// A timestamp string as arrow-json reads it into `unit`.
+fn timestamp<T: TimeZone>(tz: &T, unit: TimeUnit, text: &str) -> Step<i64> {
+    let t = string_to_datetime(tz, text).map_err(|_| Unhandled)?;
+    match unit {
+        TimeUnit::Second => Ok(t.timestamp()),
+        TimeUnit::Millisecond => Ok(t.timestamp_millis()),
+        TimeUnit::Microsecond => Ok(t.timestamp_micros()),
+        TimeUnit::Nanosecond => t.timestamp_nanos_opt().ok_or(Unhandled),
+    }
+}
+
+/// Where the fast path stands.
+enum Mode {
+    Fast,
+    /// Given up on a line: arrow-json decodes from that line on. `pending` holds the bytes of it the fast path
+    /// had already taken (a line that began in an earlier buffer), fed to arrow-json first.
+    Arrow {
+        decoder: arrow::json::reader::Decoder,
+        pending: Vec<u8>,
+        fed: usize,
+    },
+}
+
+/// Decodes newline-delimited JSON objects into batches of `schema`: see the module's documentation.
+pub struct FlatDecoder {
+    schema: SchemaRef,
+    batch_size: usize,
+    columns: Vec<Column>,
+    /// Projected field names to their column.
+    by_name: HashMap<Box<[u8]>, usize>,
+    /// The keys of the last line in the order they came, each with its column: lines written by one program
+    /// list their keys in one order, so a key is usually found by one comparison.
+    order: Vec<(Box<[u8]>, Option<usize>)>,
+    /// For each column, the row it was last set in plus one (a key given twice is left to arrow-json).
+    set_in: Vec<usize>,
+    rows: usize,
+    /// The start of a line whose end has not arrived yet.
+    carry: Vec<u8>,
+    /// Unescaped string bytes.
+    scratch: Vec<u8>,
+    mode: Mode,
+    counts: RowCounts,
+}
+
+impl fmt::Debug for FlatDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlatDecoder")
+            .field("rows", &self.rows)
+            .field("fast", &matches!(self.mode, Mode::Fast))
+            .finish()
+    }
+}
+
+impl FlatDecoder {
+    pub fn new(schema: SchemaRef, batch_size: usize) -> Result<FlatDecoder, ArrowError> {
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        let mut fast = true;
+        for field in schema.fields() {
+            match Kind::of(field)? {
+                Some(kind) => columns.push(Column::new(kind)),
+                None => fast = false,
+            }
+        }
+        let by_name = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().as_bytes().into(), i))
+            .collect();
+        let mode = if fast {
+            Mode::Fast
+        } else {
+            Mode::Arrow {
+                decoder: arrow_decoder(&schema, batch_size)?,
+                pending: Vec::new(),
+                fed: 0,
+            }
+        };
+        Ok(FlatDecoder {
+            set_in: vec![0; columns.len()],
+            columns,
+            by_name,
+            order: Vec::new(),
+            rows: 0,
+            carry: Vec::new(),
+            scratch: Vec::new(),
+            mode,
+            counts: RowCounts::default(),
+            batch_size: batch_size.max(1),
+            schema,
+        })
+    }
+
+    /// Counts the rows each decoder produces into `counts`.
+    pub fn counting(self, counts: RowCounts) -> FlatDecoder {
+        FlatDecoder { counts, ..self }
+    }
+
+    /// Whether every line so far was decoded by the fast path.
+    pub fn is_fast(&self) -> bool {
+        matches!(self.mode, Mode::Fast)
+    }
+
+    /// Hands the rest of the input, starting with `pending`, to arrow-json.
+    fn give_up(&mut self, pending: Vec<u8>) -> Result<(), ArrowError> {
+        self.mode = Mode::Arrow {
+            decoder: arrow_decoder(&self.schema, self.batch_size)?,
+            pending,
+            fed: 0,
+        };
+        Ok(())
+    }
+
+    fn decode_fast(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
+        let mut pos = 0;
+        if !self.carry.is_empty() {
+            if self.rows >= self.batch_size {
+                return Ok(0);
+            }
+            match memchr::memchr(b'\n', buf) {
+                None if buf.is_empty() => {
+                    // The input ended: the carried bytes are its last line.
+                    let line = std::mem::take(&mut self.carry);
+                    if self.line(&line).is_err() {
+                        self.give_up(line)?;
+                    }
+                    return Ok(0);
+                }
+                None => {
+                    self.carry.extend_from_slice(buf);
+                    return Ok(buf.len());
+                }
+                Some(nl) => {
+                    self.carry.extend_from_slice(&buf[..nl]);
+                    let mut line = std::mem::take(&mut self.carry);
+                    if self.line(&line).is_err() {
+                        line.push(b'\n');
+                        self.give_up(line)?;
+                        return Ok(nl + 1);
+                    }
+                    self.carry = line;
+                    self.carry.clear();
+                    pos = nl + 1;
+                }
+            }
+        }
+        while self.rows < self.batch_size {
+            let rest = &buf[pos..];
+            match memchr::memchr(b'\n', rest) {
+                Some(nl) => {
+                    if self.line(&rest[..nl]).is_err() {
+                        self.give_up(Vec::new())?;
+                        return Ok(pos);
+                    }
+                    pos += nl + 1;
+                }
+                None => {
+                    self.carry.extend_from_slice(rest);
+                    return Ok(buf.len());
+                }
+            }
+        }
+        Ok(pos)
+    }
+
+    /// Decodes one line into the columns (nothing for a blank line). On [`Unhandled`] the columns are as before.
+    fn line(&mut self, line: &[u8]) -> Step {
+        let mut c = Cursor { b: line, i: 0 };
+        c.ws();
+        if c.at_end() {
+            return Ok(());
+        }
+        let row = self.rows + 1;
+        match self.object(&mut c, row).and_then(|()| {
+            c.ws();
+            if c.at_end() { Ok(()) } else { Err(Unhandled) }
+        }) {
+            Ok(()) => {
+                for (col, set) in self.columns.iter_mut().zip(&self.set_in) {
+                    if *set != row {
+                        col.push_null();
+                    }
+                }
+                self.rows = row;
+                Ok(())
+            }
+            Err(e) => {
+                for col in &mut self.columns {
+                    col.truncate(self.rows);
+                }
+                for set in &mut self.set_in {
+                    if *set == row {
+                        *set = 0;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// One top-level object, its projected fields appended to their columns.
+    fn object(&mut self, c: &mut Cursor<'_>, row: usize) -> Step {
+        c.expect(b'{')?;
+        c.ws();
+        if c.eat(b'}') {
+            return Ok(());
+        }
+        let mut k = 0;
+        loop {
+            c.expect(b'"')?;
+            let key = c.key()?;
+            let col = self.column_of(k, key);
+            k += 1;
+            c.ws();
+            c.expect(b':')?;
+            c.ws();
+            match col {
+                Some(i) => {
+                    if self.set_in[i] == row {
+                        return Err(Unhandled);
+                    }
+                    self.set_in[i] = row;
+                    self.value(c, i)?;
+                }
+                None => c.skip_value(&mut self.scratch, 0)?,
+            }
+            c.ws();
+            match c.next()? {
+                b',' => c.ws(),
+                b'}' => return Ok(()),
+                _ => return Err(Unhandled),
+            }
+        }
+    }
+
+    fn column_of(&mut self, k: usize, key: &[u8]) -> Option<usize> {
+        if let Some((name, col)) = self.order.get(k)
+            && **name == *key
+        {
+            return *col;
+        }
+        let col = self.by_name.get(key).copied();
+        let entry = (Box::from(key), col);
+        if k < self.order.len() {
+            self.order[k] = entry;
+        } else {
+            self.order.push(entry);
+        }
+        col
+    }
+
+    /// A projected field's value.
+    fn value(&mut self, c: &mut Cursor<'_>, i: usize) -> Step {
+        let column = &mut self.columns[i];
+        match c.peek()? {
+            b'"' => {
+                c.i += 1;
+                let text = c.string(&mut self.scratch)?;
+                let text = match text {
+                    Text::Line(start, end) => &c.b[start..end],
+                    Text::Scratch => &self.scratch[..],
+                };
+                // Checked by `string`: ASCII, or valid UTF-8.
+                let text = std::str::from_utf8(text).map_err(|_| Unhandled)?;
+                column.push_text(text)
+            }
+            b'-' | b'0'..=b'9' => column.push_number(c.number()),
+            b'n' => {
+                c.literal(b"null")?;
+                column.push_null();
+                Ok(())
+            }
+            b't' => {
+                c.literal(b"true")?;
+                column.push_bool(true)
+            }
+            b'f' => {
+                c.literal(b"false")?;
+                column.push_bool(false)
+            }
+            _ => Err(Unhandled),
+        }
+    }
+
+    fn batch(&mut self) -> Result<RecordBatch, ArrowError> {
+        let columns = self
+            .columns
+            .iter_mut()
+            .map(Column::finish)
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
+        self.rows = 0;
+        self.set_in.iter_mut().for_each(|s| *s = 0);
+        RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)
+    }
+}
+
+fn arrow_decoder(
+    schema: &SchemaRef,
+    batch_size: usize,
+) -> Result<arrow::json::reader::Decoder, ArrowError> {
+    ReaderBuilder::new(Arc::clone(schema))
+        .with_batch_size(batch_size)
+        .build_decoder()
+}
+
+impl Decoder for FlatDecoder {
+    fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
+        match &mut self.mode {
+            Mode::Fast => self.decode_fast(buf),
+            Mode::Arrow {
+                decoder,
+                pending,
+                fed,
+            } => {
+                // The fast path's rows come first, as a batch of their own.
+                if self.rows > 0 {
+                    return Ok(0);
+                }
+                if *fed < pending.len() {
+                    *fed += decoder.decode(&pending[*fed..])?;
+                    if *fed < pending.len() {
+                        return Ok(0);
+                    }
+                    *pending = Vec::new();
+                    *fed = 0;
+                }
+                decoder.decode(buf)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        if self.rows > 0 {
+            self.counts.fast_path.add(self.rows);
+            return self.batch().map(Some);
+        }
+        match &mut self.mode {
+            Mode::Fast => Ok(None),
+            Mode::Arrow { decoder, .. } => {
+                let batch = decoder.flush()?;
+                if let Some(b) = &batch {
+                    self.counts.arrow_json.add(b.num_rows());
+                }
+                Ok(batch)
+            }
+        }
+    }
+
+    fn can_flush_early(&self) -> bool {
+        false
+    }
+}
+
+/// A string's unescaped text: a span of the line, or (when it had escapes) the decoder's scratch buffer.
+enum Text {
+    Line(usize, usize),
+    Scratch,
+}
+
+/// A position in one line.
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn at_end(&self) -> bool {
+        self.i >= self.b.len()
+    }
+
+    fn peek(&self) -> Step<u8> {
+        self.b.get(self.i).copied().ok_or(Unhandled)
+    }
+
+    fn next(&mut self) -> Step<u8> {
+        let b = self.peek()?;
+        self.i += 1;
+        Ok(b)
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        let hit = self.b.get(self.i) == Some(&b);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    fn expect(&mut self, b: u8) -> Step {
+        if self.eat(b) { Ok(()) } else { Err(Unhandled) }
+    }
+
+    /// JSON whitespace within a line.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Step {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(Unhandled)
+        }
+    }
+
+    /// A number's text, as arrow-json's tape takes it (parsed, and so checked, by the column).
+    fn number(&mut self) -> &'a [u8] {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(self.i) {
+            self.i += 1;
+        }
+        &self.b[start..self.i]
+    }
+
+    /// An object key (after its opening quote) without escapes.
+    fn key(&mut self) -> Step<&'a [u8]> {
+        let rest = &self.b[self.i..];
+        let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Unhandled)?;
+        if rest[end] != b'"' {
+            return Err(Unhandled);
+        }
+        let key = &rest[..end];
+        checked_utf8(key)?;
+        self.i += end + 1;
+        Ok(key)
+    }
+
+    /// A string after its opening quote: its text, unescaped into `scratch` if it has escapes. Its bytes are
+    /// checked to be UTF-8, as arrow-json checks them.
+    fn string(&mut self, scratch: &mut Vec<u8>) -> Step<Text> {
+        let start = self.i;
+        let rest = &self.b[start..];
+        let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Unhandled)?;
+        checked_utf8(&rest[..end])?;
+        if rest[end] == b'"' {
+            self.i += end + 1;
+            return Ok(Text::Line(start, start + end));
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&rest[..end]);
+        self.i += end;
+        loop {
+            // At a backslash.
+            self.i += 1;
+            match self.next()? {
+                b'"' => scratch.push(b'"'),
+                b'\\' => scratch.push(b'\\'),
+                b'/' => scratch.push(b'/'),
+                b'b' => scratch.push(8),
+                b'f' => scratch.push(12),
+                b'n' => scratch.push(b'\n'),
+                b'r' => scratch.push(b'\r'),
+                b't' => scratch.push(b'\t'),
+                b'u' => {
+                    let high = self.hex4()?;
+                    let c = match char::from_u32(u32::from(high)) {
+                        Some(c) => c,
+                        None => {
+                            // A surrogate: a low one must follow, as `\uXXXX`.
+                            self.expect(b'\\')?;
+                            self.expect(b'u')?;
+                            let low = self.hex4()?;
+                            surrogate_pair(high, low)?
+                        }
+                    };
+                    let mut utf8 = [0; 4];
+                    scratch.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
+                _ => return Err(Unhandled),
+            }
+            let rest = &self.b[self.i..];
+            let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Unhandled)?;
+            checked_utf8(&rest[..end])?;
+            scratch.extend_from_slice(&rest[..end]);
+            self.i += end;
+            if rest[end] == b'"' {
+                self.i += 1;
+                return Ok(Text::Scratch);
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Step<u16> {
+        let mut v = 0u16;
+        for _ in 0..4 {
+            let d = match self.next()? {
+                b @ b'0'..=b'9' => b - b'0',
+                b @ b'a'..=b'f' => b - b'a' + 10,
+                b @ b'A'..=b'F' => b - b'A' + 10,
+                _ => return Err(Unhandled),
+            };
+            v = (v << 4) | u16::from(d);
+        }
+        Ok(v)
+    }
+
+    /// Steps over one value of a field that is not projected, checking it is well-formed JSON.
+    fn skip_value(&mut self, scratch: &mut Vec<u8>, depth: usize) -> Step {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                self.string(scratch).map(|_| ())
+            }
+            b'-' | b'0'..=b'9' => {
+                self.number();
+                Ok(())
+            }
+            b'n' => self.literal(b"null"),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'{' if depth < MAX_DEPTH => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b'}') {
+                    return Ok(());
+                }
+                loop {
+                    self.expect(b'"')?;
+                    self.string(scratch)?;
+                    self.ws();
+                    self.expect(b':')?;
+                    self.ws();
+                    self.skip_value(scratch, depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b'}' => return Ok(()),
+                        _ => return Err(Unhandled),
+                    }
+                }
+            }
+            b'[' if depth < MAX_DEPTH => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b']') {
+                    return Ok(());
+                }
+                loop {
+                    self.skip_value(scratch, depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b']' => return Ok(()),
+                        _ => return Err(Unhandled),
+                    }
+                }
+            }
+            _ => Err(Unhandled),
+        }
+    }
+}
+
+fn checked_utf8(bytes: &[u8]) -> Step {
+    if bytes.is_ascii() || simdutf8::basic::from_utf8(bytes).is_ok() {
+        Ok(())
+    } else {
+        Err(Unhandled)
+    }
+}
+
+/// The character of a UTF-16 surrogate pair. Not as arrow-json 59 combines them: it ORs the low half's
+/// offset and 0x10000 into the high half's bits, which is right below U+20000 only (`\ud840\udc00` is U+20000,
+/// arrow-json reads U+10000). The one place owl's rows differ from arrow-json's, on purpose.
+fn surrogate_pair(high: u16, low: u16) -> Step<char> {
+    if !(0xD800..0xDC00).contains(&high) || !(0xDC00..0xE000).contains(&low) {
+        return Err(Unhandled);
+    }
+    let n = (((u32::from(high) - 0xD800) << 10) | (u32::from(low) - 0xDC00)) + 0x1_0000;
+    char::from_u32(n).ok_or(Unhandled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::compute::concat_batches;
+    use arrow::datatypes::Schema;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
+        Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|(n, t)| Field::new(*n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    /// What arrow-json alone makes of `input`: one batch, or its error.
+    fn reference(schema: &SchemaRef, input: &[u8]) -> Result<RecordBatch, ArrowError> {
+        let reader = ReaderBuilder::new(Arc::clone(schema))
+            .with_batch_size(5)
+            .build(std::io::Cursor::new(input.to_vec()))?;
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        concat_batches(schema, &batches)
+    }
+
+    /// `input` through [`FlatDecoder`] the way a scan feeds it (DataFusion's deserializer), in `chunks` pieces.
+    /// Also says whether the fast path decoded all of it.
+    fn flat(
+        schema: &SchemaRef,
+        input: &[u8],
+        cuts: &[usize],
+        batch_size: usize,
+    ) -> (Result<RecordBatch, ArrowError>, bool) {
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        cuts.sort_unstable();
+        for c in cuts.into_iter().chain([input.len()]) {
+            if c > at {
+                pieces.push(Ok(Bytes::copy_from_slice(&input[at..c])));
+                at = c;
+            }
+        }
+        let decoder = FlatDecoder::new(Arc::clone(schema), batch_size).unwrap();
+        let fast = Arc::new(std::sync::Mutex::new(true));
+        let probe = Probe {
+            inner: decoder,
+            fast: Arc::clone(&fast),
+        };
+        let stream = deserialize_stream(
+            futures::stream::iter(pieces),
+            DecoderDeserializer::new(probe),
+        );
+        let batches: Result<Vec<RecordBatch>, ArrowError> =
+            futures::executor::block_on(stream.try_collect());
+        let fast = *fast.lock().unwrap();
+        (batches.and_then(|b| concat_batches(schema, &b)), fast)
+    }
+
+    /// Records whether the decoder stayed on its fast path.
+    #[derive(Debug)]
+    struct Probe {
+        inner: FlatDecoder,
+        fast: Arc<std::sync::Mutex<bool>>,
+    }
+
+    impl Decoder for Probe {
+        fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
+            let n = self.inner.decode(buf);
+            if !self.inner.is_fast() {
+                *self.fast.lock().unwrap() = false;
+            }
+            n
+        }
+        fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+            self.inner.flush()
+        }
+        fn can_flush_early(&self) -> bool {
+            false
+        }
+    }
+
+    /// Decodes `input` both ways, in whole and in many cuts and batch sizes: the same rows, or both an error.
+    /// Returns whether the fast path decoded it all.
+    fn same(schema: &SchemaRef, input: &str) -> bool {
+        let want = reference(schema, input.as_bytes());
+        let mut all_fast = true;
+        let n = input.len();
+        let cut_sets: Vec<Vec<usize>> = vec![
+            vec![],
+            (1..n).collect(),
+            vec![n / 3, n / 2, n - n / 4],
+            (0..n).step_by(7).collect(),
+        ];
+        for batch_size in [1, 2, 3, 8192] {
+            for cuts in &cut_sets {
+                let (got, fast) = flat(schema, input.as_bytes(), cuts, batch_size);
+                all_fast &= fast;
+                match (&want, &got) {
+                    (Ok(w), Ok(g)) => assert_eq!(
+                        w, g,
+                        "input {input:?}, batch size {batch_size}, cuts {cuts:?}"
+                    ),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!(
+                        "input {input:?}, batch size {batch_size}, cuts {cuts:?}: arrow-json {want:?}, \
+                         fast path {got:?}"
+                    ),
+                }
+            }
+        }
+        all_fast
+    }
+
+    fn all_types() -> SchemaRef {
+        schema(&[
+            ("i", DataType::Int64),
+            ("s", DataType::Int16),
+            ("u", DataType::UInt8),
+            ("f", DataType::Float64),
+            ("g", DataType::Float32),
+            ("d", DataType::Decimal128(10, 2)),
+            ("day", DataType::Date32),
+            ("ts", DataType::Timestamp(TimeUnit::Millisecond, None)),
+            (
+                "tz",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
+            ),
+            ("b", DataType::Boolean),
+            ("t", DataType::Utf8),
+            ("lt", DataType::LargeUtf8),
+            ("v", DataType::Utf8View),
+        ])
+    }
+
+    #[test]
+    fn flat_objects_decode_as_arrow_json_decodes_them() {
+        let input = concat!(
+            r#"{"i":1,"s":-2,"u":3,"f":1.5,"g":2.25,"d":12.3,"day":"2024-02-29","ts":"2024-01-02T03:04:05.678Z","tz":"2024-01-02 03:04:05","b":true,"t":"plain","lt":"x","v":"a view longer than twelve"}"#,
+            "\n",
+            // Other key orders, keys not in the schema (nested too), nulls, missing keys, whitespace.
+            r#"  { "t" : "é ü \u00e9 \ud83d\ude00 \"q\" \\ \/ \b\f\n\r\t" , "extra": {"a": [1, {"b": null}, "x"], "c": -1.5e-3}, "i": null, "b": false, "f": -0e0 }  "#,
+            "\r\n",
+            "\n",
+            "   \n",
+            r#"{}"#,
+            "\n",
+            r#"{"f": 1e300, "g": 3.4e38, "d": -0.5, "day": 19000, "ts": 1700000000000, "u": 255, "s": -32768, "i": -9223372036854775808}"#,
+            "\n",
+            r#"{"i": 9223372036854775807, "v": "", "t": "", "lt": "ünïcode 日本"}"#,
+        );
+        assert!(same(&all_types(), input), "the fast path gave up");
+    }
+
+    #[test]
+    fn a_projection_reads_only_its_fields() {
+        let s = schema(&[("b", DataType::Utf8), ("z", DataType::Int64)]);
+        let input = "{\"a\":1,\"b\":\"x\",\"c\":[1,2]}\n{\"c\":{},\"b\":\"y\",\"a\":2}\n";
+        assert!(same(&s, input));
+        // No column at all: only the rows are counted (`count(*)`).
+        let none = Arc::new(Schema::empty());
+        assert!(same(&none, input));
+        let (batch, _) = flat(&none, input.as_bytes(), &[], 8192);
+        assert_eq!(batch.unwrap().num_rows(), 2);
+    }
+
+    #[test]
+    fn lines_it_does_not_take_go_to_arrow_json_with_the_rest() {
+        let s = schema(&[("i", DataType::Int64), ("t", DataType::Utf8)]);
+        // Each of these is left to arrow-json (which accepts some and rejects others), rows before it kept.
+        for odd in [
+            r#"{"i": "42", "t": "number as string"}"#,
+            r#"{"i": 4.0, "t": "float into an integer"}"#,
+            r#"{"i": 1, "i": 2, "t": "a key twice"}"#,
+            r#"{"i": 1, "t": "two objects"} {"i": 2, "t": "on one line"}"#,
+            r#"{"i": 1,, "t": "doubled comma"}"#,
+            r#"{"i": 1, "t": "trailing comma",}"#,
+            r#"{"i": 1, "t": {"nested": "in a projected column"}}"#,
+            r#"{"i": 1, "t": 5}"#,
+            r#"{"i": 1e400, "t": "overflow"}"#,
+            r#"{"i": 99999999999999999999, "t": "too big"}"#,
+            r#"{"i": 1, "t": "unterminated}"#,
+            r#"{"i": 1, "t": "bad escape \q"}"#,
+            r#"{"i": 1, "t": "lone surrogate \udc00"}"#,
+            r#"{"t\u0041": "escaped key", "i": 1}"#,
+            r#"[1, 2]"#,
+            r#"{"i": nul}"#,
+            "{\"i\": 1,\n \"t\": \"an object over two lines\"}",
+        ] {
+            let input = format!(
+                "{{\"i\": 1, \"t\": \"a\"}}\n{{\"i\": 2, \"t\": \"b\"}}\n{odd}\n{{\"i\": 3, \"t\": \"c\"}}\n"
+            );
+            assert!(!same(&s, &input), "the fast path took {odd:?}");
+        }
+    }
+
+    #[test]
+    fn surrogate_pairs_past_the_first_supplementary_plane_decode_right() {
+        let s = schema(&[("t", DataType::Utf8)]);
+        let input = r#"{"t": "\ud83d\ude00 \ud840\udc00 \udbff\udfff"}"#.as_bytes();
+        let (got, fast) = flat(&s, input, &[], 8192);
+        let got = got.unwrap();
+        let text = got
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert!(fast);
+        assert_eq!(text.value(0), "\u{1F600} \u{20000} \u{10FFFF}");
+        // arrow-json agrees below U+20000 only.
+        let want = reference(&s, input).unwrap();
+        let theirs = want
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(theirs.value(0).chars().next(), Some('\u{1F600}'));
+        assert_ne!(theirs.value(0), text.value(0));
+    }
+
+    #[test]
+    fn invalid_utf8_is_left_to_arrow_json() {
+        let s = schema(&[("t", DataType::Utf8)]);
+        for input in [
+            b"{\"t\": \"ok\"}\n{\"t\": \"\xff\"}\n".to_vec(),
+            b"{\"t\": \"ok\"}\n{\"other\": \"\xc3\"}\n".to_vec(),
+        ] {
+            let want = reference(&s, &input);
+            let (got, fast) = flat(&s, &input, &[], 8192);
+            assert!(want.is_err() && got.is_err() && !fast);
+        }
+    }
+
+    #[test]
+    fn a_type_it_does_not_build_reads_through_arrow_json() {
+        let s = Arc::new(Schema::new(vec![Field::new(
+            "l",
+            DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+            true,
+        )]));
+        assert!(!same(&s, "{\"l\": [1, 2]}\n{\"l\": null}\n"));
+    }
+
+    /// A JSON value that arrow-json and the fast path may both meet: numbers of every shape, strings with
+    /// escapes, literals, nesting.
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:?}")),
+            (0u32..1000, 0u32..100).prop_map(|(a, b)| format!("{a}.{b:02}")),
+            "[a-z0-9 é\\\\\"]{0,12}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            "[0-9]{4}-(0[1-9]|1[0-2])-[0-2][0-9]".prop_map(|s| format!("\"{s}\"")),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec(("[a-c]", inner), 0..3).prop_map(|v| {
+                    let kv: Vec<String> = v.iter().map(|(k, x)| format!("\"{k}\":{x}")).collect();
+                    format!("{{{}}}", kv.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn any_lines_decode_as_arrow_json_decodes_them(
+            lines in prop::collection::vec(
+                prop::collection::vec((prop_oneof![Just("i"), Just("f"), Just("d"), Just("t"),
+                    Just("day"), Just("b"), Just("x")], value()), 0..5),
+                1..6),
+            cuts in prop::collection::vec(any::<usize>(), 0..6),
+            batch_size in 1usize..4,
+        ) {
+            let s = schema(&[
+                ("i", DataType::Int64),
+                ("f", DataType::Float64),
+                ("d", DataType::Decimal128(12, 3)),
+                ("t", DataType::Utf8),
+                ("day", DataType::Date32),
+                ("b", DataType::Boolean),
+            ]);
+            let input: String = lines
+                .iter()
+                .map(|fields| {
+                    let kv: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                    format!("{{{}}}\n", kv.join(", "))
+                })
+                .collect();
+            let want = reference(&s, input.as_bytes());
+            let (got, _) = flat(&s, input.as_bytes(), &cuts, batch_size);
+            match (&want, &got) {
+                (Ok(w), Ok(g)) => prop_assert_eq!(w, g),
+                (Err(_), Err(_)) => {}
+                _ => prop_assert!(false, "{input:?}: arrow-json {want:?}, fast path {got:?}"),
+            }
+        }
+    }
+}
