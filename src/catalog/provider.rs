@@ -24,11 +24,13 @@ use datafusion::common::{Column, DFSchema, ScalarValue, Statistics};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::avro::AvroFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -271,6 +273,44 @@ impl RegistryTable {
             Classification::Orc => Arc::new(crate::formats::orc::OrcFormat),
             Classification::Avro => Arc::new(AvroFormat),
         })
+    }
+
+    /// The text format owl's own decoder reads this table as (`formats::lines`), where it can and the session
+    /// lets it: NDJSON; CSV without an escape character, comments, another record terminator, truncated rows
+    /// or line breaks inside values (a range split of such a file needs DataFusion's reader, which does not
+    /// split it).
+    fn text_format(&self, state: &dyn Session) -> Option<crate::formats::lines::TextFormat> {
+        use crate::formats::lines::{CsvDialect, TextFormat};
+        let options = state
+            .config_options()
+            .extensions
+            .get::<crate::engine::options::OwlOptions>();
+        match self.def.format.classification {
+            Classification::Json
+                if !self.def.format.json_array && options.is_none_or(|o| o.ndjson_fast_path) =>
+            {
+                Some(TextFormat::Ndjson)
+            }
+            Classification::Csv if options.is_none_or(|o| o.csv_fast_path) => {
+                let csv = self.def.format.csv.clone().unwrap_or_default();
+                let session = &state.default_table_options().csv;
+                let (&[delimiter], &[quote]) = (csv.delimiter.as_bytes(), csv.quote.as_bytes())
+                else {
+                    return None;
+                };
+                let plain = csv.escape.is_none()
+                    && !csv.newlines_in_values
+                    && session.terminator.is_none()
+                    && session.comment.is_none()
+                    && session.truncated_rows != Some(true);
+                plain.then_some(TextFormat::Csv(CsvDialect {
+                    delimiter,
+                    quote,
+                    has_header: csv.has_header,
+                }))
+            }
+            _ => None,
+        }
     }
 
     /// Indices of the partitions that survive `filters` (only the filters on partition keys are used).
@@ -641,17 +681,10 @@ impl TableProvider for RegistryTable {
         let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
-        let fast_json = self.def.format.classification == Classification::Json
-            && !self.def.format.json_array
-            && state
-                .config_options()
-                .extensions
-                .get::<crate::engine::options::OwlOptions>()
-                .is_none_or(|o| o.ndjson_fast_path);
-        let source = if fast_json {
-            Arc::new(crate::formats::ndjson::NdjsonSource::new(table_schema))
-        } else {
-            format.file_source(table_schema)
+        let text = self.text_format(state);
+        let source = match text {
+            Some(text) => Arc::new(crate::formats::lines::TextSource::new(table_schema, text)),
+            None => format.file_source(table_schema),
         };
         let groups = balance(files, state.config().target_partitions());
         let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
@@ -660,6 +693,14 @@ impl TableProvider for RegistryTable {
             .with_limit(limit)
             .with_statistics(statistics)
             .build();
+        if text.is_some() {
+            // As JsonFormat does; CsvFormat's would insist on its own source.
+            let compression = compression_variant(self.def.format.compression);
+            let config = FileScanConfigBuilder::from(config)
+                .with_file_compression_type(FileCompressionType::from(compression))
+                .build();
+            return Ok(DataSourceExec::from_data_source(config));
+        }
         format.create_physical_plan(state, config).await
     }
 

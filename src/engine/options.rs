@@ -21,6 +21,8 @@ pub struct OwlOptions {
     pub join_reordering: bool,
     /// Decode newline-delimited JSON with owl's flat-object decoder (see `formats::ndjson`).
     pub ndjson_fast_path: bool,
+    /// Decode CSV with owl's record decoder (see `formats::csv`).
+    pub csv_fast_path: bool,
 }
 
 impl Default for OwlOptions {
@@ -32,6 +34,7 @@ impl Default for OwlOptions {
             clustered_page_index: true,
             join_reordering: true,
             ndjson_fast_path: true,
+            csv_fast_path: true,
         }
     }
 }
@@ -39,7 +42,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 6] = [
+const SETTINGS: [Setting; 7] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -81,6 +84,13 @@ const SETTINGS: [Setting; 6] = [
          columns and the others stepped over (a line it cannot decode exactly as arrow-json would, and the \
          rest of its file range, are left to arrow-json); false: arrow-json alone, as DataFusion does",
         |o| &mut o.ndjson_fast_path,
+    ),
+    (
+        "csv_fast_path",
+        "Decode CSV records by splitting them at their delimiters, the projected fields parsed straight into \
+         their columns and the others stepped over (a record it cannot decode exactly as arrow-csv would, and \
+         the rest of its file range, are left to arrow-csv); false: arrow-csv alone, as DataFusion does",
+        |o| &mut o.csv_fast_path,
     ),
 ];
 

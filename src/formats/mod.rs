@@ -6,6 +6,9 @@
 //! configures it.
 
 pub(crate) mod avro;
+pub(crate) mod columns;
+pub mod csv;
+pub(crate) mod lines;
 pub mod ndjson;
 pub mod orc;
 pub(crate) mod write;

@@ -14,327 +14,21 @@
 //! the fast path does not build (lists, structs, binary, ...) is read by arrow-json from the start.
 //! `SET owl.ndjson_fast_path = false` reads every NDJSON table with arrow-json alone.
 
-use arrow::array::timezone::Tz;
 use arrow::array::types::{Date32Type, Decimal128Type};
-use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array,
-    Int16Array, Int32Array, Int64Array, LargeStringArray, PrimitiveArray, RecordBatch,
-    RecordBatchOptions, StringArray, StringViewBuilder, UInt8Array, UInt16Array, UInt32Array,
-    UInt64Array,
-};
-use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow::compute::kernels::cast_utils::string_to_datetime;
-use arrow::datatypes::{
-    DataType, Field, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
-};
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::json::ReaderBuilder;
-use chrono::{TimeZone, Utc};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result as DfResult};
-use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{
-    FileOpenFuture, FileOpener, FileScanConfig, FileSource,
-};
-use datafusion::datasource::projection::{ProjectionOpener, SplitProjection};
-use datafusion::datasource::table_schema::TableSchema;
-use datafusion::physical_plan::PhysicalExpr;
-use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder};
-use datafusion::physical_plan::projection::ProjectionExprs;
-use datafusion_datasource::boundary_stream::AlignedBoundaryStream;
-use datafusion_datasource::decoder::{Decoder, DecoderDeserializer, deserialize_stream};
-use futures::{StreamExt, TryStreamExt};
-use object_store::{GetOptions, ObjectStore};
+use chrono::Utc;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
-/// The scan of newline-delimited JSON files through [`FlatDecoder`]; otherwise DataFusion's `JsonSource`.
-#[derive(Debug, Clone)]
-pub struct NdjsonSource {
-    table_schema: TableSchema,
-    projection: SplitProjection,
-    batch_size: usize,
-    metrics: ExecutionPlanMetricsSet,
-}
-
-impl NdjsonSource {
-    pub fn new(table_schema: TableSchema) -> Self {
-        NdjsonSource {
-            projection: SplitProjection::unprojected(&table_schema),
-            table_schema,
-            batch_size: 8192,
-            metrics: ExecutionPlanMetricsSet::new(),
-        }
-    }
-}
-
-impl FileSource for NdjsonSource {
-    fn create_file_opener(
-        &self,
-        store: Arc<dyn ObjectStore>,
-        config: &FileScanConfig,
-        partition: usize,
-    ) -> DfResult<Arc<dyn FileOpener>> {
-        let file_schema = self.table_schema.file_schema();
-        let rows = RowCounts {
-            fast_path: MetricBuilder::new(&self.metrics).counter("json_rows_fast_path", partition),
-            arrow_json: MetricBuilder::new(&self.metrics)
-                .counter("json_rows_arrow_json", partition),
-        };
-        let schema = Arc::new(file_schema.project(&self.projection.file_indices)?);
-        let opener = Arc::new(NdjsonOpener {
-            store,
-            schema,
-            batch_size: self.batch_size,
-            compression: config.file_compression_type,
-            rows,
-        });
-        ProjectionOpener::try_new(self.projection.clone(), opener, file_schema)
-    }
-
-    fn table_schema(&self) -> &TableSchema {
-        &self.table_schema
-    }
-
-    fn with_batch_size(&self, batch_size: usize) -> Arc<dyn FileSource> {
-        Arc::new(NdjsonSource {
-            batch_size,
-            ..self.clone()
-        })
-    }
-
-    fn projection(&self) -> Option<&ProjectionExprs> {
-        Some(&self.projection.source)
-    }
-
-    fn metrics(&self) -> &ExecutionPlanMetricsSet {
-        &self.metrics
-    }
-
-    /// "json", as DataFusion's own source: what EXPLAIN shows and what owl's estimates look for.
-    fn file_type(&self) -> &str {
-        "json"
-    }
-
-    fn try_pushdown_projection(
-        &self,
-        projection: &ProjectionExprs,
-    ) -> DfResult<Option<Arc<dyn FileSource>>> {
-        let merged = self.projection.source.try_merge(projection)?;
-        Ok(Some(Arc::new(NdjsonSource {
-            projection: SplitProjection::new(self.table_schema.file_schema(), &merged),
-            ..self.clone()
-        })))
-    }
-
-    fn apply_expressions(
-        &self,
-        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        datafusion::physical_plan::apply_expression_roots(self.projection.source.iter(), f)
-    }
-}
-
-/// Opens one file, or the lines that start in its byte range (as DataFusion's JSON opener does: a line
-/// belongs to the range its first byte lies in).
-struct NdjsonOpener {
-    store: Arc<dyn ObjectStore>,
-    /// The file columns to produce.
-    schema: SchemaRef,
-    batch_size: usize,
-    compression: FileCompressionType,
-    rows: RowCounts,
-}
-
-/// The rows each decoder produced, shown by `EXPLAIN ANALYZE` as `json_rows_fast_path` and
-/// `json_rows_arrow_json`.
-#[derive(Debug, Clone, Default)]
-pub struct RowCounts {
-    pub fast_path: Count,
-    pub arrow_json: Count,
-}
-
-impl FileOpener for NdjsonOpener {
-    fn open(&self, file: PartitionedFile) -> DfResult<FileOpenFuture> {
-        let store = Arc::clone(&self.store);
-        let schema = Arc::clone(&self.schema);
-        let batch_size = self.batch_size;
-        let compression = self.compression;
-        let rows = self.rows.clone();
-        Ok(Box::pin(async move {
-            let location = file.object_meta.location.clone();
-            let bytes = match &file.range {
-                Some(range) => {
-                    let (start, end) = (range.start as u64, range.end as u64);
-                    AlignedBoundaryStream::new(
-                        store,
-                        location,
-                        start,
-                        end,
-                        file.object_meta.size,
-                        b'\n',
-                    )
-                    .await?
-                    .map_err(DataFusionError::from)
-                    .boxed()
-                }
-                None => store
-                    .get_opts(&location, GetOptions::default())
-                    .await?
-                    .into_stream()
-                    .map_err(DataFusionError::from)
-                    .boxed(),
-            };
-            let input = compression.convert_stream(bytes)?.fuse();
-            let decoder = FlatDecoder::new(schema, batch_size)?.counting(rows);
-            // arrow-json's errors say what is wrong, not where: name the file.
-            let named = file.object_meta.location.clone();
-            Ok(deserialize_stream(input, DecoderDeserializer::new(decoder))
-                .map_err(move |e| {
-                    DataFusionError::Execution(format!("reading JSON file `{named}`: {e}"))
-                })
-                .boxed())
-        }))
-    }
-}
+use super::columns::{Column, Kind, Step, Unhandled, Values, timestamp};
+use super::lines::{Fallback, LineDecoder, LineFormat};
 
 /// The JSON nesting a skipped value may have; deeper input is left to arrow-json.
 const MAX_DEPTH: usize = 64;
 
-/// A line the fast path does not decode as written: arrow-json decodes it (or fails on it).
-#[derive(Debug)]
-struct Unhandled;
-
-type Step<T = ()> = Result<T, Unhandled>;
-
-/// How a projected column's values are parsed, and the type they are built as.
-#[derive(Debug)]
-enum Kind {
-    Int(DataType),
-    UInt(DataType),
-    Float32,
-    Float64,
-    Decimal128(u8, i8),
-    Date32,
-    Timestamp(TimeUnit, Option<Tz>, DataType),
-    Boolean,
-    Utf8,
-    LargeUtf8,
-    Utf8View,
-}
-
-impl Kind {
-    /// The fast path's kind for a column, if it builds that type.
-    fn of(field: &Field) -> Result<Option<Kind>, ArrowError> {
-        if !field.is_nullable() {
-            return Ok(None);
-        }
-        let t = field.data_type();
-        Ok(Some(match t {
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
-                Kind::Int(t.clone())
-            }
-            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
-                Kind::UInt(t.clone())
-            }
-            DataType::Float32 => Kind::Float32,
-            DataType::Float64 => Kind::Float64,
-            DataType::Decimal128(p, s) => Kind::Decimal128(*p, *s),
-            DataType::Date32 => Kind::Date32,
-            DataType::Timestamp(unit, tz) => {
-                let tz = tz.as_deref().map(str::parse::<Tz>).transpose()?;
-                Kind::Timestamp(*unit, tz, t.clone())
-            }
-            DataType::Boolean => Kind::Boolean,
-            DataType::Utf8 => Kind::Utf8,
-            DataType::LargeUtf8 => Kind::LargeUtf8,
-            DataType::Utf8View => Kind::Utf8View,
-            _ => return Ok(None),
-        }))
-    }
-}
-
-/// One projected column being built: values (a placeholder where null) and validity.
-#[derive(Debug)]
-struct Column {
-    kind: Kind,
-    valid: Vec<bool>,
-    values: Values,
-}
-
-#[derive(Debug)]
-enum Values {
-    I64(Vec<i64>),
-    U64(Vec<u64>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I128(Vec<i128>),
-    I32(Vec<i32>),
-    Bool(Vec<bool>),
-    /// Each value's end in `bytes`.
-    Text {
-        ends: Vec<usize>,
-        bytes: Vec<u8>,
-    },
-}
-
 impl Column {
-    fn new(kind: Kind) -> Column {
-        let values = match &kind {
-            Kind::Int(_) | Kind::Timestamp(..) => Values::I64(Vec::new()),
-            Kind::UInt(_) => Values::U64(Vec::new()),
-            Kind::Float32 => Values::F32(Vec::new()),
-            Kind::Float64 => Values::F64(Vec::new()),
-            Kind::Decimal128(..) => Values::I128(Vec::new()),
-            Kind::Date32 => Values::I32(Vec::new()),
-            Kind::Boolean => Values::Bool(Vec::new()),
-            Kind::Utf8 | Kind::LargeUtf8 | Kind::Utf8View => Values::Text {
-                ends: Vec::new(),
-                bytes: Vec::new(),
-            },
-        };
-        Column {
-            kind,
-            valid: Vec::new(),
-            values,
-        }
-    }
-
-    fn push_null(&mut self) {
-        self.valid.push(false);
-        match &mut self.values {
-            Values::I64(v) => v.push(0),
-            Values::U64(v) => v.push(0),
-            Values::F32(v) => v.push(0.0),
-            Values::F64(v) => v.push(0.0),
-            Values::I128(v) => v.push(0),
-            Values::I32(v) => v.push(0),
-            Values::Bool(v) => v.push(false),
-            Values::Text { ends, bytes } => ends.push(bytes.len()),
-        }
-    }
-
-    /// Drops the values after the first `rows` (a line given up on half-way).
-    fn truncate(&mut self, rows: usize) {
-        self.valid.truncate(rows);
-        match &mut self.values {
-            Values::I64(v) => v.truncate(rows),
-            Values::U64(v) => v.truncate(rows),
-            Values::F32(v) => v.truncate(rows),
-            Values::F64(v) => v.truncate(rows),
-            Values::I128(v) => v.truncate(rows),
-            Values::I32(v) => v.truncate(rows),
-            Values::Bool(v) => v.truncate(rows),
-            Values::Text { ends, bytes } => {
-                ends.truncate(rows);
-                bytes.truncate(ends.last().copied().unwrap_or(0));
-            }
-        }
-    }
-
     /// A number's text, parsed as arrow-json parses it for this type.
     fn push_number(&mut self, text: &[u8]) -> Step {
         match (&self.kind, &mut self.values) {
@@ -399,182 +93,51 @@ impl Column {
         self.valid.push(true);
         Ok(())
     }
-
-    /// The column's values so far as an array of its type; the column is left empty.
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        let valid = std::mem::take(&mut self.valid);
-        let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
-        fn prim<T: arrow::datatypes::ArrowPrimitiveType>(
-            v: Vec<T::Native>,
-            nulls: Option<NullBuffer>,
-        ) -> PrimitiveArray<T> {
-            PrimitiveArray::<T>::new(ScalarBuffer::from(v), nulls)
-        }
-        Ok(match (&self.kind, &mut self.values) {
-            (Kind::Int(t), Values::I64(v)) => {
-                let v = std::mem::take(v);
-                // Every value was parsed as `t`, so each fits.
-                match t {
-                    DataType::Int8 => Arc::new(Int8Array::new(
-                        v.into_iter().map(|x| x as i8).collect(),
-                        nulls,
-                    )),
-                    DataType::Int16 => Arc::new(Int16Array::new(
-                        v.into_iter().map(|x| x as i16).collect(),
-                        nulls,
-                    )),
-                    DataType::Int32 => Arc::new(Int32Array::new(
-                        v.into_iter().map(|x| x as i32).collect(),
-                        nulls,
-                    )),
-                    _ => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
-                }
-            }
-            (Kind::UInt(t), Values::U64(v)) => {
-                let v = std::mem::take(v);
-                match t {
-                    DataType::UInt8 => Arc::new(UInt8Array::new(
-                        v.into_iter().map(|x| x as u8).collect(),
-                        nulls,
-                    )),
-                    DataType::UInt16 => Arc::new(UInt16Array::new(
-                        v.into_iter().map(|x| x as u16).collect(),
-                        nulls,
-                    )),
-                    DataType::UInt32 => Arc::new(UInt32Array::new(
-                        v.into_iter().map(|x| x as u32).collect(),
-                        nulls,
-                    )),
-                    _ => Arc::new(UInt64Array::new(ScalarBuffer::from(v), nulls)),
-                }
-            }
-            (Kind::Float32, Values::F32(v)) => Arc::new(Float32Array::new(
-                ScalarBuffer::from(std::mem::take(v)),
-                nulls,
-            )),
-            (Kind::Float64, Values::F64(v)) => Arc::new(Float64Array::new(
-                ScalarBuffer::from(std::mem::take(v)),
-                nulls,
-            )),
-            (Kind::Decimal128(p, s), Values::I128(v)) => Arc::new(
-                Decimal128Array::new(ScalarBuffer::from(std::mem::take(v)), nulls)
-                    .with_precision_and_scale(*p, *s)?,
-            ),
-            (Kind::Date32, Values::I32(v)) => Arc::new(Date32Array::new(
-                ScalarBuffer::from(std::mem::take(v)),
-                nulls,
-            )),
-            (Kind::Timestamp(unit, _, t), Values::I64(v)) => {
-                // The values are already UTC instants: the zone is only attached (a cast would shift them).
-                let v = std::mem::take(v);
-                let zone = match t {
-                    DataType::Timestamp(_, zone) => zone.clone(),
-                    _ => None,
-                };
-                match unit {
-                    TimeUnit::Second => {
-                        Arc::new(prim::<TimestampSecondType>(v, nulls).with_timezone_opt(zone))
-                    }
-                    TimeUnit::Millisecond => {
-                        Arc::new(prim::<TimestampMillisecondType>(v, nulls).with_timezone_opt(zone))
-                    }
-                    TimeUnit::Microsecond => {
-                        Arc::new(prim::<TimestampMicrosecondType>(v, nulls).with_timezone_opt(zone))
-                    }
-                    TimeUnit::Nanosecond => {
-                        Arc::new(prim::<TimestampNanosecondType>(v, nulls).with_timezone_opt(zone))
-                    }
-                }
-            }
-            (Kind::Boolean, Values::Bool(v)) => {
-                let v = std::mem::take(v);
-                Arc::new(BooleanArray::new(v.into_iter().collect(), nulls))
-            }
-            (kind, Values::Text { ends, bytes }) => {
-                let ends = std::mem::take(ends);
-                let bytes = std::mem::take(bytes);
-                match kind {
-                    Kind::Utf8View => {
-                        let mut b = StringViewBuilder::with_capacity(ends.len());
-                        let mut start = 0;
-                        for (i, end) in ends.into_iter().enumerate() {
-                            if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                                b.append_null();
-                            } else {
-                                let s = std::str::from_utf8(&bytes[start..end])
-                                    .map_err(|e| ArrowError::JsonError(e.to_string()))?;
-                                b.append_value(s);
-                            }
-                            start = end;
-                        }
-                        Arc::new(b.finish())
-                    }
-                    Kind::LargeUtf8 => {
-                        let offsets = std::iter::once(0)
-                            .chain(ends.into_iter().map(|e| e as i64))
-                            .collect::<Vec<i64>>();
-                        Arc::new(LargeStringArray::try_new(
-                            OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                            bytes.into(),
-                            nulls,
-                        )?)
-                    }
-                    _ => {
-                        let offsets = std::iter::once(Ok(0))
-                            .chain(ends.into_iter().map(i32::try_from))
-                            .collect::<Result<Vec<i32>, _>>()
-                            .map_err(|_| {
-                                ArrowError::JsonError("a batch's strings exceed 2 GiB".to_string())
-                            })?;
-                        Arc::new(StringArray::try_new(
-                            OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                            bytes.into(),
-                            nulls,
-                        )?)
-                    }
-                }
-            }
-            (kind, _) => {
-                return Err(ArrowError::JsonError(format!(
-                    "internal: column of {kind:?} built with other values"
-                )));
-            }
-        })
-    }
 }
 
 fn lexical<T: lexical_core::FromLexical>(text: &[u8]) -> Step<T> {
     lexical_core::parse::<T>(text).map_err(|_| Unhandled)
 }
 
-/// A timestamp string as arrow-json reads it into `unit`.
-fn timestamp<T: TimeZone>(tz: &T, unit: TimeUnit, text: &str) -> Step<i64> {
-    let t = string_to_datetime(tz, text).map_err(|_| Unhandled)?;
-    match unit {
-        TimeUnit::Second => Ok(t.timestamp()),
-        TimeUnit::Millisecond => Ok(t.timestamp_millis()),
-        TimeUnit::Microsecond => Ok(t.timestamp_micros()),
-        TimeUnit::Nanosecond => t.timestamp_nanos_opt().ok_or(Unhandled),
-    }
-}
+/// Newline-delimited JSON objects, decoded by [`JsonLines`] and arrow-json behind it: see the module's
+/// documentation.
+pub(crate) type FlatDecoder = LineDecoder<JsonLines>;
 
-/// Where the fast path stands.
-enum Mode {
-    Fast,
-    /// Given up on a line: arrow-json decodes from that line on. `pending` holds the bytes of it the fast path
-    /// had already taken (a line that began in an earlier buffer), fed to arrow-json first.
-    Arrow {
-        decoder: arrow::json::reader::Decoder,
-        pending: Vec<u8>,
-        fed: usize,
-    },
-}
-
-/// Decodes newline-delimited JSON objects into batches of `schema`: see the module's documentation.
-pub struct FlatDecoder {
+/// The decoder of `schema`'s columns from NDJSON.
+pub(crate) fn flat_decoder(
     schema: SchemaRef,
     batch_size: usize,
-    columns: Vec<Column>,
+) -> Result<FlatDecoder, ArrowError> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        match Kind::of(field)? {
+            Some(kind) => columns.push(Column::new(kind)),
+            None => {
+                columns.clear();
+                break;
+            }
+        }
+    }
+    let fast = columns.len() == schema.fields().len();
+    let by_name = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name().as_bytes().into(), i))
+        .collect();
+    let format = JsonLines {
+        set_in: vec![0; schema.fields().len()],
+        schema: Arc::clone(&schema),
+        by_name,
+        order: Vec::new(),
+        scratch: Vec::new(),
+    };
+    LineDecoder::new(schema, batch_size, fast.then_some(columns), format)
+}
+
+/// One flat JSON object a line.
+pub(crate) struct JsonLines {
+    schema: SchemaRef,
     /// Projected field names to their column.
     by_name: HashMap<Box<[u8]>, usize>,
     /// The keys of the last line in the order they came, each with its column: lines written by one program
@@ -582,160 +145,34 @@ pub struct FlatDecoder {
     order: Vec<(Box<[u8]>, Option<usize>)>,
     /// For each column, the row it was last set in plus one (a key given twice is left to arrow-json).
     set_in: Vec<usize>,
-    rows: usize,
-    /// The start of a line whose end has not arrived yet.
-    carry: Vec<u8>,
     /// Unescaped string bytes.
     scratch: Vec<u8>,
-    mode: Mode,
-    counts: RowCounts,
 }
 
-impl fmt::Debug for FlatDecoder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FlatDecoder")
-            .field("rows", &self.rows)
-            .field("fast", &matches!(self.mode, Mode::Fast))
-            .finish()
-    }
-}
-
-impl FlatDecoder {
-    pub fn new(schema: SchemaRef, batch_size: usize) -> Result<FlatDecoder, ArrowError> {
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        let mut fast = true;
-        for field in schema.fields() {
-            match Kind::of(field)? {
-                Some(kind) => columns.push(Column::new(kind)),
-                None => fast = false,
-            }
-        }
-        let by_name = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name().as_bytes().into(), i))
-            .collect();
-        let mode = if fast {
-            Mode::Fast
-        } else {
-            Mode::Arrow {
-                decoder: arrow_decoder(&schema, batch_size)?,
-                pending: Vec::new(),
-                fed: 0,
-            }
-        };
-        Ok(FlatDecoder {
-            set_in: vec![0; columns.len()],
-            columns,
-            by_name,
-            order: Vec::new(),
-            rows: 0,
-            carry: Vec::new(),
-            scratch: Vec::new(),
-            mode,
-            counts: RowCounts::default(),
-            batch_size: batch_size.max(1),
-            schema,
-        })
-    }
-
-    /// Counts the rows each decoder produces into `counts`.
-    pub fn counting(self, counts: RowCounts) -> FlatDecoder {
-        FlatDecoder { counts, ..self }
-    }
-
-    /// Whether every line so far was decoded by the fast path.
-    pub fn is_fast(&self) -> bool {
-        matches!(self.mode, Mode::Fast)
-    }
-
-    /// Hands the rest of the input, starting with `pending`, to arrow-json.
-    fn give_up(&mut self, pending: Vec<u8>) -> Result<(), ArrowError> {
-        self.mode = Mode::Arrow {
-            decoder: arrow_decoder(&self.schema, self.batch_size)?,
-            pending,
-            fed: 0,
-        };
-        Ok(())
-    }
-
-    fn decode_fast(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
-        let mut pos = 0;
-        if !self.carry.is_empty() {
-            if self.rows >= self.batch_size {
-                return Ok(0);
-            }
-            match memchr::memchr(b'\n', buf) {
-                None if buf.is_empty() => {
-                    // The input ended: the carried bytes are its last line.
-                    let line = std::mem::take(&mut self.carry);
-                    if self.line(&line).is_err() {
-                        self.give_up(line)?;
-                    }
-                    return Ok(0);
-                }
-                None => {
-                    self.carry.extend_from_slice(buf);
-                    return Ok(buf.len());
-                }
-                Some(nl) => {
-                    self.carry.extend_from_slice(&buf[..nl]);
-                    let mut line = std::mem::take(&mut self.carry);
-                    if self.line(&line).is_err() {
-                        line.push(b'\n');
-                        self.give_up(line)?;
-                        return Ok(nl + 1);
-                    }
-                    self.carry = line;
-                    self.carry.clear();
-                    pos = nl + 1;
-                }
-            }
-        }
-        while self.rows < self.batch_size {
-            let rest = &buf[pos..];
-            match memchr::memchr(b'\n', rest) {
-                Some(nl) => {
-                    if self.line(&rest[..nl]).is_err() {
-                        self.give_up(Vec::new())?;
-                        return Ok(pos);
-                    }
-                    pos += nl + 1;
-                }
-                None => {
-                    self.carry.extend_from_slice(rest);
-                    return Ok(buf.len());
-                }
-            }
-        }
-        Ok(pos)
-    }
-
-    /// Decodes one line into the columns (nothing for a blank line). On [`Unhandled`] the columns are as before.
-    fn line(&mut self, line: &[u8]) -> Step {
+impl LineFormat for JsonLines {
+    /// One line into the columns (nothing for a blank line).
+    fn line(&mut self, columns: &mut [Column], rows: usize, line: &[u8]) -> Step<bool> {
         let mut c = Cursor { b: line, i: 0 };
         c.ws();
         if c.at_end() {
-            return Ok(());
+            return Ok(false);
         }
-        let row = self.rows + 1;
-        match self.object(&mut c, row).and_then(|()| {
+        let row = rows + 1;
+        match self.object(columns, &mut c, row).and_then(|()| {
             c.ws();
             if c.at_end() { Ok(()) } else { Err(Unhandled) }
         }) {
             Ok(()) => {
-                for (col, set) in self.columns.iter_mut().zip(&self.set_in) {
+                for (col, set) in columns.iter_mut().zip(&self.set_in) {
                     if *set != row {
                         col.push_null();
                     }
                 }
-                self.rows = row;
-                Ok(())
+                Ok(true)
             }
             Err(e) => {
-                for col in &mut self.columns {
-                    col.truncate(self.rows);
+                for col in columns.iter_mut() {
+                    col.truncate(rows);
                 }
                 for set in &mut self.set_in {
                     if *set == row {
@@ -747,8 +184,22 @@ impl FlatDecoder {
         }
     }
 
+    fn batch_taken(&mut self) {
+        self.set_in.iter_mut().for_each(|s| *s = 0);
+    }
+
+    fn fallback(&mut self, batch_size: usize) -> Result<Box<dyn Fallback>, ArrowError> {
+        Ok(Box::new(
+            ReaderBuilder::new(Arc::clone(&self.schema))
+                .with_batch_size(batch_size)
+                .build_decoder()?,
+        ))
+    }
+}
+
+impl JsonLines {
     /// One top-level object, its projected fields appended to their columns.
-    fn object(&mut self, c: &mut Cursor<'_>, row: usize) -> Step {
+    fn object(&mut self, columns: &mut [Column], c: &mut Cursor<'_>, row: usize) -> Step {
         c.expect(b'{')?;
         c.ws();
         if c.eat(b'}') {
@@ -769,7 +220,7 @@ impl FlatDecoder {
                         return Err(Unhandled);
                     }
                     self.set_in[i] = row;
-                    self.value(c, i)?;
+                    self.value(&mut columns[i], c)?;
                 }
                 None => c.skip_value(&mut self.scratch, 0)?,
             }
@@ -799,8 +250,7 @@ impl FlatDecoder {
     }
 
     /// A projected field's value.
-    fn value(&mut self, c: &mut Cursor<'_>, i: usize) -> Step {
-        let column = &mut self.columns[i];
+    fn value(&mut self, column: &mut Column, c: &mut Cursor<'_>) -> Step {
         match c.peek()? {
             b'"' => {
                 c.i += 1;
@@ -829,75 +279,6 @@ impl FlatDecoder {
             }
             _ => Err(Unhandled),
         }
-    }
-
-    fn batch(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns = self
-            .columns
-            .iter_mut()
-            .map(Column::finish)
-            .collect::<Result<Vec<_>, _>>()?;
-        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
-        self.rows = 0;
-        self.set_in.iter_mut().for_each(|s| *s = 0);
-        RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)
-    }
-}
-
-fn arrow_decoder(
-    schema: &SchemaRef,
-    batch_size: usize,
-) -> Result<arrow::json::reader::Decoder, ArrowError> {
-    ReaderBuilder::new(Arc::clone(schema))
-        .with_batch_size(batch_size)
-        .build_decoder()
-}
-
-impl Decoder for FlatDecoder {
-    fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
-        match &mut self.mode {
-            Mode::Fast => self.decode_fast(buf),
-            Mode::Arrow {
-                decoder,
-                pending,
-                fed,
-            } => {
-                // The fast path's rows come first, as a batch of their own.
-                if self.rows > 0 {
-                    return Ok(0);
-                }
-                if *fed < pending.len() {
-                    *fed += decoder.decode(&pending[*fed..])?;
-                    if *fed < pending.len() {
-                        return Ok(0);
-                    }
-                    *pending = Vec::new();
-                    *fed = 0;
-                }
-                decoder.decode(buf)
-            }
-        }
-    }
-
-    fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-        if self.rows > 0 {
-            self.counts.fast_path.add(self.rows);
-            return self.batch().map(Some);
-        }
-        match &mut self.mode {
-            Mode::Fast => Ok(None),
-            Mode::Arrow { decoder, .. } => {
-                let batch = decoder.flush()?;
-                if let Some(b) = &batch {
-                    self.counts.arrow_json.add(b.num_rows());
-                }
-                Ok(batch)
-            }
-        }
-    }
-
-    fn can_flush_early(&self) -> bool {
-        false
     }
 }
 
@@ -1123,9 +504,13 @@ fn surrogate_pair(high: u16, low: u16) -> Step<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::{RecordBatch, StringArray};
     use arrow::compute::concat_batches;
-    use arrow::datatypes::Schema;
+    use arrow::datatypes::TimeUnit;
+    use arrow::datatypes::{Field, Schema};
     use bytes::Bytes;
+    use datafusion_datasource::decoder::{Decoder, DecoderDeserializer, deserialize_stream};
+    use futures::TryStreamExt;
     use proptest::prelude::*;
 
     fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
@@ -1164,7 +549,7 @@ mod tests {
                 at = c;
             }
         }
-        let decoder = FlatDecoder::new(Arc::clone(schema), batch_size).unwrap();
+        let decoder = flat_decoder(Arc::clone(schema), batch_size).unwrap();
         let fast = Arc::new(std::sync::Mutex::new(true));
         let probe = Probe {
             inner: decoder,
