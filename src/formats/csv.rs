@@ -59,6 +59,7 @@ pub(crate) fn csv_decoder(
         dialect,
         records: 0,
         scratch: Vec::new(),
+        marks: Vec::new(),
     };
     LineDecoder::new(schema, batch_size, fast.then_some(columns), format)
 }
@@ -75,6 +76,8 @@ pub(crate) struct CsvLines {
     records: usize,
     /// A quoted field's text with its doubled quotes undone.
     scratch: Vec<u8>,
+    /// The positions of a line's delimiters, quotes and `\r`s.
+    marks: Vec<u32>,
 }
 
 impl LineFormat for CsvLines {
@@ -84,10 +87,9 @@ impl LineFormat for CsvLines {
             // csv-core skips blank lines.
             return Ok(false);
         }
-        // A `\r` ends a record for csv-core; arrow-csv rejects invalid UTF-8 in any field.
-        if memchr::memchr(b'\r', line).is_some()
-            || (!line.is_ascii() && simdutf8::basic::from_utf8(line).is_err())
-        {
+        // arrow-csv rejects invalid UTF-8 in any field.
+        let line = std::str::from_utf8(line).map_err(|_| Unhandled)?;
+        if u32::try_from(line.len()).is_err() {
             return Err(Unhandled);
         }
         let header = self.dialect.has_header;
@@ -123,75 +125,127 @@ impl LineFormat for CsvLines {
 
 impl CsvLines {
     /// The fields of one record; the projected ones appended to their columns (none for a header).
-    fn fields(&mut self, columns: &mut [Column], line: &[u8], header: bool) -> Step {
+    fn fields(&mut self, columns: &mut [Column], line: &str, header: bool) -> Step {
         let (delimiter, quote) = (self.dialect.delimiter, self.dialect.quote);
-        let mut field = 0;
-        let mut pos = 0;
-        loop {
-            if field == self.slot.len() {
-                return Err(Unhandled);
-            }
-            let (start, end, doubled, next);
-            if line.get(pos) == Some(&quote) {
-                // Quoted: up to the quote not doubled, then the delimiter or the line's end.
-                let mut at = pos + 1;
-                let mut any_doubled = false;
-                let close = loop {
-                    let q = at + memchr::memchr(quote, &line[at..]).ok_or(Unhandled)?;
-                    if line.get(q + 1) == Some(&quote) {
-                        any_doubled = true;
-                        at = q + 2;
-                    } else {
-                        break q;
-                    }
-                };
-                (start, end, doubled) = (pos + 1, close, any_doubled);
-                next = match line.get(close + 1) {
-                    None => None,
-                    Some(&b) if b == delimiter => Some(close + 2),
-                    Some(_) => return Err(Unhandled),
-                };
-            } else {
-                let mut i = pos;
-                while i < line.len() && line[i] != delimiter {
-                    if line[i] == quote {
+        let bytes = line.as_bytes();
+        let len = bytes.len();
+        // Every delimiter, quote and `\r` of the line, in one pass (a `\r` ends a record for csv-core).
+        let mut marks = std::mem::take(&mut self.marks);
+        specials(bytes, [delimiter, quote, b'\r'], &mut marks);
+        let result = (|| {
+            let mut k = 0; // the next mark at or after `pos`
+            let mut field = 0;
+            let mut pos = 0;
+            loop {
+                if field == self.slot.len() {
+                    return Err(Unhandled);
+                }
+                let (start, end, doubled, next);
+                let mark = |k: usize| marks.get(k).map_or(len, |&m| m as usize);
+                if pos < len && bytes[pos] == quote {
+                    // Quoted: up to the quote not doubled, then the delimiter or the line's end.
+                    k += 1;
+                    let mut any_doubled = false;
+                    let close = loop {
+                        let q = mark(k);
+                        match bytes.get(q) {
+                            None => return Err(Unhandled),
+                            Some(&b) if b == quote => {}
+                            Some(b'\r') => return Err(Unhandled),
+                            // A delimiter inside the quotes.
+                            Some(_) => {
+                                k += 1;
+                                continue;
+                            }
+                        }
+                        if bytes.get(q + 1) == Some(&quote) {
+                            any_doubled = true;
+                            k += 2;
+                        } else {
+                            k += 1;
+                            break q;
+                        }
+                    };
+                    (start, end, doubled) = (pos + 1, close, any_doubled);
+                    next = match bytes.get(close + 1) {
+                        None => None,
+                        Some(&b) if b == delimiter => {
+                            k += 1;
+                            Some(close + 2)
+                        }
+                        Some(_) => return Err(Unhandled),
+                    };
+                } else {
+                    let at = mark(k);
+                    if at < len && bytes[at] != delimiter {
+                        // A quote inside an unquoted field, or a `\r`.
                         return Err(Unhandled);
                     }
-                    i += 1;
+                    (start, end, doubled) = (pos, at, false);
+                    next = (at < len).then_some(at + 1);
+                    k += 1;
                 }
-                (start, end, doubled) = (pos, i, false);
-                next = (i < line.len()).then_some(i + 1);
-            }
-            let column = self.slot[field];
-            if column != SKIP && !header {
-                let raw = &line[start..end];
-                let text = if doubled {
-                    self.scratch.clear();
-                    let mut rest = raw;
-                    while let Some(q) = memchr::memchr(quote, rest) {
-                        // Each quote here is the first of a doubled pair.
-                        self.scratch.extend_from_slice(&rest[..=q]);
-                        rest = &rest[q + 2..];
+                let column = self.slot[field];
+                if column != SKIP && !header {
+                    if doubled {
+                        self.scratch.clear();
+                        let mut rest = &bytes[start..end];
+                        while let Some(q) = memchr::memchr(quote, rest) {
+                            // Each quote here is the first of a doubled pair.
+                            self.scratch.extend_from_slice(&rest[..=q]);
+                            rest = &rest[q + 2..];
+                        }
+                        self.scratch.extend_from_slice(rest);
+                        let text = std::str::from_utf8(&self.scratch).map_err(|_| Unhandled)?;
+                        columns[column].push_field(text)?;
+                    } else {
+                        // Cut at ASCII bytes of valid UTF-8.
+                        let text = line.get(start..end).ok_or(Unhandled)?;
+                        columns[column].push_field(text)?;
                     }
-                    self.scratch.extend_from_slice(rest);
-                    &self.scratch[..]
-                } else {
-                    raw
-                };
-                // The line is valid UTF-8 and cut at ASCII bytes.
-                let text = std::str::from_utf8(text).map_err(|_| Unhandled)?;
-                columns[column].push_field(text)?;
+                }
+                field += 1;
+                match next {
+                    Some(n) => pos = n,
+                    None => break,
+                }
             }
-            field += 1;
-            match next {
-                Some(n) => pos = n,
-                None => break,
+            if field == self.slot.len() {
+                Ok(())
+            } else {
+                Err(Unhandled)
             }
+        })();
+        self.marks = marks;
+        result
+    }
+}
+
+/// The positions of the bytes of `line` equal to any of `of`, in order, into `out`: eight bytes at a time
+/// (exact per-byte equality masks on a `u64`).
+fn specials(line: &[u8], of: [u8; 3], out: &mut Vec<u32>) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // 0x80 in each byte of `x` that is zero, nothing elsewhere.
+    let zeros = |x: u64| !((((x & LOW7).wrapping_add(LOW7)) | x) | LOW7);
+    let splat = of.map(|b| ONES * u64::from(b));
+    out.clear();
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0u32;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let mut m = zeros(w ^ splat[0]) | zeros(w ^ splat[1]) | zeros(w ^ splat[2]);
+        while m != 0 {
+            out.push(base + m.trailing_zeros() / 8);
+            m &= m - 1;
         }
-        if field == self.slot.len() {
-            Ok(())
-        } else {
-            Err(Unhandled)
+        base += 8;
+    }
+    for (i, b) in chunks.remainder().iter().enumerate() {
+        if of.contains(b) {
+            out.push(base + i as u32);
         }
     }
 }
@@ -573,6 +627,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn specials_finds_every_byte_it_is_asked_for(line in prop::collection::vec(any::<u8>(), 0..80)) {
+            let of = [b',', b'"', b'\r'];
+            let mut got = Vec::new();
+            specials(&line, of, &mut got);
+            let want: Vec<u32> = (0..line.len() as u32).filter(|&i| of.contains(&line[i as usize])).collect();
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn any_records_decode_as_arrow_csv_decodes_them(
             rows in prop::collection::vec(prop::collection::vec(field(), 1..4), 0..12),
