@@ -348,11 +348,9 @@ fn shift_line(message: &str, by: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::lines::{cut_sets, decode_in_pieces};
     use arrow::compute::concat_batches;
     use arrow::datatypes::{Field, Schema, TimeUnit};
-    use bytes::Bytes;
-    use datafusion_datasource::decoder::{Decoder, DecoderDeserializer, deserialize_stream};
-    use futures::TryStreamExt;
     use proptest::prelude::*;
 
     fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
@@ -399,29 +397,6 @@ mod tests {
         concat_batches(&Arc::new(schema.project(projection)?), &batches)
     }
 
-    /// Records whether the decoder stayed on its fast path.
-    #[derive(Debug)]
-    struct Probe {
-        inner: LineDecoder<CsvLines>,
-        fast: Arc<std::sync::Mutex<bool>>,
-    }
-
-    impl Decoder for Probe {
-        fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
-            let n = self.inner.decode(buf);
-            if !self.inner.is_fast() {
-                *self.fast.lock().unwrap() = false;
-            }
-            n
-        }
-        fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-            self.inner.flush()
-        }
-        fn can_flush_early(&self) -> bool {
-            false
-        }
-    }
-
     /// `input` through owl's decoder as a scan feeds it, cut at `cuts`; and whether it stayed fast.
     fn decoded(
         schema: &SchemaRef,
@@ -431,50 +406,22 @@ mod tests {
         cuts: &[usize],
         batch_size: usize,
     ) -> (Result<RecordBatch, ArrowError>, bool) {
-        let mut pieces = Vec::new();
-        let mut at = 0;
-        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-        cuts.sort_unstable();
-        for c in cuts.into_iter().chain([input.len()]) {
-            if c > at {
-                pieces.push(Ok(Bytes::copy_from_slice(&input[at..c])));
-                at = c;
-            }
-        }
-        let inner = csv_decoder(
+        let decoder = csv_decoder(
             Arc::clone(schema),
             projection.to_vec(),
             dialect(header),
             batch_size,
         )
         .unwrap();
-        let fast = Arc::new(std::sync::Mutex::new(true));
-        let probe = Probe {
-            inner,
-            fast: Arc::clone(&fast),
-        };
-        let stream = deserialize_stream(
-            futures::stream::iter(pieces),
-            DecoderDeserializer::new(probe),
-        );
-        let batches: Result<Vec<RecordBatch>, ArrowError> =
-            futures::executor::block_on(stream.try_collect());
         let projected = Arc::new(schema.project(projection).unwrap());
-        let fast = *fast.lock().unwrap();
-        (batches.and_then(|b| concat_batches(&projected, &b)), fast)
+        decode_in_pieces(decoder, &projected, input, cuts)
     }
 
     /// Both ways, whole and in many cuts and batch sizes: the same rows, or both an error with the same
     /// message. Returns whether the fast path decoded it all.
     fn same(schema: &SchemaRef, projection: &[usize], header: bool, input: &str) -> bool {
         let want = reference(schema, projection, header, input.as_bytes());
-        let n = input.len();
-        let cut_sets: Vec<Vec<usize>> = vec![
-            vec![],
-            (1..n).collect(),
-            vec![n / 3, n / 2, n - n / 4],
-            (0..n).step_by(7).collect(),
-        ];
+        let cut_sets = cut_sets(input.len());
         let mut all_fast = true;
         for batch_size in [1, 2, 3, 8192] {
             for cuts in &cut_sets {

@@ -482,3 +482,76 @@ impl<F: LineFormat> Decoder for LineDecoder<F> {
         false
     }
 }
+
+/// For the decoders' tests: `input` through `decoder` the way a scan feeds it (DataFusion's deserializer), in
+/// pieces cut at `cuts`, concatenated as `schema`; and whether the fast path decoded all of it.
+#[cfg(test)]
+pub(crate) fn decode_in_pieces<F: LineFormat + 'static>(
+    decoder: LineDecoder<F>,
+    schema: &SchemaRef,
+    input: &[u8],
+    cuts: &[usize],
+) -> (Result<RecordBatch, ArrowError>, bool) {
+    /// Records whether the decoder stayed on its fast path.
+    struct Probe<F> {
+        inner: LineDecoder<F>,
+        fast: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl<F> fmt::Debug for Probe<F> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.inner.fmt(f)
+        }
+    }
+
+    impl<F: LineFormat> Decoder for Probe<F> {
+        fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
+            let n = self.inner.decode(buf);
+            if !self.inner.is_fast() {
+                self.fast.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
+            n
+        }
+        fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+            self.inner.flush()
+        }
+        fn can_flush_early(&self) -> bool {
+            false
+        }
+    }
+
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    for c in cuts.into_iter().chain([input.len()]) {
+        if c > at {
+            pieces.push(Ok(Bytes::copy_from_slice(&input[at..c])));
+            at = c;
+        }
+    }
+    let fast = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let probe = Probe {
+        inner: decoder,
+        fast: Arc::clone(&fast),
+    };
+    let stream = deserialize_stream(
+        futures::stream::iter(pieces),
+        DecoderDeserializer::new(probe),
+    );
+    let batches: Result<Vec<RecordBatch>, ArrowError> =
+        futures::executor::block_on(stream.try_collect());
+    let batches = batches.and_then(|b| arrow::compute::concat_batches(schema, &b));
+    (batches, fast.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// For the decoders' tests: the places to cut an input of `n` bytes at — nowhere, everywhere, a few, every 7th.
+#[cfg(test)]
+pub(crate) fn cut_sets(n: usize) -> Vec<Vec<usize>> {
+    vec![
+        vec![],
+        (1..n).collect(),
+        vec![n / 3, n / 2, n - n / 4],
+        (0..n).step_by(7).collect(),
+    ]
+}

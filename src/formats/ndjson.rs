@@ -504,13 +504,10 @@ fn surrogate_pair(high: u16, low: u16) -> Step<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::lines::{cut_sets, decode_in_pieces};
     use arrow::array::{RecordBatch, StringArray};
     use arrow::compute::concat_batches;
-    use arrow::datatypes::TimeUnit;
-    use arrow::datatypes::{Field, Schema};
-    use bytes::Bytes;
-    use datafusion_datasource::decoder::{Decoder, DecoderDeserializer, deserialize_stream};
-    use futures::TryStreamExt;
+    use arrow::datatypes::{Field, Schema, TimeUnit};
     use proptest::prelude::*;
 
     fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
@@ -531,61 +528,15 @@ mod tests {
         concat_batches(schema, &batches)
     }
 
-    /// `input` through [`FlatDecoder`] the way a scan feeds it (DataFusion's deserializer), in `chunks` pieces.
-    /// Also says whether the fast path decoded all of it.
+    /// `input` through [`FlatDecoder`] the way a scan feeds it, cut at `cuts`; and whether it stayed fast.
     fn flat(
         schema: &SchemaRef,
         input: &[u8],
         cuts: &[usize],
         batch_size: usize,
     ) -> (Result<RecordBatch, ArrowError>, bool) {
-        let mut pieces = Vec::new();
-        let mut at = 0;
-        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-        cuts.sort_unstable();
-        for c in cuts.into_iter().chain([input.len()]) {
-            if c > at {
-                pieces.push(Ok(Bytes::copy_from_slice(&input[at..c])));
-                at = c;
-            }
-        }
         let decoder = flat_decoder(Arc::clone(schema), batch_size).unwrap();
-        let fast = Arc::new(std::sync::Mutex::new(true));
-        let probe = Probe {
-            inner: decoder,
-            fast: Arc::clone(&fast),
-        };
-        let stream = deserialize_stream(
-            futures::stream::iter(pieces),
-            DecoderDeserializer::new(probe),
-        );
-        let batches: Result<Vec<RecordBatch>, ArrowError> =
-            futures::executor::block_on(stream.try_collect());
-        let fast = *fast.lock().unwrap();
-        (batches.and_then(|b| concat_batches(schema, &b)), fast)
-    }
-
-    /// Records whether the decoder stayed on its fast path.
-    #[derive(Debug)]
-    struct Probe {
-        inner: FlatDecoder,
-        fast: Arc<std::sync::Mutex<bool>>,
-    }
-
-    impl Decoder for Probe {
-        fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
-            let n = self.inner.decode(buf);
-            if !self.inner.is_fast() {
-                *self.fast.lock().unwrap() = false;
-            }
-            n
-        }
-        fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-            self.inner.flush()
-        }
-        fn can_flush_early(&self) -> bool {
-            false
-        }
+        decode_in_pieces(decoder, schema, input, cuts)
     }
 
     /// Decodes `input` both ways, in whole and in many cuts and batch sizes: the same rows, or both an error.
@@ -593,13 +544,7 @@ mod tests {
     fn same(schema: &SchemaRef, input: &str) -> bool {
         let want = reference(schema, input.as_bytes());
         let mut all_fast = true;
-        let n = input.len();
-        let cut_sets: Vec<Vec<usize>> = vec![
-            vec![],
-            (1..n).collect(),
-            vec![n / 3, n / 2, n - n / 4],
-            (0..n).step_by(7).collect(),
-        ];
+        let cut_sets = cut_sets(input.len());
         for batch_size in [1, 2, 3, 8192] {
             for cuts in &cut_sets {
                 let (got, fast) = flat(schema, input.as_bytes(), cuts, batch_size);
