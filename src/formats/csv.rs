@@ -2,10 +2,12 @@
 //!
 //! DataFusion reads CSV with arrow-csv, which runs every byte of every record through csv-core's state machine,
 //! copies every field of it (those the query reads and all the others) into a buffer, and then parses the
-//! projected fields from there: csv-core alone was 63% of TPC-H q6's CPU time on CSV. [`CsvLines`] splits a
-//! record at its delimiters (a quoted field found by its closing quote), parses the projected fields straight
-//! into their columns with the parsers arrow-csv uses (`Parser::parse`, `parse_decimal`, `string_to_datetime`;
-//! an empty field is null), and steps over the others.
+//! projected fields from there: csv-core alone was 63% of TPC-H q6's CPU time on CSV. [`CsvLines`] finds a
+//! record's separators (its delimiters outside quotes) sixty-four bytes at a time as bit masks (SSE2 compares,
+//! quotes paired by a prefix XOR, as simdjson finds strings), checks its quotes and field count in the same
+//! pass, parses the projected fields straight into their columns with the parsers arrow-csv uses
+//! (`Parser::parse`, `parse_decimal`, `string_to_datetime`; an empty field is null), and steps over the others:
+//! past the last projected field, separators are only counted.
 //!
 //! It decodes only records it reads exactly as arrow-csv would; a record with a quote inside an unquoted field,
 //! text after a closing quote, a quoted line break, a lone `\r`, invalid UTF-8, the wrong number of fields or a
@@ -52,10 +54,13 @@ pub(crate) fn csv_decoder(
     for (column, &field) in projection.iter().enumerate() {
         slot[field] = column;
     }
+    let mut wanted: Vec<(usize, usize)> = projection.iter().copied().zip(0..).collect();
+    wanted.sort_unstable();
     let format = CsvLines {
         file_schema,
         projection,
         slot,
+        wanted,
         dialect,
         records: 0,
         scratch: Vec::new(),
@@ -70,13 +75,15 @@ pub(crate) struct CsvLines {
     projection: Vec<usize>,
     /// For each field of a record, its column, or [`SKIP`].
     slot: Vec<usize>,
+    /// The projected fields, in record order: (field, column).
+    wanted: Vec<(usize, usize)>,
     /// `has_header`: a header still to skip.
     dialect: CsvDialect,
     /// Records taken so far (a header included): arrow-csv, taking over, counts its line numbers from there.
     records: usize,
     /// A quoted field's text with its doubled quotes undone.
     scratch: Vec<u8>,
-    /// The positions of a line's delimiters, quotes and `\r`s.
+    /// The positions of a record's field separators.
     marks: Vec<u32>,
 }
 
@@ -87,8 +94,6 @@ impl LineFormat for CsvLines {
             // csv-core skips blank lines.
             return Ok(false);
         }
-        // arrow-csv rejects invalid UTF-8 in any field.
-        let line = std::str::from_utf8(line).map_err(|_| Unhandled)?;
         if u32::try_from(line.len()).is_err() {
             return Err(Unhandled);
         }
@@ -125,130 +130,215 @@ impl LineFormat for CsvLines {
 
 impl CsvLines {
     /// The fields of one record; the projected ones appended to their columns (none for a header).
-    fn fields(&mut self, columns: &mut [Column], line: &str, header: bool) -> Step {
-        let (delimiter, quote) = (self.dialect.delimiter, self.dialect.quote);
-        let bytes = line.as_bytes();
-        let len = bytes.len();
-        // Every delimiter, quote and `\r` of the line, in one pass (a `\r` ends a record for csv-core).
-        let mut marks = std::mem::take(&mut self.marks);
-        specials(bytes, [delimiter, quote, b'\r'], &mut marks);
-        let result = (|| {
-            let mut k = 0; // the next mark at or after `pos`
-            let mut field = 0;
-            let mut pos = 0;
-            loop {
-                if field == self.slot.len() {
-                    return Err(Unhandled);
+    fn fields(&mut self, columns: &mut [Column], bytes: &[u8], header: bool) -> Step {
+        let CsvLines {
+            slot,
+            wanted,
+            dialect,
+            scratch,
+            marks,
+            ..
+        } = self;
+        let quote = dialect.quote;
+        // Separators up to the last projected field's end; beyond it only counted.
+        let limit = wanted.last().map_or(0, |&(field, _)| field + 1);
+        let scan = separators(bytes, dialect.delimiter, quote, limit, marks);
+        // arrow-csv rejects invalid UTF-8 in any field.
+        if !scan.valid || (!scan.ascii && std::str::from_utf8(bytes).is_err()) {
+            return Err(Unhandled);
+        }
+        if scan.separators + 1 != slot.len() {
+            return Err(Unhandled);
+        }
+        if header {
+            return Ok(());
+        }
+        for &(field, column) in wanted.iter() {
+            let start = field
+                .checked_sub(1)
+                .and_then(|before| marks.get(before))
+                .map_or(0, |&d| d as usize + 1);
+            let end = marks.get(field).map_or(bytes.len(), |&d| d as usize);
+            let raw = &bytes[start..end];
+            let inner = match raw.first() {
+                // Quoted: `separators` saw that it ends with its closing quote.
+                Some(&b) if b == quote => raw[1..].strip_suffix(&[quote]).ok_or(Unhandled)?,
+                _ => raw,
+            };
+            if raw.len() != inner.len() && memchr::memchr(quote, inner).is_some() {
+                // Each quote inside is the first of a doubled pair.
+                scratch.clear();
+                let mut rest = inner;
+                while let Some(q) = memchr::memchr(quote, rest) {
+                    scratch.extend_from_slice(&rest[..=q]);
+                    rest = rest.get(q + 2..).ok_or(Unhandled)?;
                 }
-                let (start, end, doubled, next);
-                let mark = |k: usize| marks.get(k).map_or(len, |&m| m as usize);
-                if pos < len && bytes[pos] == quote {
-                    // Quoted: up to the quote not doubled, then the delimiter or the line's end.
-                    k += 1;
-                    let mut any_doubled = false;
-                    let close = loop {
-                        let q = mark(k);
-                        match bytes.get(q) {
-                            None => return Err(Unhandled),
-                            Some(&b) if b == quote => {}
-                            Some(b'\r') => return Err(Unhandled),
-                            // A delimiter inside the quotes.
-                            Some(_) => {
-                                k += 1;
-                                continue;
-                            }
-                        }
-                        if bytes.get(q + 1) == Some(&quote) {
-                            any_doubled = true;
-                            k += 2;
-                        } else {
-                            k += 1;
-                            break q;
-                        }
-                    };
-                    (start, end, doubled) = (pos + 1, close, any_doubled);
-                    next = match bytes.get(close + 1) {
-                        None => None,
-                        Some(&b) if b == delimiter => {
-                            k += 1;
-                            Some(close + 2)
-                        }
-                        Some(_) => return Err(Unhandled),
-                    };
-                } else {
-                    let at = mark(k);
-                    if at < len && bytes[at] != delimiter {
-                        // A quote inside an unquoted field, or a `\r`.
-                        return Err(Unhandled);
-                    }
-                    (start, end, doubled) = (pos, at, false);
-                    next = (at < len).then_some(at + 1);
-                    k += 1;
-                }
-                let column = self.slot[field];
-                if column != SKIP && !header {
-                    if doubled {
-                        self.scratch.clear();
-                        let mut rest = &bytes[start..end];
-                        while let Some(q) = memchr::memchr(quote, rest) {
-                            // Each quote here is the first of a doubled pair.
-                            self.scratch.extend_from_slice(&rest[..=q]);
-                            rest = &rest[q + 2..];
-                        }
-                        self.scratch.extend_from_slice(rest);
-                        let text = std::str::from_utf8(&self.scratch).map_err(|_| Unhandled)?;
-                        columns[column].push_field(text)?;
-                    } else {
-                        // Cut at ASCII bytes of valid UTF-8.
-                        let text = line.get(start..end).ok_or(Unhandled)?;
-                        columns[column].push_field(text)?;
-                    }
-                }
-                field += 1;
-                match next {
-                    Some(n) => pos = n,
-                    None => break,
-                }
-            }
-            if field == self.slot.len() {
-                Ok(())
+                scratch.extend_from_slice(rest);
+                columns[column].push_field(text(scratch)?)?;
             } else {
-                Err(Unhandled)
+                // Cut at ASCII bytes of valid UTF-8.
+                columns[column].push_field(text(inner)?)?;
             }
-        })();
-        self.marks = marks;
-        result
+        }
+        Ok(())
     }
 }
 
-/// The positions of the bytes of `line` equal to any of `of`, in order, into `out`: eight bytes at a time
-/// (exact per-byte equality masks on a `u64`).
-fn specials(line: &[u8], of: [u8; 3], out: &mut Vec<u32>) {
+/// A field's bytes as text (cut from a line of valid UTF-8 at ASCII bytes, or undoubled: valid again).
+fn text(bytes: &[u8]) -> Step<&str> {
+    std::str::from_utf8(bytes).map_err(|_| Unhandled)
+}
+
+/// What [`separators`] saw of a record besides the positions it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scan {
+    /// Every byte below 0x80: valid UTF-8, cut anywhere.
+    ascii: bool,
+    /// Every quote where this decoder reads a record as csv-core does: a quoted field opens at the field's
+    /// start, closes before its delimiter or the line's end, and doubles each quote inside; no `\r` (one ends
+    /// a record for csv-core).
+    valid: bool,
+    /// How many separators: the record has one field more.
+    separators: usize,
+}
+
+/// The positions of a record's first `limit` field separators (its delimiters outside quotes), in order, into
+/// `out`; the others are only counted.
+///
+/// Sixty-four bytes at a time as bit masks, as simdjson finds strings: a quote's bit flips "inside quotes" for
+/// the bytes after it (a prefix XOR), so a doubled quote flips it twice; a delimiter inside quotes is no
+/// separator. An opening quote must follow a separator, the line's start or a closing quote (a doubled pair);
+/// a closing quote must come before a separator, the line's end or an opening quote.
+fn separators(line: &[u8], delimiter: u8, quote: u8, limit: usize, out: &mut Vec<u32>) -> Scan {
+    out.clear();
+    let mut walk = Walk {
+        limit,
+        separators: 0,
+        inside: 0,
+        after_separator_or_close: 1,
+        after_close: 0,
+        bad: 0,
+        high: 0,
+    };
+    let (blocks, rest) = line.as_chunks::<64>();
+    let mut base = 0u32;
+    for block in blocks {
+        walk.block(masks(block, delimiter, quote), base, u64::MAX, out);
+        base += 64;
+    }
+    if !rest.is_empty() {
+        let mut last = [0u8; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        let keep = (1u64 << rest.len()) - 1;
+        walk.block(masks(&last, delimiter, quote), base, keep, out);
+    }
+    Scan {
+        ascii: walk.high == 0,
+        valid: walk.bad == 0 && walk.inside == 0,
+        separators: walk.separators,
+    }
+}
+
+/// [`separators`]' state from one block to the next: bit 0 of each `after_` mask is the first byte of the next
+/// block.
+struct Walk {
+    limit: usize,
+    separators: usize,
+    /// All ones inside quotes after the last block, else zero.
+    inside: u64,
+    after_separator_or_close: u64,
+    after_close: u64,
+    bad: u64,
+    high: u64,
+}
+
+impl Walk {
+    fn block(&mut self, m: Masks, base: u32, keep: u64, out: &mut Vec<u32>) {
+        let (quote, delimiter) = (m.quote & keep, m.delimiter & keep);
+        // Bit i: inside quotes after byte i (an opening quote is inside, a closing one outside).
+        let mut inside = quote;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            inside ^= inside << shift;
+        }
+        inside ^= self.inside;
+        self.inside = 0u64.wrapping_sub(inside >> 63);
+        let separator = delimiter & !inside;
+        let (open, close) = (quote & inside, quote & !inside);
+        self.bad |= m.cr & keep;
+        self.high |= m.high & keep;
+        self.bad |= open & !((separator | close) << 1 | self.after_separator_or_close);
+        self.bad |= (close << 1 | self.after_close) & !(separator | open) & keep;
+        self.after_separator_or_close = (separator | close) >> 63;
+        self.after_close = close >> 63;
+        self.separators += separator.count_ones() as usize;
+        let mut bits = separator;
+        while bits != 0 && out.len() < self.limit {
+            out.push(base + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
+}
+
+/// Bit i set where byte i of a 64-byte block is the delimiter, a quote, a `\r`, or at least 0x80.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Masks {
+    delimiter: u64,
+    quote: u64,
+    cr: u64,
+    high: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn masks(block: &[u8; 64], delimiter: u8, quote: u8) -> Masks {
+    // SAFETY: SSE2 is part of x86-64 itself: every CPU this build runs on has it.
+    unsafe { masks_sse2(block, delimiter, quote) }
+}
+
+/// [`masks`] sixteen bytes a compare (SSE2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn masks_sse2(block: &[u8; 64], delimiter: u8, quote: u8) -> Masks {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let [d, q, r] = [delimiter, quote, b'\r'].map(|b| _mm_set1_epi8(b as i8));
+    let mut m = Masks::default();
+    for (i, part) in block.as_chunks::<16>().0.iter().enumerate() {
+        // SAFETY: `part` is 16 readable bytes; the load has no alignment requirement.
+        let v = unsafe { _mm_loadu_si128(part.as_ptr().cast()) };
+        let shift = 16 * i;
+        let bits = |x| u64::from(_mm_movemask_epi8(x) as u16) << shift;
+        m.delimiter |= bits(_mm_cmpeq_epi8(v, d));
+        m.quote |= bits(_mm_cmpeq_epi8(v, q));
+        m.cr |= bits(_mm_cmpeq_epi8(v, r));
+        m.high |= bits(v);
+    }
+    m
+}
+
+/// [`masks`] eight bytes at a time in a `u64`, where there is no SSE2: exact per-byte equality, then each
+/// byte's top bit gathered into one byte by a multiply.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn masks_swar(block: &[u8; 64], delimiter: u8, quote: u8) -> Masks {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     // 0x80 in each byte of `x` that is zero, nothing elsewhere.
     let zeros = |x: u64| !((((x & LOW7).wrapping_add(LOW7)) | x) | LOW7);
-    let splat = of.map(|b| ONES * u64::from(b));
-    out.clear();
-    let mut chunks = line.chunks_exact(8);
-    let mut base = 0u32;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let mut m = zeros(w ^ splat[0]) | zeros(w ^ splat[1]) | zeros(w ^ splat[2]);
-        while m != 0 {
-            out.push(base + m.trailing_zeros() / 8);
-            m &= m - 1;
-        }
-        base += 8;
+    // The top bits of the eight bytes, as eight bits.
+    let gather = |x: u64| (x & !LOW7).wrapping_mul(0x0002_0408_1020_4081) >> 56;
+    let [d, q, r] = [delimiter, quote, b'\r'].map(|b| ONES * u64::from(b));
+    let mut m = Masks::default();
+    for (i, word) in block.as_chunks::<8>().0.iter().enumerate() {
+        let w = u64::from_le_bytes(*word);
+        let shift = 8 * i;
+        m.delimiter |= gather(zeros(w ^ d)) << shift;
+        m.quote |= gather(zeros(w ^ q)) << shift;
+        m.cr |= gather(zeros(w ^ r)) << shift;
+        m.high |= gather(w) << shift;
     }
-    for (i, b) in chunks.remainder().iter().enumerate() {
-        if of.contains(b) {
-            out.push(base + i as u32);
-        }
-    }
+    m
 }
+
+#[cfg(not(target_arch = "x86_64"))]
+use masks_swar as masks;
 
 fn parse<T: ArrowPrimitiveType + Parser>(text: &str) -> Step<T::Native> {
     T::parse(text).ok_or(Unhandled)
@@ -517,6 +607,13 @@ mod tests {
                 );
             }
         }
+        // A header with another number of fields than the records (arrow-csv counts a header's fields too).
+        for header in ["i", "i,t,x", "\"i\",t,\"x\""] {
+            let input = format!("{header}\n1,a\n");
+            for projection in [&[0usize, 1][..], &[]] {
+                assert!(!same(&s, projection, true, &input), "{header:?}");
+            }
+        }
         // A value its type does not parse: where the column is read.
         for odd in ["99999999999999999999,too big", "x,not a number"] {
             let input = format!("i,t\n1,a\n2,b\n{odd}\n3,c\n");
@@ -561,6 +658,66 @@ mod tests {
         assert!(reference(&s, &[0], false, b"a\n").is_err());
     }
 
+    #[test]
+    fn quotes_at_the_end_of_a_block_carry_into_the_next() {
+        for n in 0..140 {
+            let pad = "a".repeat(n);
+            for line in [
+                format!("{pad},\"q\"x,b"),
+                format!("{pad},\"q\",b"),
+                format!("{pad}\"q\",b"),
+                format!("{pad},\"q\"\"\"r\",b"),
+                format!("{pad},\"q,\"\",r\",b"),
+                format!("\"{pad}\",b"),
+                format!("\"{pad}\"x"),
+                format!("\"{pad}"),
+                format!("{pad},b\"c,d"),
+                format!("{pad}\r,b"),
+            ] {
+                let mut got = Vec::new();
+                let scan = separators(line.as_bytes(), b',', b'"', usize::MAX, &mut got);
+                let want = separators_by_hand(line.as_bytes());
+                assert_eq!(scan.valid, want.is_some(), "{line:?}");
+                if let Some(want) = want {
+                    assert_eq!(got, want, "{line:?}");
+                }
+            }
+        }
+    }
+
+    /// The separators of a record found one field after the other (`None`: a record the decoder refuses).
+    fn separators_by_hand(line: &[u8]) -> Option<Vec<u32>> {
+        if line.contains(&b'\r') {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut pos = 0;
+        loop {
+            let end = if line.get(pos) == Some(&b'"') {
+                let mut p = pos + 1;
+                loop {
+                    match line.get(p)? {
+                        b'"' if line.get(p + 1) == Some(&b'"') => p += 2,
+                        b'"' => break,
+                        _ => p += 1,
+                    }
+                }
+                p + 1
+            } else {
+                line[pos..]
+                    .iter()
+                    .position(|&b| b == b',' || b == b'"')
+                    .map_or(line.len(), |i| pos + i)
+            };
+            match line.get(end) {
+                None => return Some(out),
+                Some(b',') => out.push(end as u32),
+                Some(_) => return None,
+            }
+            pos = end + 1;
+        }
+    }
+
     /// A CSV field: plain, quoted (with doubled quotes, delimiters, line breaks), numbers, empty.
     fn field() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -570,17 +727,59 @@ mod tests {
             Just("\"\"".to_string()),
             "[a-z ,;é\"]{0,8}",
             "[a-z ,;é\"\n\r]{0,8}".prop_map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
+            // Past a 64-byte block.
+            "[a-z ,\"]{50,140}".prop_map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
+            "[a-z ]{50,140}",
         ]
     }
 
     proptest! {
         #[test]
-        fn specials_finds_every_byte_it_is_asked_for(line in prop::collection::vec(any::<u8>(), 0..80)) {
-            let of = [b',', b'"', b'\r'];
+        fn masks_mark_every_byte_they_are_asked_for(
+            block in prop::collection::vec(
+                prop_oneof![any::<u8>(), Just(b','), Just(b'"'), Just(b';'), Just(b'\''), Just(b'\r')],
+                64,
+            ),
+        ) {
+            let mut bytes = [0u8; 64];
+            bytes.copy_from_slice(&block);
+            for (delimiter, quote) in [(b',', b'"'), (b';', b'\''), (0, 0xFF)] {
+                let bit = |f: &dyn Fn(u8) -> bool| {
+                    bytes.iter().enumerate().filter(|&(_, &b)| f(b)).fold(0u64, |m, (i, _)| m | 1 << i)
+                };
+                let want = Masks {
+                    delimiter: bit(&|b| b == delimiter),
+                    quote: bit(&|b| b == quote),
+                    cr: bit(&|b| b == b'\r'),
+                    high: bit(&|b| b >= 0x80),
+                };
+                prop_assert_eq!(masks(&bytes, delimiter, quote), want);
+                prop_assert_eq!(masks_swar(&bytes, delimiter, quote), want);
+            }
+        }
+
+        #[test]
+        fn separators_split_records_as_a_field_by_field_walk_does(
+            line in prop::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'"'), Just(b'\r'), Just(0xC3)],
+                0..200,
+            ),
+        ) {
             let mut got = Vec::new();
-            specials(&line, of, &mut got);
-            let want: Vec<u32> = (0..line.len() as u32).filter(|&i| of.contains(&line[i as usize])).collect();
-            prop_assert_eq!(got, want);
+            let scan = separators(&line, b',', b'"', usize::MAX, &mut got);
+            prop_assert_eq!(scan.ascii, line.is_ascii());
+            let want = separators_by_hand(&line);
+            prop_assert_eq!(scan.valid, want.is_some());
+            if let Some(want) = want {
+                prop_assert_eq!(scan.separators, want.len());
+                prop_assert_eq!(&got, &want);
+                let mut first = Vec::new();
+                for limit in [0, 1, 3] {
+                    let scan = separators(&line, b',', b'"', limit, &mut first);
+                    prop_assert_eq!(scan.separators, want.len());
+                    prop_assert_eq!(&first[..], &want[..limit.min(want.len())]);
+                }
+            }
         }
 
         #[test]
