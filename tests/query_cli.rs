@@ -182,6 +182,23 @@ fn stats_line_goes_to_stderr_and_rows_to_stdout() {
 }
 
 #[test]
+fn sql_may_start_with_a_comment_and_flags_still_come_after_it() {
+    let f = Fixture::new();
+    let day = WEBLOG_DAYS[0].2;
+    let sql = format!("-- one day\nSELECT count(*) AS n FROM weblogs_parquet WHERE day = {day}");
+    let want = weblogs().iter().filter(|r| r.day == day).count();
+    for args in [
+        vec!["query", &sql, "--format", "csv"],
+        vec!["query", "--format", "csv", &sql],
+    ] {
+        let out = String::from_utf8(f.run_ok(&args)).unwrap();
+        assert_eq!(out, format!("n\n{want}\n"), "{args:?}");
+    }
+    let out = String::from_utf8(f.run_ok(&["estimate", &sql, "--format", "json"])).unwrap();
+    assert!(out.contains("\"statements\""), "{out}");
+}
+
+#[test]
 fn output_formats() {
     let f = Fixture::new();
     let run = |fmt: &str| {

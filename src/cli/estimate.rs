@@ -15,7 +15,8 @@ pub enum EstimateFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct EstimateArgs {
-    /// The SQL to estimate (several statements separated by `;`).
+    /// The SQL to estimate (several statements separated by `;`); it may start with a `--` comment.
+    #[arg(allow_hyphen_values = true)]
     sql: String,
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     format: EstimateFormat,

@@ -12,6 +12,8 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
     /// The SQL to run (several statements separated by `;` run in order); `-` reads it from stdin.
+    /// It may start with a `--` comment (`owl query "$(cat q.sql)"`).
+    #[arg(allow_hyphen_values = true)]
     sql: String,
     /// How to print results.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
