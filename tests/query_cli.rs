@@ -199,6 +199,59 @@ fn sql_may_start_with_a_comment_and_flags_still_come_after_it() {
 }
 
 #[test]
+fn string_equality_over_parquet_views_counts_as_the_generator_does() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    type Pick = fn(&owl::sample::WebLog) -> bool;
+    // Short literals (inline views), a long one (prefix, then bytes), IN lists, negations, a nullable column.
+    let cases: [(&str, Pick); 6] = [
+        ("method = 'GET'", |r| r.method == "GET"),
+        (
+            "path IN ('/cart', '/products/42', '/static/style.css')",
+            |r| ["/cart", "/products/42", "/static/style.css"].contains(&r.path.as_str()),
+        ),
+        (
+            "user_agent = 'Mozilla/5.0 (Macintosh) Safari/605.1.15'",
+            |r| r.user_agent == "Mozilla/5.0 (Macintosh) Safari/605.1.15",
+        ),
+        ("path <> '/' AND method NOT IN ('GET', 'PUT')", |r| {
+            r.path != "/" && !["GET", "PUT"].contains(&r.method.as_str())
+        }),
+        (
+            "referrer = 'https://example.com/' OR method = 'POST'",
+            |r| r.referrer.as_deref() == Some("https://example.com/") || r.method == "POST",
+        ),
+        ("referrer <> 'https://www.google.com/'", |r| {
+            r.referrer
+                .as_deref()
+                .is_some_and(|x| x != "https://www.google.com/")
+        }),
+    ];
+    for (condition, pick) in cases {
+        let want = logs.iter().filter(|r| pick(r)).count() as u64;
+        assert!(want > 0, "{condition}");
+        let sql = format!("SELECT count(*) FROM weblogs_parquet WHERE {condition}");
+        for on in [true, false] {
+            let doc = f.json_last(&[], &format!("SET owl.string_view_equality = {on}; {sql}"));
+            assert_eq!(doc["rows"][0][0].as_u64(), Some(want), "{condition}, {on}");
+        }
+        let plan = |on: bool| {
+            let doc = f.json_last(
+                &[],
+                &format!("SET owl.string_view_equality = {on}; EXPLAIN {sql}"),
+            );
+            doc["rows"].to_string()
+        };
+        assert!(
+            plan(true).contains("(by view)"),
+            "{condition}: {}",
+            plan(true)
+        );
+        assert!(!plan(false).contains("(by view)"), "{condition}");
+    }
+}
+
+#[test]
 fn output_formats() {
     let f = Fixture::new();
     let run = |fmt: &str| {

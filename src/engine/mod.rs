@@ -19,6 +19,7 @@ mod page_index;
 mod pushdown;
 pub mod shared;
 pub mod stores;
+mod view_eq;
 
 use crate::catalog::Registry;
 use crate::catalog::provider::RegistryCatalog;
@@ -128,6 +129,7 @@ impl Engine {
             .with_default_features()
             .with_optimizer_rules(optimizer_rules())
             .with_physical_optimizer_rule(Arc::new(pushdown::DynamicRowFilters))
+            .with_physical_optimizer_rule(Arc::new(view_eq::StringViewEquality))
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         Ok(Engine {

@@ -23,6 +23,8 @@ pub struct OwlOptions {
     pub ndjson_fast_path: bool,
     /// Decode CSV with owl's record decoder (see `formats::csv`).
     pub csv_fast_path: bool,
+    /// Compare string-view columns with literals by their views (see `engine::view_eq`).
+    pub string_view_equality: bool,
 }
 
 impl Default for OwlOptions {
@@ -35,6 +37,7 @@ impl Default for OwlOptions {
             join_reordering: true,
             ndjson_fast_path: true,
             csv_fast_path: true,
+            string_view_equality: true,
         }
     }
 }
@@ -42,7 +45,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 7] = [
+const SETTINGS: [Setting; 8] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -91,6 +94,13 @@ const SETTINGS: [Setting; 7] = [
          their columns and the others stepped over (a record it cannot decode exactly as arrow-csv would, and \
          the rest of its file range, are left to arrow-csv); false: arrow-csv alone, as DataFusion does",
         |o| &mut o.csv_fast_path,
+    ),
+    (
+        "string_view_equality",
+        "Evaluate `column = 'text'` and `column IN ('a', 'b')` in filters over Parquet strings (string views) by \
+         comparing each row's 16-byte view with the literal's; false: arrow-ord's general comparison, as \
+         DataFusion does",
+        |o| &mut o.string_view_equality,
     ),
 ];
 
