@@ -181,8 +181,10 @@ impl ViewEquals {
                     if literal.len() <= 12 {
                         view == want
                     } else {
-                        // Length and prefix first; the bytes only where both agree.
+                        // Length and prefix first; the bytes only where both agree (a null row's view
+                        // need not point anywhere: not read).
                         view as u64 == want as u64
+                            && array.is_valid(i)
                             && array.value(i).as_bytes() == literal.as_bytes()
                     }
                 })

@@ -30,9 +30,6 @@ use std::sync::Arc;
 use super::columns::{Column, Kind, Step, Unhandled, Values, timestamp};
 use super::lines::{CsvDialect, Fallback, LineDecoder, LineFormat};
 
-/// Not a projected field.
-const SKIP: usize = usize::MAX;
-
 /// The decoder of `projection` (indices into `file_schema`) from CSV in `dialect`.
 pub(crate) fn csv_decoder(
     file_schema: SchemaRef,
@@ -50,16 +47,13 @@ pub(crate) fn csv_decoder(
         }
     }
     let fast = columns.len() == projection.len();
-    let mut slot = vec![SKIP; file_schema.fields().len()];
-    for (column, &field) in projection.iter().enumerate() {
-        slot[field] = column;
-    }
+    let fields = file_schema.fields().len();
     let mut wanted: Vec<(usize, usize)> = projection.iter().copied().zip(0..).collect();
     wanted.sort_unstable();
     let format = CsvLines {
         file_schema,
         projection,
-        slot,
+        fields,
         wanted,
         dialect,
         records: 0,
@@ -73,8 +67,8 @@ pub(crate) fn csv_decoder(
 pub(crate) struct CsvLines {
     file_schema: SchemaRef,
     projection: Vec<usize>,
-    /// For each field of a record, its column, or [`SKIP`].
-    slot: Vec<usize>,
+    /// How many fields a record has.
+    fields: usize,
     /// The projected fields, in record order: (field, column).
     wanted: Vec<(usize, usize)>,
     /// `has_header`: a header still to skip.
@@ -132,7 +126,7 @@ impl CsvLines {
     /// The fields of one record; the projected ones appended to their columns (none for a header).
     fn fields(&mut self, columns: &mut [Column], bytes: &[u8], header: bool) -> Step {
         let CsvLines {
-            slot,
+            fields,
             wanted,
             dialect,
             scratch,
@@ -147,7 +141,7 @@ impl CsvLines {
         if !scan.valid || (!scan.ascii && std::str::from_utf8(bytes).is_err()) {
             return Err(Unhandled);
         }
-        if scan.separators + 1 != slot.len() {
+        if scan.separators + 1 != *fields {
             return Err(Unhandled);
         }
         if header {
