@@ -252,6 +252,50 @@ fn string_equality_over_parquet_views_counts_as_the_generator_does() {
 }
 
 #[test]
+fn decimal_arithmetic_checked_once_a_batch_sums_as_exact_integers_do() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    // `bytes` and `status` as decimals of scale 2: products of scale 4, summed exactly.
+    // As text: JSON numbers would drop the scale.
+    let sql = "SELECT CAST(sum(CAST(bytes AS DECIMAL(12, 2)) * (CAST(status AS DECIMAL(5, 2)) - CAST(1 AS DECIMAL(3, 0)))) AS VARCHAR), \
+        CAST(sum(CAST(bytes AS DECIMAL(12, 2)) * CAST(status AS DECIMAL(5, 2)) + CAST(1 AS DECIMAL(3, 0))) AS VARCHAR) \
+        FROM weblogs_parquet";
+    let exact = |each: &dyn Fn(i128, i128) -> i128| -> String {
+        let sum: i128 = logs
+            .iter()
+            .map(|r| each(i128::from(r.bytes) * 100, i128::from(r.status) * 100))
+            .sum();
+        format!("{}.{:04}", sum / 10_000, sum % 10_000)
+    };
+    let want = [
+        exact(&|bytes, status| bytes * (status - 100)),
+        exact(&|bytes, status| bytes * status + 10_000),
+    ];
+    for on in [true, false] {
+        let doc = f.json_last(&[], &format!("SET owl.decimal_batch_checks = {on}; {sql}"));
+        let got: Vec<String> = (0..2)
+            .map(|i| doc["rows"][0][i].to_string().trim_matches('"').to_string())
+            .collect();
+        assert_eq!(got, want, "decimal_batch_checks = {on}");
+    }
+    // An overflow fails the query either way, with DataFusion's error.
+    let huge = "SELECT sum(CAST(bytes AS DECIMAL(38, 0)) * CAST('99999999999999999999999999999999999999' AS DECIMAL(38, 0))) \
+        FROM weblogs_parquet";
+    let (code_on, err_on) = f.fails(&format!("SET owl.decimal_batch_checks = true; {huge}"));
+    let (code_off, err_off) = f.fails(&format!("SET owl.decimal_batch_checks = false; {huge}"));
+    // The row named is whichever overflowed first, in either thread.
+    for (code, err) in [(code_on, &err_on), (code_off, &err_off)] {
+        assert_eq!(code, code_off);
+        let last = err.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: Arithmetic overflow: Overflow happened on: ")
+                && last.ends_with(" * 99999999999999999999999999999999999999"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn output_formats() {
     let f = Fixture::new();
     let run = |fmt: &str| {

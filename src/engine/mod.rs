@@ -11,7 +11,9 @@ mod analyze;
 mod athena;
 mod commands;
 mod ctas;
+mod decimal;
 pub mod estimate;
+mod exprs;
 mod join_order;
 mod key_pruning;
 pub mod options;
@@ -129,7 +131,7 @@ impl Engine {
             .with_default_features()
             .with_optimizer_rules(optimizer_rules())
             .with_physical_optimizer_rule(Arc::new(pushdown::DynamicRowFilters))
-            .with_physical_optimizer_rule(Arc::new(view_eq::StringViewEquality))
+            .with_physical_optimizer_rule(Arc::new(exprs::FastExpressions))
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         Ok(Engine {

@@ -25,6 +25,8 @@ pub struct OwlOptions {
     pub csv_fast_path: bool,
     /// Compare string-view columns with literals by their views (see `engine::view_eq`).
     pub string_view_equality: bool,
+    /// Check decimal `+`, `-`, `*` for overflow once a batch (see `engine::decimal`).
+    pub decimal_batch_checks: bool,
 }
 
 impl Default for OwlOptions {
@@ -38,6 +40,7 @@ impl Default for OwlOptions {
             ndjson_fast_path: true,
             csv_fast_path: true,
             string_view_equality: true,
+            decimal_batch_checks: true,
         }
     }
 }
@@ -45,7 +48,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 8] = [
+const SETTINGS: [Setting; 9] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -101,6 +104,13 @@ const SETTINGS: [Setting; 8] = [
          comparing each row's 16-byte view with the literal's; false: arrow-ord's general comparison, as \
          DataFusion does",
         |o| &mut o.string_view_equality,
+    ),
+    (
+        "decimal_batch_checks",
+        "Check decimal +, - and * for overflow once a batch, from its largest values, and compute the rows \
+         without per-row checks when none can overflow (a batch that could is computed by arrow's checked \
+         kernel); false: every row checked, as DataFusion does",
+        |o| &mut o.decimal_batch_checks,
     ),
 ];
 

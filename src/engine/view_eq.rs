@@ -9,8 +9,8 @@
 //! length differs; arrow-rs itself relies on the zero padding); against a longer literal, the length and
 //! prefix (the view's low 8 bytes) decide most rows and only a match reads the row's bytes.
 //!
-//! A physical rule rewrites those comparisons in filters (`FilterExec` predicates, after every other rule; the
-//! scan's own predicate, used for pruning, keeps DataFusion's expressions) into [`ViewEquals`]. The answers
+//! A physical rule (`engine::exprs`) rewrites those comparisons in filters and projections into [`ViewEquals`]
+//! (the scan's own predicate, used for pruning, keeps DataFusion's expressions). The answers
 //! are the same (tested against arrow-ord, nulls included); `SET owl.string_view_equality = false` keeps
 //! DataFusion's.
 
@@ -23,65 +23,17 @@ use datafusion::arrow::array::{Array, AsArray, BooleanArray, StringViewArray};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, InListExpr, Literal};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
-
-use super::options::OwlOptions;
-
-/// The rule: see the module's documentation.
-#[derive(Debug)]
-pub(super) struct StringViewEquality;
-
-impl PhysicalOptimizerRule for StringViewEquality {
-    fn optimize(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let on = config
-            .extensions
-            .get::<OwlOptions>()
-            .is_none_or(|o| o.string_view_equality);
-        if !on {
-            return Ok(plan);
-        }
-        plan.transform_up(|node| {
-            let Some(filter) = node.downcast_ref::<FilterExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            let schema = filter.input().schema();
-            let predicate = Arc::clone(filter.predicate())
-                .transform_up(|e| Ok(rewrite(e, &schema)))
-                .data()?;
-            if Arc::ptr_eq(&predicate, filter.predicate()) {
-                return Ok(Transformed::no(node));
-            }
-            let rebuilt = FilterExecBuilder::from(filter)
-                .with_predicate(predicate)
-                .build()?;
-            Ok(Transformed::yes(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>))
-        })
-        .data()
-    }
-
-    fn name(&self) -> &str {
-        "owl_string_view_equality"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
 
 /// `expr` as a [`ViewEquals`] where it is a string-view column compared for (in)equality with literals.
-fn rewrite(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Transformed<Arc<dyn PhysicalExpr>> {
+pub(crate) fn rewrite(
+    expr: Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Transformed<Arc<dyn PhysicalExpr>> {
     let found = if let Some(b) = expr.downcast_ref::<BinaryExpr>() {
         let negated = match b.op() {
             Operator::Eq => Some(false),
