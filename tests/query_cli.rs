@@ -277,6 +277,18 @@ fn decimal_arithmetic_checked_once_a_batch_sums_as_exact_integers_do() {
             .map(|i| doc["rows"][0][i].to_string().trim_matches('"').to_string())
             .collect();
         assert_eq!(got, want, "decimal_batch_checks = {on}");
+        // Plans show it in filters and projections (an aggregate shows its name, not its arguments).
+        let filter = "SELECT count(*) FROM weblogs_parquet \
+            WHERE CAST(bytes AS DECIMAL(12, 2)) * CAST(status AS DECIMAL(5, 2)) > 1000";
+        let plan = f.json_last(
+            &[],
+            &format!("SET owl.decimal_batch_checks = {on}; EXPLAIN {filter}"),
+        );
+        assert_eq!(
+            plan["rows"].to_string().contains("(batch-checked)"),
+            on,
+            "{plan}"
+        );
     }
     // An overflow fails the query either way, with DataFusion's error.
     let huge = "SELECT sum(CAST(bytes AS DECIMAL(38, 0)) * CAST('99999999999999999999999999999999999999' AS DECIMAL(38, 0))) \

@@ -177,9 +177,10 @@ impl DecimalArith {
     }
 }
 
+/// As DataFusion shows the expression, marked `(batch-checked)` in plans.
 impl fmt::Display for DecimalArith {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.original)
+        write!(f, "{} (batch-checked)", self.original)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Faster forms of some of DataFusion's expressions, put in the plan after every other physical rule: string
 //! views compared with literals (`view_eq`) and decimal arithmetic checked once a batch (`decimal`). They
 //! replace expressions in filters (`FilterExec`), projections (`ProjectionExec`) and aggregate arguments
-//! (`sum(l_extendedprice * (1 - l_discount))`); a scan's own predicate, used for pruning, keeps DataFusion's.
+//! (`sum(l_extendedprice * (1 - l_discount))`); a scan's own predicate (used for pruning) and the expressions
+//! DataFusion moves into a scan's projection keep DataFusion's forms.
 //! Each gives DataFusion's answers; `SET owl.string_view_equality = false` and `SET owl.decimal_batch_checks =
 //! false` turn them off.
 
