@@ -15,7 +15,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateInputMode};
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
@@ -97,7 +97,10 @@ impl PhysicalOptimizerRule for FastExpressions {
                         .map(|p| Arc::new(p) as Arc<dyn ExecutionPlan>)
                     })
                     .transpose()?
-            } else if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
+            } else if let Some(aggregate) = node.downcast_ref::<AggregateExec>()
+                // Only where the arguments are evaluated: a final aggregate merges states.
+                && aggregate.mode().input_mode() == AggregateInputMode::Raw
+            {
                 let mut changed = false;
                 let aggregates = aggregate
                     .aggr_expr()
