@@ -281,17 +281,12 @@ impl RegistryTable {
     /// split it).
     fn text_format(&self, state: &dyn Session) -> Option<crate::formats::lines::TextFormat> {
         use crate::formats::lines::{CsvDialect, TextFormat};
-        let options = state
-            .config_options()
-            .extensions
-            .get::<crate::engine::options::OwlOptions>();
+        let options = crate::engine::options::of_config(state.config_options());
         match self.def.format.classification {
-            Classification::Json
-                if !self.def.format.json_array && options.is_none_or(|o| o.ndjson_fast_path) =>
-            {
+            Classification::Json if !self.def.format.json_array && options.ndjson_fast_path => {
                 Some(TextFormat::Ndjson)
             }
-            Classification::Csv if options.is_none_or(|o| o.csv_fast_path) => {
+            Classification::Csv if options.csv_fast_path => {
                 let csv = self.def.format.csv.clone().unwrap_or_default();
                 let session = &state.default_table_options().csv;
                 let (&[delimiter], &[quote]) = (csv.delimiter.as_bytes(), csv.quote.as_bytes())

@@ -18,7 +18,7 @@ use datafusion::arrow::array::{Array, AsArray, PrimitiveArray};
 use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DECIMAL128_MAX_SCALE, DataType, Decimal128Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::BinaryExpr;
@@ -56,7 +56,12 @@ pub(crate) fn rewrite(
         (
             scale,
             pow(s1)?,
-            pow(s2)?,
+            // `a - b` as `a * 10^k + b * -10^j`.
+            if op == Operator::Minus {
+                -pow(s2)?
+            } else {
+                pow(s2)?
+            },
             DataType::Decimal128(precision, scale),
         )
     };
@@ -84,7 +89,8 @@ pub(crate) struct DecimalArith {
     /// DataFusion's expression: evaluated instead where a batch could overflow.
     original: Arc<dyn PhysicalExpr>,
     out: DataType,
-    /// What each side is multiplied by to reach the result's scale (`+` and `-`; 1 for `*`).
+    /// What each side is multiplied by to reach the result's scale (`+` and `-`, the right side negated for
+    /// `-`; 1 for `*`).
     l_mul: i128,
     r_mul: i128,
 }
@@ -158,18 +164,12 @@ impl DecimalArith {
             | (Operator::Multiply, Side::Scalar(y), Side::Array(a, _)) => {
                 a.iter().map(|x| x.wrapping_mul(*y)).collect()
             }
-            (Operator::Plus, _, _) => (0..rows)
+            // `-`: `r_mul` is negative.
+            (Operator::Plus | Operator::Minus, _, _) => (0..rows)
                 .map(|i| {
                     l.at(i)
                         .wrapping_mul(lk)
                         .wrapping_add(r.at(i).wrapping_mul(rk))
-                })
-                .collect(),
-            (Operator::Minus, _, _) => (0..rows)
-                .map(|i| {
-                    l.at(i)
-                        .wrapping_mul(lk)
-                        .wrapping_sub(r.at(i).wrapping_mul(rk))
                 })
                 .collect(),
             _ => return None,
@@ -224,9 +224,8 @@ impl PhysicalExpr for DecimalArith {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
         let original = Arc::clone(&self.original).with_new_children(children.clone())?;
-        let mut children = children.into_iter();
-        let (Some(left), Some(right)) = (children.next(), children.next()) else {
-            return Ok(original);
+        let Ok([left, right]) = <[_; 2]>::try_from(children) else {
+            return internal_err!("decimal arithmetic has two sides");
         };
         Ok(Arc::new(DecimalArith {
             op: self.op,

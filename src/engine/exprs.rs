@@ -19,8 +19,7 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateInputMode};
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
-use super::options::OwlOptions;
-use super::{decimal, view_eq};
+use super::{decimal, options, view_eq};
 
 /// The rule: see the module's documentation.
 #[derive(Debug)]
@@ -32,11 +31,7 @@ impl PhysicalOptimizerRule for FastExpressions {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let options = config
-            .extensions
-            .get::<OwlOptions>()
-            .cloned()
-            .unwrap_or_default();
+        let options = options::of_config(config);
         if !options.string_view_equality && !options.decimal_batch_checks {
             return Ok(plan);
         }

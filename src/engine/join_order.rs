@@ -38,7 +38,6 @@
 //! connected by key equalities. Estimates steer the plan only: every order gives the same answers. `SET
 //! owl.join_reordering = false` keeps DataFusion's order everywhere.
 
-use super::options::OwlOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, NullEquality, ScalarValue, Statistics};
@@ -75,12 +74,7 @@ impl OptimizerRule for JoinOrder {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        let enabled = config
-            .options()
-            .extensions
-            .get::<OwlOptions>()
-            .is_none_or(|o| o.join_reordering);
-        if !enabled {
+        if !super::options::of_config(&config.options()).join_reordering {
             return Ok(Transformed::no(plan));
         }
         visit(plan)

@@ -1,7 +1,7 @@
 //! owl's own session settings: `SET owl.<name> = <value>`, `SHOW owl.<name>`, listed by `SHOW ALL` (as
 //! `owl.<name>`; DataFusion's `extensions_options!` would list them without the prefix).
 
-use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::config::{ConfigEntry, ConfigExtension, ConfigOptions, ExtensionOptions};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 
@@ -169,9 +169,12 @@ impl ConfigExtension for OwlOptions {
 
 /// This session's owl settings.
 pub fn of(state: &SessionState) -> OwlOptions {
-    state
-        .config()
-        .options()
+    of_config(state.config().options())
+}
+
+/// The owl settings in `config` (an optimizer rule's view of the session), the defaults where none are set.
+pub fn of_config(config: &ConfigOptions) -> OwlOptions {
+    config
         .extensions
         .get::<OwlOptions>()
         .cloned()

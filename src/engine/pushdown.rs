@@ -66,7 +66,6 @@ use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::OnceCell;
 
 use super::key_pruning::{self, KeyHint, dynamic_filter, is_column};
-use super::options::OwlOptions;
 use super::page_index;
 
 /// A join's keys must be at most this fraction of the probe column's values for row filtering.
@@ -86,11 +85,7 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let options = config
-            .extensions
-            .get::<OwlOptions>()
-            .cloned()
-            .unwrap_or_default();
+        let options = super::options::of_config(config);
         let row_filters = options.dynamic_row_filters && !config.execution.parquet.pushdown_filters;
         if !row_filters && !options.join_key_pruning && !options.clustered_page_index {
             return Ok(plan);
