@@ -2,8 +2,9 @@
 //! files the registry points at.
 //!
 //! The invariant: a scan reads only files of partitions that survive the query's partition filters, evaluated
-//! against the registry's partition values. It lists the surviving partitions' prefixes, or, when that takes
-//! fewer LIST requests, the table's folder once; pruned partitions are never read.
+//! against the registry's partition values. It lists the surviving partitions' prefixes, or the table's folder
+//! once when that takes fewer LIST requests (S3) or walks fewer folders (local disk); pruned partitions are
+//! never read.
 //! Listings are never cached here, so a file that appeared since the last query is always seen.
 
 use super::colstats;
@@ -346,21 +347,30 @@ impl RegistryTable {
             .collect())
     }
 
-    /// Whether one listing of the table's folder takes fewer LIST requests (1,000 keys each) than one per
-    /// surviving partition: a query over many partitions of a table whose partitions all lie in its folder.
-    /// The registry's object count says how many keys that listing walks (owl lists on every query, so a
-    /// file added since the crawl is still found either way).
+    /// Whether to list the table's folder once rather than each surviving partition's: a query over several
+    /// partitions of a table whose partitions all lie in its folder, and
+    /// - in S3 (any remote store), when that takes fewer LIST requests (1,000 keys each). The registry's object
+    ///   count says how many keys that listing walks (owl lists on every query, so a file added since the crawl
+    ///   is still found either way);
+    /// - on local disk, where a listing costs no request but a walk of every folder below it, when most
+    ///   partitions survive: one walk of the table's folder then visits less than twice the folders needed.
     fn list_once(&self, targets: &[ResolvedPartition]) -> bool {
+        let inside = targets.len() >= 2
+            && targets.iter().all(|p| {
+                p.prefix.prefix_matches(&self.table_prefix) && p.prefix != self.table_prefix
+            });
+        if !inside {
+            return false;
+        }
+        if self.store_url.as_str().starts_with("file:") {
+            return targets.len() * 2 > self.partitions.len();
+        }
         let objects = self
             .def
             .stats
             .object_count
             .unwrap_or(self.partitions.len() as u64);
-        targets.len() >= 2
-            && objects.div_ceil(1000) < targets.len() as u64
-            && targets.iter().all(|p| {
-                p.prefix.prefix_matches(&self.table_prefix) && p.prefix != self.table_prefix
-            })
+        objects.div_ceil(1000) < targets.len() as u64
     }
 
     /// One listing of the table's folder, each file given to the surviving partition whose folder holds it;

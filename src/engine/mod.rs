@@ -16,6 +16,7 @@ pub mod estimate;
 mod exprs;
 mod join_order;
 mod key_pruning;
+mod local_files;
 pub mod options;
 mod page_index;
 mod pushdown;

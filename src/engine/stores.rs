@@ -1,11 +1,10 @@
 //! The object stores behind URLs, shared by every query of a process and never metered themselves:
-//! `file://` is the local filesystem; `s3://bucket` stores are built on first use, with the AWS SDK's
+//! `file://` is the local filesystem (`local_files`); `s3://bucket` stores are built on first use, with the AWS SDK's
 //! credential chain and the process's region/endpoint settings (see `crate::s3`).
 
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use url::Url;
@@ -28,7 +27,7 @@ impl Default for StoreRegistry {
 impl StoreRegistry {
     pub fn new(s3: S3Options) -> Self {
         StoreRegistry {
-            local: Arc::new(LocalFileSystem::new()),
+            local: Arc::new(super::local_files::LocalFiles::default()),
             by_key: Mutex::new(HashMap::new()),
             s3,
         }
