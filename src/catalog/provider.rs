@@ -284,9 +284,12 @@ impl RegistryTable {
         use crate::formats::lines::{CsvDialect, TextFormat};
         let options = crate::engine::options::of_config(state.config_options());
         match self.def.format.classification {
-            Classification::Json if !self.def.format.json_array && options.ndjson_fast_path => {
-                Some(TextFormat::Ndjson)
-            }
+            // Always owl's reader (arrow-json with numbers and booleans read into string columns as their
+            // text, as Athena's JSON SerDe does; DataFusion's reader fails on them), the fast decoder in front
+            // of it unless turned off.
+            Classification::Json if !self.def.format.json_array => Some(TextFormat::Ndjson {
+                fast: options.ndjson_fast_path,
+            }),
             Classification::Csv if options.csv_fast_path => {
                 let csv = self.def.format.csv.clone().unwrap_or_default();
                 let session = &state.default_table_options().csv;

@@ -54,7 +54,10 @@ pub struct TextSource {
 /// What the files hold.
 #[derive(Debug, Clone, Copy)]
 pub enum TextFormat {
-    Ndjson,
+    /// `fast`: owl's flat-object decoder in front of arrow-json; false, arrow-json alone.
+    Ndjson {
+        fast: bool,
+    },
     Csv(CsvDialect),
 }
 
@@ -79,7 +82,7 @@ impl FileSource for TextSource {
     ) -> DfResult<Arc<dyn FileOpener>> {
         let file_schema = self.table_schema.file_schema();
         let (fast, fallback) = match self.format {
-            TextFormat::Ndjson => ("json_rows_fast_path", "json_rows_arrow_json"),
+            TextFormat::Ndjson { .. } => ("json_rows_fast_path", "json_rows_arrow_json"),
             TextFormat::Csv(_) => ("csv_rows_fast_path", "csv_rows_arrow_csv"),
         };
         let rows = RowCounts {
@@ -120,7 +123,7 @@ impl FileSource for TextSource {
     /// "json" or "csv", as DataFusion's own sources: what EXPLAIN shows and what owl's estimates look for.
     fn file_type(&self) -> &str {
         match self.format {
-            TextFormat::Ndjson => "json",
+            TextFormat::Ndjson { .. } => "json",
             TextFormat::Csv(_) => "csv",
         }
     }
@@ -169,8 +172,9 @@ impl FileOpener for TextOpener {
             let input = input(store, &file, compression, b'\n').await?;
             let schema = Arc::new(file_schema.project(&projection)?);
             let (stream, what) = match format {
-                TextFormat::Ndjson => {
-                    let decoder = super::ndjson::flat_decoder(schema, batch_size)?.counting(rows);
+                TextFormat::Ndjson { fast } => {
+                    let decoder =
+                        super::ndjson::flat_decoder(schema, batch_size, fast)?.counting(rows);
                     (
                         deserialize_stream(input, DecoderDeserializer::new(decoder)),
                         "JSON",

@@ -8,8 +8,7 @@
 //!
 //! It decodes only what it can decode exactly as arrow-json would: the same number parser (lexical-core),
 //! the same date, timestamp and decimal parsers, the same escapes, UTF-8 checked the same way. A line it does
-//! not accept as written (a nested value in a projected column, a number where a string is declared, a
-//! duplicated key, an object across lines, malformed JSON) is handed, with the rest of the range, to
+//! not accept as written (a nested value in a projected column, a duplicated key, an object across lines, malformed JSON) is handed, with the rest of the range, to
 //! arrow-json, so such input gives exactly the rows or the error it gave before. A projection with a type
 //! the fast path does not build (lists, structs, binary, ...) is read by arrow-json from the start.
 //! `SET owl.ndjson_fast_path = false` reads every NDJSON table with arrow-json alone.
@@ -58,6 +57,13 @@ impl Column {
             // A date as a number of days, a timestamp as a number of its unit (arrow-json's integer reading).
             (Kind::Date32, Values::I32(v)) => v.push(lexical::<i32>(text)?),
             (Kind::Timestamp(..), Values::I64(v)) => v.push(lexical::<i64>(text)?),
+            // A number in a string column: its text as written (arrow-json's `coerce_primitive`).
+            (Kind::Utf8 | Kind::LargeUtf8 | Kind::Utf8View, Values::Text { ends, bytes })
+                if is_json_number(text) =>
+            {
+                bytes.extend_from_slice(text);
+                ends.push(bytes.len());
+            }
             _ => return Err(Unhandled),
         }
         self.valid.push(true);
@@ -88,11 +94,47 @@ impl Column {
     fn push_bool(&mut self, value: bool) -> Step {
         match &mut self.values {
             Values::Bool(v) => v.push(value),
+            // A boolean in a string column: `true` or `false` (arrow-json's `coerce_primitive`).
+            Values::Text { ends, bytes } => {
+                bytes.extend_from_slice(if value { b"true" } else { b"false" });
+                ends.push(bytes.len());
+            }
             _ => return Err(Unhandled),
         }
         self.valid.push(true);
         Ok(())
     }
+}
+
+/// Whether `text` is a number as JSON writes it: `-`, an integer part without leading zeros, then an optional
+/// fraction and exponent. Anything else the tokenizer accepts is arrow-json's to reject.
+fn is_json_number(text: &[u8]) -> bool {
+    let digits = |t: &[u8]| t.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut t = text.strip_prefix(b"-").unwrap_or(text);
+    let n = digits(t);
+    if n == 0 || (n > 1 && t[0] == b'0') {
+        return false;
+    }
+    t = &t[n..];
+    if let Some(rest) = t.strip_prefix(b".") {
+        let n = digits(rest);
+        if n == 0 {
+            return false;
+        }
+        t = &rest[n..];
+    }
+    if let Some(rest) = t.strip_prefix(b"e").or_else(|| t.strip_prefix(b"E")) {
+        let rest = rest
+            .strip_prefix(b"+")
+            .or_else(|| rest.strip_prefix(b"-"))
+            .unwrap_or(rest);
+        let n = digits(rest);
+        if n == 0 {
+            return false;
+        }
+        t = &rest[n..];
+    }
+    t.is_empty()
 }
 
 fn lexical<T: lexical_core::FromLexical>(text: &[u8]) -> Step<T> {
@@ -104,9 +146,11 @@ fn lexical<T: lexical_core::FromLexical>(text: &[u8]) -> Step<T> {
 pub(crate) type FlatDecoder = LineDecoder<JsonLines>;
 
 /// The decoder of `schema`'s columns from NDJSON.
+/// `fast`: false reads every line with arrow-json (`SET owl.ndjson_fast_path = false`).
 pub(crate) fn flat_decoder(
     schema: SchemaRef,
     batch_size: usize,
+    fast: bool,
 ) -> Result<FlatDecoder, ArrowError> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
@@ -118,7 +162,7 @@ pub(crate) fn flat_decoder(
             }
         }
     }
-    let fast = columns.len() == schema.fields().len();
+    let fast = fast && columns.len() == schema.fields().len();
     let by_name = schema
         .fields()
         .iter()
@@ -192,6 +236,7 @@ impl LineFormat for JsonLines {
         Ok(Box::new(
             ReaderBuilder::new(Arc::clone(&self.schema))
                 .with_batch_size(batch_size)
+                .with_coerce_primitive(true)
                 .build_decoder()?,
         ))
     }
@@ -505,7 +550,7 @@ fn surrogate_pair(high: u16, low: u16) -> Step<char> {
 mod tests {
     use super::*;
     use crate::formats::lines::{cut_sets, decode_in_pieces};
-    use arrow::array::{RecordBatch, StringArray};
+    use arrow::array::{AsArray, RecordBatch, StringArray};
     use arrow::compute::concat_batches;
     use arrow::datatypes::{Field, Schema, TimeUnit};
     use proptest::prelude::*;
@@ -523,6 +568,7 @@ mod tests {
     fn reference(schema: &SchemaRef, input: &[u8]) -> Result<RecordBatch, ArrowError> {
         let reader = ReaderBuilder::new(Arc::clone(schema))
             .with_batch_size(5)
+            .with_coerce_primitive(true)
             .build(std::io::Cursor::new(input.to_vec()))?;
         let batches = reader.collect::<Result<Vec<_>, _>>()?;
         concat_batches(schema, &batches)
@@ -535,7 +581,7 @@ mod tests {
         cuts: &[usize],
         batch_size: usize,
     ) -> (Result<RecordBatch, ArrowError>, bool) {
-        let decoder = flat_decoder(Arc::clone(schema), batch_size).unwrap();
+        let decoder = flat_decoder(Arc::clone(schema), batch_size, true).unwrap();
         decode_in_pieces(decoder, schema, input, cuts)
     }
 
@@ -629,7 +675,6 @@ mod tests {
             r#"{"i": 1,, "t": "doubled comma"}"#,
             r#"{"i": 1, "t": "trailing comma",}"#,
             r#"{"i": 1, "t": {"nested": "in a projected column"}}"#,
-            r#"{"i": 1, "t": 5}"#,
             r#"{"i": 1e400, "t": "overflow"}"#,
             r#"{"i": 99999999999999999999, "t": "too big"}"#,
             r#"{"i": 1, "t": "unterminated}"#,
@@ -644,6 +689,40 @@ mod tests {
                 "{{\"i\": 1, \"t\": \"a\"}}\n{{\"i\": 2, \"t\": \"b\"}}\n{odd}\n{{\"i\": 3, \"t\": \"c\"}}\n"
             );
             assert!(!same(&s, &input), "the fast path took {odd:?}");
+        }
+    }
+
+    /// A column the crawler merged to string (a number in one file, text in another) reads numbers and
+    /// booleans as their text, as Athena's JSON SerDe and arrow-json's `coerce_primitive` do: on the fast
+    /// path, with the same text arrow-json keeps.
+    #[test]
+    fn numbers_and_booleans_in_a_string_column_read_as_their_text() {
+        let s = schema(&[("i", DataType::Int64), ("t", DataType::Utf8)]);
+        let input = "{\"i\": 1, \"t\": 42}\n{\"i\": 2, \"t\": -0.50}\n{\"i\": 3, \"t\": 1E+3}\n\
+                     {\"i\": 4, \"t\": true}\n{\"i\": 5, \"t\": \"x7\"}\n{\"i\": 6, \"t\": false}\n";
+        assert!(same(&s, input), "the fast path should take them");
+        let (batch, _) = flat(&s, input.as_bytes(), &[], 8192);
+        let batch = batch.unwrap();
+        let t = batch.column(1).as_string::<i32>();
+        let texts: Vec<&str> = t.iter().map(Option::unwrap).collect();
+        assert_eq!(texts, ["42", "-0.50", "1E+3", "true", "x7", "false"]);
+        for odd in ["01", "1.", ".5", "1e", "--1", "1-2", "1.2.3"] {
+            let input = format!("{{\"i\": 1, \"t\": \"a\"}}\n{{\"i\": 2, \"t\": {odd}}}\n");
+            assert!(!same(&s, &input), "the fast path took {odd:?}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_are_told_from_other_tokens() {
+        for yes in [
+            "0", "-0", "7", "-12", "3.25", "1e9", "1E-9", "2.5e+10", "-0.0",
+        ] {
+            assert!(is_json_number(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "1-2", "1.2.3", "1ee2",
+        ] {
+            assert!(!is_json_number(no.as_bytes()), "{no}");
         }
     }
 
