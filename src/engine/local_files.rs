@@ -97,6 +97,10 @@ fn object_meta(location: Path, metadata: &Metadata) -> ObjectMeta {
     }
 }
 
+fn io_error(e: std::io::Error, path: &std::path::Path) -> object_store::Error {
+    generic(format!("cannot list `{}`: {e}", path.display()))
+}
+
 /// A depth-first walk below one folder, yielding files (symlinks followed).
 struct Walk {
     /// Folders being read, innermost last, each with its path.
@@ -129,69 +133,64 @@ impl Walk {
             false
         }
     }
-}
 
-fn io_error(e: std::io::Error, path: &std::path::Path) -> object_store::Error {
-    generic(format!("cannot list `{}`: {e}", path.display()))
-}
-
-impl Walk {
     /// Look at the next folder entry: `None` when the walk is over, `Some(None)` for an entry that is not a
     /// file (a folder is opened, to be read next).
     fn step(&mut self) -> Option<Option<Result<ObjectMeta>>> {
-        {
-            let (_, dir) = self.open.last_mut()?;
-            let entry = match dir.next() {
-                None => {
-                    self.open.pop();
-                    return Some(None);
-                }
-                Some(Ok(entry)) => entry,
-                // Gone since the folder was read: as `LocalFileSystem`, not an error.
-                Some(Err(e)) if e.kind() == ErrorKind::NotFound => return Some(None),
-                Some(Err(e)) => {
-                    let path = self.open.last().map(|(p, _)| p.clone()).unwrap_or_default();
-                    return Some(Some(Err(io_error(e, &path))));
-                }
-            };
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
+        let (_, dir) = self.open.last_mut()?;
+        let entry = match dir.next() {
+            None => {
+                self.open.pop();
                 return Some(None);
-            };
-            // A folder: its entries next. A symlink: what it leads to (a broken one is skipped).
-            let followed = if kind.is_dir() {
-                None
-            } else {
-                match fs::metadata(&path) {
-                    Ok(m) => Some(m),
-                    Err(_) => return Some(None),
-                }
-            };
-            if followed.as_ref().is_none_or(Metadata::is_dir) {
-                if let Some(target) = &followed
-                    && self.is_loop(target)
-                {
-                    return Some(Some(Err(generic(format!(
-                        "cannot list `{}`: a symbolic link loops back to a folder above it",
-                        path.display()
-                    )))));
-                }
-                return match fs::read_dir(&path) {
-                    Ok(dir) => {
-                        self.open.push((path, dir));
-                        Some(None)
-                    }
-                    Err(e) if e.kind() == ErrorKind::NotFound => Some(None),
-                    Err(e) => Some(Some(Err(io_error(e, &path)))),
-                };
             }
-            let metadata = followed.filter(Metadata::is_file)?;
-            let location = match Path::from_absolute_path(&path) {
-                Ok(location) => location,
-                Err(e) => return Some(Some(Err(e.into()))),
+            Some(Ok(entry)) => entry,
+            // Gone since the folder was read: as `LocalFileSystem`, not an error.
+            Some(Err(e)) if e.kind() == ErrorKind::NotFound => return Some(None),
+            Some(Err(e)) => {
+                let path = self.open.last().map(|(p, _)| p.clone()).unwrap_or_default();
+                return Some(Some(Err(io_error(e, &path))));
+            }
+        };
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            return Some(None);
+        };
+        // A folder: its entries next. A symlink: what it leads to (a broken one is skipped).
+        let followed = if kind.is_dir() {
+            None
+        } else {
+            match fs::metadata(&path) {
+                Ok(m) => Some(m),
+                Err(_) => return Some(None),
+            }
+        };
+        if followed.as_ref().is_none_or(Metadata::is_dir) {
+            if let Some(target) = &followed
+                && self.is_loop(target)
+            {
+                return Some(Some(Err(generic(format!(
+                    "cannot list `{}`: a symbolic link loops back to a folder above it",
+                    path.display()
+                )))));
+            }
+            return match fs::read_dir(&path) {
+                Ok(dir) => {
+                    self.open.push((path, dir));
+                    Some(None)
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => Some(None),
+                Err(e) => Some(Some(Err(io_error(e, &path)))),
             };
-            Some(is_valid_file_path(&location).then(|| Ok(object_meta(location, &metadata))))
         }
+        // A socket, a pipe, a device: not an object.
+        let Some(metadata) = followed.filter(Metadata::is_file) else {
+            return Some(None);
+        };
+        let location = match Path::from_absolute_path(&path) {
+            Ok(location) => location,
+            Err(e) => return Some(Some(Err(e.into()))),
+        };
+        Some(is_valid_file_path(&location).then(|| Ok(object_meta(location, &metadata))))
     }
 
     /// Look at up to `entries` folder entries, the files found into `out`: true when the walk is over.
@@ -404,6 +403,16 @@ mod tests {
             symlink(root.join("other/linked.csv"), root.join("t/link.csv")).unwrap();
             symlink(root.join("other"), root.join("t/other-folder")).unwrap();
             symlink(root.join("nowhere"), root.join("t/broken")).unwrap();
+            // Not a file: skipped, and the walk goes on past it.
+            for folder in [
+                "t",
+                "t/year=2024/month=1",
+                "t/year=2024/month=2",
+                "t/a b%20c/ü",
+                "other",
+            ] {
+                std::os::unix::net::UnixListener::bind(root.join(folder).join("a.sock")).unwrap();
+            }
         }
         dir
     }
