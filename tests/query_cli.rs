@@ -1266,3 +1266,87 @@ fn inner_joins_are_ordered_by_the_rows_they_produce() {
         "{produced:?}"
     );
 }
+
+#[test]
+fn not_in_a_subquery_streams_the_outer_rows_with_sql_null_rules() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    let errors: std::collections::HashSet<i64> = logs
+        .iter()
+        .filter(|r| r.status == 500)
+        .map(|r| r.user_id)
+        .collect();
+    // Users who never saw a 500: an independent count.
+    let want = logs.iter().filter(|r| !errors.contains(&r.user_id)).count();
+    let count = |on: bool, sql: &str| -> u64 {
+        let doc = f.json_last(&[], &format!("SET owl.streamed_not_in = {on}; {sql}"));
+        doc["rows"][0][0]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{doc}"))
+    };
+    let cases = [
+        (
+            "SELECT count(*) FROM weblogs_parquet \
+             WHERE user_id NOT IN (SELECT user_id FROM weblogs_csv WHERE status = 500)",
+            want,
+        ),
+        // A NULL among the subquery's values: no row passes.
+        (
+            "SELECT count(*) FROM weblogs_parquet \
+             WHERE path NOT IN (SELECT referrer FROM weblogs_ndjson)",
+            0,
+        ),
+        // No values at all: every row passes, whatever its key.
+        (
+            "SELECT count(*) FROM weblogs_parquet \
+             WHERE referrer NOT IN (SELECT path FROM weblogs_csv WHERE status = 999)",
+            logs.len(),
+        ),
+        // NULL keys never pass a subquery that has values (`referrer` is NULL on some rows).
+        (
+            "SELECT count(*) FROM weblogs_parquet \
+             WHERE referrer NOT IN (SELECT path FROM weblogs_csv WHERE status = 500)",
+            logs.iter().filter(|r| r.referrer.is_some()).count(),
+        ),
+    ];
+    for (sql, want) in cases {
+        for on in [true, false] {
+            assert_eq!(count(on, sql), want as u64, "streamed_not_in = {on}: {sql}");
+        }
+        let plan = |on: bool| {
+            f.json_last(
+                &[],
+                &format!("SET owl.streamed_not_in = {on}; EXPLAIN {sql}"),
+            )["rows"]
+                .to_string()
+        };
+        assert!(plan(true).contains("NotInExec"), "{}", plan(true));
+        // DataFusion's physical join, `HashJoinExec: ..., null_aware`, only when the setting is off.
+        assert!(!plan(true).contains(", null_aware"), "{}", plan(true));
+        assert!(plan(false).contains(", null_aware"), "{}", plan(false));
+    }
+    // Rows, not only counts: the same users, in any order, as DataFusion's join gives.
+    let rows = |on: bool| {
+        let doc = f.json_last(
+            &[],
+            &format!(
+                "SET owl.streamed_not_in = {on}; SELECT DISTINCT user_id FROM weblogs_parquet \
+                 WHERE user_id NOT IN (SELECT user_id FROM weblogs_parquet WHERE status >= 404) \
+                 ORDER BY user_id"
+            ),
+        );
+        doc["rows"].clone()
+    };
+    let mut want: Vec<i64> = logs
+        .iter()
+        .map(|r| r.user_id)
+        .filter(|u| !logs.iter().any(|r| r.status >= 404 && r.user_id == *u))
+        .collect();
+    want.sort_unstable();
+    want.dedup();
+    assert_eq!(
+        rows(true),
+        serde_json::json!(want.iter().map(|u| [u]).collect::<Vec<_>>())
+    );
+    assert_eq!(rows(true), rows(false));
+}

@@ -17,6 +17,7 @@ mod exprs;
 mod join_order;
 mod key_pruning;
 mod local_files;
+mod not_in;
 pub mod options;
 mod page_index;
 mod pushdown;
@@ -41,6 +42,8 @@ use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::optimizer::{Optimizer, OptimizerRule};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::StreamExt;
@@ -131,8 +134,7 @@ impl Engine {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_optimizer_rules(optimizer_rules())
-            .with_physical_optimizer_rule(Arc::new(pushdown::DynamicRowFilters))
-            .with_physical_optimizer_rule(Arc::new(exprs::FastExpressions))
+            .with_physical_optimizer_rules(physical_optimizer_rules())
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         Ok(Engine {
@@ -520,6 +522,20 @@ fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
         .position(|r| r.name() == "push_down_filter")
         .map_or(rules.len(), |i| i + 1);
     rules.insert(at, Arc::new(join_order::JoinOrder));
+    rules
+}
+
+/// DataFusion's physical optimizer rules with owl's: streamed `NOT IN` right after DataFusion chooses its joins
+/// (the rules after it plan the partitioning around it), run-time row filters and faster expressions last.
+fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "join_selection")
+        .map_or(rules.len(), |i| i + 1);
+    rules.insert(at, Arc::new(not_in::StreamedNotIn));
+    rules.push(Arc::new(pushdown::DynamicRowFilters));
+    rules.push(Arc::new(exprs::FastExpressions));
     rules
 }
 

@@ -27,6 +27,9 @@ pub struct OwlOptions {
     pub string_view_equality: bool,
     /// Check decimal `+`, `-`, `*` for overflow once a batch (see `engine::decimal`).
     pub decimal_batch_checks: bool,
+    /// Run `x NOT IN (subquery)` with the subquery's values in a set, the outer rows streamed (see
+    /// `engine::not_in`).
+    pub streamed_not_in: bool,
 }
 
 impl Default for OwlOptions {
@@ -41,6 +44,7 @@ impl Default for OwlOptions {
             csv_fast_path: true,
             string_view_equality: true,
             decimal_batch_checks: true,
+            streamed_not_in: true,
         }
     }
 }
@@ -48,7 +52,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 9] = [
+const SETTINGS: [Setting; 10] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -111,6 +115,13 @@ const SETTINGS: [Setting; 9] = [
          without per-row checks when none can overflow (a batch that could is computed by arrow's checked \
          kernel); false: every row checked, as DataFusion does",
         |o| &mut o.decimal_batch_checks,
+    ),
+    (
+        "streamed_not_in",
+        "Run `x NOT IN (subquery)` by reading the subquery's values into a set and streaming the outer rows \
+         through it, partition by partition (NULLs as SQL says: one NULL among the values and no row passes); \
+         false: DataFusion's null-aware anti join, which holds every outer row in one hash table",
+        |o| &mut o.streamed_not_in,
     ),
 ];
 
