@@ -517,11 +517,12 @@ impl Engine {
 /// from each table's filters).
 fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     let mut rules = Optimizer::new().rules;
-    let at = rules
-        .iter()
-        .position(|r| r.name() == "push_down_filter")
-        .map_or(rules.len(), |i| i + 1);
-    rules.insert(at, Arc::new(join_order::JoinOrder));
+    insert_after(
+        &mut rules,
+        "push_down_filter",
+        Arc::new(join_order::JoinOrder),
+        |r| r.name(),
+    );
     rules
 }
 
@@ -529,14 +530,29 @@ fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
 /// (the rules after it plan the partitioning around it), run-time row filters and faster expressions last.
 fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
-    let at = rules
-        .iter()
-        .position(|r| r.name() == "join_selection")
-        .map_or(rules.len(), |i| i + 1);
-    rules.insert(at, Arc::new(not_in::StreamedNotIn));
+    insert_after(
+        &mut rules,
+        "join_selection",
+        Arc::new(not_in::StreamedNotIn),
+        |r| r.name(),
+    );
     rules.push(Arc::new(pushdown::DynamicRowFilters));
     rules.push(Arc::new(exprs::FastExpressions));
     rules
+}
+
+/// Put `rule` right after DataFusion's rule named `after` (last, should a DataFusion release rename it).
+fn insert_after<R: ?Sized>(
+    rules: &mut Vec<Arc<R>>,
+    after: &str,
+    rule: Arc<R>,
+    name: impl Fn(&R) -> &str,
+) {
+    let at = rules
+        .iter()
+        .position(|r| name(r) == after)
+        .map_or(rules.len(), |i| i + 1);
+    rules.insert(at, rule);
 }
 
 /// The candidate nearest to `name` by edit distance, if it is plausibly a typo (at most a third of the name).

@@ -165,7 +165,7 @@ struct KeySet {
     keys: HashSet<Box<[u8]>>,
     converter: RowConverter,
     /// The set's memory, held from the session's pool while it lives.
-    _reservation: MemoryReservation,
+    reservation: MemoryReservation,
 }
 
 impl KeySet {
@@ -178,15 +178,13 @@ impl KeySet {
         context: Arc<TaskContext>,
         build_rows: Count,
     ) -> Result<KeySet> {
-        let converter = RowConverter::new(vec![SortField::new(key_type)])?;
-        let reservation =
-            MemoryConsumer::new("NotInExec (subquery's values)").register(context.memory_pool());
         let mut set = KeySet {
             rows: 0,
             has_null: false,
             keys: HashSet::default(),
-            converter,
-            _reservation: reservation.new_empty(),
+            converter: RowConverter::new(vec![SortField::new(key_type)])?,
+            reservation: MemoryConsumer::new("NotInExec (subquery's values)")
+                .register(context.memory_pool()),
         };
         'partitions: for partition in 0..sub.output_partitioning().partition_count() {
             let mut stream = sub.execute(partition, Arc::clone(&context))?;
@@ -204,13 +202,13 @@ impl KeySet {
                     let bytes = row.as_ref();
                     if !set.keys.contains(bytes) {
                         // The key's bytes, its box and the table's slot for it.
-                        reservation.try_grow(bytes.len() + 2 * size_of::<usize>() + 8)?;
+                        set.reservation
+                            .try_grow(bytes.len() + 2 * size_of::<usize>() + 8)?;
                         set.keys.insert(bytes.into());
                     }
                 }
             }
         }
-        set._reservation = reservation;
         Ok(set)
     }
 
@@ -450,15 +448,12 @@ mod tests {
     /// Tables `o` (outer: 3 partitions) and `s` (subquery), each with a nullable integer `k`, a string `v`
     /// and a float `f`, with NULLs in every column.
     fn context(streamed: bool, memory_limit: Option<usize>) -> SessionContext {
-        let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
-        if streamed {
-            let at = rules
-                .iter()
-                .position(|r| r.name() == "join_selection")
-                .unwrap()
-                + 1;
-            rules.insert(at, Arc::new(StreamedNotIn));
-        }
+        // owl's rules, or DataFusion's alone.
+        let rules = if streamed {
+            super::super::physical_optimizer_rules()
+        } else {
+            datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules
+        };
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = memory_limit {
             runtime = runtime.with_memory_limit(limit, 1.0);
@@ -580,6 +575,33 @@ mod tests {
             lines[at + 1].starts_with("DataSourceExec: partitions=3"),
             "{plan}"
         );
+    }
+
+    #[tokio::test]
+    async fn explain_analyze_counts_the_rows_each_side_gave() {
+        let sql = "SELECT k FROM o WHERE k NOT IN (SELECT k FROM s WHERE k IS NOT NULL)";
+        let passed = context(false, None)
+            .sql(sql)
+            .await
+            .unwrap()
+            .count()
+            .await
+            .unwrap();
+        // `s` holds rows 20..60, of which those with i % 7 == 3 have a NULL `k`.
+        let values = (20..60).filter(|i| i % 7 != 3).count();
+        let (text, _) = run(&context(true, None), &format!("EXPLAIN ANALYZE {sql}")).await;
+        let line = text.lines().find(|l| l.contains("NotInExec")).unwrap();
+        let metric = |name: &str| {
+            let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+            line[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        };
+        assert_eq!(metric("output_rows"), passed, "{line}");
+        assert_eq!(metric("build_input_rows"), values, "{line}");
     }
 
     #[tokio::test]
