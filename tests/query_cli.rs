@@ -1350,3 +1350,68 @@ fn not_in_a_subquery_streams_the_outer_rows_with_sql_null_rules() {
     );
     assert_eq!(rows(true), rows(false));
 }
+
+#[test]
+fn count_distinct_of_integers_by_few_groups_uses_bitmaps_and_counts_as_the_generator_does() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    // Independent counts from the generator's rows: per (month, day), distinct users, distinct byte sizes,
+    // distinct users among 404s, rows.
+    let mut want: std::collections::BTreeMap<(u32, u32), [std::collections::HashSet<i64>; 3]> =
+        Default::default();
+    let mut rows_per_day: std::collections::BTreeMap<(u32, u32), usize> = Default::default();
+    for r in &logs {
+        let sets = want.entry((r.month, r.day)).or_default();
+        sets[0].insert(r.user_id);
+        sets[1].insert(r.bytes);
+        if r.status == 404 {
+            sets[2].insert(r.user_id);
+        }
+        *rows_per_day.entry((r.month, r.day)).or_default() += 1;
+    }
+    let expected: Vec<Value> = want
+        .iter()
+        .map(|((m, d), s)| {
+            serde_json::json!([
+                m,
+                d,
+                s[0].len(),
+                s[1].len(),
+                s[2].len(),
+                rows_per_day[&(*m, *d)]
+            ])
+        })
+        .collect();
+    let grouped = "SELECT month, day, count(DISTINCT user_id), count(DISTINCT bytes), \
+                   count(DISTINCT user_id) FILTER (WHERE status = 404), count(*) \
+                   FROM weblogs_parquet GROUP BY month, day ORDER BY month, day";
+    let all_users: std::collections::HashSet<i64> = logs.iter().map(|r| r.user_id).collect();
+    let global = "SELECT count(DISTINCT user_id) FROM weblogs_parquet";
+    for on in [true, false] {
+        let set = format!("SET owl.bitmap_count_distinct = {on}; ");
+        let doc = f.json_last(&[], &format!("{set}{grouped}"));
+        assert_eq!(doc["rows"], Value::Array(expected.clone()), "on = {on}");
+        let doc = f.json_last(&[], &format!("{set}{global}"));
+        assert_eq!(doc["rows"][0][0], all_users.len(), "on = {on}");
+        for sql in [grouped, global] {
+            let plan = f.json_last(&[], &format!("{set}EXPLAIN {sql}"))["rows"].to_string();
+            assert_eq!(plan.contains("owl_count_distinct"), on, "{plan}");
+        }
+    }
+    // Without bounds for the column (a CSV table, not analyzed) or with many groups (by request id, one a
+    // row), DataFusion's two-level plan stays, with the same answers.
+    for sql in [
+        "SELECT day, count(DISTINCT user_id) FROM weblogs_csv GROUP BY day ORDER BY day",
+        "SELECT request_id, count(DISTINCT user_id) FROM weblogs_parquet GROUP BY request_id",
+        "SELECT count(DISTINCT path) FROM weblogs_parquet",
+    ] {
+        let plan = f.json_last(&[], &format!("EXPLAIN {sql}"))["rows"].to_string();
+        assert!(!plan.contains("owl_count_distinct"), "{sql}: {plan}");
+    }
+    // The column's name and type are the query's own.
+    let doc = f.json_last(&[], global);
+    assert_eq!(
+        doc["columns"],
+        serde_json::json!([{"name": "count(DISTINCT weblogs_parquet.user_id)", "type": "bigint"}])
+    );
+}

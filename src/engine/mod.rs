@@ -10,6 +10,7 @@
 mod analyze;
 mod athena;
 mod commands;
+mod count_distinct;
 mod ctas;
 mod decimal;
 pub mod estimate;
@@ -521,6 +522,12 @@ fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
         &mut rules,
         "push_down_filter",
         Arc::new(join_order::JoinOrder),
+        |r| r.name(),
+    );
+    insert_after(
+        &mut rules,
+        "push_down_filter",
+        Arc::new(count_distinct::BitmapCountDistinct),
         |r| r.name(),
     );
     rules

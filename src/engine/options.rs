@@ -30,6 +30,8 @@ pub struct OwlOptions {
     /// Run `x NOT IN (subquery)` with the subquery's values in a set, the outer rows streamed (see
     /// `engine::not_in`).
     pub streamed_not_in: bool,
+    /// Count `DISTINCT` integers of few groups with a bitmap a group (see `engine::count_distinct`).
+    pub bitmap_count_distinct: bool,
 }
 
 impl Default for OwlOptions {
@@ -45,6 +47,7 @@ impl Default for OwlOptions {
             string_view_equality: true,
             decimal_batch_checks: true,
             streamed_not_in: true,
+            bitmap_count_distinct: true,
         }
     }
 }
@@ -52,7 +55,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 10] = [
+const SETTINGS: [Setting; 11] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -122,6 +125,13 @@ const SETTINGS: [Setting; 10] = [
          through it, partition by partition (NULLs as SQL says: one NULL among the values and no row passes); \
          false: DataFusion's null-aware anti join, which holds every outer row in one hash table",
         |o| &mut o.streamed_not_in,
+    ),
+    (
+        "bitmap_count_distinct",
+        "Count DISTINCT integers or dates with a bitmap a group (a hash set where the values are sparse), when \
+         statistics say the aggregation makes few groups (at most 4096) and its bitmaps would be small; false: \
+         DataFusion's two-level group-by (every distinct value a group of a hash table)",
+        |o| &mut o.bitmap_count_distinct,
     ),
 ];
 
