@@ -9,9 +9,9 @@
 //! owl counts such a column the way bitmap-index engines do: each group keeps the values it has seen as bits
 //! over the range they span (a `user_id` of 0..199,999 is a 25 KB bitmap), set and counted as rows arrive; the
 //! threads' partial bitmaps are OR-ed together. A group whose values are too sparse for bits (a bitmap would
-//! take more than 16 bytes a distinct value, past the first 8 KiB) turns into a hash set of them, so memory
-//! follows the distinct values whatever the data holds; the bounds in the registry are never trusted for the
-//! answer, only for the choice.
+//! take more than 16 bytes a distinct value, past the first 8 KiB) turns into a hash set of them (and back
+//! into bits once the set has grown dense), so memory follows the distinct values whatever the data holds;
+//! the bounds in the registry are never trusted for the answer, only for the choice.
 //!
 //! A logical rule, before DataFusion's own rewrite, replaces `count(DISTINCT col)` in an aggregation when:
 //! - the column is an integer or a date (compared by value), and the aggregation's other `DISTINCT`
