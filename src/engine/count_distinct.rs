@@ -75,13 +75,9 @@ impl OptimizerRule for BitmapCountDistinct {
         let LogicalPlan::Aggregate(agg) = plan else {
             return Ok(Transformed::no(plan));
         };
-        if !agg.aggr_expr.iter().any(|e| distinct_call(e).is_some())
-            || !agg
-                .aggr_expr
-                .iter()
-                .filter_map(distinct_call)
-                .all(|f| rewritable(&agg, f))
-        {
+        let calls: Vec<&AggregateFunction> =
+            agg.aggr_expr.iter().filter_map(distinct_call).collect();
+        if calls.is_empty() || !calls.iter().all(|f| countable(&agg, f)) || !fits(&agg, &calls) {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
         }
         let udaf = Arc::new(AggregateUDF::from(CountDistinct::new()));
@@ -121,30 +117,26 @@ fn distinct_call(e: &Expr) -> Option<&AggregateFunction> {
     }
 }
 
-/// Whether `f`, a `DISTINCT` aggregate of `agg`, is a count of one integer column that statistics say fits.
-fn rewritable(agg: &Aggregate, f: &AggregateFunction) -> bool {
-    if f.func.name() != "count"
-        || f.params.args.len() != 1
-        || !f.params.order_by.is_empty()
-        || f.params.null_treatment.is_some()
-    {
-        return false;
-    }
-    let arg = &f.params.args[0];
-    if !matches!(arg, Expr::Column(_)) {
-        return false;
-    }
-    let Ok(data_type) = arg.get_type(agg.input.schema()) else {
-        return false;
-    };
-    if Key::of(&data_type).is_none() {
-        return false;
-    }
-    let Some((groups, min, max)) = groups_and_bounds(&agg.input, &agg.group_expr, arg) else {
+/// Whether `f`, a `DISTINCT` aggregate of `agg`, is a count of one integer or date column.
+fn countable(agg: &Aggregate, f: &AggregateFunction) -> bool {
+    f.func.name() == "count"
+        && f.params.order_by.is_empty()
+        && f.params.null_treatment.is_none()
+        && matches!(f.params.args.as_slice(), [arg @ Expr::Column(_)]
+            if arg.get_type(agg.input.schema()).is_ok_and(|t| Key::of(&t).is_some()))
+}
+
+/// Whether statistics say `agg` makes few groups and the counted columns' bitmaps would be small.
+fn fits(agg: &Aggregate, calls: &[&AggregateFunction]) -> bool {
+    let columns: Vec<&Expr> = calls.iter().map(|f| &f.params.args[0]).collect();
+    let Some((groups, bounds)) = groups_and_bounds(&agg.input, &agg.group_expr, &columns) else {
         return false;
     };
-    let span = (max - min + 1.0).max(1.0);
-    groups <= MAX_GROUPS && groups * span / 8.0 <= MAX_BITMAP_BYTES
+    groups <= MAX_GROUPS
+        && bounds.iter().all(|(min, max)| {
+            let span = (max - min + 1.0).max(1.0);
+            groups * span / 8.0 <= MAX_BITMAP_BYTES
+        })
 }
 
 // ------------------------------------------------------------------------------------------------ the function
@@ -530,15 +522,9 @@ impl Distinct {
         let Some((&tag, rest)) = state.split_first() else {
             return Ok(());
         };
-        let u64s = |b: &[u8]| -> Vec<u64> {
-            b.chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                .collect()
-        };
         match tag {
             0 if rest.len() >= 16 && rest.len() % 8 == 0 => {
-                let head = u64s(&rest[..16]);
-                let (other_base, other_count) = (head[0], head[1]);
+                let (other_base, other_count) = (le_u64(&rest[..8]), le_u64(&rest[8..16]));
                 let other = &rest[16..];
                 let hi = u128::from(other_base) + 64 * (other.len() / 8) as u128;
                 if self.cover(other_base, hi, other_count)
@@ -546,13 +532,13 @@ impl Distinct {
                 {
                     let at = ((other_base - *base) / 64) as usize;
                     for (w, o) in words[at..].iter_mut().zip(other.chunks_exact(8)) {
-                        let o = u64::from_le_bytes(o.try_into().unwrap_or([0; 8]));
+                        let o = le_u64(o);
                         *count += u64::from((o & !*w).count_ones());
                         *w |= o;
                     }
                 } else {
                     for (i, o) in other.chunks_exact(8).enumerate() {
-                        let mut o = u64::from_le_bytes(o.try_into().unwrap_or([0; 8]));
+                        let mut o = le_u64(o);
                         while o != 0 {
                             self.insert(other_base + 64 * i as u64 + u64::from(o.trailing_zeros()));
                             o &= o - 1;
@@ -562,14 +548,21 @@ impl Distinct {
                 Ok(())
             }
             1 if rest.len() % 8 == 0 => {
-                for k in u64s(rest) {
-                    self.insert(k);
+                for k in rest.chunks_exact(8) {
+                    self.insert(le_u64(k));
                 }
                 Ok(())
             }
             _ => internal_err!("owl_count_distinct: a malformed partial state"),
         }
     }
+}
+
+/// A little-endian `u64` from 8 bytes (every caller slices exactly 8: `chunks_exact(8)` or a fixed range).
+fn le_u64(b: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(b);
+    u64::from_le_bytes(word)
 }
 
 // ------------------------------------------------------------------------------------------------ accumulators

@@ -701,20 +701,23 @@ fn from_statistics(
 }
 
 /// For other rules: the groups an aggregation of `input` by `group_expr` is estimated to make (1 without
-/// grouping; `None` when a grouping key's distinct values are unknown) and the numeric bounds of `arg`, a
-/// column of `input`, from the registry's statistics.
+/// grouping) and the numeric bounds of each of `columns` (columns of `input`), from the registry's statistics,
+/// estimated once; `None` when a grouping key's distinct values or a column's bounds are unknown.
 pub(super) fn groups_and_bounds(
     input: &LogicalPlan,
     group_expr: &[Expr],
-    arg: &Expr,
-) -> Option<(f64, f64, f64)> {
+    columns: &[&Expr],
+) -> Option<(f64, Vec<(f64, f64)>)> {
     let est = estimate(input)?;
     let groups: f64 = group_expr
         .iter()
         .map(|g| est.column(g).and_then(|c| c.distinct))
         .product::<Option<f64>>()?;
-    let column = est.column(arg)?;
-    Some((groups.max(1.0), column.min?, column.max?))
+    let bounds = columns
+        .iter()
+        .map(|e| est.column(e).and_then(|c| c.min.zip(c.max)))
+        .collect::<Option<Vec<_>>>()?;
+    Some((groups.max(1.0), bounds))
 }
 
 /// Estimated rows of a leaf, or `None` where owl cannot tell (the region then keeps DataFusion's order).
