@@ -19,7 +19,7 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateInputMode};
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
-use super::{decimal, options, view_eq};
+use super::{conjunction, decimal, options, view_eq};
 
 /// The rule: see the module's documentation.
 #[derive(Debug)]
@@ -32,7 +32,10 @@ impl PhysicalOptimizerRule for FastExpressions {
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let options = options::of_config(config);
-        if !options.string_view_equality && !options.decimal_batch_checks {
+        if !options.string_view_equality
+            && !options.decimal_batch_checks
+            && !options.filter_conjunctions
+        {
             return Ok(plan);
         }
         let faster =
@@ -59,7 +62,12 @@ impl PhysicalOptimizerRule for FastExpressions {
             let rebuilt: Option<Arc<dyn ExecutionPlan>> = if let Some(filter) =
                 node.downcast_ref::<FilterExec>()
             {
-                let predicate = faster(filter.predicate(), &schema)?;
+                let mut predicate = faster(filter.predicate(), &schema)?;
+                if options.filter_conjunctions
+                    && let Some(c) = conjunction::rewrite(&predicate)
+                {
+                    predicate = c;
+                }
                 (!Arc::ptr_eq(&predicate, filter.predicate()))
                     .then(|| {
                         FilterExecBuilder::from(filter)

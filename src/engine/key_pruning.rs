@@ -1,7 +1,7 @@
 //! A join's keys, in a form the Parquet reader can skip row groups and pages with.
 //!
-//! A hash join's dynamic filter (see `pushdown.rs`) lists its build side's keys when there are at most 150 of
-//! them: `k >= lo AND k <= hi AND k IN (...)`, or, when the join is split into hash partitions,
+//! A hash join's dynamic filter (see `pushdown.rs`) lists its build side's keys when there are at most 4,096 of
+//! them (`engine::JOIN_LISTED_KEYS`; DataFusion's default is 150): `k >= lo AND k <= hi AND k IN (...)`, or, when the join is split into hash partitions,
 //! `CASE hash(k) % n WHEN 0 THEN <that, for partition 0> WHEN 1 THEN ... ELSE false END`. DataFusion's
 //! pruning (row groups by the footer's min/max, pages by the page index) understands neither the CASE nor a
 //! list of more than 20 values (`datafusion.execution.parquet.max_in_list_size`, and always 20 for pages), so
@@ -18,11 +18,18 @@
 //! hundreds of them cost TPC-H q17 15% for nothing.
 //!
 //! Evaluated row by row (a scan that applies its run-time filters row by row, `pushdown.rs`), a filter that lists
-//! its keys runs as `k IN (keys)`: one hash-set lookup a row, where the partitioned form hashes every row, picks
-//! its partition's branch and tests bounds and a list. Both pass the same rows: a partition lists exactly the
-//! keys its hash routes to it. `SET owl.join_key_pruning = false` turns both off.
+//! its keys runs as `k IN (keys)`, where the partitioned form hashes every row, picks its partition's branch and
+//! tests bounds and a list. Both pass the same rows: a partition lists exactly the keys its hash routes to it.
+//! Integer or date keys whose span is small ([`KeyBits`]: at most 2^20 values, or 64 a key) are one bit each of
+//! a bitmap from the smallest key to the largest, a row one bit test; other keys, one hash-set lookup a row
+//! (DataFusion's list). Plans show a list's first 20 keys. `SET owl.join_key_pruning = false` turns both off.
 
-use datafusion::arrow::datatypes::{FieldRef, Schema};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray};
+use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::datatypes::{
+    ArrowNativeType, ArrowPrimitiveType, DataType, Date32Type, FieldRef, Int8Type, Int16Type,
+    Int32Type, Int64Type, Schema, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -91,12 +98,18 @@ impl KeyHint {
         let snapshot = snapshot_physical_expr(Arc::clone(&self.filter))?;
         let e = match listed_keys(&snapshot) {
             Some((key, values, _)) if !values.is_empty() => {
-                let list = values
-                    .into_iter()
-                    .map(|v| Arc::new(Literal::new(v)) as Arc<dyn PhysicalExpr>)
-                    .collect();
-                // A list DataFusion would not build (types that do not line up) keeps the filter's own form.
-                in_list(key, list, &false, schema).unwrap_or(snapshot)
+                match KeyBits::try_new(&key, &values, schema) {
+                    Some(bits) => Arc::new(bits),
+                    None => {
+                        let list = values
+                            .into_iter()
+                            .map(|v| Arc::new(Literal::new(v)) as Arc<dyn PhysicalExpr>)
+                            .collect();
+                        // A list DataFusion would not build (types that do not line up) keeps the filter's
+                        // own form.
+                        in_list(key, list, &false, schema).unwrap_or(snapshot)
+                    }
+                }
             }
             _ => snapshot,
         };
@@ -301,9 +314,39 @@ fn is_false(e: &Arc<dyn PhysicalExpr>) -> bool {
 
 impl fmt::Display for KeyHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Plans show the filter as DataFusion does.
-        fmt::Display::fmt(&self.filter, f)
+        // Plans show the filter as DataFusion does, a list of keys cut to its first ones (a join lists up to
+        // thousands).
+        f.write_str(&shorten_lists(&self.filter.to_string()))
     }
+}
+
+/// Keys an IN list shows in a plan; the rest are counted.
+const SHOWN_KEYS: usize = 20;
+
+/// `text` (a filter as DataFusion shows it) with each `IN (SET) ([k1, k2, ...])` of more than [`SHOWN_KEYS`]
+/// keys cut to its first ones and a count of the others.
+fn shorten_lists(text: &str) -> String {
+    const OPEN: &str = "IN (SET) ([";
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut rest = text;
+    while let Some(at) = rest.find(OPEN) {
+        let body = at + OPEN.len();
+        out.push_str(&rest[..body]);
+        let Some(len) = rest[body..].find("])") else {
+            rest = &rest[body..];
+            continue;
+        };
+        let keys: Vec<&str> = rest[body..body + len].split(", ").collect();
+        if keys.len() > SHOWN_KEYS {
+            out.push_str(&keys[..SHOWN_KEYS].join(", "));
+            out.push_str(&format!(", ... {} more", keys.len() - SHOWN_KEYS));
+        } else {
+            out.push_str(&rest[body..body + len]);
+        }
+        rest = &rest[body + len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl PhysicalExpr for KeyHint {
@@ -344,5 +387,288 @@ impl PhysicalExpr for KeyHint {
         } else {
             snapshot
         }))
+    }
+}
+
+/// A bitmap of integer keys spans at most this many values (128 KiB), or 64 a key.
+const MAX_KEY_BITS: u64 = 1 << 20;
+
+/// `key IN (keys)` over integer keys of a small span: one bit a value from the smallest key to the largest, a
+/// row one bit test (DataFusion's list hashes each row and probes a hash set). NULL where the key is NULL, as
+/// the list answers.
+#[derive(Debug)]
+struct KeyBits {
+    key: Arc<dyn PhysicalExpr>,
+    lo: i64,
+    span: u64,
+    bits: Vec<u64>,
+}
+
+impl KeyBits {
+    /// For `values` (distinct, not null) of the key's own integer type, when their span is small.
+    fn try_new(
+        key: &Arc<dyn PhysicalExpr>,
+        values: &[ScalarValue],
+        schema: &Schema,
+    ) -> Option<Self> {
+        let data_type = key.data_type(schema).ok()?;
+        if !data_type.is_integer() && data_type != DataType::Date32 {
+            return None;
+        }
+        let ints = values
+            .iter()
+            .map(|v| {
+                (v.data_type() == data_type)
+                    .then(|| integer_key(v))
+                    .flatten()
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        let (lo, hi) = (*ints.iter().min()?, *ints.iter().max()?);
+        let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).ok()?;
+        if span > MAX_KEY_BITS.max(64 * ints.len() as u64) {
+            return None;
+        }
+        let mut bits = vec![0u64; span.div_ceil(64) as usize];
+        for v in ints {
+            let at = v.wrapping_sub(lo) as u64;
+            bits[(at / 64) as usize] |= 1 << (at % 64);
+        }
+        Some(KeyBits {
+            key: Arc::clone(key),
+            lo,
+            span,
+            bits,
+        })
+    }
+
+    fn contains<T: ArrowPrimitiveType>(&self, array: &PrimitiveArray<T>) -> BooleanArray {
+        let values = array.values();
+        let hits = BooleanBuffer::collect_bool(values.len(), |i| {
+            values[i].to_i64().is_some_and(|v| {
+                let at = v.wrapping_sub(self.lo) as u64;
+                at < self.span && (self.bits[(at / 64) as usize] >> (at % 64)) & 1 == 1
+            })
+        });
+        BooleanArray::new(hits, array.logical_nulls())
+    }
+}
+
+/// An integer or date key as an i64 (a u64 beyond i64's range: none).
+fn integer_key(v: &ScalarValue) -> Option<i64> {
+    Some(match v {
+        ScalarValue::Int8(Some(x)) => i64::from(*x),
+        ScalarValue::Int16(Some(x)) => i64::from(*x),
+        ScalarValue::Int32(Some(x)) => i64::from(*x),
+        ScalarValue::Int64(Some(x)) => *x,
+        ScalarValue::UInt8(Some(x)) => i64::from(*x),
+        ScalarValue::UInt16(Some(x)) => i64::from(*x),
+        ScalarValue::UInt32(Some(x)) => i64::from(*x),
+        ScalarValue::UInt64(Some(x)) => i64::try_from(*x).ok()?,
+        ScalarValue::Date32(Some(x)) => i64::from(*x),
+        _ => return None,
+    })
+}
+
+impl PartialEq for KeyBits {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.eq(&other.key)
+            && self.lo == other.lo
+            && self.span == other.span
+            && self.bits == other.bits
+    }
+}
+
+impl Eq for KeyBits {}
+
+impl Hash for KeyBits {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+        self.lo.hash(state);
+        self.bits.hash(state);
+    }
+}
+
+impl fmt::Display for KeyBits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
+        write!(f, "{} IN ({n} keys by bitmap)", self.key)
+    }
+}
+
+impl PhysicalExpr for KeyBits {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.key.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let array = self.key.evaluate(batch)?.into_array(batch.num_rows())?;
+        let out = match array.data_type() {
+            DataType::Int8 => self.contains(array.as_primitive::<Int8Type>()),
+            DataType::Int16 => self.contains(array.as_primitive::<Int16Type>()),
+            DataType::Int32 => self.contains(array.as_primitive::<Int32Type>()),
+            DataType::Int64 => self.contains(array.as_primitive::<Int64Type>()),
+            DataType::UInt8 => self.contains(array.as_primitive::<UInt8Type>()),
+            DataType::UInt16 => self.contains(array.as_primitive::<UInt16Type>()),
+            DataType::UInt32 => self.contains(array.as_primitive::<UInt32Type>()),
+            DataType::UInt64 => self.contains(array.as_primitive::<UInt64Type>()),
+            DataType::Date32 => self.contains(array.as_primitive::<Date32Type>()),
+            other => {
+                return Err(DataFusionError::Internal(format!(
+                    "a key bitmap over {other}"
+                )));
+            }
+        };
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.key]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        match <[_; 1]>::try_from(children) {
+            Ok([key]) => Ok(Arc::new(KeyBits {
+                key,
+                lo: self.lo,
+                span: self.span,
+                bits: self.bits.clone(),
+            })),
+            Err(_) => Err(DataFusionError::Internal(
+                "a key bitmap tests one key".into(),
+            )),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Date32Array, Int32Array, Int64Array, UInt64Array};
+    use datafusion::arrow::datatypes::Field;
+    use proptest::prelude::*;
+
+    fn batch(array: ArrayRef) -> RecordBatch {
+        let schema = Schema::new(vec![Field::new("k", array.data_type().clone(), true)]);
+        RecordBatch::try_new(Arc::new(schema), vec![array]).unwrap()
+    }
+
+    /// (bitmap's answer, DataFusion's IN list's answer), or None when no bitmap is made.
+    fn both(array: ArrayRef, keys: Vec<ScalarValue>) -> Option<(BooleanArray, BooleanArray)> {
+        let batch = batch(array);
+        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let bits = KeyBits::try_new(&key, &keys, batch.schema_ref())?;
+        let list = keys
+            .into_iter()
+            .map(|v| Arc::new(Literal::new(v)) as Arc<dyn PhysicalExpr>)
+            .collect();
+        let list = in_list(key, list, &false, batch.schema_ref()).unwrap();
+        let answer = |e: &dyn PhysicalExpr| {
+            e.evaluate(&batch)
+                .unwrap()
+                .into_array(batch.num_rows())
+                .unwrap()
+                .as_boolean()
+                .clone()
+        };
+        Some((answer(&bits), answer(list.as_ref())))
+    }
+
+    proptest! {
+        #[test]
+        fn answers_as_datafusions_in_list(
+            rows in prop::collection::vec(prop::option::weighted(0.9, -300i64..300), 0..200),
+            keys in prop::collection::btree_set(-250i64..250, 1..40),
+            base in prop::sample::select(vec![0i64, -5_000_000_000, i64::MAX - 600, i64::MIN + 1]),
+        ) {
+            let rows: Vec<Option<i64>> = rows.iter().map(|r| r.map(|v| base.saturating_add(v))).collect();
+            let keys: Vec<i64> = keys.iter().map(|k| base.saturating_add(*k)).collect();
+            let (bits, list) = both(
+                Arc::new(Int64Array::from(rows)),
+                keys.iter().map(|k| ScalarValue::Int64(Some(*k))).collect(),
+            ).expect("a small span");
+            prop_assert_eq!(bits, list);
+        }
+
+        #[test]
+        fn int32_and_dates_answer_as_the_list(
+            rows in prop::collection::vec(prop::option::of(-100i32..100), 0..100),
+            keys in prop::collection::btree_set(-100i32..100, 1..20),
+        ) {
+            let (bits, list) = both(
+                Arc::new(Int32Array::from(rows.clone())),
+                keys.iter().map(|k| ScalarValue::Int32(Some(*k))).collect(),
+            ).unwrap();
+            prop_assert_eq!(bits, list);
+            let (bits, list) = both(
+                Arc::new(Date32Array::from(rows)),
+                keys.iter().map(|k| ScalarValue::Date32(Some(*k))).collect(),
+            ).unwrap();
+            prop_assert_eq!(bits, list);
+        }
+    }
+
+    #[test]
+    fn plans_show_a_long_list_of_keys_cut_to_its_first_twenty() {
+        let keys: Vec<String> = (0..25).map(|k| k.to_string()).collect();
+        let text = format!(
+            "DynamicFilter [ CASE h % 2 WHEN 0 THEN k@0 IN (SET) ([{}]) WHEN 1 THEN k@0 IN (SET) ([1, 2]) END ]",
+            keys.join(", ")
+        );
+        assert_eq!(
+            shorten_lists(&text),
+            format!(
+                "DynamicFilter [ CASE h % 2 WHEN 0 THEN k@0 IN (SET) ([{}, ... 5 more]) WHEN 1 THEN k@0 IN (SET) \
+                 ([1, 2]) END ]",
+                keys[..20].join(", ")
+            )
+        );
+        assert_eq!(
+            shorten_lists("k@0 >= 1 AND hash_lookup"),
+            "k@0 >= 1 AND hash_lookup"
+        );
+        assert_eq!(shorten_lists("k IN (SET) ([1, 2"), "k IN (SET) ([1, 2");
+    }
+
+    #[test]
+    fn wide_or_mistyped_keys_keep_the_list() {
+        let rows: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(1 << 40)]));
+        // Two keys 2^40 apart: a bitmap would be 128 GiB.
+        let keys = vec![
+            ScalarValue::Int64(Some(1)),
+            ScalarValue::Int64(Some(1 << 40)),
+        ];
+        assert!(both(Arc::clone(&rows), keys).is_none());
+        // Keys of another type than the column's.
+        assert!(both(rows, vec![ScalarValue::Int32(Some(1))]).is_none());
+        // Unsigned keys beyond i64.
+        let rows: ArrayRef = Arc::new(UInt64Array::from(vec![Some(u64::MAX), Some(3)]));
+        assert!(both(Arc::clone(&rows), vec![ScalarValue::UInt64(Some(u64::MAX))]).is_none());
+        let (bits, list) = both(rows, vec![ScalarValue::UInt64(Some(3))]).unwrap();
+        assert_eq!(bits, list);
+        assert_eq!(bits, BooleanArray::from(vec![false, true]));
+    }
+
+    #[test]
+    fn a_span_of_up_to_a_million_values_or_64_a_key_makes_a_bitmap() {
+        let rows: ArrayRef = Arc::new(Int64Array::from(vec![Some(0)]));
+        let keys = |hi: i64| vec![ScalarValue::Int64(Some(0)), ScalarValue::Int64(Some(hi))];
+        assert!(both(Arc::clone(&rows), keys((1 << 20) - 1)).is_some());
+        assert!(both(Arc::clone(&rows), keys(1 << 20)).is_none());
+        let many: Vec<ScalarValue> = (0..20_000i64)
+            .map(|k| ScalarValue::Int64(Some(k * 64)))
+            .collect();
+        let (bits, list) = both(rows, many).unwrap();
+        assert_eq!(bits, list);
     }
 }

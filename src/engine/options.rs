@@ -32,6 +32,9 @@ pub struct OwlOptions {
     pub streamed_not_in: bool,
     /// Count `DISTINCT` integers of few groups with a bitmap a group (see `engine::count_distinct`).
     pub bitmap_count_distinct: bool,
+    /// Evaluate a filter's ANDed conditions in turn, on the rows the ones before kept (see
+    /// `engine::conjunction`).
+    pub filter_conjunctions: bool,
 }
 
 impl Default for OwlOptions {
@@ -48,6 +51,7 @@ impl Default for OwlOptions {
             decimal_batch_checks: true,
             streamed_not_in: true,
             bitmap_count_distinct: true,
+            filter_conjunctions: true,
         }
     }
 }
@@ -55,7 +59,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 11] = [
+const SETTINGS: [Setting; 12] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -73,8 +77,8 @@ const SETTINGS: [Setting; 11] = [
     (
         "join_key_pruning",
         "Skip Parquet row groups and pages whose min/max hold none of the keys a join's run-time filter lists \
-         (up to 150 a partition), and test those keys with one lookup a row when the filter applies row by row; \
-         false: as DataFusion does (it prunes with a single list of at most 20)",
+         (up to 4096 a partition), and test those keys with one bit or hash lookup a row when the filter applies \
+         row by row; false: as DataFusion does (it prunes with a single list of at most 20)",
         |o| &mut o.join_key_pruning,
     ),
     (
@@ -132,6 +136,14 @@ const SETTINGS: [Setting; 11] = [
          statistics say the aggregation makes few groups (at most 4096) and its bitmaps would be small; false: \
          DataFusion's two-level group-by (every distinct value a group of a hash table)",
         |o| &mut o.bitmap_count_distinct,
+    ),
+    (
+        "filter_conjunctions",
+        "Evaluate a filter's ANDed conditions in turn, each on just the rows the ones before it kept once those \
+         are at most a fifth of a batch, the answers kept as one bitmap; a condition that fails is retried on \
+         the rows still kept; false: DataFusion's AND (which also narrows below a fifth, then copies the answers \
+         back one run of rows at a time)",
+        |o| &mut o.filter_conjunctions,
     ),
 ];
 

@@ -1,7 +1,8 @@
 //! Run-time filters applied row by row in the Parquet reader, where they pay.
 //!
 //! A hash join learns, once its build side is read, which keys can match (DataFusion's dynamic filters: the
-//! keys' bounds, plus the keys themselves when there are at most 150 of them, or a lookup into the join's hash
+//! keys' bounds, plus the keys themselves when there are at most 4,096 of them (owl's setting; DataFusion's
+//! is 150), or a lookup into the join's hash
 //! table); an `ORDER BY ... LIMIT k` learns the k-th value so far. Both are pushed into the scans below them,
 //! but with DataFusion's default (`parquet.pushdown_filters = false`) a scan uses them only to skip whole files
 //! and row groups by their statistics: every row of every column is still decoded, then dropped by the join or
@@ -17,7 +18,7 @@
 //! - a top-k's filter (`ORDER BY ... LIMIT`) is always applied row by row: past the first batches, few rows
 //!   beat the k-th;
 //! - a join's filter is applied row by row when the build side's keys (the filter lists them when there are at
-//!   most 150; else the join's build-side rows bound them) are at most 1% of the probe column's range of values
+//!   most 4,096; else the join's build-side rows bound them) are at most 1% of the probe column's range of values
 //!   (its minimum and maximum in the registry's statistics, and no more than the table's rows), or at most a
 //!   quarter of them in a scan of at most 262,144 rows (a dimension table such as `supplier` or `customer`
 //!   filtered by a join with a few nations: the joins above then carry a fraction of the rows). A join whose
@@ -333,6 +334,7 @@ impl RowFilterChoiceExec {
                 .is_some_and(KeyHint::prunes)
                 && let Some(keys) = listed_keys(&current)
                 && keys > 0
+                && keys <= key_pruning::MAX_HINT_KEYS
             {
                 return (true, format!("a join's filter lists {keys} keys"));
             }
@@ -392,7 +394,10 @@ impl RowFilterChoiceExec {
                     .sum_by_name("build_input_rows")
                     .map(|v| v.as_usize())
             });
-            let Some(keys) = keys else { continue };
+            let Some(keys) = keys else {
+                why = "a join's filter of unknown size".into();
+                continue;
+            };
             let Some(values) = value_count(stats.as_deref(), &self.plain, dynamic) else {
                 why = format!("a join's filter has {keys} keys, the column's range is unknown");
                 continue;
