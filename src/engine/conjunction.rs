@@ -25,6 +25,8 @@
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray};
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer};
@@ -37,6 +39,9 @@ use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::{collect_columns, conjunction};
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
+use futures::FutureExt;
+
+use super::key_pruning;
 
 /// A condition runs on just the remaining rows once they are at most this share of the batch (DataFusion's
 /// `PRE_SELECTION_THRESHOLD`): above it, evaluating every row (vectorised) costs less than narrowing the batch.
@@ -57,6 +62,34 @@ pub(crate) fn rewrite(predicate: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn Physi
         .map(|c| Arc::new(c) as Arc<dyn PhysicalExpr>)
 }
 
+/// `predicate` (a filter's, maybe already a [`Conjunction`]) with run-time `filters` ANDed after its own
+/// conditions: each is evaluated once its producer has completed it, on the rows the filter's own conditions
+/// kept, and left out once it has passed most of the rows it was tried on. A filter is evaluated only when it
+/// lists its keys (a bitmap or hash-set test a row), unless its flag says it pays in any form (a lookup into
+/// the join's hash table costs about what the join's own probe does: it pays only where it spares more than
+/// the probe, such as an aggregation between the scan and the join).
+pub(crate) fn with_run_time_filters(
+    predicate: &Arc<dyn PhysicalExpr>,
+    filters: Vec<(Arc<dyn PhysicalExpr>, bool)>,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let (mut parts, mut optional): (Vec<Arc<dyn PhysicalExpr>>, Vec<bool>) =
+        match predicate.downcast_ref::<Conjunction>() {
+            Some(c) => (
+                c.parts.iter().map(|p| Arc::clone(&p.expr)).collect(),
+                c.optional(),
+            ),
+            None => (
+                split_conjunction(predicate).into_iter().cloned().collect(),
+                Vec::new(),
+            ),
+        };
+    for (filter, any_form) in filters {
+        parts.push(filter);
+        optional.push(any_form);
+    }
+    Ok(Arc::new(Conjunction::with_optional(parts, optional)?))
+}
+
 /// One condition: as written (over the whole batch), and over the batch narrowed to the columns it reads.
 #[derive(Debug)]
 struct Part {
@@ -65,9 +98,56 @@ struct Part {
     columns: Vec<usize>,
     /// The condition over a batch of just `columns`.
     narrow: Arc<dyn PhysicalExpr>,
+    /// For a run-time filter (which only drops rows a join or a top-k would drop anyway): whether it still pays.
+    optional: Option<Optional>,
+}
+
+/// A run-time filter's record: rows it was tested on and rows that passed, until it turns out not to narrow.
+#[derive(Debug, Default)]
+struct Optional {
+    /// Evaluated in any form, a hash-table lookup included; else only when it lists its keys.
+    any_form: bool,
+    /// Whether the completed filter lists its keys (decided once: a complete filter no longer changes).
+    listed: OnceLock<bool>,
+    tested: AtomicU64,
+    passed: AtomicU64,
+    off: AtomicBool,
+}
+
+/// A run-time filter is left out once it has been tested on this many rows and passed more than
+/// [`KEEP_SHARE`] of them.
+const TRIAL_ROWS: u64 = 1 << 16;
+const KEEP_SHARE: f64 = 0.75;
+
+impl Optional {
+    fn record(&self, tested: usize, passed: usize) {
+        let t = self.tested.fetch_add(tested as u64, Ordering::Relaxed) + tested as u64;
+        let p = self.passed.fetch_add(passed as u64, Ordering::Relaxed) + passed as u64;
+        if t >= TRIAL_ROWS && p as f64 > KEEP_SHARE * t as f64 {
+            self.off.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Part {
+    /// Whether to evaluate it on this batch: a run-time filter only once its producer has completed it (until
+    /// then it passes every row), and while it narrows.
+    fn runs(&self) -> bool {
+        match &self.optional {
+            None => true,
+            Some(o) => {
+                if o.off.load(Ordering::Relaxed) {
+                    return false;
+                }
+                let Some(dynamic) = key_pruning::dynamic_filter(&self.expr) else {
+                    return true;
+                };
+                dynamic.wait_complete().now_or_never().is_some()
+                    && (o.any_form || *o.listed.get_or_init(|| key_pruning::lists_keys(dynamic)))
+            }
+        }
+    }
+
     fn new(expr: Arc<dyn PhysicalExpr>) -> Result<Self> {
         let mut columns: Vec<usize> = collect_columns(&expr).iter().map(Column::index).collect();
         columns.sort_unstable();
@@ -86,6 +166,7 @@ impl Part {
             expr,
             columns,
             narrow,
+            optional: None,
         })
     }
 }
@@ -101,9 +182,36 @@ pub(crate) struct Conjunction {
 
 impl Conjunction {
     fn new(parts: Vec<Arc<dyn PhysicalExpr>>) -> Result<Self> {
+        Self::with_optional(parts, Vec::new())
+    }
+
+    /// The conditions, the last `optional.len()` of them run-time filters (each flag: evaluated in any form).
+    fn with_optional(parts: Vec<Arc<dyn PhysicalExpr>>, optional: Vec<bool>) -> Result<Self> {
         let predicate = conjunction(parts.iter().cloned());
-        let parts = parts.into_iter().map(Part::new).collect::<Result<_>>()?;
+        let first_optional = parts.len() - optional.len().min(parts.len());
+        let parts = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut part = Part::new(e)?;
+                if i >= first_optional {
+                    part.optional = Some(Optional {
+                        any_form: optional[i - first_optional],
+                        ..Optional::default()
+                    });
+                }
+                Ok(part)
+            })
+            .collect::<Result<_>>()?;
         Ok(Conjunction { parts, predicate })
+    }
+
+    /// The run-time filters' flags (see [`Self::with_optional`]).
+    fn optional(&self) -> Vec<bool> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.optional.as_ref().map(|o| o.any_form))
+            .collect()
     }
 
     /// The rows of `batch` that pass every condition.
@@ -112,6 +220,10 @@ impl Conjunction {
         // The rows that passed so far, and how many.
         let mut kept: Option<(BooleanBuffer, usize)> = None;
         for part in &self.parts {
+            if !part.runs() {
+                continue;
+            }
+            let tested = kept.as_ref().map_or(rows, |(_, n)| *n);
             let narrow = kept
                 .as_ref()
                 .is_some_and(|(_, n)| *n as f64 <= NARROW_SHARE * rows as f64);
@@ -132,6 +244,9 @@ impl Conjunction {
                 },
             };
             let n = next.count_set_bits();
+            if let Some(o) = &part.optional {
+                o.record(tested, n);
+            }
             if n == 0 {
                 return Ok(next);
             }
@@ -271,7 +386,10 @@ impl PhysicalExpr for Conjunction {
                 children.len()
             );
         }
-        Ok(Arc::new(Conjunction::new(children)?))
+        Ok(Arc::new(Conjunction::with_optional(
+            children,
+            self.optional(),
+        )?))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -444,6 +562,85 @@ mod tests {
         let batch = batch(&[Some(1), None], &[Some(1), Some(2)], &[None, None]);
         let predicate = conjunction([condition(6, -1), condition(1, 1)]);
         assert_eq!(ours(&predicate, &batch).unwrap(), vec![false, false]);
+    }
+
+    #[test]
+    fn a_run_time_filter_applies_once_complete_and_is_left_out_when_it_does_not_narrow() {
+        use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
+        let n = 1000;
+        let a: Vec<_> = (0..n).map(Some).collect();
+        let b: Vec<_> = (0..n).map(|i| Some(i % 10)).collect();
+        let s = vec![Some("x"); n as usize];
+        let batch = batch(&a, &b, &s);
+        let dynamic = Arc::new(DynamicFilterPhysicalExpr::new(
+            vec![col("a", 0)],
+            Arc::new(Literal::new(ScalarValue::Boolean(Some(true)))),
+        ));
+        let own = bin(col("b", 1), Operator::Lt, int(5));
+        let c = with_run_time_filters(&own, vec![(Arc::clone(&dynamic) as _, true)]).unwrap();
+        let passing = |c: &Arc<dyn PhysicalExpr>| -> usize {
+            let out = c.evaluate(&batch).unwrap().into_array(n as usize).unwrap();
+            out.as_boolean().true_count()
+        };
+        // Not complete: left out, even where it already says something.
+        dynamic
+            .update(bin(col("a", 0), Operator::Lt, int(100)))
+            .unwrap();
+        assert_eq!(passing(&c), 500);
+        // Complete: a < 100 and b < 5.
+        dynamic.mark_complete();
+        assert_eq!(passing(&c), 50);
+        // The filter kept 10% of the rows it saw: it stays, however long it runs.
+        for _ in 0..200 {
+            assert_eq!(passing(&c), 50);
+        }
+        // One that passes nearly every row is dropped after its trial (the answers stay right: a join above
+        // would drop the rows it let through).
+        let broad = Arc::new(DynamicFilterPhysicalExpr::new(
+            vec![col("a", 0)],
+            bin(col("a", 0), Operator::Lt, int(990)),
+        ));
+        broad.mark_complete();
+        let c = with_run_time_filters(&own, vec![(Arc::clone(&broad) as _, true)]).unwrap();
+        let trial = (TRIAL_ROWS as usize).div_ceil(500);
+        for _ in 0..trial {
+            assert_eq!(passing(&c), 495);
+        }
+        assert_eq!(passing(&c), 500);
+        // Not flagged to run in any form: only while it lists its keys.
+        let schema = batch.schema();
+        for (inner, want) in [
+            (bin(col("a", 0), Operator::Lt, int(100)), 500),
+            (
+                datafusion::physical_expr::expressions::in_list(
+                    col("a", 0),
+                    vec![int(0), int(2), int(3), int(4)],
+                    &false,
+                    &schema,
+                )
+                .unwrap(),
+                4,
+            ),
+        ] {
+            let listed = Arc::new(DynamicFilterPhysicalExpr::new(vec![col("a", 0)], inner));
+            listed.mark_complete();
+            let c = with_run_time_filters(&own, vec![(listed as _, false)]).unwrap();
+            assert_eq!(passing(&c), want);
+        }
+        // Shown with the filter's own conditions; rebuilt from its children, the filter stays optional.
+        assert!(c.to_string().contains("DynamicFilter"), "{c}");
+        let children: Vec<_> = c.children().into_iter().cloned().collect();
+        let again = Arc::clone(&c).with_new_children(children).unwrap();
+        assert_eq!(
+            again.downcast_ref::<Conjunction>().unwrap().optional(),
+            vec![true]
+        );
+        // Added to a conjunction, after its conditions.
+        let both = rewrite(&bin(own, Operator::And, condition(3, 0))).unwrap();
+        let c = with_run_time_filters(&both, vec![(broad as _, false)]).unwrap();
+        let c = c.downcast_ref::<Conjunction>().unwrap();
+        assert_eq!((c.parts.len(), c.optional()), (3, vec![false]));
+        assert!(c.parts[2].optional.is_some());
     }
 
     #[test]

@@ -131,6 +131,16 @@ impl Hash for KeyHint {
     }
 }
 
+/// Whether a join's filter, as it stands, lists its keys (tested a row by a bitmap or a hash set, not by a
+/// lookup into the join's hash table).
+pub fn lists_keys(filter: &DynamicFilterPhysicalExpr) -> bool {
+    filter
+        .current()
+        .ok()
+        .and_then(|current| listed_keys(&current))
+        .is_some_and(|(_, keys, _)| !keys.is_empty())
+}
+
 /// The join's dynamic filter under `expr`, itself or wrapped in a [`KeyHint`].
 pub fn dynamic_filter(expr: &Arc<dyn PhysicalExpr>) -> Option<&DynamicFilterPhysicalExpr> {
     match expr.downcast_ref::<KeyHint>() {

@@ -70,8 +70,9 @@ const SETTINGS: [Setting; 12] = [
     (
         "dynamic_row_filters",
         "Apply the filters a join or an ORDER BY ... LIMIT learns at run time row by row in a Parquet scan \
-         that has no other filter (other columns are decoded only for the rows that pass); false: use them \
-         only to skip files and row groups, as DataFusion does by default",
+         that has no other filter (other columns are decoded only for the rows that pass), or after the \
+         scan's own filter when they list a join's keys or spare an aggregation; false: use them only to skip \
+         files and row groups, as DataFusion does by default",
         |o| &mut o.dynamic_row_filters,
     ),
     (

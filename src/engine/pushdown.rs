@@ -28,6 +28,15 @@
 //! 681 -> 416 MB) and q21 20% faster; the web logs' `SELECT * ... ORDER BY latency_ms DESC LIMIT 10` 15%
 //! faster reading 52 MB instead of 70; no other TPC-H query changed beyond the noise.
 //!
+//! A scan with a `WHERE` of its own keeps DataFusion's reading (its static conditions run after decoding, in the
+//! `FilterExec` above it); there the scan's run-time filters join that filter's conditions, last (see
+//! `engine::conjunction`): evaluated once complete, on the rows the static conditions kept, and dropped once
+//! they pass most rows they are tried on. Only a filter that lists its keys (a bitmap or a hash set a row) is
+//! evaluated, or one the join pushed through an aggregation to reach the scan: a lookup into the join's hash
+//! table costs about what the join's probe does, so it pays only where it spares more (TPC-H q20 aggregates
+//! `lineitem`'s 909K rows of 1994 for 8.5K part-supplier pairs; evaluated as lookups on every partitioned join's
+//! probe side, q4 and q10 ran 20-60% slower).
+//!
 //! The same rule gives joins' listed keys to Parquet pruning (`key_pruning.rs`) and reads page indexes only
 //! where they can skip pages (`page_index.rs`); the run-time half of that choice (read a scan's page index for a
 //! join's filter only if it narrows a clustered column) is made here, with the row-filter choice.
@@ -49,9 +58,11 @@ use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal,
 };
-use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr::utils::{collect_columns, reassign_expr_columns};
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::joins::{HashJoinExec, HashTableLookupExpr};
 use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::sorts::sort::SortExec;
@@ -93,8 +104,16 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
         }
         let page_index = config.execution.parquet.enable_page_index;
         let producers = Arc::new(OnceLock::new());
+        let beyond_aggregations = if row_filters {
+            filters_beyond_aggregations(&plan)?
+        } else {
+            HashSet::new()
+        };
         let plan = plan
             .transform_up(|node| {
+                if row_filters && node.is::<FilterExec>() {
+                    return filter_above_scan(node, &beyond_aggregations);
+                }
                 let mut node = if options.join_key_pruning {
                     key_pruning::hint_scan(node)?
                 } else {
@@ -132,6 +151,80 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `filter` (a `FilterExec` over a Parquet scan) with the scan's run-time filters ANDed after its own conditions
+/// (see `engine::conjunction`): a scan with a `WHERE` of its own does not apply them row by row (its static
+/// conditions are evaluated after decoding, in this filter), so a join's keys would otherwise reach only the
+/// join — through repartitions and aggregations that a few of them survive (TPC-H q20 aggregates 909K
+/// `lineitem` rows of 1994 for the 8.5K part-supplier pairs that join). A filter the scan's output lacks a
+/// column of is left to the scan.
+fn filter_above_scan(
+    node: Arc<dyn ExecutionPlan>,
+    beyond_aggregations: &HashSet<u64>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let Some(filter) = node.downcast_ref::<FilterExec>() else {
+        return Ok(Transformed::no(node));
+    };
+    let input = filter.input();
+    let predicate = input
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        .and_then(|config| config.file_source().downcast_ref::<ParquetSource>())
+        .and_then(FileSource::filter);
+    let Some(predicate) = predicate else {
+        return Ok(Transformed::no(node));
+    };
+    let schema = input.schema();
+    let filters: Vec<(Arc<dyn PhysicalExpr>, bool)> = split_conjunction(&predicate)
+        .into_iter()
+        .filter_map(|c| {
+            let id = dynamic_filter(c)?.expression_id();
+            let any_form = id.is_some_and(|id| beyond_aggregations.contains(&id));
+            Some((
+                reassign_expr_columns(Arc::clone(c), &schema).ok()?,
+                any_form,
+            ))
+        })
+        .collect();
+    if filters.is_empty() {
+        return Ok(Transformed::no(node));
+    }
+    let predicate = super::conjunction::with_run_time_filters(filter.predicate(), filters)?;
+    let rebuilt = FilterExecBuilder::from(filter)
+        .with_predicate(predicate)
+        .build()?;
+    Ok(Transformed::yes(Arc::new(rebuilt)))
+}
+
+/// The run-time filters that a join pushed through an aggregation to reach a scan (the aggregation sits
+/// between the join that produces the filter and the scan that holds it): rows they drop spare the
+/// aggregation, so they pay even as lookups into the join's hash table.
+fn filters_beyond_aggregations(plan: &Arc<dyn ExecutionPlan>) -> Result<HashSet<u64>> {
+    let mut ids = HashSet::new();
+    plan.apply(|node| {
+        if node.is::<AggregateExec>() {
+            let mut held = HashSet::new();
+            let mut produced = HashSet::new();
+            node.apply(|below| {
+                for e in below.dynamic_expressions_produced() {
+                    produced.extend(e.expression_id());
+                }
+                if let Some(exec) = below.downcast_ref::<DataSourceExec>()
+                    && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
+                    && let Some(predicate) = FileSource::filter(config.file_source().as_ref())
+                {
+                    for c in split_conjunction(&predicate) {
+                        held.extend(dynamic_filter(c).and_then(|d| d.expression_id()));
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+            ids.extend(held.difference(&produced));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(ids)
 }
 
 /// Who produces a dynamic filter.
