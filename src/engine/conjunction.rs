@@ -272,9 +272,19 @@ fn on_kept(
     kept: &BooleanBuffer,
     n: usize,
 ) -> Result<BooleanBuffer> {
-    let filter = FilterBuilder::new(&BooleanArray::new(kept.clone(), None))
-        .optimize()
-        .build();
+    let mut filter = FilterBuilder::new(&BooleanArray::new(kept.clone(), None));
+    // Planning the copy (runs or indices) pays for several arrays, not for one (as arrow's
+    // `filter_record_batch` decides).
+    let schema = batch.schema_ref();
+    if part.columns.len() > 1
+        || part
+            .columns
+            .first()
+            .is_some_and(|&c| FilterBuilder::is_optimize_beneficial(schema.field(c).data_type()))
+    {
+        filter = filter.optimize();
+    }
+    let filter = filter.build();
     let narrowed = filter.filter_record_batch(&batch.project(&part.columns)?)?;
     let passed = truth(part.narrow.evaluate(&narrowed)?, n)?;
     Ok(scatter(kept, &passed))
