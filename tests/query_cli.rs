@@ -250,26 +250,41 @@ fn string_equality_over_parquet_views_counts_as_the_generator_does() {
     ];
     for (condition, pick) in cases {
         let want = logs.iter().filter(|r| pick(r)).count() as u64;
-        assert!(want > 0, "{condition}");
-        let sql = format!("SELECT count(*) FROM weblogs_parquet WHERE {condition}");
-        for on in [true, false] {
-            let doc = f.json_last(&[], &format!("SET owl.string_view_equality = {on}; {sql}"));
-            assert_eq!(doc["rows"][0][0].as_u64(), Some(want), "{condition}, {on}");
-        }
-        let plan = |on: bool| {
-            let doc = f.json_last(
-                &[],
-                &format!("SET owl.string_view_equality = {on}; EXPLAIN {sql}"),
-            );
-            doc["rows"].to_string()
-        };
-        assert!(
-            plan(true).contains("(by view)"),
-            "{condition}: {}",
-            plan(true)
+        counts_with_setting(
+            &f,
+            "string_view_equality",
+            "(by view)",
+            condition,
+            want,
+            true,
         );
-        assert!(!plan(false).contains("(by view)"), "{condition}");
     }
+}
+
+/// `SELECT count(*) FROM weblogs_parquet WHERE <condition>` counts `want` (> 0) rows with `owl.<setting>` on,
+/// and off too when `off_too`; its plan shows `marker` only with the setting on.
+fn counts_with_setting(
+    f: &Fixture,
+    setting: &str,
+    marker: &str,
+    condition: &str,
+    want: u64,
+    off_too: bool,
+) {
+    assert!(want > 0, "{condition}");
+    let sql = format!("SELECT count(*) FROM weblogs_parquet WHERE {condition}");
+    let ons: &[bool] = if off_too { &[true, false] } else { &[true] };
+    for on in ons {
+        let doc = f.json_last(&[], &format!("SET owl.{setting} = {on}; {sql}"));
+        assert_eq!(doc["rows"][0][0].as_u64(), Some(want), "{condition}, {on}");
+    }
+    let plan = |on: bool| {
+        let doc = f.json_last(&[], &format!("SET owl.{setting} = {on}; EXPLAIN {sql}"));
+        doc["rows"].to_string()
+    };
+    let shown = plan(true);
+    assert!(shown.contains(marker), "{condition}: {shown}");
+    assert!(!plan(false).contains(marker), "{condition}");
 }
 
 #[test]
@@ -300,27 +315,16 @@ fn anded_conditions_in_turn_count_as_the_generator_does() {
     ];
     for (condition, pick) in cases {
         let want = logs.iter().filter(|r| pick(r)).count() as u64;
-        assert!(want > 0, "{condition}");
-        let sql = format!("SELECT count(*) FROM weblogs_parquet WHERE {condition}");
-        let doc = f.json_last(&[], &format!("SET owl.filter_conjunctions = true; {sql}"));
-        assert_eq!(doc["rows"][0][0].as_u64(), Some(want), "{condition}");
-        if !condition.contains(" / ") {
-            let doc = f.json_last(&[], &format!("SET owl.filter_conjunctions = false; {sql}"));
-            assert_eq!(doc["rows"][0][0].as_u64(), Some(want), "{condition}, off");
-        }
-        let plan = |on: bool| {
-            let doc = f.json_last(
-                &[],
-                &format!("SET owl.filter_conjunctions = {on}; EXPLAIN {sql}"),
-            );
-            doc["rows"].to_string()
-        };
-        assert!(
-            plan(true).contains("(in turn)"),
-            "{condition}: {}",
-            plan(true)
+        // DataFusion's AND may divide by zero there (it narrows only below a fifth of a batch).
+        let off_too = !condition.contains(" / ");
+        counts_with_setting(
+            &f,
+            "filter_conjunctions",
+            "(in turn)",
+            condition,
+            want,
+            off_too,
         );
-        assert!(!plan(false).contains("(in turn)"), "{condition}");
     }
 }
 

@@ -157,8 +157,9 @@ impl Part {
                 let Some(c) = e.downcast_ref::<Column>() else {
                     return Ok(Transformed::no(e));
                 };
-                // Present: `columns` holds every column the condition reads.
-                let at = columns.binary_search(&c.index()).unwrap_or_default();
+                let Ok(at) = columns.binary_search(&c.index()) else {
+                    return internal_err!("column {c} missing from its condition's columns");
+                };
                 Ok(Transformed::yes(Arc::new(Column::new(c.name(), at)) as _))
             })
             .data()?;
@@ -224,23 +225,15 @@ impl Conjunction {
                 continue;
             }
             let tested = kept.as_ref().map_or(rows, |(_, n)| *n);
-            let narrow = kept
-                .as_ref()
-                .is_some_and(|(_, n)| *n as f64 <= NARROW_SHARE * rows as f64);
             let next = match &kept {
-                Some((bits, n)) if narrow => on_kept(part, batch, bits, *n)?,
-                _ => match whole(part, batch) {
-                    Ok(passed) => match &kept {
-                        Some((bits, _)) => bits & &passed,
-                        None => passed,
-                    },
+                None => whole(part, batch)?,
+                Some((bits, n)) if *n as f64 <= NARROW_SHARE * rows as f64 => {
+                    on_kept(part, batch, bits, *n)?
+                }
+                Some((bits, n)) => match whole(part, batch) {
+                    Ok(passed) => bits & &passed,
                     // Maybe only rows that an earlier condition dropped fail it.
-                    Err(e) => match &kept {
-                        Some((bits, n)) if *n < rows => {
-                            on_kept(part, batch, bits, *n).map_err(|_| e)?
-                        }
-                        _ => return Err(e),
-                    },
+                    Err(e) => on_kept(part, batch, bits, *n).map_err(|_| e)?,
                 },
             };
             let n = next.count_set_bits();

@@ -1,8 +1,9 @@
 //! A join's keys, in a form the Parquet reader can skip row groups and pages with.
 //!
 //! A hash join's dynamic filter (see `pushdown.rs`) lists its build side's keys when there are at most 4,096 of
-//! them (`engine::JOIN_LISTED_KEYS`; DataFusion's default is 150): `k >= lo AND k <= hi AND k IN (...)`, or, when the join is split into hash partitions,
-//! `CASE hash(k) % n WHEN 0 THEN <that, for partition 0> WHEN 1 THEN ... ELSE false END`. DataFusion's
+//! them (`engine::JOIN_LISTED_KEYS`; DataFusion's default is 150): `k >= lo AND k <= hi AND k IN (...)`, or,
+//! when the join is split into hash partitions, `CASE hash(k) % n WHEN 0 THEN <that, for partition 0> WHEN 1
+//! THEN ... ELSE false END`. DataFusion's
 //! pruning (row groups by the footer's min/max, pages by the page index) understands neither the CASE nor a
 //! list of more than 20 values (`datafusion.execution.parquet.max_in_list_size`, and always 20 for pages), so
 //! a scan of a table sorted by the key reads every row group even when the join can use a few of them: TPC-H

@@ -167,12 +167,7 @@ fn filter_above_scan(
         return Ok(Transformed::no(node));
     };
     let input = filter.input();
-    let predicate = input
-        .downcast_ref::<DataSourceExec>()
-        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-        .and_then(|config| config.file_source().downcast_ref::<ParquetSource>())
-        .and_then(FileSource::filter);
-    let Some(predicate) = predicate else {
+    let Some(predicate) = parquet_predicate(input) else {
         return Ok(Transformed::no(node));
     };
     let schema = input.schema();
@@ -197,6 +192,14 @@ fn filter_above_scan(
     Ok(Transformed::yes(Arc::new(rebuilt)))
 }
 
+/// The predicate pushed into `node` when it is a Parquet scan: its static filters and its run-time ones.
+fn parquet_predicate(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn PhysicalExpr>> {
+    node.downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        .and_then(|config| config.file_source().downcast_ref::<ParquetSource>())
+        .and_then(FileSource::filter)
+}
+
 /// The run-time filters that a join pushed through an aggregation to reach a scan (the aggregation sits
 /// between the join that produces the filter and the scan that holds it): rows they drop spare the
 /// aggregation, so they pay even as lookups into the join's hash table.
@@ -210,10 +213,7 @@ fn filters_beyond_aggregations(plan: &Arc<dyn ExecutionPlan>) -> Result<HashSet<
                 for e in below.dynamic_expressions_produced() {
                     produced.extend(e.expression_id());
                 }
-                if let Some(exec) = below.downcast_ref::<DataSourceExec>()
-                    && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
-                    && let Some(predicate) = FileSource::filter(config.file_source().as_ref())
-                {
+                if let Some(predicate) = parquet_predicate(below) {
                     for c in split_conjunction(&predicate) {
                         held.extend(dynamic_filter(c).and_then(|d| d.expression_id()));
                     }
