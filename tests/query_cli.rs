@@ -880,6 +880,54 @@ fn run_time_filters_join_a_scans_own_filter() {
     );
 }
 
+/// A join with more keys than its run-time filter lists (4,096) gathers them into a bitmap as it reads its build
+/// side: the filter above the probe side's scan then drops the rows that match no key, where it would pass them
+/// all to the join (its lookup into the join's hash table costs what the join's probe does, so it is not
+/// evaluated there). The keys gathered and the rows the filter keeps, as `EXPLAIN ANALYZE` shows them, are the
+/// generator's; answers are the same with `SET owl.join_key_bitmaps = false`.
+#[test]
+fn joins_with_many_keys_filter_their_probe_side_by_a_bitmap() {
+    let f = Fixture::new();
+    facts_and_dims(&f);
+    let keys: Vec<i64> = (0..60_000i64).filter(|k| k % 97 < 10).collect();
+    let (n, span) = (keys.len(), keys[keys.len() - 1] - keys[0] + 1);
+    assert!(n > 4096);
+    let sql = "SELECT count(*), sum(f.v) FROM facts f JOIN (SELECT k FROM facts WHERE v < 10) g ON f.k = g.k \
+               WHERE f.label <> 'none'";
+    for on in [true, false] {
+        let set = format!("SET owl.join_key_bitmaps = {on};");
+        let doc = f.json_last(&["-d", "crawled"], &format!("{set} {sql}"));
+        assert_eq!(
+            doc["rows"],
+            serde_json::json!([[n, keys.iter().map(|k| k % 97).sum::<i64>()]]),
+            "{on}"
+        );
+        let plan = f.csv_in("crawled", &format!("{set} EXPLAIN ANALYZE {sql}"));
+        let collector = plan.lines().find(|l| l.contains("CollectKeysExec"));
+        let filter = plan
+            .lines()
+            .find(|l| l.trim_start().starts_with("FilterExec: label@"))
+            .unwrap_or_else(|| panic!("{plan}"));
+        let kept = count_metric(filter, "output_rows");
+        if on {
+            let collector = collector.unwrap_or_else(|| panic!("{plan}"));
+            assert!(
+                collector.contains(&format!("bitmap of {n} keys over {span} values")),
+                "{collector}"
+            );
+            assert!(
+                filter.contains(&format!("(tested by a bitmap of the join's {n} keys)")),
+                "{filter}"
+            );
+            // Shown to three digits.
+            assert!(kept.abs_diff(n as u64) <= 5, "{kept} of {n}: {filter}");
+        } else {
+            assert!(collector.is_none(), "{plan}");
+            assert_eq!(kept, 60_000, "{filter}");
+        }
+    }
+}
+
 /// A join whose build side has few keys, and an `ORDER BY ... LIMIT`, filter the Parquet scan below them row
 /// by row (the scan has no `WHERE` of its own); a join with many keys does not. The choice shows in `EXPLAIN
 /// ANALYZE` with the counts it was made on; answers are the same with `SET owl.dynamic_row_filters = false`.

@@ -143,7 +143,7 @@ impl Part {
                     return true;
                 };
                 dynamic.wait_complete().now_or_never().is_some()
-                    && (o.any_form || *o.listed.get_or_init(|| key_pruning::lists_keys(dynamic)))
+                    && (o.any_form || *o.listed.get_or_init(|| key_pruning::lists_keys(&self.expr)))
             }
         }
     }

@@ -50,9 +50,13 @@ use datafusion::physical_expr_common::physical_expr::{
     snapshot_generation, snapshot_physical_expr,
 };
 use datafusion::physical_plan::ExecutionPlan;
+use futures::FutureExt;
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
+
+use super::build_keys::BuildKeys;
 
 /// At most this many keys are listed for pruning (each is a min/max comparison per row group and page);
 /// more give their bounds.
@@ -68,19 +72,52 @@ pub struct KeyHint {
     prune: bool,
     /// What evaluates the filter row by row, for the filter's snapshot generation: `k IN (keys)` when it lists
     /// its keys (one hash-set lookup a row, where the partitioned form hashes each row, picks its partition's
-    /// branch and tests bounds and a list), else the filter itself.
-    fast: Mutex<Option<(u64, Arc<dyn PhysicalExpr>)>>,
+    /// branch and tests bounds and a list), or a bitmap of the join's build-side keys (`build_keys`), else the
+    /// filter itself.
+    fast: Mutex<Option<Evaluator>>,
+    /// The join's build-side keys, gathered as it builds (`engine::build_keys`).
+    keys: Option<Arc<BuildKeys>>,
 }
 
 impl Eq for KeyHint {}
 
+/// What evaluates a [`KeyHint`] row by row, and what it was made from.
+#[derive(Debug)]
+struct Evaluator {
+    /// The filter's snapshot generation.
+    generation: u64,
+    /// Whether the filter was complete.
+    complete: bool,
+    /// Whether it tests the join's gathered keys.
+    bitmap: bool,
+    expr: Arc<dyn PhysicalExpr>,
+}
+
 impl KeyHint {
-    fn new(filter: Arc<dyn PhysicalExpr>, prune: bool) -> Self {
+    fn new(filter: Arc<dyn PhysicalExpr>, prune: bool, keys: Option<Arc<BuildKeys>>) -> Self {
         KeyHint {
             filter,
             prune,
             fast: Mutex::new(None),
+            keys,
         }
+    }
+
+    /// The join's build-side keys as a bitmap over the filter's key column, once the join has completed its
+    /// filter (which says its rows may be filtered: DataFusion computes one only where dropping the rows that
+    /// match no key keeps the answer).
+    fn collected(&self) -> Option<KeyBits> {
+        let keys = self.keys.as_ref()?;
+        let set = keys.set()?;
+        let dynamic = self.filter.downcast_ref::<DynamicFilterPhysicalExpr>()?;
+        dynamic.wait_complete().now_or_never()?;
+        let key = dynamic.children().get(keys.index()).copied()?;
+        Some(KeyBits::new(Arc::clone(key), Arc::clone(set)))
+    }
+
+    /// The distinct keys of the join's build side, when gathered as a bitmap (and the filter is complete).
+    pub fn collected_keys(&self) -> Option<u64> {
+        self.collected().map(|bits| bits.set.len())
     }
 
     /// Whether pruning gets the keys.
@@ -90,12 +127,21 @@ impl KeyHint {
 
     fn evaluator(&self, schema: &Schema) -> Result<Arc<dyn PhysicalExpr>> {
         let generation = snapshot_generation(&self.filter);
+        let complete = |f: &Arc<dyn PhysicalExpr>| {
+            f.downcast_ref::<DynamicFilterPhysicalExpr>()
+                .is_none_or(|d| d.wait_complete().now_or_never().is_some())
+        };
         let mut fast = self.fast.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, e)) = fast.as_ref()
-            && *g == generation
+        // Made for this generation, and since then neither completed (completing keeps the generation) nor,
+        // for a bitmap, reset.
+        if let Some(made) = fast.as_ref()
+            && made.generation == generation
+            && (made.complete || !complete(&self.filter))
+            && (!made.bitmap || self.keys.as_ref().is_some_and(|k| k.set().is_some()))
         {
-            return Ok(Arc::clone(e));
+            return Ok(Arc::clone(&made.expr));
         }
+        let is_complete = complete(&self.filter);
         let snapshot = snapshot_physical_expr(Arc::clone(&self.filter))?;
         let e = match listed_keys(&snapshot) {
             Some((key, values, _)) if !values.is_empty() => {
@@ -112,9 +158,26 @@ impl KeyHint {
                     }
                 }
             }
-            _ => snapshot,
+            _ => match self.collected() {
+                Some(bits) => {
+                    let expr: Arc<dyn PhysicalExpr> = Arc::new(bits);
+                    *fast = Some(Evaluator {
+                        generation,
+                        complete: is_complete,
+                        bitmap: true,
+                        expr: Arc::clone(&expr),
+                    });
+                    return Ok(expr);
+                }
+                None => snapshot,
+            },
         };
-        *fast = Some((generation, Arc::clone(&e)));
+        *fast = Some(Evaluator {
+            generation,
+            complete: is_complete,
+            bitmap: false,
+            expr: Arc::clone(&e),
+        });
         Ok(e)
     }
 }
@@ -132,12 +195,18 @@ impl Hash for KeyHint {
     }
 }
 
-/// Whether a join's filter, as it stands, lists its keys (tested a row by a bitmap or a hash set, not by a
-/// lookup into the join's hash table).
-pub fn lists_keys(filter: &DynamicFilterPhysicalExpr) -> bool {
-    filter
-        .current()
-        .ok()
+/// Whether a join's filter (`expr`: itself or wrapped in a [`KeyHint`]), as it stands, lists its keys or has
+/// them gathered as a bitmap: tested a row by a bitmap or a hash set, not by a lookup into the join's hash
+/// table.
+pub fn lists_keys(expr: &Arc<dyn PhysicalExpr>) -> bool {
+    if expr
+        .downcast_ref::<KeyHint>()
+        .is_some_and(|hint| hint.collected().is_some())
+    {
+        return true;
+    }
+    dynamic_filter(expr)
+        .and_then(|filter| filter.current().ok())
         .and_then(|current| listed_keys(&current))
         .is_some_and(|(_, keys, _)| !keys.is_empty())
 }
@@ -150,9 +219,13 @@ pub fn dynamic_filter(expr: &Arc<dyn PhysicalExpr>) -> Option<&DynamicFilterPhys
     }
 }
 
-/// The Parquet scan `node` with each dynamic filter of its predicate wrapped in a [`KeyHint`]; unchanged when
-/// it is not a Parquet scan or has no dynamic filter.
-pub fn hint_scan(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+/// The Parquet scan `node` with each dynamic filter of its predicate wrapped in a [`KeyHint`] (with the keys
+/// `collectors` gather for the filter's join, by the filter's id); unchanged when it is not a Parquet scan or
+/// has no dynamic filter.
+pub fn hint_scan(
+    node: Arc<dyn ExecutionPlan>,
+    collectors: &HashMap<u64, Arc<BuildKeys>>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
     let Some(exec) = node.downcast_ref::<DataSourceExec>() else {
         return Ok(Transformed::no(node));
     };
@@ -176,7 +249,12 @@ pub fn hint_scan(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Exe
             let prune = collect_columns(&e)
                 .iter()
                 .any(|c| !skipless.contains(c.name()));
-            let hint = Arc::new(KeyHint::new(e, prune)) as Arc<dyn PhysicalExpr>;
+            let keys = e
+                .downcast_ref::<DynamicFilterPhysicalExpr>()
+                .and_then(|d| d.expression_id())
+                .and_then(|id| collectors.get(&id))
+                .cloned();
+            let hint = Arc::new(KeyHint::new(e, prune, keys)) as Arc<dyn PhysicalExpr>;
             return Ok(Transformed::new(hint, true, TreeNodeRecursion::Jump));
         }
         Ok(Transformed::no(e))
@@ -327,7 +405,11 @@ impl fmt::Display for KeyHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Plans show the filter as DataFusion does, a list of keys cut to its first ones (a join lists up to
         // thousands).
-        f.write_str(&shorten_lists(&self.filter.to_string()))
+        f.write_str(&shorten_lists(&self.filter.to_string()))?;
+        match self.collected_keys() {
+            Some(n) => write!(f, " (tested by a bitmap of the join's {n} keys)"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -378,7 +460,11 @@ impl PhysicalExpr for KeyHint {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
         match <[_; 1]>::try_from(children) {
-            Ok([filter]) => Ok(Arc::new(KeyHint::new(filter, self.prune))),
+            Ok([filter]) => Ok(Arc::new(KeyHint::new(
+                filter,
+                self.prune,
+                self.keys.clone(),
+            ))),
             Err(_) => Err(DataFusionError::Internal(
                 "a key hint wraps one filter".into(),
             )),
@@ -404,18 +490,66 @@ impl PhysicalExpr for KeyHint {
 /// A bitmap of integer keys spans at most this many values (128 KiB), or 64 a key.
 const MAX_KEY_BITS: u64 = 1 << 20;
 
-/// `key IN (keys)` over integer keys of a small span: one bit a value from the smallest key to the largest, a
-/// row one bit test (DataFusion's list hashes each row and probes a hash set). NULL where the key is NULL, as
-/// the list answers.
-#[derive(Debug)]
-struct KeyBits {
-    key: Arc<dyn PhysicalExpr>,
+/// Distinct integer keys as one bit a value from the smallest to the largest.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct KeySet {
     lo: i64,
     span: u64,
     bits: Vec<u64>,
 }
 
+impl KeySet {
+    /// For `keys` (not null; repeats allowed) whose span is at most `max_span` values.
+    pub fn try_new(keys: &[i64], max_span: u64) -> Option<Self> {
+        let (lo, hi) = (*keys.iter().min()?, *keys.iter().max()?);
+        let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).ok()?;
+        if span > max_span {
+            return None;
+        }
+        let mut bits = vec![0u64; span.div_ceil(64) as usize];
+        for &v in keys {
+            let at = v.wrapping_sub(lo) as u64;
+            bits[(at / 64) as usize] |= 1 << (at % 64);
+        }
+        Some(KeySet { lo, span, bits })
+    }
+
+    /// How many distinct keys the set holds.
+    pub fn len(&self) -> u64 {
+        self.bits.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// How many values the bitmap spans (smallest key to largest).
+    pub fn span(&self) -> u64 {
+        self.span
+    }
+
+    fn contains<T: ArrowPrimitiveType>(&self, array: &PrimitiveArray<T>) -> BooleanArray {
+        let values = array.values();
+        let hits = BooleanBuffer::collect_bool(values.len(), |i| {
+            values[i].to_i64().is_some_and(|v| {
+                let at = v.wrapping_sub(self.lo) as u64;
+                at < self.span && (self.bits[(at / 64) as usize] >> (at % 64)) & 1 == 1
+            })
+        });
+        BooleanArray::new(hits, array.logical_nulls())
+    }
+}
+
+/// `key IN (keys)` over integer keys of a small span: one bit a value from the smallest key to the largest, a
+/// row one bit test (DataFusion's list hashes each row and probes a hash set). NULL where the key is NULL, as
+/// the list answers.
+#[derive(Debug)]
+pub struct KeyBits {
+    key: Arc<dyn PhysicalExpr>,
+    set: Arc<KeySet>,
+}
+
 impl KeyBits {
+    pub fn new(key: Arc<dyn PhysicalExpr>, set: Arc<KeySet>) -> Self {
+        KeyBits { key, set }
+    }
+
     /// For `values` (distinct, not null) of the key's own integer type, when their span is small.
     fn try_new(
         key: &Arc<dyn PhysicalExpr>,
@@ -434,33 +568,8 @@ impl KeyBits {
                     .flatten()
             })
             .collect::<Option<Vec<i64>>>()?;
-        let (lo, hi) = (*ints.iter().min()?, *ints.iter().max()?);
-        let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).ok()?;
-        if span > MAX_KEY_BITS.max(64 * ints.len() as u64) {
-            return None;
-        }
-        let mut bits = vec![0u64; span.div_ceil(64) as usize];
-        for v in ints {
-            let at = v.wrapping_sub(lo) as u64;
-            bits[(at / 64) as usize] |= 1 << (at % 64);
-        }
-        Some(KeyBits {
-            key: Arc::clone(key),
-            lo,
-            span,
-            bits,
-        })
-    }
-
-    fn contains<T: ArrowPrimitiveType>(&self, array: &PrimitiveArray<T>) -> BooleanArray {
-        let values = array.values();
-        let hits = BooleanBuffer::collect_bool(values.len(), |i| {
-            values[i].to_i64().is_some_and(|v| {
-                let at = v.wrapping_sub(self.lo) as u64;
-                at < self.span && (self.bits[(at / 64) as usize] >> (at % 64)) & 1 == 1
-            })
-        });
-        BooleanArray::new(hits, array.logical_nulls())
+        let set = KeySet::try_new(&ints, MAX_KEY_BITS.max(64 * ints.len() as u64))?;
+        Some(KeyBits::new(Arc::clone(key), Arc::new(set)))
     }
 }
 
@@ -482,10 +591,7 @@ fn integer_key(v: &ScalarValue) -> Option<i64> {
 
 impl PartialEq for KeyBits {
     fn eq(&self, other: &Self) -> bool {
-        self.key.eq(&other.key)
-            && self.lo == other.lo
-            && self.span == other.span
-            && self.bits == other.bits
+        self.key.eq(&other.key) && self.set == other.set
     }
 }
 
@@ -494,15 +600,13 @@ impl Eq for KeyBits {}
 impl Hash for KeyBits {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.key.hash(state);
-        self.lo.hash(state);
-        self.bits.hash(state);
+        self.set.hash(state);
     }
 }
 
 impl fmt::Display for KeyBits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
-        write!(f, "{} IN ({n} keys by bitmap)", self.key)
+        write!(f, "{} IN ({} keys by bitmap)", self.key, self.set.len())
     }
 }
 
@@ -518,15 +622,15 @@ impl PhysicalExpr for KeyBits {
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         let array = self.key.evaluate(batch)?.into_array(batch.num_rows())?;
         let out = match array.data_type() {
-            DataType::Int8 => self.contains(array.as_primitive::<Int8Type>()),
-            DataType::Int16 => self.contains(array.as_primitive::<Int16Type>()),
-            DataType::Int32 => self.contains(array.as_primitive::<Int32Type>()),
-            DataType::Int64 => self.contains(array.as_primitive::<Int64Type>()),
-            DataType::UInt8 => self.contains(array.as_primitive::<UInt8Type>()),
-            DataType::UInt16 => self.contains(array.as_primitive::<UInt16Type>()),
-            DataType::UInt32 => self.contains(array.as_primitive::<UInt32Type>()),
-            DataType::UInt64 => self.contains(array.as_primitive::<UInt64Type>()),
-            DataType::Date32 => self.contains(array.as_primitive::<Date32Type>()),
+            DataType::Int8 => self.set.contains(array.as_primitive::<Int8Type>()),
+            DataType::Int16 => self.set.contains(array.as_primitive::<Int16Type>()),
+            DataType::Int32 => self.set.contains(array.as_primitive::<Int32Type>()),
+            DataType::Int64 => self.set.contains(array.as_primitive::<Int64Type>()),
+            DataType::UInt8 => self.set.contains(array.as_primitive::<UInt8Type>()),
+            DataType::UInt16 => self.set.contains(array.as_primitive::<UInt16Type>()),
+            DataType::UInt32 => self.set.contains(array.as_primitive::<UInt32Type>()),
+            DataType::UInt64 => self.set.contains(array.as_primitive::<UInt64Type>()),
+            DataType::Date32 => self.set.contains(array.as_primitive::<Date32Type>()),
             other => {
                 return Err(DataFusionError::Internal(format!(
                     "a key bitmap over {other}"
@@ -545,12 +649,7 @@ impl PhysicalExpr for KeyBits {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
         match <[_; 1]>::try_from(children) {
-            Ok([key]) => Ok(Arc::new(KeyBits {
-                key,
-                lo: self.lo,
-                span: self.span,
-                bits: self.bits.clone(),
-            })),
+            Ok([key]) => Ok(Arc::new(KeyBits::new(key, Arc::clone(&self.set)))),
             Err(_) => Err(DataFusionError::Internal(
                 "a key bitmap tests one key".into(),
             )),
@@ -627,6 +726,71 @@ mod tests {
             ).unwrap();
             prop_assert_eq!(bits, list);
         }
+    }
+
+    #[test]
+    fn gathered_keys_test_a_row_with_one_bit_once_the_join_completes_its_filter() {
+        let batch = batch(Arc::new(Int64Array::from(vec![
+            Some(1),
+            Some(5),
+            None,
+            Some(70),
+        ])));
+        let k: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let dynamic = Arc::new(DynamicFilterPhysicalExpr::new(
+            vec![Arc::clone(&k)],
+            datafusion::physical_expr::expressions::lit(true),
+        ));
+        let keys = Arc::new(BuildKeys::gathered(
+            0,
+            Arc::new(Int64Array::from(vec![5, 70, 3, 5])),
+        ));
+        let hint: Arc<dyn PhysicalExpr> = Arc::new(KeyHint::new(
+            Arc::clone(&dynamic) as _,
+            false,
+            Some(Arc::clone(&keys)),
+        ));
+        let answer = |h: &Arc<dyn PhysicalExpr>| {
+            h.evaluate(&batch)
+                .unwrap()
+                .into_array(4)
+                .unwrap()
+                .as_boolean()
+                .clone()
+        };
+        // Not complete: the filter as it stands, even with the keys gathered.
+        assert_eq!(answer(&hint), BooleanArray::from(vec![true; 4]));
+        assert!(!lists_keys(&hint));
+        // Updated (bounds, as a filter that looks keys up in the join's hash table has), not yet complete.
+        let bound = Arc::new(BinaryExpr::new(
+            Arc::clone(&k),
+            Operator::GtEq,
+            Arc::new(Literal::new(ScalarValue::Int64(Some(0)))),
+        ));
+        dynamic.update(bound).unwrap();
+        let by_bound = BooleanArray::from(vec![Some(true), Some(true), None, Some(true)]);
+        assert_eq!(answer(&hint), by_bound);
+        // Complete (which keeps the generation): the join's keys, one bit a row.
+        dynamic.mark_complete();
+        assert_eq!(
+            answer(&hint),
+            BooleanArray::from(vec![Some(false), Some(true), None, Some(true)])
+        );
+        assert!(lists_keys(&hint));
+        assert!(
+            hint.to_string()
+                .ends_with("(tested by a bitmap of the join's 3 keys)"),
+            "{hint}"
+        );
+        // Rebuilt over other columns (a filter above the scan), it keeps the keys.
+        let moved = Arc::clone(&hint)
+            .with_new_children(vec![Arc::clone(&dynamic) as _])
+            .unwrap();
+        assert_eq!(answer(&moved), answer(&hint));
+        // The join's state reset (a recursive query's next round): the filter's own form again.
+        keys.reset();
+        assert_eq!(answer(&hint), by_bound);
+        assert!(!hint.to_string().contains("bitmap"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod analyze;
 mod athena;
+mod build_keys;
 mod commands;
 mod conjunction;
 mod count_distinct;
@@ -94,7 +95,8 @@ pub struct Outcome {
 /// the join's hash table. Listed keys are what owl prunes Parquet row groups and pages by and tests rows against
 /// with a bitmap (`key_pruning`); a lookup costs a scan as much as the join's own probe (TPC-H q17: 62 ms of
 /// row filtering for 204 part keys, 9 ms as a bitmap). DataFusion's byte limit (128 KiB a partition) still
-/// applies.
+/// applies. More keys are gathered into a bitmap by owl as the join builds (`build_keys`): DataFusion makes a
+/// literal a listed key, and listing 1.5M of them made TPC-H q9 25 times slower.
 const JOIN_LISTED_KEYS: usize = 4096;
 
 /// The query engine over one registry.

@@ -15,6 +15,9 @@ pub struct OwlOptions {
     /// Skip Parquet row groups and pages by the keys a join's run-time filter lists (see
     /// `engine::key_pruning`).
     pub join_key_pruning: bool,
+    /// Gather a hash join's build-side keys into a bitmap that its run-time filter tests (see
+    /// `engine::build_keys`).
+    pub join_key_bitmaps: bool,
     /// Read a Parquet page index only where it can skip pages (see `engine::page_index`).
     pub clustered_page_index: bool,
     /// Order inner joins by estimated rows (see `engine::join_order`).
@@ -43,6 +46,7 @@ impl Default for OwlOptions {
             materialize_ctes: true,
             dynamic_row_filters: true,
             join_key_pruning: true,
+            join_key_bitmaps: true,
             clustered_page_index: true,
             join_reordering: true,
             ndjson_fast_path: true,
@@ -59,7 +63,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 12] = [
+const SETTINGS: [Setting; 13] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -81,6 +85,14 @@ const SETTINGS: [Setting; 12] = [
          (up to 4096 a partition), and test those keys with one bit or hash lookup a row when the filter applies \
          row by row; false: as DataFusion does (it prunes with a single list of at most 20)",
         |o| &mut o.join_key_pruning,
+    ),
+    (
+        "join_key_bitmaps",
+        "Gather the keys of a hash join's build side (integers or dates of a span up to 8M values, or 64 a \
+         key) into a bitmap as the join reads them, so that its run-time filter tests a row with one bit \
+         where it would look the row up in the join's hash table (more than 4096 keys); with \
+         join_key_pruning; false: such filters are hash-table lookups, as in DataFusion",
+        |o| &mut o.join_key_bitmaps,
     ),
     (
         "clustered_page_index",

@@ -31,8 +31,9 @@
 //! A scan with a `WHERE` of its own keeps DataFusion's reading (its static conditions run after decoding, in the
 //! `FilterExec` above it); there the scan's run-time filters join that filter's conditions, last (see
 //! `engine::conjunction`): evaluated once complete, on the rows the static conditions kept, and dropped once
-//! they pass most rows they are tried on. Only a filter that lists its keys (a bitmap or a hash set a row) is
-//! evaluated, or one the join pushed through an aggregation to reach the scan: a lookup into the join's hash
+//! they pass most rows they are tried on. Only a filter that lists its keys (a bitmap or a hash set a row), or
+//! whose join gathered its keys into a bitmap as it built (`build_keys.rs`), is evaluated, or one the join
+//! pushed through an aggregation to reach the scan: a lookup into the join's hash
 //! table costs about what the join's probe does, so it pays only where it spares more (TPC-H q20 aggregates
 //! `lineitem`'s 909K rows of 1994 for 8.5K part-supplier pairs; evaluated as lookups on every partitioned join's
 //! probe side, q4 and q10 ran 20-60% slower).
@@ -77,6 +78,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::OnceCell;
 
+use super::build_keys;
 use super::key_pruning::{self, KeyHint, dynamic_filter, is_column};
 use super::page_index;
 
@@ -104,6 +106,16 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
         }
         let page_index = config.execution.parquet.enable_page_index;
         let producers = Arc::new(OnceLock::new());
+        // The bitmaps are tested where run-time filters apply row by row: owl's choice, or DataFusion's
+        // `pushdown_filters` (every filter in every scan).
+        let collectors = if options.join_key_pruning
+            && options.join_key_bitmaps
+            && (row_filters || config.execution.parquet.pushdown_filters)
+        {
+            build_keys::collectors(&plan)?
+        } else {
+            HashMap::new()
+        };
         let beyond_aggregations = if row_filters {
             filters_beyond_aggregations(&plan)?
         } else {
@@ -114,8 +126,11 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
                 if row_filters && node.is::<FilterExec>() {
                     return filter_above_scan(node, &beyond_aggregations);
                 }
+                if let Some(join) = build_keys::collect_keys(&node, &collectors)? {
+                    return Ok(Transformed::yes(join));
+                }
                 let mut node = if options.join_key_pruning {
-                    key_pruning::hint_scan(node)?
+                    key_pruning::hint_scan(node, &collectors)?
                 } else {
                     Transformed::no(node)
                 };
@@ -193,7 +208,7 @@ fn filter_above_scan(
 }
 
 /// The predicate pushed into `node` when it is a Parquet scan: its static filters and its run-time ones.
-fn parquet_predicate(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn PhysicalExpr>> {
+pub(super) fn parquet_predicate(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn PhysicalExpr>> {
     node.downcast_ref::<DataSourceExec>()
         .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
         .and_then(|config| config.file_source().downcast_ref::<ParquetSource>())
@@ -480,13 +495,20 @@ impl RowFilterChoiceExec {
                 why = "a join's filter is not complete".into();
                 continue;
             };
-            // The keys the filter lists, else the rows the join's build side had (an upper bound).
-            let keys = listed_keys(&current).or_else(|| {
-                join.upgrade()?
-                    .metrics()?
-                    .sum_by_name("build_input_rows")
-                    .map(|v| v.as_usize())
-            });
+            // The keys the filter lists or the join gathered (of a single-column key: a multi-column key's
+            // bitmap holds one column's values), else the rows the join's build side had (an upper bound).
+            let keys = listed_keys(&current)
+                .or_else(|| {
+                    let hint = filter.downcast_ref::<KeyHint>()?;
+                    let single = dynamic.children().len() == 1;
+                    usize::try_from(hint.collected_keys().filter(|_| single)?).ok()
+                })
+                .or_else(|| {
+                    join.upgrade()?
+                        .metrics()?
+                        .sum_by_name("build_input_rows")
+                        .map(|v| v.as_usize())
+                });
             let Some(keys) = keys else {
                 why = "a join's filter of unknown size".into();
                 continue;
