@@ -23,16 +23,24 @@
 //! (a recursive query's next round: the scans' filters no longer follow the new join). `SET
 //! owl.join_key_bitmaps = false` turns it off.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{NullEquality, Statistics};
+use datafusion::common::{JoinType, NullEquality, ScalarValue, Statistics};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -46,7 +54,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
-use super::key_pruning::{KeySet, dynamic_filter};
+use super::key_pruning::{KeyBits, KeySet, dynamic_filter};
 
 /// A bitmap spans at most this many values (1 MiB), or 64 a key.
 const MAX_SPAN: u64 = 1 << 23;
@@ -146,9 +154,33 @@ impl BuildKeys {
     }
 }
 
-/// A key gatherer for each hash join whose dynamic filter a Parquet scan of `plan` holds and that has an integer
-/// or date key (not matching NULLs with NULLs), by the filter's id.
+/// A key gatherer for each hash join with an integer or date key (not matching NULLs with NULLs) whose keys a
+/// run-time filter will test, by the id of the join's dynamic filter: a Parquet scan holds that filter, or the
+/// join's probe side aggregates by the key where DataFusion's filter did not reach (see
+/// [`filter_below_aggregation`]).
 pub fn collectors(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<BuildKeys>>> {
+    let held = held_filters(plan)?;
+    let mut collectors = HashMap::new();
+    plan.apply(|node| {
+        if let Some(join) = node.downcast_ref::<HashJoinExec>()
+            && join.null_equality() == NullEquality::NullEqualsNothing
+            && let Some(id) = filter_id(join)
+            && let Some(index) = integer_key(join)
+            && !small(join.left())
+        {
+            let keys = Arc::new(BuildKeys::new(index));
+            let probe_held = held_filters(join.right())?.contains(&id);
+            if held.contains(&id) || (!probe_held && probe_aggregates(join, &keys)?.is_some()) {
+                collectors.insert(id, keys);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(collectors)
+}
+
+/// The ids of the dynamic filters the Parquet scans of `plan` hold.
+fn held_filters(plan: &Arc<dyn ExecutionPlan>) -> Result<HashSet<u64>> {
     let mut held = HashSet::new();
     plan.apply(|node| {
         if let Some(predicate) = super::pushdown::parquet_predicate(node) {
@@ -158,19 +190,111 @@ pub fn collectors(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<Buil
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
-    let mut collectors = HashMap::new();
-    plan.apply(|node| {
-        if let Some(join) = node.downcast_ref::<HashJoinExec>()
-            && join.null_equality() == NullEquality::NullEqualsNothing
-            && let Some(id) = filter_id(join)
-            && held.contains(&id)
-            && let Some(index) = integer_key(join)
-        {
-            collectors.insert(id, Arc::new(BuildKeys::new(index)));
+    Ok(held)
+}
+
+/// Whether a build side has, for certain, no more rows than a join's filter lists keys (a table read whole
+/// whose row count the registry knows): the filter lists them, nothing to gather.
+fn small(build: &Arc<dyn ExecutionPlan>) -> bool {
+    StatisticsContext::new()
+        .compute(build.as_ref(), &StatisticsArgs::new())
+        .is_ok_and(|s| matches!(s.num_rows, Precision::Exact(n) if n <= super::JOIN_LISTED_KEYS))
+}
+
+/// The join's probe side with a filter by its gathered keys below an aggregation, when it has one to put there.
+fn probe_aggregates(
+    join: &HashJoinExec,
+    keys: &Arc<BuildKeys>,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    // Joins whose probe rows without a match are not in the answer; NULL-aware anti joins (`NOT IN`) are
+    // answered by whether the probe side has NULLs.
+    if join.null_aware
+        || !matches!(
+            join.join_type(),
+            JoinType::Inner
+                | JoinType::Left
+                | JoinType::LeftSemi
+                | JoinType::RightSemi
+                | JoinType::LeftAnti
+        )
+    {
+        return Ok(None);
+    }
+    let Some(key) = join
+        .on()
+        .get(keys.index())
+        .and_then(|(_, probe)| probe.downcast_ref::<Column>())
+    else {
+        return Ok(None);
+    };
+    filter_below_aggregation(join.right(), key.index(), keys)
+}
+
+/// `node` with a filter by the gathered keys on its column `column` put over the input of the aggregation
+/// that groups by it, when `node` reaches one through projections, filters, repartitions and final aggregations
+/// by it.
+///
+/// A join whose key is two columns, one of them an aggregate (TPC-H q2 joins parts with the cheapest supply
+/// cost of each part: `p_partkey = ps_partkey AND ps_supplycost = min(ps_supplycost)`), gets no run-time filter
+/// below the aggregation from DataFusion (its filter tests both columns), so the aggregation groups every
+/// row (q2: 159K supply rows into 117K parts, for the 642 rows of the other side). The gathered keys of the
+/// grouping column drop, before grouping, the groups the join would drop after.
+pub fn filter_below_aggregation(
+    node: &Arc<dyn ExecutionPlan>,
+    column: usize,
+    keys: &Arc<BuildKeys>,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let below = if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
+        let Some(c) = projection
+            .expr()
+            .get(column)
+            .and_then(|e| e.expr.downcast_ref::<Column>())
+        else {
+            return Ok(None);
+        };
+        c.index()
+    } else if node.is::<RepartitionExec>() || node.is::<CoalescePartitionsExec>() {
+        column
+    } else if let Some(filter) = node.downcast_ref::<FilterExec>() {
+        // A condition on the aggregates (`HAVING`, or one DataFusion derived from the join's).
+        match filter.projection() {
+            Some(projection) => match projection.get(column) {
+                Some(c) => *c,
+                None => return Ok(None),
+            },
+            None => column,
         }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    Ok(collectors)
+    } else if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
+        let group = aggregate.group_expr();
+        let Some(c) = group
+            .expr()
+            .get(column)
+            .filter(|_| group.is_single())
+            .and_then(|(e, _)| e.downcast_ref::<Column>())
+        else {
+            return Ok(None);
+        };
+        if !matches!(
+            aggregate.mode(),
+            AggregateMode::Final | AggregateMode::FinalPartitioned
+        ) {
+            // Its input is the rows themselves.
+            let input = Arc::clone(aggregate.input());
+            let test = Arc::new(GatheredKeys::new(Arc::new(c.clone()), Arc::clone(keys)));
+            let filter = Arc::new(FilterExec::try_new(test, input)?);
+            return replace_children_if_necessary(Arc::clone(node), vec![filter]).map(Some);
+        }
+        c.index()
+    } else {
+        return Ok(None);
+    };
+    let [child] = node.children()[..] else {
+        return Ok(None);
+    };
+    match filter_below_aggregation(child, below, keys)? {
+        Some(child) => replace_children_if_necessary(Arc::clone(node), vec![child]).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// `node` with its build side gathered into its keys' collector, when it is a hash join that has one.
@@ -195,7 +319,15 @@ pub fn collect_keys(
         Arc::clone(key),
         Arc::clone(keys),
     ));
-    replace_children_if_necessary(Arc::clone(node), vec![left, Arc::clone(join.right())]).map(Some)
+    // A probe side that DataFusion's filter does not reach, but that aggregates by the key, is filtered below
+    // the aggregation.
+    let id = filter_id(join);
+    let right = match id.filter(|id| !held_filters(join.right()).is_ok_and(|h| h.contains(id))) {
+        Some(_) => probe_aggregates(join, keys)?,
+        None => None,
+    }
+    .unwrap_or_else(|| Arc::clone(join.right()));
+    replace_children_if_necessary(Arc::clone(node), vec![left, right]).map(Some)
 }
 
 /// The id of the dynamic filter a join produces.
@@ -223,6 +355,94 @@ fn as_i64(array: &ArrayRef) -> Option<datafusion::arrow::array::Int64Array> {
     let cast = cast(array, &DataType::Int64).ok()?;
     // A cast that could not hold a value gives NULL there.
     (cast.null_count() == array.null_count()).then(|| cast.as_primitive::<Int64Type>().clone())
+}
+
+/// `key IN (the join's gathered keys)` for a filter of the join's probe side that DataFusion's run-time filter
+/// does not reach: every row passes until the join has gathered its keys (a partitioned join's probe side may
+/// start before all its partitions have built), then the rows whose key is among them. A NULL key fails (the
+/// join matches no NULL).
+#[derive(Debug)]
+pub struct GatheredKeys {
+    key: Arc<dyn PhysicalExpr>,
+    keys: Arc<BuildKeys>,
+}
+
+impl GatheredKeys {
+    pub fn new(key: Arc<dyn PhysicalExpr>, keys: Arc<BuildKeys>) -> Self {
+        GatheredKeys { key, keys }
+    }
+}
+
+impl PartialEq for GatheredKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.eq(&other.key) && Arc::ptr_eq(&self.keys, &other.keys)
+    }
+}
+
+impl Eq for GatheredKeys {}
+
+impl std::hash::Hash for GatheredKeys {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+        Arc::as_ptr(&self.keys).hash(state);
+    }
+}
+
+impl fmt::Display for GatheredKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} IN (the join's keys", self.key)?;
+        match self.keys.set() {
+            Some(set) => write!(f, ": {} by bitmap)", set.len()),
+            None => write!(f, ")"),
+        }
+    }
+}
+
+impl PhysicalExpr for GatheredKeys {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let Some(set) = self.keys.set() else {
+            return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))));
+        };
+        let bits = KeyBits::new(Arc::clone(&self.key), Arc::clone(set));
+        let answer = bits.evaluate(batch)?.into_array(batch.num_rows())?;
+        // NULL (a NULL key) as false.
+        let answer = answer.as_boolean();
+        let kept = match answer.nulls() {
+            Some(nulls) => answer.values() & nulls.inner(),
+            None => answer.values().clone(),
+        };
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::new(
+            kept, None,
+        ))))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.key]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        match <[_; 1]>::try_from(children) {
+            Ok([key]) => Ok(Arc::new(GatheredKeys::new(key, Arc::clone(&self.keys)))),
+            Err(_) => Err(DataFusionError::Internal(
+                "a test of gathered keys reads one key".into(),
+            )),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// The build side of a hash join, passed through while its keys are gathered into a [`BuildKeys`]. It stands in
@@ -395,7 +615,6 @@ impl BuildKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::key_pruning::KeyBits;
     use datafusion::arrow::array::{
         BooleanArray, Date32Array, Int32Array, Int64Array, UInt64Array,
     };
@@ -495,6 +714,37 @@ mod tests {
         let (keys, exec) = collector(vec![vec![dates]]);
         run(&exec, 0).await;
         assert_eq!(keys.set().map(|s| s.len()), Some(2));
+    }
+
+    #[test]
+    fn gathered_keys_pass_every_row_until_the_join_has_them_and_no_null() {
+        let keys = Arc::new(BuildKeys::new(0));
+        let test = GatheredKeys::new(Arc::new(Column::new("k", 0)), Arc::clone(&keys));
+        let rows = batch(Arc::new(Int64Array::from(vec![
+            Some(1),
+            None,
+            Some(4),
+            Some(9),
+        ])));
+        let answer = |t: &GatheredKeys| {
+            t.evaluate(&rows)
+                .unwrap()
+                .into_array(4)
+                .unwrap()
+                .as_boolean()
+                .clone()
+        };
+        assert_eq!(answer(&test), BooleanArray::from(vec![true; 4]));
+        keys.add(&(Arc::new(Int64Array::from(vec![4, 1, 7])) as ArrayRef));
+        assert_eq!(answer(&test), BooleanArray::from(vec![true; 4]));
+        keys.end(0, 1);
+        assert_eq!(
+            answer(&test),
+            BooleanArray::from(vec![true, false, true, false])
+        );
+        assert_eq!(test.to_string(), "k@0 IN (the join's keys: 3 by bitmap)");
+        keys.reset();
+        assert_eq!(answer(&test), BooleanArray::from(vec![true; 4]));
     }
 
     fn displayable(exec: &Arc<dyn ExecutionPlan>) -> String {

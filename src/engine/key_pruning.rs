@@ -406,7 +406,11 @@ impl fmt::Display for KeyHint {
         // Plans show the filter as DataFusion does, a list of keys cut to its first ones (a join lists up to
         // thousands).
         f.write_str(&shorten_lists(&self.filter.to_string()))?;
-        match self.collected_keys() {
+        // The gathered keys test the rows where the filter does not list its own.
+        let listed = dynamic_filter(&self.filter)
+            .and_then(|d| d.current().ok())
+            .is_some_and(|current| listed_keys(&current).is_some());
+        match self.collected_keys().filter(|_| !listed) {
             Some(n) => write!(f, " (tested by a bitmap of the join's {n} keys)"),
             None => Ok(()),
         }
