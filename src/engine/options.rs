@@ -90,8 +90,9 @@ const SETTINGS: [Setting; 13] = [
         "join_key_bitmaps",
         "Gather the keys of a hash join's build side (integers or dates of a span up to 8M values, or 64 a \
          key) into a bitmap as the join reads them, so that its run-time filter tests a row with one bit \
-         where it would look the row up in the join's hash table (more than 4096 keys); with \
-         join_key_pruning; false: such filters are hash-table lookups, as in DataFusion",
+         where it would look the row up in the join's hash table (more than 4096 keys), and filter by them \
+         the rows an aggregation on the join's other side groups by the key, where the join's own filter \
+         does not reach; with join_key_pruning; false: such filters are hash-table lookups, as in DataFusion",
         |o| &mut o.join_key_bitmaps,
     ),
     (
