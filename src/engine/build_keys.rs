@@ -20,8 +20,9 @@
 //! routed to one partition on both sides. Rows with a NULL key pass neither.
 //!
 //! Not for joins whose NULL keys match each other (`IS NOT DISTINCT FROM`), nor once the join's state is reset
-//! (a recursive query's next round: the scans' filters no longer follow the new join). `SET
-//! owl.join_key_bitmaps = false` turns it off.
+//! (a recursive query's next round: the scans' filters no longer follow the new join). At most 8M keys are
+//! gathered (64 MiB, outside the memory pool's accounting, beside the join's own table of those rows); a larger
+//! build side gets no bitmap. `SET owl.join_key_bitmaps = false` turns it off.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use datafusion::arrow::compute::cast;
