@@ -143,10 +143,10 @@ impl KeyHint {
         }
         let is_complete = complete(&self.filter);
         let snapshot = snapshot_physical_expr(Arc::clone(&self.filter))?;
-        let e = match listed_keys(&snapshot) {
+        let (e, bitmap): (Arc<dyn PhysicalExpr>, bool) = match listed_keys(&snapshot) {
             Some((key, values, _)) if !values.is_empty() => {
                 match KeyBits::try_new(&key, &values, schema) {
-                    Some(bits) => Arc::new(bits),
+                    Some(bits) => (Arc::new(bits), false),
                     None => {
                         let list = values
                             .into_iter()
@@ -154,28 +154,22 @@ impl KeyHint {
                             .collect();
                         // A list DataFusion would not build (types that do not line up) keeps the filter's
                         // own form.
-                        in_list(key, list, &false, schema).unwrap_or(snapshot)
+                        (
+                            in_list(key, list, &false, schema).unwrap_or(snapshot),
+                            false,
+                        )
                     }
                 }
             }
             _ => match self.collected() {
-                Some(bits) => {
-                    let expr: Arc<dyn PhysicalExpr> = Arc::new(bits);
-                    *fast = Some(Evaluator {
-                        generation,
-                        complete: is_complete,
-                        bitmap: true,
-                        expr: Arc::clone(&expr),
-                    });
-                    return Ok(expr);
-                }
-                None => snapshot,
+                Some(bits) => (Arc::new(bits), true),
+                None => (snapshot, false),
             },
         };
         *fast = Some(Evaluator {
             generation,
             complete: is_complete,
-            bitmap: false,
+            bitmap,
             expr: Arc::clone(&e),
         });
         Ok(e)
