@@ -17,6 +17,7 @@ mod ctas;
 mod decimal;
 pub mod estimate;
 mod exprs;
+mod file_ranges;
 mod join_order;
 mod key_pruning;
 mod local_files;
@@ -554,6 +555,7 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
         Arc::new(not_in::StreamedNotIn),
         |r| r.name(),
     );
+    rules.push(Arc::new(file_ranges::MergeSlivers));
     rules.push(Arc::new(exprs::FastExpressions));
     // Last: it notes which join produces each scan's run-time filter, and a rule after it that rebuilt the join
     // (as FastExpressions does the nodes above a filter it rewrites) would leave it a node the query never runs.
