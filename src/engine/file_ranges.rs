@@ -11,7 +11,9 @@
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -31,9 +33,17 @@ impl PhysicalOptimizerRule for MergeSlivers {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
+            // Parquet only: a text file's range has no footer to read again, and reads past its end to the
+            // next line break.
             let Some(config) = node
                 .downcast_ref::<DataSourceExec>()
                 .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+                .filter(|config| {
+                    config
+                        .file_source()
+                        .downcast_ref::<ParquetSource>()
+                        .is_some()
+                })
             else {
                 return Ok(Transformed::no(node));
             };
