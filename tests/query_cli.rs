@@ -880,6 +880,27 @@ fn run_time_filters_join_a_scans_own_filter() {
     );
 }
 
+/// With `owl.join_key_bitmaps` on and off: `sql` (a count and a sum of `v` over the facts whose keys are
+/// `keys`) answers as the generator says; each setting's `EXPLAIN ANALYZE`.
+fn bitmap_plans(f: &Fixture, sql: &str, keys: &[i64]) -> Vec<(bool, String)> {
+    [true, false]
+        .into_iter()
+        .map(|on| {
+            let set = format!("SET owl.join_key_bitmaps = {on};");
+            let doc = f.json_last(&["-d", "crawled"], &format!("{set} {sql}"));
+            assert_eq!(
+                doc["rows"],
+                serde_json::json!([[keys.len(), keys.iter().map(|k| k % 97).sum::<i64>()]]),
+                "{on}"
+            );
+            (
+                on,
+                f.csv_in("crawled", &format!("{set} EXPLAIN ANALYZE {sql}")),
+            )
+        })
+        .collect()
+}
+
 /// A join with more keys than its run-time filter lists (4,096) gathers them into a bitmap as it reads its build
 /// side: the filter above the probe side's scan then drops the rows that match no key, where it would pass them
 /// all to the join (its lookup into the join's hash table costs what the join's probe does, so it is not
@@ -894,15 +915,7 @@ fn joins_with_many_keys_filter_their_probe_side_by_a_bitmap() {
     assert!(n > 4096);
     let sql = "SELECT count(*), sum(f.v) FROM facts f JOIN (SELECT k FROM facts WHERE v < 10) g ON f.k = g.k \
                WHERE f.label <> 'none'";
-    for on in [true, false] {
-        let set = format!("SET owl.join_key_bitmaps = {on};");
-        let doc = f.json_last(&["-d", "crawled"], &format!("{set} {sql}"));
-        assert_eq!(
-            doc["rows"],
-            serde_json::json!([[n, keys.iter().map(|k| k % 97).sum::<i64>()]]),
-            "{on}"
-        );
-        let plan = f.csv_in("crawled", &format!("{set} EXPLAIN ANALYZE {sql}"));
+    for (on, plan) in bitmap_plans(&f, sql, &keys) {
         let collector = plan.lines().find(|l| l.contains("CollectKeysExec"));
         let filter = plan
             .lines()
@@ -940,15 +953,7 @@ fn a_join_on_an_aggregate_filters_the_rows_it_groups_by_the_joins_keys() {
     let n = keys.len();
     let sql = "SELECT count(*), sum(f.v) FROM facts f \
                JOIN (SELECT k, min(v) AS m FROM facts GROUP BY k) a ON f.k = a.k AND f.v = a.m WHERE f.v < 10";
-    for on in [true, false] {
-        let set = format!("SET owl.join_key_bitmaps = {on};");
-        let doc = f.json_last(&["-d", "crawled"], &format!("{set} {sql}"));
-        assert_eq!(
-            doc["rows"],
-            serde_json::json!([[n, keys.iter().map(|k| k % 97).sum::<i64>()]]),
-            "{on}"
-        );
-        let plan = f.csv_in("crawled", &format!("{set} EXPLAIN ANALYZE {sql}"));
+    for (on, plan) in bitmap_plans(&f, sql, &keys) {
         let filter = plan.lines().find(|l| l.contains("IN (the join's keys"));
         if on {
             let filter = filter.unwrap_or_else(|| panic!("{plan}"));

@@ -55,6 +55,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
+use super::conjunction::truth;
 use super::key_pruning::{KeyBits, KeySet, dynamic_filter};
 
 /// A bitmap spans at most this many values (1 MiB), or 64 a key.
@@ -159,9 +160,9 @@ impl BuildKeys {
 /// run-time filter will test, by the id of the join's dynamic filter: a Parquet scan holds that filter, or the
 /// join's probe side aggregates by the key where DataFusion's filter did not reach (see
 /// [`filter_below_aggregation`]).
-pub fn collectors(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<BuildKeys>>> {
+pub fn collectors(plan: &Arc<dyn ExecutionPlan>) -> Result<Collectors> {
     let held = held_filters(plan)?;
-    let mut collectors = HashMap::new();
+    let mut collectors = Collectors::default();
     plan.apply(|node| {
         if let Some(join) = node.downcast_ref::<HashJoinExec>()
             && join.null_equality() == NullEquality::NullEqualsNothing
@@ -170,14 +171,26 @@ pub fn collectors(plan: &Arc<dyn ExecutionPlan>) -> Result<HashMap<u64, Arc<Buil
             && !small(join.left())
         {
             let keys = Arc::new(BuildKeys::new(index));
-            let probe_held = held_filters(join.right())?.contains(&id);
-            if held.contains(&id) || (!probe_held && probe_aggregates(join, &keys)?.is_some()) {
-                collectors.insert(id, keys);
+            let below = !held_filters(join.right())?.contains(&id)
+                && probe_aggregates(join, &keys)?.is_some();
+            if below {
+                collectors.below_aggregation.insert(id);
+            }
+            if held.contains(&id) || below {
+                collectors.keys.insert(id, keys);
             }
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
     Ok(collectors)
+}
+
+/// The plan's key gatherers, by the id of their join's dynamic filter.
+#[derive(Debug, Default)]
+pub struct Collectors {
+    pub keys: HashMap<u64, Arc<BuildKeys>>,
+    /// The joins whose probe side gets a filter by the keys below an aggregation.
+    below_aggregation: HashSet<u64>,
 }
 
 /// The ids of the dynamic filters the Parquet scans of `plan` hold.
@@ -301,12 +314,15 @@ pub fn filter_below_aggregation(
 /// `node` with its build side gathered into its keys' collector, when it is a hash join that has one.
 pub fn collect_keys(
     node: &Arc<dyn ExecutionPlan>,
-    collectors: &HashMap<u64, Arc<BuildKeys>>,
+    collectors: &Collectors,
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(join) = node.downcast_ref::<HashJoinExec>() else {
         return Ok(None);
     };
-    let Some(keys) = filter_id(join).and_then(|id| collectors.get(&id)) else {
+    let Some(id) = filter_id(join) else {
+        return Ok(None);
+    };
+    let Some(keys) = collectors.keys.get(&id) else {
         return Ok(None);
     };
     if join.left().is::<CollectKeysExec>() {
@@ -322,10 +338,9 @@ pub fn collect_keys(
     ));
     // A probe side that DataFusion's filter does not reach, but that aggregates by the key, is filtered below
     // the aggregation.
-    let id = filter_id(join);
-    let right = match id.filter(|id| !held_filters(join.right()).is_ok_and(|h| h.contains(id))) {
-        Some(_) => probe_aggregates(join, keys)?,
-        None => None,
+    let right = match collectors.below_aggregation.contains(&id) {
+        true => probe_aggregates(join, keys)?,
+        false => None,
     }
     .unwrap_or_else(|| Arc::clone(join.right()));
     replace_children_if_necessary(Arc::clone(node), vec![left, right]).map(Some)
@@ -413,13 +428,8 @@ impl PhysicalExpr for GatheredKeys {
             return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))));
         };
         let bits = KeyBits::new(Arc::clone(&self.key), Arc::clone(set));
-        let answer = bits.evaluate(batch)?.into_array(batch.num_rows())?;
         // NULL (a NULL key) as false.
-        let answer = answer.as_boolean();
-        let kept = match answer.nulls() {
-            Some(nulls) => answer.values() & nulls.inner(),
-            None => answer.values().clone(),
-        };
+        let kept = truth(bits.evaluate(batch)?, batch.num_rows())?;
         Ok(ColumnarValue::Array(Arc::new(BooleanArray::new(
             kept, None,
         ))))

@@ -102,30 +102,50 @@ struct Part {
     optional: Option<Optional>,
 }
 
-/// A run-time filter's record: rows it was tested on and rows that passed, until it turns out not to narrow.
+/// A run-time filter's record: whether it still pays.
 #[derive(Debug, Default)]
 struct Optional {
     /// Evaluated in any form, a hash-table lookup included; else only when it lists its keys.
     any_form: bool,
     /// Whether the completed filter lists its keys (decided once: a complete filter no longer changes).
     listed: OnceLock<bool>,
+    trial: Trial,
+}
+
+/// A run-time filter is left out once it has been tested on this many rows and passed more than
+/// [`KEEP_SHARE`] of them.
+pub(crate) const TRIAL_ROWS: u64 = 1 << 16;
+const KEEP_SHARE: f64 = 0.75;
+
+/// Rows a run-time filter (which only drops rows a join or a top-k would drop anyway) was tested on and rows
+/// that passed, until it turns out not to narrow: then it is left out.
+#[derive(Debug, Default)]
+pub(crate) struct Trial {
     tested: AtomicU64,
     passed: AtomicU64,
     off: AtomicBool,
 }
 
-/// A run-time filter is left out once it has been tested on this many rows and passed more than
-/// [`KEEP_SHARE`] of them.
-const TRIAL_ROWS: u64 = 1 << 16;
-const KEEP_SHARE: f64 = 0.75;
-
-impl Optional {
-    fn record(&self, tested: usize, passed: usize) {
+impl Trial {
+    pub(crate) fn record(&self, tested: usize, passed: usize) {
         let t = self.tested.fetch_add(tested as u64, Ordering::Relaxed) + tested as u64;
         let p = self.passed.fetch_add(passed as u64, Ordering::Relaxed) + passed as u64;
         if t >= TRIAL_ROWS && p as f64 > KEEP_SHARE * t as f64 {
             self.off.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Whether the filter was left out.
+    pub(crate) fn is_off(&self) -> bool {
+        self.off.load(Ordering::Relaxed)
+    }
+
+    /// (rows tested, rows passed) so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.tested.load(Ordering::Relaxed),
+            self.passed.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -136,7 +156,7 @@ impl Part {
         match &self.optional {
             None => true,
             Some(o) => {
-                if o.off.load(Ordering::Relaxed) {
+                if o.trial.is_off() {
                     return false;
                 }
                 let Some(dynamic) = key_pruning::dynamic_filter(&self.expr) else {
@@ -238,7 +258,7 @@ impl Conjunction {
             };
             let n = next.count_set_bits();
             if let Some(o) = &part.optional {
-                o.record(tested, n);
+                o.trial.record(tested, n);
             }
             if n == 0 {
                 return Ok(next);
@@ -284,7 +304,7 @@ fn on_kept(
 }
 
 /// Where a condition's answer (of `rows` rows) is true: NULL and false alike are not.
-fn truth(value: ColumnarValue, rows: usize) -> Result<BooleanBuffer> {
+pub(crate) fn truth(value: ColumnarValue, rows: usize) -> Result<BooleanBuffer> {
     match value {
         ColumnarValue::Scalar(ScalarValue::Boolean(Some(b))) => Ok(if b {
             BooleanBuffer::new_set(rows)

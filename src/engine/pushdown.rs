@@ -51,7 +51,8 @@
 //! first k. `SET owl.dynamic_row_filters = false` turns this off; `SET datafusion.execution.parquet.
 //! pushdown_filters = true` applies every filter row by row, as DataFusion does.
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray};
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::ConfigOptions;
@@ -83,11 +84,11 @@ use datafusion::physical_plan::{
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::OnceCell;
 
 use super::build_keys;
+use super::conjunction::{Trial, truth};
 use super::key_pruning::{self, KeyHint, dynamic_filter, is_column};
 use super::page_index;
 
@@ -123,7 +124,7 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
         {
             build_keys::collectors(&plan)?
         } else {
-            HashMap::new()
+            build_keys::Collectors::default()
         };
         let beyond_aggregations = if row_filters {
             filters_beyond_aggregations(&plan)?
@@ -139,7 +140,7 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
                     return Ok(Transformed::yes(join));
                 }
                 let mut node = if options.join_key_pruning {
-                    key_pruning::hint_scan(node, &collectors)?
+                    key_pruning::hint_scan(node, &collectors.keys)?
                 } else {
                     Transformed::no(node)
                 };
@@ -325,50 +326,26 @@ struct Choice {
 #[derive(Debug)]
 struct AfterDecoding {
     filters: Vec<Arc<dyn PhysicalExpr>>,
-    tested: AtomicU64,
-    passed: AtomicU64,
-    off: AtomicBool,
+    trial: Trial,
 }
-
-/// Rows a scan's after-decoding filters are tried on before they are left out for passing most of them.
-const AFTER_DECODING_TRIAL_ROWS: u64 = 1 << 16;
-const AFTER_DECODING_KEEP_SHARE: f64 = 0.75;
 
 impl AfterDecoding {
     fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        if self.off.load(Ordering::Relaxed) || batch.num_rows() == 0 {
+        let rows = batch.num_rows();
+        if self.trial.is_off() || rows == 0 || self.filters.is_empty() {
             return Ok(batch);
         }
-        let mut kept: Option<BooleanArray> = None;
+        // NULL (a NULL key) matches no key.
+        let mut kept = BooleanBuffer::new_set(rows);
         for filter in &self.filters {
-            let answer = filter.evaluate(&batch)?.into_array(batch.num_rows())?;
-            let answer = answer.as_boolean();
-            // NULL (a NULL key) matches no key.
-            let values = match answer.nulls() {
-                Some(nulls) => answer.values() & nulls.inner(),
-                None => answer.values().clone(),
-            };
-            kept = Some(BooleanArray::new(
-                match kept {
-                    Some(k) => k.values() & &values,
-                    None => values,
-                },
-                None,
-            ));
+            kept = &kept & &truth(filter.evaluate(&batch)?, rows)?;
         }
-        let Some(kept) = kept else {
-            return Ok(batch);
-        };
-        let (tested, passed) = (batch.num_rows() as u64, kept.true_count() as u64);
-        let t = self.tested.fetch_add(tested, Ordering::Relaxed) + tested;
-        let p = self.passed.fetch_add(passed, Ordering::Relaxed) + passed;
-        if t >= AFTER_DECODING_TRIAL_ROWS && p as f64 > AFTER_DECODING_KEEP_SHARE * t as f64 {
-            self.off.store(true, Ordering::Relaxed);
-        }
+        let (tested, passed) = (rows, kept.count_set_bits());
+        self.trial.record(tested, passed);
         if passed == tested {
             return Ok(batch);
         }
-        Ok(filter_record_batch(&batch, &kept)?)
+        Ok(filter_record_batch(&batch, &BooleanArray::new(kept, None))?)
     }
 }
 
@@ -549,9 +526,7 @@ impl RowFilterChoiceExec {
         (!filters.is_empty()).then(|| {
             Arc::new(AfterDecoding {
                 filters,
-                tested: AtomicU64::new(0),
-                passed: AtomicU64::new(0),
-                off: AtomicBool::new(false),
+                trial: Trial::default(),
             })
         })
     }
@@ -807,14 +782,11 @@ impl DisplayAs for RowFilterChoiceExec {
             choice.and_then(|c| c.row_filter.as_ref()),
         )?;
         if let Some(after) = choice.and_then(|c| c.after_decoding.as_ref()) {
-            let (tested, passed) = (
-                after.tested.load(Ordering::Relaxed),
-                after.passed.load(Ordering::Relaxed),
-            );
+            let (tested, passed) = after.trial.counts();
             write!(
                 f,
                 ", after_decoding={} (keys tested on {tested} rows, {passed} passed)",
-                if after.off.load(Ordering::Relaxed) {
+                if after.trial.is_off() {
                     "dropped"
                 } else {
                     "on"
@@ -945,6 +917,7 @@ impl ExecutionPlan for RowFilterChoiceExec {
 
 #[cfg(test)]
 mod tests {
+    use super::super::conjunction::TRIAL_ROWS;
     use super::*;
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -953,9 +926,7 @@ mod tests {
     fn after_decoding(filter: Arc<dyn PhysicalExpr>) -> AfterDecoding {
         AfterDecoding {
             filters: vec![filter],
-            tested: AtomicU64::new(0),
-            passed: AtomicU64::new(0),
-            off: AtomicBool::new(false),
+            trial: Trial::default(),
         }
     }
 
@@ -978,11 +949,11 @@ mod tests {
         }
         // k < 900: 810 of 1000 pass, so it is left out once tried on 65,536 rows.
         let broad = after_decoding(Arc::new(BinaryExpr::new(k, Operator::Lt, lit(900i64))));
-        let trial = (AFTER_DECODING_TRIAL_ROWS as usize).div_ceil(1000);
+        let trial = (TRIAL_ROWS as usize).div_ceil(1000);
         for _ in 0..trial {
             assert_eq!(broad.apply(batch.clone()).unwrap().num_rows(), 810);
         }
         assert_eq!(broad.apply(batch.clone()).unwrap().num_rows(), 1000);
-        assert_eq!(broad.tested.load(Ordering::Relaxed), trial as u64 * 1000);
+        assert_eq!(broad.trial.counts().0, trial as u64 * 1000);
     }
 }
