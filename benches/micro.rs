@@ -118,6 +118,7 @@ fn partitioned_table() -> TableDef {
             (0..HOURS).map(move |h| Partition {
                 values: vec![dt.clone(), format!("{h:02}")],
                 location: format!("dt={dt}/hour={h:02}/"),
+                stats: None,
             })
         })
         .collect();

@@ -199,11 +199,22 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
+/// The modification time of every sample file (2024-12-31T00:00:00Z): a partition's statistics name its files
+/// by their newest time (`TableStats::last_modified`), so a fixed one makes the registry a crawl writes of them
+/// the same on every machine (the committed `catalog/`).
+pub const SAMPLE_MTIME_SECS: u64 = 1_735_603_200;
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<u64> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
     std::fs::write(path, bytes).map_err(io(path))?;
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(SAMPLE_MTIME_SECS);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(at))
+        .map_err(io(path))?;
     Ok(bytes.len() as u64)
 }
 

@@ -572,6 +572,7 @@ fn new_folders_only_reads_just_the_new_folders() {
         .as_u64()
         .unwrap();
     let stats_before = f.registry_json("default", "weblogs_parquet")["stats"]["columns"].clone();
+    let parts_before = f.registry_json("default", "weblogs_parquet")["partitions"].clone();
     let no_referrer_day2 = f.json(
         "SELECT count(*) FROM weblogs_parquet WHERE month = 1 AND day = 2 AND referrer IS NULL",
     )["rows"][0][0]
@@ -604,6 +605,26 @@ fn new_folders_only_reads_just_the_new_folders() {
         cols["referrer"]["nulls"].as_u64().unwrap(),
         stats_before["referrer"]["nulls"].as_u64().unwrap() + no_referrer_day2
     );
+    // Partition statistics: the known days keep theirs (not read again); the new day's are its file's.
+    let parts = reg["partitions"].as_array().unwrap();
+    for p in parts_before.as_array().unwrap() {
+        let now = parts
+            .iter()
+            .find(|q| q["location"] == p["location"])
+            .unwrap();
+        assert_eq!(now["stats"], p["stats"], "{}", p["location"]);
+    }
+    let new_day = parts
+        .iter()
+        .find(|q| q["location"] == "year=2024/month=03/day=01/")
+        .unwrap();
+    let day2 = parts
+        .iter()
+        .find(|q| q["location"] == "year=2024/month=01/day=02/")
+        .unwrap();
+    assert_eq!(new_day["stats"]["record_count"], rows_day2);
+    assert_eq!(new_day["stats"]["size_bytes"], pq_size);
+    assert_eq!(new_day["stats"]["columns"], day2["stats"]["columns"]);
     let march = f.json("SELECT count(*) FROM weblogs_csv WHERE month = 3");
     assert_eq!(march["rows"][0][0], rows_day2);
 

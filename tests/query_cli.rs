@@ -636,6 +636,175 @@ fn column_statistics_from_parquet_footers_reach_the_planner_and_never_the_answer
     assert_eq!(doc["rows"][0][0], hi + 1_000_000);
 }
 
+/// Each day's Parquet file gets its partition's bounds from the registry, so a scan skips, unopened, the days no
+/// row of which can pass (a WHERE here; a top-k's or a join's run-time filter alike), and a top-k reads the days
+/// with the highest values first. A day whose files changed since the crawl (a rewritten or touched file) is
+/// opened and read as without statistics: answers always come from the files.
+#[test]
+fn partition_bounds_skip_files_unopened_until_the_files_change() {
+    let f = Fixture::new();
+    let logs = weblogs();
+    let day_rows = |d: &(i32, u32, u32)| -> Vec<&owl::sample::WebLog> {
+        logs.iter()
+            .filter(|r| (r.year, r.month, r.day) == *d)
+            .collect()
+    };
+    let file_of = |d: &(i32, u32, u32)| {
+        f.data(&format!(
+            "weblogs_parquet/year={}/month={:02}/day={:02}/part-00000.parquet",
+            d.0, d.1, d.2
+        ))
+    };
+    // The registry: each day's count, bytes, rows, numeric bounds and the files' time (the generator's fixed one).
+    let reg = f.registry_json("default", "weblogs_parquet");
+    let parts = reg["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), WEBLOG_DAYS.len());
+    for (p, d) in parts.iter().zip(WEBLOG_DAYS.iter()) {
+        let rows = day_rows(d);
+        let s = &p["stats"];
+        assert_eq!(p["values"][2], format!("{:02}", d.2));
+        assert_eq!(s["object_count"], 1);
+        assert_eq!(s["record_count"], rows.len());
+        assert_eq!(
+            s["size_bytes"],
+            std::fs::metadata(file_of(d)).unwrap().len()
+        );
+        assert_eq!(s["last_modified"], "2024-12-31T00:00:00.000Z");
+        let hi = rows.iter().map(|r| r.user_id).max().unwrap();
+        let lo = rows.iter().map(|r| r.user_id).min().unwrap();
+        assert_eq!(s["columns"]["user_id"]["min"], lo.to_string());
+        assert_eq!(s["columns"]["user_id"]["max"], hi.to_string());
+        assert_eq!(s["columns"]["user_id"]["nulls"], 0);
+        let first = rows.iter().map(|r| r.ts).min().unwrap();
+        assert_eq!(
+            s["columns"]["ts"]["min"],
+            first.format("%Y-%m-%dT%H:%M:%S").to_string()
+        );
+        // Strings have no range to skip files by: not kept per partition.
+        assert!(s["columns"].get("referrer").is_none(), "{s}");
+    }
+
+    // WHERE ts >= the last two days' start: those two days can hold such rows, six are skipped before their
+    // footers are read.
+    let x = chrono::NaiveDate::from_ymd_opt(2024, 2, 2)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let sql = "SELECT count(*) FROM weblogs_parquet WHERE ts >= TIMESTAMP '2024-02-02 00:00:00'";
+    let want = logs.iter().filter(|r| r.ts >= x).count();
+    let scan = |f: &Fixture| -> (u64, String) {
+        let count = f.json(sql)["rows"][0][0].as_u64().unwrap();
+        let plan = f.csv_in("default", &format!("EXPLAIN ANALYZE {sql}"));
+        let files = plan
+            .split(", ")
+            .find(|m| m.starts_with("files_ranges_pruned_statistics="))
+            .unwrap_or_else(|| panic!("no file pruning metric: {plan}"))
+            .to_string();
+        (count, files)
+    };
+    assert_eq!(
+        scan(&f),
+        (
+            want as u64,
+            "files_ranges_pruned_statistics=8 total → 2 matched".to_string()
+        )
+    );
+
+    // A top-k reads, in each thread, the day with the highest latency first (EXPLAIN lists each thread's files
+    // in the order it reads them), and answers as the generator does.
+    let max_latency = |day: u32, month: u32| -> f64 {
+        let d = WEBLOG_DAYS
+            .iter()
+            .find(|d| d.1 == month && d.2 == day)
+            .unwrap();
+        day_rows(d)
+            .iter()
+            .map(|r| r.latency_ms)
+            .fold(f64::MIN, f64::max)
+    };
+    let topk = "SELECT latency_ms FROM weblogs_parquet ORDER BY latency_ms DESC LIMIT 3";
+    let plan = f.csv_in("default", &format!("EXPLAIN {topk}"));
+    let groups = plan
+        .split("file_groups={")
+        .nth(1)
+        .and_then(|g| g.split("]]}").next())
+        .unwrap_or_else(|| panic!("no file groups: {plan}"));
+    let mut seen = 0;
+    for group in groups.split("], [") {
+        let order: Vec<f64> = group
+            .split(", ")
+            .filter(|p| p.contains("month="))
+            .map(|p| {
+                let field = |k: &str| -> u32 {
+                    p.split(&format!("{k}=")).nth(1).unwrap()[..2]
+                        .parse()
+                        .unwrap()
+                };
+                max_latency(field("day"), field("month"))
+            })
+            .collect();
+        seen += order.len();
+        assert!(
+            order.windows(2).all(|w| w[0] >= w[1]),
+            "files not read best first: {order:?} in {group}"
+        );
+    }
+    assert!(seen >= 5, "{groups}");
+    let mut top: Vec<f64> = logs.iter().map(|r| r.latency_ms).collect();
+    top.sort_by(|a, b| b.total_cmp(a));
+    let got: Vec<f64> = f.json(topk)["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_f64().unwrap())
+        .collect();
+    assert_eq!(got, top[..3]);
+
+    // A file rewritten since the crawl (the first day, its rows now 60 days later): its day is opened and its
+    // rows counted.
+    let day = WEBLOG_DAYS[0];
+    f.run_ok(&[
+        "query",
+        &format!(
+            "CREATE TABLE moved WITH (format = 'PARQUET', external_location = 'out/moved/') AS \
+             SELECT ts + INTERVAL '60' DAY AS ts, request_id, user_id, client_ip, method, path, status, bytes, \
+             latency_ms, user_agent, referrer FROM weblogs_parquet \
+             WHERE year = {} AND month = {} AND day = {} ORDER BY ts",
+            day.0, day.1, day.2
+        ),
+    ]);
+    let written: Vec<_> = std::fs::read_dir(f.path().join("out/moved"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    std::fs::copy(&written[0], file_of(&day)).unwrap();
+    let moved = day_rows(&day).len();
+    let still = logs.iter().filter(|r| r.ts >= x).count();
+    assert_eq!(
+        scan(&f),
+        (
+            (still + moved) as u64,
+            "files_ranges_pruned_statistics=8 total → 3 matched".to_string()
+        )
+    );
+
+    // A file only touched (same bytes, a new time) is opened too: the registry cannot tell it from a rewrite.
+    std::fs::File::options()
+        .write(true)
+        .open(file_of(&WEBLOG_DAYS[1]))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    assert_eq!(
+        scan(&f),
+        (
+            (still + moved) as u64,
+            "files_ranges_pruned_statistics=8 total → 4 matched".to_string()
+        )
+    );
+}
+
 /// One listing of the table's folder finds exactly the files one listing per partition would: hidden files and
 /// folders, files outside every partition and files of pruned partitions are never read.
 #[test]

@@ -3,9 +3,12 @@
 //! for every scan, so it can estimate how many rows a join or filter yields and put the small side of a join
 //! where it belongs.
 //!
-//! The invariant: statistics only ever steer plans, never answers. They reach DataFusion as *inexact* (files may
-//! have changed since the crawl), so no query is answered from them, and a column whose bounds are not known for
-//! every file gets none at all (a bound that holds for some files only would mislead the planner).
+//! The invariant: statistics only ever steer plans and skip files, never answer a query. A table's reach
+//! DataFusion as *inexact* (files may have changed since the crawl), so no query is answered from them, and a
+//! column whose bounds are not known for every file gets none at all (a bound that holds for some files only
+//! would mislead the planner). A partition's own bounds also go to each of its files,
+//! where they let a scan skip a file unopened, only while a listing shows the very files they were read from
+//! (`TableStats::last_modified`): a changed file is always read.
 //!
 //! Minimum and maximum are kept for number, decimal, date, timestamp and boolean columns, written as text the
 //! way a cast to string writes them (`1992-01-02`, `12.50`) and read back with the column's type. Strings get a
@@ -294,6 +297,30 @@ fn as_bounds(
             (n.clone(), b)
         })
         .collect()
+}
+
+/// A file time as the registry writes it (`TableStats::last_modified`): RFC 3339, milliseconds, UTC.
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What one file gets from its partition's statistics (`one`: the partition is that one file). The bounds are
+/// the partition's, which hold for each of its files; marked exact, as DataFusion prunes by exact bounds only
+/// (a bound that holds is all pruning needs; no answer is taken from file statistics). A null count is the
+/// file's when the partition is the file, or when the partition has none.
+pub fn file_bounds(stats: &ColumnStats, dt: &DataType, one: bool) -> ColumnStatistics {
+    let mut c = ColumnStatistics::new_unknown();
+    let min = stats.min.as_deref().and_then(|s| from_text(s, dt));
+    let max = stats.max.as_deref().and_then(|s| from_text(s, dt));
+    if let (Some(lo), Some(hi)) = (min, max) {
+        c.min_value = Precision::Exact(lo);
+        c.max_value = Precision::Exact(hi);
+    }
+    c.null_count = match stats.nulls {
+        Some(n) if one || n == 0 => Precision::Exact(n as usize),
+        _ => Precision::Absent,
+    };
+    c
 }
 
 /// A value as the registry writes it: the text a cast to string gives.

@@ -64,6 +64,11 @@ pub struct Partition {
     pub values: Vec<String>,
     /// Relative to the table location, or an absolute URL/path.
     pub location: String,
+    /// What the crawl saw in this partition (Glue's partition statistics): its files' count, bytes, newest
+    /// modification time, rows and column bounds. Written where the files' formats keep column bounds (Parquet
+    /// footers); see [`TableStats::last_modified`] for when queries use them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<TableStats>,
 }
 
 /// What the crawler (or a user) knows about the data, as Glue's table parameters.
@@ -78,6 +83,13 @@ pub struct TableStats {
     /// Column statistics by column name (see `catalog::colstats`): only for columns where they are known.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub columns: BTreeMap<String, ColumnStats>,
+    /// A partition's: the newest modification time of its files (RFC 3339, milliseconds, UTC). With
+    /// `object_count` and `size_bytes` it names the files the statistics describe: a query whose listing of the
+    /// partition shows the same count, bytes and newest time lets the column bounds skip its files unopened
+    /// (**owl**; Glue's statistics only steer plans). A file written since has a newer time, so changed files
+    /// are always read. Not written for a whole table (its files share its bounds, which skip none of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }
 
 /// One column's statistics, as Glue's `ColumnStatisticsData` (`MinimumValue`, `MaximumValue`,

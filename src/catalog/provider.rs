@@ -118,6 +118,8 @@ impl SchemaProvider for RegistrySchema {
 struct ResolvedPartition {
     prefix: ObjectPath,
     values: Vec<ScalarValue>,
+    /// Its place in the table's partitions (for its statistics); None for an unpartitioned table's folder.
+    index: Option<usize>,
 }
 
 /// A registry table, ready to scan.
@@ -205,6 +207,7 @@ impl RegistryTable {
             partitions.push(ResolvedPartition {
                 prefix: object_prefix(&url).map_err(to_df)?,
                 values,
+                index: Some(partitions.len()),
             });
         }
         let mut all = file_fields.clone();
@@ -383,16 +386,19 @@ impl RegistryTable {
         &self,
         store: Arc<dyn ObjectStore>,
         targets: Vec<ResolvedPartition>,
-    ) -> DfResult<Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)>> {
+    ) -> DfResult<Vec<Listed>> {
         let index: std::collections::HashMap<String, usize> = targets
             .iter()
             .enumerate()
             .map(|(i, p)| (p.prefix.to_string(), i))
             .collect();
         let root_depth = self.table_prefix.parts().count();
-        let mut out: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = targets
+        let mut out: Vec<Listed> = targets
             .into_iter()
-            .map(|p| (Vec::new(), p.values))
+            .map(|p| Listed {
+                files: Vec::new(),
+                partition: p,
+            })
             .collect();
         let mut listing = store.list(Some(&self.table_prefix));
         while let Some(m) = listing.try_next().await? {
@@ -407,7 +413,7 @@ impl RegistryTable {
                 && !self.excluded.contains(&m.location)
                 && !is_hidden(&segments_below(&m.location, depth))
             {
-                out[i].0.push(m);
+                out[i].files.push(m);
             }
         }
         Ok(out)
@@ -430,6 +436,56 @@ impl RegistryTable {
                     && !is_hidden(&segments_below(&m.location, depth))
             })
             .collect())
+    }
+}
+
+/// The files listed under one surviving partition (or an unpartitioned table's folder).
+struct Listed {
+    files: Vec<ObjectMeta>,
+    partition: ResolvedPartition,
+}
+
+impl RegistryTable {
+    /// The statistics each file of `listed` gets from the registry: those of its partition, when the listing
+    /// shows the very files the crawl described: the same count, bytes and newest modification time
+    /// (`TableStats::last_modified`). DataFusion then skips, before opening it, a file
+    /// whose bounds no row can pass (a WHERE, a join's or a top-k's run-time filter). None when the files
+    /// changed or nothing is known: every file is then opened, as without statistics.
+    fn file_statistics(&self, listed: &Listed) -> Option<Arc<Statistics>> {
+        let stats = self
+            .def
+            .partitions
+            .get(listed.partition.index?)?
+            .stats
+            .as_ref()?;
+        let metas = &listed.files;
+        let newest = metas.iter().map(|m| m.last_modified).max()?;
+        let named = !stats.columns.is_empty()
+            && stats.object_count == Some(metas.len() as u64)
+            && stats.size_bytes == Some(metas.iter().map(|m| m.size).sum::<u64>())
+            && stats.last_modified.as_deref() == Some(colstats::stamp(newest).as_str());
+        if !named {
+            return None;
+        }
+        let one = metas.len() == 1;
+        let mut out = Statistics::new_unknown(&self.file_schema);
+        if one {
+            out.num_rows = stats
+                .record_count
+                .map_or(Precision::Absent, |n| Precision::Exact(n as usize));
+            out.total_byte_size = Precision::Exact(metas[0].size as usize);
+        }
+        for (field, col) in self
+            .file_schema
+            .fields()
+            .iter()
+            .zip(&mut out.column_statistics)
+        {
+            if let Some(s) = stats.columns.get(field.name()) {
+                *col = colstats::file_bounds(s, field.data_type(), one);
+            }
+        }
+        Some(Arc::new(out))
     }
 }
 
@@ -633,6 +689,7 @@ impl TableProvider for RegistryTable {
             vec![ResolvedPartition {
                 prefix: self.table_prefix.clone(),
                 values: vec![],
+                index: None,
             }]
         } else {
             self.surviving_partitions(state, filters)?
@@ -646,7 +703,7 @@ impl TableProvider for RegistryTable {
             .meta_fetch_concurrency
             .get()
             .max(1);
-        let listed: Vec<(Vec<ObjectMeta>, Vec<ScalarValue>)> = if self.list_once(&targets) {
+        let listed: Vec<Listed> = if self.list_once(&targets) {
             self.list_table(store, targets).await?
         } else {
             futures::stream::iter(targets)
@@ -654,8 +711,11 @@ impl TableProvider for RegistryTable {
                     let store = Arc::clone(&store);
                     let excluded = Arc::clone(&self.excluded);
                     async move {
-                        let files = Self::list_prefix(store, p.prefix, excluded).await?;
-                        Ok::<_, DataFusionError>((files, p.values))
+                        let files = Self::list_prefix(store, p.prefix.clone(), excluded).await?;
+                        Ok::<_, DataFusionError>(Listed {
+                            files,
+                            partition: p,
+                        })
                     }
                 })
                 .buffered(concurrency)
@@ -665,11 +725,14 @@ impl TableProvider for RegistryTable {
         let no_page_skipping = self.no_page_skipping();
         let files: Vec<PartitionedFile> = listed
             .into_iter()
-            .flat_map(|(metas, values)| {
+            .flat_map(|l| {
                 let no_page_skipping = no_page_skipping.clone();
-                metas.into_iter().map(move |m| {
-                    let file =
+                let bounds = self.file_statistics(&l);
+                let values = l.partition.values;
+                l.files.into_iter().map(move |m| {
+                    let mut file =
                         PartitionedFile::new_from_meta(m).with_partition_values(values.clone());
+                    file.statistics = bounds.clone();
                     match &no_page_skipping {
                         Some(columns) => file.with_extension(columns.clone()),
                         None => file,

@@ -156,6 +156,7 @@ impl Job {
             Some((format, columns)) => Ok(FileInfo {
                 rel: self.rel,
                 size: self.meta.size,
+                modified: self.meta.last_modified,
                 format,
                 columns,
                 records: None,
@@ -221,6 +222,9 @@ struct FileInfo {
     /// Path segments below the include path (the last is the file name).
     rel: Vec<String>,
     size: u64,
+    /// As the listing gave it: with the count and bytes, what names the files a partition's statistics
+    /// describe.
+    modified: chrono::DateTime<chrono::Utc>,
     format: FormatSpec,
     columns: Vec<InferredColumn>,
     records: Option<u64>,
@@ -424,6 +428,19 @@ impl Crawler {
                         }
                     }
                     def.partitions.sort_by(|a, b| a.location.cmp(&b.location));
+                }
+            }
+            // --new-folders-only: a known partition's files were not read; its statistics stay the old ones, still
+            // naming the files read then (a file added since changes that name, and queries then ignore them).
+            if incremental.is_some()
+                && let Some(o) = &old
+            {
+                for p in def.partitions.iter_mut().filter(|p| p.stats.is_none()) {
+                    p.stats = o
+                        .partitions
+                        .iter()
+                        .find(|q| q.location == p.location)
+                        .and_then(|q| q.stats.clone());
                 }
             }
             let old_parts: BTreeSet<&str> = old
@@ -713,6 +730,7 @@ async fn inspect(
     Ok(FileInfo {
         rel,
         size: meta.size,
+        modified: meta.last_modified,
         format,
         columns,
         records,
@@ -896,6 +914,38 @@ fn group(
     }
 }
 
+/// The statistics of one partition's files, when every one of them was read here
+/// and kept column bounds (Parquet footers): their count, bytes, rows, bounds and newest modification time,
+/// which together name the files the bounds hold for (`TableStats::last_modified`). None otherwise: a file
+/// taken from the registry unread (`--new-folders-only`) or without bounds leaves the set undescribed.
+fn set_stats(
+    columns: &[(String, arrow::datatypes::DataType)],
+    files: &[&FileInfo],
+) -> Option<TableStats> {
+    if files.is_empty() || files.iter().any(|f| f.known || f.bounds.is_none()) {
+        return None;
+    }
+    let read: Vec<_> = files
+        .iter()
+        .map(|f| (f.bounds.as_ref(), f.records))
+        .collect();
+    let mut bounds = colstats::merge_files(columns, &read);
+    // What skips files is a range; a column with a null count only (strings) would add bytes to every
+    // partition for little (the table's statistics keep its count).
+    bounds.retain(|_, c| c.min.is_some() && c.max.is_some());
+    if bounds.is_empty() {
+        return None;
+    }
+    let newest = files.iter().map(|f| f.modified).max()?;
+    Some(TableStats {
+        object_count: Some(files.len() as u64),
+        size_bytes: Some(files.iter().map(|f| f.size).sum()),
+        record_count: files.iter().map(|f| f.records).sum::<Option<u64>>(),
+        columns: bounds,
+        last_modified: Some(colstats::stamp(newest)),
+    })
+}
+
 /// Build a table from its files: merged schema, partitions from the folders below the table folder.
 fn table_def(
     name: &str,
@@ -906,7 +956,6 @@ fn table_def(
 ) -> (TableDef, u64) {
     let first = &files[0];
     let schemas: Vec<Vec<InferredColumn>> = files.iter().map(|f| f.columns.clone()).collect();
-    let columns = infer::merge(&schemas);
     // Partition levels: the folders every file has below the table folder.
     let levels = files
         .iter()
@@ -933,21 +982,35 @@ fn table_def(
             _ => format!("partition_{i}"),
         });
     }
-    let mut parts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let columns = infer::merge(&schemas);
+    let columns: Vec<Column> = columns
+        .into_iter()
+        .map(|c| Column::new(c.name, c.ty))
+        .collect();
+    let typed = colstats::typed(&columns);
+    let mut parts: BTreeMap<String, (Vec<String>, Vec<&FileInfo>)> = BTreeMap::new();
     for f in files {
         let segs = &f.dirs()[dir.len()..dir.len() + levels];
         let values = segs
             .iter()
             .map(|s| s.split_once('=').map_or(s.as_str(), |(_, v)| v).to_string())
             .collect();
-        parts.insert(format!("{}/", segs.join("/")), values);
+        parts
+            .entry(format!("{}/", segs.join("/")))
+            .or_insert_with(|| (values, Vec::new()))
+            .1
+            .push(f);
     }
     let partitions: Vec<Partition> = if levels == 0 {
         vec![]
     } else {
         parts
             .into_iter()
-            .map(|(location, values)| Partition { values, location })
+            .map(|(location, (values, members))| Partition {
+                values,
+                location,
+                stats: set_stats(&typed, &members),
+            })
             .collect()
     };
     let partition_keys = keys
@@ -962,17 +1025,13 @@ fn table_def(
         .collect();
     let size: u64 = files.iter().map(|f| f.size).sum();
     let records = files.iter().map(|f| f.records).sum::<Option<u64>>();
-    let columns: Vec<Column> = columns
-        .into_iter()
-        .map(|c| Column::new(c.name, c.ty))
-        .collect();
     // Statistics of the files read (with --new-folders-only, the new ones; the caller adds the old).
     let read: Vec<_> = files
         .iter()
         .filter(|f| !f.known)
         .map(|f| (f.bounds.as_ref(), f.records))
         .collect();
-    let column_stats = colstats::merge_files(&colstats::typed(&columns), &read);
+    let column_stats = colstats::merge_files(&typed, &read);
     let format = first.format.clone();
     let mut properties = BTreeMap::new();
     properties.insert(
@@ -1007,6 +1066,7 @@ fn table_def(
             size_bytes: Some(size),
             record_count: records,
             columns: column_stats,
+            last_modified: None,
         },
         properties,
         version_id: String::new(),

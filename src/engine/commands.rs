@@ -466,7 +466,11 @@ pub(super) async fn discover(
     def.stats.size_bytes = Some(size);
     def.partitions = partitions
         .into_iter()
-        .map(|(location, values)| Partition { values, location })
+        .map(|(location, values)| Partition {
+            values,
+            location,
+            stats: None,
+        })
         .collect();
     def.properties.insert(
         "classification".into(),

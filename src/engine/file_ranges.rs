@@ -1,23 +1,45 @@
-//! No Parquet file is opened for a sliver of it.
+//! Which byte ranges each scan thread reads, and in what order.
 //!
-//! DataFusion splits a scan's files into byte ranges of equal size, one group a thread: with TPC-H's `lineitem`
-//! in two files of 116 MB, the first thread reads `lineitem.2.parquet` up to byte 115,936,497 and the second
-//! its last 22 KB, then `lineitem.1.parquet`. A range reads the row groups that start in it, so the 22 KB read
-//! none; but opening the file for it reads the footer, and the page index where a filter needs it, a second
-//! time when the first thread has not cached them yet (q5 read 45 KB more in some runs than others, and more
-//! than DuckDB's count). A range under 1 MiB is given to the thread that reads the range before or after it in
-//! the same file, as one range: the same row groups are read, by one opening. The thread it leaves may end up
-//! with no file (an empty partition).
+//! 1. No Parquet file is opened for a sliver of it ([`MergeSlivers`]). DataFusion splits a scan's files into
+//!    byte ranges of equal size, one group a thread: with TPC-H's `lineitem` in two files of 116 MB, the first
+//!    thread reads `lineitem.2.parquet` up to byte 115,936,497 and the second its last 22 KB, then
+//!    `lineitem.1.parquet`. A range reads the row groups that start in it, so the 22 KB read none; but opening
+//!    the file for it reads the footer, and the page index where a filter needs it, a second time when the first
+//!    thread has not cached them yet (q5 read 45 KB more in some runs than others, and more than DuckDB's count).
+//!    A range under 1 MiB is given to the thread that reads the range before or after it in the same file, as one
+//!    range: the same row groups are read, by one opening. The thread it leaves may end up with no file (an
+//!    empty partition).
+//! 2. A top-k reads the files likeliest to hold its rows first ([`BestFilesFirst`]): `ORDER BY x DESC LIMIT
+//!    10` over a year of daily files reads, in each thread, the files whose maximum of `x` is highest first, by
+//!    the bounds the registry gives each file (`catalog::provider`). The top-k's threshold is then its final
+//!    one after a few files, and its run-time filter skips, unopened, every file whose bounds cannot beat it.
+//!    DataFusion orders files by bounds only when it has them for every sort key (`ORDER BY latency_ms DESC,
+//!    request_id`: strings have none); the first key is what skips files.
+//!
+//! The invariant: only which thread reads a range, and when, changes; every range is read once, so answers
+//! cannot change (a top-k sorts whatever order its rows come in).
 
+use arrow::compute::SortOptions;
+use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{
     FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
 };
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::coop::CooperativeExec;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::{ExecutionPlan, replace_children_if_necessary};
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// Ranges of files smaller than this are merged into their neighbour's.
@@ -112,6 +134,198 @@ fn merge_slivers(groups: &[FileGroup]) -> Option<Vec<FileGroup>> {
     changed.then(|| files.into_iter().map(FileGroup::new).collect())
 }
 
+/// Orders each thread's files so that a top-k reads first those whose bounds hold its best rows (see the
+/// module's second point).
+#[derive(Debug, Default)]
+pub struct BestFilesFirst;
+
+impl PhysicalOptimizerRule for BestFilesFirst {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_down(|node| {
+            let Some(sort) = node
+                .downcast_ref::<SortExec>()
+                .filter(|s| s.fetch().is_some())
+            else {
+                return Ok(Transformed::no(node));
+            };
+            let first = sort.expr().first();
+            let Some(column) = first.expr.downcast_ref::<Column>() else {
+                return Ok(Transformed::no(node));
+            };
+            let Some(input) = reorder_below(sort.input(), column.index(), first.options)? else {
+                return Ok(Transformed::no(node));
+            };
+            Ok(Transformed::yes(replace_children_if_necessary(
+                Arc::clone(&node),
+                vec![input],
+            )?))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "owl_best_files_first"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// `node` with the Parquet scan below it (through nodes that pass rows on unchanged in their order within a
+/// file) reading its files best first for `column` (of `node`'s output) sorted by `options`; None when there is
+/// no such scan, or its files are in that order already.
+fn reorder_below(
+    node: &Arc<dyn ExecutionPlan>,
+    column: usize,
+    options: SortOptions,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let below = if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
+        match projection
+            .expr()
+            .get(column)
+            .and_then(|e| e.expr.downcast_ref::<Column>())
+        {
+            Some(c) => c.index(),
+            None => return Ok(None),
+        }
+    } else if let Some(filter) = node.downcast_ref::<FilterExec>() {
+        match filter.projection() {
+            Some(projection) => match projection.get(column) {
+                Some(c) => *c,
+                None => return Ok(None),
+            },
+            None => column,
+        }
+    } else if node.is::<RepartitionExec>()
+        || node.is::<CoalescePartitionsExec>()
+        || node.is::<CooperativeExec>()
+    {
+        column
+    } else if let Some(config) = node
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+    {
+        return Ok(reorder_scan(config, column, options)
+            .map(|config| DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>));
+    } else {
+        return Ok(None);
+    };
+    let [child] = node.children()[..] else {
+        return Ok(None);
+    };
+    match reorder_below(child, below, options)? {
+        Some(child) => replace_children_if_necessary(Arc::clone(node), vec![child]).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A Parquet scan's config with each group's files best first for its output `column`; None when the scan
+/// declares an order of its own (its files' order is then part of it), the column is not a table column, or no
+/// file moves.
+fn reorder_scan(
+    config: &FileScanConfig,
+    column: usize,
+    options: SortOptions,
+) -> Option<FileScanConfig> {
+    config.file_source().downcast_ref::<ParquetSource>()?;
+    if !config.output_ordering.is_empty() {
+        return None;
+    }
+    // The scan's output column as a column of the table (file columns, then partition columns).
+    let index = match config.file_source().projection() {
+        Some(projection) => projection
+            .expr_iter()
+            .nth(column)?
+            .downcast_ref::<Column>()?
+            .index(),
+        None => column,
+    };
+    let mut changed = false;
+    let groups = config
+        .file_groups
+        .iter()
+        .map(|group| {
+            let mut files = group.files().to_vec();
+            files.sort_by(|a, b| best_first(a, b, index, options));
+            changed |= files
+                .iter()
+                .zip(group.files())
+                .any(|(x, y)| x.path() != y.path() || x.range != y.range);
+            FileGroup::new(files)
+        })
+        .collect();
+    changed.then(|| {
+        FileScanConfigBuilder::from(config.clone())
+            .with_file_groups(groups)
+            .build()
+    })
+}
+
+/// What a file's bounds say about its best value of table column `index` (file columns, then partition
+/// columns) for a sort by `options`.
+#[derive(Debug, PartialEq)]
+enum Best {
+    /// Unknown, or NULL where NULLs sort first: it may hold the very first rows (and cannot be skipped).
+    Any,
+    /// Its best value: the maximum for a descending sort, the minimum for an ascending one.
+    Value(ScalarValue),
+}
+
+fn best_of(file: &PartitionedFile, index: usize, options: SortOptions) -> Best {
+    let Some(stats) = file.statistics.as_ref() else {
+        return Best::Any;
+    };
+    let n = stats.column_statistics.len();
+    if index >= n {
+        // A partition column: one value a file.
+        return match file.partition_values.get(index - n) {
+            Some(v) if !v.is_null() => Best::Value(v.clone()),
+            _ => Best::Any,
+        };
+    }
+    let col = &stats.column_statistics[index];
+    if options.nulls_first && col.null_count != Precision::Exact(0) {
+        return Best::Any;
+    }
+    let bound = if options.descending {
+        &col.max_value
+    } else {
+        &col.min_value
+    };
+    match bound {
+        Precision::Exact(v) | Precision::Inexact(v) if !v.is_null() => Best::Value(v.clone()),
+        _ => Best::Any,
+    }
+}
+
+/// Files in the order a top-k should read them: those that may hold its first rows, then by best value
+/// (highest first when descending); ties keep their order (a file's ranges stay in order).
+fn best_first(
+    a: &PartitionedFile,
+    b: &PartitionedFile,
+    index: usize,
+    options: SortOptions,
+) -> Ordering {
+    match (best_of(a, index, options), best_of(b, index, options)) {
+        (Best::Any, Best::Any) => Ordering::Equal,
+        (Best::Any, Best::Value(_)) => Ordering::Less,
+        (Best::Value(_), Best::Any) => Ordering::Greater,
+        (Best::Value(x), Best::Value(y)) => {
+            let order = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+            if options.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +347,78 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// A file whose one column has `bounds` (min, max) and `nulls`, in partition `part`.
+    fn bounded(path: &str, bounds: Option<(i64, i64)>, nulls: usize, part: i64) -> PartitionedFile {
+        use datafusion::common::{ColumnStatistics, Statistics};
+        let mut col = ColumnStatistics::new_unknown();
+        if let Some((lo, hi)) = bounds {
+            col.min_value = Precision::Exact(ScalarValue::Int64(Some(lo)));
+            col.max_value = Precision::Exact(ScalarValue::Int64(Some(hi)));
+        }
+        col.null_count = Precision::Exact(nulls);
+        let mut f = PartitionedFile::new(path.to_string(), 100)
+            .with_partition_values(vec![ScalarValue::Int64(Some(part))]);
+        f.statistics = Some(Arc::new(Statistics {
+            num_rows: Precision::Absent,
+            total_byte_size: Precision::Absent,
+            column_statistics: vec![col],
+        }));
+        f
+    }
+
+    fn order(files: &[PartitionedFile], index: usize, options: SortOptions) -> Vec<String> {
+        let mut files = files.to_vec();
+        files.sort_by(|a, b| best_first(a, b, index, options));
+        files.iter().map(|f| f.path().to_string()).collect()
+    }
+
+    #[test]
+    fn a_top_k_reads_the_files_that_may_hold_its_first_rows_first() {
+        let mut unknown = PartitionedFile::new("unknown".to_string(), 100)
+            .with_partition_values(vec![ScalarValue::Int64(None)]);
+        unknown.statistics = None;
+        let files = vec![
+            bounded("low", Some((0, 10)), 0, 3),
+            unknown,
+            bounded("high", Some((5, 90)), 0, 1),
+            bounded("nulls", Some((20, 30)), 4, 2),
+            bounded("mid", Some((-5, 50)), 0, 4),
+        ];
+        let desc = SortOptions {
+            descending: true,
+            nulls_first: true,
+        };
+        // Descending, NULLs first: files that may hold NULLs or about which nothing is known come first (in their
+        // order), then by maximum.
+        assert_eq!(
+            order(&files, 0, desc),
+            ["unknown", "nulls", "high", "mid", "low"]
+        );
+        // NULLs last: by maximum only.
+        let desc_nulls_last = SortOptions {
+            descending: true,
+            nulls_first: false,
+        };
+        assert_eq!(
+            order(&files, 0, desc_nulls_last),
+            ["unknown", "high", "mid", "nulls", "low"]
+        );
+        // Ascending: by minimum.
+        let asc = SortOptions {
+            descending: false,
+            nulls_first: false,
+        };
+        assert_eq!(
+            order(&files, 0, asc),
+            ["unknown", "mid", "low", "high", "nulls"]
+        );
+        // A partition column: its value; a NULL one may hold anything first.
+        assert_eq!(
+            order(&files, 1, asc),
+            ["unknown", "high", "nulls", "low", "mid"]
+        );
     }
 
     #[test]

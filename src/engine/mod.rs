@@ -556,6 +556,7 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
         |r| r.name(),
     );
     rules.push(Arc::new(file_ranges::MergeSlivers));
+    rules.push(Arc::new(file_ranges::BestFilesFirst));
     rules.push(Arc::new(exprs::FastExpressions));
     // Last: it notes which join produces each scan's run-time filter, and a rule after it that rebuilt the join
     // (as FastExpressions does the nodes above a filter it rewrites) would leave it a node the query never runs.
