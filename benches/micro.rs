@@ -5,7 +5,8 @@
 //!   query uses (whole-object stream and 1 MiB ranges); the difference is the meter's cost per byte.
 //! - `pruning`: planning a scan of a table with 10,080 partitions (420 days x 24 hours, one file each, in an
 //!   in-memory store): the partition filter evaluated over the registry's partitions, the survivors listed.
-//! - `registry`: loading that table's registry file (10,080 partitions) and resolving it for queries.
+//! - `registry`: loading that table's registry file (10,080 partitions) and resolving it for queries; loading it
+//!   with each partition's statistics, as a crawl of Parquet files writes them.
 //! - `schema_merge`: merging 10,000 file schemas of 40 columns (types drifting, columns added), as the crawler
 //!   does for one table, and merging their column statistics.
 //!
@@ -21,7 +22,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use owl::catalog::colstats::{self, Bounds, FileBounds};
-use owl::catalog::model::{Column, FormatSpec, Partition, TableDef, TableStats};
+use owl::catalog::model::{Column, ColumnStats, FormatSpec, Partition, TableDef, TableStats};
 use owl::catalog::provider::RegistryTable;
 use owl::catalog::store::Registry;
 use owl::crawler::infer::{self, InferredColumn};
@@ -209,6 +210,49 @@ fn registry(c: &mut Criterion) {
         b.iter(|| {
             let def = registry.load_table("default", "events").expect("load");
             black_box(RegistryTable::try_new(def, dir.path().to_path_buf()).expect("resolve"))
+        })
+    });
+    g.finish();
+
+    // The same table as a crawl of Parquet files writes it: each partition with its statistics (one file, its
+    // rows and bytes, its time, and the bounds of its ten bigint columns).
+    let mut def = partitioned_table();
+    def.name = "events_stats".into();
+    for (i, p) in def.partitions.iter_mut().enumerate() {
+        let columns = (0..20)
+            .step_by(2)
+            .map(|c| {
+                let lo = (i * 1000 + c) as i64;
+                let stats = ColumnStats {
+                    min: Some(lo.to_string()),
+                    max: Some((lo + 999_999).to_string()),
+                    nulls: Some(0),
+                    ..ColumnStats::default()
+                };
+                (format!("c{c}"), stats)
+            })
+            .collect();
+        p.stats = Some(TableStats {
+            object_count: Some(1),
+            size_bytes: Some(1000),
+            record_count: Some(100),
+            columns,
+            last_modified: Some("2024-12-31T00:00:00.000Z".into()),
+        });
+    }
+    registry.create_table(def, false).expect("table");
+    let size = std::fs::metadata(registry.table_path("default", "events_stats"))
+        .expect("table file")
+        .len();
+    let mut g = c.benchmark_group("registry");
+    g.throughput(Throughput::Bytes(size));
+    g.bench_function("load_10080_partitions_with_statistics", |b| {
+        b.iter(|| {
+            let def = registry
+                .load_table("default", "events_stats")
+                .expect("load");
+            assert_eq!(def.partitions.len(), DAYS * HOURS);
+            black_box(def)
         })
     });
     g.finish();

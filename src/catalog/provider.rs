@@ -723,11 +723,16 @@ impl TableProvider for RegistryTable {
                 .await?
         };
         let no_page_skipping = self.no_page_skipping();
+        // A Parquet file without its partition's bounds still gets statistics, all unknown: DataFusion prunes a
+        // file by its partition values under a run-time filter (a join's keys, a top-k's threshold on a
+        // partition column) only where a file has statistics at all.
+        let unknown = (self.def.format.classification == Classification::Parquet)
+            .then(|| Arc::new(Statistics::new_unknown(&self.file_schema)));
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|l| {
                 let no_page_skipping = no_page_skipping.clone();
-                let bounds = self.file_statistics(&l);
+                let bounds = self.file_statistics(&l).or_else(|| unknown.clone());
                 let values = l.partition.values;
                 l.files.into_iter().map(move |m| {
                     let mut file =

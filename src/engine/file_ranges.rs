@@ -245,13 +245,14 @@ fn reorder_scan(
             .index(),
         None => column,
     };
+    let columns = config.file_schema().fields().len();
     let mut changed = false;
     let groups = config
         .file_groups
         .iter()
         .map(|group| {
             let mut files = group.files().to_vec();
-            files.sort_by(|a, b| best_first(a, b, index, options));
+            files.sort_by(|a, b| best_first(a, b, index, columns, options));
             changed |= files
                 .iter()
                 .zip(group.files())
@@ -266,8 +267,8 @@ fn reorder_scan(
     })
 }
 
-/// What a file's bounds say about its best value of table column `index` (file columns, then partition
-/// columns) for a sort by `options`.
+/// What a file's bounds say about its best value of table column `index` (its `columns` file columns, then
+/// partition columns) for a sort by `options`.
 #[derive(Debug, PartialEq)]
 enum Best {
     /// Unknown, or NULL where NULLs sort first: it may hold the very first rows (and cannot be skipped).
@@ -276,19 +277,21 @@ enum Best {
     Value(ScalarValue),
 }
 
-fn best_of(file: &PartitionedFile, index: usize, options: SortOptions) -> Best {
-    let Some(stats) = file.statistics.as_ref() else {
-        return Best::Any;
-    };
-    let n = stats.column_statistics.len();
-    if index >= n {
+fn best_of(file: &PartitionedFile, index: usize, columns: usize, options: SortOptions) -> Best {
+    if index >= columns {
         // A partition column: one value a file.
-        return match file.partition_values.get(index - n) {
+        return match file.partition_values.get(index - columns) {
             Some(v) if !v.is_null() => Best::Value(v.clone()),
             _ => Best::Any,
         };
     }
-    let col = &stats.column_statistics[index];
+    let Some(col) = file
+        .statistics
+        .as_ref()
+        .and_then(|s| s.column_statistics.get(index))
+    else {
+        return Best::Any;
+    };
     if options.nulls_first && col.null_count != Precision::Exact(0) {
         return Best::Any;
     }
@@ -309,9 +312,13 @@ fn best_first(
     a: &PartitionedFile,
     b: &PartitionedFile,
     index: usize,
+    columns: usize,
     options: SortOptions,
 ) -> Ordering {
-    match (best_of(a, index, options), best_of(b, index, options)) {
+    match (
+        best_of(a, index, columns, options),
+        best_of(b, index, columns, options),
+    ) {
         (Best::Any, Best::Any) => Ordering::Equal,
         (Best::Any, Best::Value(_)) => Ordering::Less,
         (Best::Value(_), Best::Any) => Ordering::Greater,
@@ -370,15 +377,14 @@ mod tests {
 
     fn order(files: &[PartitionedFile], index: usize, options: SortOptions) -> Vec<String> {
         let mut files = files.to_vec();
-        files.sort_by(|a, b| best_first(a, b, index, options));
+        files.sort_by(|a, b| best_first(a, b, index, 1, options));
         files.iter().map(|f| f.path().to_string()).collect()
     }
 
     #[test]
     fn a_top_k_reads_the_files_that_may_hold_its_first_rows_first() {
-        let mut unknown = PartitionedFile::new("unknown".to_string(), 100)
+        let unknown = PartitionedFile::new("unknown".to_string(), 100)
             .with_partition_values(vec![ScalarValue::Int64(None)]);
-        unknown.statistics = None;
         let files = vec![
             bounded("low", Some((0, 10)), 0, 3),
             unknown,
@@ -414,11 +420,14 @@ mod tests {
             order(&files, 0, asc),
             ["unknown", "mid", "low", "high", "nulls"]
         );
-        // A partition column: its value; a NULL one may hold anything first.
+        // A partition column: its value, with or without statistics; a NULL one may hold anything first.
         assert_eq!(
             order(&files, 1, asc),
             ["unknown", "high", "nulls", "low", "mid"]
         );
+        let known = PartitionedFile::new("known".to_string(), 100)
+            .with_partition_values(vec![ScalarValue::Int64(Some(0))]);
+        assert_eq!(order(&[files[2].clone(), known], 1, asc), ["known", "high"]);
     }
 
     #[test]
