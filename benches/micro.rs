@@ -22,7 +22,9 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use owl::catalog::colstats::{self, Bounds, FileBounds};
-use owl::catalog::model::{Column, ColumnStats, FormatSpec, Partition, TableDef, TableStats};
+use owl::catalog::model::{
+    Column, ColumnStats, FormatSpec, Partition, PartitionStats, TableDef, TableStats,
+};
 use owl::catalog::provider::RegistryTable;
 use owl::catalog::store::Registry;
 use owl::crawler::infer::{self, InferredColumn};
@@ -232,7 +234,7 @@ fn registry(c: &mut Criterion) {
                 (format!("c{c}"), stats)
             })
             .collect();
-        p.stats = Some(TableStats {
+        p.stats = PartitionStats::new(&TableStats {
             object_count: Some(1),
             size_bytes: Some(1000),
             record_count: Some(100),

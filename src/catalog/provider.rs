@@ -457,7 +457,8 @@ impl RegistryTable {
             .partitions
             .get(listed.partition.index?)?
             .stats
-            .as_ref()?;
+            .as_ref()?
+            .get()?;
         let metas = &listed.files;
         let newest = metas.iter().map(|m| m.last_modified).max()?;
         let named = !stats.columns.is_empty()

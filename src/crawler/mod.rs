@@ -933,6 +933,10 @@ fn set_stats(
     // What skips files is a range; a column with a null count only (strings) would add bytes to every
     // partition for little (the table's statistics keep its count).
     bounds.retain(|_, c| c.min.is_some() && c.max.is_some());
+    for c in bounds.values_mut() {
+        // The table's verdict is what decides page index reads.
+        c.clustered = None;
+    }
     if bounds.is_empty() {
         return None;
     }
@@ -1009,7 +1013,7 @@ fn table_def(
             .map(|(location, (values, members))| Partition {
                 values,
                 location,
-                stats: set_stats(&typed, &members),
+                stats: set_stats(&typed, &members).and_then(|s| PartitionStats::new(&s)),
             })
             .collect()
     };
