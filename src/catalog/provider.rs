@@ -5,7 +5,10 @@
 //! against the registry's partition values. It lists the surviving partitions' prefixes, or the table's folder
 //! once when that takes fewer LIST requests (S3) or walks fewer folders (local disk); pruned partitions are
 //! never read.
-//! Listings are never cached here, so a file that appeared since the last query is always seen.
+//! Listings are never cached here, so a file that appeared since the last query is always seen. A file of a
+//! Parquet partition carries its partition's bounds from the registry only while the listing shows the files
+//! the crawl read there (count, bytes, newest modification time): bounds let DataFusion skip a file unopened,
+//! so stale ones would lose rows.
 
 use super::colstats;
 use super::location::{is_hidden, join_partition, resolve_dir, segments_below};
@@ -724,11 +727,12 @@ impl TableProvider for RegistryTable {
                 .await?
         };
         let no_page_skipping = self.no_page_skipping();
-        // A Parquet file without its partition's bounds still gets statistics, all unknown: DataFusion prunes a
-        // file by its partition values under a run-time filter (a join's keys, a top-k's threshold on a
-        // partition column) only where a file has statistics at all.
-        let unknown = (self.def.format.classification == Classification::Parquet)
-            .then(|| Arc::new(Statistics::new_unknown(&self.file_schema)));
+        // A Parquet partition's file without its partition's bounds still gets statistics, all unknown:
+        // DataFusion prunes a file by its partition values under a run-time filter (a join's keys, a top-k's
+        // threshold on a partition column) only where a file has statistics at all.
+        let unknown = (self.def.format.classification == Classification::Parquet
+            && !self.partition_fields.is_empty())
+        .then(|| Arc::new(Statistics::new_unknown(&self.file_schema)));
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|l| {

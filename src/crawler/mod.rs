@@ -914,10 +914,10 @@ fn group(
     }
 }
 
-/// The statistics of one partition's files, when every one of them was read here
-/// and kept column bounds (Parquet footers): their count, bytes, rows, bounds and newest modification time,
-/// which together name the files the bounds hold for (`TableStats::last_modified`). None otherwise: a file
-/// taken from the registry unread (`--new-folders-only`) or without bounds leaves the set undescribed.
+/// The statistics of one partition's files, when every one of them was read here and kept column bounds
+/// (Parquet footers): their count, bytes, rows, bounds and newest modification time, which together name the
+/// files the bounds hold for (`TableStats::last_modified`). None otherwise: a file taken from the registry
+/// unread (`--new-folders-only`) or without bounds leaves the set undescribed.
 fn set_stats(
     columns: &[(String, arrow::datatypes::DataType)],
     files: &[&FileInfo],
