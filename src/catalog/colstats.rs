@@ -310,9 +310,7 @@ pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 /// file's when the partition is the file, or when the partition has none.
 pub fn file_bounds(stats: &ColumnStats, dt: &DataType, one: bool) -> ColumnStatistics {
     let mut c = ColumnStatistics::new_unknown();
-    let min = stats.min.as_deref().and_then(|s| from_text(s, dt));
-    let max = stats.max.as_deref().and_then(|s| from_text(s, dt));
-    if let (Some(lo), Some(hi)) = (min, max) {
+    if let Some((lo, hi)) = range(stats, dt) {
         c.min_value = Precision::Exact(lo);
         c.max_value = Precision::Exact(hi);
     }
@@ -321,6 +319,14 @@ pub fn file_bounds(stats: &ColumnStats, dt: &DataType, one: bool) -> ColumnStati
         _ => Precision::Absent,
     };
     c
+}
+
+/// A column's minimum and maximum read back as `dt`: both or neither (a one-sided range makes DataFusion's
+/// interval arithmetic guess wildly, and prunes nothing a two-sided one would not).
+fn range(stats: &ColumnStats, dt: &DataType) -> Option<(ScalarValue, ScalarValue)> {
+    let min = from_text(stats.min.as_deref()?, dt)?;
+    let max = from_text(stats.max.as_deref()?, dt)?;
+    Some((min, max))
 }
 
 /// A value as the registry writes it: the text a cast to string gives.
@@ -350,10 +356,7 @@ pub fn from_text(s: &str, dt: &DataType) -> Option<ScalarValue> {
 /// table's bytes the scan keeps.
 pub fn to_datafusion(stats: &ColumnStats, dt: &DataType, share: f64) -> ColumnStatistics {
     let mut c = ColumnStatistics::new_unknown();
-    let min = stats.min.as_deref().and_then(|s| from_text(s, dt));
-    let max = stats.max.as_deref().and_then(|s| from_text(s, dt));
-    // Both or neither: a one-sided range makes DataFusion's interval arithmetic guess wildly.
-    if let (Some(lo), Some(hi)) = (min, max) {
+    if let Some((lo, hi)) = range(stats, dt) {
         c.min_value = Precision::Inexact(lo);
         c.max_value = Precision::Inexact(hi);
     }

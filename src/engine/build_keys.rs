@@ -37,11 +37,8 @@ use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
-use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -258,26 +255,10 @@ pub fn filter_below_aggregation(
     column: usize,
     keys: &Arc<BuildKeys>,
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let below = if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
-        let Some(c) = projection
-            .expr()
-            .get(column)
-            .and_then(|e| e.expr.downcast_ref::<Column>())
-        else {
-            return Ok(None);
-        };
-        c.index()
-    } else if node.is::<RepartitionExec>() || node.is::<CoalescePartitionsExec>() {
-        column
-    } else if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        // A condition on the aggregates (`HAVING`, or one DataFusion derived from the join's).
-        match filter.projection() {
-            Some(projection) => match projection.get(column) {
-                Some(c) => *c,
-                None => return Ok(None),
-            },
-            None => column,
-        }
+    // Projections, filters (a condition on the aggregates: `HAVING`, or one DataFusion derived from the join's)
+    // and repartitions pass the column on; a final aggregation groups by it.
+    let below = if let Some(c) = super::passthrough::column_in_input(node, column) {
+        c
     } else if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
         let group = aggregate.group_expr();
         let Some(c) = group
@@ -302,13 +283,7 @@ pub fn filter_below_aggregation(
     } else {
         return Ok(None);
     };
-    let [child] = node.children()[..] else {
-        return Ok(None);
-    };
-    match filter_below_aggregation(child, below, keys)? {
-        Some(child) => replace_children_if_necessary(Arc::clone(node), vec![child]).map(Some),
-        None => Ok(None),
-    }
+    super::passthrough::rewrite_child(node, |child| filter_below_aggregation(child, below, keys))
 }
 
 /// `node` with its build side gathered into its keys' collector, when it is a hash join that has one.

@@ -19,6 +19,7 @@
 //! The invariant: only which thread reads a range, and when, changes; every range is read once, so answers
 //! cannot change (a top-k sorts whatever order its rows come in).
 
+use super::passthrough;
 use arrow::compute::SortOptions;
 use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
@@ -32,11 +33,6 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::coop::CooperativeExec;
-use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, replace_children_if_necessary};
 use std::cmp::Ordering;
@@ -184,44 +180,17 @@ fn reorder_below(
     column: usize,
     options: SortOptions,
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let below = if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
-        match projection
-            .expr()
-            .get(column)
-            .and_then(|e| e.expr.downcast_ref::<Column>())
-        {
-            Some(c) => c.index(),
-            None => return Ok(None),
-        }
-    } else if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        match filter.projection() {
-            Some(projection) => match projection.get(column) {
-                Some(c) => *c,
-                None => return Ok(None),
-            },
-            None => column,
-        }
-    } else if node.is::<RepartitionExec>()
-        || node.is::<CoalescePartitionsExec>()
-        || node.is::<CooperativeExec>()
-    {
-        column
-    } else if let Some(config) = node
+    if let Some(config) = node
         .downcast_ref::<DataSourceExec>()
         .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
     {
         return Ok(reorder_scan(config, column, options)
             .map(|config| DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>));
-    } else {
-        return Ok(None);
-    };
-    let [child] = node.children()[..] else {
-        return Ok(None);
-    };
-    match reorder_below(child, below, options)? {
-        Some(child) => replace_children_if_necessary(Arc::clone(node), vec![child]).map(Some),
-        None => Ok(None),
     }
+    let Some(below) = passthrough::column_in_input(node, column) else {
+        return Ok(None);
+    };
+    passthrough::rewrite_child(node, |child| reorder_below(child, below, options))
 }
 
 /// A Parquet scan's config with each group's files best first for its output `column`; None when the scan
@@ -250,15 +219,15 @@ fn reorder_scan(
     let groups = config
         .file_groups
         .iter()
-        .map(|group| {
-            let mut files = group.files().to_vec();
-            files.sort_by(|a, b| best_first(a, b, index, columns, options));
-            changed |= files
-                .iter()
-                .zip(group.files())
-                .any(|(x, y)| x.path() != y.path() || x.range != y.range);
-            FileGroup::new(files)
-        })
+        .map(
+            |group| match best_first(group.files(), index, columns, options) {
+                Some(files) => {
+                    changed = true;
+                    FileGroup::new(files)
+                }
+                None => group.clone(),
+            },
+        )
         .collect();
     changed.then(|| {
         FileScanConfigBuilder::from(config.clone())
@@ -306,31 +275,35 @@ fn best_of(file: &PartitionedFile, index: usize, columns: usize, options: SortOp
     }
 }
 
-/// Files in the order a top-k should read them: those that may hold its first rows, then by best value
-/// (highest first when descending); ties keep their order (a file's ranges stay in order).
+/// `files` in the order a top-k should read them: those that may hold its first rows, then by best value
+/// (highest first when descending); ties keep their order (a file's ranges stay in order). None when they are
+/// in that order already.
 fn best_first(
-    a: &PartitionedFile,
-    b: &PartitionedFile,
+    files: &[PartitionedFile],
     index: usize,
     columns: usize,
     options: SortOptions,
-) -> Ordering {
-    match (
-        best_of(a, index, columns, options),
-        best_of(b, index, columns, options),
-    ) {
+) -> Option<Vec<PartitionedFile>> {
+    let best: Vec<Best> = files
+        .iter()
+        .map(|f| best_of(f, index, columns, options))
+        .collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|&a, &b| match (&best[a], &best[b]) {
         (Best::Any, Best::Any) => Ordering::Equal,
         (Best::Any, Best::Value(_)) => Ordering::Less,
         (Best::Value(_), Best::Any) => Ordering::Greater,
         (Best::Value(x), Best::Value(y)) => {
-            let order = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+            let order = x.partial_cmp(y).unwrap_or(Ordering::Equal);
             if options.descending {
                 order.reverse()
             } else {
                 order
             }
         }
-    }
+    });
+    let moved = order.iter().enumerate().any(|(i, &j)| i != j);
+    moved.then(|| order.iter().map(|&i| files[i].clone()).collect())
 }
 
 #[cfg(test)]
@@ -375,10 +348,23 @@ mod tests {
         f
     }
 
-    fn order(files: &[PartitionedFile], index: usize, options: SortOptions) -> Vec<String> {
-        let mut files = files.to_vec();
-        files.sort_by(|a, b| best_first(a, b, index, 1, options));
-        files.iter().map(|f| f.path().to_string()).collect()
+    /// The paths of `files` in the order a top-k sorting table column `index` by `options` reads them (one
+    /// file column, then a partition column).
+    fn order(
+        files: &[PartitionedFile],
+        index: usize,
+        descending: bool,
+        nulls_first: bool,
+    ) -> Vec<String> {
+        let options = SortOptions {
+            descending,
+            nulls_first,
+        };
+        best_first(files, index, 1, options)
+            .unwrap_or_else(|| files.to_vec())
+            .iter()
+            .map(|f| f.path().to_string())
+            .collect()
     }
 
     #[test]
@@ -392,42 +378,30 @@ mod tests {
             bounded("nulls", Some((20, 30)), 4, 2),
             bounded("mid", Some((-5, 50)), 0, 4),
         ];
-        let desc = SortOptions {
-            descending: true,
-            nulls_first: true,
-        };
-        // Descending, NULLs first: files that may hold NULLs or about which nothing is known come first (in their
-        // order), then by maximum.
-        assert_eq!(
-            order(&files, 0, desc),
-            ["unknown", "nulls", "high", "mid", "low"]
-        );
-        // NULLs last: by maximum only.
-        let desc_nulls_last = SortOptions {
-            descending: true,
-            nulls_first: false,
-        };
-        assert_eq!(
-            order(&files, 0, desc_nulls_last),
-            ["unknown", "high", "mid", "nulls", "low"]
-        );
-        // Ascending: by minimum.
-        let asc = SortOptions {
-            descending: false,
-            nulls_first: false,
-        };
-        assert_eq!(
-            order(&files, 0, asc),
-            ["unknown", "mid", "low", "high", "nulls"]
-        );
-        // A partition column: its value, with or without statistics; a NULL one may hold anything first.
-        assert_eq!(
-            order(&files, 1, asc),
-            ["unknown", "high", "nulls", "low", "mid"]
-        );
+        // (column, descending, NULLs first, order): files that may hold the first rows (NULLs where they sort
+        // first, or nothing known) come first, in their order; then by maximum (descending) or minimum. A
+        // partition column sorts by its value, and a NULL one may hold anything first.
+        for (index, descending, nulls_first, want) in [
+            (0, true, true, ["unknown", "nulls", "high", "mid", "low"]),
+            (0, true, false, ["unknown", "high", "mid", "nulls", "low"]),
+            (0, false, false, ["unknown", "mid", "low", "high", "nulls"]),
+            (1, false, false, ["unknown", "high", "nulls", "low", "mid"]),
+        ] {
+            assert_eq!(
+                order(&files, index, descending, nulls_first),
+                want,
+                "column {index}, descending {descending}, nulls first {nulls_first}"
+            );
+        }
+        // A partition value needs no statistics.
         let known = PartitionedFile::new("known".to_string(), 100)
             .with_partition_values(vec![ScalarValue::Int64(Some(0))]);
-        assert_eq!(order(&[files[2].clone(), known], 1, asc), ["known", "high"]);
+        assert_eq!(
+            order(&[files[2].clone(), known], 1, false, false),
+            ["known", "high"]
+        );
+        // Files already in order: nothing to change.
+        assert!(best_first(&files[2..3], 0, 1, SortOptions::default()).is_none());
     }
 
     #[test]

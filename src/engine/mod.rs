@@ -24,6 +24,7 @@ mod local_files;
 mod not_in;
 pub mod options;
 mod page_index;
+mod passthrough;
 mod pushdown;
 pub mod shared;
 pub mod stores;
