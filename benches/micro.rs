@@ -28,8 +28,8 @@ use owl::catalog::model::{
 use owl::catalog::provider::RegistryTable;
 use owl::catalog::store::Registry;
 use owl::crawler::infer::{self, InferredColumn};
-use owl::meter::Meter;
-use owl::meter::{MeteredStore, RangeReads};
+use owl::storage::meter::Meter;
+use owl::storage::meter::{MeteredStore, RangeReads};
 use std::hint::black_box;
 use std::sync::Arc;
 use url::Url;

@@ -13,12 +13,12 @@
 use crate::catalog::Registry;
 use crate::catalog::location::{list_under, resolve_dir};
 use crate::catalog::model::TableDef;
+use crate::config::Settings;
 use crate::cost::QueryState;
-use crate::engine::Engine;
+use crate::engine::{Ending, Engine};
 use crate::error::{Error, Result};
-use crate::meter::{Meter, RowGroups};
 use crate::output::{OutputFormat, write_result};
-use crate::settings::Settings;
+use crate::storage::meter::{Meter, RowGroups};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -171,10 +171,7 @@ fn fnv(text: &str) -> String {
 /// What the source is now: its definition and its files.
 async fn fingerprint(engine: &Engine, def: &TableDef) -> Result<String> {
     let url = resolve_dir(&def.location, engine.registry().root())?;
-    let store = engine
-        .stores()
-        .get_store(&url)
-        .map_err(crate::engine::from_df)?;
+    let store = engine.stores().get_store(&url).map_err(Error::from)?;
     let (_, metas) = list_under(store.as_ref(), &url, &def.location).await?;
     let mut listing: Vec<String> = metas
         .iter()
@@ -269,11 +266,15 @@ pub async fn compare(
                 "CREATE TABLE \"{cdb}\".\"{table}\" WITH ({with}{partitioned}, external_location = '{location}') \
                  AS SELECT * FROM \"source\".\"{table}\""
             );
-            let failed = work_engine
-                .run_sql(&sql)
-                .await?
-                .into_iter()
-                .find_map(|o| o.error);
+            let failed =
+                work_engine
+                    .run_sql(&sql)
+                    .await?
+                    .into_iter()
+                    .find_map(|o| match o.ending {
+                        Ending::Failed(e) => Some(e),
+                        _ => None,
+                    });
             match (failed, unwritable) {
                 (None, _) => {}
                 (Some(e), Unwritable::Skip) => {
@@ -370,7 +371,10 @@ pub async fn compare(
                 elapsed_ms: o.stats.elapsed_ms,
                 files_read: o.stats.files_read,
                 savings_vs_csv_pct: None,
-                error: o.error.map(|e| explain(e, table)),
+                error: match o.ending {
+                    Ending::Failed(e) => Some(explain(e, table)),
+                    _ => None,
+                },
             });
         }
         if let Some(csv) = runs

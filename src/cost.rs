@@ -30,18 +30,27 @@ impl Units {
     }
 }
 
-/// How a query ended (Athena's terminal states).
+/// Where a query is: Athena's states, the last three terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum QueryState {
+    Queued,
+    Running,
     Succeeded,
     Failed,
     Cancelled,
 }
 
 impl QueryState {
+    /// Whether the query has ended.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, QueryState::Queued | QueryState::Running)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
+            QueryState::Queued => "QUEUED",
+            QueryState::Running => "RUNNING",
             QueryState::Succeeded => "SUCCEEDED",
             QueryState::Failed => "FAILED",
             QueryState::Cancelled => "CANCELLED",
@@ -95,7 +104,8 @@ impl CostModel {
     /// 3. A query that read nothing is billed nothing (**owl**: AWS documents the 10 MB minimum only for queries
     ///    that scan data; `SELECT 1` reads no bytes, so there is nothing to round up).
     /// 4. Otherwise (succeeded or cancelled) the bytes read are rounded **up** to the next MB, with a minimum of
-    ///    `minimum_mb` MB; dollars = billed bytes / TB x price.
+    ///    `minimum_mb` MB; dollars = billed bytes / TB x price. A query still queued or running is priced the
+    ///    same way on what it has read so far: what it would cost were it cancelled now.
     pub fn bill(&self, bytes_scanned: u64, state: QueryState, kind: StatementType) -> Bill {
         let charged =
             kind == StatementType::Dml && state != QueryState::Failed && bytes_scanned > 0;

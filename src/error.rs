@@ -3,7 +3,10 @@
 //! Library modules return [`Error`]; only `cli/` adds free-form context. The `Display` text is the one line a
 //! user sees; [`Error::hint`] is the optional second line (`hint: ...`) with a likely fix.
 
+use datafusion::error::DataFusionError;
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Everything owl's library can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -156,9 +159,9 @@ impl Error {
 }
 
 impl Error {
-    /// The storage failure described anywhere in `e`'s chain (see `s3::StoreFailure`), if any.
+    /// The storage failure described anywhere in `e`'s chain (see [`StoreFailure`]), if any.
     pub fn storage_in(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
-        crate::s3::StoreFailure::find(e).map(|f| Error::Storage {
+        StoreFailure::find(e).map(|f| Error::Storage {
             message: f.message.clone(),
             hint: f.hint.clone(),
         })
@@ -177,6 +180,99 @@ impl From<Error> for datafusion::error::DataFusionError {
     fn from(e: Error) -> Self {
         datafusion::error::DataFusionError::External(Box::new(e))
     }
+}
+
+/// A storage failure described for a person: carried inside object_store's error (keeping its kind, so
+/// not-found stays not-found) and unwrapped into [`Error::Storage`] where errors are printed.
+#[derive(Debug, Clone)]
+pub struct StoreFailure {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreFailure {}
+
+impl StoreFailure {
+    /// Find a described failure anywhere in an error's chain.
+    pub fn find<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a StoreFailure> {
+        let mut cur = Some(e);
+        while let Some(err) = cur {
+            if let Some(f) = err.downcast_ref::<StoreFailure>() {
+                return Some(f);
+            }
+            cur = err.source();
+        }
+        None
+    }
+}
+
+/// Turn a DataFusion error into owl's: an owl error wrapped inside comes back out as itself; otherwise the
+/// innermost message, without DataFusion's category prefixes.
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Error {
+        if let Some(storage) = Error::storage_in(&e) {
+            return storage;
+        }
+        let mut e = e;
+        loop {
+            e = match e {
+                DataFusionError::Context(_, inner) => *inner,
+                DataFusionError::Diagnostic(_, inner) => *inner,
+                DataFusionError::Shared(arc) => match Arc::try_unwrap(arc) {
+                    Ok(inner) => inner,
+                    Err(arc) => return Error::Query(clean(&arc.to_string())),
+                },
+                DataFusionError::External(inner) => {
+                    return match inner.downcast::<Error>() {
+                        Ok(owl) => *owl,
+                        Err(other) => match other.downcast::<DataFusionError>() {
+                            Ok(df) => Error::from(*df),
+                            Err(other) => Error::Query(clean(&other.to_string())),
+                        },
+                    };
+                }
+                other => return Error::Query(clean(&other.strip_backtrace())),
+            }
+        }
+    }
+}
+
+/// A DataFusion message without its category prefixes, first line only.
+fn clean(msg: &str) -> String {
+    const PREFIXES: [&str; 11] = [
+        "Error during planning: ",
+        "Execution error: ",
+        "External error: ",
+        "Arrow error: ",
+        "Object Store error: ",
+        "Parquet error: ",
+        "SQL error: ",
+        "This feature is not implemented: ",
+        "Schema error: ",
+        "ParserError(",
+        "Invalid or Unsupported Configuration: ",
+    ];
+    let mut m = msg.trim().to_string();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for p in PREFIXES {
+            if let Some(rest) = m.strip_prefix(p) {
+                m = rest.to_string();
+                if p == "ParserError(" {
+                    m = m.trim_end_matches(')').trim_matches('"').to_string();
+                }
+                changed = true;
+            }
+        }
+    }
+    m.lines().next().unwrap_or_default().to_string()
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

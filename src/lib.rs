@@ -1,20 +1,36 @@
-//! owl: SQL over files, with the bill. The path data takes:
+//! owl: SQL over files, with the bill.
 //!
-//! - `cli`: arguments -> settings -> engine; one file per command, the shell (`cli::repl`) included; prints
-//!   results (stdout) and errors/stats (stderr); exit codes.
-//! - `settings`: flag > `OWL_*` env > default, resolved once.
-//! - `batch`: `owl run` inputs and reports: .sql files split into statements (with checks), JSON/JUnit reports.
-//! - `catalog`: the registry on disk (Glue-like tables, partitions, versions) and DataFusion's view of it.
-//! - `formats`: ORC (owl's own DataFusion source over orc-rust) and Avro: crawl metadata, CTAS writers.
+//! # Layout
+//!
+//! Folders from the top layer down; a module uses only its own layer and the ones below (`tests/house.rs`
+//! fails the build otherwise).
+//!
+//! - `cli`: one file per command, the shell (`cli::repl`); the only place that prints (with `output`);
+//!   exit codes.
+//! - `compare`, `output`, `batch`, `sample`: `owl compare`'s copies and runs, result renderers and the stats
+//!   line, `owl run`'s inputs and reports, the generator of `sample-data/`.
+//! - `engine`: the session over the registry and **the query lifecycle** (`engine::execution`: where a
+//!   query's state changes, QUEUED -> RUNNING -> SUCCEEDED/FAILED/CANCELLED, and its bill is computed);
+//!   parameters; dry runs (`engine::estimate`).
+//! - `sql`: owl's own statements (DDL, SHOW, DESCRIBE, USE, CTAS, ANALYZE) and the Athena dialect.
 //! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
-//! - `engine`: one metered DataFusion session per statement; registry-owned statements (DDL, SHOW, DESCRIBE).
-//! - `s3`: the AWS credential chain, region/endpoint settings, and S3 errors described for people.
-//! - `meter`: the `ObjectStore` decorator that counts each query's requests and bytes received.
-//! - `compare`: a table copied into several formats (CTAS), the same queries on each, side by side.
-//! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars.
-//! - `output`: result renderers and the stats footer.
-//! - `sample`: the deterministic generator of `sample-data/` and its registry entries.
-//! - `error`: the crate's error type.
+//! - `optimizer`: **the list of owl's rules** (`optimizer::RULES`): each rule's place among DataFusion's and
+//!   its `owl.*` switch; `logical/` and `physical/` hold the rules, one file each.
+//! - `exec`: the execution nodes, expressions (`exec::expr`) and aggregates the rules put in plans.
+//! - `catalog`: the registry on disk (Glue-like tables, partitions, versions, statistics) and DataFusion's
+//!   view of it (`catalog::provider`).
+//! - `formats`: readers and writers DataFusion lacks (CSV/NDJSON fast paths, ORC, Avro), Parquet footers.
+//! - `storage`: object stores (local files, S3 with the AWS credential chain) and **where bytes are counted**:
+//!   `storage::meter`, the decorator every query's reads go through.
+//! - `config`: settings and defaults, written once (flag > `OWL_*` env > default), and the `owl.*` session
+//!   options (`config::options`).
+//! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars. `error`: the crate's error type.
+//!
+//! A query's path: `cli` parses arguments into `config::Settings` and submits the statement to the `engine`
+//! (`Engine::submit`); `sql` runs it if the registry owns it, else DataFusion plans it over
+//! `catalog::provider`'s tables with `optimizer`'s rules, reading through `storage`'s metered stores; the
+//! lifecycle bills what the meter counted (`cost`) and `cli` prints rows (stdout) and the bill (stderr).
+//! A crawl's path: `cli::crawl` -> `crawler` (through `storage`, metered) -> `catalog::store`.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -23,16 +39,18 @@ pub mod catalog;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod cost;
 pub mod crawler;
 pub mod engine;
 pub mod error;
+pub(crate) mod exec;
 pub mod formats;
-pub mod meter;
+pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;
-pub mod s3;
 pub mod sample;
-pub mod settings;
+pub(crate) mod sql;
+pub mod storage;
 
 pub use error::{Error, Result};

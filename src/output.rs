@@ -381,6 +381,7 @@ pub fn stats_line_timed(s: &QueryStats, units: Units, timing: bool) -> String {
     let head = match s.state {
         QueryState::Succeeded => format!("{rows}{took}"),
         QueryState::Failed => format!("FAILED{after}"),
+        QueryState::Queued | QueryState::Running => format!("{}{after}", s.state.as_str()),
         QueryState::Cancelled => match &s.state_reason {
             Some(r) => format!("CANCELLED ({r}){after}"),
             None => format!("CANCELLED{after}"),

@@ -408,7 +408,7 @@ fn crawl_reads_bounded_bytes_per_file() {
         let size = fs::metadata(&p).unwrap().len();
         files += 1;
         expect += if p.to_string_lossy().ends_with(".parquet") {
-            16 + size.min(owl::settings::PARQUET_FOOTER_HINT as u64)
+            16 + size.min(owl::config::PARQUET_FOOTER_HINT as u64)
         } else {
             size
         };

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use owl::config::Settings;
 use owl::engine::Engine;
-use owl::meter::Meter;
-use owl::settings::Settings;
+use owl::storage::meter::Meter;
 use std::sync::Arc;
 
 fn engine(f: &Fixture) -> Engine {
@@ -96,7 +96,7 @@ async fn new_files_are_seen_by_the_next_query() {
         let o = e
             .execute(stmt, Arc::new(Meter::new()), std::future::pending())
             .await;
-        assert!(o.error.is_none(), "{:?}", o.error);
+        assert!(o.error().is_none(), "{:?}", o.error());
         let col = o.batches[0].column(0);
         let n = col
             .as_any()
@@ -146,4 +146,122 @@ fn committed_sample_data_and_catalog_are_what_the_generator_and_crawler_write() 
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_submitted_query_is_queued_then_runs_then_succeeds() {
+    use owl::cost::QueryState;
+    use owl::engine::{Ending, QueryRequest};
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = e
+        .parse("SELECT count(*) FROM weblogs_csv")
+        .unwrap()
+        .remove(0);
+    let exec = e.submit(QueryRequest::new(stmt));
+    // Polled at once: queued or running (its thread may have started it), and ended only with its outcome.
+    let early = exec.status();
+    assert_eq!(
+        early.state.is_terminal(),
+        early.completed_at.is_some(),
+        "{early:?}"
+    );
+    assert_eq!(early.state.is_terminal(), exec.outcome().is_some());
+    assert_eq!(early.database, "default");
+    assert_eq!(early.workgroup, owl::engine::DEFAULT_WORKGROUP);
+    let outcome = exec.clone().wait().await;
+    assert!(matches!(outcome.ending, Ending::Succeeded));
+    let done = exec.status();
+    assert_eq!(done.id, exec.id());
+    assert_eq!(outcome.stats.query_id, exec.id());
+    assert_eq!(done.state, QueryState::Succeeded);
+    assert_eq!(done.state_reason, None);
+    assert!(done.completed_at.is_some_and(|at| at >= done.submitted_at));
+    // The bytes the status reports are the bill's, and the files' own size.
+    let csv = size_of_files(&f.data("weblogs_csv"), ".csv");
+    assert_eq!(
+        (done.bytes_scanned, outcome.stats.bytes_scanned),
+        (csv, csv)
+    );
+    // Queued, then running: the two spans make up the whole (each rounded down to a millisecond).
+    assert!(
+        done.queue_ms + done.engine_ms <= done.total_ms
+            && done.total_ms <= done.queue_ms + done.engine_ms + 1,
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_query_cancelled_before_it_runs_reads_nothing_and_costs_nothing() {
+    use owl::cost::QueryState;
+    use owl::engine::{Ending, QueryRequest};
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = e
+        .parse("SELECT count(*) FROM weblogs_csv")
+        .unwrap()
+        .remove(0);
+    let exec = e.submit(QueryRequest::new(stmt));
+    exec.cancel();
+    let outcome = exec.wait().await;
+    assert!(matches!(outcome.ending, Ending::Cancelled { reason: None }));
+    assert!(outcome.batches.is_empty());
+    assert_eq!(
+        (outcome.stats.bytes_scanned, outcome.stats.billed_bytes),
+        (0, 0)
+    );
+    let status = exec.status();
+    assert_eq!(
+        (status.state, status.state_reason),
+        (QueryState::Cancelled, None)
+    );
+    // Cancelling a query that has ended changes nothing.
+    exec.cancel();
+    assert_eq!(exec.status().state, QueryState::Cancelled);
+}
+
+#[tokio::test]
+async fn a_failed_query_carries_its_error_and_costs_nothing() {
+    use owl::cost::QueryState;
+    use owl::engine::{Ending, QueryRequest};
+    use owl::error::Error;
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = e.parse("SELECT nope FROM weblogs_csv").unwrap().remove(0);
+    let exec = e.submit(QueryRequest::new(stmt));
+    let outcome = exec.wait().await;
+    let Ending::Failed(Error::Located {
+        error,
+        line: 1,
+        column: 8,
+    }) = &outcome.ending
+    else {
+        panic!("{:?}", outcome.ending);
+    };
+    assert!(matches!(error.as_ref(), Error::ColumnNotFound { column, .. } if column == "nope"));
+    assert_eq!(outcome.stats.billed_bytes, 0);
+    let status = exec.status();
+    assert_eq!(status.state, QueryState::Failed);
+    assert_eq!(
+        status.state_reason.as_deref(),
+        Some(outcome.error().unwrap().to_string().as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_scan_budget_cancels_a_submitted_query_with_its_reason() {
+    use owl::cost::QueryState;
+    use owl::engine::QueryRequest;
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = e.parse("SELECT count(*) FROM orders").unwrap().remove(0);
+    let exec = e.submit(QueryRequest::new(stmt).with_max_bytes(Some(1)));
+    let outcome = exec.wait().await;
+    let status = exec.status();
+    assert_eq!(status.state, QueryState::Cancelled);
+    assert_eq!(
+        status.state_reason.as_deref(),
+        Some(owl::engine::BYTES_LIMIT_REASON)
+    );
+    assert_eq!(outcome.stats.billed_bytes, 10_000_000);
 }

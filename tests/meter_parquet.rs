@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use owl::settings::PARQUET_FOOTER_HINT;
+use owl::config::PARQUET_FOOTER_HINT;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use std::path::Path;
 

@@ -5,11 +5,9 @@
 //! - `types`: Hive type strings <-> Arrow types.
 //! - `colstats`: column statistics (min, max, nulls): gathered from footers, merged, handed to the planner.
 //! - `location`: resolving table and partition locations to URLs.
-//! - `footer`: reading a Parquet footer as a query does (shared by the crawler and estimates).
 //! - `provider`: the DataFusion catalog, schema and table providers over the registry.
 
 pub mod colstats;
-pub mod footer;
 pub mod location;
 pub mod model;
 pub mod provider;

@@ -6,8 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Hive's marker for a NULL partition value.
-pub const HIVE_NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+pub use crate::formats::HIVE_NULL_PARTITION;
 
 /// One table: where its files are, how to read them, its schema, partitions and history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

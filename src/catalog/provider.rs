@@ -286,9 +286,10 @@ impl RegistryTable {
     /// lets it: NDJSON; CSV without an escape character, comments, another record terminator, truncated rows
     /// or line breaks inside values (a range split of such a file needs DataFusion's reader, which does not
     /// split it).
-    fn text_format(&self, state: &dyn Session) -> Option<crate::formats::lines::TextFormat> {
-        use crate::formats::lines::{CsvDialect, TextFormat};
-        let options = crate::engine::options::of_config(state.config_options());
+    fn text_format(&self, state: &dyn Session) -> Option<crate::formats::text_source::TextFormat> {
+        use crate::formats::lines::CsvDialect;
+        use crate::formats::text_source::TextFormat;
+        let options = crate::config::options::of_config(state.config_options());
         match self.def.format.classification {
             // Always owl's reader (arrow-json with numbers and booleans read into string columns as their
             // text, as Athena's JSON SerDe does; DataFusion's reader fails on them), the fast decoder in front
@@ -495,9 +496,24 @@ impl RegistryTable {
 
 /// The columns of a Parquet table whose page index skips no pages: those the registry's statistics say every row
 /// group spans (not clustered), and the partition keys (one value per file). Each file of a scan carries them;
-/// the engine reads no page index for a scan that filters on these columns only (`engine::page_index`).
+/// the engine reads no page index for a scan that filters on these columns only (`optimizer::physical::page_index`).
 #[derive(Debug, Clone)]
 pub struct NoPageSkipping(pub Arc<BTreeSet<String>>);
+
+/// The columns of a scan whose pages its page index cannot skip (the registry's, carried by every file of the
+/// scan); None when a file does not say.
+pub(crate) fn skipless(
+    config: &datafusion::datasource::physical_plan::FileScanConfig,
+) -> Option<Arc<BTreeSet<String>>> {
+    let mut files = config.file_groups.iter().flat_map(|g| g.files());
+    let first = Arc::clone(&files.next()?.extension::<NoPageSkipping>()?.0);
+    for file in files {
+        if file.extension::<NoPageSkipping>()?.0 != first {
+            return None;
+        }
+    }
+    Some(first)
+}
 
 impl RegistryTable {
     fn no_page_skipping(&self) -> Option<NoPageSkipping> {
@@ -524,7 +540,7 @@ impl RegistryTable {
     /// Column statistics come from the registry (the whole table's bounds hold for any part of it; null counts
     /// are scaled like the row count); partition columns get the range and number of values of the files kept.
     /// A Parquet table's distinct counts (`ANALYZE`) are left out: they steer owl's join ordering
-    /// (`engine::join_order`), while DataFusion's own join sizing, which has the footers' bounds, planned TPC-H
+    /// (`optimizer::logical::join_order`), while DataFusion's own join sizing, which has the footers' bounds, planned TPC-H
     /// q17's semi join on the 200,000-group side with them (1.8x slower; BENCHMARKS.md, step 11). Text tables
     /// keep them: without, q18's semi join on CSV builds on 6M rows (step 10).
     fn statistics_of(&self, files: &[PartitionedFile]) -> Statistics {
@@ -671,7 +687,7 @@ impl TableProvider for RegistryTable {
     }
 
     /// The whole table's statistics (every partition), for planning before any listing: what join ordering
-    /// estimates from (`engine::join_order`).
+    /// estimates from (`optimizer::logical::join_order`).
     fn statistics(&self) -> Option<Statistics> {
         let bytes = self.def.stats.size_bytes.unwrap_or(0);
         Some(self.statistics_with(
@@ -764,7 +780,10 @@ impl TableProvider for RegistryTable {
             .build();
         let text = self.text_format(state);
         let source = match text {
-            Some(text) => Arc::new(crate::formats::lines::TextSource::new(table_schema, text)),
+            Some(text) => Arc::new(crate::formats::text_source::TextSource::new(
+                table_schema,
+                text,
+            )),
             None => format.file_source(table_schema),
         };
         let groups = balance(files, state.config().target_partitions());

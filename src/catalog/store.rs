@@ -13,7 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_DATABASE: &str = "default";
+pub use crate::config::DEFAULT_DATABASE;
 
 /// What [`Registry::put_table`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

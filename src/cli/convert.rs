@@ -1,13 +1,10 @@
 //! `owl convert <table> --to parquet|orc|avro|json|csv`: the shortcut for a CTAS that copies a table into another format, keeping
-//! its partitioning unless told otherwise. It runs the same statement a user could type (see `engine::ctas`).
+//! its partitioning unless told otherwise. It runs the same statement a user could type (see `sql::ctas`).
 
-use super::{ExitStatus, Interrupts, print_error, status_of};
-use crate::cost::QueryState;
-use crate::engine::Engine;
+use super::{ExitStatus, Interrupts, finish, print_error, status_of};
+use crate::engine::{Ending, Engine, QueryRequest};
 use crate::error::Error;
-use crate::meter::Meter;
 use crate::output::{human_bytes, stats_line};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
@@ -104,12 +101,11 @@ pub async fn run(engine: &Engine, args: ConvertArgs, interrupts: &Interrupts) ->
             return status_of(&e);
         }
     };
-    let o = engine
-        .execute(&stmt, Arc::new(Meter::new()), interrupts.next())
-        .await;
+    let exec = engine.submit(QueryRequest::new(stmt));
+    let o = finish(&exec, interrupts).await;
     let units = engine.cost_model().units;
-    match o.stats.state {
-        QueryState::Succeeded => {
+    match &o.ending {
+        Ending::Succeeded => {
             eprintln!("{}", stats_line(&o.stats, units));
             let Ok(copy) = engine.registry().load_table(&db, &name) else {
                 eprintln!("error: `{db}.{name}` was not registered");
@@ -138,14 +134,11 @@ pub async fn run(engine: &Engine, args: ConvertArgs, interrupts: &Interrupts) ->
             );
             ExitStatus::Ok
         }
-        QueryState::Failed => {
-            let e = o
-                .error
-                .unwrap_or_else(|| Error::Internal("conversion failed without an error".into()));
-            print_error(&e);
-            status_of(&e)
+        Ending::Failed(e) => {
+            print_error(e);
+            status_of(e)
         }
-        QueryState::Cancelled => {
+        Ending::Cancelled { .. } => {
             eprintln!("{}", stats_line(&o.stats, units));
             ExitStatus::UserError
         }

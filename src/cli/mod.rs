@@ -9,13 +9,14 @@ mod repl;
 mod run;
 mod tables;
 
+use crate::config::Settings;
 use crate::cost::{CostModel, Units};
-use crate::engine::Engine;
+use crate::engine::{Engine, Outcome, QueryExecution};
 use crate::error::Error;
-use crate::settings::Settings;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Exit codes: a tested contract for scripts and CI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl From<ExitStatus> for ExitCode {
 )]
 pub struct Cli {
     /// The registry folder.
-    #[arg(long, global = true, env = "OWL_CATALOG", default_value = crate::settings::DEFAULT_CATALOG_DIR)]
+    #[arg(long, global = true, env = "OWL_CATALOG", default_value = crate::config::DEFAULT_CATALOG_DIR)]
     catalog: PathBuf,
     /// The database unqualified table names resolve in.
     #[arg(long, short = 'd', global = true, env = "OWL_DATABASE", default_value = crate::catalog::DEFAULT_DATABASE)]
@@ -120,7 +121,7 @@ impl Cli {
                 ..CostModel::default()
             },
             threads: self.threads,
-            s3: crate::s3::S3Options {
+            s3: crate::config::S3Options {
                 endpoint_url: self.endpoint_url.clone(),
                 region: self.region.clone(),
                 profile: self.profile.clone(),
@@ -185,6 +186,18 @@ impl Interrupts {
             if rx.wait_for(|n| *n > seen).await.is_err() {
                 std::future::pending::<()>().await;
             }
+        }
+    }
+}
+
+/// Wait for a submitted statement to end; the first Ctrl-C after the call cancels it (CANCELLED, billed for what
+/// it read).
+pub(crate) async fn finish(exec: &QueryExecution, interrupts: &Interrupts) -> Arc<Outcome> {
+    tokio::select! {
+        outcome = exec.wait() => outcome,
+        () = interrupts.next() => {
+            exec.cancel();
+            exec.wait().await
         }
     }
 }

@@ -1,13 +1,10 @@
 //! `owl query "SQL"`: run statements, print results to stdout and the bill to stderr.
 
-use super::{ExitStatus, Interrupts, print_error, status_of};
-use crate::cost::QueryState;
-use crate::engine::Engine;
+use super::{ExitStatus, Interrupts, finish, print_error, status_of};
+use crate::engine::{Ending, Engine, QueryRequest};
 use crate::error::Error;
-use crate::meter::Meter;
 use crate::output::{OutputFormat, stats_line, write_result};
 use std::io::{Read, Write};
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
@@ -44,11 +41,10 @@ pub async fn run(engine: &Engine, args: QueryArgs, interrupts: &Interrupts) -> E
     };
     let units = engine.cost_model().units;
     for stmt in &statements {
-        let outcome = engine
-            .execute(stmt, Arc::new(Meter::new()), interrupts.next())
-            .await;
-        match outcome.stats.state {
-            QueryState::Succeeded => {
+        let exec = engine.submit(QueryRequest::new(stmt.clone()));
+        let outcome = finish(&exec, interrupts).await;
+        match &outcome.ending {
+            Ending::Succeeded => {
                 let mut out = std::io::stdout().lock();
                 if let Err(e) = write_result(args.format, &outcome, &mut out).and_then(|()| {
                     out.flush().map_err(|e| Error::Io {
@@ -64,14 +60,11 @@ pub async fn run(engine: &Engine, args: QueryArgs, interrupts: &Interrupts) -> E
                 }
                 eprintln!("{}", stats_line(&outcome.stats, units));
             }
-            QueryState::Failed => {
-                let e = outcome
-                    .error
-                    .unwrap_or_else(|| Error::Internal("query failed without an error".into()));
-                print_error(&e);
-                return status_of(&e);
+            Ending::Failed(e) => {
+                print_error(e);
+                return status_of(e);
             }
-            QueryState::Cancelled => {
+            Ending::Cancelled { .. } => {
                 eprintln!("{}", stats_line(&outcome.stats, units));
                 return ExitStatus::UserError;
             }

@@ -1,18 +1,15 @@
 //! `owl run <file.sql|dir>...`: statements from files, in order, for CI — stop at the first failure
 //! (`file:line: error`), budgets like an Athena workgroup, data checks, reports.
 
-use super::{ExitStatus, Interrupts, print_error, status_of};
+use super::{ExitStatus, Interrupts, finish, print_error, status_of};
 use crate::batch::split::{Check, SqlStatement, split};
 use crate::batch::{CheckReport, RunReport, StatementReport, display_path, parse_size, sql_files};
-use crate::cost::QueryState;
-use crate::engine::{BYTES_LIMIT_REASON, Engine, Outcome};
+use crate::engine::{BYTES_LIMIT_REASON, Ending, Engine, Outcome, QueryRequest};
 use crate::error::Error;
-use crate::meter::Meter;
 use crate::output::{OutputFormat, columns_json, dollars, stats_line, write_result};
 use datafusion::sql::parser::Statement;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -117,15 +114,16 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
             Some(_) => engine.estimate(&p.parsed, &args.params).await.ok(),
             None => None,
         };
-        let meter = Arc::new(Meter::with_limit(args.max_bytes_per_query));
-        let outcome = engine
-            .execute_with(&p.parsed, meter, interrupts.next(), &args.params)
-            .await;
+        let request = QueryRequest::new(p.parsed.clone())
+            .with_params(&args.params)
+            .with_max_bytes(args.max_bytes_per_query);
+        let exec = engine.submit(request);
+        let outcome = finish(&exec, interrupts).await;
         let mut rep = report_of(p, &outcome);
         rep.estimated_bytes = estimate.as_ref().map(|e| e.bytes_scanned);
         rep.estimated_cost_usd = estimate.as_ref().map(|e| e.cost_usd);
-        match outcome.stats.state {
-            QueryState::Succeeded => {
+        match &outcome.ending {
+            Ending::Succeeded => {
                 if let Err(e) = deliver(&args, &outcome, p) {
                     eprintln!("{at}: error: {e}");
                     return status_of(&e);
@@ -144,10 +142,7 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
                     stop = !args.continue_on_error;
                 }
             }
-            QueryState::Failed => {
-                let e = outcome
-                    .error
-                    .unwrap_or_else(|| Error::Internal("query failed without an error".into()));
+            Ending::Failed(e) => {
                 // A planner position inside the statement becomes the file's `file:line:column`.
                 let (at_error, e) = match e {
                     Error::Located {
@@ -155,20 +150,20 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
                         line,
                         column,
                     } => {
-                        let (l, c) = p.item.file_position(line as usize, column as usize);
+                        let (l, c) = p.item.file_position(*line as usize, *column as usize);
                         rep.error = Some(error.to_string());
-                        (format!("{}:{l}:{c}", p.shown), *error)
+                        (format!("{}:{l}:{c}", p.shown), error.as_ref())
                     }
                     e => (at.clone(), e),
                 };
                 eprint!("{at_error}: ");
-                print_error(&e);
-                status = worse(status, status_of(&e));
+                print_error(e);
+                status = worse(status, status_of(e));
                 stop = !args.continue_on_error;
             }
-            QueryState::Cancelled => {
+            Ending::Cancelled { reason } => {
                 eprintln!("{at}: {}", stats_line(&outcome.stats, units));
-                if outcome.stats.state_reason.as_deref() == Some(BYTES_LIMIT_REASON) {
+                if reason.as_deref() == Some(BYTES_LIMIT_REASON) {
                     eprintln!(
                         "{at}: error: the query read more than --max-bytes-per-query {} bytes",
                         args.max_bytes_per_query.unwrap_or_default()
@@ -298,7 +293,7 @@ fn report_of(p: &Planned, o: &Outcome) -> StatementReport {
         billed_bytes: s.billed_bytes,
         cost_usd: s.cost_usd,
         files_read: s.files_read,
-        error: o.error.as_ref().map(|e| e.to_string()),
+        error: o.error().map(|e| e.to_string()),
         checks: Vec::new(),
         estimated_bytes: None,
         estimated_cost_usd: None,

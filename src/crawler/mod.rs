@@ -11,13 +11,13 @@ pub mod classify;
 pub mod infer;
 
 use crate::catalog::colstats;
-use crate::catalog::footer::{read_footer, read_range};
 use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
 use crate::catalog::model::*;
 use crate::catalog::types::infer_partition_type;
 use crate::catalog::{PutOutcome, Registry};
 use crate::error::{Error, Result};
-use crate::meter::{Meter, MeteredRegistry};
+use crate::formats::footer::{read_footer, read_range};
+use crate::storage::meter::{Meter, MeteredRegistry};
 use classify::{Sniffed, TextFormat};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::{StreamExt, TryStreamExt};
@@ -290,7 +290,7 @@ impl Crawler {
         };
         let meter = Arc::new(Meter::new());
         let stores = MeteredRegistry::new(Arc::clone(&self.stores), Arc::clone(&meter));
-        let store = stores.get_store(&url).map_err(crate::engine::from_df)?;
+        let store = stores.get_store(&url).map_err(Error::from)?;
         let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
             location: include.into(),
             reason: e.to_string(),
@@ -654,7 +654,7 @@ async fn inspect(
     let sample_len = (opts.sample_bytes as u64).min(meta.size);
     // A columnar file no larger than the footer read is read whole at once: probe and footer in one request.
     let first_len = match columnar_name {
-        true if meta.size <= crate::settings::PARQUET_FOOTER_HINT as u64 => meta.size,
+        true if meta.size <= crate::config::PARQUET_FOOTER_HINT as u64 => meta.size,
         true => sample_len.min(16),
         false => sample_len,
     };

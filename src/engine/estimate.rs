@@ -9,11 +9,11 @@
 //! An estimate is an upper bound where a run can skip work the plan cannot know of: row groups pruned by
 //! min/max statistics, a LIMIT satisfied early. DDL and utility statements are free and are not executed.
 
-use super::{Engine, bind_params, classify, from_df};
-use crate::catalog::footer::read_footer;
+use super::{Engine, bind_params, classify};
 use crate::cost::{QueryState, StatementType};
 use crate::error::{Error, Result};
-use crate::meter::{Meter, RowGroups, ScanPlan};
+use crate::formats::footer::read_footer;
+use crate::storage::meter::{Meter, RowGroups, ScanPlan};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
@@ -71,7 +71,7 @@ impl Engine {
                 }
                 // ANALYZE costs what its scan reads.
                 Sql::Analyze(a) => {
-                    let sql = super::analyze::scan(self, a)?.sql;
+                    let sql = crate::sql::analyze::scan(self, a)?.sql;
                     let Some(select) = self.parse(&sql)?.into_iter().next() else {
                         return Err(Error::Internal("ANALYZE's query did not parse".into()));
                     };
@@ -93,19 +93,27 @@ impl Engine {
         let plan = state
             .statement_to_plan(stmt.clone())
             .await
-            .map_err(from_df)?;
+            .map_err(Error::from)?;
         let kind = classify(&plan);
         if kind != StatementType::Dml {
             return Ok(free(kind));
         }
         let plan = bind_params(plan, params)?;
         // A shared subquery (a CTE read twice) is priced once, as a run computes it once.
-        let (plan, computed) =
-            super::shared::materialize(&state, plan, super::shared::Mode::PlanOnly)
-                .await
-                .map_err(from_df)?;
+        let (plan, computed) = crate::optimizer::computed_once::materialize(
+            &state,
+            plan,
+            crate::optimizer::computed_once::Mode::PlanOnly,
+        )
+        .await
+        .map_err(Error::from)?;
         let mut physicals: Vec<_> = computed.into_iter().map(|c| c.physical).collect();
-        physicals.push(state.create_physical_plan(&plan).await.map_err(from_df)?);
+        physicals.push(
+            state
+                .create_physical_plan(&plan)
+                .await
+                .map_err(Error::from)?,
+        );
         let shape = scan_plan(&physicals);
         let mut scans = Vec::new();
         for physical in &physicals {
@@ -117,7 +125,7 @@ impl Engine {
             let store = ctx
                 .runtime_env()
                 .object_store(&config.object_store_url)
-                .map_err(from_df)?;
+                .map_err(Error::from)?;
             let file_type = config.file_source().file_type().to_string();
             let wanted = referenced_file_columns(&config);
             // A file split across threads appears once per range: price it once, whole.
@@ -180,7 +188,7 @@ impl Engine {
             }
         }
         let bill = self
-            .settings
+            .settings()
             .cost
             .bill(bytes, QueryState::Succeeded, StatementType::Dml);
         Ok(Estimate {

@@ -1,43 +1,34 @@
-//! The engine: one DataFusion session per query, over the registry, metered, billed.
+//! The engine: the session over the registry, and the query lifecycle.
 //!
-//! Every statement runs in a fresh `SessionContext` cloned from the engine's base state, with its own
-//! `RuntimeEnv`: its own [`Meter`]-charging store registry and its own (empty) list, statistics and footer
-//! caches. So a query's bytes never depend on what ran before it (Athena has no cross-query cache), and two
-//! concurrent queries never share counts. Statements the registry owns (CREATE EXTERNAL TABLE, DROP, SHOW,
-//! DESCRIBE, USE, CREATE DATABASE) are handled in `commands`; everything else is DataFusion's, after `shared`
-//! has computed once each CTE the statement reads more than once.
+//! - `mod.rs`: [`Engine`], a cheap handle to one registry, its object stores and the base session state
+//!   (settings changed by `SET`, the current database); parsing; planning and collecting one statement.
+//! - `execution`: the lifecycle every entry point uses: [`Engine::submit`] -> [`QueryExecution`] (poll, cancel,
+//!   wait), [`Outcome`] and its [`Ending`], the bill.
+//! - `estimate`: dry runs, what a statement would scan and cost without reading its data.
+//!
+//! Every statement runs in a fresh `SessionContext` cloned from the base state, with its own `RuntimeEnv`: its
+//! own meter-charging store registry and its own (empty) list, statistics and footer caches. So a query's
+//! bytes never depend on what ran before it (Athena has no cross-query cache), and two concurrent queries never
+//! share counts. Statements the registry owns are `crate::sql`'s; everything else is DataFusion's, after
+//! `optimizer::computed_once` has computed once each CTE the statement reads more than once.
 
-mod analyze;
-mod athena;
-mod build_keys;
-mod commands;
-mod conjunction;
-mod count_distinct;
-mod ctas;
-mod decimal;
 pub mod estimate;
-mod exprs;
-mod file_ranges;
-mod join_order;
-mod key_pruning;
-mod local_files;
-mod not_in;
-pub mod options;
-mod page_index;
-mod passthrough;
-mod pushdown;
-pub mod shared;
-pub mod stores;
-mod view_eq;
+mod execution;
+
+pub use execution::{
+    BYTES_LIMIT_REASON, DEFAULT_WORKGROUP, Ending, Outcome, QueryExecution, QueryRequest,
+    QueryStats, QueryStatus,
+};
 
 use crate::catalog::Registry;
 use crate::catalog::provider::RegistryCatalog;
-use crate::cost::{Bill, CostModel, QueryState, StatementType};
+use crate::config::{PARQUET_FOOTER_HINT, Settings};
+use crate::cost::{CostModel, QueryState, StatementType};
 use crate::error::{Error, Result};
-use crate::meter::{Meter, MeteredRegistry, Requests};
-use crate::settings::{PARQUET_FOOTER_HINT, Settings};
+use crate::storage::meter::{Meter, MeteredRegistry};
+use crate::storage::stores::StoreRegistry;
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use datafusion::catalog::CatalogProviderList;
 use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::common::ScalarValue;
@@ -46,64 +37,23 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
-use datafusion::optimizer::{Optimizer, OptimizerRule};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::StreamExt;
-use serde::Serialize;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use stores::StoreRegistry;
 
-/// Athena's name for the default catalog.
-pub const CATALOG_NAME: &str = "awsdatacatalog";
+pub use crate::config::CATALOG_NAME;
 
-/// The statistics of one statement, as scripts read them (`--format json`, reports).
-#[derive(Debug, Clone, Serialize)]
-pub struct QueryStats {
-    pub query_id: String,
-    pub statement_type: StatementType,
-    pub state: QueryState,
-    pub rows: u64,
-    pub elapsed_ms: u64,
-    pub bytes_scanned: u64,
-    pub billed_bytes: u64,
-    pub cost_usd: f64,
-    pub files_read: u64,
-    pub requests: Requests,
-    /// Why a statement was cancelled or failed, when owl decided it (`bytes scanned limit exceeded`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-}
-
-/// The reason a query stopped by its scan budget carries (as Athena words it).
-pub const BYTES_LIMIT_REASON: &str = "bytes scanned limit exceeded";
-
-/// What running one statement produced. `error` is set when `stats.state` is FAILED; a CANCELLED statement
-/// keeps its bill and no rows.
-#[derive(Debug)]
-pub struct Outcome {
-    pub sql: String,
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-    pub stats: QueryStats,
-    pub error: Option<Error>,
-}
-
-/// A join's run-time filter lists up to this many keys a partition (DataFusion: 150), else looks rows up in
-/// the join's hash table. Listed keys are what owl prunes Parquet row groups and pages by and tests rows against
-/// with a bitmap (`key_pruning`); a lookup costs a scan as much as the join's own probe (TPC-H q17: 62 ms of
-/// row filtering for 204 part keys, 9 ms as a bitmap). DataFusion's byte limit (128 KiB a partition) still
-/// applies. More keys are gathered into a bitmap by owl as the join builds (`build_keys`): DataFusion makes a
-/// literal a listed key, and listing 1.5M of them made TPC-H q9 25 times slower.
-const JOIN_LISTED_KEYS: usize = 4096;
-
-/// The query engine over one registry.
-#[derive(Debug)]
+/// The query engine over one registry: a cheap handle (clones share one engine), so that a submitted query's
+/// task can hold it.
+#[derive(Debug, Clone)]
 pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     settings: Settings,
     registry: Arc<Registry>,
     stores: Arc<StoreRegistry>,
@@ -127,13 +77,14 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.database)
             .with_information_schema(true);
-        config = config.with_option_extension(options::OwlOptions::default());
+        config = config.with_option_extension(crate::config::options::OwlOptions::default());
         if settings.threads > 0 {
             config = config.with_target_partitions(settings.threads);
         }
         let opts = config.options_mut();
         opts.execution.parquet.metadata_size_hint = Some(PARQUET_FOOTER_HINT);
-        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = JOIN_LISTED_KEYS;
+        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values =
+            crate::config::JOIN_LISTED_KEYS;
         // Positions of names in the statement, so an unknown column's error can say where it is.
         opts.sql_parser.collect_spans = true;
         // Athena reads every file in a location whatever its name; so does owl.
@@ -147,47 +98,53 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_optimizer_rules(optimizer_rules())
-            .with_physical_optimizer_rules(physical_optimizer_rules())
+            .with_optimizer_rules(crate::optimizer::logical_rules())
+            .with_physical_optimizer_rules(crate::optimizer::physical_rules())
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         Ok(Engine {
-            settings,
-            registry,
-            stores,
-            catalogs,
-            base: Mutex::new(base),
+            shared: Arc::new(Shared {
+                settings,
+                registry,
+                stores,
+                catalogs,
+                base: Mutex::new(base),
+            }),
         })
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        &self.shared.registry
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.shared.settings
     }
 
     pub fn cost_model(&self) -> CostModel {
-        self.settings.cost
+        self.shared.settings.cost
     }
 
     fn base_state(&self) -> SessionState {
         // A poisoned lock only means another thread panicked mid-update; the state itself is still whole.
-        self.base.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .base
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The database unqualified names resolve in.
     pub fn database(&self) -> String {
-        let base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+        let base = self.shared.base.lock().unwrap_or_else(|p| p.into_inner());
         base.config().options().catalog.default_schema.clone()
     }
 
     pub fn set_database(&self, db: &str) -> Result<()> {
-        if !self.registry.database_exists(db) {
+        if !self.shared.registry.database_exists(db) {
             return Err(Error::DatabaseNotFound(db.into()));
         }
-        let mut base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+        let mut base = self.shared.base.lock().unwrap_or_else(|p| p.into_inner());
         base.config_mut().options_mut().catalog.default_schema = db.to_string();
         Ok(())
     }
@@ -200,12 +157,12 @@ impl Engine {
             Err(e) => {
                 // Athena's `PARTITIONED BY (year int)`: retry in DataFusion's spelling; report the first error
                 // if that does not parse either.
-                if let Some(rewritten) = athena::typed_partitions(sql)
+                if let Some(rewritten) = crate::sql::athena::typed_partitions(sql)
                     && let Ok(v) = DFParser::parse_sql_with_dialect(&rewritten, &dialect)
                 {
                     return Ok(v.into_iter().collect());
                 }
-                Err(from_df(e))
+                Err(Error::from(e))
             }
         }
     }
@@ -214,7 +171,10 @@ impl Engine {
     /// start empty.
     fn query_context(&self, meter: Arc<Meter>) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(MeteredRegistry::new(self.stores.clone(), meter)))
+            .with_object_store_registry(Arc::new(MeteredRegistry::new(
+                self.shared.stores.clone(),
+                meter,
+            )))
             .build_arc()
             .map_err(|e| Error::Internal(e.to_string()))?;
         let state = SessionStateBuilder::new_from_existing(self.base_state())
@@ -259,72 +219,12 @@ impl Engine {
         cancel: impl Future<Output = ()>,
         params: &[(String, String)],
     ) -> Outcome {
-        let started = Instant::now();
-        let sql = stmt.to_string();
-        let query_id = uuid::Uuid::new_v4().to_string();
-        let run = self.execute_inner(stmt, Arc::clone(&meter), params);
-        let mut reason = None;
-        // Biased: a cancel or an exceeded budget wins over a run that is also ready.
-        let (state, kind, schema, batches, error) = tokio::select! {
-            biased;
-            () = cancel => (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None),
-            () = meter.over_limit() => {
-                reason = Some(BYTES_LIMIT_REASON.to_string());
-                (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None)
-            }
-            r = run => match r {
-                // Reads run on tasks of their own: a query can finish in the same instant it crosses its
-                // budget. Over budget is cancelled, whichever came first (as an Athena workgroup limit).
-                Ok(_) if meter.is_over_limit() => {
-                    reason = Some(BYTES_LIMIT_REASON.to_string());
-                    (QueryState::Cancelled, StatementType::Dml, empty_schema(), vec![], None)
-                }
-                Ok((kind, schema, batches)) => (QueryState::Succeeded, kind, schema, batches, None),
-                Err((kind, e)) => (QueryState::Failed, kind, empty_schema(), vec![], Some(e)),
-            },
-        };
-        // Remote responses still arriving (a LIMIT that stopped early, a cancel) are what the store sent: wait for
-        // them, briefly when the user cancelled, so the bill includes them.
-        let grace = if state == QueryState::Cancelled {
-            Duration::from_millis(500)
-        } else {
-            Duration::from_secs(30)
-        };
-        meter.settle(grace).await;
-        let reading = meter.reading();
-        // A query stopped by its budget is billed exactly the cutoff, as Athena does.
-        let billable = match (&reason, meter.limit()) {
-            (Some(_), Some(limit)) => reading.bytes_scanned.min(limit),
-            _ => reading.bytes_scanned,
-        };
-        let Bill {
-            billed_bytes,
-            cost_usd,
-            ..
-        } = self.settings.cost.bill(billable, state, kind);
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-        Outcome {
-            sql,
-            schema,
-            batches,
-            error,
-            stats: QueryStats {
-                query_id,
-                statement_type: kind,
-                state,
-                rows,
-                elapsed_ms: started.elapsed().as_millis() as u64,
-                bytes_scanned: reading.bytes_scanned,
-                billed_bytes,
-                cost_usd,
-                files_read: reading.files_read,
-                requests: reading.requests,
-                state_reason: reason,
-            },
-        }
+        let id = uuid::Uuid::new_v4().to_string();
+        self.run(stmt, &id, meter, cancel, params).await
     }
 
-    async fn execute_inner(
+    /// Plan `stmt` and collect its rows (or run it, if owl's statements own it).
+    async fn plan_and_collect(
         &self,
         stmt: &Statement,
         meter: Arc<Meter>,
@@ -334,7 +234,7 @@ impl Engine {
         let ctx = self
             .query_context(Arc::clone(&meter))
             .map_err(|e| (StatementType::Dml, e))?;
-        if let Some(r) = commands::try_execute(self, &ctx, stmt).await {
+        if let Some(r) = crate::sql::commands::try_execute(self, &ctx, stmt).await {
             return r;
         }
         let state = ctx.state();
@@ -342,14 +242,14 @@ impl Engine {
             Ok(p) => p,
             Err(e) => {
                 let at = position_of(&e);
-                let e = self.explain_not_found(from_df(e)).await;
+                let e = self.explain_not_found(Error::from(e)).await;
                 return Err((StatementType::Dml, located(e, at)));
             }
         };
         let kind = classify(&plan);
         let plan = bind_params(plan, params).map_err(|e| (kind, e))?;
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
-            return commands::create_external_table(self, &ctx, cmd).await;
+            return crate::sql::commands::create_external_table(self, &ctx, cmd).await;
         }
         let is_set = matches!(
             &plan,
@@ -359,20 +259,30 @@ impl Engine {
             let mut batches = Vec::new();
             // EXPLAIN shows the shared subqueries' plans first, then the statement's over their results.
             let plan = match &plan {
-                LogicalPlan::Explain(e) => match shared::explain(&state, e).await? {
-                    Some((main, parts)) => {
-                        for (alias, part) in parts {
-                            let df = ctx.execute_logical_plan(part).await?;
-                            batches.extend(shared::label_explain(&alias, df.collect().await?)?);
+                LogicalPlan::Explain(e) => {
+                    match crate::optimizer::computed_once::explain(&state, e).await? {
+                        Some((main, parts)) => {
+                            for (alias, part) in parts {
+                                let df = ctx.execute_logical_plan(part).await?;
+                                batches.extend(crate::optimizer::computed_once::label_explain(
+                                    &alias,
+                                    df.collect().await?,
+                                )?);
+                            }
+                            main
                         }
-                        main
+                        None => plan,
                     }
-                    None => plan,
-                },
+                }
                 _ => plan,
             };
             // Shared subqueries (a CTE read twice) run first, once each; the statement then reads their results.
-            let (plan, computed) = shared::materialize(&state, plan, shared::Mode::Execute).await?;
+            let (plan, computed) = crate::optimizer::computed_once::materialize(
+                &state,
+                plan,
+                crate::optimizer::computed_once::Mode::Execute,
+            )
+            .await?;
             let mut physicals: Vec<_> = computed.into_iter().map(|c| c.physical).collect();
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
@@ -390,11 +300,11 @@ impl Engine {
             Ok::<_, DataFusionError>((schema, batches))
         }
         .await
-        .map_err(|e| (kind, from_df(e)))?;
+        .map_err(|e| (kind, Error::from(e)))?;
         if is_set {
             // SET changes this query's session; keep it for the statements that follow.
             let config = ctx.state().config().clone();
-            let mut base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+            let mut base = self.shared.base.lock().unwrap_or_else(|p| p.into_inner());
             *base = SessionStateBuilder::new_from_existing(base.clone())
                 .with_config(config)
                 .build();
@@ -409,14 +319,17 @@ impl Engine {
             return None;
         }
         use datafusion::execution::object_store::ObjectStoreRegistry;
-        let store = match self.stores.get_store(&url) {
+        let store = match self.shared.stores.get_store(&url) {
             Ok(s) => s,
-            Err(e) => return Some(from_df(e)),
+            Err(e) => return Some(Error::from(e)),
         };
         let path = object_store::path::Path::from_url_path(url.path()).ok()?;
         match store.list_with_delimiter(Some(&path)).await {
             Ok(_) => None,
-            Err(e) => Some(Error::from_store(crate::s3::annotate(e, name), name)),
+            Err(e) => Some(Error::from_store(
+                crate::storage::s3::annotate(e, name),
+                name,
+            )),
         }
     }
 
@@ -450,10 +363,11 @@ impl Engine {
                 }
                 return Error::PathNotFound(table.to_string());
             }
-            if !self.registry.database_exists(&db) {
+            if !self.shared.registry.database_exists(&db) {
                 return Error::DatabaseNotFound(db);
             }
             let suggestion = self
+                .shared
                 .registry
                 .table_names(&db)
                 .ok()
@@ -518,65 +432,27 @@ impl Engine {
 
     /// The process's (unmetered) object stores, for components that meter themselves, such as the crawler.
     pub fn stores(&self) -> Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
-        self.stores.clone()
+        self.shared.stores.clone()
     }
 
     /// The catalogs DataFusion resolves names in (the registry's).
     pub fn catalogs(&self) -> &Arc<dyn CatalogProviderList> {
-        &self.catalogs
+        &self.shared.catalogs
     }
 }
 
-/// DataFusion's logical optimizer rules with owl's join ordering right after filter pushdown (it estimates
-/// from each table's filters).
-fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    let mut rules = Optimizer::new().rules;
-    insert_after(
-        &mut rules,
-        "push_down_filter",
-        Arc::new(join_order::JoinOrder),
-        |r| r.name(),
-    );
-    insert_after(
-        &mut rules,
-        "push_down_filter",
-        Arc::new(count_distinct::BitmapCountDistinct),
-        |r| r.name(),
-    );
-    rules
-}
+impl crate::sql::Scope for Engine {
+    fn registry(&self) -> &Arc<Registry> {
+        &self.shared.registry
+    }
 
-/// DataFusion's physical optimizer rules with owl's: streamed `NOT IN` right after DataFusion chooses its joins
-/// (the rules after it plan the partitioning around it), run-time row filters and faster expressions last.
-fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
-    let mut rules = PhysicalOptimizer::new().rules;
-    insert_after(
-        &mut rules,
-        "join_selection",
-        Arc::new(not_in::StreamedNotIn),
-        |r| r.name(),
-    );
-    rules.push(Arc::new(file_ranges::MergeSlivers));
-    rules.push(Arc::new(file_ranges::BestFilesFirst));
-    rules.push(Arc::new(exprs::FastExpressions));
-    // Last: it notes which join produces each scan's run-time filter, and a rule after it that rebuilt the join
-    // (as FastExpressions does the nodes above a filter it rewrites) would leave it a node the query never runs.
-    rules.push(Arc::new(pushdown::DynamicRowFilters));
-    rules
-}
+    fn database(&self) -> String {
+        Engine::database(self)
+    }
 
-/// Put `rule` right after DataFusion's rule named `after` (last, should a DataFusion release rename it).
-fn insert_after<R: ?Sized>(
-    rules: &mut Vec<Arc<R>>,
-    after: &str,
-    rule: Arc<R>,
-    name: impl Fn(&R) -> &str,
-) {
-    let at = rules
-        .iter()
-        .position(|r| name(r) == after)
-        .map_or(rules.len(), |i| i + 1);
-    rules.insert(at, rule);
+    fn set_database(&self, db: &str) -> Result<()> {
+        Engine::set_database(self, db)
+    }
 }
 
 /// The candidate nearest to `name` by edit distance, if it is plausibly a typo (at most a third of the name).
@@ -610,10 +486,6 @@ fn located(e: Error, at: Option<(u64, u64)>) -> Error {
     }
 }
 
-fn empty_schema() -> SchemaRef {
-    Arc::new(Schema::empty())
-}
-
 /// Athena's statement type of a DataFusion plan: what decides whether it is billed.
 fn classify(plan: &LogicalPlan) -> StatementType {
     match plan {
@@ -627,7 +499,7 @@ fn classify(plan: &LogicalPlan) -> StatementType {
 
 /// Give every `$name` placeholder its `--param` value, cast to the type the plan expects there.
 fn bind_params(plan: LogicalPlan, params: &[(String, String)]) -> Result<LogicalPlan> {
-    let types = plan.get_parameter_types().map_err(from_df)?;
+    let types = plan.get_parameter_types().map_err(Error::from)?;
     if types.is_empty() {
         return Ok(plan);
     }
@@ -653,65 +525,5 @@ fn bind_params(plan: LogicalPlan, params: &[(String, String)]) -> Result<Logical
         };
         values.insert(name.to_string(), value);
     }
-    plan.with_param_values(values).map_err(from_df)
-}
-
-/// Turn a DataFusion error into owl's: an owl error wrapped inside comes back out as itself; otherwise the
-/// innermost message, without DataFusion's category prefixes.
-pub(crate) fn from_df(e: DataFusionError) -> Error {
-    if let Some(storage) = Error::storage_in(&e) {
-        return storage;
-    }
-    let mut e = e;
-    loop {
-        e = match e {
-            DataFusionError::Context(_, inner) => *inner,
-            DataFusionError::Diagnostic(_, inner) => *inner,
-            DataFusionError::Shared(arc) => match Arc::try_unwrap(arc) {
-                Ok(inner) => inner,
-                Err(arc) => return Error::Query(clean(&arc.to_string())),
-            },
-            DataFusionError::External(inner) => {
-                return match inner.downcast::<Error>() {
-                    Ok(owl) => *owl,
-                    Err(other) => match other.downcast::<DataFusionError>() {
-                        Ok(df) => from_df(*df),
-                        Err(other) => Error::Query(clean(&other.to_string())),
-                    },
-                };
-            }
-            other => return Error::Query(clean(&other.strip_backtrace())),
-        }
-    }
-}
-
-fn clean(msg: &str) -> String {
-    const PREFIXES: [&str; 11] = [
-        "Error during planning: ",
-        "Execution error: ",
-        "External error: ",
-        "Arrow error: ",
-        "Object Store error: ",
-        "Parquet error: ",
-        "SQL error: ",
-        "This feature is not implemented: ",
-        "Schema error: ",
-        "ParserError(",
-        "Invalid or Unsupported Configuration: ",
-    ];
-    let mut m = msg.trim().to_string();
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for p in PREFIXES {
-            if let Some(rest) = m.strip_prefix(p) {
-                m = rest.to_string();
-                if p == "ParserError(" {
-                    m = m.trim_end_matches(')').trim_matches('"').to_string();
-                }
-                changed = true;
-            }
-        }
-    }
-    m.lines().next().unwrap_or_default().to_string()
+    plan.with_param_values(values).map_err(Error::from)
 }

@@ -66,7 +66,7 @@ impl OrcChunks {
     }
 
     async fn fetch(&self, start: u64, end: u64) -> std::io::Result<Bytes> {
-        crate::catalog::footer::read_range(self.store.as_ref(), &self.location, start..end)
+        crate::formats::footer::read_range(self.store.as_ref(), &self.location, start..end)
             .await
             .map_err(std::io::Error::other)
     }

@@ -11,7 +11,7 @@
 //! 3. One file per partition, rolled over at [`ROLL_BYTES`]: a file is encoded in memory and stored with one
 //!    PUT, so memory is bounded by the open partitions, not the result.
 
-use crate::catalog::model::HIVE_NULL_PARTITION;
+use super::HIVE_NULL_PARTITION;
 use crate::error::{Error, Result};
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, take};

@@ -14,13 +14,12 @@ mod progress;
 
 use super::crawl::{crawl_all, summary};
 use super::tables::{describe_view, tables_view};
-use super::{ExitStatus, Interrupts, status_of};
+use super::{ExitStatus, Interrupts, finish, status_of};
 use crate::batch::split;
 use crate::cost::{QueryState, Units};
 use crate::crawler::CrawlOptions;
-use crate::engine::{Engine, Outcome, QueryStats};
+use crate::engine::{Ending, Engine, Outcome, QueryRequest, QueryStats};
 use crate::error::Error;
-use crate::meter::Meter;
 use crate::output::{Fit, OutputFormat, dollars, fitted_table, human_bytes, stats_line_timed};
 use helper::{SqlHelper, is_meta_line};
 use meta::Meta;
@@ -92,6 +91,8 @@ impl Totals {
             QueryState::Succeeded => self.succeeded += 1,
             QueryState::Failed => self.failed += 1,
             QueryState::Cancelled => self.cancelled += 1,
+            // Totals are added once a statement has ended.
+            QueryState::Queued | QueryState::Running => {}
         }
         self.bytes_scanned += s.bytes_scanned;
         self.billed_bytes += s.billed_bytes;
@@ -307,34 +308,28 @@ impl Shell<'_> {
             }
         };
         for stmt in &statements {
-            let meter = Arc::new(Meter::new());
+            let exec = self.engine.submit(QueryRequest::new(stmt.clone()));
             let progress = (self.interactive && std::io::stderr().is_terminal())
-                .then(|| progress::Progress::start(Arc::clone(&meter), self.units()));
-            let outcome = self
-                .engine
-                .execute(stmt, meter, self.interrupts.next())
-                .await;
+                .then(|| progress::Progress::start(Arc::clone(exec.meter()), self.units()));
+            let outcome = finish(&exec, self.interrupts).await;
             if let Some(p) = progress {
                 p.finish();
             }
             self.totals.add(&outcome.stats);
             *self.database.lock().unwrap_or_else(|p| p.into_inner()) = self.engine.database();
-            match outcome.stats.state {
-                QueryState::Succeeded => {
+            match &outcome.ending {
+                Ending::Succeeded => {
                     if let Err(e) = self.print_result(&outcome) {
                         self.error(&e, None);
                         return Step::Stop(status_of(&e));
                     }
                     self.footer(&outcome.stats);
                 }
-                QueryState::Failed => {
-                    let e = outcome
-                        .error
-                        .unwrap_or_else(|| Error::Internal("query failed without an error".into()));
-                    self.error(&e, Some(sql));
-                    return Step::Stop(status_of(&e));
+                Ending::Failed(e) => {
+                    self.error(e, Some(sql));
+                    return Step::Stop(status_of(e));
                 }
-                QueryState::Cancelled => {
+                Ending::Cancelled { .. } => {
                     self.footer(&outcome.stats);
                     return Step::Stop(ExitStatus::UserError);
                 }

@@ -7,8 +7,8 @@
 //! the erase would then miss.
 
 use crate::cost::Units;
-use crate::meter::Meter;
 use crate::output::human_bytes;
+use crate::storage::meter::Meter;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -102,7 +102,7 @@ mod tests {
         let m = Meter::new();
         let l = line(&m, Duration::from_millis(1500), Units::Decimal);
         assert_eq!(l, "1.5 s · scanned 0 B · Ctrl-C cancels");
-        m.set_plan(crate::meter::ScanPlan {
+        m.set_plan(crate::storage::meter::ScanPlan {
             files: 12,
             ..Default::default()
         });

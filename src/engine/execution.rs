@@ -1,0 +1,375 @@
+//! The query lifecycle: **where a query's state changes**. Every entry point (`owl query`, `owl run`, the
+//! shell, CTAS/convert, and next the server and the cluster) submits a [`QueryRequest`] and gets a
+//! [`QueryExecution`]: QUEUED when submitted, RUNNING once its task starts, then SUCCEEDED, FAILED or CANCELLED
+//! when [`Engine::run`] has its [`Outcome`]. The handle polls ([`QueryExecution::status`]: state, timings,
+//! bytes so far), cancels, and waits for the outcome (the rows, the statistics, the bill).
+//!
+//! The invariant: a query leaves RUNNING exactly once, with its bill computed from what the meter counted
+//! after the reads still in flight have settled; a failed query always carries its error ([`Ending::Failed`]),
+//! a cancelled one is billed for what it read.
+
+use super::Engine;
+use crate::cost::{Bill, QueryState, StatementType};
+use crate::error::Error;
+use crate::storage::meter::{Meter, Requests};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::sql::parser::Statement;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::watch;
+
+/// Athena's default work group, the one a query runs in unless told otherwise.
+pub const DEFAULT_WORKGROUP: &str = "primary";
+
+/// The reason a query stopped by its scan budget carries (as Athena words it).
+pub const BYTES_LIMIT_REASON: &str = "bytes scanned limit exceeded";
+
+/// How a statement ended.
+#[derive(Debug)]
+pub enum Ending {
+    Succeeded,
+    /// It failed: planning, reading or computing, with the error that says where.
+    Failed(Error),
+    /// It was cancelled, and is billed for what it read: by the user (no reason) or by owl (its scan budget:
+    /// [`BYTES_LIMIT_REASON`]).
+    Cancelled {
+        reason: Option<String>,
+    },
+}
+
+impl Ending {
+    pub fn state(&self) -> QueryState {
+        match self {
+            Ending::Succeeded => QueryState::Succeeded,
+            Ending::Failed(_) => QueryState::Failed,
+            Ending::Cancelled { .. } => QueryState::Cancelled,
+        }
+    }
+
+    /// Why owl cancelled the statement, when it did.
+    pub fn cancel_reason(&self) -> Option<&str> {
+        match self {
+            Ending::Cancelled { reason } => reason.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The statistics of one statement, as scripts read them (`--format json`, reports).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryStats {
+    pub query_id: String,
+    pub statement_type: StatementType,
+    pub state: QueryState,
+    pub rows: u64,
+    pub elapsed_ms: u64,
+    pub bytes_scanned: u64,
+    pub billed_bytes: u64,
+    pub cost_usd: f64,
+    pub files_read: u64,
+    pub requests: Requests,
+    /// Why a statement was cancelled or failed, when owl decided it (`bytes scanned limit exceeded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+}
+
+/// What running one statement produced: its rows when it succeeded, its statistics and bill always.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sql: String,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub stats: QueryStats,
+    pub ending: Ending,
+}
+
+impl Outcome {
+    /// The error of a failed statement.
+    pub fn error(&self) -> Option<&Error> {
+        match &self.ending {
+            Ending::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A statement to run, and how.
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    pub statement: Statement,
+    /// Values for named placeholders (`$name`), bound into the plan as typed values.
+    pub params: Vec<(String, String)>,
+    /// The scan budget: past it the query is CANCELLED and billed exactly this many bytes.
+    pub max_bytes: Option<u64>,
+    pub workgroup: String,
+}
+
+impl QueryRequest {
+    pub fn new(statement: Statement) -> Self {
+        QueryRequest {
+            statement,
+            params: Vec::new(),
+            max_bytes: None,
+            workgroup: DEFAULT_WORKGROUP.into(),
+        }
+    }
+
+    pub fn with_params(mut self, params: &[(String, String)]) -> Self {
+        self.params = params.to_vec();
+        self
+    }
+
+    pub fn with_max_bytes(mut self, max_bytes: Option<u64>) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+}
+
+/// Where a query is, as [`QueryExecution::status`] reads it (Athena's `GetQueryExecution`).
+#[derive(Debug, Clone)]
+pub struct QueryStatus {
+    pub id: String,
+    pub sql: String,
+    pub database: String,
+    pub workgroup: String,
+    pub state: QueryState,
+    /// Why it failed or was cancelled, when it did.
+    pub state_reason: Option<String>,
+    pub submitted_at: SystemTime,
+    pub completed_at: Option<SystemTime>,
+    /// Time spent QUEUED, then RUNNING (so far, or in all), and in all.
+    pub queue_ms: u64,
+    pub engine_ms: u64,
+    pub total_ms: u64,
+    /// Bytes read so far (the bill's, once it has ended).
+    pub bytes_scanned: u64,
+}
+
+/// A submitted query: a cheap handle to poll, cancel and wait for it from any task.
+#[derive(Debug, Clone)]
+pub struct QueryExecution {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    id: String,
+    sql: String,
+    database: String,
+    workgroup: String,
+    meter: Arc<Meter>,
+    submitted_at: SystemTime,
+    submitted: Instant,
+    times: Mutex<Times>,
+    cancel: watch::Sender<bool>,
+    outcome: watch::Sender<Option<Arc<Outcome>>>,
+}
+
+#[derive(Debug, Default)]
+struct Times {
+    started: Option<Instant>,
+    completed: Option<(Instant, SystemTime)>,
+}
+
+impl QueryExecution {
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// The meter its reads charge (progress: bytes and files so far).
+    pub fn meter(&self) -> &Arc<Meter> {
+        &self.shared.meter
+    }
+
+    /// Ask it to stop: a query still running ends CANCELLED, billed for what it read; one that has ended
+    /// keeps its state.
+    pub fn cancel(&self) {
+        self.shared.cancel.send_replace(true);
+    }
+
+    /// Its outcome, once it has ended.
+    pub fn outcome(&self) -> Option<Arc<Outcome>> {
+        self.shared.outcome.borrow().clone()
+    }
+
+    /// Wait for it to end.
+    pub async fn wait(&self) -> Arc<Outcome> {
+        let mut rx = self.shared.outcome.subscribe();
+        loop {
+            if let Some(o) = rx.borrow_and_update().clone() {
+                return o;
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives in `shared`, which this handle holds: it cannot be dropped before us.
+                unreachable!("a query's outcome channel outlives its handles");
+            }
+        }
+    }
+
+    /// Where it is now.
+    pub fn status(&self) -> QueryStatus {
+        let s = &self.shared;
+        let outcome = self.outcome();
+        let times = s.times.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let end = times.completed.map_or(now, |(at, _)| at);
+        let ms = |d: Duration| d.as_millis() as u64;
+        let (state, state_reason, bytes_scanned) = match &outcome {
+            Some(o) => (
+                o.ending.state(),
+                match &o.ending {
+                    Ending::Failed(e) => Some(e.to_string()),
+                    Ending::Cancelled { reason } => reason.clone(),
+                    Ending::Succeeded => None,
+                },
+                o.stats.bytes_scanned,
+            ),
+            None if times.started.is_some() => (QueryState::Running, None, s.meter.bytes_scanned()),
+            None => (QueryState::Queued, None, 0),
+        };
+        QueryStatus {
+            id: s.id.clone(),
+            sql: s.sql.clone(),
+            database: s.database.clone(),
+            workgroup: s.workgroup.clone(),
+            state,
+            state_reason,
+            submitted_at: s.submitted_at,
+            completed_at: times.completed.map(|(_, at)| at),
+            queue_ms: ms(times.started.unwrap_or(end).duration_since(s.submitted)),
+            engine_ms: times.started.map_or(0, |t| ms(end.duration_since(t))),
+            total_ms: ms(end.duration_since(s.submitted)),
+            bytes_scanned,
+        }
+    }
+}
+
+impl Engine {
+    /// Submit a statement: it is QUEUED now and runs on a thread of the current Tokio runtime (call it inside
+    /// one); the handle follows it.
+    pub fn submit(&self, request: QueryRequest) -> QueryExecution {
+        let shared = Arc::new(Shared {
+            id: uuid::Uuid::new_v4().to_string(),
+            sql: request.statement.to_string(),
+            database: self.database(),
+            workgroup: request.workgroup.clone(),
+            meter: Arc::new(Meter::with_limit(request.max_bytes)),
+            submitted_at: SystemTime::now(),
+            submitted: Instant::now(),
+            times: Mutex::new(Times::default()),
+            cancel: watch::channel(false).0,
+            outcome: watch::channel(None).0,
+        });
+        let engine = self.clone();
+        let task = Arc::clone(&shared);
+        // Its own thread of the runtime's blocking pool, driving the query there: a statement's future need not
+        // be `Send` (CTAS holds ORC's encoders across its writes), and DataFusion's tasks still run on the
+        // runtime's workers.
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            runtime.block_on(async move {
+                task.times.lock().unwrap_or_else(|p| p.into_inner()).started = Some(Instant::now());
+                let mut cancel = task.cancel.subscribe();
+                let cancelled = async move {
+                    if cancel.wait_for(|c| *c).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let outcome = engine
+                    .run(
+                        &request.statement,
+                        &task.id,
+                        Arc::clone(&task.meter),
+                        cancelled,
+                        &request.params,
+                    )
+                    .await;
+                task.times
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .completed = Some((Instant::now(), SystemTime::now()));
+                task.outcome.send_replace(Some(Arc::new(outcome)));
+            })
+        });
+        QueryExecution { shared }
+    }
+
+    /// Run one statement here, to its end: what every [`QueryExecution`] runs. `cancel` resolving cancels it
+    /// (CANCELLED, billed for what it read), as does `meter` passing its limit.
+    pub(crate) async fn run(
+        &self,
+        stmt: &Statement,
+        query_id: &str,
+        meter: Arc<Meter>,
+        cancel: impl Future<Output = ()>,
+        params: &[(String, String)],
+    ) -> Outcome {
+        let started = Instant::now();
+        let sql = stmt.to_string();
+        let run = self.plan_and_collect(stmt, Arc::clone(&meter), params);
+        let over_budget = || Ending::Cancelled {
+            reason: Some(BYTES_LIMIT_REASON.to_string()),
+        };
+        // Biased: a cancel or an exceeded budget wins over a run that is also ready.
+        let (ending, kind, schema, batches) = tokio::select! {
+            biased;
+            () = cancel => (Ending::Cancelled { reason: None }, StatementType::Dml, empty_schema(), vec![]),
+            () = meter.over_limit() => (over_budget(), StatementType::Dml, empty_schema(), vec![]),
+            r = run => match r {
+                // Reads run on tasks of their own: a query can finish in the same instant it crosses its
+                // budget. Over budget is cancelled, whichever came first (as an Athena workgroup limit).
+                Ok(_) if meter.is_over_limit() => (over_budget(), StatementType::Dml, empty_schema(), vec![]),
+                Ok((kind, schema, batches)) => (Ending::Succeeded, kind, schema, batches),
+                Err((kind, e)) => (Ending::Failed(e), kind, empty_schema(), vec![]),
+            },
+        };
+        let state = ending.state();
+        // Remote responses still arriving (a LIMIT that stopped early, a cancel) are what the store sent: wait for
+        // them, briefly when the user cancelled, so the bill includes them.
+        let grace = if state == QueryState::Cancelled {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(30)
+        };
+        meter.settle(grace).await;
+        let reading = meter.reading();
+        let reason = ending.cancel_reason().map(str::to_string);
+        // A query stopped by its budget is billed exactly the cutoff, as Athena does.
+        let billable = match (&reason, meter.limit()) {
+            (Some(_), Some(limit)) => reading.bytes_scanned.min(limit),
+            _ => reading.bytes_scanned,
+        };
+        let Bill {
+            billed_bytes,
+            cost_usd,
+            ..
+        } = self.settings().cost.bill(billable, state, kind);
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        Outcome {
+            sql,
+            schema,
+            batches,
+            ending,
+            stats: QueryStats {
+                query_id: query_id.to_string(),
+                statement_type: kind,
+                state,
+                rows,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                bytes_scanned: reading.bytes_scanned,
+                billed_bytes,
+                cost_usd,
+                files_read: reading.files_read,
+                requests: reading.requests,
+                state_reason: reason,
+            },
+        }
+    }
+}
+
+fn empty_schema() -> SchemaRef {
+    Arc::new(Schema::empty())
+}

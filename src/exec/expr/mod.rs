@@ -1,0 +1,49 @@
+//! Physical expressions owl's rules put in plans.
+//!
+//! - `keys`: the shared key-set types: [`keys::KeySet`] and [`keys::KeyBits`] (a join's keys as a bitmap or a
+//!   hash set), [`keys::BuildKeys`] (a join's build-side keys as they are gathered), [`keys::GatheredKeys`].
+//! - `key_hint`: [`key_hint::KeyHint`], a join's run-time filter in a form Parquet pruning reads.
+//! - `conjunction`: a filter's ANDed conditions evaluated in turn over one bitmap.
+//! - `decimal`: decimal `+ - *` checked for overflow once a batch.
+//! - `view_eq`: `column = 'text'` and `IN` over string views, one 16-byte compare a row.
+
+pub mod conjunction;
+pub mod decimal;
+pub mod key_hint;
+pub mod keys;
+pub mod view_eq;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{ScalarValue, internal_err};
+use datafusion::error::Result;
+use datafusion::logical_expr::ColumnarValue;
+
+/// Where a condition's answer (of `rows` rows) is true: NULL and false alike are not.
+pub(crate) fn truth(value: ColumnarValue, rows: usize) -> Result<BooleanBuffer> {
+    match value {
+        ColumnarValue::Scalar(ScalarValue::Boolean(Some(b))) => Ok(if b {
+            BooleanBuffer::new_set(rows)
+        } else {
+            BooleanBuffer::new_unset(rows)
+        }),
+        ColumnarValue::Scalar(s) if s.is_null() => Ok(BooleanBuffer::new_unset(rows)),
+        ColumnarValue::Scalar(s) => internal_err!("a filter's condition answered {s:?}"),
+        ColumnarValue::Array(a) => {
+            if a.len() != rows {
+                return internal_err!("a filter's condition answered {} rows of {rows}", a.len());
+            }
+            if a.data_type() == &DataType::Null {
+                return Ok(BooleanBuffer::new_unset(rows));
+            }
+            let Some(b) = a.as_boolean_opt() else {
+                return internal_err!("a filter's condition answered {}", a.data_type());
+            };
+            Ok(match b.nulls() {
+                Some(nulls) if nulls.null_count() > 0 => b.values() & nulls.inner(),
+                _ => b.values().clone(),
+            })
+        }
+    }
+}

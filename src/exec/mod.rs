@@ -1,0 +1,21 @@
+//! owl's execution nodes, expressions and aggregates: what owl's optimizer rules (`crate::optimizer`) put into
+//! DataFusion's physical plans. Nothing here decides where it is used; each node's rule does.
+//!
+//! - `not_in`: [`not_in::NotInExec`], `x NOT IN (subquery)` with the subquery's values in a set, the outer rows
+//!   streamed (rule: `optimizer::physical::streamed_not_in`).
+//! - `collect_keys`: [`collect_keys::CollectKeysExec`], a hash join's build-side keys gathered into a bitmap as
+//!   they stream by (rule: `optimizer::physical::join_key_bitmaps`).
+//! - `row_filter_choice`: [`row_filter_choice::RowFilterChoiceExec`], a Parquet scan that decides at run time
+//!   whether its run-time filters are applied row by row (rule: `optimizer::physical::dynamic_row_filters`).
+//! - `expr`: physical expressions: key sets and key hints, in-turn conjunctions, batch-checked decimals,
+//!   string-view equality.
+//! - `aggregate`: `count(DISTINCT)` with a bitmap a group (rule: `optimizer::logical::bitmap_count_distinct`).
+//!
+//! Layers inside: nodes use `expr`; `expr::keys` (the key-set types) uses nothing of owl's.
+
+pub mod aggregate;
+pub mod collect_keys;
+pub mod computed_once;
+pub mod expr;
+pub mod not_in;
+pub mod row_filter_choice;

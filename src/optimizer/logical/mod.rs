@@ -1,0 +1,9 @@
+//! owl's logical rules (their places and switches: `crate::optimizer`'s list).
+//!
+//! - `join_order`: inner joins re-planned in the order that keeps the rows between them fewest, estimated from
+//!   the registry's statistics (and the cardinality estimates `bitmap_count_distinct` reads).
+//! - `bitmap_count_distinct`: `count(DISTINCT integer)` of few groups as one aggregate with a bitmap a group
+//!   (`exec::aggregate::count_distinct`).
+
+pub mod bitmap_count_distinct;
+pub mod join_order;

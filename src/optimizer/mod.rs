@@ -1,0 +1,253 @@
+//! The optimizer room: every owl rule, where it runs among DataFusion's, and the `owl.*` switch that turns
+//! it off, in one list ([`RULES`]). The session gets its rules from here ([`logical_rules`],
+//! [`physical_rules`]) and nowhere else; a test holds the plan's real order to this list and runs each
+//! switch on and off.
+//!
+//! - `logical/`: rules over DataFusion's logical plans (join order, `count(DISTINCT)` with bitmaps).
+//! - `physical/`: rules over physical plans (NOT IN streamed, run-time row filters and key pruning, file
+//!   ranges, faster expressions), with their plan-walking helpers (`passthrough`, `page_index`).
+//!
+//! The nodes and expressions the rules put in plans live in `crate::exec`; the rules decide where.
+//!
+//! | rule (as plans name it)        | phase    | runs                         | `owl.*` switches |
+//! |--------------------------------|----------|------------------------------|------------------|
+//! | `owl_computed_once`            | planning | before DataFusion plans      | `materialize_ctes` |
+//! | `owl_bitmap_count_distinct`    | logical  | after `push_down_filter`     | `bitmap_count_distinct` |
+//! | `owl_join_order`               | logical  | after the rule above         | `join_reordering` |
+//! | `owl_streamed_not_in`          | physical | after `join_selection`       | `streamed_not_in` |
+//! | `owl_merge_slivers`            | physical | after every DataFusion rule  | `merge_slivers` |
+//! | `owl_best_files_first`         | physical | next                         | `best_files_first` |
+//! | `owl_fast_expressions`         | physical | next                         | `string_view_equality`, `decimal_batch_checks`, `filter_conjunctions` |
+//! | `owl_dynamic_row_filters`      | physical | last of all                  | `dynamic_row_filters`, `join_key_pruning`, `join_key_bitmaps`, `clustered_page_index` |
+//!
+//! Two switches are not rules but readers a table's scan picks: `csv_fast_path` (`formats::csv`) and
+//! `ndjson_fast_path` (`formats::ndjson`); [`READER_SWITCHES`] lists them.
+//!
+//! Why `owl_dynamic_row_filters` is last: it notes which join produces each scan's run-time filter, and wraps
+//! Parquet scans in a node that stands in for `DataSourceExec`; a rule after it that rebuilt a join (as
+//! `owl_fast_expressions` does the nodes above a filter it rewrites) would leave the scan waiting on a join the
+//! query never runs.
+
+pub mod computed_once;
+pub mod logical;
+pub mod physical;
+
+use datafusion::optimizer::{Optimizer, OptimizerRule};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use std::sync::Arc;
+
+/// A logical rule as the session holds it.
+pub type LogicalRule = Arc<dyn OptimizerRule + Send + Sync>;
+/// A physical rule as the session holds it.
+pub type PhysicalRule = Arc<dyn PhysicalOptimizerRule + Send + Sync>;
+
+/// Where an owl rule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Before DataFusion plans the statement (it runs parts of the statement first).
+    BeforePlanning,
+    /// Right after the named DataFusion rule, or after the owl rule listed before it with the same anchor.
+    After(&'static str),
+    /// After every DataFusion rule, in the list's order.
+    Last,
+}
+
+/// How a rule is made.
+#[derive(Clone, Copy)]
+pub enum Make {
+    /// Not an optimizer rule: a step of the query lifecycle (`engine`), listed here for its switch.
+    Step,
+    Logical(fn() -> LogicalRule),
+    Physical(fn() -> PhysicalRule),
+}
+
+/// One of owl's rules.
+#[derive(Clone, Copy)]
+pub struct Rule {
+    /// Its name, as `EXPLAIN VERBOSE` and DataFusion's rule lists show it.
+    pub name: &'static str,
+    pub place: Place,
+    /// The `owl.*` settings (without the prefix) that turn it, or one of its parts, off.
+    pub switches: &'static [&'static str],
+    pub make: Make,
+}
+
+/// Every owl rule, in the order it runs (see the module's table).
+pub const RULES: [Rule; 8] = [
+    Rule {
+        name: "owl_computed_once",
+        place: Place::BeforePlanning,
+        switches: &["materialize_ctes"],
+        make: Make::Step,
+    },
+    Rule {
+        name: "owl_bitmap_count_distinct",
+        place: Place::After("push_down_filter"),
+        switches: &["bitmap_count_distinct"],
+        make: Make::Logical(|| Arc::new(logical::bitmap_count_distinct::BitmapCountDistinct)),
+    },
+    Rule {
+        name: "owl_join_order",
+        place: Place::After("push_down_filter"),
+        switches: &["join_reordering"],
+        make: Make::Logical(|| Arc::new(logical::join_order::JoinOrder)),
+    },
+    Rule {
+        name: "owl_streamed_not_in",
+        place: Place::After("join_selection"),
+        switches: &["streamed_not_in"],
+        make: Make::Physical(|| Arc::new(physical::streamed_not_in::StreamedNotIn)),
+    },
+    Rule {
+        name: "owl_merge_slivers",
+        place: Place::Last,
+        switches: &["merge_slivers"],
+        make: Make::Physical(|| Arc::new(physical::file_ranges::MergeSlivers)),
+    },
+    Rule {
+        name: "owl_best_files_first",
+        place: Place::Last,
+        switches: &["best_files_first"],
+        make: Make::Physical(|| Arc::new(physical::file_ranges::BestFilesFirst)),
+    },
+    Rule {
+        name: "owl_fast_expressions",
+        place: Place::Last,
+        switches: &[
+            "string_view_equality",
+            "decimal_batch_checks",
+            "filter_conjunctions",
+        ],
+        make: Make::Physical(|| Arc::new(physical::fast_expressions::FastExpressions)),
+    },
+    Rule {
+        name: "owl_dynamic_row_filters",
+        place: Place::Last,
+        switches: &[
+            "dynamic_row_filters",
+            "join_key_pruning",
+            "join_key_bitmaps",
+            "clustered_page_index",
+        ],
+        make: Make::Physical(|| Arc::new(physical::dynamic_row_filters::DynamicRowFilters)),
+    },
+];
+
+/// The `owl.*` switches that pick a reader rather than a rule, with the module that reads them.
+pub const READER_SWITCHES: [(&str, &str); 2] = [
+    ("csv_fast_path", "formats::csv"),
+    ("ndjson_fast_path", "formats::ndjson"),
+];
+
+/// DataFusion's logical rules with owl's placed as [`RULES`] says.
+pub fn logical_rules() -> Vec<LogicalRule> {
+    let made = RULES.iter().filter_map(|r| match r.make {
+        Make::Logical(make) => Some((r.place, make())),
+        _ => None,
+    });
+    place(Optimizer::new().rules, made, |r| r.name())
+}
+
+/// DataFusion's physical rules with owl's placed as [`RULES`] says.
+pub fn physical_rules() -> Vec<PhysicalRule> {
+    let made = RULES.iter().filter_map(|r| match r.make {
+        Make::Physical(make) => Some((r.place, make())),
+        _ => None,
+    });
+    place(PhysicalOptimizer::new().rules, made, |r| r.name())
+}
+
+/// `rules` (DataFusion's) with each of `owl` put at its place, in the order given: right after its anchor and
+/// after the owl rules already put there; at the end for [`Place::Last`] (and for an anchor a DataFusion release
+/// renamed, so that a rule is never dropped).
+fn place<R: ?Sized>(
+    mut rules: Vec<Arc<R>>,
+    owl: impl Iterator<Item = (Place, Arc<R>)>,
+    name: impl Fn(&R) -> &str,
+) -> Vec<Arc<R>> {
+    let mut placed: Vec<(&'static str, usize)> = Vec::new();
+    for (at, rule) in owl {
+        let anchor = match at {
+            Place::After(anchor) => rules.iter().position(|r| name(r) == anchor).map(|i| {
+                let after = placed.iter().filter(|(a, _)| *a == anchor).count();
+                placed.push((anchor, i));
+                i + 1 + after
+            }),
+            Place::Last | Place::BeforePlanning => None,
+        };
+        match anchor {
+            Some(i) => rules.insert(i, rule),
+            None => rules.push(rule),
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_switch_is_listed_once() {
+        let mut listed: Vec<&str> = RULES
+            .iter()
+            .flat_map(|r| r.switches.iter().copied())
+            .chain(READER_SWITCHES.iter().map(|(s, _)| *s))
+            .collect();
+        listed.sort();
+        let before = listed.len();
+        listed.dedup();
+        assert_eq!(before, listed.len(), "a switch listed twice");
+        let mut settings: Vec<String> = crate::config::options::names();
+        settings.sort();
+        assert_eq!(listed, settings);
+    }
+
+    #[test]
+    fn rules_run_in_the_listed_order() {
+        let logical: Vec<String> = logical_rules().iter().map(|r| r.name().into()).collect();
+        let physical: Vec<String> = physical_rules().iter().map(|r| r.name().into()).collect();
+        for (names, phase) in [(&logical, "logical"), (&physical, "physical")] {
+            let ours: Vec<&str> = RULES
+                .iter()
+                .filter(|r| match r.make {
+                    Make::Logical(_) => phase == "logical",
+                    Make::Physical(_) => phase == "physical",
+                    Make::Step => false,
+                })
+                .map(|r| r.name)
+                .collect();
+            let seen: Vec<&str> = names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| n.starts_with("owl_"))
+                .collect();
+            assert_eq!(seen, ours, "{phase} rules");
+            for rule in RULES.iter().filter(|r| ours.contains(&r.name)) {
+                let at = names.iter().position(|n| n == rule.name).unwrap();
+                match rule.place {
+                    Place::After(anchor) => {
+                        let from = names.iter().position(|n| n == anchor).unwrap();
+                        assert!(
+                            names[from + 1..at].iter().all(|n| n.starts_with("owl_")),
+                            "{} runs right after {anchor} (and owl's rules placed there before it)",
+                            rule.name
+                        );
+                    }
+                    Place::Last => assert!(
+                        names[at..].iter().all(|n| n.starts_with("owl_")),
+                        "{} runs after every DataFusion rule",
+                        rule.name
+                    ),
+                    Place::BeforePlanning => unreachable!("steps are not rules"),
+                }
+            }
+        }
+        assert_eq!(
+            physical.last().map(String::as_str),
+            Some("owl_dynamic_row_filters"),
+            "the rule that wraps scans in RowFilterChoiceExec runs last of all"
+        );
+    }
+}

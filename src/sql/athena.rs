@@ -1,0 +1,143 @@
+//! Athena's DDL spellings that DataFusion's parser does not take, rewritten into ones it does.
+//!
+//! Only statements that fail to parse as written are rewritten, so valid DataFusion SQL is never changed.
+
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+fn is_kw(t: &Token, k: Keyword) -> bool {
+    matches!(t, Token::Word(w) if w.keyword == k)
+}
+
+fn text(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Athena declares partition columns with their types, `PARTITIONED BY (year int, month string)`; DataFusion
+/// wants the types in the column list and only names in `PARTITIONED BY`. Returns the rewritten SQL, or `None`
+/// when there is nothing to rewrite.
+pub(crate) fn typed_partitions(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    let k = sig.windows(3).position(|w| {
+        is_kw(&tokens[w[0]], Keyword::PARTITIONED)
+            && is_kw(&tokens[w[1]], Keyword::BY)
+            && tokens[w[2]] == Token::LParen
+    })?;
+    let open = sig[k + 2];
+    let close = matching(&tokens, open)?;
+    // Split the entries at top-level commas (not those inside `map<k,v>` or `decimal(10,2)`).
+    let mut entries: Vec<Vec<Token>> = vec![vec![]];
+    let mut depth = 0i32;
+    for t in &tokens[open + 1..close] {
+        match t {
+            Token::LParen | Token::Lt => depth += 1,
+            Token::RParen | Token::Gt => depth -= 1,
+            Token::ShiftRight => depth -= 2,
+            Token::Comma if depth == 0 => {
+                entries.push(vec![]);
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(e) = entries.last_mut() {
+            e.push(t.clone());
+        }
+    }
+    let significant = |e: &Vec<Token>| {
+        e.iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .count()
+    };
+    if entries.iter().all(|e| significant(e) <= 1) {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut defs = Vec::new();
+    for e in &entries {
+        let first = e.iter().position(|t| !matches!(t, Token::Whitespace(_)))?;
+        names.push(e[first].to_string());
+        defs.push(text(e));
+    }
+    // The column list: the first `(` after `TABLE [IF NOT EXISTS] name`.
+    let t = sig
+        .iter()
+        .position(|&i| is_kw(&tokens[i], Keyword::TABLE))?;
+    let mut j = t + 1;
+    if sig.get(j).is_some_and(|&i| is_kw(&tokens[i], Keyword::IF)) {
+        j += 3;
+    }
+    // The name: words joined by periods.
+    j += 1;
+    while sig.get(j).is_some_and(|&i| tokens[i] == Token::Period) {
+        j += 2;
+    }
+    let after_name = *sig.get(j)?;
+    let mut out = String::new();
+    if tokens[after_name] == Token::LParen {
+        let col_close = matching(&tokens, after_name)?;
+        out.push_str(&text(&tokens[..col_close]));
+        out.push_str(", ");
+        out.push_str(&defs.join(", "));
+        out.push_str(&text(&tokens[col_close..=open]));
+    } else {
+        out.push_str(&text(&tokens[..after_name]));
+        out.push_str(&format!(" ({}) ", defs.join(", ")));
+        out.push_str(&text(&tokens[after_name..=open]));
+    }
+    out.push_str(&names.join(", "));
+    out.push_str(&text(&tokens[close..]));
+    Some(out)
+}
+
+/// The index of the `)` that closes the `(` at `open`.
+fn matching(tokens: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, t) in tokens.iter().enumerate().skip(open) {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_partitions;
+
+    #[test]
+    fn moves_typed_partition_columns_into_the_column_list() {
+        let sql = "CREATE EXTERNAL TABLE logs (a bigint, m map<string,int>) PARTITIONED BY (year int, dt date) STORED AS PARQUET LOCATION 's3://b/x/'";
+        assert_eq!(
+            typed_partitions(sql).unwrap(),
+            "CREATE EXTERNAL TABLE logs (a bigint, m map<string,int>, year int, dt date) PARTITIONED BY (year, dt) STORED AS PARQUET LOCATION 's3://b/x/'"
+        );
+        let sql = "CREATE EXTERNAL TABLE IF NOT EXISTS db.logs PARTITIONED BY (year int) STORED AS PARQUET LOCATION 'x/'";
+        assert_eq!(
+            typed_partitions(sql).unwrap(),
+            "CREATE EXTERNAL TABLE IF NOT EXISTS db.logs (year int) PARTITIONED BY (year) STORED AS PARQUET LOCATION 'x/'"
+        );
+        assert_eq!(
+            typed_partitions(
+                "CREATE EXTERNAL TABLE t PARTITIONED BY (a, b) STORED AS CSV LOCATION 'x'"
+            ),
+            None
+        );
+        assert_eq!(typed_partitions("SELECT 1"), None);
+    }
+}

@@ -1,0 +1,475 @@
+//! Athena's CTAS: `CREATE TABLE t WITH (format = 'PARQUET', external_location = '...', partitioned_by =
+//! ARRAY['col'], write_compression = 'ZSTD', field_delimiter = ',') AS SELECT ...` writes the query's result as
+//! files and registers them as a table.
+//!
+//! Rules, in order:
+//! 1. The table must not exist (`IF NOT EXISTS` makes that a no-op), and the location must hold no file: Athena
+//!    writes only to an empty location, so a CTAS never mixes its files with others.
+//! 2. Formats: PARQUET (default), JSON (NDJSON), TEXTFILE (CSV with a header line; Athena writes none and uses
+//!    `\001` by default: **owl** writes `,` and a header, so the files read back anywhere), ORC and AVRO
+//!    (see `formats::write` for the types ORC takes).
+//! 3. Compression: Athena's default, GZIP, for every format; SNAPPY/ZSTD/GZIP/LZ4/NONE for Parquet,
+//!    GZIP/ZSTD/BZIP2/XZ/NONE for text, ZLIB/SNAPPY/ZSTD/LZ4/NONE for ORC (GZIP = ZLIB, Athena's ORC default),
+//!    DEFLATE/SNAPPY/ZSTD/NONE for Avro (GZIP = DEFLATE).
+//! 4. Location: `external_location`, else `warehouse/<db>/<table>/` beside the registry folder (Athena uses the
+//!    workgroup's result location).
+//! 5. `partitioned_by` columns become `key=value/` folders and the table's partition keys. Athena requires them
+//!    last in the SELECT; **owl** moves them there. Athena caps a statement at 100 partitions; owl does not.
+//! 6. Billed as the query it runs (bytes its SELECT scanned). A write that fails removes what it wrote (the
+//!    location was empty) and registers nothing.
+
+use super::Scope;
+use super::discover::discover;
+use super::names::table_name;
+use crate::catalog::location::{for_registry, list_under, resolve_dir};
+use crate::catalog::model::{Compression, CsvOptions, FormatSpec, TableDef};
+use crate::catalog::store::validate_name;
+use crate::catalog::types::column_of;
+use crate::error::{Error, Result};
+use crate::formats::write::{Encoding, file_schema, write_files};
+use arrow::array::{Array, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::config::{JsonOptions, TableParquetOptions};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::{
+    CreateTable, CreateTableOptions, Expr, SqlOption, Statement as Sql, Value, ValueWithSpan,
+};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Parquet,
+    Orc,
+    Avro,
+    Json,
+    Text,
+}
+
+/// What a CTAS's `WITH (...)` asks for.
+#[derive(Debug)]
+struct Options {
+    format: Written,
+    location: Option<String>,
+    partitioned_by: Vec<String>,
+    compression: String,
+    delimiter: String,
+}
+
+fn string_of(key: &str, e: &Expr) -> Result<String> {
+    match e {
+        Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(s) | Value::DoubleQuotedString(s),
+            ..
+        }) => Ok(s.clone()),
+        _ => Err(Error::Query(format!(
+            "CTAS option `{key}` takes a string ('...'), not `{e}`"
+        ))),
+    }
+}
+
+fn options(ct: &CreateTable) -> Result<Options> {
+    let list: &[SqlOption] = match &ct.table_options {
+        CreateTableOptions::None => &[],
+        CreateTableOptions::With(v) => v,
+        other => {
+            return Err(Error::Unsupported(format!(
+                "CTAS options as `{other}`: write them as WITH (format = 'PARQUET', ...)"
+            )));
+        }
+    };
+    let mut o = Options {
+        format: Written::Parquet,
+        location: None,
+        partitioned_by: vec![],
+        compression: "GZIP".into(),
+        delimiter: ",".into(),
+    };
+    for opt in list {
+        let SqlOption::KeyValue { key, value } = opt else {
+            return Err(Error::Unsupported(format!("CTAS option `{opt}`")));
+        };
+        let k = key.value.to_ascii_lowercase();
+        match k.as_str() {
+            "format" => {
+                o.format = match string_of(&k, value)?.to_ascii_uppercase().as_str() {
+                    "PARQUET" => Written::Parquet,
+                    "JSON" => Written::Json,
+                    "TEXTFILE" | "CSV" => Written::Text,
+                    "ORC" => Written::Orc,
+                    "AVRO" => Written::Avro,
+                    f => {
+                        return Err(Error::Query(format!(
+                            "unknown CTAS format '{f}': use PARQUET, ORC, AVRO, JSON or TEXTFILE"
+                        )));
+                    }
+                }
+            }
+            "external_location" => o.location = Some(string_of(&k, value)?),
+            "partitioned_by" => {
+                let Expr::Array(a) = value else {
+                    return Err(Error::Query(
+                        "CTAS option `partitioned_by` takes ARRAY['col', ...]".into(),
+                    ));
+                };
+                o.partitioned_by = a
+                    .elem
+                    .iter()
+                    .map(|e| string_of(&k, e))
+                    .collect::<Result<_>>()?;
+            }
+            "write_compression" | "parquet_compression" => {
+                o.compression = string_of(&k, value)?.to_ascii_uppercase();
+            }
+            "field_delimiter" => o.delimiter = string_of(&k, value)?,
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "CTAS option `{other}` (owl takes format, external_location, partitioned_by, \
+                     write_compression, field_delimiter)"
+                )));
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Run a CTAS: returns the rows written (one row, `rows_written`).
+pub(crate) async fn create_table_as(
+    scope: &dyn Scope,
+    ctx: &SessionContext,
+    ct: &CreateTable,
+) -> Result<Option<RecordBatch>> {
+    let Some(query) = &ct.query else {
+        return Err(Error::Unsupported(
+            "CREATE TABLE without AS SELECT: use CREATE EXTERNAL TABLE over files, or CTAS".into(),
+        ));
+    };
+    if ct.or_replace {
+        return Err(Error::Unsupported(
+            "CREATE OR REPLACE TABLE ... AS: drop the table (and its files) first, as in Athena"
+                .into(),
+        ));
+    }
+    let registry = scope.registry();
+    let (db, name) = table_name(scope, &ct.name)?;
+    validate_name("database", &db)?;
+    validate_name("table", &name)?;
+    if !registry.database_exists(&db) {
+        return Err(Error::DatabaseNotFound(db));
+    }
+    if registry.table_exists(&db, &name) {
+        return if ct.if_not_exists {
+            Ok(None)
+        } else {
+            Err(Error::TableExists {
+                database: db,
+                table: name,
+            })
+        };
+    }
+    let o = options(ct)?;
+    let user_location = o.location.clone().unwrap_or_else(|| {
+        let base = registry
+            .root()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.join("warehouse"))
+            .unwrap_or_else(|| "warehouse".into());
+        format!("{}/", base.join(&db).join(&name).display())
+    });
+    let stored = for_registry(&user_location, registry.root())?;
+    let stored = if stored.ends_with('/') {
+        stored
+    } else {
+        format!("{stored}/")
+    };
+    let url = resolve_dir(&stored, registry.root())?;
+
+    // 1. The location must be empty.
+    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(format!(
+        "{}://{}",
+        url.scheme(),
+        url.authority()
+    ))
+    .map_err(Error::from)?;
+    let store = ctx
+        .runtime_env()
+        .object_store(store_url)
+        .map_err(Error::from)?;
+    let (prefix, existing) = list_under(store.as_ref(), &url, &user_location).await?;
+    if !existing.is_empty() {
+        return Err(Error::Query(format!(
+            "CTAS location `{user_location}` is not empty ({} files): a CTAS writes only to an empty \
+             location; choose another external_location or remove the files",
+            existing.len()
+        )));
+    }
+
+    // 2. Plan the query, partition columns last.
+    let select = Statement::Statement(Box::new(Sql::Query(query.clone())));
+    let state = ctx.state();
+    let plan = state.statement_to_plan(select).await.map_err(Error::from)?;
+    // A CTE the query reads twice is computed once, as in a plain query.
+    let (plan, _) = crate::optimizer::computed_once::materialize(
+        &state,
+        plan,
+        crate::optimizer::computed_once::Mode::Execute,
+    )
+    .await
+    .map_err(Error::from)?;
+    let mut df = ctx.execute_logical_plan(plan).await.map_err(Error::from)?;
+    let names: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    for key in &o.partitioned_by {
+        if !names.contains(key) {
+            return Err(Error::ColumnNotFound {
+                column: key.clone(),
+                suggestion: None,
+            });
+        }
+    }
+    if !o.partitioned_by.is_empty() {
+        let ordered: Vec<&str> = names
+            .iter()
+            .filter(|n| !o.partitioned_by.contains(n))
+            .chain(o.partitioned_by.iter())
+            .map(String::as_str)
+            .collect();
+        df = df.select_columns(&ordered).map_err(Error::from)?;
+    }
+    let fields: Vec<Field> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let columns = fields
+        .iter()
+        .filter(|f| !o.partitioned_by.contains(f.name()))
+        .map(column_of)
+        .collect::<Result<Vec<_>>>()?;
+    let partition_keys = o
+        .partitioned_by
+        .iter()
+        .map(|k| {
+            fields
+                .iter()
+                .find(|f| f.name() == k)
+                .map(column_of)
+                .unwrap_or_else(|| Err(Error::Internal(format!("partition column `{k}` lost"))))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if columns.is_empty() {
+        return Err(Error::Query(
+            "a CTAS needs at least one column that is not a partition column".into(),
+        ));
+    }
+
+    // 3. Write.
+    let write = DataFrameWriteOptions::new().with_partition_by(o.partitioned_by.clone());
+    let path = url.as_str().to_string();
+    let bad_compression = |allowed: &str| {
+        Error::Query(format!(
+            "write_compression '{}' is not available for this format: use {allowed}",
+            o.compression
+        ))
+    };
+    let (format, written) = match o.format {
+        Written::Parquet => {
+            let codec = match o.compression.as_str() {
+                "SNAPPY" => "snappy",
+                "GZIP" => "gzip(6)",
+                "ZSTD" => "zstd(3)",
+                "LZ4" => "lz4_raw",
+                "NONE" | "UNCOMPRESSED" => "uncompressed",
+                _ => return Err(bad_compression("SNAPPY, GZIP, ZSTD, LZ4 or NONE")),
+            };
+            let mut opts = TableParquetOptions::default();
+            opts.global.compression = Some(codec.into());
+            (
+                FormatSpec::parquet(),
+                df.write_parquet(&path, write, Some(opts))
+                    .await
+                    .map(|b| rows_in(&b))
+                    .map_err(Error::from),
+            )
+        }
+        Written::Orc | Written::Avro => {
+            let (enc, spec) = if o.format == Written::Orc {
+                let enc = Encoding::orc(&o.compression)
+                    .ok_or_else(|| bad_compression("ZLIB (or GZIP), SNAPPY, ZSTD, LZ4 or NONE"))?;
+                (enc, FormatSpec::orc())
+            } else {
+                let enc = Encoding::avro(&o.compression)
+                    .ok_or_else(|| bad_compression("DEFLATE (or GZIP), SNAPPY, ZSTD or NONE"))?;
+                (enc, FormatSpec::avro())
+            };
+            // Refuse a type the format cannot hold before anything is written.
+            let n_data = fields.len() - o.partitioned_by.len();
+            file_schema(&Schema::new(fields[..n_data].to_vec()), enc)?;
+            let written = match df.execute_stream().await {
+                Ok(stream) => {
+                    write_files(stream, Arc::clone(&store), &prefix, &o.partitioned_by, enc).await
+                }
+                Err(e) => Err(Error::from(e)),
+            };
+            (spec, written)
+        }
+        Written::Json | Written::Text => {
+            let (variant, compression) = match o.compression.as_str() {
+                "GZIP" => (CompressionTypeVariant::GZIP, Compression::Gzip),
+                "ZSTD" => (CompressionTypeVariant::ZSTD, Compression::Zstd),
+                "BZIP2" => (CompressionTypeVariant::BZIP2, Compression::Bzip2),
+                "XZ" => (CompressionTypeVariant::XZ, Compression::Xz),
+                "NONE" | "UNCOMPRESSED" => {
+                    (CompressionTypeVariant::UNCOMPRESSED, Compression::None)
+                }
+                _ => return Err(bad_compression("GZIP, ZSTD, BZIP2, XZ or NONE")),
+            };
+            if o.format == Written::Json {
+                let opts = JsonOptions {
+                    compression: variant,
+                    ..JsonOptions::default()
+                };
+                (
+                    FormatSpec::json(compression),
+                    df.write_json(&path, write, Some(opts))
+                        .await
+                        .map(|b| rows_in(&b))
+                        .map_err(Error::from),
+                )
+            } else {
+                let [delimiter] = o.delimiter.as_bytes() else {
+                    return Err(Error::Query(format!(
+                        "field_delimiter '{}' must be one byte",
+                        o.delimiter
+                    )));
+                };
+                let opts = datafusion::config::CsvOptions {
+                    has_header: Some(true),
+                    delimiter: *delimiter,
+                    compression: variant,
+                    ..Default::default()
+                };
+                let spec = FormatSpec::csv(
+                    compression,
+                    CsvOptions {
+                        delimiter: o.delimiter.clone(),
+                        has_header: true,
+                        quote: "\"".into(),
+                        escape: None,
+                        // Values may hold newlines (quoted): read files whole.
+                        newlines_in_values: true,
+                    },
+                );
+                (
+                    spec,
+                    df.write_csv(&path, write, Some(opts))
+                        .await
+                        .map(|b| rows_in(&b))
+                        .map_err(Error::from),
+                )
+            }
+        }
+    };
+    let rows = match written {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The location was empty: whatever is there now is this statement's, half-written.
+            if let Ok(left) = store
+                .list(Some(&prefix))
+                .try_collect::<Vec<object_store::ObjectMeta>>()
+                .await
+            {
+                for m in left {
+                    let _ = store.delete(&m.location).await;
+                }
+            }
+            return Err(e);
+        }
+    };
+
+    // 4. Register what was written.
+    let mut def = TableDef::new(&name, &db, stored, format);
+    def.columns = columns;
+    def.partition_keys = partition_keys;
+    discover(ctx, registry.root(), &mut def).await?;
+    def.stats.record_count = Some(rows);
+    def.properties
+        .insert("write_compression".into(), o.compression.clone());
+    registry.create_table(def, false)?;
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "rows_written",
+        DataType::UInt64,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(UInt64Array::from(vec![rows]))])
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Some(batch))
+}
+
+/// The row count DataFusion's writers return.
+fn rows_in(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
+        .flat_map(|a| a.iter().flatten())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(sql: &str) -> CreateTable {
+        let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
+        let stmts = datafusion::sql::sqlparser::parser::Parser::parse_sql(&dialect, sql).unwrap();
+        match stmts.into_iter().next().unwrap() {
+            Sql::CreateTable(ct) => ct,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn athena_options_are_read_and_others_refused() {
+        let o = options(&parse(
+            "CREATE TABLE t WITH (format = 'JSON', external_location = 'out/t/', \
+             partitioned_by = ARRAY['day', 'hour'], write_compression = 'zstd') AS SELECT 1",
+        ))
+        .unwrap();
+        assert_eq!(o.format, Written::Json);
+        assert_eq!(o.location.as_deref(), Some("out/t/"));
+        assert_eq!(o.partitioned_by, ["day", "hour"]);
+        assert_eq!(o.compression, "ZSTD");
+        let d = options(&parse("CREATE TABLE t AS SELECT 1")).unwrap();
+        assert_eq!(
+            (d.format, d.compression.as_str()),
+            (Written::Parquet, "GZIP")
+        );
+        for (sql, msg) in [
+            (
+                "CREATE TABLE t WITH (format = 'XML') AS SELECT 1",
+                "use PARQUET, ORC, AVRO, JSON or TEXTFILE",
+            ),
+            (
+                "CREATE TABLE t WITH (bucket_count = 4) AS SELECT 1",
+                "CTAS option `bucket_count`",
+            ),
+            (
+                "CREATE TABLE t WITH (partitioned_by = 'day') AS SELECT 1",
+                "takes ARRAY['col', ...]",
+            ),
+        ] {
+            let e = options(&parse(sql)).unwrap_err().to_string();
+            assert!(e.contains(msg), "{sql}: {e}");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! owl's own statements: what the registry owns, and the Athena spellings DataFusion's parser lacks.
+//!
+//! - `commands`: `CREATE EXTERNAL TABLE` (persisted), `DROP`, `CREATE/DROP DATABASE`, `SHOW DATABASES|TABLES`,
+//!   `DESCRIBE`, `USE`: they change or read the registry, and are free.
+//! - `ctas`: Athena's `CREATE TABLE ... WITH (...) AS SELECT`: the query's result written as files and
+//!   registered (billed as its query).
+//! - `analyze`: `ANALYZE TABLE t COMPUTE STATISTICS`: Glue's column statistics as one query (billed as its scan).
+//! - `athena`: DDL spellings of Athena's rewritten into DataFusion's before parsing.
+//! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
+//!   location listed once (size, `key=value` partitions).
+//!
+//! Everything else a statement can be is DataFusion's, run by `engine`.
+
+pub(crate) mod analyze;
+pub(crate) mod athena;
+pub(crate) mod commands;
+pub(crate) mod ctas;
+pub(crate) mod discover;
+pub(crate) mod names;
+
+use crate::catalog::Registry;
+use crate::error::Result;
+use std::sync::Arc;
+
+/// What owl's statements need of the session that runs them: the registry and the current database
+/// (`engine::Engine` is one).
+pub trait Scope: Send + Sync {
+    fn registry(&self) -> &Arc<Registry>;
+    /// The database unqualified names resolve in.
+    fn database(&self) -> String;
+    /// `USE db`.
+    fn set_database(&self, db: &str) -> Result<()>;
+}
