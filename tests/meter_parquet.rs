@@ -135,3 +135,51 @@ fn page_indexes_are_read_only_where_they_can_skip_pages() {
         ) > 0
     );
 }
+
+/// The README's first command, run as a new user runs it (the committed registry and sample data, from the
+/// repository's root), prints the stats line the README shows, and its bytes are the files' own count.
+#[test]
+fn the_readmes_first_example_prints_what_the_readme_shows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo run -- query \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the README starts with `cargo run -- query \"...\"`");
+    let shown = readme
+        .lines()
+        .find(|l| l.starts_with("5 rows in "))
+        .expect("the README shows the first example's stats line");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+        .args(["query", command])
+        .current_dir(root)
+        .env_remove("OWL_CATALOG")
+        .env_remove("OWL_DATABASE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stderr);
+    let printed = printed.lines().last().unwrap();
+    let without_time = |l: &str| {
+        let (rows, rest) = l.split_once(" in ").unwrap();
+        format!("{rows}{}", &rest[rest.find(" s · ").unwrap() + 2..])
+    };
+    assert_eq!(without_time(printed), without_time(shown));
+    // The bytes: month 1's five files, each its footer read and its `bytes` column chunks.
+    let files: Vec<_> = walk(&root.join("sample-data/weblogs_parquet"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("month=01"))
+        .collect();
+    assert_eq!(files.len(), 5);
+    let expect: u64 = files.iter().map(|p| expected_bytes(p, &["bytes"])).sum();
+    let human = owl::output::human_bytes(expect, owl::cost::Units::Decimal);
+    assert!(
+        printed.contains(&format!("scanned {human} ·")),
+        "{printed} (the files say {expect} bytes: {human})"
+    );
+}

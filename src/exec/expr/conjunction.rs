@@ -396,9 +396,9 @@ impl PhysicalExpr for Conjunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
     use datafusion::arrow::datatypes::Field;
-    use datafusion::arrow::array::{Array, AsArray};
     use datafusion::common::ScalarValue;
     use datafusion::logical_expr::Operator;
     use datafusion::physical_expr::expressions::{BinaryExpr, IsNullExpr, Literal, NotExpr};

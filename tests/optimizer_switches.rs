@@ -1,0 +1,258 @@
+//! Every `owl.*` switch turns its rule (or reader) off: the plan with it on shows what the rule put there, the
+//! plan with it off does not, and the answers are the same both ways. One case per switch; a switch without a
+//! case fails the test.
+
+mod common;
+
+use common::*;
+
+/// How a case reads its plan: `EXPLAIN` (what the rules planned) or `EXPLAIN ANALYZE` (what a run chose and
+/// counted).
+#[derive(Clone, Copy)]
+enum Plan {
+    Explain,
+    Analyze,
+}
+
+struct Case {
+    switch: &'static str,
+    db: &'static str,
+    /// Settings the case needs besides its switch.
+    setup: &'static str,
+    query: &'static str,
+    plan: Plan,
+    /// In the plan with the switch on, and not with it off.
+    marker: &'static str,
+}
+
+const JOIN: &str = "SELECT count(*) FROM weblogs_parquet w JOIN orders o ON w.user_id = o.order_id \
+                    WHERE o.quantity > 3";
+
+const CASES: [Case; 15] = [
+    Case {
+        switch: "materialize_ctes",
+        db: "default",
+        setup: "",
+        query: "WITH t AS (SELECT day, count(*) AS c FROM weblogs_parquet GROUP BY day) \
+                SELECT a.day, a.c + b.c FROM t a JOIN t b ON a.day = b.day ORDER BY 1",
+        plan: Plan::Explain,
+        marker: "ComputedOnceExec",
+    },
+    Case {
+        switch: "bitmap_count_distinct",
+        db: "default",
+        setup: "",
+        query: "SELECT month, count(DISTINCT user_id) FROM weblogs_parquet GROUP BY month ORDER BY month",
+        plan: Plan::Explain,
+        marker: "owl_count_distinct",
+    },
+    Case {
+        switch: "join_reordering",
+        db: "star",
+        setup: "",
+        query: "SELECT r_name, count(*) FROM facts, products, stores, regions WHERE fk_a = a_id \
+                AND fk_b = b_id AND b_region = r_id AND r_name = 'r1' AND a_group < 5 GROUP BY r_name",
+        plan: Plan::Explain,
+        // The innermost join is the region's with its stores, not the facts' with their products.
+        marker: "Inner Join: regions.r_id = stores.b_region",
+    },
+    Case {
+        switch: "streamed_not_in",
+        db: "default",
+        setup: "",
+        query: "SELECT count(*) FROM weblogs_parquet \
+                WHERE user_id NOT IN (SELECT user_id FROM weblogs_csv WHERE day = 1)",
+        plan: Plan::Explain,
+        marker: "NotInExec",
+    },
+    Case {
+        switch: "merge_slivers",
+        db: "default",
+        // Files split into ranges however small, over four threads: every range of the file is a sliver.
+        setup: "SET datafusion.optimizer.repartition_file_min_size = 1; \
+                SET datafusion.execution.target_partitions = 4;",
+        query: "SELECT sum(bytes) FROM weblogs_parquet WHERE month = 1 AND day = 1",
+        plan: Plan::Explain,
+        marker: "file_groups={4 groups: [[], [], [], [",
+    },
+    Case {
+        switch: "best_files_first",
+        db: "default",
+        setup: "",
+        // DataFusion orders files by bounds only when every sort key has them; `request_id` has none.
+        query: "SELECT day, request_id FROM weblogs_parquet ORDER BY day DESC, request_id LIMIT 3",
+        plan: Plan::Explain,
+        marker: "[[MONTH=01/day=05/part-00000.parquet, MONTH=01/day=02/part-00000.parquet",
+    },
+    Case {
+        switch: "string_view_equality",
+        db: "default",
+        setup: "",
+        query: "SELECT count(*) FROM weblogs_parquet WHERE method = 'GET'",
+        plan: Plan::Explain,
+        marker: "(by view)",
+    },
+    Case {
+        switch: "decimal_batch_checks",
+        db: "default",
+        setup: "",
+        query: "SELECT count(*) FROM weblogs_parquet \
+                WHERE CAST(bytes AS DECIMAL(12,2)) * CAST(status AS DECIMAL(12,2)) > 5",
+        plan: Plan::Explain,
+        marker: "(batch-checked)",
+    },
+    Case {
+        switch: "filter_conjunctions",
+        db: "default",
+        setup: "",
+        query: "SELECT count(*) FROM weblogs_parquet WHERE status = 200 AND bytes > 10",
+        plan: Plan::Explain,
+        marker: "(in turn)",
+    },
+    Case {
+        switch: "dynamic_row_filters",
+        db: "default",
+        setup: "",
+        query: JOIN,
+        plan: Plan::Explain,
+        marker: "row_filter=at run time",
+    },
+    Case {
+        switch: "join_key_bitmaps",
+        db: "default",
+        setup: "",
+        query: JOIN,
+        plan: Plan::Explain,
+        marker: "CollectKeysExec",
+    },
+    Case {
+        switch: "join_key_pruning",
+        db: "default",
+        setup: "",
+        query: JOIN,
+        plan: Plan::Explain,
+        // Bitmaps are what key hints test rows with: without the hints, no join gathers its keys.
+        marker: "CollectKeysExec",
+    },
+    Case {
+        switch: "clustered_page_index",
+        db: "default",
+        setup: "",
+        // `latency_ms` is not clustered: no page of it can be skipped, so its page index is not read.
+        query: "SELECT count(*) FROM weblogs_parquet WHERE latency_ms > 100",
+        plan: Plan::Analyze,
+        marker: "page_index_pages_pruned=0 total",
+    },
+    Case {
+        switch: "csv_fast_path",
+        db: "default",
+        setup: "",
+        query: "SELECT count(*), sum(bytes) FROM weblogs_csv",
+        plan: Plan::Analyze,
+        marker: "csv_rows_fast_path=",
+    },
+    Case {
+        switch: "ndjson_fast_path",
+        db: "default",
+        setup: "",
+        query: "SELECT count(*), sum(bytes) FROM weblogs_ndjson",
+        plan: Plan::Analyze,
+        marker: "json_rows_fast_path=5",
+    },
+];
+
+/// A star schema for join ordering, analyzed (ordering needs counted distinct values).
+fn star(f: &Fixture) {
+    f.run_ok(&["query", "CREATE DATABASE star"]);
+    let tables = [
+        "CREATE TABLE facts WITH (format = 'PARQUET', external_location = 'star/facts/') AS \
+         SELECT value % 1000 AS fk_a, (value * 7) % 100 AS fk_b, value % 13 AS amount \
+         FROM generate_series(0, 19999)",
+        "CREATE TABLE products WITH (format = 'PARQUET', external_location = 'star/products/') AS \
+         SELECT value AS a_id, value % 10 AS a_group FROM generate_series(0, 999)",
+        "CREATE TABLE stores WITH (format = 'PARQUET', external_location = 'star/stores/') AS \
+         SELECT value AS b_id, value % 5 AS b_region FROM generate_series(0, 99)",
+        "CREATE TABLE regions WITH (format = 'PARQUET', external_location = 'star/regions/') AS \
+         SELECT value AS r_id, concat('r', CAST(value AS VARCHAR)) AS r_name FROM generate_series(0, 4)",
+    ];
+    for sql in tables {
+        f.run_ok(&["-d", "star", "query", sql]);
+    }
+    for t in ["facts", "products", "stores", "regions"] {
+        f.run_ok(&[
+            "-d",
+            "star",
+            "query",
+            &format!("ANALYZE TABLE {t} COMPUTE STATISTICS"),
+        ]);
+    }
+}
+
+/// The plan's text, with the fixture's folder and the partition folders' common prefix cut so that markers
+/// can name files.
+fn plan_of(f: &Fixture, case: &Case, on: bool) -> String {
+    let explain = match case.plan {
+        Plan::Explain => "EXPLAIN",
+        Plan::Analyze => "EXPLAIN ANALYZE",
+    };
+    let script = format!(
+        "{} SET owl.{} = {on}; {explain} {}",
+        case.setup, case.switch, case.query
+    );
+    let root = format!("{}/", f.path().display());
+    f.csv_in(case.db, &script)
+        .replace(root.trim_start_matches('/'), "")
+        .replace("sample-data/weblogs_parquet/year=2024/month", "MONTH")
+}
+
+fn answers(f: &Fixture, case: &Case, on: bool) -> String {
+    let script = format!(
+        "{} SET owl.{} = {on}; {}",
+        case.setup, case.switch, case.query
+    );
+    let mut lines: Vec<String> = f
+        .csv_in(case.db, &script)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+#[test]
+fn every_switch_turns_its_rule_off() {
+    let f = Fixture::new();
+    star(&f);
+    for case in &CASES {
+        let on = plan_of(&f, case, true);
+        let off = plan_of(&f, case, false);
+        assert!(
+            on.contains(case.marker),
+            "owl.{} = true: `{}` is not in the plan of {}:\n{on}",
+            case.switch,
+            case.marker,
+            case.query
+        );
+        assert!(
+            !off.contains(case.marker),
+            "owl.{} = false: `{}` is still in the plan of {}:\n{off}",
+            case.switch,
+            case.marker,
+            case.query
+        );
+        assert_eq!(
+            answers(&f, case, true),
+            answers(&f, case, false),
+            "owl.{}: {}",
+            case.switch,
+            case.query
+        );
+    }
+    // Every switch has its case.
+    let mut tested: Vec<&str> = CASES.iter().map(|c| c.switch).collect();
+    tested.sort();
+    tested.dedup();
+    let mut switches = owl::config::options::names();
+    switches.sort();
+    assert_eq!(tested, switches);
+}
