@@ -187,7 +187,8 @@ async fn fingerprint(engine: &Engine, def: &TableDef) -> Result<String> {
     listing.sort();
     let mut snapshot = def.clone();
     snapshot.versions.clear();
-    let text = serde_json::to_string(&snapshot).map_err(|e| Error::Internal(e.to_string()))?;
+    let text =
+        serde_json::to_string(&snapshot).map_err(|e| Error::internal("the snapshot as JSON", e))?;
     Ok(fnv(&format!("{text}\n{}", listing.join("\n"))))
 }
 
@@ -445,7 +446,7 @@ pub fn svg_chart(c: &Comparison) -> String {
         body.push_str(&format!(
             "<text x=\"4\" y=\"{y}\" font-weight=\"bold\">query {}: {}</text>\n",
             i + 1,
-            xml(&q.sql)
+            crate::output::xml(&q.sql)
         ));
         y += 8.0;
         for r in &q.runs {
@@ -454,7 +455,7 @@ pub fn svg_chart(c: &Comparison) -> String {
                 "<text x=\"4\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" \
                  height=\"{:.0}\" fill=\"#4e79a7\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>\n",
                 y + bar_h - 4.0,
-                xml(&r.format),
+                crate::output::xml(&r.format),
                 bar_h - 2.0,
                 label_w + w + 6.0,
                 y + bar_h - 4.0,
@@ -467,15 +468,8 @@ pub fn svg_chart(c: &Comparison) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" \
          font-size=\"12\">\n<title>bytes scanned per format: {}</title>\n{body}</svg>\n",
-        xml(&c.table)
+        crate::output::xml(&c.table)
     )
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -103,6 +103,15 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
 
+    /// The same, caused by another error (kept as the source, so nothing of it is lost): see
+    /// [`Error::internal`].
+    #[error("internal error: {context}: {source}")]
+    InternalCause {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// An error at a place in the statement's text (1-based line and column), where the planner knows it.
     #[error("{error} (at line {line}, column {column})")]
     Located {
@@ -145,7 +154,7 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::Located { error, .. } => error.is_user_error(),
-            e => !matches!(e, Error::Internal(_)),
+            e => !matches!(e, Error::Internal(_) | Error::InternalCause { .. }),
         }
     }
 
@@ -159,6 +168,17 @@ impl Error {
 }
 
 impl Error {
+    /// An internal error caused by `source`, while doing `context` (`building the result batch`).
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::InternalCause {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// The storage failure described anywhere in `e`'s chain (see [`StoreFailure`]), if any.
     pub fn storage_in(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
         StoreFailure::find(e).map(|f| Error::Storage {

@@ -34,7 +34,7 @@ fn io(e: std::io::Error) -> Error {
 }
 
 fn arrow_err(e: arrow::error::ArrowError) -> Error {
-    Error::Internal(format!("formatting results: {e}"))
+    Error::internal("formatting results", e)
 }
 
 /// A result's columns as `[{"name", "type"}]`, types in Hive/Athena spelling.
@@ -317,9 +317,9 @@ fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Map<String, Value>>> {
         }
         w.finish().map_err(arrow_err)?;
     }
-    let text = String::from_utf8(buf).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = String::from_utf8(buf).map_err(|e| Error::internal("rows as JSON", e))?;
     text.lines()
-        .map(|l| serde_json::from_str(l).map_err(|e| Error::Internal(format!("row to JSON: {e}"))))
+        .map(|l| serde_json::from_str(l).map_err(|e| Error::internal("row to JSON", e)))
         .collect()
 }
 
@@ -405,6 +405,24 @@ pub fn stats_line_timed(s: &QueryStats, units: Units, timing: bool) -> String {
             dollars(s.cost_usd)
         ),
     }
+}
+
+/// Text escaped for an XML attribute or element (JUnit reports, `owl compare`'s SVG); control characters XML 1.0
+/// cannot hold are dropped.
+pub(crate) fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

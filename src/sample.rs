@@ -336,14 +336,14 @@ fn weblog_parquet(rows: &[&WebLog]) -> Result<Vec<u8>> {
         )),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), cols)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::internal("a sample batch", e))?;
     let props = WriterProperties::builder()
         .set_compression(PqCompression::SNAPPY)
         .set_max_row_group_row_count(Some(500))
         .set_created_by("owl sample-data".into())
         .build();
     let mut buf = Vec::new();
-    let pq = |e: parquet::errors::ParquetError| Error::Internal(e.to_string());
+    let pq = |e: parquet::errors::ParquetError| Error::internal("writing a sample Parquet file", e);
     let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(pq)?;
     w.write(&batch).map_err(pq)?;
     w.close().map_err(pq)?;

@@ -1841,3 +1841,71 @@ fn count_distinct_of_integers_by_few_groups_uses_bitmaps_and_counts_as_the_gener
         serde_json::json!([{"name": "count(DISTINCT weblogs_parquet.user_id)", "type": "bigint"}])
     );
 }
+
+/// What a statement names that does not exist, said in the user's own terms with the nearest known name: read
+/// from DataFusion's typed errors and the statement's table references (CTEs, paths, other databases).
+#[test]
+fn missing_tables_columns_and_paths_are_named_with_the_nearest_known_name() {
+    let f = Fixture::new();
+    let cases: [(&str, &str, Option<&str>); 9] = [
+        (
+            "SELECT nope FROM weblogs_csv",
+            "column `nope` does not exist",
+            None,
+        ),
+        (
+            "SELECT w.stauts FROM weblogs_csv w",
+            "column `w.stauts` does not exist",
+            Some("status"),
+        ),
+        // Quoted names keep their case: the column of that name in another case is the likely one.
+        (
+            "SELECT \"Status\" FROM weblogs_csv",
+            "column `Status` does not exist",
+            Some("status"),
+        ),
+        (
+            "SELECT * FROM weblogs_parqet",
+            "table `default.weblogs_parqet` does not exist",
+            Some("weblogs_parquet"),
+        ),
+        (
+            "SELECT * FROM default.nope",
+            "table `default.nope` does not exist",
+            None,
+        ),
+        (
+            "SELECT * FROM awsdatacatalog.default.orderz",
+            "table `default.orderz` does not exist",
+            Some("orders"),
+        ),
+        (
+            "SELECT * FROM nodb.weblogs_csv",
+            "database `nodb` does not exist",
+            None,
+        ),
+        // A CTE of that name is no table: the missing one is the table the CTE reads.
+        (
+            "WITH weblogs AS (SELECT * FROM weblog_csv) SELECT * FROM weblogs",
+            "table `default.weblog_csv` does not exist",
+            Some("weblogs_csv"),
+        ),
+        (
+            "SELECT * FROM 'no/such/folder/'",
+            "no file or folder at `no/such/folder/`",
+            None,
+        ),
+    ];
+    for (sql, says, hint) in cases {
+        let (code, err) = f.fails(sql);
+        assert_eq!(code, 1, "{sql}: {err}");
+        assert!(err.contains(says), "{sql}: {err}");
+        match hint {
+            Some(h) => assert!(
+                err.contains(&format!("hint: did you mean `{h}`?")),
+                "{sql}: {err}"
+            ),
+            None => assert!(!err.contains("did you mean"), "{sql}: {err}"),
+        }
+    }
+}

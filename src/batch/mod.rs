@@ -212,16 +212,16 @@ impl RunReport {
             let time: u64 = cases.iter().map(|s| s.elapsed_ms).sum();
             x.push_str(&format!(
                 "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
-                xml(file),
+                crate::output::xml(file),
                 cases.len(),
                 time as f64 / 1000.0
             ));
             for s in cases {
                 x.push_str(&format!(
                     "    <testcase name=\"{}:{}\" classname=\"{}\" time=\"{:.3}\">\n",
-                    xml(file),
+                    crate::output::xml(file),
                     s.line,
-                    xml(file),
+                    crate::output::xml(file),
                     s.elapsed_ms as f64 / 1000.0
                 ));
                 x.push_str("      <properties>\n");
@@ -236,7 +236,7 @@ impl RunReport {
                 for (k, v) in props {
                     x.push_str(&format!(
                         "        <property name=\"{k}\" value=\"{}\"/>\n",
-                        xml(&v)
+                        crate::output::xml(&v)
                     ));
                 }
                 x.push_str("      </properties>\n");
@@ -260,11 +260,19 @@ impl RunReport {
                         s.checks.iter().filter_map(|c| c.message.clone()).collect();
                     x.push_str(&format!(
                         "      <failure message=\"{}\">{}</failure>\n",
-                        xml(&message),
-                        xml(&format!("{}\n{}\n{}", s.sql, message, detail.join("\n")))
+                        crate::output::xml(&message),
+                        crate::output::xml(&format!(
+                            "{}\n{}\n{}",
+                            s.sql,
+                            message,
+                            detail.join("\n")
+                        ))
                     ));
                 }
-                x.push_str(&format!("      <system-out>{}</system-out>\n", xml(&s.sql)));
+                x.push_str(&format!(
+                    "      <system-out>{}</system-out>\n",
+                    crate::output::xml(&s.sql)
+                ));
                 x.push_str("    </testcase>\n");
             }
             x.push_str("  </testsuite>\n");
@@ -272,23 +280,6 @@ impl RunReport {
         x.push_str("</testsuites>\n");
         x
     }
-}
-
-/// Escape text for an XML attribute or element.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A file name as reports show it: relative to the working folder when it is inside it.

@@ -335,7 +335,7 @@ impl Registry {
         };
         fs::create_dir_all(&dir).map_err(werr)?;
         let mut text = serde_json::to_string_pretty(def)
-            .map_err(|e| Error::Internal(format!("serialising table `{}`: {e}", def.name)))?;
+            .map_err(|e| Error::internal(format!("serialising table `{}`", def.name), e))?;
         text.push('\n');
         let tmp = dir.join(format!(".{}.json.{}.tmp", def.name, std::process::id()));
         let result = (|| {

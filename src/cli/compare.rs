@@ -49,7 +49,10 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", file.display());
+                crate::cli::print_error(&crate::error::Error::Io {
+                    context: format!("cannot read `{}`", file.display()),
+                    source: e,
+                });
                 return ExitStatus::UserError;
             }
         };
@@ -62,7 +65,9 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
         }
     }
     if queries.is_empty() {
-        eprintln!("error: nothing to compare: give --query \"SQL\" or --sql FILE");
+        crate::cli::print_error(&Error::Query(
+            "nothing to compare: give --query \"SQL\" or --sql FILE".into(),
+        ));
         return ExitStatus::UserError;
     }
     let work = args
@@ -91,7 +96,7 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
         CompareFormat::Json => match serde_json::to_string(&c) {
             Ok(text) => println!("{text}"),
             Err(e) => {
-                print_error(&Error::Internal(e.to_string()));
+                print_error(&Error::internal("the comparison as JSON", e));
                 return ExitStatus::Internal;
             }
         },
@@ -100,7 +105,10 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
     if let Some(path) = &args.chart
         && let Err(e) = std::fs::write(path, svg_chart(&c))
     {
-        eprintln!("error: cannot write `{}`: {e}", path.display());
+        crate::cli::print_error(&crate::error::Error::Io {
+            context: format!("cannot write `{}`", path.display()),
+            source: e,
+        });
         return ExitStatus::UserError;
     }
     let mut status = ExitStatus::Ok;

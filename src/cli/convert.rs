@@ -108,7 +108,9 @@ pub async fn run(engine: &Engine, args: ConvertArgs, interrupts: &Interrupts) ->
         Ending::Succeeded => {
             eprintln!("{}", stats_line(&o.stats, units));
             let Ok(copy) = engine.registry().load_table(&db, &name) else {
-                eprintln!("error: `{db}.{name}` was not registered");
+                print_error(&Error::Internal(format!(
+                    "`{db}.{name}` was not registered"
+                )));
                 return ExitStatus::Internal;
             };
             let (was, now) = (

@@ -86,7 +86,9 @@ pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
         .iter()
         .any(|t| !matches!(t.change, "deprecated" | "deleted" | "vanished"));
     if !found {
-        eprintln!("error: no table found: no file could be used");
+        crate::cli::print_error(&crate::error::Error::Query(
+            "no table found: no file could be used".into(),
+        ));
         return ExitStatus::UserError;
     }
     if args.strict && !total.skipped.is_empty() {

@@ -52,7 +52,7 @@ pub struct Cli {
     #[arg(long, short = 'd', global = true, env = "OWL_DATABASE", default_value = crate::catalog::DEFAULT_DATABASE)]
     database: String,
     /// Price per TB scanned, in USD.
-    #[arg(long, global = true, env = "OWL_PRICE_PER_TB", default_value_t = 5.0)]
+    #[arg(long, global = true, env = "OWL_PRICE_PER_TB", default_value_t = CostModel::default().price_per_tb_usd)]
     price_per_tb: f64,
     /// How MB and TB are counted for the bill.
     #[arg(
@@ -60,11 +60,11 @@ pub struct Cli {
         global = true,
         env = "OWL_UNITS",
         value_enum,
-        default_value = "decimal"
+        default_value_t = CostModel::default().units
     )]
     units: Units,
     /// Worker threads (0: one per core).
-    #[arg(long, global = true, env = "OWL_THREADS", default_value_t = 0)]
+    #[arg(long, global = true, env = "OWL_THREADS", default_value_t = crate::config::DEFAULT_THREADS)]
     threads: usize,
     /// S3-compatible endpoint (MinIO, Ceph, R2, a local server); default: `AWS_ENDPOINT_URL_S3`,
     /// `AWS_ENDPOINT_URL`, the profile's `endpoint_url`, else AWS.
@@ -202,9 +202,20 @@ pub(crate) async fn finish(exec: &QueryExecution, interrupts: &Interrupts) -> Ar
     }
 }
 
-/// Print an error once, as one line, plus a hint line when there is a likely fix.
+/// Print an error once, as one line, plus a hint line when there is a likely fix: the one way the CLI prints
+/// an error.
 pub(crate) fn print_error(e: &Error) {
-    eprintln!("error: {e}");
+    print_error_at("", e);
+}
+
+/// [`print_error`] prefixed with where it happened (`file.sql:3`, `file.sql:3:7`).
+pub(crate) fn print_error_at(at: &str, e: &Error) {
+    let at = if at.is_empty() {
+        String::new()
+    } else {
+        format!("{at}: ")
+    };
+    eprintln!("{at}error: {e}");
     if let Some(h) = e.hint() {
         eprintln!("hint: {h}");
     }
@@ -230,7 +241,7 @@ pub fn main() -> ExitCode {
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            print_error(&Error::internal("cannot start the runtime", e));
             return ExitStatus::Internal.into();
         }
     };

@@ -21,7 +21,10 @@ pub async fn run(engine: &Engine, args: QueryArgs, interrupts: &Interrupts) -> E
     let sql = if args.sql == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-            eprintln!("error: reading SQL from stdin: {e}");
+            crate::cli::print_error(&crate::error::Error::Io {
+                context: "reading SQL from stdin".into(),
+                source: e,
+            });
             return ExitStatus::UserError;
         }
         s

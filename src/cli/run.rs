@@ -1,7 +1,7 @@
 //! `owl run <file.sql|dir>...`: statements from files, in order, for CI — stop at the first failure
 //! (`file:line: error`), budgets like an Athena workgroup, data checks, reports.
 
-use super::{ExitStatus, Interrupts, finish, print_error, status_of};
+use super::{ExitStatus, Interrupts, finish, print_error, print_error_at, status_of};
 use crate::batch::split::{Check, SqlStatement, split};
 use crate::batch::{CheckReport, RunReport, StatementReport, display_path, parse_size, sql_files};
 use crate::engine::{BYTES_LIMIT_REASON, Ending, Engine, Outcome, QueryRequest};
@@ -78,7 +78,10 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
     if let Some(dir) = &args.output
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        eprintln!("error: cannot create `{}`: {e}", dir.display());
+        crate::cli::print_error(&crate::error::Error::Io {
+            context: format!("cannot create `{}`", dir.display()),
+            source: e,
+        });
         return ExitStatus::UserError;
     }
     let units = engine.cost_model().units;
@@ -125,7 +128,7 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
         match &outcome.ending {
             Ending::Succeeded => {
                 if let Err(e) = deliver(&args, &outcome, p) {
-                    eprintln!("{at}: error: {e}");
+                    print_error_at(&at, &e);
                     return status_of(&e);
                 }
                 rep.checks = run_checks(p, &outcome);
@@ -156,18 +159,18 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
                     }
                     e => (at.clone(), e),
                 };
-                eprint!("{at_error}: ");
-                print_error(e);
+                print_error_at(&at_error, e);
                 status = worse(status, status_of(e));
                 stop = !args.continue_on_error;
             }
             Ending::Cancelled { reason } => {
                 eprintln!("{at}: {}", stats_line(&outcome.stats, units));
                 if reason.as_deref() == Some(BYTES_LIMIT_REASON) {
-                    eprintln!(
-                        "{at}: error: the query read more than --max-bytes-per-query {} bytes",
+                    let over = Error::Query(format!(
+                        "the query read more than --max-bytes-per-query {} bytes",
                         args.max_bytes_per_query.unwrap_or_default()
-                    );
+                    ));
+                    print_error_at(&at, &over);
                     status = worse(status, ExitStatus::BudgetExceeded);
                     stop = !args.continue_on_error;
                 } else {
@@ -213,14 +216,20 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
     if let Some(path) = &args.report {
         let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
         if let Err(e) = std::fs::write(path, text) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
+            crate::cli::print_error(&crate::error::Error::Io {
+                context: format!("cannot write `{}`", path.display()),
+                source: e,
+            });
             return worse(status, ExitStatus::UserError);
         }
     }
     if let Some(path) = &args.junit
         && let Err(e) = std::fs::write(path, report.junit())
     {
-        eprintln!("error: cannot write `{}`: {e}", path.display());
+        crate::cli::print_error(&crate::error::Error::Io {
+            context: format!("cannot write `{}`", path.display()),
+            source: e,
+        });
         return worse(status, ExitStatus::UserError);
     }
     status
@@ -246,7 +255,10 @@ fn prepare(engine: &Engine, inputs: &[PathBuf]) -> Result<Vec<Planned>, ExitStat
     for file in files {
         let shown = display_path(&file);
         let text = std::fs::read_to_string(&file).map_err(|e| {
-            eprintln!("error: cannot read `{shown}`: {e}");
+            print_error(&Error::Io {
+                context: format!("cannot read `{shown}`"),
+                source: e,
+            });
             ExitStatus::UserError
         })?;
         let items = split(&text).map_err(|e| {
@@ -255,8 +267,7 @@ fn prepare(engine: &Engine, inputs: &[PathBuf]) -> Result<Vec<Planned>, ExitStat
         })?;
         for item in items {
             let mut parsed = engine.parse(&item.sql).map_err(|e| {
-                eprint!("{shown}:{}: ", item.line);
-                print_error(&e);
+                print_error_at(&format!("{shown}:{}", item.line), &e);
                 ExitStatus::UserError
             })?;
             let Some(stmt) = parsed.pop() else { continue };
@@ -269,7 +280,9 @@ fn prepare(engine: &Engine, inputs: &[PathBuf]) -> Result<Vec<Planned>, ExitStat
         }
     }
     if planned.is_empty() {
-        eprintln!("error: the given files hold no SQL statements");
+        print_error(&Error::Query(
+            "the given files hold no SQL statements".into(),
+        ));
         return Err(ExitStatus::UserError);
     }
     Ok(planned)
@@ -327,7 +340,7 @@ async fn dry_run(
                     )
                 });
                 if let Some(m) = &message {
-                    eprintln!("{at}: error: {m}");
+                    print_error_at(&at, &Error::Query(m.clone()));
                 }
                 rep.checks.push(CheckReport {
                     check: format!("estimated bytes <= {max}"),
@@ -337,8 +350,7 @@ async fn dry_run(
             }
         }
         Err(e) => {
-            eprint!("{at}: ");
-            print_error(&e);
+            print_error_at(&at, &e);
             rep.state = "FAILED".into();
             rep.error = Some(e.to_string());
         }

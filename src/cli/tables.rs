@@ -192,7 +192,7 @@ pub(crate) fn describe_view(engine: &Engine, name: &str) -> Result<(Table, Value
             def.excluded_files.join("\n"),
         ]);
     }
-    let json = serde_json::to_value(&def).map_err(|e| Error::Internal(e.to_string()))?;
+    let json = serde_json::to_value(&def).map_err(|e| Error::internal("the table as JSON", e))?;
     Ok((t, json))
 }
 

@@ -1,10 +1,13 @@
 //! Settings, resolved once: command-line flag > `OWL_*` environment variable > default.
 //! (clap applies the first two; the defaults live here, written once.)
 
-use crate::cost::{CostModel, Units};
+use crate::cost::CostModel;
 use std::path::PathBuf;
 
 pub mod options;
+
+/// Threads for query execution unless told otherwise: 0, one per core.
+pub const DEFAULT_THREADS: usize = 0;
 
 /// Athena's name for the default catalog (the registry), as fully qualified names spell it.
 pub const CATALOG_NAME: &str = "awsdatacatalog";
@@ -56,11 +59,8 @@ impl Default for Settings {
         Settings {
             catalog_dir: PathBuf::from(DEFAULT_CATALOG_DIR),
             database: DEFAULT_DATABASE.into(),
-            cost: CostModel {
-                units: Units::Decimal,
-                ..CostModel::default()
-            },
-            threads: 0,
+            cost: CostModel::default(),
+            threads: DEFAULT_THREADS,
             s3: S3Options::default(),
         }
     }

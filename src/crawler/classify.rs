@@ -110,9 +110,9 @@ fn inflate(
     }
 }
 
-/// The text formats owl reads.
+/// A text file's format as sniffed, with the sample it was sniffed from.
 #[derive(Debug)]
-pub enum TextFormat {
+pub enum TextSample {
     Ndjson(Vec<Value>),
     /// A file that is one JSON array of objects (the records of its sample).
     JsonArray(Vec<Value>),
@@ -158,13 +158,13 @@ fn json_array(body: &str, truncated: bool, max_records: usize) -> Result<Vec<Val
     }
 }
 
-pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<TextFormat, String> {
+pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<TextSample, String> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err("empty file".into());
     }
     if let Some(body) = trimmed.strip_prefix('[') {
-        return json_array(body, truncated, max_records).map(TextFormat::JsonArray);
+        return json_array(body, truncated, max_records).map(TextSample::JsonArray);
     }
     if trimmed.starts_with('{') {
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -180,7 +180,7 @@ pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<Te
         return if records.is_empty() {
             Err("no complete JSON record in the sample".into())
         } else {
-            Ok(TextFormat::Ndjson(records))
+            Ok(TextSample::Ndjson(records))
         };
     }
     // The best candidate so far: (width, share of rows with that width, delimiter, rows, quoted newlines).
@@ -220,7 +220,7 @@ pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<Te
         }
     }
     match best {
-        Some((_, _, delimiter, rows, quoted_newlines)) => Ok(TextFormat::Csv {
+        Some((_, _, delimiter, rows, quoted_newlines)) => Ok(TextSample::Csv {
             delimiter,
             rows,
             quoted_newlines,
@@ -238,9 +238,9 @@ mod tests {
     #[test]
     fn json_arrays_of_objects_even_when_the_sample_is_cut() {
         let t = text_format("[{\"a\": 1}, {\"a\": 2},\n {\"a\": 3", true, 1000).unwrap();
-        assert!(matches!(t, TextFormat::JsonArray(ref r) if r.len() == 2));
+        assert!(matches!(t, TextSample::JsonArray(ref r) if r.len() == 2));
         let t = text_format("  [ {\"a\": 1} ]", false, 1000).unwrap();
-        assert!(matches!(t, TextFormat::JsonArray(ref r) if r.len() == 1));
+        assert!(matches!(t, TextSample::JsonArray(ref r) if r.len() == 1));
         assert!(text_format("[1, 2]", false, 1000).is_err());
         assert!(text_format("[{\"a\": 1} {{", false, 1000).is_err());
         assert!(text_format("[]", false, 1000).is_err());
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn sniffs_delimiters_and_json() {
         match text_format("a|b|c\n1|2|3\n4|5|6\n", false, 1000).unwrap() {
-            TextFormat::Csv {
+            TextSample::Csv {
                 delimiter, rows, ..
             } => {
                 assert_eq!(delimiter, b'|');
@@ -283,13 +283,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match text_format("x,\"multi\nline\"\n1,2\n", false, 1000).unwrap() {
-            TextFormat::Csv {
+            TextSample::Csv {
                 quoted_newlines, ..
             } => assert!(quoted_newlines),
             other => panic!("{other:?}"),
         }
         assert!(
-            matches!(text_format("{\"a\":1}\n{\"a\":", true, 1000), Ok(TextFormat::Ndjson(v)) if v.len() == 1)
+            matches!(text_format("{\"a\":1}\n{\"a\":", true, 1000), Ok(TextSample::Ndjson(v)) if v.len() == 1)
         );
         assert!(text_format("[1,2]", false, 10).is_err());
         assert!(text_format("just one line of prose", false, 10).is_err());

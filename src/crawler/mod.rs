@@ -18,7 +18,7 @@ use crate::catalog::{PutOutcome, Registry};
 use crate::error::{Error, Result};
 use crate::formats::footer::{read_footer, read_range};
 use crate::storage::meter::{Meter, MeteredRegistry};
-use classify::{Sniffed, TextFormat};
+use classify::{Sniffed, TextSample};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::{StreamExt, TryStreamExt};
 use infer::InferredColumn;
@@ -213,7 +213,7 @@ async fn inspect_local(
         Ok(done.into_iter().map(|(_, r)| r).collect())
     })
     .await
-    .map_err(|e| Error::Internal(format!("crawler threads: {e}")))?
+    .map_err(|e| Error::internal("crawler threads", e))?
 }
 
 /// What one file turned out to be.
@@ -692,12 +692,12 @@ async fn inspect(
             text,
             truncated,
         } => match classify::text_format(&text, truncated, opts.sample_records).map_err(skip)? {
-            TextFormat::Ndjson(records) => {
+            TextSample::Ndjson(records) => {
                 let columns = infer::json_columns(&records).map_err(skip)?;
                 let n = whole_count(truncated, records.len(), opts.sample_records);
                 (FormatSpec::json(compression), columns, n)
             }
-            TextFormat::JsonArray(records) => {
+            TextSample::JsonArray(records) => {
                 let columns = infer::json_columns(&records).map_err(skip)?;
                 let format = FormatSpec {
                     json_array: true,
@@ -706,7 +706,7 @@ async fn inspect(
                 let n = whole_count(truncated, records.len(), opts.sample_records);
                 (format, columns, n)
             }
-            TextFormat::Csv {
+            TextSample::Csv {
                 delimiter,
                 rows,
                 quoted_newlines,

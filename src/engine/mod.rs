@@ -32,6 +32,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::catalog::CatalogProviderList;
 use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::common::ScalarValue;
+use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
@@ -93,7 +94,7 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(stores.clone())
             .build_arc()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal("a query's runtime", e))?;
         let base = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -176,7 +177,7 @@ impl Engine {
                 meter,
             )))
             .build_arc()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal("a query's runtime", e))?;
         let state = SessionStateBuilder::new_from_existing(self.base_state())
             .with_runtime_env(runtime)
             .build();
@@ -242,7 +243,7 @@ impl Engine {
             Ok(p) => p,
             Err(e) => {
                 let at = position_of(&e);
-                let e = self.explain_not_found(Error::from(e)).await;
+                let e = self.explain_not_found(&ctx, stmt, e).await;
                 return Err((StatementType::Dml, located(e, at)));
             }
         };
@@ -333,24 +334,50 @@ impl Engine {
         }
     }
 
-    /// Make "not found" errors say what the user named, and suggest the nearest name the registry knows.
-    async fn explain_not_found(&self, e: Error) -> Error {
-        let Error::Query(msg) = &e else {
-            return e;
-        };
-        if let Some(name) = msg
-            .strip_prefix("table '")
-            .and_then(|m| m.strip_suffix("' not found"))
+    /// Make a planning error that is a missing table, path or column say what the user named, with the nearest
+    /// name the registry knows. Read from DataFusion's typed errors and the statement's own table references,
+    /// never from an error's wording.
+    async fn explain_not_found(
+        &self,
+        ctx: &SessionContext,
+        stmt: &Statement,
+        e: DataFusionError,
+    ) -> Error {
+        if let DataFusionError::SchemaError(schema_error, _) = e.find_root()
+            && let SchemaError::FieldNotFound {
+                field,
+                valid_fields,
+            } = schema_error.as_ref()
         {
-            let name = name
-                .strip_prefix(&format!("{CATALOG_NAME}."))
-                .unwrap_or(name);
-            let (db, table) = name.split_once('.').unwrap_or(("", name));
-            let db = if db.is_empty() {
-                self.database()
-            } else {
-                db.to_string()
+            let bare = field.name();
+            // A name that differs only in case first (an unquoted name folds to lower case), else the nearest.
+            let suggestion = valid_fields
+                .iter()
+                .find(|c| c.name().eq_ignore_ascii_case(bare))
+                .map(|c| c.name().to_string())
+                .or_else(|| closest(bare, valid_fields.iter().map(|c| c.name())));
+            return Error::ColumnNotFound {
+                column: field.flat_name(),
+                suggestion,
             };
+        }
+        // An error of owl's own (a corrupt registry file, a storage failure) says what failed already.
+        let error = Error::from(e);
+        if !matches!(error, Error::Query(_)) {
+            return error;
+        }
+        // The first table the statement names that its session cannot resolve is the one that failed.
+        let Ok(references) = ctx.state().resolve_table_references(stmt) else {
+            return error;
+        };
+        for reference in references {
+            if ctx.table_provider(reference.clone()).await.is_ok() {
+                continue;
+            }
+            if reference.catalog().is_some_and(|c| c != CATALOG_NAME) {
+                break;
+            }
+            let table = reference.table();
             // A name with a slash or an extension was meant as a path (DuckDB-style `FROM 'x.parquet'`).
             let looks_like_path = table.contains('/')
                 || table
@@ -363,6 +390,9 @@ impl Engine {
                 }
                 return Error::PathNotFound(table.to_string());
             }
+            let db = reference
+                .schema()
+                .map_or_else(|| self.database(), str::to_string);
             if !self.shared.registry.database_exists(&db) {
                 return Error::DatabaseNotFound(db);
             }
@@ -378,41 +408,7 @@ impl Engine {
                 suggestion,
             };
         }
-        if let Some(rest) = msg.strip_prefix("No field named ") {
-            // DataFusion says either "No field named x. Did you mean 't.y'?" or "... Valid fields are t.a, t.b.".
-            if let Some((column, hint)) = rest.split_once(". Did you mean '") {
-                let hint = hint.trim_end_matches("'?");
-                return Error::ColumnNotFound {
-                    column: column.trim_matches('"').to_string(),
-                    suggestion: Some(hint.rsplit('.').next().unwrap_or(hint).to_string()),
-                };
-            }
-            let column = rest
-                .split(". Valid fields are")
-                .next()
-                .unwrap_or(rest)
-                .trim_end_matches('.');
-            let column = column.trim_matches('"').to_string();
-            let valid: Vec<String> = rest
-                .split_once("Valid fields are ")
-                .map(|(_, v)| {
-                    v.trim_end_matches('.')
-                        .split(", ")
-                        .map(|f| {
-                            f.rsplit('.')
-                                .next()
-                                .unwrap_or(f)
-                                .trim_matches('"')
-                                .to_string()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let bare = column.rsplit('.').next().unwrap_or(&column).to_string();
-            let suggestion = closest(&bare, valid.iter().map(String::as_str));
-            return Error::ColumnNotFound { column, suggestion };
-        }
-        e
+        error
     }
 
     /// Names of the SQL functions a statement can call (scalar, aggregate, window), sorted.

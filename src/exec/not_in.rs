@@ -45,7 +45,7 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 /// What the subquery's side held.
-struct KeySet {
+struct SubqueryValues {
     /// Its rows, NULL keys included (0: every outer row passes).
     rows: usize,
     /// A NULL among its keys (then no outer row passes).
@@ -57,7 +57,7 @@ struct KeySet {
     reservation: MemoryReservation,
 }
 
-impl KeySet {
+impl SubqueryValues {
     /// Read every partition of `sub`, its keys into the set; stops at the first NULL key (the answer is then
     /// known).
     async fn build(
@@ -66,8 +66,8 @@ impl KeySet {
         key_type: DataType,
         context: Arc<TaskContext>,
         build_rows: Count,
-    ) -> Result<KeySet> {
-        let mut set = KeySet {
+    ) -> Result<SubqueryValues> {
+        let mut set = SubqueryValues {
             rows: 0,
             has_null: false,
             keys: HashSet::default(),
@@ -112,7 +112,7 @@ impl KeySet {
     }
 }
 
-type SharedSet = Shared<BoxFuture<'static, Result<Arc<KeySet>, Arc<DataFusionError>>>>;
+type SharedSet = Shared<BoxFuture<'static, Result<Arc<SubqueryValues>, Arc<DataFusionError>>>>;
 
 /// `outer_key NOT IN (sub's sub_key)`: the outer side's rows that pass, in their partitions and order.
 pub struct NotInExec {
@@ -171,7 +171,7 @@ impl NotInExec {
         slot.get_or_insert_with(|| {
             let build_rows =
                 MetricBuilder::new(&self.metrics).counter("build_input_rows", partition);
-            KeySet::build(
+            SubqueryValues::build(
                 Arc::clone(&self.sub),
                 Arc::clone(&self.sub_key),
                 self.key_type.clone(),

@@ -299,7 +299,8 @@ fn conform(batch: &RecordBatch, n_data: usize, target: &SchemaRef) -> Result<Rec
                 .map_err(|e| Error::Query(format!("column `{}`: {e}", target.field(i).name())))
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
-    RecordBatch::try_new(Arc::clone(target), columns).map_err(|e| Error::Internal(e.to_string()))
+    RecordBatch::try_new(Arc::clone(target), columns)
+        .map_err(|e| Error::internal("a batch in the file schema", e))
 }
 
 fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch> {
@@ -308,8 +309,9 @@ fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch> {
         .iter()
         .map(|c| take(c.as_ref(), idx, None))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::Internal(e.to_string()))
+        .map_err(|e| Error::internal("rows of a partition", e))?;
+    RecordBatch::try_new(batch.schema(), columns)
+        .map_err(|e| Error::internal("rows of a partition", e))
 }
 
 /// The batch's rows by partition folder (`k=v/k2=v2/`); `None` rows: all of them (no partitions).

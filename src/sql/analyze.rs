@@ -200,7 +200,7 @@ pub(crate) async fn analyze(
             )),
         ],
     )
-    .map_err(|e| Error::Internal(e.to_string()))
+    .map_err(|e| Error::internal("building the result batch", e))
 }
 
 /// Whether `approx_distinct` counts this type (not floating point, which DataFusion's does not take and joins

@@ -185,7 +185,7 @@ fn strings_batch(names: &[&str], rows: Vec<Vec<String>>) -> Result<RecordBatch> 
             )) as _
         })
         .collect();
-    RecordBatch::try_new(schema, cols).map_err(|e| Error::Internal(e.to_string()))
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::internal("building the result batch", e))
 }
 
 /// SQL LIKE with `%` and `_` (also Hive's `*`), case-insensitive.

@@ -412,7 +412,7 @@ pub(crate) async fn create_table_as(
         false,
     )]));
     let batch = RecordBatch::try_new(schema, vec![Arc::new(UInt64Array::from(vec![rows]))])
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::internal("building the result batch", e))?;
     Ok(Some(batch))
 }
 

@@ -181,7 +181,10 @@ impl Shell<'_> {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
-                    eprintln!("error: reading stdin: {e}");
+                    crate::cli::print_error(&crate::error::Error::Io {
+                        context: "reading stdin".into(),
+                        source: e,
+                    });
                     return ExitStatus::UserError;
                 }
             }
@@ -206,7 +209,7 @@ impl Shell<'_> {
         let mut editor = match rustyline::Editor::<SqlHelper, FileHistory>::with_config(config) {
             Ok(e) => e,
             Err(e) => {
-                eprintln!("error: cannot start the line editor: {e}");
+                crate::cli::print_error(&Error::internal("cannot start the line editor", e));
                 return ExitStatus::Internal;
             }
         };
@@ -252,7 +255,7 @@ impl Shell<'_> {
                 Err(ReadlineError::Interrupted) => continue,
                 Err(ReadlineError::Eof) => break,
                 Err(e) => {
-                    eprintln!("error: reading input: {e}");
+                    crate::cli::print_error(&Error::internal("reading input", e));
                     return ExitStatus::Internal;
                 }
             }
@@ -553,7 +556,10 @@ impl Shell<'_> {
         if let Some((path, mut f)) = self.output.take()
             && let Err(e) = f.flush()
         {
-            eprintln!("error: writing `{}`: {e}", path.display());
+            crate::cli::print_error(&crate::error::Error::Io {
+                context: format!("writing `{}`", path.display()),
+                source: e,
+            });
         }
     }
 }
