@@ -18,17 +18,11 @@ fn rows_of(f: &Fixture, flags: &[&str], sql: &str) -> Vec<u8> {
 
 /// `owl crawl PATH --catalog CATALOG` in the fixture, expected to succeed: its JSON report.
 fn crawl_into(f: &Fixture, path: &str, catalog: &str) -> Value {
-    let out = f
-        .owl()
-        .args(["crawl", path, "--catalog", catalog, "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        f.owl()
+            .args(["crawl", path, "--catalog", catalog, "--format", "json"]),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&stdout).unwrap()
 }
 
 fn files_under(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {

@@ -158,13 +158,9 @@ fn the_readmes_first_example_prints_what_the_readme_shows() {
         .env_remove("OWL_DATABASE")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8_lossy(&out.stderr);
-    let printed = printed.lines().last().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let printed = stderr.lines().last().unwrap();
     let without_time = |l: &str| {
         let (rows, rest) = l.split_once(" in ").unwrap();
         format!("{rows}{}", &rest[rest.find(" s · ").unwrap() + 2..])

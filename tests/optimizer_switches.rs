@@ -25,27 +25,33 @@ struct Case {
     marker: &'static str,
 }
 
+/// A case of the default database, read with `EXPLAIN`, needing no other setting.
+const fn case(switch: &'static str, query: &'static str, marker: &'static str) -> Case {
+    Case {
+        switch,
+        db: "default",
+        setup: "",
+        query,
+        plan: Plan::Explain,
+        marker,
+    }
+}
+
 const JOIN: &str = "SELECT count(*) FROM weblogs_parquet w JOIN orders o ON w.user_id = o.order_id \
                     WHERE o.quantity > 3";
 
 const CASES: [Case; 15] = [
-    Case {
-        switch: "materialize_ctes",
-        db: "default",
-        setup: "",
-        query: "WITH t AS (SELECT day, count(*) AS c FROM weblogs_parquet GROUP BY day) \
+    case(
+        "materialize_ctes",
+        "WITH t AS (SELECT day, count(*) AS c FROM weblogs_parquet GROUP BY day) \
                 SELECT a.day, a.c + b.c FROM t a JOIN t b ON a.day = b.day ORDER BY 1",
-        plan: Plan::Explain,
-        marker: "ComputedOnceExec",
-    },
-    Case {
-        switch: "bitmap_count_distinct",
-        db: "default",
-        setup: "",
-        query: "SELECT month, count(DISTINCT user_id) FROM weblogs_parquet GROUP BY month ORDER BY month",
-        plan: Plan::Explain,
-        marker: "owl_count_distinct",
-    },
+        "ComputedOnceExec",
+    ),
+    case(
+        "bitmap_count_distinct",
+        "SELECT month, count(DISTINCT user_id) FROM weblogs_parquet GROUP BY month ORDER BY month",
+        "owl_count_distinct",
+    ),
     Case {
         switch: "join_reordering",
         db: "star",
@@ -56,15 +62,12 @@ const CASES: [Case; 15] = [
         // The innermost join is the region's with its stores, not the facts' with their products.
         marker: "Inner Join: regions.r_id = stores.b_region",
     },
-    Case {
-        switch: "streamed_not_in",
-        db: "default",
-        setup: "",
-        query: "SELECT count(*) FROM weblogs_parquet \
+    case(
+        "streamed_not_in",
+        "SELECT count(*) FROM weblogs_parquet \
                 WHERE user_id NOT IN (SELECT user_id FROM weblogs_csv WHERE day = 1)",
-        plan: Plan::Explain,
-        marker: "NotInExec",
-    },
+        "NotInExec",
+    ),
     Case {
         switch: "merge_slivers",
         db: "default",
@@ -75,117 +78,63 @@ const CASES: [Case; 15] = [
         plan: Plan::Explain,
         marker: "file_groups={4 groups: [[], [], [], [",
     },
-    Case {
-        switch: "best_files_first",
-        db: "default",
-        setup: "",
-        // DataFusion orders files by bounds only when every sort key has them; `request_id` has none.
-        query: "SELECT day, request_id FROM weblogs_parquet ORDER BY day DESC, request_id LIMIT 3",
-        plan: Plan::Explain,
-        marker: "[[MONTH=01/day=05/part-00000.parquet, MONTH=01/day=02/part-00000.parquet",
-    },
-    Case {
-        switch: "string_view_equality",
-        db: "default",
-        setup: "",
-        query: "SELECT count(*) FROM weblogs_parquet WHERE method = 'GET'",
-        plan: Plan::Explain,
-        marker: "(by view)",
-    },
-    Case {
-        switch: "decimal_batch_checks",
-        db: "default",
-        setup: "",
-        query: "SELECT count(*) FROM weblogs_parquet \
+    // DataFusion orders files by bounds only when every sort key has them; `request_id` has none.
+    case(
+        "best_files_first",
+        "SELECT day, request_id FROM weblogs_parquet ORDER BY day DESC, request_id LIMIT 3",
+        "[[MONTH=01/day=05/part-00000.parquet, MONTH=01/day=02/part-00000.parquet",
+    ),
+    case(
+        "string_view_equality",
+        "SELECT count(*) FROM weblogs_parquet WHERE method = 'GET'",
+        "(by view)",
+    ),
+    case(
+        "decimal_batch_checks",
+        "SELECT count(*) FROM weblogs_parquet \
                 WHERE CAST(bytes AS DECIMAL(12,2)) * CAST(status AS DECIMAL(12,2)) > 5",
-        plan: Plan::Explain,
-        marker: "(batch-checked)",
-    },
+        "(batch-checked)",
+    ),
+    case(
+        "filter_conjunctions",
+        "SELECT count(*) FROM weblogs_parquet WHERE status = 200 AND bytes > 10",
+        "(in turn)",
+    ),
+    case("dynamic_row_filters", JOIN, "row_filter=at run time"),
+    case("join_key_bitmaps", JOIN, "CollectKeysExec"),
+    // Bitmaps are what key hints test rows with: without the hints, no join gathers its keys.
+    case("join_key_pruning", JOIN, "CollectKeysExec"),
+    // `latency_ms` is not clustered: no page of it can be skipped, so its page index is not read.
     Case {
-        switch: "filter_conjunctions",
-        db: "default",
-        setup: "",
-        query: "SELECT count(*) FROM weblogs_parquet WHERE status = 200 AND bytes > 10",
-        plan: Plan::Explain,
-        marker: "(in turn)",
-    },
-    Case {
-        switch: "dynamic_row_filters",
-        db: "default",
-        setup: "",
-        query: JOIN,
-        plan: Plan::Explain,
-        marker: "row_filter=at run time",
-    },
-    Case {
-        switch: "join_key_bitmaps",
-        db: "default",
-        setup: "",
-        query: JOIN,
-        plan: Plan::Explain,
-        marker: "CollectKeysExec",
-    },
-    Case {
-        switch: "join_key_pruning",
-        db: "default",
-        setup: "",
-        query: JOIN,
-        plan: Plan::Explain,
-        // Bitmaps are what key hints test rows with: without the hints, no join gathers its keys.
-        marker: "CollectKeysExec",
-    },
-    Case {
-        switch: "clustered_page_index",
-        db: "default",
-        setup: "",
-        // `latency_ms` is not clustered: no page of it can be skipped, so its page index is not read.
-        query: "SELECT count(*) FROM weblogs_parquet WHERE latency_ms > 100",
         plan: Plan::Analyze,
-        marker: "page_index_pages_pruned=0 total",
+        ..case(
+            "clustered_page_index",
+            "SELECT count(*) FROM weblogs_parquet WHERE latency_ms > 100",
+            "page_index_pages_pruned=0 total",
+        )
     },
     Case {
-        switch: "csv_fast_path",
-        db: "default",
-        setup: "",
-        query: "SELECT count(*), sum(bytes) FROM weblogs_csv",
         plan: Plan::Analyze,
-        marker: "csv_rows_fast_path=",
+        ..case(
+            "csv_fast_path",
+            "SELECT count(*), sum(bytes) FROM weblogs_csv",
+            "csv_rows_fast_path=",
+        )
     },
     Case {
-        switch: "ndjson_fast_path",
-        db: "default",
-        setup: "",
-        query: "SELECT count(*), sum(bytes) FROM weblogs_ndjson",
         plan: Plan::Analyze,
-        marker: "json_rows_fast_path=5",
+        ..case(
+            "ndjson_fast_path",
+            "SELECT count(*), sum(bytes) FROM weblogs_ndjson",
+            "json_rows_fast_path=5",
+        )
     },
 ];
 
-/// A star schema for join ordering, analyzed (ordering needs counted distinct values).
+/// The star schema, analyzed (join ordering needs counted distinct values).
 fn star(f: &Fixture) {
-    f.run_ok(&["query", "CREATE DATABASE star"]);
-    let tables = [
-        "CREATE TABLE facts WITH (format = 'PARQUET', external_location = 'star/facts/') AS \
-         SELECT value % 1000 AS fk_a, (value * 7) % 100 AS fk_b, value % 13 AS amount \
-         FROM generate_series(0, 19999)",
-        "CREATE TABLE products WITH (format = 'PARQUET', external_location = 'star/products/') AS \
-         SELECT value AS a_id, value % 10 AS a_group FROM generate_series(0, 999)",
-        "CREATE TABLE stores WITH (format = 'PARQUET', external_location = 'star/stores/') AS \
-         SELECT value AS b_id, value % 5 AS b_region FROM generate_series(0, 99)",
-        "CREATE TABLE regions WITH (format = 'PARQUET', external_location = 'star/regions/') AS \
-         SELECT value AS r_id, concat('r', CAST(value AS VARCHAR)) AS r_name FROM generate_series(0, 4)",
-    ];
-    for sql in tables {
-        f.run_ok(&["-d", "star", "query", sql]);
-    }
-    for t in ["facts", "products", "stores", "regions"] {
-        f.run_ok(&[
-            "-d",
-            "star",
-            "query",
-            &format!("ANALYZE TABLE {t} COMPUTE STATISTICS"),
-        ]);
-    }
+    star_schema(f);
+    analyze_star(f);
 }
 
 /// The plan's text, with the fixture's folder and the partition folders' common prefix cut so that markers

@@ -1246,23 +1246,17 @@ fn selective_run_time_filters_apply_row_by_row() {
     // A recursive query re-runs its recursive term (a join over the Parquet facts) from a reset plan; it
     // answers, within a timeout. (DataFusion 55 pushes no run-time filter into that term; were one there, the
     // reset scan would not wait for it, since the reset joins no longer produce it.)
-    let out = f
-        .owl()
-        .args(["-d", "crawled", "query", "-f", "json"])
-        .arg(
-            "WITH RECURSIVE r(k, n) AS (SELECT k, 0 FROM dims WHERE name = 'seven' \
+    let stdout = succeed(
+        f.owl()
+            .args(["-d", "crawled", "query", "-f", "json"])
+            .arg(
+                "WITH RECURSIVE r(k, n) AS (SELECT k, 0 FROM dims WHERE name = 'seven' \
              UNION ALL SELECT f.k + 1, r.n + 1 FROM r JOIN facts f ON f.k = r.k WHERE r.n < 3) \
              SELECT k, n FROM r ORDER BY n",
-        )
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            )
+            .timeout(std::time::Duration::from_secs(60)),
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(
         doc["rows"],
         serde_json::json!([[7, 0], [8, 1], [9, 2], [10, 3]])
@@ -1596,23 +1590,7 @@ fn analyze_computes_a_text_tables_statistics_with_one_billed_scan() {
 #[test]
 fn inner_joins_are_ordered_by_the_rows_they_produce() {
     let f = Fixture::new();
-    f.run_ok(&["query", "CREATE DATABASE star"]);
-    let ctas = [
-        // 20,000 facts: fk_a over 1,000 products, fk_b over 100 stores.
-        "CREATE TABLE facts WITH (format = 'PARQUET', external_location = 'star/facts/') AS \
-         SELECT value % 1000 AS fk_a, (value * 7) % 100 AS fk_b, value % 13 AS amount \
-         FROM generate_series(0, 19999)",
-        "CREATE TABLE products WITH (format = 'PARQUET', external_location = 'star/products/') AS \
-         SELECT value AS a_id, value % 10 AS a_group FROM generate_series(0, 999)",
-        "CREATE TABLE stores WITH (format = 'PARQUET', external_location = 'star/stores/') AS \
-         SELECT value AS b_id, value % 5 AS b_region FROM generate_series(0, 99)",
-        "CREATE TABLE regions WITH (format = 'PARQUET', external_location = 'star/regions/') AS \
-         SELECT value AS r_id, concat('r', CAST(value AS VARCHAR)) AS r_name FROM generate_series(0, 4)",
-    ];
-    for sql in ctas {
-        f.run_ok(&["-d", "star", "query", sql]);
-    }
-    f.run_ok(&["-d", "star", "crawl", "star"]);
+    star_schema(&f);
 
     // The answer from the generator: facts of stores in region 1 whose product's group is below 5.
     let (mut n, mut total) = (0i64, 0i64);
@@ -1632,14 +1610,7 @@ fn inner_joins_are_ordered_by_the_rows_they_produce() {
     for (analyzed, on) in [(false, true), (true, true), (true, false)] {
         // The tables are analyzed once, at the first step that wants them analyzed.
         if analyzed && on {
-            for t in ["facts", "products", "stores", "regions"] {
-                f.run_ok(&[
-                    "-d",
-                    "star",
-                    "query",
-                    &format!("ANALYZE TABLE {t} COMPUTE STATISTICS"),
-                ]);
-            }
+            analyze_star(&f);
         }
         let reordered = analyzed && on;
         let script = format!("SET owl.join_reordering = {on};");

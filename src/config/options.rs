@@ -249,6 +249,17 @@ pub fn of_config(config: &ConfigOptions) -> OwlOptions {
         .unwrap_or_default()
 }
 
+impl OwlOptions {
+    /// The setting named `name` (without `owl.`); false for a name that is none of owl's.
+    pub fn is_on(&self, name: &str) -> bool {
+        let mut values = self.clone();
+        SETTINGS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .is_some_and(|(_, _, field)| *field(&mut values))
+    }
+}
+
 /// The names of owl's settings (without `owl.`), in `SHOW ALL`'s order.
 pub fn names() -> Vec<String> {
     SETTINGS

@@ -432,19 +432,9 @@ fn shift_line(message: &str, by: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::lines::{cut_sets, decode_in_pieces};
+    use crate::formats::lines::{cut_sets, decode_in_pieces, every_type, schema};
     use arrow::compute::concat_batches;
-    use arrow::datatypes::{Field, Schema, TimeUnit};
     use proptest::prelude::*;
-
-    fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
-        Arc::new(Schema::new(
-            fields
-                .iter()
-                .map(|(n, t)| Field::new(*n, t.clone(), true))
-                .collect::<Vec<_>>(),
-        ))
-    }
 
     fn dialect(header: bool) -> CsvDialect {
         CsvDialect {
@@ -542,29 +532,9 @@ mod tests {
         all_fast
     }
 
-    fn every_type() -> SchemaRef {
-        schema(&[
-            ("i", DataType::Int64),
-            ("s", DataType::Int16),
-            ("u", DataType::UInt8),
-            ("f", DataType::Float64),
-            ("g", DataType::Float32),
-            ("d", DataType::Decimal128(10, 2)),
-            ("day", DataType::Date32),
-            ("ts", DataType::Timestamp(TimeUnit::Millisecond, None)),
-            (
-                "tz",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
-            ),
-            ("b", DataType::Boolean),
-            ("t", DataType::Utf8),
-            ("v", DataType::Utf8View),
-        ])
-    }
-
     #[test]
     fn plain_and_quoted_records_decode_as_arrow_csv_decodes_them() {
-        let s = every_type();
+        let s = every_type(false);
         let all: Vec<usize> = (0..12).collect();
         let input = "i,s,u,f,g,d,day,ts,tz,b,t,v\n\
             1,-2,3,1.5,2.25,12.3,2024-02-29,2024-01-02T03:04:05.678Z,2024-01-02 03:04:05,true,plain,\"a view longer than twelve\"\r\n\

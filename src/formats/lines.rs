@@ -346,3 +346,42 @@ pub(crate) fn cut_sets(n: usize) -> Vec<Vec<usize>> {
         (0..n).step_by(7).collect(),
     ]
 }
+
+/// A schema of nullable fields, for the decoders' tests.
+#[cfg(test)]
+pub(crate) fn schema(fields: &[(&str, arrow::datatypes::DataType)]) -> SchemaRef {
+    use arrow::datatypes::{Field, Schema};
+    let fields: Vec<Field> = fields
+        .iter()
+        .map(|(n, t)| Field::new(*n, t.clone(), true))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// A field of every type the fast paths decode, for the decoders' tests; with `large_utf8`, a `LargeUtf8`
+/// field `lt` before the last (arrow-json reads it, arrow-csv's reader does not).
+#[cfg(test)]
+pub(crate) fn every_type(large_utf8: bool) -> SchemaRef {
+    use arrow::datatypes::{DataType, TimeUnit};
+    let mut fields = vec![
+        ("i", DataType::Int64),
+        ("s", DataType::Int16),
+        ("u", DataType::UInt8),
+        ("f", DataType::Float64),
+        ("g", DataType::Float32),
+        ("d", DataType::Decimal128(10, 2)),
+        ("day", DataType::Date32),
+        ("ts", DataType::Timestamp(TimeUnit::Millisecond, None)),
+        (
+            "tz",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
+        ),
+        ("b", DataType::Boolean),
+        ("t", DataType::Utf8),
+    ];
+    if large_utf8 {
+        fields.push(("lt", DataType::LargeUtf8));
+    }
+    fields.push(("v", DataType::Utf8View));
+    schema(&fields)
+}

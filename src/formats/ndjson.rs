@@ -549,20 +549,11 @@ fn surrogate_pair(high: u16, low: u16) -> Step<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::lines::{cut_sets, decode_in_pieces};
+    use crate::formats::lines::{cut_sets, decode_in_pieces, every_type, schema};
     use arrow::array::{AsArray, RecordBatch, StringArray};
     use arrow::compute::concat_batches;
-    use arrow::datatypes::{Field, Schema, TimeUnit};
+    use arrow::datatypes::{Field, Schema};
     use proptest::prelude::*;
-
-    fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
-        Arc::new(Schema::new(
-            fields
-                .iter()
-                .map(|(n, t)| Field::new(*n, t.clone(), true))
-                .collect::<Vec<_>>(),
-        ))
-    }
 
     /// What arrow-json alone makes of `input`: one batch, or its error.
     fn reference(schema: &SchemaRef, input: &[u8]) -> Result<RecordBatch, ArrowError> {
@@ -611,27 +602,6 @@ mod tests {
         all_fast
     }
 
-    fn all_types() -> SchemaRef {
-        schema(&[
-            ("i", DataType::Int64),
-            ("s", DataType::Int16),
-            ("u", DataType::UInt8),
-            ("f", DataType::Float64),
-            ("g", DataType::Float32),
-            ("d", DataType::Decimal128(10, 2)),
-            ("day", DataType::Date32),
-            ("ts", DataType::Timestamp(TimeUnit::Millisecond, None)),
-            (
-                "tz",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
-            ),
-            ("b", DataType::Boolean),
-            ("t", DataType::Utf8),
-            ("lt", DataType::LargeUtf8),
-            ("v", DataType::Utf8View),
-        ])
-    }
-
     #[test]
     fn flat_objects_decode_as_arrow_json_decodes_them() {
         let input = concat!(
@@ -648,7 +618,7 @@ mod tests {
             "\n",
             r#"{"i": 9223372036854775807, "v": "", "t": "", "lt": "ünïcode 日本"}"#,
         );
-        assert!(same(&all_types(), input), "the fast path gave up");
+        assert!(same(&every_type(true), input), "the fast path gave up");
     }
 
     #[test]

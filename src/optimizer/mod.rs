@@ -32,9 +32,13 @@ pub mod computed_once;
 pub mod logical;
 pub mod physical;
 
-use datafusion::optimizer::{Optimizer, OptimizerRule};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::{ApplyOrder, Optimizer, OptimizerConfig, OptimizerRule};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::physical_plan::ExecutionPlan;
 use std::sync::Arc;
 
 /// A logical rule as the session holds it.
@@ -140,22 +144,88 @@ pub const READER_SWITCHES: [(&str, &str); 2] = [
     ("ndjson_fast_path", "formats::ndjson"),
 ];
 
-/// DataFusion's logical rules with owl's placed as [`RULES`] says.
+/// DataFusion's logical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.
 pub fn logical_rules() -> Vec<LogicalRule> {
-    let made = RULES.iter().filter_map(|r| match r.make {
-        Make::Logical(make) => Some((r.place, make())),
+    let owl = RULES.iter().filter_map(|r| match r.make {
+        Make::Logical(make) => Some((r, make())),
         _ => None,
     });
-    place(Optimizer::new().rules, made, |r| r.name())
+    let owl = owl.map(switched).map(|(at, r)| (at, r as LogicalRule));
+    place(Optimizer::new().rules, owl, |r| r.name())
 }
 
-/// DataFusion's physical rules with owl's placed as [`RULES`] says.
+/// DataFusion's physical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.
 pub fn physical_rules() -> Vec<PhysicalRule> {
-    let made = RULES.iter().filter_map(|r| match r.make {
-        Make::Physical(make) => Some((r.place, make())),
+    let owl = RULES.iter().filter_map(|r| match r.make {
+        Make::Physical(make) => Some((r, make())),
         _ => None,
     });
-    place(PhysicalOptimizer::new().rules, made, |r| r.name())
+    let owl = owl.map(switched).map(|(at, r)| (at, r as PhysicalRule));
+    place(PhysicalOptimizer::new().rules, owl, |r| r.name())
+}
+
+/// A made rule behind its switches, at its place.
+fn switched<R: ?Sized>((rule, made): (&Rule, Arc<R>)) -> (Place, Arc<Switched<R>>) {
+    let switched = Switched {
+        rule: made,
+        switches: rule.switches,
+    };
+    (rule.place, Arc::new(switched))
+}
+
+/// An owl rule as the session holds it: skipped while every one of its switches is off (a rule of several
+/// switches checks each for its own part).
+#[derive(Debug)]
+struct Switched<R: ?Sized> {
+    rule: Arc<R>,
+    switches: &'static [&'static str],
+}
+
+fn any_on(config: &ConfigOptions, switches: &[&str]) -> bool {
+    let options = crate::config::options::of_config(config);
+    switches.iter().any(|s| options.is_on(s))
+}
+
+impl PhysicalOptimizerRule for Switched<dyn PhysicalOptimizerRule + Send + Sync> {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        if !any_on(config, self.switches) {
+            return Ok(plan);
+        }
+        self.rule.optimize(plan, config)
+    }
+
+    fn name(&self) -> &str {
+        self.rule.name()
+    }
+
+    fn schema_check(&self) -> bool {
+        self.rule.schema_check()
+    }
+}
+
+impl OptimizerRule for Switched<dyn OptimizerRule + Send + Sync> {
+    fn name(&self) -> &str {
+        self.rule.name()
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        self.rule.apply_order()
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        config: &dyn OptimizerConfig,
+    ) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+        if !any_on(&config.options(), self.switches) {
+            return Ok(Transformed::no(plan));
+        }
+        self.rule.rewrite(plan, config)
+    }
 }
 
 /// `rules` (DataFusion's) with each of `owl` put at its place, in the order given: right after its anchor and

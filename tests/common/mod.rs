@@ -248,3 +248,33 @@ pub fn count_metric(line: &str, metric: &str) -> u64 {
     };
     (number.parse::<f64>().unwrap() * scale).round() as u64
 }
+
+/// A star schema in database `star` (CTAS, then crawled): 20,000 `facts` (`fk_a` over 1,000 `products`,
+/// `fk_b` over 100 `stores`), `stores` in 5 `regions`. Not analyzed: join ordering needs `ANALYZE`.
+pub fn star_schema(f: &Fixture) {
+    f.run_ok(&["query", "CREATE DATABASE star"]);
+    let ctas = [
+        // 20,000 facts: fk_a over 1,000 products, fk_b over 100 stores.
+        "CREATE TABLE facts WITH (format = 'PARQUET', external_location = 'star/facts/') AS \
+         SELECT value % 1000 AS fk_a, (value * 7) % 100 AS fk_b, value % 13 AS amount \
+         FROM generate_series(0, 19999)",
+        "CREATE TABLE products WITH (format = 'PARQUET', external_location = 'star/products/') AS \
+         SELECT value AS a_id, value % 10 AS a_group FROM generate_series(0, 999)",
+        "CREATE TABLE stores WITH (format = 'PARQUET', external_location = 'star/stores/') AS \
+         SELECT value AS b_id, value % 5 AS b_region FROM generate_series(0, 99)",
+        "CREATE TABLE regions WITH (format = 'PARQUET', external_location = 'star/regions/') AS \
+         SELECT value AS r_id, concat('r', CAST(value AS VARCHAR)) AS r_name FROM generate_series(0, 4)",
+    ];
+    for sql in ctas {
+        f.run_ok(&["-d", "star", "query", sql]);
+    }
+    f.run_ok(&["-d", "star", "crawl", "star"]);
+}
+
+/// `ANALYZE` every table of [`star_schema`]: the distinct counts join ordering needs.
+pub fn analyze_star(f: &Fixture) {
+    for t in ["facts", "products", "stores", "regions"] {
+        let sql = format!("ANALYZE TABLE {t} COMPUTE STATISTICS");
+        f.run_ok(&["-d", "star", "query", &sql]);
+    }
+}

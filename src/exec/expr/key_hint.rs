@@ -29,7 +29,7 @@ use crate::exec::expr::keys::{BuildKeys, KeyBits};
 use datafusion::arrow::datatypes::{FieldRef, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal,
@@ -379,16 +379,12 @@ impl PhysicalExpr for KeyHint {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        match <[_; 1]>::try_from(children) {
-            Ok([filter]) => Ok(Arc::new(KeyHint::new(
-                filter,
-                self.prune,
-                self.keys.clone(),
-            ))),
-            Err(_) => Err(DataFusionError::Internal(
-                "a key hint wraps one filter".into(),
-            )),
-        }
+        let filter = super::one_child(children, "a key hint")?;
+        Ok(Arc::new(KeyHint::new(
+            filter,
+            self.prune,
+            self.keys.clone(),
+        )))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

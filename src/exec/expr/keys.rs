@@ -220,12 +220,8 @@ impl PhysicalExpr for GatheredKeys {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        match <[_; 1]>::try_from(children) {
-            Ok([key]) => Ok(Arc::new(GatheredKeys::new(key, Arc::clone(&self.keys)))),
-            Err(_) => Err(DataFusionError::Internal(
-                "a test of gathered keys reads one key".into(),
-            )),
-        }
+        let key = super::one_child(children, "a test of gathered keys")?;
+        Ok(Arc::new(GatheredKeys::new(key, Arc::clone(&self.keys))))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -410,12 +406,8 @@ impl PhysicalExpr for KeyBits {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        match <[_; 1]>::try_from(children) {
-            Ok([key]) => Ok(Arc::new(KeyBits::new(key, Arc::clone(&self.set)))),
-            Err(_) => Err(DataFusionError::Internal(
-                "a key bitmap tests one key".into(),
-            )),
-        }
+        let key = super::one_child(children, "a key bitmap")?;
+        Ok(Arc::new(KeyBits::new(key, Arc::clone(&self.set))))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

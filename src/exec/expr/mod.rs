@@ -19,6 +19,20 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, internal_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::PhysicalExpr;
+use std::sync::Arc;
+
+/// The only child given to an expression that takes one (its `with_new_children`); an internal error that says
+/// what `expr` takes otherwise.
+pub(crate) fn one_child(
+    children: Vec<Arc<dyn PhysicalExpr>>,
+    expr: &str,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    match <[_; 1]>::try_from(children) {
+        Ok([child]) => Ok(child),
+        Err(children) => internal_err!("{expr} takes one child, not {}", children.len()),
+    }
+}
 
 /// Where a condition's answer (of `rows` rows) is true: NULL and false alike are not.
 pub(crate) fn truth(value: ColumnarValue, rows: usize) -> Result<BooleanBuffer> {

@@ -24,7 +24,7 @@ use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, InListExpr, Literal};
@@ -201,9 +201,7 @@ impl PhysicalExpr for ViewEquals {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        let Ok([column]) = <[_; 1]>::try_from(children) else {
-            return internal_err!("a view comparison has one column");
-        };
+        let column = super::one_child(children, "a view comparison")?;
         Ok(Arc::new(ViewEquals::new(
             column,
             self.literals.clone(),

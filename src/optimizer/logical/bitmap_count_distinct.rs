@@ -22,7 +22,6 @@
 //! Elsewhere (many groups, strings, no statistics) DataFusion's two-level plan stays: it is parallel in its
 //! second step and can spill. `SET owl.bitmap_count_distinct = false` keeps it everywhere.
 
-use crate::config::options;
 use crate::exec::aggregate::count_distinct::{CountDistinct, Key};
 use crate::optimizer::logical::join_order::groups_and_bounds;
 use datafusion::common::Result;
@@ -53,11 +52,8 @@ impl OptimizerRule for BitmapCountDistinct {
     fn rewrite(
         &self,
         plan: LogicalPlan,
-        config: &dyn OptimizerConfig,
+        _config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        if !options::of_config(&config.options()).bitmap_count_distinct {
-            return Ok(Transformed::no(plan));
-        }
         let LogicalPlan::Aggregate(agg) = plan else {
             return Ok(Transformed::no(plan));
         };

@@ -72,11 +72,8 @@ impl OptimizerRule for JoinOrder {
     fn rewrite(
         &self,
         plan: LogicalPlan,
-        config: &dyn OptimizerConfig,
+        _config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        if !crate::config::options::of_config(&config.options()).join_reordering {
-            return Ok(Transformed::no(plan));
-        }
         visit(plan)
     }
 }

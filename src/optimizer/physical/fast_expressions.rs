@@ -32,13 +32,8 @@ impl PhysicalOptimizerRule for FastExpressions {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Runs when one of its three switches is on (`optimizer::RULES`); each part checks its own.
         let options = options::of_config(config);
-        if !options.string_view_equality
-            && !options.decimal_batch_checks
-            && !options.filter_conjunctions
-        {
-            return Ok(plan);
-        }
         let faster =
             |expr: &Arc<dyn PhysicalExpr>, schema: &Schema| -> Result<Arc<dyn PhysicalExpr>> {
                 Arc::clone(expr)

@@ -22,7 +22,6 @@
 //! cannot change (a top-k sorts whatever order its rows come in).
 
 use super::passthrough;
-use crate::config::options;
 use arrow::compute::SortOptions;
 use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
@@ -51,11 +50,8 @@ impl PhysicalOptimizerRule for MergeSlivers {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
+        _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !options::of_config(config).merge_slivers {
-            return Ok(plan);
-        }
         plan.transform_up(|node| {
             // Parquet only: a text file's range has no footer to read again, and reads past its end to the
             // next line break.
@@ -145,11 +141,8 @@ impl PhysicalOptimizerRule for BestFilesFirst {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
+        _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !options::of_config(config).best_files_first {
-            return Ok(plan);
-        }
         plan.transform_down(|node| {
             let Some(sort) = node
                 .downcast_ref::<SortExec>()

@@ -21,7 +21,6 @@
 //! `-0.0 = 0.0`, keep DataFusion's join) right after DataFusion chooses its joins, so that the rules after it
 //! plan the partitioning around it. `SET owl.streamed_not_in = false` keeps DataFusion's join.
 
-use crate::config::options;
 use crate::exec::not_in::NotInExec;
 use arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
@@ -42,11 +41,8 @@ impl PhysicalOptimizerRule for StreamedNotIn {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
+        _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !options::of_config(config).streamed_not_in {
-            return Ok(plan);
-        }
         plan.transform_up(|node| {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
