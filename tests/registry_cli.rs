@@ -72,6 +72,11 @@ fn create_csv_table_with_columns_and_options() {
     )
     .unwrap();
     assert_eq!(def["format"]["compression"], "gzip");
+    // The table properties are Glue's, written as the crawler writes them for the same files.
+    assert_eq!(
+        def["properties"],
+        f.registry_json("default", "weblogs_csv_gz")["properties"]
+    );
     assert_eq!(
         def["partition_keys"][2],
         serde_json::json!({"name": "day", "type": "bigint"})

@@ -168,6 +168,28 @@ pub struct FormatSpec {
 }
 
 impl FormatSpec {
+    /// The table properties Glue writes for this format, the one place owl writes them (crawler, DDL, CTAS):
+    /// `classification`; `compressionType` for row formats (columnar files compress inside, never as a whole
+    /// file); for CSV, `delimiter` and `skip.header.line.count`.
+    pub fn glue_properties(&self) -> BTreeMap<String, String> {
+        let mut properties = BTreeMap::new();
+        properties.insert("classification".into(), self.classification.as_str().into());
+        if !matches!(
+            self.classification,
+            Classification::Parquet | Classification::Orc | Classification::Avro
+        ) {
+            properties.insert("compressionType".into(), self.compression.as_str().into());
+        }
+        if let Some(csv) = &self.csv {
+            properties.insert("delimiter".into(), csv.delimiter.clone());
+            properties.insert(
+                "skip.header.line.count".into(),
+                if csv.has_header { "1" } else { "0" }.into(),
+            );
+        }
+        properties
+    }
+
     pub fn parquet() -> Self {
         FormatSpec {
             classification: Classification::Parquet,

@@ -498,17 +498,17 @@ impl RegistryTable {
 /// group spans (not clustered), and the partition keys (one value per file). Each file of a scan carries them;
 /// the engine reads no page index for a scan that filters on these columns only (`optimizer::physical::page_index`).
 #[derive(Debug, Clone)]
-pub struct NoPageSkipping(pub Arc<BTreeSet<String>>);
+pub struct UnclusteredColumns(pub Arc<BTreeSet<String>>);
 
 /// The columns of a scan whose pages its page index cannot skip (the registry's, carried by every file of the
 /// scan); None when a file does not say.
-pub(crate) fn skipless(
+pub(crate) fn unclustered_columns(
     config: &datafusion::datasource::physical_plan::FileScanConfig,
 ) -> Option<Arc<BTreeSet<String>>> {
     let mut files = config.file_groups.iter().flat_map(|g| g.files());
-    let first = Arc::clone(&files.next()?.extension::<NoPageSkipping>()?.0);
+    let first = Arc::clone(&files.next()?.extension::<UnclusteredColumns>()?.0);
     for file in files {
-        if file.extension::<NoPageSkipping>()?.0 != first {
+        if file.extension::<UnclusteredColumns>()?.0 != first {
             return None;
         }
     }
@@ -516,7 +516,7 @@ pub(crate) fn skipless(
 }
 
 impl RegistryTable {
-    fn no_page_skipping(&self) -> Option<NoPageSkipping> {
+    fn unclustered_columns(&self) -> Option<UnclusteredColumns> {
         if self.def.format.classification != Classification::Parquet {
             return None;
         }
@@ -529,7 +529,7 @@ impl RegistryTable {
             .map(|(name, _)| name.clone())
             .chain(self.partition_fields.iter().map(|f| f.name().clone()))
             .collect();
-        (!columns.is_empty()).then(|| NoPageSkipping(Arc::new(columns)))
+        (!columns.is_empty()).then(|| UnclusteredColumns(Arc::new(columns)))
     }
 
     /// What the planner may assume about a scan of `files`, from the registry: their bytes, and the table's
@@ -742,7 +742,7 @@ impl TableProvider for RegistryTable {
                 .try_collect()
                 .await?
         };
-        let no_page_skipping = self.no_page_skipping();
+        let unclustered_columns = self.unclustered_columns();
         // A Parquet partition's file without its partition's bounds still gets statistics, all unknown:
         // DataFusion prunes a file by its partition values under a run-time filter (a join's keys, a top-k's
         // threshold on a partition column) only where a file has statistics at all.
@@ -752,14 +752,14 @@ impl TableProvider for RegistryTable {
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|l| {
-                let no_page_skipping = no_page_skipping.clone();
+                let unclustered_columns = unclustered_columns.clone();
                 let bounds = self.file_statistics(&l).or_else(|| unknown.clone());
                 let values = l.partition.values;
                 l.files.into_iter().map(move |m| {
                     let mut file =
                         PartitionedFile::new_from_meta(m).with_partition_values(values.clone());
                     file.statistics = bounds.clone();
-                    match &no_page_skipping {
+                    match &unclustered_columns {
                         Some(columns) => file.with_extension(columns.clone()),
                         None => file,
                     }

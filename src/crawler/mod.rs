@@ -1037,25 +1037,7 @@ fn table_def(
         .collect();
     let column_stats = colstats::merge_files(&typed, &read);
     let format = first.format.clone();
-    let mut properties = BTreeMap::new();
-    properties.insert(
-        "classification".into(),
-        format.classification.as_str().into(),
-    );
-    // Columnar files compress inside, never as a whole file.
-    if !matches!(
-        format.classification,
-        Classification::Parquet | Classification::Orc | Classification::Avro
-    ) {
-        properties.insert("compressionType".into(), format.compression.as_str().into());
-    }
-    if let Some(csv) = &format.csv {
-        properties.insert("delimiter".into(), csv.delimiter.clone());
-        properties.insert(
-            "skip.header.line.count".into(),
-            if csv.has_header { "1" } else { "0" }.into(),
-        );
-    }
+    let properties = format.glue_properties();
     let def = TableDef {
         name: name.into(),
         database: database.into(),

@@ -118,7 +118,7 @@ pub struct RowFilterChoiceExec {
     /// The scan's dynamic filters.
     filters: Vec<Arc<dyn PhysicalExpr>>,
     /// Columns whose pages the page index cannot skip (`page_index`).
-    skipless: Arc<BTreeSet<String>>,
+    unclustered_columns: Arc<BTreeSet<String>>,
     producers: Producers,
     /// What this run does, and why: decided once for all partitions (they share one scan's state).
     choice: Arc<OnceCell<Choice>>,
@@ -192,7 +192,8 @@ impl RowFilterChoiceExec {
         if filters.is_empty() {
             return None;
         }
-        let skipless = crate::catalog::provider::skipless(config).unwrap_or_default();
+        let unclustered_columns =
+            crate::catalog::provider::unclustered_columns(config).unwrap_or_default();
         let variant = |source: ParquetSource| {
             let config = FileScanConfigBuilder::from(config.clone())
                 .with_source(Arc::new(source))
@@ -217,8 +218,12 @@ impl RowFilterChoiceExec {
         };
         let unindexed = (unindexed
             && options.enable_page_index
-            && columns(&others).iter().all(|c| skipless.contains(c))
-            && columns(&filters).iter().any(|c| !skipless.contains(c)))
+            && columns(&others)
+                .iter()
+                .all(|c| unclustered_columns.contains(c))
+            && columns(&filters)
+                .iter()
+                .any(|c| !unclustered_columns.contains(c)))
         .then(|| variant(parquet.clone().with_enable_page_index(false)));
         if filtered.is_none() && unindexed.is_none() {
             return None;
@@ -228,7 +233,7 @@ impl RowFilterChoiceExec {
             filtered,
             unindexed,
             filters: filters.into_iter().cloned().collect(),
-            skipless,
+            unclustered_columns,
             producers: Arc::clone(producers),
             choice: Arc::new(OnceCell::new()),
             may_wait: true,
@@ -285,7 +290,7 @@ impl RowFilterChoiceExec {
             let Some(&[key]) = key_columns(dynamic).as_deref() else {
                 continue;
             };
-            if self.skipless.contains(key.name()) {
+            if self.unclustered_columns.contains(key.name()) {
                 continue;
             }
             match self.producer(filter) {
@@ -665,7 +670,7 @@ impl ExecutionPlan for RowFilterChoiceExec {
             filtered: reset(&self.filtered)?,
             unindexed: reset(&self.unindexed)?,
             filters: self.filters.clone(),
-            skipless: Arc::clone(&self.skipless),
+            unclustered_columns: Arc::clone(&self.unclustered_columns),
             producers: Arc::clone(&self.producers),
             choice: Arc::new(OnceCell::new()),
             may_wait: false,

@@ -2,7 +2,7 @@
 //! `key=value` partitions when it has partition keys.
 
 use crate::catalog::location::{is_hidden, list_under, segments_below};
-use crate::catalog::model::{Classification, Compression, Partition, TableDef};
+use crate::catalog::model::{Partition, TableDef};
 use crate::error::{Error, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
@@ -61,17 +61,6 @@ pub(crate) async fn discover(
             stats: None,
         })
         .collect();
-    def.properties.insert(
-        "classification".into(),
-        def.format.classification.as_str().into(),
-    );
-    if def.format.classification == Classification::Csv
-        || def.format.compression != Compression::None
-    {
-        def.properties.insert(
-            "compressionType".into(),
-            def.format.compression.as_str().into(),
-        );
-    }
+    def.properties.extend(def.format.glue_properties());
     Ok(())
 }

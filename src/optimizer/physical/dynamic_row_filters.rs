@@ -115,7 +115,7 @@ impl PhysicalOptimizerRule for DynamicRowFilters {
                     Transformed::no(node)
                 };
                 if options.clustered_page_index {
-                    node = node.transform_data(super::page_index::skip_useless)?;
+                    node = node.transform_data(super::page_index::drop_useless_page_index)?;
                 }
                 Ok(
                     match RowFilterChoiceExec::try_new(

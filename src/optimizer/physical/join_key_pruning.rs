@@ -60,7 +60,8 @@ pub fn hint_scan(
     };
     // A key whose every row group spans its range (not clustered, in the registry) gains nothing: each key would
     // match every row group and page.
-    let skipless = crate::catalog::provider::skipless(config).unwrap_or_default();
+    let unclustered_columns =
+        crate::catalog::provider::unclustered_columns(config).unwrap_or_default();
     let hinted = predicate.transform_down(|e| {
         if e.is::<KeyHint>() {
             return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
@@ -68,7 +69,7 @@ pub fn hint_scan(
         if e.is::<DynamicFilterPhysicalExpr>() {
             let prune = collect_columns(&e)
                 .iter()
-                .any(|c| !skipless.contains(c.name()));
+                .any(|c| !unclustered_columns.contains(c.name()));
             let keys = e
                 .downcast_ref::<DynamicFilterPhysicalExpr>()
                 .and_then(|d| d.expression_id())

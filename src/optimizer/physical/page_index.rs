@@ -15,7 +15,7 @@
 //! their bounds span at most half of the column's range), else not (`page_index=on|off (why)` in `EXPLAIN
 //! ANALYZE`). `SET owl.clustered_page_index = false` reads it as DataFusion does.
 
-use crate::catalog::provider::skipless;
+use crate::catalog::provider::unclustered_columns;
 use datafusion::common::tree_node::Transformed;
 use datafusion::datasource::physical_plan::{
     FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 /// The Parquet scan `node` without its page index when its filters are all on columns whose pages it cannot
 /// skip; unchanged otherwise.
-pub fn skip_useless(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+pub fn drop_useless_page_index(
+    node: Arc<dyn ExecutionPlan>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
     let Some(source) = useless_for(&node) else {
         return Ok(Transformed::no(node));
     };
@@ -44,10 +46,10 @@ fn useless_for(node: &Arc<dyn ExecutionPlan>) -> Option<FileScanConfig> {
         return None;
     }
     let predicate = FileSource::filter(parquet)?;
-    let skipless = skipless(config)?;
+    let unclustered_columns = unclustered_columns(config)?;
     if !collect_columns(&predicate)
         .iter()
-        .all(|c| skipless.contains(c.name()))
+        .all(|c| unclustered_columns.contains(c.name()))
     {
         return None;
     }
