@@ -22,8 +22,8 @@
 //! Elsewhere (many groups, strings, no statistics) DataFusion's two-level plan stays: it is parallel in its
 //! second step and can spill. `SET owl.bitmap_count_distinct = false` keeps it everywhere.
 
+use super::cardinality::groups_and_bounds;
 use crate::exec::aggregate::count_distinct::{CountDistinct, Key};
-use crate::optimizer::logical::join_order::groups_and_bounds;
 use datafusion::common::Result;
 use datafusion::common::tree_node::Transformed;
 use datafusion::logical_expr::expr::AggregateFunction;

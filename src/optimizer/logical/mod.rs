@@ -6,4 +6,5 @@
 //!   (`exec::aggregate::count_distinct`).
 
 pub mod bitmap_count_distinct;
+pub mod cardinality;
 pub mod join_order;
