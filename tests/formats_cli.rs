@@ -296,10 +296,10 @@ fn corrupt_orc_and_avro_files_are_named_at_crawl_and_at_query() {
     );
 }
 
-/// NDJSON is read by owl's flat-object decoder with arrow-json behind it (src/formats/ndjson.rs): lines the
-/// decoder does not take mid-file (a key twice, an escaped key, an object over two lines, a number where a
-/// integer where a float is declared) give the rows arrow-json alone gives, counted here independently with serde_json, and a
-/// malformed line fails the query naming the file, both ways.
+/// NDJSON is read by owl's flat-object decoder with arrow-json behind it (src/formats/ndjson.rs): lines the decoder
+/// does not take mid-file (a key twice, an escaped key, an object over two lines, a number where a integer where a
+/// float is declared) give the rows arrow-json alone gives, counted here independently with serde_json, and a malformed
+/// line fails the query naming the file, both ways.
 #[test]
 fn ndjson_reads_the_same_rows_with_and_without_its_fast_path() {
     let f = Fixture::new();

@@ -1,14 +1,12 @@
 //! The registry as DataFusion sees it: a catalog whose schemas are databases and whose tables scan exactly the
 //! files the registry points at.
 //!
-//! The invariant: a scan reads only files of partitions that survive the query's partition filters, evaluated
-//! against the registry's partition values. It lists the surviving partitions' prefixes, or the table's folder
-//! once when that takes fewer LIST requests (S3) or walks fewer folders (local disk); pruned partitions are
-//! never read.
-//! Listings are never cached here, so a file that appeared since the last query is always seen. A file of a
-//! Parquet partition carries its partition's bounds from the registry only while the listing shows the files
-//! the crawl read there (count, bytes, newest modification time): bounds let DataFusion skip a file unopened,
-//! so stale ones would lose rows.
+//! The invariant: a scan reads only files of partitions that survive the query's partition filters, evaluated against
+//! the registry's partition values. It lists the surviving partitions' prefixes, or the table's folder once when that
+//! takes fewer LIST requests (S3) or walks fewer folders (local disk); pruned partitions are never read. Listings are
+//! never cached here, so a file that appeared since the last query is always seen. A file of a Parquet partition
+//! carries its partition's bounds from the registry only while the listing shows the files the crawl read there (count,
+//! bytes, newest modification time): bounds let DataFusion skip a file unopened, so stale ones would lose rows.
 
 use super::colstats;
 use super::location::{is_hidden, join_partition, resolve_dir, segments_below};
@@ -537,11 +535,11 @@ impl RegistryTable {
     /// partitions holds about their share). Always inexact: files may have changed since the crawl, and an
     /// exact count would let DataFusion answer `count(*)` without reading.
     ///
-    /// Column statistics come from the registry (the whole table's bounds hold for any part of it; null counts
-    /// are scaled like the row count); partition columns get the range and number of values of the files kept.
-    /// A Parquet table's distinct counts (`ANALYZE`) are left out: they steer owl's join ordering
-    /// (`optimizer::logical::join_order`), while DataFusion's own join sizing, which has the footers' bounds, planned TPC-H
-    /// q17's semi join on the 200,000-group side with them (1.8x slower; BENCHMARKS.md, step 11). Text tables
+    /// Column statistics come from the registry (the whole table's bounds hold for any part of it; null counts are
+    /// scaled like the row count); partition columns get the range and number of values of the files kept. A Parquet
+    /// table's distinct counts (`ANALYZE`) are left out: they steer owl's join ordering
+    /// (`optimizer::logical::join_order`), while DataFusion's own join sizing, which has the footers' bounds, planned
+    /// TPC-H q17's semi join on the 200,000-group side with them (1.8x slower; BENCHMARKS.md, step 11). Text tables
     /// keep them: without, q18's semi join on CSV builds on 6M rows (step 10).
     fn statistics_of(&self, files: &[PartitionedFile]) -> Statistics {
         let bytes: u64 = files.iter().map(|f| f.object_meta.size).sum();

@@ -1,5 +1,6 @@
-//! `owl convert <table> --to parquet|orc|avro|json|csv`: the shortcut for a CTAS that copies a table into another format, keeping
-//! its partitioning unless told otherwise. It runs the same statement a user could type (see `sql::ctas`).
+//! `owl convert <table> --to parquet|orc|avro|json|csv`: the shortcut for a CTAS that copies a table into another
+//! format, keeping its partitioning unless told otherwise. It runs the same statement a user could type (see
+//! `sql::ctas`).
 
 use super::{ExitStatus, Interrupts, finish, print_error, status_of};
 use crate::engine::{Ending, Engine, QueryRequest};

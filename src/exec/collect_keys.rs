@@ -1,28 +1,8 @@
-//! A hash join's build-side keys, gathered as the build side streams into the join, as a bitmap that run-time
-//! filters test with one bit a row.
-//!
-//! A join's dynamic filter (see `optimizer::physical::dynamic_row_filters`) lists its keys when there are at most 4,096 of them
-//! (`config::JOIN_LISTED_KEYS`); past that, DataFusion gives it as a lookup into the join's hash table, which
-//! hashes each row and probes the table: what the join's own probe costs, so owl evaluates such a filter before
-//! the join only where it spares an aggregation. (Raising DataFusion's limit is no way out: it makes a literal a
-//! key, and TPC-H SF1 q9 then takes 25 times as long.) Yet many joins with thousands of keys pass few of the
-//! probe side's rows: TPC-H q3 joins 3.24M `lineitem` rows of March 1995 on with 147K orders, and 0.94% of them
-//! match; q4, q12, q21 and q22 probe millions of rows of which 2-13% match.
-//!
-//! So owl puts a [`CollectKeysExec`] over the build side of each hash join whose filter a Parquet scan holds,
-//! with a single-column integer or date key (of a multi-column key, its first such column): it passes the
-//! batches through and keeps each one's keys; when every partition of the build side has ended, the keys
-//! become one bit a value from the smallest to the largest ([`KeySet`]), if their span is at most 2^23 values
-//! (1 MiB) or 64 a key. The scan's filter (its `KeyHint`) then tests a row with one bit, once the join has
-//! completed its filter: the join's filter is what says the rows it drops cannot match (DataFusion decides per
-//! join type and NULL handling whether to compute one). The bitmap holds the keys of every partition; a
-//! partitioned join's filter passes a row when its own partition holds the key, the same rows, since a key is
-//! routed to one partition on both sides. Rows with a NULL key pass neither.
-//!
-//! Not for joins whose NULL keys match each other (`IS NOT DISTINCT FROM`), nor once the join's state is reset
-//! (a recursive query's next round: the scans' filters no longer follow the new join). At most 8M keys are
-//! gathered (64 MiB, outside the memory pool's accounting, beside the join's own table of those rows); a larger
-//! build side gets no bitmap. `SET owl.join_key_bitmaps = false` turns it off.
+//! [`CollectKeysExec`]: over a hash join's build side, it passes the batches through and keeps each one's keys;
+//! when every partition of the build side has ended, they become one [`BuildKeys`] bitmap that the scans holding
+//! the join's run-time filter test rows with. Where it is planned, and why (TPC-H q3: 0.94% of 3.24M probe rows
+//! match): `optimizer::physical::join_key_bitmaps`. At most 8M keys are gathered; a larger build side gets no
+//! bitmap, nor does a join whose state is reset (a recursive query's next round).
 
 use crate::exec::expr::keys::BuildKeys;
 use datafusion::arrow::datatypes::SchemaRef;

@@ -1,25 +1,6 @@
-//! `x NOT IN (subquery)`, streamed: the subquery's values are collected into a set once, and the outer rows
-//! flow through it partition by partition, as they are read.
-//!
-//! Every column of a registry table may hold NULL (a Glue schema has no NOT NULL), so DataFusion plans each
-//! `NOT IN` subquery over a table as a null-aware anti join (SQL's three-valued logic: one NULL among the
-//! subquery's values and no row passes). DataFusion runs that join one way only: it builds its hash table on
-//! the *outer* side, every outer row held in memory in one partition, and probes it with the subquery's rows.
-//! On `SELECT count(*) FROM weblogs WHERE user_id NOT IN (SELECT user_id FROM weblogs WHERE ...)` over 4M rows
-//! that is 0.77 s and 337 MB where the same query with `IN` takes 0.11 s and 113 MB; on a table larger than
-//! memory it fails. DuckDB and Trino (Athena) build on the subquery's side instead.
-//!
-//! [`NotInExec`] does that: the subquery's side is read first, into a set of its distinct non-NULL values
-//! (noting whether it held a NULL and whether it held any row at all); then each outer partition streams
-//! through, in parallel and in constant memory, with SQL's rules:
-//! - the subquery has no rows: every outer row passes, NULL keys included;
-//! - it holds a NULL: no outer row passes (nothing more of the outer side is read);
-//! - otherwise an outer row passes when its key is not NULL and not in the set.
-//!
-//! The rule replaces the null-aware joins it can (one key, no other join condition, key types compared by
-//! value: integers, strings, binaries, decimals, dates and times, booleans; floating point keys, whose
-//! `-0.0 = 0.0`, keep DataFusion's join) right after DataFusion chooses its joins, so that the rules after it
-//! plan the partitioning around it. `SET owl.streamed_not_in = false` keeps DataFusion's join.
+//! [`NotInExec`]: `x NOT IN (subquery)` with the subquery's values collected into a set once and the outer rows
+//! streamed through it, partition by partition (SQL's NULL rules: one NULL among the values and no row passes;
+//! no values and every row does). Where it is planned, and why: `optimizer::physical::streamed_not_in`.
 
 use arrow::array::{Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch};
 use arrow::compute::filter_record_batch;

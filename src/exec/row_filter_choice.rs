@@ -1,55 +1,8 @@
-//! Run-time filters applied row by row in the Parquet reader, where they pay.
-//!
-//! A hash join learns, once its build side is read, which keys can match (DataFusion's dynamic filters: the
-//! keys' bounds, plus the keys themselves when there are at most 4,096 of them (owl's setting; DataFusion's
-//! is 150), or a lookup into the join's hash
-//! table); an `ORDER BY ... LIMIT k` learns the k-th value so far. Both are pushed into the scans below them,
-//! but with DataFusion's default (`parquet.pushdown_filters = false`) a scan uses them only to skip whole files
-//! and row groups by their statistics: every row of every column is still decoded, then dropped by the join or
-//! the sort.
-//!
-//! Applying a filter row by row (the reader decodes the filter's columns first, then the other columns only
-//! for the rows that pass) pays when few rows pass, and costs when most do: with `pushdown_filters` on for
-//! every scan, TPC-H SF1 q17 and q18 ran 30-35% faster and q4, q5, q9, q12, q21, q22 15-65% slower. So owl
-//! decides per scan, and for a join's filter at run time, once the join has read its build side (the scan
-//! waits for it when asked for rows earlier, by an operator reading ahead):
-//! - only a Parquet scan whose filters are all dynamic (no `WHERE` on that table: static filters stay where
-//!   DataFusion evaluates them, after decoding) is considered;
-//! - a top-k's filter (`ORDER BY ... LIMIT`) is always applied row by row: past the first batches, few rows
-//!   beat the k-th;
-//! - a join's filter is applied row by row when the build side's keys (the filter lists them when there are at
-//!   most 4,096; else the join's build-side rows bound them) are at most 1% of the probe column's range of values
-//!   (its minimum and maximum in the registry's statistics, and no more than the table's rows), or at most a
-//!   quarter of them in a scan of at most 262,144 rows (a dimension table such as `supplier` or `customer`
-//!   filtered by a join with a few nations: the joins above then carry a fraction of the rows). A join whose
-//!   keys cover more of the range, or a column whose range is unknown, keeps DataFusion's default.
-//!
-//! Measured (BENCHMARKS.md, `SET owl.dynamic_row_filters = true|false`): q7 30%, q17 28%, q18 32% (peak memory
-//! 681 -> 416 MB) and q21 20% faster; the web logs' `SELECT * ... ORDER BY latency_ms DESC LIMIT 10` 15%
-//! faster reading 52 MB instead of 70; no other TPC-H query changed beyond the noise.
-//!
-//! A scan with a `WHERE` of its own keeps DataFusion's reading (its static conditions run after decoding, in the
-//! `FilterExec` above it); there the scan's run-time filters join that filter's conditions, last (see
-//! `exec::expr::conjunction`): evaluated once complete, on the rows the static conditions kept, and dropped once
-//! they pass most rows they are tried on. Only a filter that lists its keys (a bitmap or a hash set a row), or
-//! whose join gathered its keys into a bitmap as it built (`exec::collect_keys`), is evaluated, or one the join
-//! pushed through an aggregation to reach the scan: a lookup into the join's hash
-//! table costs about what the join's probe does, so it pays only where it spares more (TPC-H q20 aggregates
-//! `lineitem`'s 909K rows of 1994 for 8.5K part-supplier pairs; evaluated as lookups on every partitioned join's
-//! probe side, q4 and q10 ran 20-60% slower).
-//!
-//! A scan with no `WHERE` whose join filters do not pay row by row tests the ones that list or gather their keys
-//! (a bitmap or a hash set a row) on its decoded batches instead, sparing the repartition and the join's probe
-//! above the rows no key matches (TPC-H q7: 121K of `orders`' 1.5M rows join 12K customers), and leaves them out
-//! once they pass most of the rows they are tried on.
-//!
-//! The same rule gives joins' listed keys to Parquet pruning (`optimizer::physical::join_key_pruning`) and reads page indexes only
-//! where they can skip pages (`page_index.rs`); the run-time half of that choice (read a scan's page index for a
-//! join's filter only if it narrows a clustered column) is made here, with the row-filter choice.
-//!
-//! Answers are the same either way: a dynamic filter only drops rows that cannot join or cannot be among the
-//! first k. `SET owl.dynamic_row_filters = false` turns this off; `SET datafusion.execution.parquet.
-//! pushdown_filters = true` applies every filter row by row, as DataFusion does.
+//! [`RowFilterChoiceExec`]: a Parquet scan that decides, once its joins have built their sides, whether its
+//! run-time filters are applied row by row in the reader (few keys against the column's range), tested on
+//! decoded batches, or left to skip files and row groups only; and whether its page index is read. It stands in
+//! for the `DataSourceExec` it wraps (plans show the scan's own line, then `row_filter=...`), so the rule that
+//! places it runs last. The heuristics, their measurements and the rule: `optimizer::physical::dynamic_row_filters`.
 
 use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::buffer::BooleanBuffer;

@@ -6,12 +6,12 @@
 //! appends the projected fields' values straight to their columns and steps over the others without
 //! copying them, which makes a scan about twice as fast (BENCHMARKS.md, step 12).
 //!
-//! It decodes only what it can decode exactly as arrow-json would: the same number parser (lexical-core),
-//! the same date, timestamp and decimal parsers, the same escapes, UTF-8 checked the same way. A line it does
-//! not accept as written (a nested value in a projected column, a duplicated key, an object across lines, malformed JSON) is handed, with the rest of the range, to
-//! arrow-json, so such input gives exactly the rows or the error it gave before. A projection with a type
-//! the fast path does not build (lists, structs, binary, ...) is read by arrow-json from the start.
-//! `SET owl.ndjson_fast_path = false` reads every NDJSON table with arrow-json alone.
+//! It decodes only what it can decode exactly as arrow-json would: the same number parser (lexical-core), the same
+//! date, timestamp and decimal parsers, the same escapes, UTF-8 checked the same way. A line it does not accept as
+//! written (a nested value in a projected column, a duplicated key, an object across lines, malformed JSON) is handed,
+//! with the rest of the range, to arrow-json, so such input gives exactly the rows or the error it gave before. A
+//! projection with a type the fast path does not build (lists, structs, binary, ...) is read by arrow-json from the
+//! start. `SET owl.ndjson_fast_path = false` reads every NDJSON table with arrow-json alone.
 
 use arrow::array::types::{Date32Type, Decimal128Type};
 use arrow::datatypes::{DataType, SchemaRef};
@@ -145,8 +145,8 @@ fn lexical<T: lexical_core::FromLexical>(text: &[u8]) -> Step<T> {
 /// documentation.
 pub(crate) type FlatDecoder = LineDecoder<JsonLines>;
 
-/// The decoder of `schema`'s columns from NDJSON.
-/// `fast`: false reads every line with arrow-json (`SET owl.ndjson_fast_path = false`).
+/// The decoder of `schema`'s columns from NDJSON. `fast`: false reads every line with arrow-json (`SET
+/// owl.ndjson_fast_path = false`).
 pub(crate) fn flat_decoder(
     schema: SchemaRef,
     batch_size: usize,

@@ -1,26 +1,6 @@
-//! `count(DISTINCT x)` over an integer column, with each group's values kept in a bitmap.
-//!
-//! DataFusion rewrites `SELECT month, count(DISTINCT user_id) FROM weblogs GROUP BY month` into two group-bys:
-//! first by `(month, user_id)`, every distinct pair a group of a hash table, then by `month`, counting them.
-//! On the 4M-row web-log year that is a hash aggregation of 1.95M groups, repartitioned between threads
-//! (`EXPLAIN ANALYZE`: 294 ms of its 2 threads' time), to answer 12 numbers. Distinct users per day or month
-//! is what a log table is asked most, and its ids are integers in a range.
-//!
-//! owl counts such a column the way bitmap-index engines do: each group keeps the values it has seen as bits
-//! over the range they span (a `user_id` of 0..199,999 is a 25 KB bitmap), set and counted as rows arrive; the
-//! threads' partial bitmaps are OR-ed together. A group whose values are too sparse for bits (a bitmap would
-//! take more than 16 bytes a distinct value, past the first 8 KiB) turns into a hash set of them (and back
-//! into bits once the set has grown dense), so memory follows the distinct values whatever the data holds;
-//! the bounds in the registry are never trusted for the answer, only for the choice.
-//!
-//! A logical rule, before DataFusion's own rewrite, replaces `count(DISTINCT col)` in an aggregation when:
-//! - the column is an integer or a date (compared by value), and the aggregation's other `DISTINCT`
-//!   aggregates are such counts too;
-//! - statistics say the aggregation makes few groups (at most [`MAX_GROUPS`]; none is one) and its bitmaps
-//!   would be small: groups x span / 8 bytes at most [`MAX_BITMAP_BYTES`] (the column's registry bounds).
-//!
-//! Elsewhere (many groups, strings, no statistics) DataFusion's two-level plan stays: it is parallel in its
-//! second step and can spill. `SET owl.bitmap_count_distinct = false` keeps it everywhere.
+//! `owl_count_distinct`: `count(DISTINCT x)` over integers and dates, each group's values kept as bits over
+//! their span (a sparse hash set where they are too spread), set as rows arrive and OR-ed between threads.
+//! Where it is planned, and why (web-log w04: 200 -> 70 ms): `optimizer::logical::bitmap_count_distinct`.
 
 use arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Int64Array, LargeBinaryArray,

@@ -1,29 +1,8 @@
-//! A join's keys, in a form the Parquet reader can skip row groups and pages with.
-//!
-//! A hash join's dynamic filter (see `optimizer::physical::dynamic_row_filters`) lists its build side's keys when there are at most 4,096 of
-//! them (`config::JOIN_LISTED_KEYS`; DataFusion's default is 150): `k >= lo AND k <= hi AND k IN (...)`, or,
-//! when the join is split into hash partitions, `CASE hash(k) % n WHEN 0 THEN <that, for partition 0> WHEN 1
-//! THEN ... ELSE false END`. DataFusion's
-//! pruning (row groups by the footer's min/max, pages by the page index) understands neither the CASE nor a
-//! list of more than 20 values (`datafusion.execution.parquet.max_in_list_size`, and always 20 for pages), so
-//! a scan of a table sorted by the key reads every row group even when the join can use a few of them: TPC-H
-//! q18 joins `lineitem` (sorted by `l_orderkey`, 54 row groups) with 57 order keys.
-//!
-//! owl wraps each dynamic filter of a Parquet scan in a [`KeyHint`]: evaluated row by row it passes the rows the
-//! filter passes (see below); its snapshot (what pruning reads, once the join has built its side) adds what the
-//! filter implies,
-//! `k = v1 OR k = v2 OR ...` over the union of every partition's keys (a balanced tree of at most
-//! [`MAX_HINT_KEYS`] comparisons; more keys give their bounds, `k >= min AND k <= max`). A row group or page
-//! whose min/max holds none of the keys is skipped; the answer is the same (the join would drop its rows). Not
-//! for a key the registry finds unclustered: there every row group and page spans the keys, and pruning by
-//! hundreds of them cost TPC-H q17 15% for nothing.
-//!
-//! Evaluated row by row (a scan that applies its run-time filters row by row, `optimizer::physical::dynamic_row_filters`), a filter that lists
-//! its keys runs as `k IN (keys)`, where the partitioned form hashes every row, picks its partition's branch and
-//! tests bounds and a list. Both pass the same rows: a partition lists exactly the keys its hash routes to it.
-//! Integer or date keys whose span is small ([`KeyBits`]: at most 2^20 values, or 64 a key) are one bit each of
-//! a bitmap from the smallest key to the largest, a row one bit test; other keys, one hash-set lookup a row
-//! (DataFusion's list). Plans show a list's first 20 keys. `SET owl.join_key_pruning = false` turns both off.
+//! [`KeyHint`]: a join's run-time filter in a Parquet scan, in a form pruning reads. Evaluated row by row it
+//! passes the rows the filter passes (its listed keys as a [`KeyBits`] bitmap or a hash set, or the join's
+//! gathered keys); its snapshot adds what the filter implies, `k = v1 OR k = v2 ...` over every partition's keys
+//! (at most [`MAX_HINT_KEYS`], else their bounds), so that row groups and pages holding none are skipped. Plans
+//! show a list's first 20 keys. Where it is planned, and why: `optimizer::physical::join_key_pruning`.
 
 use crate::exec::expr::keys::{BuildKeys, KeyBits};
 use datafusion::arrow::datatypes::{FieldRef, Schema};

@@ -9,10 +9,9 @@
 //! length differs; arrow-rs itself relies on the zero padding); against a longer literal, the length and
 //! prefix (the view's low 8 bytes) decide most rows and only a match reads the row's bytes.
 //!
-//! A physical rule (`optimizer::physical::fast_expressions`) rewrites those comparisons in filters and projections into [`ViewEquals`]
-//! (the scan's own predicate, used for pruning, keeps DataFusion's expressions). The answers
-//! are the same (tested against arrow-ord, nulls included); `SET owl.string_view_equality = false` keeps
-//! DataFusion's.
+//! A physical rule (`optimizer::physical::fast_expressions`) rewrites those comparisons in filters and projections into
+//! [`ViewEquals`] (the scan's own predicate, used for pruning, keeps DataFusion's expressions). The answers are the
+//! same (tested against arrow-ord, nulls included); `SET owl.string_view_equality = false` keeps DataFusion's.
 
 use std::fmt;
 use std::hash::Hash;

@@ -16,8 +16,8 @@
 //! A logical rule, before DataFusion's own rewrite, replaces `count(DISTINCT col)` in an aggregation when:
 //! - the column is an integer or a date (compared by value), and the aggregation's other `DISTINCT`
 //!   aggregates are such counts too;
-//! - statistics say the aggregation makes few groups (at most [`MAX_GROUPS`]; none is one) and its bitmaps
-//!   would be small: groups x span / 8 bytes at most [`MAX_BITMAP_BYTES`] (the column's registry bounds).
+//! - statistics say the aggregation makes few groups (at most `MAX_GROUPS`; none is one) and its bitmaps
+//!   would be small: groups x span / 8 bytes at most `MAX_BITMAP_BYTES` (the column's registry bounds).
 //!
 //! Elsewhere (many groups, strings, no statistics) DataFusion's two-level plan stays: it is parallel in its
 //! second step and can spill. `SET owl.bitmap_count_distinct = false` keeps it everywhere.

@@ -10,10 +10,10 @@
 //! 1. A *region* is a tree of inner equi-joins (`ON` conditions, NULL keys never equal) with at least three
 //!    inputs, seen through projections that only select columns. Its *leaves* are the inputs that are not such
 //!    joins (scans, aggregates, outer joins...), each ordered again inside, recursively.
-//! 2. A leaf's rows are estimated (`cardinality`) from its table's statistics (`TableProvider::statistics`: the registry's
-//!    record count, column bounds, null counts and distinct counts) times the selectivity of its filters: `=`
-//!    1/distinct values, ranges and `BETWEEN` the share of the column's bounds they keep (ranges on one column
-//!    intersected), `IN` n equalities, `LIKE` 0.1, the rest 0.2.
+//! 2. A leaf's rows are estimated (`cardinality`) from its table's statistics (`TableProvider::statistics`:
+//!    the registry's record count, column bounds, null counts and distinct counts) times the selectivity of its
+//!    filters: `=` 1/distinct values, ranges and `BETWEEN` the share of the column's bounds they keep (ranges on
+//!    one column intersected), `IN` n equalities, `LIKE` 0.1, the rest 0.2.
 //! 3. Key equalities make classes of equal keys (`c_nationkey = s_nationkey AND s_nationkey = n_nationkey`
 //!    also joins `customer` to `nation`). A class's domain is the largest distinct count of its members.
 //!    Joining two sets of leaves keeps 1 / domain of their pairs, for the most selective class that connects

@@ -1,12 +1,11 @@
 //! Run-time filters applied row by row in the Parquet reader, where they pay.
 //!
-//! A hash join learns, once its build side is read, which keys can match (DataFusion's dynamic filters: the
-//! keys' bounds, plus the keys themselves when there are at most 4,096 of them (owl's setting; DataFusion's
-//! is 150), or a lookup into the join's hash
-//! table); an `ORDER BY ... LIMIT k` learns the k-th value so far. Both are pushed into the scans below them,
-//! but with DataFusion's default (`parquet.pushdown_filters = false`) a scan uses them only to skip whole files
-//! and row groups by their statistics: every row of every column is still decoded, then dropped by the join or
-//! the sort.
+//! A hash join learns, once its build side is read, which keys can match (DataFusion's dynamic filters: the keys'
+//! bounds, plus the keys themselves when there are at most 4,096 of them (owl's setting; DataFusion's is 150), or a
+//! lookup into the join's hash table); an `ORDER BY ... LIMIT k` learns the k-th value so far. Both are pushed into the
+//! scans below them, but with DataFusion's default (`parquet.pushdown_filters = false`) a scan uses them only to skip
+//! whole files and row groups by their statistics: every row of every column is still decoded, then dropped by the join
+//! or the sort.
 //!
 //! Applying a filter row by row (the reader decodes the filter's columns first, then the other columns only
 //! for the rows that pass) pays when few rows pass, and costs when most do: with `pushdown_filters` on for
@@ -43,9 +42,9 @@
 //! above the rows no key matches (TPC-H q7: 121K of `orders`' 1.5M rows join 12K customers), and leaves them out
 //! once they pass most of the rows they are tried on.
 //!
-//! The same rule gives joins' listed keys to Parquet pruning (`optimizer::physical::join_key_pruning`) and reads page indexes only
-//! where they can skip pages (`page_index.rs`); the run-time half of that choice (read a scan's page index for a
-//! join's filter only if it narrows a clustered column) is made here, with the row-filter choice.
+//! The same rule gives joins' listed keys to Parquet pruning (`optimizer::physical::join_key_pruning`) and reads page
+//! indexes only where they can skip pages (`page_index.rs`); the run-time half of that choice (read a scan's page index
+//! for a join's filter only if it narrows a clustered column) is made here, with the row-filter choice.
 //!
 //! Answers are the same either way: a dynamic filter only drops rows that cannot join or cannot be among the
 //! first k. `SET owl.dynamic_row_filters = false` turns this off; `SET datafusion.execution.parquet.

@@ -6,14 +6,14 @@
 //! holding a narrow range of it (a table sorted by it), and buys nothing when every page spans the column's
 //! range, as `l_shipdate` does in `lineitem` (sorted by `l_orderkey`): no page can be skipped.
 //!
-//! The crawler records, from each file's row-group statistics, whether a column is clustered (adjacent row
-//! groups' ranges do not overlap; `clustered` in the registry's column statistics). A Parquet scan that
-//! filters only on columns the registry finds not clustered, or on partition keys, reads no page index. Row
-//! filters (`optimizer::physical::dynamic_row_filters`) keep it: they skip the other columns' pages around the rows that pass, with the
-//! page index's offsets. A scan whose run-time filters (a join's keys, a top-k's bound) are on clustered columns
-//! decides when it starts: it reads the page index if a filter narrows its column (the join lists its keys, or
-//! their bounds span at most half of the column's range), else not (`page_index=on|off (why)` in `EXPLAIN
-//! ANALYZE`). `SET owl.clustered_page_index = false` reads it as DataFusion does.
+//! The crawler records, from each file's row-group statistics, whether a column is clustered (adjacent row groups'
+//! ranges do not overlap; `clustered` in the registry's column statistics). A Parquet scan that filters only on columns
+//! the registry finds not clustered, or on partition keys, reads no page index. Row filters
+//! (`optimizer::physical::dynamic_row_filters`) keep it: they skip the other columns' pages around the rows that pass,
+//! with the page index's offsets. A scan whose run-time filters (a join's keys, a top-k's bound) are on clustered
+//! columns decides when it starts: it reads the page index if a filter narrows its column (the join lists its keys, or
+//! their bounds span at most half of the column's range), else not (`page_index=on|off (why)` in `EXPLAIN ANALYZE`).
+//! `SET owl.clustered_page_index = false` reads it as DataFusion does.
 
 use crate::catalog::provider::unclustered_columns;
 use datafusion::common::tree_node::Transformed;

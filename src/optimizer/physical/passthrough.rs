@@ -2,7 +2,7 @@
 //!
 //! Rules that act on the node a column comes from (a filter below an aggregation, a scan's file order) walk down
 //! from where they start through projections of plain columns, filters, repartitions, partition merges and
-//! cooperative yields. The invariant: [`column_in_input`] names a node's input column only where each output row
+//! cooperative yields. The invariant: `column_in_input` names a node's input column only where each output row
 //! of that column is an input row's value, unchanged; anything else stops the walk.
 
 use datafusion::error::Result;

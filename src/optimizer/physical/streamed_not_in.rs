@@ -9,7 +9,7 @@
 //! that is 0.77 s and 337 MB where the same query with `IN` takes 0.11 s and 113 MB; on a table larger than
 //! memory it fails. DuckDB and Trino (Athena) build on the subquery's side instead.
 //!
-//! [`NotInExec`] does that: the subquery's side is read first, into a set of its distinct non-NULL values
+//! `NotInExec` does that: the subquery's side is read first, into a set of its distinct non-NULL values
 //! (noting whether it held a NULL and whether it held any row at all); then each outer partition streams
 //! through, in parallel and in constant memory, with SQL's rules:
 //! - the subquery has no rows: every outer row passes, NULL keys included;
