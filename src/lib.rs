@@ -45,7 +45,7 @@ pub mod crawler;
 pub mod engine;
 pub mod error;
 pub(crate) mod exec;
-pub mod formats;
+pub(crate) mod formats;
 pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;

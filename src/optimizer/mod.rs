@@ -28,9 +28,9 @@
 //! `owl_fast_expressions` does the nodes above a filter it rewrites) would leave the scan waiting on a join the
 //! query never runs.
 
-pub mod computed_once;
-pub mod logical;
-pub mod physical;
+pub(crate) mod computed_once;
+pub(crate) mod logical;
+pub(crate) mod physical;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;

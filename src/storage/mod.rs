@@ -10,5 +10,5 @@
 
 pub(crate) mod local_files;
 pub mod meter;
-pub mod s3;
-pub mod stores;
+pub(crate) mod s3;
+pub(crate) mod stores;
