@@ -975,11 +975,11 @@ fn table_def(
         let key = segs
             .iter()
             .next()
-            .and_then(|s| s.split_once('='))
+            .and_then(|s| crate::formats::hive_pair(s))
             .map(|(k, _)| k.to_string());
         let hive = key.as_ref().is_some_and(|k| {
             segs.iter()
-                .all(|s| s.split_once('=').is_some_and(|(k2, _)| k2 == k))
+                .all(|s| crate::formats::hive_pair(s).is_some_and(|(k2, _)| k2 == k))
         });
         keys.push(match (hive, key) {
             (true, Some(k)) => infer::clean_name(&k),
@@ -997,7 +997,11 @@ fn table_def(
         let segs = &f.dirs()[dir.len()..dir.len() + levels];
         let values = segs
             .iter()
-            .map(|s| s.split_once('=').map_or(s.as_str(), |(_, v)| v).to_string())
+            .map(|s| {
+                crate::formats::hive_pair(s)
+                    .map_or(s.as_str(), |(_, v)| v)
+                    .to_string()
+            })
             .collect();
         parts
             .entry(format!("{}/", segs.join("/")))

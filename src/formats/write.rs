@@ -11,7 +11,6 @@
 //! 3. One file per partition, rolled over at [`ROLL_BYTES`]: a file is encoded in memory and stored with one
 //!    PUT, so memory is bounded by the open partitions, not the result.
 
-use super::HIVE_NULL_PARTITION;
 use crate::error::{Error, Result};
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, take};
@@ -337,12 +336,9 @@ fn partition_rows(
     for row in 0..batch.num_rows() {
         let mut folder = String::new();
         for (k, v) in keys.iter().zip(&values) {
-            let value = if v.is_null(row) {
-                HIVE_NULL_PARTITION
-            } else {
-                v.value(row)
-            };
-            folder.push_str(&format!("{k}={value}/"));
+            let value = (!v.is_null(row)).then(|| v.value(row));
+            folder.push_str(&super::hive_folder(k, value));
+            folder.push('/');
         }
         groups.entry(folder).or_default().push(row as u32);
     }
@@ -355,6 +351,7 @@ fn partition_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::HIVE_NULL_PARTITION;
     use arrow::array::{Int64Array, ListArray};
     use arrow::datatypes::Int64Type;
 

@@ -44,7 +44,11 @@ pub(crate) async fn discover(
         let values: Option<Vec<String>> = keys
             .iter()
             .zip(&parts)
-            .map(|(k, seg)| seg.strip_prefix(&format!("{k}=")).map(str::to_string))
+            .map(|(k, seg)| {
+                crate::formats::hive_pair(seg)
+                    .filter(|(key, _)| key == k)
+                    .map(|(_, v)| v.to_string())
+            })
             .collect();
         if let Some(values) = values {
             let loc = format!("{}/", parts[..keys.len()].join("/"));
