@@ -22,7 +22,7 @@ use super::Scope;
 use super::discover::discover;
 use super::names::table_name;
 use crate::catalog::location::{for_registry, list_under, resolve_dir};
-use crate::catalog::model::{Compression, CsvOptions, FormatSpec, TableDef};
+use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, TableDef};
 use crate::catalog::store::validate_name;
 use crate::catalog::types::column_of;
 use crate::error::{Error, Result};
@@ -31,14 +31,14 @@ use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::parsers::CompressionTypeVariant;
 use datafusion::config::{JsonOptions, TableParquetOptions};
-use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{
     CreateTable, CreateTableOptions, Expr, SqlOption, Statement as Sql, Value, ValueWithSpan,
 };
 use futures::TryStreamExt;
-use object_store::ObjectStoreExt;
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,128 +154,232 @@ pub(crate) async fn create_table_as(
                 .into(),
         ));
     }
-    let registry = scope.registry();
-    let (db, name) = table_name(scope, &ct.name)?;
-    validate_name("database", &db)?;
-    validate_name("table", &name)?;
-    if !registry.database_exists(&db) {
-        return Err(Error::DatabaseNotFound(db));
-    }
-    if registry.table_exists(&db, &name) {
-        return if ct.if_not_exists {
-            Ok(None)
-        } else {
-            Err(Error::TableExists {
-                database: db,
-                table: name,
-            })
-        };
-    }
     let o = options(ct)?;
-    let user_location = o.location.clone().unwrap_or_else(|| {
-        let base = registry
-            .root()
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(|p| p.join("warehouse"))
-            .unwrap_or_else(|| "warehouse".into());
-        format!("{}/", base.join(&db).join(&name).display())
-    });
-    let stored = for_registry(&user_location, registry.root())?;
-    let stored = if stored.ends_with('/') {
-        stored
-    } else {
-        format!("{stored}/")
+    let Some(target) = Target::of(scope, ct, &o)? else {
+        return Ok(None); // IF NOT EXISTS, and it exists.
     };
-    let url = resolve_dir(&stored, registry.root())?;
-
-    // 1. The location must be empty.
-    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(format!(
-        "{}://{}",
-        url.scheme(),
-        url.authority()
-    ))
-    .map_err(Error::from)?;
-    let store = ctx
-        .runtime_env()
-        .object_store(store_url)
-        .map_err(Error::from)?;
-    let (prefix, existing) = list_under(store.as_ref(), &url, &user_location).await?;
-    if !existing.is_empty() {
-        return Err(Error::Query(format!(
-            "CTAS location `{user_location}` is not empty ({} files): a CTAS writes only to an empty \
-             location; choose another external_location or remove the files",
-            existing.len()
-        )));
-    }
-
-    // 2. Plan the query, partition columns last.
-    let select = Statement::Statement(Box::new(Sql::Query(query.clone())));
-    let state = ctx.state();
-    let plan = state.statement_to_plan(select).await.map_err(Error::from)?;
-    // A CTE the query reads twice is computed once, as in a plain query.
-    let (plan, _) = crate::optimizer::computed_once::materialize(
-        &state,
-        plan,
-        crate::optimizer::computed_once::Mode::Execute,
-    )
-    .await
-    .map_err(Error::from)?;
-    let mut df = ctx.execute_logical_plan(plan).await.map_err(Error::from)?;
-    let names: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    for key in &o.partitioned_by {
-        if !names.contains(key) {
-            return Err(Error::ColumnNotFound {
-                column: key.clone(),
-                suggestion: None,
-            });
+    let (store, prefix) = target.empty_location(ctx).await?;
+    let query = Query::plan(ctx, query, &o).await?;
+    let written = write(query.df, &query.fields, &o, &target, &store, &prefix).await;
+    let (format, rows) = match written {
+        Ok(written) => written,
+        Err(e) => {
+            // The location was empty: whatever is there now is this statement's, half-written.
+            if let Ok(left) = store
+                .list(Some(&prefix))
+                .try_collect::<Vec<object_store::ObjectMeta>>()
+                .await
+            {
+                for m in left {
+                    let _ = store.delete(&m.location).await;
+                }
+            }
+            return Err(e);
         }
-    }
-    if !o.partitioned_by.is_empty() {
-        let ordered: Vec<&str> = names
-            .iter()
-            .filter(|n| !o.partitioned_by.contains(n))
-            .chain(o.partitioned_by.iter())
-            .map(String::as_str)
-            .collect();
-        df = df.select_columns(&ordered).map_err(Error::from)?;
-    }
-    let fields: Vec<Field> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let columns = fields
-        .iter()
-        .filter(|f| !o.partitioned_by.contains(f.name()))
-        .map(column_of)
-        .collect::<Result<Vec<_>>>()?;
-    let partition_keys = o
-        .partitioned_by
-        .iter()
-        .map(|k| {
-            fields
-                .iter()
-                .find(|f| f.name() == k)
-                .map(column_of)
-                .unwrap_or_else(|| Err(Error::Internal(format!("partition column `{k}` lost"))))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if columns.is_empty() {
-        return Err(Error::Query(
-            "a CTAS needs at least one column that is not a partition column".into(),
-        ));
+    };
+
+    // Step 4: register what was written.
+    let registry = scope.registry();
+    let mut def = TableDef::new(&target.name, &target.db, target.stored, format);
+    def.columns = query.columns;
+    def.partition_keys = query.partition_keys;
+    discover(ctx, registry.root(), &mut def).await?;
+    def.stats.record_count = Some(rows);
+    def.properties
+        .insert("write_compression".into(), o.compression.clone());
+    registry.create_table(def, false)?;
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "rows_written",
+        DataType::UInt64,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(UInt64Array::from(vec![rows]))])
+        .map_err(|e| Error::internal("building the result batch", e))?;
+    Ok(Some(batch))
+}
+
+/// Where a CTAS writes, and the table it registers.
+struct Target {
+    db: String,
+    name: String,
+    /// The location as the registry stores it, ending in `/`.
+    stored: String,
+    /// As the user gave it (or the warehouse default), for messages.
+    shown: String,
+    url: url::Url,
+}
+
+impl Target {
+    /// The table to create (None: it exists and the statement said IF NOT EXISTS) and its location.
+    fn of(scope: &dyn Scope, ct: &CreateTable, o: &Options) -> Result<Option<Target>> {
+        let registry = scope.registry();
+        let (db, name) = table_name(scope, &ct.name)?;
+        validate_name("database", &db)?;
+        validate_name("table", &name)?;
+        if !registry.database_exists(&db) {
+            return Err(Error::DatabaseNotFound(db));
+        }
+        if registry.table_exists(&db, &name) {
+            return if ct.if_not_exists {
+                Ok(None)
+            } else {
+                Err(Error::TableExists {
+                    database: db,
+                    table: name,
+                })
+            };
+        }
+        let shown = o.location.clone().unwrap_or_else(|| {
+            let base = registry
+                .root()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.join("warehouse"))
+                .unwrap_or_else(|| "warehouse".into());
+            format!("{}/", base.join(&db).join(&name).display())
+        });
+        let stored = for_registry(&shown, registry.root())?;
+        let stored = if stored.ends_with('/') {
+            stored
+        } else {
+            format!("{stored}/")
+        };
+        let url = resolve_dir(&stored, registry.root())?;
+        Ok(Some(Target {
+            db,
+            name,
+            stored,
+            shown,
+            url,
+        }))
     }
 
-    // 3. Write.
+    /// Step 1: the location's store and prefix, if it holds no file.
+    async fn empty_location(
+        &self,
+        ctx: &SessionContext,
+    ) -> Result<(Arc<dyn ObjectStore>, object_store::path::Path)> {
+        let url = &self.url;
+        let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(format!(
+            "{}://{}",
+            url.scheme(),
+            url.authority()
+        ))
+        .map_err(Error::from)?;
+        let store = ctx
+            .runtime_env()
+            .object_store(store_url)
+            .map_err(Error::from)?;
+        let (prefix, existing) = list_under(store.as_ref(), url, &self.shown).await?;
+        if !existing.is_empty() {
+            return Err(Error::Query(format!(
+                "CTAS location `{}` is not empty ({} files): a CTAS writes only to an empty \
+                 location; choose another external_location or remove the files",
+                self.shown,
+                existing.len()
+            )));
+        }
+        Ok((store, prefix))
+    }
+}
+
+/// Step 2: the query, planned, its partition columns last.
+struct Query {
+    df: DataFrame,
+    fields: Vec<Field>,
+    columns: Vec<Column>,
+    partition_keys: Vec<Column>,
+}
+
+impl Query {
+    async fn plan(
+        ctx: &SessionContext,
+        query: &datafusion::sql::sqlparser::ast::Query,
+        o: &Options,
+    ) -> Result<Query> {
+        let select = Statement::Statement(Box::new(Sql::Query(Box::new(query.clone()))));
+        let state = ctx.state();
+        let plan = state.statement_to_plan(select).await.map_err(Error::from)?;
+        // A CTE the query reads twice is computed once, as in a plain query.
+        let (plan, _) = crate::optimizer::computed_once::materialize(
+            &state,
+            plan,
+            crate::optimizer::computed_once::Mode::Execute,
+        )
+        .await
+        .map_err(Error::from)?;
+        let mut df = ctx.execute_logical_plan(plan).await.map_err(Error::from)?;
+        let names: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for key in &o.partitioned_by {
+            if !names.contains(key) {
+                return Err(Error::ColumnNotFound {
+                    column: key.clone(),
+                    suggestion: None,
+                });
+            }
+        }
+        if !o.partitioned_by.is_empty() {
+            let ordered: Vec<&str> = names
+                .iter()
+                .filter(|n| !o.partitioned_by.contains(n))
+                .chain(o.partitioned_by.iter())
+                .map(String::as_str)
+                .collect();
+            df = df.select_columns(&ordered).map_err(Error::from)?;
+        }
+        let fields: Vec<Field> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let columns = fields
+            .iter()
+            .filter(|f| !o.partitioned_by.contains(f.name()))
+            .map(column_of)
+            .collect::<Result<Vec<_>>>()?;
+        let partition_keys = o
+            .partitioned_by
+            .iter()
+            .map(|k| {
+                fields
+                    .iter()
+                    .find(|f| f.name() == k)
+                    .map(column_of)
+                    .unwrap_or_else(|| Err(Error::Internal(format!("partition column `{k}` lost"))))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if columns.is_empty() {
+            return Err(Error::Query(
+                "a CTAS needs at least one column that is not a partition column".into(),
+            ));
+        }
+        Ok(Query {
+            df,
+            fields,
+            columns,
+            partition_keys,
+        })
+    }
+}
+
+/// Step 3: write the query's rows in the asked format; the format as the registry records it, and the rows
+/// written. A failed write may leave files behind: the caller removes them.
+async fn write(
+    df: DataFrame,
+    fields: &[Field],
+    o: &Options,
+    target: &Target,
+    store: &Arc<dyn ObjectStore>,
+    prefix: &object_store::path::Path,
+) -> Result<(FormatSpec, u64)> {
     let write = DataFrameWriteOptions::new().with_partition_by(o.partitioned_by.clone());
-    let path = url.as_str().to_string();
+    let path = target.url.as_str().to_string();
     let bad_compression = |allowed: &str| {
         Error::Query(format!(
             "write_compression '{}' is not available for this format: use {allowed}",
@@ -317,7 +421,7 @@ pub(crate) async fn create_table_as(
             file_schema(&Schema::new(fields[..n_data].to_vec()), enc)?;
             let written = match df.execute_stream().await {
                 Ok(stream) => {
-                    write_files(stream, Arc::clone(&store), &prefix, &o.partitioned_by, enc).await
+                    write_files(stream, Arc::clone(store), prefix, &o.partitioned_by, enc).await
                 }
                 Err(e) => Err(Error::from(e)),
             };
@@ -380,40 +484,7 @@ pub(crate) async fn create_table_as(
             }
         }
     };
-    let rows = match written {
-        Ok(rows) => rows,
-        Err(e) => {
-            // The location was empty: whatever is there now is this statement's, half-written.
-            if let Ok(left) = store
-                .list(Some(&prefix))
-                .try_collect::<Vec<object_store::ObjectMeta>>()
-                .await
-            {
-                for m in left {
-                    let _ = store.delete(&m.location).await;
-                }
-            }
-            return Err(e);
-        }
-    };
-
-    // 4. Register what was written.
-    let mut def = TableDef::new(&name, &db, stored, format);
-    def.columns = columns;
-    def.partition_keys = partition_keys;
-    discover(ctx, registry.root(), &mut def).await?;
-    def.stats.record_count = Some(rows);
-    def.properties
-        .insert("write_compression".into(), o.compression.clone());
-    registry.create_table(def, false)?;
-    let schema = Arc::new(Schema::new(vec![Field::new(
-        "rows_written",
-        DataType::UInt64,
-        false,
-    )]));
-    let batch = RecordBatch::try_new(schema, vec![Arc::new(UInt64Array::from(vec![rows]))])
-        .map_err(|e| Error::internal("building the result batch", e))?;
-    Ok(Some(batch))
+    Ok((format, written?))
 }
 
 /// The row count DataFusion's writers return.
