@@ -265,7 +265,9 @@ impl Crawler {
         Crawler { registry, stores }
     }
 
-    /// Crawl one include path (a local folder or an `s3://` prefix).
+    /// Crawl one include path (a local folder or an `s3://` prefix): list it, classify and infer each file,
+    /// group the files into tables, find their partitions and schemas, and write them (or, dry run, compare),
+    /// applying the change and delete policies.
     pub async fn crawl(&self, include: &str, opts: &CrawlOptions) -> Result<CrawlReport> {
         let started = Instant::now();
         if !self.registry.database_exists(&opts.database) {
@@ -295,40 +297,51 @@ impl Crawler {
             location: include.into(),
             reason: e.to_string(),
         })?;
-        let excludes = build_excludes(&opts.excludes)?;
         let mut report = CrawlReport {
             dry_run: opts.dry_run,
             ..CrawlReport::default()
         };
-
-        // 1. List, skipping hidden and excluded names.
-        let depth = prefix.parts().count();
-        let mut metas: Vec<(Vec<String>, ObjectMeta)> = Vec::new();
-        // Files queries must not read: excluded by pattern here, or found unusable below.
-        let mut rejected: Vec<Vec<String>> = Vec::new();
-        let listed: Vec<ObjectMeta> = store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| Error::from_store(e, &format!("listing `{include}`")))?;
-        for m in listed {
-            let rel = segments_below(&m.location, depth);
-            if rel.is_empty() || is_hidden(&rel) {
-                continue;
-            }
-            if excludes.is_match(rel.join("/")) {
-                rejected.push(rel);
-                continue;
-            }
-            metas.push((rel, m));
-        }
-        metas.sort_by(|a, b| a.0.cmp(&b.0));
+        let (metas, rejected) = list(&store, &prefix, include, opts).await?;
         report.files_seen = metas.len() as u64;
+        let files = self
+            .inspect_all(&store, &url, &stored_root, metas, opts, &mut report)
+            .await?;
+        let defs = tables(&files, &url, &stored_root, &rejected, opts, &mut report);
+        if let Some(max) = opts.max_tables
+            && defs.len() > max
+        {
+            return Err(Error::Unsupported(format!(
+                "the crawl would make {} tables, more than --max-tables {max}; nothing was written",
+                defs.len()
+            )));
+        }
+        let found: BTreeSet<String> = defs.iter().map(|(d, _, _)| d.name.clone()).collect();
+        for (def, files, incremental) in defs {
+            let change = self.apply(def, files, incremental, opts)?;
+            report.tables.push(change);
+        }
+        self.vanished(&found, &stored_root, opts, &mut report)?;
+        let reading = meter.reading();
+        report.files_read = reading.files_read;
+        report.bytes_read = reading.bytes_scanned;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
 
-        // 2. Classify and infer each file, a bounded number at a time (with --new-folders-only, files in
-        // folders the registry knows keep its schema and are not read).
+    /// Step 2: classify and infer each file, a bounded number at a time (with --new-folders-only, files in folders the
+    /// registry knows keep its schema and are not read); files that cannot be used go to the report.
+    async fn inspect_all(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        url: &url::Url,
+        stored_root: &str,
+        metas: Vec<(Vec<String>, ObjectMeta)>,
+        opts: &CrawlOptions,
+        report: &mut CrawlReport,
+    ) -> Result<Vec<FileInfo>> {
+        let store = Arc::clone(store);
         let known = if opts.new_folders_only {
-            self.known_folders(&opts.database, &stored_root)?
+            self.known_folders(&opts.database, stored_root)?
         } else {
             HashMap::new()
         };
@@ -355,145 +368,113 @@ impl Crawler {
                 Err(s) => report.skipped.push(s),
             }
         }
+        Ok(files)
+    }
 
-        // 3. Group into tables, 4. partitions and schemas.
-        let root_name = url
-            .path_segments()
-            .and_then(|mut s| s.rfind(|p| !p.is_empty()).map(str::to_string))
-            .or_else(|| url.host_str().map(str::to_string))
-            .unwrap_or_else(|| "table".into());
-        let mut groups = Vec::new();
-        group(&files, &[], 1, opts, &mut groups, &mut report.skipped);
-        let mut used = BTreeSet::new();
-        let mut defs = Vec::new();
-        for (dir, members) in groups {
-            let base = infer::clean_name(dir.last().unwrap_or(&root_name));
-            let mut name = base.clone();
-            let mut k = 1;
-            while !used.insert(name.clone()) {
-                k += 1;
-                name = format!("{base}_{k}");
-            }
-            let location = if dir.is_empty() {
-                stored_root.clone()
-            } else {
-                format!("{stored_root}{}/", dir.join("/"))
-            };
-            let (mut def, n) = table_def(&name, &opts.database, location, &dir, &members);
-            let mut excluded: Vec<String> = rejected
-                .iter()
-                .chain(report.skipped.iter().map(|s| &s.rel))
-                .filter(|r| r.len() > dir.len() && r.starts_with(&dir))
-                .map(|r| r[dir.len()..].join("/"))
-                .collect();
-            excluded.sort();
-            excluded.dedup();
-            def.excluded_files = excluded;
-            // Row counts of files taken from the registry are unknown: what the new files add.
-            let added: Option<u64> = members.iter().filter(|f| !f.known).map(|f| f.records).sum();
-            let any_known = members.iter().any(|f| f.known);
-            let any_read = members.iter().any(|f| !f.known);
-            defs.push((def, n, any_known.then_some((added, any_read))));
-        }
-        if let Some(max) = opts.max_tables
-            && defs.len() > max
-        {
-            return Err(Error::Unsupported(format!(
-                "the crawl would make {} tables, more than --max-tables {max}; nothing was written",
-                defs.len()
-            )));
-        }
-
-        // 5. Write (or, dry run, compare), applying the change and delete policies.
-        let found: BTreeSet<String> = defs.iter().map(|(d, _, _)| d.name.clone()).collect();
-        for (mut def, files, incremental) in defs {
-            let old = match self.registry.load_table(&def.database, &def.name) {
-                Ok(t) => Some(t),
-                Err(Error::TableNotFound { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            let mut schema_change_logged = false;
-            if let Some(o) = &old {
-                if opts.on_change == OnChange::Log
-                    && o.snapshot(String::new()) != def.snapshot(String::new())
-                {
-                    // Glue's LOG: ignore the change, leave the table as it is. (Adding partitions whose files
-                    // no longer match the registered schema would make them unreadable.)
-                    schema_change_logged = true;
-                    def = o.clone();
-                } else if opts.on_delete == OnDelete::Log {
-                    for p in &o.partitions {
-                        if !def.partitions.iter().any(|q| q.location == p.location) {
-                            def.partitions.push(p.clone());
-                        }
-                    }
-                    def.partitions.sort_by(|a, b| a.location.cmp(&b.location));
-                }
-            }
-            // --new-folders-only: a known partition's files were not read; its statistics stay the old ones, still
-            // naming the files read then (a file added since changes that name, and queries then ignore them).
-            if incremental.is_some()
-                && let Some(o) = &old
+    /// Step 5: write one table (or, dry run, compare it with the registry's), applying the change and delete
+    /// policies; what changed.
+    fn apply(
+        &self,
+        mut def: TableDef,
+        files: u64,
+        incremental: Option<(Option<u64>, bool)>,
+        opts: &CrawlOptions,
+    ) -> Result<TableChange> {
+        let old = match self.registry.load_table(&def.database, &def.name) {
+            Ok(t) => Some(t),
+            Err(Error::TableNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let mut schema_change_logged = false;
+        if let Some(o) = &old {
+            if opts.on_change == OnChange::Log
+                && o.snapshot(String::new()) != def.snapshot(String::new())
             {
-                for p in def.partitions.iter_mut().filter(|p| p.stats.is_none()) {
-                    p.stats = o
-                        .partitions
-                        .iter()
-                        .find(|q| q.location == p.location)
-                        .and_then(|q| q.stats.clone());
-                }
-            }
-            let old_parts: BTreeSet<&str> = old
-                .as_ref()
-                .map(|o| o.partitions.iter().map(|p| p.location.as_str()).collect())
-                .unwrap_or_default();
-            let new_parts: BTreeSet<&str> =
-                def.partitions.iter().map(|p| p.location.as_str()).collect();
-            if let Some((added, any_read)) = incremental {
-                // --new-folders-only: the old count plus the new files', when nothing was removed.
-                let kept = old_parts.is_subset(&new_parts);
-                def.stats.record_count =
-                    match (old.as_ref().and_then(|o| o.stats.record_count), added) {
-                        (Some(c), Some(a)) if kept => Some(c + a),
-                        _ => None,
-                    };
-                // Likewise the column statistics: the old table's and the new files'.
-                def.stats.columns = match &old {
-                    Some(o) if kept && !any_read => o.stats.columns.clone(),
-                    Some(o) if kept => colstats::merge_tables(o, &def, added),
-                    _ => BTreeMap::new(),
-                };
-            }
-            let change = if opts.dry_run {
-                match &old {
-                    None => "created",
-                    Some(o) if o.snapshot(String::new()) != def.snapshot(String::new()) => {
-                        "new_version"
+                // Glue's LOG: ignore the change, leave the table as it is. (Adding partitions whose files
+                // no longer match the registered schema would make them unreadable.)
+                schema_change_logged = true;
+                def = o.clone();
+            } else if opts.on_delete == OnDelete::Log {
+                for p in &o.partitions {
+                    if !def.partitions.iter().any(|q| q.location == p.location) {
+                        def.partitions.push(p.clone());
                     }
-                    Some(o)
-                        if o.partitions != def.partitions
-                            || o.stats != def.stats
-                            || o.properties != def.properties =>
-                    {
-                        "updated"
-                    }
-                    Some(_) => "unchanged",
                 }
-            } else {
-                match self.registry.put_table(def.clone())? {
-                    PutOutcome::Created => "created",
-                    PutOutcome::Updated { new_version: true } => "new_version",
-                    PutOutcome::Updated { new_version: false } => "updated",
-                    PutOutcome::Unchanged => "unchanged",
-                }
-            };
-            let mut c = TableChange::of(&def, change, files);
-            c.schema_change_logged = schema_change_logged;
-            c.partitions_added = new_parts.difference(&old_parts).count();
-            c.partitions_removed = old_parts.difference(&new_parts).count();
-            report.tables.push(c);
+                def.partitions.sort_by(|a, b| a.location.cmp(&b.location));
+            }
         }
-        // Tables this path made before whose files are all gone.
+        // --new-folders-only: a known partition's files were not read; its statistics stay the old ones, still
+        // naming the files read then (a file added since changes that name, and queries then ignore them).
+        if incremental.is_some()
+            && let Some(o) = &old
+        {
+            for p in def.partitions.iter_mut().filter(|p| p.stats.is_none()) {
+                p.stats = o
+                    .partitions
+                    .iter()
+                    .find(|q| q.location == p.location)
+                    .and_then(|q| q.stats.clone());
+            }
+        }
+        let old_parts: BTreeSet<&str> = old
+            .as_ref()
+            .map(|o| o.partitions.iter().map(|p| p.location.as_str()).collect())
+            .unwrap_or_default();
+        let new_parts: BTreeSet<&str> =
+            def.partitions.iter().map(|p| p.location.as_str()).collect();
+        if let Some((added, any_read)) = incremental {
+            // --new-folders-only: the old count plus the new files', when nothing was removed.
+            let kept = old_parts.is_subset(&new_parts);
+            def.stats.record_count = match (old.as_ref().and_then(|o| o.stats.record_count), added)
+            {
+                (Some(c), Some(a)) if kept => Some(c + a),
+                _ => None,
+            };
+            // Likewise the column statistics: the old table's and the new files'.
+            def.stats.columns = match &old {
+                Some(o) if kept && !any_read => o.stats.columns.clone(),
+                Some(o) if kept => colstats::merge_tables(o, &def, added),
+                _ => BTreeMap::new(),
+            };
+        }
+        let change = if opts.dry_run {
+            match &old {
+                None => "created",
+                Some(o) if o.snapshot(String::new()) != def.snapshot(String::new()) => {
+                    "new_version"
+                }
+                Some(o)
+                    if o.partitions != def.partitions
+                        || o.stats != def.stats
+                        || o.properties != def.properties =>
+                {
+                    "updated"
+                }
+                Some(_) => "unchanged",
+            }
+        } else {
+            match self.registry.put_table(def.clone())? {
+                PutOutcome::Created => "created",
+                PutOutcome::Updated { new_version: true } => "new_version",
+                PutOutcome::Updated { new_version: false } => "updated",
+                PutOutcome::Unchanged => "unchanged",
+            }
+        };
+        let mut c = TableChange::of(&def, change, files);
+        c.schema_change_logged = schema_change_logged;
+        c.partitions_added = new_parts.difference(&old_parts).count();
+        c.partitions_removed = old_parts.difference(&new_parts).count();
+        Ok(c)
+    }
+
+    /// Tables this path made before whose files are all gone: logged, deleted or deprecated.
+    fn vanished(
+        &self,
+        found: &BTreeSet<String>,
+        stored_root: &str,
+        opts: &CrawlOptions,
+        report: &mut CrawlReport,
+    ) -> Result<()> {
         for name in self.registry.table_names(&opts.database)? {
             if found.contains(&name) {
                 continue;
@@ -501,7 +482,7 @@ impl Crawler {
             let Ok(mut old) = self.registry.load_table(&opts.database, &name) else {
                 continue; // a broken file is not this crawl's to judge
             };
-            if !old.location.starts_with(&stored_root) || old.properties.contains_key(DEPRECATED) {
+            if !old.location.starts_with(stored_root) || old.properties.contains_key(DEPRECATED) {
                 continue;
             }
             let change = match opts.on_delete {
@@ -522,12 +503,95 @@ impl Crawler {
             };
             report.tables.push(TableChange::of(&old, change, 0));
         }
-        let reading = meter.reading();
-        report.files_read = reading.files_read;
-        report.bytes_read = reading.bytes_scanned;
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(report)
+        Ok(())
     }
+}
+
+/// Step 1: list, skipping hidden and excluded names: the files (sorted by path below the include path) and the ones
+/// excluded by pattern (queries must not read them).
+async fn list(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &ObjectPath,
+    include: &str,
+    opts: &CrawlOptions,
+) -> Result<(Vec<(Vec<String>, ObjectMeta)>, Vec<Vec<String>>)> {
+    let excludes = build_excludes(&opts.excludes)?;
+    let depth = prefix.parts().count();
+    let mut metas: Vec<(Vec<String>, ObjectMeta)> = Vec::new();
+    // Files queries must not read: excluded by pattern here, or found unusable below.
+    let mut rejected: Vec<Vec<String>> = Vec::new();
+    let listed: Vec<ObjectMeta> = store
+        .list(Some(prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::from_store(e, &format!("listing `{include}`")))?;
+    for m in listed {
+        let rel = segments_below(&m.location, depth);
+        if rel.is_empty() || is_hidden(&rel) {
+            continue;
+        }
+        if excludes.is_match(rel.join("/")) {
+            rejected.push(rel);
+            continue;
+        }
+        metas.push((rel, m));
+    }
+    metas.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((metas, rejected))
+}
+
+/// A table the crawl found: its definition, its file count, and for --new-folders-only the rows its new files
+/// add and whether any file was read.
+type Found = (TableDef, u64, Option<(Option<u64>, bool)>);
+
+/// Steps 3 and 4: group files into tables; their partitions and schemas.
+fn tables(
+    files: &[FileInfo],
+    url: &url::Url,
+    stored_root: &str,
+    rejected: &[Vec<String>],
+    opts: &CrawlOptions,
+    report: &mut CrawlReport,
+) -> Vec<Found> {
+    let root_name = url
+        .path_segments()
+        .and_then(|mut s| s.rfind(|p| !p.is_empty()).map(str::to_string))
+        .or_else(|| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| "table".into());
+    let mut groups = Vec::new();
+    group(files, &[], 1, opts, &mut groups, &mut report.skipped);
+    let mut used = BTreeSet::new();
+    let mut defs = Vec::new();
+    for (dir, members) in groups {
+        let base = infer::clean_name(dir.last().unwrap_or(&root_name));
+        let mut name = base.clone();
+        let mut k = 1;
+        while !used.insert(name.clone()) {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        let location = if dir.is_empty() {
+            stored_root.to_string()
+        } else {
+            format!("{stored_root}{}/", dir.join("/"))
+        };
+        let (mut def, n) = table_def(&name, &opts.database, location, &dir, &members);
+        let mut excluded: Vec<String> = rejected
+            .iter()
+            .chain(report.skipped.iter().map(|s| &s.rel))
+            .filter(|r| r.len() > dir.len() && r.starts_with(&dir))
+            .map(|r| r[dir.len()..].join("/"))
+            .collect();
+        excluded.sort();
+        excluded.dedup();
+        def.excluded_files = excluded;
+        // Row counts of files taken from the registry are unknown: what the new files add.
+        let added: Option<u64> = members.iter().filter(|f| !f.known).map(|f| f.records).sum();
+        let any_known = members.iter().any(|f| f.known);
+        let any_read = members.iter().any(|f| !f.known);
+        defs.push((def, n, any_known.then_some((added, any_read))));
+    }
+    defs
 }
 
 impl Crawler {
