@@ -237,10 +237,57 @@ pub async fn compare(
     settings.catalog_dir = catalog.clone();
     settings.database = "source".into();
     let work_engine = Engine::new(settings)?;
+    let copies = write_copies(
+        &work_engine,
+        &registry,
+        &source,
+        &chosen,
+        &dir,
+        unchanged,
+        unwritable,
+    )
+    .await?;
+    std::fs::write(&marker, &print).map_err(|e| Error::Io {
+        context: format!("writing `{}`", marker.display()),
+        source: e,
+    })?;
+
+    let mut out = Vec::new();
+    for sql in queries {
+        out.push(compare_query(&work_engine, sql, &copies, table).await?);
+    }
+    Ok(Comparison {
+        table: format!("{db}.{table}"),
+        source_size_bytes: source.stats.size_bytes.unwrap_or(0),
+        copies: copies.copies,
+        skipped: copies.skipped,
+        queries: out,
+    })
+}
+
+/// The copies of a comparison: what was written (format, database), and the formats skipped.
+struct Copies {
+    copies: Vec<FormatCopy>,
+    skipped: Vec<SkippedFormat>,
+    /// (format, work database) of each copy that exists.
+    written: Vec<(&'static str, &'static str)>,
+}
+
+/// The source copied into each chosen format by a CTAS in the work registry (kept when the source is unchanged).
+async fn write_copies(
+    engine: &Engine,
+    registry: &Registry,
+    source: &TableDef,
+    chosen: &[(&'static str, &'static str, &'static str)],
+    dir: &Path,
+    unchanged: bool,
+    unwritable: Unwritable,
+) -> Result<Copies> {
+    let table = source.name.as_str();
     let mut copies = Vec::new();
     let mut skipped = Vec::new();
     let mut written = Vec::new();
-    for (name, cdb, with) in &chosen {
+    for (name, cdb, with) in chosen {
         registry.create_database(cdb, true)?;
         let data = dir.join("data").join(cdb);
         let cached = unchanged && registry.table_exists(cdb, table);
@@ -267,15 +314,14 @@ pub async fn compare(
                 "CREATE TABLE \"{cdb}\".\"{table}\" WITH ({with}{partitioned}, external_location = '{location}') \
                  AS SELECT * FROM \"source\".\"{table}\""
             );
-            let failed =
-                work_engine
-                    .run_sql(&sql)
-                    .await?
-                    .into_iter()
-                    .find_map(|o| match o.ending {
-                        Ending::Failed(e) => Some(e),
-                        _ => None,
-                    });
+            let failed = engine
+                .run_sql(&sql)
+                .await?
+                .into_iter()
+                .find_map(|o| match o.ending {
+                    Ending::Failed(e) => Some(e),
+                    _ => None,
+                });
             match (failed, unwritable) {
                 (None, _) => {}
                 (Some(e), Unwritable::Skip) => {
@@ -299,115 +345,115 @@ pub async fn compare(
             cached,
         });
     }
-    std::fs::write(&marker, &print).map_err(|e| Error::Io {
-        context: format!("writing `{}`", marker.display()),
-        source: e,
-    })?;
-
-    let mut out = Vec::new();
-    for sql in queries {
-        let stmts = work_engine.parse(sql)?;
-        let [stmt] = stmts.as_slice() else {
-            return Err(Error::Query(format!(
-                "compare one statement per query, not {}: `{sql}`",
-                stmts.len()
-            )));
-        };
-        let mut runs = Vec::new();
-        let mut answers: Vec<(String, Vec<String>)> = Vec::new();
-        for (name, cdb) in &written {
-            work_engine.set_database(cdb)?;
-            let meter = Arc::new(Meter::new());
-            let o = work_engine
-                .execute(stmt, Arc::clone(&meter), std::future::pending())
-                .await;
-            if o.stats.state == QueryState::Succeeded {
-                let mut buf = Vec::new();
-                write_result(OutputFormat::Csv, &o, &mut buf)?;
-                let mut lines: Vec<String> = String::from_utf8_lossy(&buf)
-                    .lines()
-                    .map(str::to_string)
-                    .collect();
-                lines.sort();
-                answers.push(((*name).to_string(), lines));
-            }
-            let files_total = copies
-                .iter()
-                .find(|c| c.format == *name)
-                .map_or(0, |c| c.files);
-            let plan = meter.plan().unwrap_or_default();
-            let columnar = is_columnar(name);
-            let row_groups = meter.row_groups();
-            let pruned = row_groups
-                .filter(|rg| rg.read < rg.total)
-                .map(|rg| format!("{}/{} row groups, ", rg.read, rg.total))
-                .unwrap_or_default();
-            let why = match o.stats.state {
-                QueryState::Succeeded if columnar => format!(
-                    "{}/{} columns, {pruned}{}/{files_total} files",
-                    plan.columns_read, plan.columns_total, o.stats.files_read
-                ),
-                QueryState::Succeeded => format!(
-                    "all {} columns (row format), {}/{files_total} files",
-                    plan.columns_total, o.stats.files_read
-                ),
-                _ => String::new(),
-            };
-            runs.push(Run {
-                files_total,
-                columns_read: if columnar {
-                    plan.columns_read
-                } else {
-                    plan.columns_total
-                },
-                columns_total: plan.columns_total,
-                row_groups,
-                why,
-                format: (*name).to_string(),
-                state: o.stats.state,
-                rows: o.stats.rows,
-                bytes_scanned: o.stats.bytes_scanned,
-                billed_bytes: o.stats.billed_bytes,
-                cost_usd: o.stats.cost_usd,
-                elapsed_ms: o.stats.elapsed_ms,
-                files_read: o.stats.files_read,
-                savings_vs_csv_pct: None,
-                error: match o.ending {
-                    Ending::Failed(e) => Some(explain(e, table)),
-                    _ => None,
-                },
-            });
-        }
-        if let Some(csv) = runs
-            .iter()
-            .find(|r| r.format == "csv")
-            .map(|r| r.bytes_scanned)
-            && csv > 0
-        {
-            for r in &mut runs {
-                r.savings_vs_csv_pct = Some(100.0 * (1.0 - r.bytes_scanned as f64 / csv as f64));
-            }
-        }
-        let differing: Vec<String> = answers
-            .iter()
-            .skip(1)
-            .filter(|(_, a)| Some(a) != answers.first().map(|(_, b)| b))
-            .map(|(n, _)| n.clone())
-            .collect();
-        let all_ran = answers.len() == runs.len();
-        out.push(QueryComparison {
-            sql: sql.clone(),
-            identical: all_ran && differing.is_empty(),
-            differing,
-            runs,
-        });
-    }
-    Ok(Comparison {
-        table: format!("{db}.{table}"),
-        source_size_bytes: source.stats.size_bytes.unwrap_or(0),
+    Ok(Copies {
         copies,
         skipped,
-        queries: out,
+        written,
+    })
+}
+
+/// One query on every copy, with why each read what it read and whether their answers agree.
+async fn compare_query(
+    engine: &Engine,
+    sql: &str,
+    copies: &Copies,
+    table: &str,
+) -> Result<QueryComparison> {
+    let stmts = engine.parse(sql)?;
+    let [stmt] = stmts.as_slice() else {
+        return Err(Error::Query(format!(
+            "compare one statement per query, not {}: `{sql}`",
+            stmts.len()
+        )));
+    };
+    let mut runs = Vec::new();
+    let mut answers: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, cdb) in &copies.written {
+        engine.set_database(cdb)?;
+        let meter = Arc::new(Meter::new());
+        let o = engine
+            .execute(stmt, Arc::clone(&meter), std::future::pending())
+            .await;
+        if o.stats.state == QueryState::Succeeded {
+            let mut buf = Vec::new();
+            write_result(OutputFormat::Csv, &o, &mut buf)?;
+            let mut lines: Vec<String> = String::from_utf8_lossy(&buf)
+                .lines()
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            answers.push(((*name).to_string(), lines));
+        }
+        let files_total = copies
+            .copies
+            .iter()
+            .find(|c| c.format == *name)
+            .map_or(0, |c| c.files);
+        let plan = meter.plan().unwrap_or_default();
+        let columnar = is_columnar(name);
+        let row_groups = meter.row_groups();
+        let pruned = row_groups
+            .filter(|rg| rg.read < rg.total)
+            .map(|rg| format!("{}/{} row groups, ", rg.read, rg.total))
+            .unwrap_or_default();
+        let why = match o.stats.state {
+            QueryState::Succeeded if columnar => format!(
+                "{}/{} columns, {pruned}{}/{files_total} files",
+                plan.columns_read, plan.columns_total, o.stats.files_read
+            ),
+            QueryState::Succeeded => format!(
+                "all {} columns (row format), {}/{files_total} files",
+                plan.columns_total, o.stats.files_read
+            ),
+            _ => String::new(),
+        };
+        runs.push(Run {
+            files_total,
+            columns_read: if columnar {
+                plan.columns_read
+            } else {
+                plan.columns_total
+            },
+            columns_total: plan.columns_total,
+            row_groups,
+            why,
+            format: (*name).to_string(),
+            state: o.stats.state,
+            rows: o.stats.rows,
+            bytes_scanned: o.stats.bytes_scanned,
+            billed_bytes: o.stats.billed_bytes,
+            cost_usd: o.stats.cost_usd,
+            elapsed_ms: o.stats.elapsed_ms,
+            files_read: o.stats.files_read,
+            savings_vs_csv_pct: None,
+            error: match o.ending {
+                Ending::Failed(e) => Some(explain(e, table)),
+                _ => None,
+            },
+        });
+    }
+    if let Some(csv) = runs
+        .iter()
+        .find(|r| r.format == "csv")
+        .map(|r| r.bytes_scanned)
+        && csv > 0
+    {
+        for r in &mut runs {
+            r.savings_vs_csv_pct = Some(100.0 * (1.0 - r.bytes_scanned as f64 / csv as f64));
+        }
+    }
+    let differing: Vec<String> = answers
+        .iter()
+        .skip(1)
+        .filter(|(_, a)| Some(a) != answers.first().map(|(_, b)| b))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let all_ran = answers.len() == runs.len();
+    Ok(QueryComparison {
+        sql: sql.to_string(),
+        identical: all_ran && differing.is_empty(),
+        differing,
+        runs,
     })
 }
 
@@ -432,44 +478,6 @@ pub fn default_work_dir(catalog_dir: &Path) -> PathBuf {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from(".owl"), |p| p.join(".owl"))
         .join("compare")
-}
-
-/// An SVG bar chart of bytes scanned per format, one group per query.
-pub fn svg_chart(c: &Comparison) -> String {
-    let bar_h = 18.0;
-    let label_w = 120.0;
-    let width = 720.0;
-    let max = c.max_bytes_scanned() as f64;
-    let mut y = 30.0;
-    let mut body = String::new();
-    for (i, q) in c.queries.iter().enumerate() {
-        body.push_str(&format!(
-            "<text x=\"4\" y=\"{y}\" font-weight=\"bold\">query {}: {}</text>\n",
-            i + 1,
-            crate::output::xml(&q.sql)
-        ));
-        y += 8.0;
-        for r in &q.runs {
-            let w = (width - label_w - 130.0) * r.bytes_scanned as f64 / max;
-            body.push_str(&format!(
-                "<text x=\"4\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" \
-                 height=\"{:.0}\" fill=\"#4e79a7\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>\n",
-                y + bar_h - 4.0,
-                crate::output::xml(&r.format),
-                bar_h - 2.0,
-                label_w + w + 6.0,
-                y + bar_h - 4.0,
-                crate::output::human_bytes(r.bytes_scanned, crate::cost::Units::Decimal)
-            ));
-            y += bar_h;
-        }
-        y += 24.0;
-    }
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" \
-         font-size=\"12\">\n<title>bytes scanned per format: {}</title>\n{body}</svg>\n",
-        crate::output::xml(&c.table)
-    )
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use super::{ExitStatus, print_error, status_of};
 use crate::batch::split;
-use crate::compare::{Comparison, FORMATS, Unwritable, compare, default_work_dir, svg_chart};
+use crate::compare::{Comparison, FORMATS, Unwritable, compare, default_work_dir};
 use crate::cost::{QueryState, Units};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -232,6 +232,44 @@ fn bar(v: u64, max: u64, width: usize) -> String {
         s.push('▏');
     }
     s
+}
+
+/// An SVG bar chart of bytes scanned per format, one group per query.
+fn svg_chart(c: &Comparison) -> String {
+    let bar_h = 18.0;
+    let label_w = 120.0;
+    let width = 720.0;
+    let max = c.max_bytes_scanned() as f64;
+    let mut y = 30.0;
+    let mut body = String::new();
+    for (i, q) in c.queries.iter().enumerate() {
+        body.push_str(&format!(
+            "<text x=\"4\" y=\"{y}\" font-weight=\"bold\">query {}: {}</text>\n",
+            i + 1,
+            crate::output::xml(&q.sql)
+        ));
+        y += 8.0;
+        for r in &q.runs {
+            let w = (width - label_w - 130.0) * r.bytes_scanned as f64 / max;
+            body.push_str(&format!(
+                "<text x=\"4\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" \
+                 height=\"{:.0}\" fill=\"#4e79a7\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>\n",
+                y + bar_h - 4.0,
+                crate::output::xml(&r.format),
+                bar_h - 2.0,
+                label_w + w + 6.0,
+                y + bar_h - 4.0,
+                crate::output::human_bytes(r.bytes_scanned, crate::cost::Units::Decimal)
+            ));
+            y += bar_h;
+        }
+        y += 24.0;
+    }
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" \
+         font-size=\"12\">\n<title>bytes scanned per format: {}</title>\n{body}</svg>\n",
+        crate::output::xml(&c.table)
+    )
 }
 
 #[cfg(test)]
