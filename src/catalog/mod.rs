@@ -5,7 +5,8 @@
 //! - `types`: Hive type strings <-> Arrow types.
 //! - `colstats`: column statistics (min, max, nulls): gathered from footers, merged, handed to the planner.
 //! - `location`: resolving table and partition locations to URLs.
-//! - `provider`: the DataFusion catalog, schema and table providers over the registry.
+//! - `provider/`: the DataFusion catalog, schema and table providers over the registry (`table`: a table and its
+//!   scan; `listing`: partitions pruned and listed; `statistics`: what the planner may assume from the registry).
 
 pub mod colstats;
 pub mod location;

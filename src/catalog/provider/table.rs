@@ -1,0 +1,404 @@
+//! [`RegistryTable`]: one registry table as a DataFusion `TableProvider`: its file format (owl's CSV and NDJSON
+//! fast paths where the session allows), its partition values as columns, and its scan (partitions pruned,
+//! files listed and balanced over threads, each with the statistics the registry vouches for).
+
+use super::{Distinct, Listed, RegistryTable, ResolvedPartition, object_prefix, store_url_of};
+use crate::catalog::location::{join_partition, resolve_dir};
+use crate::catalog::model::{Classification, Compression, HIVE_NULL_PARTITION, TableDef};
+use crate::catalog::types::to_arrow;
+use crate::error::Error;
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::CsvOptions as DfCsvOptions;
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::common::{ScalarValue, Statistics};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::avro::AvroFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+impl RegistryTable {
+    /// Resolve locations and types. `base` is the registry folder (relative locations hang from it).
+    pub fn try_new(def: TableDef, base: PathBuf) -> Result<Self, Error> {
+        let to_df = |e: DataFusionError| Error::Query(e.to_string());
+        let table_url = resolve_dir(&def.location, &base)?;
+        let store_url = store_url_of(&table_url).map_err(to_df)?;
+        let table_prefix = object_prefix(&table_url).map_err(to_df)?;
+        // Parquet strings are read as string views (DataFusion's own default for Parquet): no copy into one
+        // buffer per batch, and faster comparisons and grouping. Other readers produce plain strings.
+        let views = def.format.classification == Classification::Parquet;
+        let file_fields = def
+            .columns
+            .iter()
+            .map(|c| {
+                let dt = match to_arrow(&c.ty, &c.name)? {
+                    DataType::Utf8 if views => DataType::Utf8View,
+                    DataType::Binary if views => DataType::BinaryView,
+                    other => other,
+                };
+                Ok(Arc::new(Field::new(&c.name, dt, true)))
+            })
+            .collect::<Result<Vec<FieldRef>, Error>>()?;
+        let partition_fields = def
+            .partition_keys
+            .iter()
+            .map(|c| {
+                Ok(Arc::new(Field::new(
+                    &c.name,
+                    to_arrow(&c.ty, &c.name)?,
+                    true,
+                )))
+            })
+            .collect::<Result<Vec<FieldRef>, Error>>()?;
+        let mut partitions = Vec::with_capacity(def.partitions.len());
+        for p in &def.partitions {
+            if p.values.len() != partition_fields.len() {
+                return Err(Error::InvalidLocation {
+                    location: p.location.clone(),
+                    reason: format!(
+                        "partition has {} values but table `{}` has {} partition keys",
+                        p.values.len(),
+                        def.name,
+                        partition_fields.len()
+                    ),
+                });
+            }
+            let url = join_partition(&table_url, &p.location, &base)?;
+            // The same store: compared part by part (no URL built and parsed per partition).
+            if url.scheme() != table_url.scheme() || url.authority() != table_url.authority() {
+                return Err(Error::InvalidLocation {
+                    location: p.location.clone(),
+                    reason: format!("partitions must live in the table's store `{store_url}`"),
+                });
+            }
+            let values = p
+                .values
+                .iter()
+                .zip(&partition_fields)
+                .map(|(v, f)| partition_value(&def.name, f, v))
+                .collect::<Result<Vec<_>, Error>>()?;
+            partitions.push(ResolvedPartition {
+                prefix: object_prefix(&url).map_err(to_df)?,
+                values,
+                index: Some(partitions.len()),
+            });
+        }
+        let mut all = file_fields.clone();
+        all.extend(partition_fields.iter().cloned());
+        let excluded = def
+            .excluded_files
+            .iter()
+            .map(|rel| ObjectPath::from(format!("{table_prefix}/{rel}")))
+            .collect();
+        Ok(RegistryTable {
+            excluded: Arc::new(excluded),
+            file_schema: Arc::new(Schema::new(file_fields)),
+            schema: Arc::new(Schema::new(all)),
+            def,
+            store_url,
+            table_prefix,
+            partition_fields,
+            partitions,
+        })
+    }
+
+    pub fn def(&self) -> &TableDef {
+        &self.def
+    }
+
+    /// The DataFusion format for this table, starting from the session's defaults (so session settings such as
+    /// the Parquet footer hint apply) and overriding what the registry says.
+    pub fn file_format(&self, state: &dyn Session) -> DfResult<Arc<dyn FileFormat>> {
+        let opts = state.default_table_options();
+        let compression = compression_variant(self.def.format.compression);
+        Ok(match self.def.format.classification {
+            Classification::Csv => {
+                let csv = self.def.format.csv.clone().unwrap_or_default();
+                let one_byte = |what: &str, s: &str| -> DfResult<u8> {
+                    match s.as_bytes() {
+                        [b] => Ok(*b),
+                        _ => Err(DataFusionError::Plan(format!(
+                            "table `{}`: csv {what} `{s}` must be exactly one byte",
+                            self.def.name
+                        ))),
+                    }
+                };
+                let o = DfCsvOptions {
+                    has_header: Some(csv.has_header),
+                    delimiter: one_byte("delimiter", &csv.delimiter)?,
+                    quote: one_byte("quote", &csv.quote)?,
+                    escape: csv
+                        .escape
+                        .as_deref()
+                        .map(|e| one_byte("escape", e))
+                        .transpose()?,
+                    newlines_in_values: Some(csv.newlines_in_values),
+                    compression,
+                    ..opts.csv
+                };
+                Arc::new(CsvFormat::default().with_options(o))
+            }
+            Classification::Json => {
+                let mut o = opts.json;
+                o.compression = compression;
+                o.newline_delimited = !self.def.format.json_array;
+                Arc::new(JsonFormat::default().with_options(o))
+            }
+            Classification::Parquet => {
+                Arc::new(ParquetFormat::default().with_options(opts.parquet))
+            }
+            Classification::Orc => Arc::new(crate::formats::orc::OrcFormat),
+            Classification::Avro => Arc::new(AvroFormat),
+        })
+    }
+
+    /// The text format owl's own decoder reads this table as (`formats::lines`), where it can and the session
+    /// lets it: NDJSON; CSV without an escape character, comments, another record terminator, truncated rows
+    /// or line breaks inside values (a range split of such a file needs DataFusion's reader, which does not
+    /// split it).
+    pub(super) fn text_format(
+        &self,
+        state: &dyn Session,
+    ) -> Option<crate::formats::text_source::TextFormat> {
+        use crate::formats::lines::CsvDialect;
+        use crate::formats::text_source::TextFormat;
+        let options = crate::config::options::of_config(state.config_options());
+        match self.def.format.classification {
+            // Always owl's reader (arrow-json with numbers and booleans read into string columns as their
+            // text, as Athena's JSON SerDe does; DataFusion's reader fails on them), the fast decoder in front
+            // of it unless turned off.
+            Classification::Json if !self.def.format.json_array => Some(TextFormat::Ndjson {
+                fast: options.ndjson_fast_path,
+            }),
+            Classification::Csv if options.csv_fast_path => {
+                let csv = self.def.format.csv.clone().unwrap_or_default();
+                let session = &state.default_table_options().csv;
+                let (&[delimiter], &[quote]) = (csv.delimiter.as_bytes(), csv.quote.as_bytes())
+                else {
+                    return None;
+                };
+                let plain = csv.escape.is_none()
+                    && !csv.newlines_in_values
+                    && session.terminator.is_none()
+                    && session.comment.is_none()
+                    && session.truncated_rows != Some(true);
+                plain.then_some(TextFormat::Csv(CsvDialect {
+                    delimiter,
+                    quote,
+                    has_header: csv.has_header,
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Parse one partition value as its key's type; Hive's NULL marker becomes NULL.
+pub(super) fn partition_value(
+    table: &str,
+    field: &Field,
+    value: &str,
+) -> Result<ScalarValue, Error> {
+    let bad = || Error::BadPartitionValue {
+        table: table.into(),
+        key: field.name().clone(),
+        value: value.into(),
+        ty: crate::catalog::types::to_hive(field.data_type()).unwrap_or_default(),
+    };
+    if value == HIVE_NULL_PARTITION {
+        return ScalarValue::try_from(field.data_type()).map_err(|_| bad());
+    }
+    ScalarValue::try_from_string(value.to_string(), field.data_type()).map_err(|_| bad())
+}
+
+pub(super) fn compression_variant(c: Compression) -> CompressionTypeVariant {
+    match c {
+        Compression::None => CompressionTypeVariant::UNCOMPRESSED,
+        Compression::Gzip => CompressionTypeVariant::GZIP,
+        Compression::Bzip2 => CompressionTypeVariant::BZIP2,
+        Compression::Xz => CompressionTypeVariant::XZ,
+        Compression::Zstd => CompressionTypeVariant::ZSTD,
+    }
+}
+
+/// Spread files over `n` groups, largest first onto the lightest group, so parallel scans finish together.
+pub(super) fn balance(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+    let n = n.clamp(1, files.len().max(1));
+    files.sort_by(|a, b| {
+        b.object_meta
+            .size
+            .cmp(&a.object_meta.size)
+            .then_with(|| a.object_meta.location.cmp(&b.object_meta.location))
+    });
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    for f in files {
+        // `groups` has n >= 1 entries, so a minimum exists.
+        let g = groups
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("n >= 1");
+        g.0 += f.object_meta.size;
+        g.1.push(f);
+    }
+    groups
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(_, mut v)| {
+            v.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
+            FileGroup::new(v)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl TableProvider for RegistryTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// The whole table's statistics (every partition), for planning before any listing: what join ordering
+    /// estimates from (`optimizer::logical::join_order`).
+    fn statistics(&self) -> Option<Statistics> {
+        let bytes = self.def.stats.size_bytes.unwrap_or(0);
+        Some(self.statistics_with(
+            bytes,
+            self.partitions.iter().map(|p| &p.values),
+            Distinct::Keep,
+        ))
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let store = state.runtime_env().object_store(&self.store_url)?;
+        let targets: Vec<ResolvedPartition> = if self.partition_fields.is_empty() {
+            vec![ResolvedPartition {
+                prefix: self.table_prefix.clone(),
+                values: vec![],
+                index: None,
+            }]
+        } else {
+            self.surviving_partitions(state, filters)?
+                .into_iter()
+                .map(|i| self.partitions[i].clone())
+                .collect()
+        };
+        let concurrency = state
+            .config_options()
+            .execution
+            .meta_fetch_concurrency
+            .get()
+            .max(1);
+        let listed: Vec<Listed> = if self.list_once(&targets) {
+            self.list_table(store, targets).await?
+        } else {
+            futures::stream::iter(targets)
+                .map(|p| {
+                    let store = Arc::clone(&store);
+                    let excluded = Arc::clone(&self.excluded);
+                    async move {
+                        let files = Self::list_prefix(store, p.prefix.clone(), excluded).await?;
+                        Ok::<_, DataFusionError>(Listed {
+                            files,
+                            partition: p,
+                        })
+                    }
+                })
+                .buffered(concurrency)
+                .try_collect()
+                .await?
+        };
+        let unclustered_columns = self.unclustered_columns();
+        // A Parquet partition's file without its partition's bounds still gets statistics, all unknown:
+        // DataFusion prunes a file by its partition values under a run-time filter (a join's keys, a top-k's
+        // threshold on a partition column) only where a file has statistics at all.
+        let unknown = (self.def.format.classification == Classification::Parquet
+            && !self.partition_fields.is_empty())
+        .then(|| Arc::new(Statistics::new_unknown(&self.file_schema)));
+        let files: Vec<PartitionedFile> = listed
+            .into_iter()
+            .flat_map(|l| {
+                let unclustered_columns = unclustered_columns.clone();
+                let bounds = self.file_statistics(&l).or_else(|| unknown.clone());
+                let values = l.partition.values;
+                l.files.into_iter().map(move |m| {
+                    let mut file =
+                        PartitionedFile::new_from_meta(m).with_partition_values(values.clone());
+                    file.statistics = bounds.clone();
+                    match &unclustered_columns {
+                        Some(columns) => file.with_extension(columns.clone()),
+                        None => file,
+                    }
+                })
+            })
+            .collect();
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => Arc::clone(&self.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let statistics = self.statistics_of(&files);
+        let format = self.file_format(state)?;
+        let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
+            .with_table_partition_cols(self.partition_fields.clone())
+            .build();
+        let text = self.text_format(state);
+        let source = match text {
+            Some(text) => Arc::new(crate::formats::text_source::TextSource::new(
+                table_schema,
+                text,
+            )),
+            None => format.file_source(table_schema),
+        };
+        let groups = balance(files, state.config().target_partitions());
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .with_statistics(statistics)
+            .build();
+        if text.is_some() {
+            // As JsonFormat does; CsvFormat's would insist on its own source.
+            let compression = compression_variant(self.def.format.compression);
+            let config = FileScanConfigBuilder::from(config)
+                .with_file_compression_type(FileCompressionType::from(compression))
+                .build();
+            return Ok(DataSourceExec::from_data_source(config));
+        }
+        format.create_physical_plan(state, config).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Inexact: partition filters prune listings here and are checked again above the scan (cheap, and
+        // always right); other filters reach the Parquet reader through DataFusion's physical pushdown.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
