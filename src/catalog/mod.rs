@@ -9,11 +9,11 @@
 //!   scan; `listing`: partitions pruned and listed; `statistics`: what the planner may assume from the registry).
 
 pub mod colstats;
-pub mod location;
+pub(crate) mod location;
 pub mod model;
 pub mod provider;
 pub mod store;
-pub mod types;
+pub(crate) mod types;
 
 pub use model::{Column, CsvOptions, FormatSpec, Partition, TableDef, TableStats};
 pub use store::{DEFAULT_DATABASE, PutOutcome, Registry};

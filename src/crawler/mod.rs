@@ -7,7 +7,7 @@
 //! The invariant: a file's content never panics the crawl and never aborts it. A file that cannot be read or
 //! understood becomes a skipped entry (path + reason) in the [`CrawlReport`], and the crawl goes on.
 
-pub mod classify;
+pub(crate) mod classify;
 pub mod infer;
 
 use crate::catalog::colstats;

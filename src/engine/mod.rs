@@ -12,7 +12,7 @@
 //! share counts. Statements the registry owns are `crate::sql`'s; everything else is DataFusion's, after
 //! `optimizer::computed_once` has computed once each CTE the statement reads more than once.
 
-pub mod estimate;
+pub(crate) mod estimate;
 mod execution;
 
 pub use execution::{

@@ -38,7 +38,7 @@ use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_plan::ExecutionPlan;
 use std::collections::HashMap;
 use std::sync::Arc;
-/// The Parquet scan `node` with each dynamic filter of its predicate wrapped in a [`KeyHint`] (with the keys
+/// The Parquet scan `node` with each dynamic filter of its predicate wrapped in a `KeyHint` (with the keys
 /// `collectors` gather for the filter's join, by the filter's id); unchanged when it is not a Parquet scan or
 /// has no dynamic filter.
 pub fn hint_scan(
