@@ -26,8 +26,8 @@
 //!   options (`config::options`).
 //! - `cost`: pure Athena billing rules: bytes -> billed bytes -> dollars. `error`: the crate's error type.
 //!
-//! A query's path: `cli` parses arguments into `config::Settings` and submits the statement to the `engine`
-//! (`Engine::submit`); `sql` runs it if the registry owns it, else DataFusion plans it over
+//! A query's path: `cli` parses arguments into `config::Settings`, queues the statement with the `engine`
+//! (`Engine::queue`) and drives it; `sql` runs it if the registry owns it, else DataFusion plans it over
 //! `catalog::provider`'s tables with `optimizer`'s rules, reading through `storage`'s metered stores; the
 //! lifecycle bills what the meter counted (`cost`) and `cli` prints rows (stdout) and the bill (stderr).
 //! A crawl's path: `cli::crawl` -> `crawler` (through `storage`, metered) -> `catalog::store`.

@@ -260,3 +260,24 @@ async fn a_scan_budget_cancels_a_submitted_query_with_its_reason() {
     );
     assert_eq!(outcome.stats.billed_bytes, 10_000_000);
 }
+
+#[tokio::test]
+async fn a_queued_query_waits_until_it_is_driven_here() {
+    use owl::cost::QueryState;
+    use owl::engine::QueryRequest;
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = e.parse("SELECT count(*) FROM orders").unwrap().remove(0);
+    let exec = e.queue(QueryRequest::new(stmt));
+    let queued = exec.status();
+    assert_eq!(
+        (queued.state, queued.bytes_scanned),
+        (QueryState::Queued, 0)
+    );
+    assert!(queued.completed_at.is_none() && exec.outcome().is_none());
+    // Driven twice (a second caller), it runs once: both get the same outcome.
+    let (a, b) = tokio::join!(exec.drive(), exec.drive());
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert_eq!(exec.status().state, QueryState::Succeeded);
+    assert_eq!(exec.status().bytes_scanned, a.stats.bytes_scanned);
+}

@@ -102,7 +102,7 @@ pub async fn run(engine: &Engine, args: ConvertArgs, interrupts: &Interrupts) ->
             return status_of(&e);
         }
     };
-    let exec = engine.submit(QueryRequest::new(stmt));
+    let exec = engine.queue(QueryRequest::new(stmt));
     let o = finish(&exec, interrupts).await;
     let units = engine.cost_model().units;
     match &o.ending {

@@ -190,14 +190,16 @@ impl Interrupts {
     }
 }
 
-/// Wait for a submitted statement to end; the first Ctrl-C after the call cancels it (CANCELLED, billed for what
-/// it read).
+/// Run a queued statement here to its end; the first Ctrl-C after the call cancels it (CANCELLED, billed for
+/// what it read).
 pub(crate) async fn finish(exec: &QueryExecution, interrupts: &Interrupts) -> Arc<Outcome> {
+    let drive = exec.drive();
+    tokio::pin!(drive);
     tokio::select! {
-        outcome = exec.wait() => outcome,
+        outcome = &mut drive => outcome,
         () = interrupts.next() => {
             exec.cancel();
-            exec.wait().await
+            drive.await
         }
     }
 }

@@ -44,7 +44,7 @@ pub async fn run(engine: &Engine, args: QueryArgs, interrupts: &Interrupts) -> E
     };
     let units = engine.cost_model().units;
     for stmt in &statements {
-        let exec = engine.submit(QueryRequest::new(stmt.clone()));
+        let exec = engine.queue(QueryRequest::new(stmt.clone()));
         let outcome = finish(&exec, interrupts).await;
         match &outcome.ending {
             Ending::Succeeded => {

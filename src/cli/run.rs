@@ -120,7 +120,7 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
         let request = QueryRequest::new(p.parsed.clone())
             .with_params(&args.params)
             .with_max_bytes(args.max_bytes_per_query);
-        let exec = engine.submit(request);
+        let exec = engine.queue(request);
         let outcome = finish(&exec, interrupts).await;
         let mut rep = report_of(p, &outcome);
         rep.estimated_bytes = estimate.as_ref().map(|e| e.bytes_scanned);

@@ -1,8 +1,10 @@
 //! The query lifecycle: **where a query's state changes**. Every entry point (`owl query`, `owl run`, the
-//! shell, CTAS/convert, and next the server and the cluster) submits a [`QueryRequest`] and gets a
-//! [`QueryExecution`]: QUEUED when submitted, RUNNING once its task starts, then SUCCEEDED, FAILED or CANCELLED
-//! when [`Engine::run`] has its [`Outcome`]. The handle polls ([`QueryExecution::status`]: state, timings,
-//! bytes so far), cancels, and waits for the outcome (the rows, the statistics, the bill).
+//! shell, CTAS/convert, and next the server and the cluster) turns a [`QueryRequest`] into a [`QueryExecution`]:
+//! QUEUED when queued, RUNNING once it is driven, then SUCCEEDED, FAILED or CANCELLED when [`Engine::run`] has
+//! its [`Outcome`]. The CLI drives a query on its own task ([`Engine::queue`], [`QueryExecution::drive`]: one
+//! statement at a time, on the thread that waits for it); a server submits it to a thread of its own
+//! ([`Engine::submit`]). The handle polls ([`QueryExecution::status`]: state, timings, bytes so far), cancels,
+//! and waits for the outcome (the rows, the statistics, the bill).
 //!
 //! The invariant: a query leaves RUNNING exactly once, with its bill computed from what the meter counted
 //! after the reads still in flight have settled; a failed query always carries its error ([`Ending::Failed`]),
@@ -166,6 +168,8 @@ struct Shared {
     times: Mutex<Times>,
     cancel: watch::Sender<bool>,
     outcome: watch::Sender<Option<Arc<Outcome>>>,
+    /// The engine and the request, until the query is driven.
+    pending: Mutex<Option<(Engine, QueryRequest)>>,
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +197,42 @@ impl QueryExecution {
     /// Its outcome, once it has ended.
     pub fn outcome(&self) -> Option<Arc<Outcome>> {
         self.shared.outcome.borrow().clone()
+    }
+
+    /// Run it here, on the caller's task, to its end (RUNNING, then its outcome); a query that another caller
+    /// drives already is waited for.
+    pub async fn drive(&self) -> Arc<Outcome> {
+        let pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some((engine, request)) = pending else {
+            return self.wait().await;
+        };
+        let s = &self.shared;
+        s.times.lock().unwrap_or_else(|p| p.into_inner()).started = Some(Instant::now());
+        let mut cancel = s.cancel.subscribe();
+        let cancelled = async move {
+            if cancel.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let outcome = engine
+            .run(
+                &request.statement,
+                &s.id,
+                Arc::clone(&s.meter),
+                cancelled,
+                &request.params,
+            )
+            .await;
+        s.times.lock().unwrap_or_else(|p| p.into_inner()).completed =
+            Some((Instant::now(), SystemTime::now()));
+        let outcome = Arc::new(outcome);
+        s.outcome.send_replace(Some(Arc::clone(&outcome)));
+        outcome
     }
 
     /// Wait for it to end.
@@ -248,53 +288,35 @@ impl QueryExecution {
 }
 
 impl Engine {
-    /// Submit a statement: it is QUEUED now and runs on a thread of the current Tokio runtime (call it inside
-    /// one); the handle follows it.
+    /// A statement, QUEUED: it runs when its handle is driven ([`QueryExecution::drive`], on the caller's task,
+    /// as the CLI does) or on a thread of its own ([`Engine::submit`]).
+    pub fn queue(&self, request: QueryRequest) -> QueryExecution {
+        QueryExecution {
+            shared: Arc::new(Shared {
+                id: uuid::Uuid::new_v4().to_string(),
+                sql: request.statement.to_string(),
+                database: self.database(),
+                workgroup: request.workgroup.clone(),
+                meter: Arc::new(Meter::with_limit(request.max_bytes)),
+                submitted_at: SystemTime::now(),
+                submitted: Instant::now(),
+                times: Mutex::new(Times::default()),
+                cancel: watch::channel(false).0,
+                outcome: watch::channel(None).0,
+                pending: Mutex::new(Some((self.clone(), request))),
+            }),
+        }
+    }
+
+    /// Submit a statement: it is QUEUED now and runs on a thread of the current Tokio runtime's blocking pool
+    /// (call it inside one); the handle follows it. A statement's future need not be `Send` there (CTAS holds
+    /// ORC's encoders across its writes), and DataFusion's tasks still run on the runtime's workers.
     pub fn submit(&self, request: QueryRequest) -> QueryExecution {
-        let shared = Arc::new(Shared {
-            id: uuid::Uuid::new_v4().to_string(),
-            sql: request.statement.to_string(),
-            database: self.database(),
-            workgroup: request.workgroup.clone(),
-            meter: Arc::new(Meter::with_limit(request.max_bytes)),
-            submitted_at: SystemTime::now(),
-            submitted: Instant::now(),
-            times: Mutex::new(Times::default()),
-            cancel: watch::channel(false).0,
-            outcome: watch::channel(None).0,
-        });
-        let engine = self.clone();
-        let task = Arc::clone(&shared);
-        // Its own thread of the runtime's blocking pool, driving the query there: a statement's future need not
-        // be `Send` (CTAS holds ORC's encoders across its writes), and DataFusion's tasks still run on the
-        // runtime's workers.
+        let exec = self.queue(request);
+        let driver = exec.clone();
         let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            runtime.block_on(async move {
-                task.times.lock().unwrap_or_else(|p| p.into_inner()).started = Some(Instant::now());
-                let mut cancel = task.cancel.subscribe();
-                let cancelled = async move {
-                    if cancel.wait_for(|c| *c).await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                };
-                let outcome = engine
-                    .run(
-                        &request.statement,
-                        &task.id,
-                        Arc::clone(&task.meter),
-                        cancelled,
-                        &request.params,
-                    )
-                    .await;
-                task.times
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .completed = Some((Instant::now(), SystemTime::now()));
-                task.outcome.send_replace(Some(Arc::new(outcome)));
-            })
-        });
-        QueryExecution { shared }
+        tokio::task::spawn_blocking(move || runtime.block_on(driver.drive()));
+        exec
     }
 
     /// Run one statement here, to its end: what every [`QueryExecution`] runs. `cancel` resolving cancels it

@@ -311,7 +311,7 @@ impl Shell<'_> {
             }
         };
         for stmt in &statements {
-            let exec = self.engine.submit(QueryRequest::new(stmt.clone()));
+            let exec = self.engine.queue(QueryRequest::new(stmt.clone()));
             let progress = (self.interactive && std::io::stderr().is_terminal())
                 .then(|| progress::Progress::start(Arc::clone(exec.meter()), self.units()));
             let outcome = finish(&exec, self.interrupts).await;
