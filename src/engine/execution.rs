@@ -200,7 +200,8 @@ impl QueryExecution {
     }
 
     /// Run it here, on the caller's task, to its end (RUNNING, then its outcome); a query that another caller
-    /// drives already is waited for.
+    /// drives already is waited for. Poll the future to completion: dropped half-way, the query stays RUNNING
+    /// and its waiters wait for good (to stop it early, `cancel` and keep polling: it ends CANCELLED, billed).
     pub async fn drive(&self) -> Arc<Outcome> {
         let pending = self
             .shared
