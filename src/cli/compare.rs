@@ -102,14 +102,17 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
         },
         CompareFormat::Table => print_tables(&c, units),
     }
-    if let Some(path) = &args.chart
-        && let Err(e) = std::fs::write(path, svg_chart(&c))
-    {
-        crate::cli::print_error(&crate::error::Error::Io {
-            context: format!("cannot write `{}`", path.display()),
-            source: e,
-        });
-        return ExitStatus::UserError;
+    if let Some(path) = &args.chart {
+        let written = svg_chart(&c)
+            .map_err(|e| std::io::Error::other(format!("drawing the chart: {e}")))
+            .and_then(|svg| std::fs::write(path, svg));
+        if let Err(e) = written {
+            crate::cli::print_error(&crate::error::Error::Io {
+                context: format!("cannot write `{}`", path.display()),
+                source: e,
+            });
+            return ExitStatus::UserError;
+        }
     }
     let mut status = ExitStatus::Ok;
     for (i, q) in c.queries.iter().enumerate() {
@@ -234,42 +237,56 @@ fn bar(v: u64, max: u64, width: usize) -> String {
     s
 }
 
-/// An SVG bar chart of bytes scanned per format, one group per query.
-fn svg_chart(c: &Comparison) -> String {
-    let bar_h = 18.0;
-    let label_w = 120.0;
-    let width = 720.0;
-    let max = c.max_bytes_scanned() as f64;
-    let mut y = 30.0;
-    let mut body = String::new();
-    for (i, q) in c.queries.iter().enumerate() {
-        body.push_str(&format!(
-            "<text x=\"4\" y=\"{y}\" font-weight=\"bold\">query {}: {}</text>\n",
-            i + 1,
-            crate::output::xml(&q.sql)
-        ));
-        y += 8.0;
-        for r in &q.runs {
-            let w = (width - label_w - 130.0) * r.bytes_scanned as f64 / max;
-            body.push_str(&format!(
-                "<text x=\"4\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" \
-                 height=\"{:.0}\" fill=\"#4e79a7\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>\n",
-                y + bar_h - 4.0,
-                crate::output::xml(&r.format),
-                bar_h - 2.0,
-                label_w + w + 6.0,
-                y + bar_h - 4.0,
-                crate::output::human_bytes(r.bytes_scanned, crate::cost::Units::Decimal)
-            ));
-            y += bar_h;
-        }
-        y += 24.0;
+/// An SVG bar chart of bytes scanned per format, one group per query (drawn with plotters).
+fn svg_chart(c: &Comparison) -> Result<String, String> {
+    use plotters::prelude::*;
+    const BAR_H: i32 = 18;
+    const LABEL_W: i32 = 120;
+    const WIDTH: i32 = 720;
+    let runs: usize = c.queries.iter().map(|q| q.runs.len()).sum();
+    let height = 30 + c.queries.len() as i32 * 32 + runs as i32 * BAR_H;
+    let max = c.max_bytes_scanned().max(1) as f64;
+    let blue = RGBColor(0x4e, 0x79, 0xa7);
+    let font = || ("sans-serif", 15).into_font();
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH as u32, height as u32)).into_drawing_area();
+        let mut y = 30 - 12;
+        let mut draw = || -> Result<(), DrawingAreaErrorKind<_>> {
+            root.draw(&Text::new(
+                format!("bytes scanned per format: {}", c.table),
+                (4, 4),
+                font().style(FontStyle::Bold),
+            ))?;
+            for (i, q) in c.queries.iter().enumerate() {
+                root.draw(&Text::new(
+                    format!("query {}: {}", i + 1, q.sql),
+                    (4, y),
+                    font().style(FontStyle::Bold),
+                ))?;
+                y += 20;
+                for r in &q.runs {
+                    let w = ((WIDTH - LABEL_W - 130) as f64 * r.bytes_scanned as f64 / max) as i32;
+                    root.draw(&Text::new(r.format.clone(), (4, y + 3), font()))?;
+                    root.draw(&Rectangle::new(
+                        [(LABEL_W, y), (LABEL_W + w, y + BAR_H - 2)],
+                        blue.filled(),
+                    ))?;
+                    root.draw(&Text::new(
+                        crate::output::human_bytes(r.bytes_scanned, crate::cost::Units::Decimal),
+                        (LABEL_W + w + 6, y + 3),
+                        font(),
+                    ))?;
+                    y += BAR_H;
+                }
+                y += 12;
+            }
+            root.present()
+        };
+        draw().map_err(|e| e.to_string())?;
     }
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" \
-         font-size=\"12\">\n<title>bytes scanned per format: {}</title>\n{body}</svg>\n",
-        crate::output::xml(&c.table)
-    )
+    Ok(svg)
 }
 
 #[cfg(test)]
