@@ -281,3 +281,88 @@ async fn a_queued_query_waits_until_it_is_driven_here() {
     assert_eq!(exec.status().state, QueryState::Succeeded);
     assert_eq!(exec.status().bytes_scanned, a.stats.bytes_scanned);
 }
+
+/// A streamed query hands its rows out as they are computed: the schema first, every row once, the outcome with
+/// the count and the bill but not the rows. Checked against the generator's rows of the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_query_hands_out_its_rows_as_they_come() {
+    use owl::cost::QueryState;
+    use owl::engine::QueryRequest;
+    let f = Fixture::new();
+    let e = engine(&f);
+    let stmt = e
+        .parse("SELECT user_id, status FROM weblogs_csv")
+        .unwrap()
+        .remove(0);
+    let exec = e.submit(QueryRequest::new(stmt).streamed());
+    let mut rows = exec
+        .results()
+        .expect("a streamed query has results to take");
+    assert!(exec.results().is_none(), "taken once");
+    let schema = rows.schema().await.expect("planned");
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["user_id", "status"]);
+    let mut streamed = 0u64;
+    while let Some(batch) = rows.next().await {
+        assert_eq!(batch.schema(), schema);
+        streamed += batch.num_rows() as u64;
+    }
+    let outcome = exec.wait().await;
+    assert_eq!(outcome.stats.state, QueryState::Succeeded);
+    assert_eq!(streamed, owl::sample::weblogs().len() as u64);
+    assert_eq!(outcome.stats.rows, streamed);
+    assert!(outcome.batches.is_empty(), "streamed rows are not kept");
+    assert_eq!(
+        outcome.stats.bytes_scanned,
+        size_of_files(&f.data("weblogs_csv"), ".csv")
+    );
+    // A query that keeps its rows has no stream.
+    let kept = submit(&f, "SELECT 1", None);
+    assert!(kept.results().is_none());
+    assert_eq!(kept.wait().await.batches.len(), 1);
+    // One of owl's own statements streams too.
+    let stmt = e.parse("SHOW TABLES").unwrap().remove(0);
+    let exec = e.submit(QueryRequest::new(stmt).streamed());
+    let mut rows = exec.results().unwrap();
+    let mut n = 0;
+    while let Some(b) = rows.next().await {
+        n += b.num_rows();
+    }
+    assert!(n > 0);
+    assert_eq!(exec.wait().await.stats.rows, n as u64);
+}
+
+/// A reader that stops reading a streamed query cancels it (with the reason), and it is billed what it read;
+/// a failed query's stream ends without a schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_query_whose_reader_goes_away_is_cancelled() {
+    use owl::cost::QueryState;
+    use owl::engine::QueryRequest;
+    let f = Fixture::new();
+    let e = engine(&f);
+    // Far more batches than are computed ahead of the reader.
+    let stmt = e
+        .parse("SELECT value FROM generate_series(1, 5000000)")
+        .unwrap()
+        .remove(0);
+    let exec = e.submit(QueryRequest::new(stmt).streamed());
+    let mut rows = exec.results().unwrap();
+    let first = rows.next().await.expect("a first batch");
+    assert!(first.num_rows() > 0);
+    drop(rows);
+    let outcome = exec.wait().await;
+    let status = exec.status();
+    assert_eq!(status.state, QueryState::Cancelled);
+    assert_eq!(
+        status.state_reason.as_deref(),
+        Some(owl::engine::RESULTS_DROPPED_REASON)
+    );
+    assert!(outcome.stats.rows < 5_000_000, "{}", outcome.stats.rows);
+
+    let stmt = e.parse("SELECT nope FROM weblogs_csv").unwrap().remove(0);
+    let exec = e.submit(QueryRequest::new(stmt).streamed());
+    let mut rows = exec.results().unwrap();
+    assert!(rows.schema().await.is_none());
+    assert!(rows.next().await.is_none());
+    assert_eq!(exec.wait().await.stats.state, QueryState::Failed);
+}

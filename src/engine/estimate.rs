@@ -99,26 +99,14 @@ impl Engine {
             return Ok(free(kind));
         }
         let plan = bind_params(plan, params)?;
-        // A shared subquery (a CTE read twice) is priced once, as a run computes it once.
-        let (plan, computed) = crate::optimizer::computed_once::materialize(
-            &state,
-            plan,
-            crate::optimizer::computed_once::Mode::PlanOnly,
-        )
-        .await
-        .map_err(Error::from)?;
-        let mut physicals: Vec<_> = computed.into_iter().map(|c| c.physical).collect();
-        physicals.push(
-            state
-                .create_physical_plan(&plan)
-                .await
-                .map_err(Error::from)?,
-        );
-        let shape = scan_plan(&physicals);
+        // A shared subquery (a CTE read twice) is in the plan once, priced once, as a run computes it once.
+        let physical = state
+            .create_physical_plan(&plan)
+            .await
+            .map_err(Error::from)?;
+        let shape = scan_plan(&physical);
         let mut scans = Vec::new();
-        for physical in &physicals {
-            collect_scans(physical, &mut scans);
-        }
+        collect_scans(&physical, &mut scans);
         let mut bytes = 0;
         let mut files = 0;
         for config in scans {
@@ -204,13 +192,11 @@ impl Engine {
     }
 }
 
-/// What the file scans of a statement's physical plans (its shared subqueries' and its own) will read:
-/// distinct files (a file split across threads once) and file columns.
-pub(super) fn scan_plan(plans: &[Arc<dyn ExecutionPlan>]) -> ScanPlan {
+/// What the file scans of a statement's physical plan will read: distinct files (a file split across threads
+/// once) and file columns.
+pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
     let mut scans = Vec::new();
-    for plan in plans {
-        collect_scans(plan, &mut scans);
-    }
+    collect_scans(plan, &mut scans);
     let mut files = BTreeSet::new();
     let mut read = BTreeSet::new();
     let mut all = BTreeSet::new();
@@ -238,9 +224,8 @@ pub(super) fn scan_plan(plans: &[Arc<dyn ExecutionPlan>]) -> ScanPlan {
 }
 
 /// The Parquet row groups a run's scans read, of those the opened files hold, from the scans' metrics (after
-/// the run; over the statement's shared subqueries and itself); None when no plan has a Parquet scan or opened
-/// a row group.
-pub(super) fn row_groups(plans: &[Arc<dyn ExecutionPlan>]) -> Option<RowGroups> {
+/// the run); None when the plan has no Parquet scan or opened no row group.
+pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
     use datafusion::physical_plan::metrics::MetricValue;
     fn visit(plan: &Arc<dyn ExecutionPlan>, rg: &mut RowGroups) {
         if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
@@ -273,9 +258,7 @@ pub(super) fn row_groups(plans: &[Arc<dyn ExecutionPlan>]) -> Option<RowGroups> 
         }
     }
     let mut rg = RowGroups::default();
-    for plan in plans {
-        visit(plan, &mut rg);
-    }
+    visit(plan, &mut rg);
     (rg.total > 0).then_some(rg)
 }
 

@@ -4,7 +4,9 @@
 //! its [`Outcome`]. The CLI drives a query on its own task ([`Engine::queue`], [`QueryExecution::drive`]: one
 //! statement at a time, on the thread that waits for it); a server submits it to a thread of its own
 //! ([`Engine::submit`]). The handle polls ([`QueryExecution::status`]: state, timings, bytes so far), cancels,
-//! and waits for the outcome (the rows, the statistics, the bill).
+//! and waits for the outcome (the rows, the statistics, the bill). A request made [`QueryRequest::streamed`]
+//! hands its rows out as they are computed instead ([`QueryExecution::results`], a [`ResultStream`]), for the
+//! servers that send rows while a query runs; its outcome then has the statistics and the bill, not the rows.
 //!
 //! The invariant: a query leaves RUNNING exactly once, with its bill computed from what the meter counted
 //! after the reads still in flight have settled; a failed query always carries its error ([`Ending::Failed`]),
@@ -21,13 +23,19 @@ use serde::Serialize;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Athena's default work group, the one a query runs in unless told otherwise.
 pub const DEFAULT_WORKGROUP: &str = "primary";
 
 /// The reason a query stopped by its scan budget carries (as Athena words it).
 pub const BYTES_LIMIT_REASON: &str = "bytes scanned limit exceeded";
+
+/// The reason a streamed query ends with when its reader stopped reading (dropped its [`ResultStream`]).
+pub const RESULTS_DROPPED_REASON: &str = "the client stopped reading the results";
+
+/// How many batches a streamed query computes ahead of its reader.
+const STREAM_AHEAD: usize = 8;
 
 /// How a statement ended.
 #[derive(Debug)]
@@ -107,6 +115,8 @@ pub struct QueryRequest {
     /// The scan budget: past it the query is CANCELLED and billed exactly this many bytes.
     pub max_bytes: Option<u64>,
     pub workgroup: String,
+    /// Hand the rows out as they are computed ([`QueryExecution::results`]) rather than keep them.
+    pub stream_results: bool,
 }
 
 impl QueryRequest {
@@ -116,7 +126,14 @@ impl QueryRequest {
             params: Vec::new(),
             max_bytes: None,
             workgroup: DEFAULT_WORKGROUP.into(),
+            stream_results: false,
         }
+    }
+
+    /// Stream the rows ([`QueryExecution::results`]) instead of keeping them in the outcome.
+    pub fn streamed(mut self) -> Self {
+        self.stream_results = true;
+        self
     }
 
     pub fn with_params(mut self, params: &[(String, String)]) -> Self {
@@ -127,6 +144,109 @@ impl QueryRequest {
     pub fn with_max_bytes(mut self, max_bytes: Option<u64>) -> Self {
         self.max_bytes = max_bytes;
         self
+    }
+}
+
+/// The rows of a streamed query ([`QueryRequest::streamed`]): its schema once it is planned, then its batches as
+/// they are computed (a few ahead of the reader; a slow reader slows the query, it does not fill memory). The
+/// stream's end does not say how the query ended: [`QueryExecution::wait`] does, and rows of a query that failed
+/// or was cancelled stop short. Dropping the stream before its end cancels the query
+/// ([`RESULTS_DROPPED_REASON`]).
+#[derive(Debug)]
+pub struct ResultStream {
+    schema_rx: Option<oneshot::Receiver<SchemaRef>>,
+    schema: Option<SchemaRef>,
+    batches: mpsc::Receiver<RecordBatch>,
+}
+
+impl ResultStream {
+    /// The rows' schema, once the statement is planned; None when it ended before that (it failed to plan, or
+    /// was cancelled).
+    pub async fn schema(&mut self) -> Option<SchemaRef> {
+        if let Some(rx) = self.schema_rx.take() {
+            self.schema = rx.await.ok();
+        }
+        self.schema.clone()
+    }
+
+    /// The next batch; None when there are no more.
+    pub async fn next(&mut self) -> Option<RecordBatch> {
+        self.batches.recv().await
+    }
+}
+
+/// The engine's end of a [`ResultStream`].
+#[derive(Debug)]
+pub(crate) struct ResultSink {
+    schema: Option<oneshot::Sender<SchemaRef>>,
+    batches: mpsc::Sender<RecordBatch>,
+}
+
+impl ResultSink {
+    fn pair() -> (ResultSink, ResultStream) {
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(STREAM_AHEAD);
+        (
+            ResultSink {
+                schema: Some(schema_tx),
+                batches: tx,
+            },
+            ResultStream {
+                schema_rx: Some(schema_rx),
+                schema: None,
+                batches: rx,
+            },
+        )
+    }
+
+    /// The rows' schema, sent once.
+    pub(crate) fn schema(&mut self, schema: &SchemaRef) {
+        if let Some(tx) = self.schema.take() {
+            let _ = tx.send(Arc::clone(schema));
+        }
+    }
+
+    /// Send a batch, waiting while the reader is behind; false when the reader has gone.
+    pub(crate) async fn send(&self, batch: RecordBatch) -> bool {
+        self.batches.send(batch).await.is_ok()
+    }
+}
+
+/// What a statement produced, kept or streamed.
+#[derive(Debug)]
+pub(crate) struct Produced {
+    pub kind: StatementType,
+    pub schema: SchemaRef,
+    /// The rows, unless they were streamed.
+    pub batches: Vec<RecordBatch>,
+    pub rows: u64,
+    /// The reader of a streamed result went away before its end.
+    pub abandoned: bool,
+}
+
+impl Produced {
+    pub(crate) fn new(kind: StatementType, schema: SchemaRef) -> Self {
+        Produced {
+            kind,
+            schema,
+            batches: Vec::new(),
+            rows: 0,
+            abandoned: false,
+        }
+    }
+
+    /// Keep `batch`, or send it down `sink`; false when the reader of `sink` has gone (stop computing).
+    pub(crate) async fn push(&mut self, batch: RecordBatch, sink: Option<&ResultSink>) -> bool {
+        self.rows += batch.num_rows() as u64;
+        match sink {
+            Some(sink) => {
+                if !sink.send(batch).await {
+                    self.abandoned = true;
+                }
+            }
+            None => self.batches.push(batch),
+        }
+        !self.abandoned
     }
 }
 
@@ -168,8 +288,10 @@ struct Shared {
     times: Mutex<Times>,
     cancel: watch::Sender<bool>,
     outcome: watch::Sender<Option<Arc<Outcome>>>,
-    /// The engine and the request, until the query is driven.
-    pending: Mutex<Option<(Engine, QueryRequest)>>,
+    /// The engine, the request and where its rows go when streamed, until the query is driven.
+    pending: Mutex<Option<(Engine, QueryRequest, Option<ResultSink>)>>,
+    /// The reader's end of a streamed query, until [`QueryExecution::results`] takes it.
+    results: Mutex<Option<ResultStream>>,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +316,16 @@ impl QueryExecution {
         self.shared.cancel.send_replace(true);
     }
 
+    /// The rows of a streamed query ([`QueryRequest::streamed`]), to the first caller; None for a query that
+    /// keeps its rows, or when taken already.
+    pub fn results(&self) -> Option<ResultStream> {
+        self.shared
+            .results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     /// Its outcome, once it has ended.
     pub fn outcome(&self) -> Option<Arc<Outcome>> {
         self.shared.outcome.borrow().clone()
@@ -209,7 +341,7 @@ impl QueryExecution {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some((engine, request)) = pending else {
+        let Some((engine, request, sink)) = pending else {
             return self.wait().await;
         };
         let s = &self.shared;
@@ -227,6 +359,7 @@ impl QueryExecution {
                 Arc::clone(&s.meter),
                 cancelled,
                 &request.params,
+                sink,
             )
             .await;
         s.times.lock().unwrap_or_else(|p| p.into_inner()).completed =
@@ -292,6 +425,13 @@ impl Engine {
     /// A statement, QUEUED: it runs when its handle is driven ([`QueryExecution::drive`], on the caller's task,
     /// as the CLI does) or on a thread of its own ([`Engine::submit`]).
     pub fn queue(&self, request: QueryRequest) -> QueryExecution {
+        let (sink, results) = match request.stream_results {
+            true => {
+                let (sink, stream) = ResultSink::pair();
+                (Some(sink), Some(stream))
+            }
+            false => (None, None),
+        };
         QueryExecution {
             shared: Arc::new(Shared {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -304,7 +444,8 @@ impl Engine {
                 times: Mutex::new(Times::default()),
                 cancel: watch::channel(false).0,
                 outcome: watch::channel(None).0,
-                pending: Mutex::new(Some((self.clone(), request))),
+                pending: Mutex::new(Some((self.clone(), request, sink))),
+                results: Mutex::new(results),
             }),
         }
     }
@@ -321,7 +462,8 @@ impl Engine {
     }
 
     /// Run one statement here, to its end: what every [`QueryExecution`] runs. `cancel` resolving cancels it
-    /// (CANCELLED, billed for what it read), as does `meter` passing its limit.
+    /// (CANCELLED, billed for what it read), as does `meter` passing its limit, or the reader of `sink` going
+    /// away. With a `sink` the rows go there, as they are computed, not into the outcome.
     pub(crate) async fn run(
         &self,
         stmt: &Statement,
@@ -329,26 +471,42 @@ impl Engine {
         meter: Arc<Meter>,
         cancel: impl Future<Output = ()>,
         params: &[(String, String)],
+        sink: Option<ResultSink>,
     ) -> Outcome {
         let started = Instant::now();
         let sql = stmt.to_string();
-        let run = self.plan_and_collect(stmt, Arc::clone(&meter), params);
+        let mut sink = sink;
+        let run = self.plan_and_collect(stmt, Arc::clone(&meter), params, sink.as_mut());
         let over_budget = || Ending::Cancelled {
             reason: Some(BYTES_LIMIT_REASON.to_string()),
         };
         // Biased: a cancel or an exceeded budget wins over a run that is also ready.
-        let (ending, kind, schema, batches) = tokio::select! {
+        let nothing = |kind| Produced::new(kind, empty_schema());
+        let (ending, produced) = tokio::select! {
             biased;
-            () = cancel => (Ending::Cancelled { reason: None }, StatementType::Dml, empty_schema(), vec![]),
-            () = meter.over_limit() => (over_budget(), StatementType::Dml, empty_schema(), vec![]),
+            () = cancel => (Ending::Cancelled { reason: None }, nothing(StatementType::Dml)),
+            () = meter.over_limit() => (over_budget(), nothing(StatementType::Dml)),
             r = run => match r {
                 // Reads run on tasks of their own: a query can finish in the same instant it crosses its
                 // budget. Over budget is cancelled, whichever came first (as an Athena workgroup limit).
-                Ok(_) if meter.is_over_limit() => (over_budget(), StatementType::Dml, empty_schema(), vec![]),
-                Ok((kind, schema, batches)) => (Ending::Succeeded, kind, schema, batches),
-                Err((kind, e)) => (Ending::Failed(e), kind, empty_schema(), vec![]),
+                Ok(_) if meter.is_over_limit() => (over_budget(), nothing(StatementType::Dml)),
+                Ok(p) if p.abandoned => (
+                    Ending::Cancelled { reason: Some(RESULTS_DROPPED_REASON.to_string()) },
+                    Produced { batches: vec![], ..p },
+                ),
+                Ok(p) => (Ending::Succeeded, p),
+                Err((kind, e)) => (Ending::Failed(e), nothing(kind)),
             },
         };
+        // The reader's stream ends here, before the outcome is known to waiters.
+        drop(sink);
+        let Produced {
+            kind,
+            schema,
+            batches,
+            rows,
+            ..
+        } = produced;
         let state = ending.state();
         // Remote responses still arriving (a LIMIT that stopped early, a cancel) are what the store sent: wait for
         // them, briefly when the user cancelled, so the bill includes them.
@@ -370,7 +528,6 @@ impl Engine {
             cost_usd,
             ..
         } = self.settings().cost.bill(billable, state, kind);
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         Outcome {
             sql,
             schema,

@@ -9,16 +9,18 @@
 //! Every statement runs in a fresh `SessionContext` cloned from the base state, with its own `RuntimeEnv`: its
 //! own meter-charging store registry and its own (empty) list, statistics and footer caches. So a query's
 //! bytes never depend on what ran before it (Athena has no cross-query cache), and two concurrent queries never
-//! share counts. Statements the registry owns are `crate::sql`'s; everything else is DataFusion's, after
-//! `optimizer::computed_once` has computed once each CTE the statement reads more than once.
+//! share counts. Statements the registry owns are `crate::sql`'s; everything else is DataFusion's, planned with
+//! owl's rules and nodes (`crate::optimizer::query_planner`).
 
 pub(crate) mod estimate;
 mod execution;
 
 pub use execution::{
     BYTES_LIMIT_REASON, DEFAULT_WORKGROUP, Ending, Outcome, QueryExecution, QueryRequest,
-    QueryStats, QueryStatus,
+    QueryStats, QueryStatus, RESULTS_DROPPED_REASON, ResultStream,
 };
+
+use execution::{Produced, ResultSink};
 
 use crate::catalog::Registry;
 use crate::catalog::provider::RegistryCatalog;
@@ -101,6 +103,7 @@ impl Engine {
             .with_default_features()
             .with_optimizer_rules(crate::optimizer::logical_rules())
             .with_physical_optimizer_rules(crate::optimizer::physical_rules())
+            .with_query_planner(crate::optimizer::query_planner())
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         Ok(Engine {
@@ -221,22 +224,23 @@ impl Engine {
         params: &[(String, String)],
     ) -> Outcome {
         let id = uuid::Uuid::new_v4().to_string();
-        self.run(stmt, &id, meter, cancel, params).await
+        self.run(stmt, &id, meter, cancel, params, None).await
     }
 
-    /// Plan `stmt` and collect its rows (or run it, if owl's statements own it).
+    /// Plan `stmt` and collect its rows, or send them down `sink` as they come (or run it, if owl's statements
+    /// own it).
     async fn plan_and_collect(
         &self,
         stmt: &Statement,
         meter: Arc<Meter>,
         params: &[(String, String)],
-    ) -> std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>
-    {
+        mut sink: Option<&mut ResultSink>,
+    ) -> std::result::Result<Produced, (StatementType, Error)> {
         let ctx = self
             .query_context(Arc::clone(&meter))
             .map_err(|e| (StatementType::Dml, e))?;
         if let Some(r) = crate::sql::commands::try_execute(self, &ctx, stmt).await {
-            return r;
+            return deliver(r, sink).await;
         }
         let state = ctx.state();
         let plan = match state.statement_to_plan(stmt.clone()).await {
@@ -250,55 +254,33 @@ impl Engine {
         let kind = classify(&plan);
         let plan = bind_params(plan, params).map_err(|e| (kind, e))?;
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
-            return crate::sql::commands::create_external_table(self, &ctx, cmd).await;
+            let r = crate::sql::commands::create_external_table(self, &ctx, cmd).await;
+            return deliver(r, sink).await;
         }
         let is_set = matches!(
             &plan,
             LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_))
         );
         let result = async {
-            let mut batches = Vec::new();
-            // EXPLAIN shows the shared subqueries' plans first, then the statement's over their results.
-            let plan = match &plan {
-                LogicalPlan::Explain(e) => {
-                    match crate::optimizer::computed_once::explain(&state, e).await? {
-                        Some((main, parts)) => {
-                            for (alias, part) in parts {
-                                let df = ctx.execute_logical_plan(part).await?;
-                                batches.extend(crate::optimizer::computed_once::label_explain(
-                                    &alias,
-                                    df.collect().await?,
-                                )?);
-                            }
-                            main
-                        }
-                        None => plan,
-                    }
-                }
-                _ => plan,
-            };
-            // Shared subqueries (a CTE read twice) run first, once each; the statement then reads their results.
-            let (plan, computed) = crate::optimizer::computed_once::materialize(
-                &state,
-                plan,
-                crate::optimizer::computed_once::Mode::Execute,
-            )
-            .await?;
-            let mut physicals: Vec<_> = computed.into_iter().map(|c| c.physical).collect();
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await?;
-            physicals.push(Arc::clone(&physical));
-            meter.set_plan(estimate::scan_plan(&physicals));
+            meter.set_plan(estimate::scan_plan(&physical));
+            if let Some(sink) = sink.as_deref_mut() {
+                sink.schema(&schema);
+            }
+            let mut produced = Produced::new(kind, schema);
             let mut stream =
                 datafusion::physical_plan::execute_stream(Arc::clone(&physical), ctx.task_ctx())?;
             while let Some(b) = stream.next().await {
-                batches.push(b?);
+                if !produced.push(b?, sink.as_deref()).await {
+                    break;
+                }
             }
-            if let Some(rg) = estimate::row_groups(&physicals) {
+            if let Some(rg) = estimate::row_groups(&physical) {
                 meter.set_row_groups(rg);
             }
-            Ok::<_, DataFusionError>((schema, batches))
+            Ok::<_, DataFusionError>(produced)
         }
         .await
         .map_err(|e| (kind, Error::from(e)))?;
@@ -310,7 +292,7 @@ impl Engine {
                 .with_config(config)
                 .build();
         }
-        Ok((kind, result.0, result.1))
+        Ok(result)
     }
 
     /// Why a remote path (`s3://...`) cannot be listed, if the store says so (no bucket, no credentials, ...).
@@ -463,6 +445,25 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .filter(|(d, _)| *d > 0 && *d <= name.len().div_ceil(3).max(1))
         .min()
         .map(|(_, c)| c.to_string())
+}
+
+/// The rows of a statement owl ran itself, kept or sent down `sink`.
+async fn deliver(
+    r: std::result::Result<(StatementType, SchemaRef, Vec<RecordBatch>), (StatementType, Error)>,
+    sink: Option<&mut ResultSink>,
+) -> std::result::Result<Produced, (StatementType, Error)> {
+    let (kind, schema, batches) = r?;
+    let mut sink = sink;
+    if let Some(sink) = sink.as_deref_mut() {
+        sink.schema(&schema);
+    }
+    let mut produced = Produced::new(kind, schema);
+    for b in batches {
+        if !produced.push(b, sink.as_deref()).await {
+            break;
+        }
+    }
+    Ok(produced)
 }
 
 /// Where the planner says an error is in the statement's text (its diagnostic's span).

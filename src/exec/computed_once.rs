@@ -1,73 +1,261 @@
-//! `ComputedOnceExec`: where a statement reads a shared subquery's result (see `optimizer::computed_once`). As
-//! planned for an estimate or EXPLAIN, the subquery is not run: [`Pending`] is a table of its schema and
-//! estimated size, and its scan cannot be executed.
+//! The nodes of a statement whose common subqueries are computed once (the rule: `optimizer::computed_once`).
+//!
+//! - [`ComputeSharedExec`] sits on top of the statement. Its children are each shared subquery's plan, then the
+//!   statement's; each of its partitions first makes sure every shared subquery has been run (the first
+//!   partition to get there runs it, the others wait for its result), then streams the statement.
+//! - [`ComputedOnceExec`] is where the statement reads a shared subquery: a leaf that streams the kept result.
+//!
+//! They meet in a [`SharedResult`]: the subquery's name, the schema its readers show, the planner's estimate of
+//! its size (for joins planned over it), and once run, its batches.
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::statistics::StatisticsArgs;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     SendableRecordBatchStream,
 };
-use std::sync::Arc;
+use futures::TryStreamExt;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
-/// A shared subquery that is planned but not run (estimates and EXPLAIN): a table of its schema and estimated
-/// size whose scan cannot be executed.
+/// A shared subquery's result, as its readers and the node that computes it share it.
 #[derive(Debug)]
-pub struct Pending {
+pub struct SharedResult {
+    /// The subquery's name (a CTE's).
     pub alias: String,
+    /// The schema its readers show (the subquery's, as the statement was planned against it).
     pub schema: SchemaRef,
-    pub stats: Arc<Statistics>,
+    /// The planner's estimate of its size, set when the statement is planned.
+    stats: Mutex<Option<Arc<Statistics>>>,
+    /// Its batches, per partition of the plan that ran it; an error is kept too, so that it runs once either way.
+    batches: OnceCell<Kept>,
 }
 
-#[async_trait::async_trait]
-impl TableProvider for Pending {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+/// A shared subquery's batches per partition, or the error that stopped it.
+type Kept = std::result::Result<Arc<Vec<Vec<RecordBatch>>>, Arc<DataFusionError>>;
+
+impl SharedResult {
+    pub fn new(alias: String, schema: SchemaRef) -> Self {
+        SharedResult {
+            alias,
+            schema,
+            stats: Mutex::new(None),
+            batches: OnceCell::new(),
+        }
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
+    /// Keep the planner's estimate of the result's size.
+    pub fn set_estimate(&self, stats: Statistics) {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(stats.to_inexact()));
     }
 
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let schema = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => Arc::clone(&self.schema),
+    fn estimate(&self) -> Arc<Statistics> {
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| Arc::new(Statistics::new_unknown(&self.schema)))
+    }
+
+    /// Run `plan` (the subquery) unless it has run (or is running: then wait for it), and keep its batches.
+    async fn compute(&self, plan: Arc<dyn ExecutionPlan>, context: Arc<TaskContext>) -> Result<()> {
+        let schema = Arc::clone(&self.schema);
+        let kept = self
+            .batches
+            .get_or_init(|| async move {
+                let parts = datafusion::physical_plan::collect_partitioned(plan, context).await?;
+                let parts = parts
+                    .into_iter()
+                    .map(|batches| {
+                        batches
+                            .into_iter()
+                            .map(|b| conform(&schema, b))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(parts))
+            })
+            .await;
+        match kept {
+            Ok(_) => Ok(()),
+            Err(e) => Err(DataFusionError::Shared(Arc::clone(e))),
+        }
+    }
+}
+
+/// `batch` with the readers' schema: its names and nullability, and its types where planning chose another
+/// representation of the same values.
+fn conform(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch> {
+    if batch.schema_ref() == schema {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(Arc::clone(c))
+            } else {
+                arrow::compute::cast(c, f.data_type()).map_err(DataFusionError::from)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// Runs each shared subquery (its first children) once, then the statement (its last child).
+#[derive(Debug)]
+pub struct ComputeSharedExec {
+    shared: Vec<Arc<SharedResult>>,
+    children: Vec<Arc<dyn ExecutionPlan>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl ComputeSharedExec {
+    /// `inputs`: one plan per entry of `shared`, in the order they are to run (a subquery that reads another
+    /// after it), then the statement.
+    pub fn try_new(
+        shared: Vec<Arc<SharedResult>>,
+        inputs: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Self> {
+        let Some(main) = inputs.last() else {
+            return Err(DataFusionError::Internal(
+                "ComputeSharedExec without a statement".into(),
+            ));
         };
-        let stats = self.stats.as_ref().clone().project(projection);
-        Ok(Arc::new(ComputedOnceExec {
-            alias: self.alias.clone(),
+        if inputs.len() != shared.len() + 1 {
+            return Err(DataFusionError::Internal(format!(
+                "ComputeSharedExec: {} shared subqueries, {} plans",
+                shared.len(),
+                inputs.len()
+            )));
+        }
+        Ok(ComputeSharedExec {
+            properties: Arc::clone(main.properties()),
+            shared,
+            children: inputs,
+        })
+    }
+}
+
+impl DisplayAs for ComputeSharedExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let names: Vec<&str> = self.shared.iter().map(|s| s.alias.as_str()).collect();
+        write!(
+            f,
+            "ComputeSharedExec: {} once each, then the statement",
+            names.join(", ")
+        )
+    }
+}
+
+impl ExecutionPlan for ComputeSharedExec {
+    fn name(&self) -> &str {
+        "ComputeSharedExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.children.iter().collect()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    // The statement's rows pass through unchanged and in order; nothing may be put between this node and its
+    // children (a repartition of the statement would undo its ORDER BY; a sort removed from a subquery under
+    // its LIMIT would change what it keeps).
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true; self.children.len()]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false; self.children.len()]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(ComputeSharedExec::try_new(
+            self.shared.clone(),
+            children,
+        )?))
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        Ok(input_stats
+            .last()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Statistics::new_unknown(&self.schema()))))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let shared = self.shared.clone();
+        let mut inputs = self.children.clone();
+        let Some(main) = inputs.pop() else {
+            return Err(DataFusionError::Internal(
+                "ComputeSharedExec without a statement".into(),
+            ));
+        };
+        let run = async move {
+            for (result, input) in shared.iter().zip(inputs) {
+                result.compute(input, Arc::clone(&context)).await?;
+            }
+            main.execute(partition, context)
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            futures::stream::once(run).try_flatten(),
+        )))
+    }
+}
+
+/// Where the statement reads a shared subquery's result: a leaf that streams what [`ComputeSharedExec`] kept.
+#[derive(Debug)]
+pub struct ComputedOnceExec {
+    shared: Arc<SharedResult>,
+    properties: Arc<PlanProperties>,
+}
+
+impl ComputedOnceExec {
+    /// A reader of `shared` in `partitions` partitions (the kept partitions are dealt out among them).
+    pub fn new(shared: Arc<SharedResult>, partitions: usize) -> Self {
+        ComputedOnceExec {
             properties: Arc::new(PlanProperties::new(
-                EquivalenceProperties::new(schema),
-                Partitioning::UnknownPartitioning(1),
+                EquivalenceProperties::new(Arc::clone(&shared.schema)),
+                Partitioning::UnknownPartitioning(partitions.max(1)),
                 EmissionType::Incremental,
                 Boundedness::Bounded,
             )),
-            stats: Arc::new(stats),
-        }))
+            shared,
+        }
     }
-}
-
-/// The scan of a [`Pending`] subquery: shown by EXPLAIN as where its computed result is read.
-#[derive(Debug)]
-struct ComputedOnceExec {
-    alias: String,
-    properties: Arc<PlanProperties>,
-    stats: Arc<Statistics>,
 }
 
 impl DisplayAs for ComputedOnceExec {
@@ -75,7 +263,7 @@ impl DisplayAs for ComputedOnceExec {
         write!(
             f,
             "ComputedOnceExec: {} (its result, from memory)",
-            self.alias
+            self.shared.alias
         )
     }
 }
@@ -112,17 +300,35 @@ impl ExecutionPlan for ComputedOnceExec {
         _input_stats: &[Arc<Statistics>],
         _args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        Ok(Arc::clone(&self.stats))
+        Ok(self.shared.estimate())
     }
 
     fn execute(
         &self,
-        _partition: usize,
+        partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        Err(DataFusionError::Internal(format!(
-            "the shared subquery `{}` was planned for an estimate, not run",
-            self.alias
-        )))
+        let partitions = self.properties.partitioning.partition_count();
+        let batches: Vec<RecordBatch> = match self.shared.batches.get() {
+            Some(Ok(parts)) => parts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % partitions == partition)
+                .flat_map(|(_, p)| p.iter().cloned())
+                .collect(),
+            Some(Err(e)) => return Err(DataFusionError::Shared(Arc::clone(e))),
+            None => {
+                return Err(DataFusionError::Internal(format!(
+                    "the shared subquery `{}` is read before it was computed (a plan without its \
+                     ComputeSharedExec above)",
+                    self.shared.alias
+                )));
+            }
+        };
+        Ok(Box::pin(MemoryStream::try_new(
+            batches,
+            Arc::clone(&self.shared.schema),
+            None,
+        )?))
     }
 }

@@ -5,6 +5,9 @@
 //!   streamed (rule: `optimizer::physical::streamed_not_in`).
 //! - `collect_keys`: [`collect_keys::CollectKeysExec`], a hash join's build-side keys gathered into a bitmap as
 //!   they stream by (rule: `optimizer::physical::join_key_bitmaps`).
+//! - `computed_once`: [`computed_once::ComputeSharedExec`], which runs a statement's shared subqueries once
+//!   each before the statement, and [`computed_once::ComputedOnceExec`], where the statement reads one (rule:
+//!   `optimizer::computed_once`).
 //! - `row_filter_choice`: [`row_filter_choice::RowFilterChoiceExec`], a Parquet scan that decides at run time
 //!   whether its run-time filters are applied row by row (rule: `optimizer::physical::dynamic_row_filters`).
 //! - `expr`: physical expressions: key sets and key hints, in-turn conjunctions, batch-checked decimals,

@@ -11,7 +11,8 @@
 //!
 //! | rule (as plans name it)        | phase    | runs                         | `owl.*` switches |
 //! |--------------------------------|----------|------------------------------|------------------|
-//! | `owl_computed_once`            | planning | before DataFusion plans      | `materialize_ctes` |
+//! | `owl_computed_once`            | logical  | first of all                 | `materialize_ctes` |
+//! | `owl_computed_once_first`      | physical | first of all                 | `materialize_ctes` |
 //! | `owl_bitmap_count_distinct`    | logical  | after `push_down_filter`     | `bitmap_count_distinct` |
 //! | `owl_join_order`               | logical  | after the rule above         | `join_reordering` |
 //! | `owl_streamed_not_in`          | physical | after `join_selection`       | `streamed_not_in` |
@@ -49,8 +50,8 @@ pub type PhysicalRule = Arc<dyn PhysicalOptimizerRule + Send + Sync>;
 /// Where an owl rule runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
-    /// Before DataFusion plans the statement (it runs parts of the statement first).
-    BeforePlanning,
+    /// Before every DataFusion rule.
+    First,
     /// Right after the named DataFusion rule, or after the owl rule listed before it with the same anchor.
     After(&'static str),
     /// After every DataFusion rule, in the list's order.
@@ -60,8 +61,6 @@ pub enum Place {
 /// How a rule is made.
 #[derive(Clone, Copy)]
 pub enum Make {
-    /// Not an optimizer rule: a step of the query lifecycle (`engine`), listed here for its switch.
-    Step,
     Logical(fn() -> LogicalRule),
     Physical(fn() -> PhysicalRule),
 }
@@ -78,12 +77,18 @@ pub struct Rule {
 }
 
 /// Every owl rule, in the order it runs (see the module's table).
-pub const RULES: [Rule; 8] = [
+pub const RULES: [Rule; 9] = [
     Rule {
         name: "owl_computed_once",
-        place: Place::BeforePlanning,
+        place: Place::First,
         switches: &["materialize_ctes"],
-        make: Make::Step,
+        make: Make::Logical(|| Arc::new(computed_once::ComputedOnce)),
+    },
+    Rule {
+        name: "owl_computed_once_first",
+        place: Place::First,
+        switches: &["materialize_ctes"],
+        make: Make::Physical(|| Arc::new(computed_once::SharedBeforeSubqueries)),
     },
     Rule {
         name: "owl_bitmap_count_distinct",
@@ -164,6 +169,11 @@ pub fn physical_rules() -> Vec<PhysicalRule> {
     place(PhysicalOptimizer::new().rules, owl, |r| r.name())
 }
 
+/// DataFusion's physical planner with the planner of owl's logical nodes (`computed_once`'s).
+pub fn query_planner() -> Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync> {
+    Arc::new(computed_once::OwlQueryPlanner)
+}
+
 /// A made rule behind its switches, at its place.
 fn switched<R: ?Sized>((rule, made): (&Rule, Arc<R>)) -> (Place, Arc<Switched<R>>) {
     let switched = Switched {
@@ -237,14 +247,20 @@ fn place<R: ?Sized>(
     name: impl Fn(&R) -> &str,
 ) -> Vec<Arc<R>> {
     let mut placed: Vec<(&'static str, usize)> = Vec::new();
+    let mut first = 0;
     for (at, rule) in owl {
+        if at == Place::First {
+            rules.insert(first, rule);
+            first += 1;
+            continue;
+        }
         let anchor = match at {
             Place::After(anchor) => rules.iter().position(|r| name(r) == anchor).map(|i| {
                 let after = placed.iter().filter(|(a, _)| *a == anchor).count();
                 placed.push((anchor, i));
                 i + 1 + after
             }),
-            Place::Last | Place::BeforePlanning => None,
+            Place::Last | Place::First => None,
         };
         match anchor {
             Some(i) => rules.insert(i, rule),
@@ -259,16 +275,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_switch_is_listed_once() {
+    fn every_switch_is_listed() {
+        // A switch may turn off a rule's logical and physical halves; not two rules of one phase.
+        for phase in ["logical", "physical"] {
+            let mut listed: Vec<&str> = RULES
+                .iter()
+                .filter(|r| match r.make {
+                    Make::Logical(_) => phase == "logical",
+                    Make::Physical(_) => phase == "physical",
+                })
+                .flat_map(|r| r.switches.iter().copied())
+                .collect();
+            listed.sort();
+            let before = listed.len();
+            listed.dedup();
+            assert_eq!(
+                before,
+                listed.len(),
+                "a switch listed twice in the {phase} rules"
+            );
+        }
         let mut listed: Vec<&str> = RULES
             .iter()
             .flat_map(|r| r.switches.iter().copied())
             .chain(READER_SWITCHES.iter().map(|(s, _)| *s))
             .collect();
         listed.sort();
-        let before = listed.len();
         listed.dedup();
-        assert_eq!(before, listed.len(), "a switch listed twice");
         let mut settings: Vec<String> = crate::config::options::names();
         settings.sort();
         assert_eq!(listed, settings);
@@ -284,7 +317,6 @@ mod tests {
                 .filter(|r| match r.make {
                     Make::Logical(_) => phase == "logical",
                     Make::Physical(_) => phase == "physical",
-                    Make::Step => false,
                 })
                 .map(|r| r.name)
                 .collect();
@@ -310,7 +342,11 @@ mod tests {
                         "{} runs after every DataFusion rule",
                         rule.name
                     ),
-                    Place::BeforePlanning => unreachable!("steps are not rules"),
+                    Place::First => assert!(
+                        names[..at].iter().all(|n| n.starts_with("owl_")),
+                        "{} runs before every DataFusion rule",
+                        rule.name
+                    ),
                 }
             }
         }

@@ -300,14 +300,6 @@ impl Query {
         let select = Statement::Statement(Box::new(Sql::Query(Box::new(query.clone()))));
         let state = ctx.state();
         let plan = state.statement_to_plan(select).await.map_err(Error::from)?;
-        // A CTE the query reads twice is computed once, as in a plain query.
-        let (plan, _) = crate::optimizer::computed_once::materialize(
-            &state,
-            plan,
-            crate::optimizer::computed_once::Mode::Execute,
-        )
-        .await
-        .map_err(Error::from)?;
         let mut df = ctx.execute_logical_plan(plan).await.map_err(Error::from)?;
         let names: Vec<String> = df
             .schema()
