@@ -42,7 +42,7 @@ pub struct Bounds {
 pub type FileBounds = BTreeMap<String, Bounds>;
 
 /// Whether a column of this type keeps a minimum and maximum.
-pub fn keeps_range(dt: &DataType) -> bool {
+pub(crate) fn keeps_range(dt: &DataType) -> bool {
     dt.is_integer()
         || dt.is_floating()
         || matches!(
@@ -60,7 +60,7 @@ pub fn keeps_range(dt: &DataType) -> bool {
 
 /// The bounds of every top-level column of a Parquet file, from its footer's row-group statistics. A bound
 /// is left out when a row group holding values has none (writers may skip statistics).
-pub fn from_parquet(md: &ParquetMetaData, schema: &Schema) -> FileBounds {
+pub(crate) fn from_parquet(md: &ParquetMetaData, schema: &Schema) -> FileBounds {
     let groups = md.row_groups();
     let mut out = FileBounds::new();
     for field in schema.fields() {
@@ -247,7 +247,7 @@ pub fn merge_files(
 
 /// A table's statistics after files were added to it (`new`: the table as the crawl now sees it, its statistics
 /// those of the `new_rows` rows of the added files): the old table's merged with the new files'.
-pub fn merge_tables(
+pub(crate) fn merge_tables(
     old: &TableDef,
     new: &TableDef,
     new_rows: Option<u64>,
@@ -300,7 +300,7 @@ fn as_bounds(
 }
 
 /// A file time as the registry writes it (`TableStats::last_modified`): RFC 3339, milliseconds, UTC.
-pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -308,7 +308,7 @@ pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 /// the partition's, which hold for each of its files; marked exact, as DataFusion prunes by exact bounds only
 /// (a bound that holds is all pruning needs; no answer is taken from file statistics). A null count is the
 /// file's when the partition is the file, or when the partition has none.
-pub fn file_bounds(stats: &ColumnStats, dt: &DataType, one: bool) -> ColumnStatistics {
+pub(crate) fn file_bounds(stats: &ColumnStats, dt: &DataType, one: bool) -> ColumnStatistics {
     let mut c = ColumnStatistics::new_unknown();
     if let Some((lo, hi)) = range(stats, dt) {
         c.min_value = Precision::Exact(lo);
@@ -330,7 +330,7 @@ fn range(stats: &ColumnStats, dt: &DataType) -> Option<(ScalarValue, ScalarValue
 }
 
 /// A value as the registry writes it: the text a cast to string gives.
-pub fn to_text(v: &ScalarValue) -> Option<String> {
+pub(crate) fn to_text(v: &ScalarValue) -> Option<String> {
     if v.is_null() {
         return None;
     }
@@ -343,7 +343,7 @@ pub fn to_text(v: &ScalarValue) -> Option<String> {
 
 /// A registry value read back as `dt`; None when it does not parse (the registry was edited by hand, or the
 /// column's type changed): a missing statistic, never an error.
-pub fn from_text(s: &str, dt: &DataType) -> Option<ScalarValue> {
+pub(crate) fn from_text(s: &str, dt: &DataType) -> Option<ScalarValue> {
     if !keeps_range(dt) {
         return None;
     }
@@ -354,7 +354,7 @@ pub fn from_text(s: &str, dt: &DataType) -> Option<ScalarValue> {
 
 /// What DataFusion gets for a column: everything inexact; the null count scaled by `share`, the part of the
 /// table's bytes the scan keeps.
-pub fn to_datafusion(stats: &ColumnStats, dt: &DataType, share: f64) -> ColumnStatistics {
+pub(crate) fn to_datafusion(stats: &ColumnStats, dt: &DataType, share: f64) -> ColumnStatistics {
     let mut c = ColumnStatistics::new_unknown();
     if let Some((lo, hi)) = range(stats, dt) {
         c.min_value = Precision::Inexact(lo);

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use url::Url;
 
 /// Every object under the folder `url` (`shown` names it in errors): the store's prefix and its listing.
-pub async fn list_under(
+pub(crate) async fn list_under(
     store: &dyn object_store::ObjectStore,
     url: &Url,
     shown: &str,
@@ -28,7 +28,7 @@ pub async fn list_under(
 
 /// Resolve a table or partition location to a folder URL (always ending in `/`).
 /// `base` is the folder relative local paths hang from.
-pub fn resolve_dir(location: &str, base: &Path) -> Result<Url> {
+pub(crate) fn resolve_dir(location: &str, base: &Path) -> Result<Url> {
     let mut url = resolve(location, base)?;
     if !url.path().ends_with('/') {
         let p = format!("{}/", url.path());
@@ -38,7 +38,7 @@ pub fn resolve_dir(location: &str, base: &Path) -> Result<Url> {
 }
 
 /// Resolve a location (file or folder) to a URL.
-pub fn resolve(location: &str, base: &Path) -> Result<Url> {
+pub(crate) fn resolve(location: &str, base: &Path) -> Result<Url> {
     let bad = |reason: String| Error::InvalidLocation {
         location: location.into(),
         reason,
@@ -65,7 +65,7 @@ pub fn resolve(location: &str, base: &Path) -> Result<Url> {
 }
 
 /// Join a partition location onto its table's folder URL.
-pub fn join_partition(table: &Url, partition: &str, base: &Path) -> Result<Url> {
+pub(crate) fn join_partition(table: &Url, partition: &str, base: &Path) -> Result<Url> {
     if partition.contains("://") || Path::new(partition).is_absolute() {
         return resolve_dir(partition, base);
     }
@@ -82,7 +82,7 @@ pub fn join_partition(table: &Url, partition: &str, base: &Path) -> Result<Url> 
 /// How to write a location the user typed (relative to the working folder) into the registry: URLs as they
 /// are; local paths relative to `registry_dir` when they live under the registry's parent folder (the
 /// repository, typically), absolute otherwise.
-pub fn for_registry(user_location: &str, registry_dir: &Path) -> Result<String> {
+pub(crate) fn for_registry(user_location: &str, registry_dir: &Path) -> Result<String> {
     if user_location.contains("://") {
         resolve(user_location, Path::new("/"))?;
         return Ok(user_location.to_string());
@@ -108,7 +108,7 @@ pub fn for_registry(user_location: &str, registry_dir: &Path) -> Result<String> 
 }
 
 /// The path segments of an object below a prefix `depth` segments deep.
-pub fn segments_below(location: &object_store::path::Path, depth: usize) -> Vec<String> {
+pub(crate) fn segments_below(location: &object_store::path::Path, depth: usize) -> Vec<String> {
     location
         .parts()
         .skip(depth)
@@ -118,7 +118,7 @@ pub fn segments_below(location: &object_store::path::Path, depth: usize) -> Vec<
 
 /// Athena's rule, shared by queries and the crawler: a file is ignored when any segment of its path below the
 /// table (or crawl) location starts with `_` or `.` (`_SUCCESS`, `_temporary/`, `.crc`, `.DS_Store`).
-pub fn is_hidden<S: AsRef<str>>(segments: &[S]) -> bool {
+pub(crate) fn is_hidden<S: AsRef<str>>(segments: &[S]) -> bool {
     segments.iter().any(|p| {
         let p = p.as_ref();
         p.starts_with('_') || p.starts_with('.')
@@ -126,7 +126,7 @@ pub fn is_hidden<S: AsRef<str>>(segments: &[S]) -> bool {
 }
 
 /// Lexical normalisation: drop `.`, fold `..` (the path need not exist).
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

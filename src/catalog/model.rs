@@ -86,7 +86,7 @@ impl PartitionStats {
 
     /// The statistics, or None when the registry file holds something else there (edited by hand): a
     /// missing statistic, never an error.
-    pub fn get(&self) -> Option<TableStats> {
+    pub(crate) fn get(&self) -> Option<TableStats> {
         serde_json::from_str(self.0.get()).ok()
     }
 }
@@ -171,7 +171,7 @@ impl FormatSpec {
     /// The table properties Glue writes for this format, the one place owl writes them (crawler, DDL, CTAS):
     /// `classification`; `compressionType` for row formats (columnar files compress inside, never as a whole
     /// file); for CSV, `delimiter` and `skip.header.line.count`.
-    pub fn glue_properties(&self) -> BTreeMap<String, String> {
+    pub(crate) fn glue_properties(&self) -> BTreeMap<String, String> {
         let mut properties = BTreeMap::new();
         properties.insert("classification".into(), self.classification.as_str().into());
         if !matches!(
@@ -198,19 +198,19 @@ impl FormatSpec {
             json_array: false,
         }
     }
-    pub fn orc() -> Self {
+    pub(crate) fn orc() -> Self {
         FormatSpec {
             classification: Classification::Orc,
             ..FormatSpec::parquet()
         }
     }
-    pub fn avro() -> Self {
+    pub(crate) fn avro() -> Self {
         FormatSpec {
             classification: Classification::Avro,
             ..FormatSpec::parquet()
         }
     }
-    pub fn json(compression: Compression) -> Self {
+    pub(crate) fn json(compression: Compression) -> Self {
         FormatSpec {
             classification: Classification::Json,
             compression,
@@ -218,7 +218,7 @@ impl FormatSpec {
             json_array: false,
         }
     }
-    pub fn csv(compression: Compression, csv: CsvOptions) -> Self {
+    pub(crate) fn csv(compression: Compression, csv: CsvOptions) -> Self {
         FormatSpec {
             classification: Classification::Csv,
             compression,
@@ -241,7 +241,7 @@ pub enum Classification {
 }
 
 impl Classification {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Classification::Csv => "csv",
             Classification::Json => "json",
@@ -265,7 +265,7 @@ pub enum Compression {
 }
 
 impl Compression {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Compression::None => "none",
             Compression::Gzip => "gzip",
@@ -327,7 +327,7 @@ impl TableDef {
     }
 
     /// The schema-defining part of the table: a change here makes a new version.
-    pub fn snapshot(&self, version_id: String) -> TableVersion {
+    pub(crate) fn snapshot(&self, version_id: String) -> TableVersion {
         TableVersion {
             version_id,
             location: self.location.clone(),

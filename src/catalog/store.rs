@@ -34,7 +34,7 @@ pub struct Registry {
 }
 
 /// Glue's naming rules: 1-255 characters of `[a-z0-9_]`.
-pub fn validate_name(kind: &'static str, name: &str) -> Result<()> {
+pub(crate) fn validate_name(kind: &'static str, name: &str) -> Result<()> {
     let bad = |reason| Error::InvalidName {
         kind,
         name: name.into(),
@@ -65,7 +65,7 @@ impl Registry {
         }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -78,7 +78,7 @@ impl Registry {
     }
 
     /// All databases, sorted; `default` always exists.
-    pub fn databases(&self) -> Result<Vec<String>> {
+    pub(crate) fn databases(&self) -> Result<Vec<String>> {
         let mut out = vec![DEFAULT_DATABASE.to_string()];
         if let Ok(entries) = fs::read_dir(&self.root) {
             for e in entries.flatten() {
@@ -95,7 +95,7 @@ impl Registry {
         Ok(out)
     }
 
-    pub fn database_exists(&self, db: &str) -> bool {
+    pub(crate) fn database_exists(&self, db: &str) -> bool {
         db == DEFAULT_DATABASE
             || (validate_name("database", db).is_ok() && self.db_dir(db).is_dir())
     }
@@ -119,7 +119,7 @@ impl Registry {
     }
 
     /// Drop a database: refused while it holds tables, unless `cascade` (then its tables go too).
-    pub fn drop_database(&self, db: &str, if_exists: bool, cascade: bool) -> Result<()> {
+    pub(crate) fn drop_database(&self, db: &str, if_exists: bool, cascade: bool) -> Result<()> {
         validate_name("database", db)?;
         if db == DEFAULT_DATABASE {
             return Err(Error::Unsupported(
@@ -149,7 +149,7 @@ impl Registry {
     }
 
     /// Table names of a database, sorted. Files that are not `<valid name>.json` are ignored.
-    pub fn table_names(&self, db: &str) -> Result<Vec<String>> {
+    pub(crate) fn table_names(&self, db: &str) -> Result<Vec<String>> {
         validate_name("database", db)?;
         let mut out = Vec::new();
         let Ok(entries) = fs::read_dir(self.db_dir(db)) else {
@@ -167,7 +167,7 @@ impl Registry {
         Ok(out)
     }
 
-    pub fn table_exists(&self, db: &str, table: &str) -> bool {
+    pub(crate) fn table_exists(&self, db: &str, table: &str) -> bool {
         validate_name("database", db).is_ok()
             && validate_name("table", table).is_ok()
             && self.table_path(db, table).is_file()
@@ -234,7 +234,7 @@ impl Registry {
 
     /// Create or update a table the way Glue's crawler does: a schema change archives a new version; the same
     /// content rewrites nothing. The caller's `version_id`/`versions` are ignored: history is the registry's.
-    pub fn put_table(&self, mut def: TableDef) -> Result<PutOutcome> {
+    pub(crate) fn put_table(&self, mut def: TableDef) -> Result<PutOutcome> {
         self.check_names(&def)?;
         self.with_lock(|| {
             let old = match self.load_table(&def.database, &def.name) {
@@ -275,7 +275,7 @@ impl Registry {
 
     /// Change a table's statistics (ANALYZE) under the lock, so that a crawl writing the table meanwhile loses
     /// nothing: statistics are not schema, so no new version. Returns the table as written.
-    pub fn update_stats(
+    pub(crate) fn update_stats(
         &self,
         db: &str,
         table: &str,
@@ -290,7 +290,7 @@ impl Registry {
     }
 
     /// Drop a table. Returns false when it did not exist and `if_exists` allowed that.
-    pub fn drop_table(&self, db: &str, table: &str, if_exists: bool) -> Result<bool> {
+    pub(crate) fn drop_table(&self, db: &str, table: &str, if_exists: bool) -> Result<bool> {
         validate_name("database", db)?;
         validate_name("table", table)?;
         self.with_lock(|| {

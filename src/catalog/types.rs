@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 use std::sync::Arc;
 
 /// The Hive type string for an Arrow type.
-pub fn to_hive(dt: &DataType) -> Result<String> {
+pub(crate) fn to_hive(dt: &DataType) -> Result<String> {
     Ok(match dt {
         DataType::Null => "string".into(),
         DataType::Boolean => "boolean".into(),
@@ -60,7 +60,7 @@ pub fn to_hive(dt: &DataType) -> Result<String> {
 }
 
 /// A registry column for an Arrow field: its name and Hive type; a type the registry cannot hold names the column.
-pub fn column_of(f: &Field) -> Result<crate::catalog::model::Column> {
+pub(crate) fn column_of(f: &Field) -> Result<crate::catalog::model::Column> {
     let ty = to_hive(f.data_type()).map_err(|_| Error::UnsupportedType {
         column: f.name().clone(),
         ty: f.data_type().to_string(),
@@ -76,7 +76,7 @@ fn unsupported<T>(column: &str, dt: &DataType) -> Result<T> {
 }
 
 /// The Arrow type for a Hive type string. `column` names the column in errors.
-pub fn to_arrow(ty: &str, column: &str) -> Result<DataType> {
+pub(crate) fn to_arrow(ty: &str, column: &str) -> Result<DataType> {
     let mut p = Parser {
         s: ty.as_bytes(),
         pos: 0,
@@ -216,7 +216,9 @@ impl Parser<'_> {
 /// 3. otherwise `string`.
 ///
 /// Hive's NULL marker is ignored; no values at all gives `string`.
-pub fn infer_partition_type<'a>(values: impl IntoIterator<Item = &'a str> + Clone) -> &'static str {
+pub(crate) fn infer_partition_type<'a>(
+    values: impl IntoIterator<Item = &'a str> + Clone,
+) -> &'static str {
     let present = || {
         values
             .clone()

@@ -11,7 +11,7 @@ use std::io::Read;
 
 /// What the first bytes say.
 #[derive(Debug)]
-pub enum Sniffed {
+pub(crate) enum Sniffed {
     Parquet,
     Orc,
     Avro,
@@ -24,7 +24,7 @@ pub enum Sniffed {
 }
 
 /// Classify from the head of a file. `whole` says the head is the entire file.
-pub fn sniff(head: &[u8], whole: bool, sample_limit: usize) -> Result<Sniffed, String> {
+pub(crate) fn sniff(head: &[u8], whole: bool, sample_limit: usize) -> Result<Sniffed, String> {
     if head.starts_with(b"PAR1") {
         return Ok(Sniffed::Parquet);
     }
@@ -112,7 +112,7 @@ fn inflate(
 
 /// A text file's format as sniffed, with the sample it was sniffed from.
 #[derive(Debug)]
-pub enum TextSample {
+pub(crate) enum TextSample {
     Ndjson(Vec<Value>),
     /// A file that is one JSON array of objects (the records of its sample).
     JsonArray(Vec<Value>),
@@ -158,7 +158,11 @@ fn json_array(body: &str, truncated: bool, max_records: usize) -> Result<Vec<Val
     }
 }
 
-pub fn text_format(text: &str, truncated: bool, max_records: usize) -> Result<TextSample, String> {
+pub(crate) fn text_format(
+    text: &str,
+    truncated: bool,
+    max_records: usize,
+) -> Result<TextSample, String> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err("empty file".into());

@@ -17,7 +17,7 @@ pub struct InferredColumn {
 /// 3. `int` -> `bigint`; any integer + `double`/`float` -> `double`;
 /// 4. `date` + `timestamp` -> `timestamp`;
 /// 5. anything else incompatible -> `string`.
-pub fn widen(a: &str, b: &str) -> String {
+pub(crate) fn widen(a: &str, b: &str) -> String {
     if a == b {
         return a.into();
     }
@@ -89,7 +89,7 @@ fn is_date(s: &str) -> bool {
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.f]` or with `T` (**owl**: Glue leaves these as string).
-pub fn is_timestamp(s: &str) -> bool {
+pub(crate) fn is_timestamp(s: &str) -> bool {
     s.len() >= 19
         && ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
             .iter()
@@ -97,7 +97,7 @@ pub fn is_timestamp(s: &str) -> bool {
 }
 
 /// A column name as Glue writes it: lower-case, `[a-z0-9_]`.
-pub fn clean_name(s: &str) -> String {
+pub(crate) fn clean_name(s: &str) -> String {
     let n: String = s
         .trim()
         .chars()
@@ -114,7 +114,7 @@ pub fn clean_name(s: &str) -> String {
 
 /// What a CSV sample says.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CsvShape {
+pub(crate) struct CsvShape {
     pub has_header: bool,
     pub columns: Vec<InferredColumn>,
     pub quoted_newlines: bool,
@@ -122,7 +122,7 @@ pub struct CsvShape {
 
 /// Infer a delimited file from its sample rows (already split). Glue's header rule: the first row is a header
 /// when every cell of it is a non-empty string and at least one data column is not a string.
-pub fn csv_shape(rows: &[Vec<String>], quoted_newlines: bool) -> Option<CsvShape> {
+pub(crate) fn csv_shape(rows: &[Vec<String>], quoted_newlines: bool) -> Option<CsvShape> {
     let width = rows.iter().map(Vec::len).max()?;
     if width < 2 || rows.len() < 2 {
         return None;
@@ -175,7 +175,7 @@ pub fn csv_shape(rows: &[Vec<String>], quoted_newlines: bool) -> Option<CsvShape
 
 /// Infer NDJSON columns from sampled records. Nested objects and arrays keep their structure; top-level strings
 /// that are all timestamps become `timestamp`.
-pub fn json_columns(records: &[Value]) -> Result<Vec<InferredColumn>, String> {
+pub(crate) fn json_columns(records: &[Value]) -> Result<Vec<InferredColumn>, String> {
     let schema =
         arrow::json::reader::infer_json_schema_from_iterator(records.iter().map(|v| Ok(v.clone())))
             .map_err(|e| e.to_string())?;
@@ -212,7 +212,7 @@ pub fn json_columns(records: &[Value]) -> Result<Vec<InferredColumn>, String> {
 }
 
 /// Jaccard similarity of two schemas' column names.
-pub fn similarity(a: &[InferredColumn], b: &[InferredColumn]) -> f64 {
+pub(crate) fn similarity(a: &[InferredColumn], b: &[InferredColumn]) -> f64 {
     let inter = a
         .iter()
         .filter(|c| b.iter().any(|d| d.name == c.name))

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 /// What a recrawl does with a table whose schema changed (Glue's `UpdateBehavior`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnChange {
+pub(crate) enum OnChange {
     /// Write the new schema as a new table version.
     #[default]
     Update,
@@ -41,7 +41,7 @@ pub enum OnChange {
 
 /// What a recrawl does with tables and partitions whose files are gone (Glue's `DeleteBehavior`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnDelete {
+pub(crate) enum OnDelete {
     /// Vanished tables get the property `DEPRECATED_BY_CRAWLER`; vanished partitions are removed.
     #[default]
     Deprecate,
@@ -53,7 +53,7 @@ pub enum OnDelete {
 
 /// How a crawl behaves (Glue's crawler settings, named as owl's flags).
 #[derive(Debug, Clone)]
-pub struct CrawlOptions {
+pub(crate) struct CrawlOptions {
     pub database: String,
     /// Globs relative to the include path: `*` within a folder, `**` across, `?`, `[..]`, `{a,b}`.
     pub excludes: Vec<String>,
@@ -99,7 +99,7 @@ impl Default for CrawlOptions {
 
 /// A file the crawl could not use, and why.
 #[derive(Debug, Clone, Serialize)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub path: String,
     pub reason: String,
     /// Path segments below the include path.
@@ -109,7 +109,7 @@ pub struct Skipped {
 
 /// What happened to one table.
 #[derive(Debug, Clone, Serialize)]
-pub struct TableChange {
+pub(crate) struct TableChange {
     pub table: String,
     pub location: String,
     /// `created`, `updated`, `new_version`, `unchanged`; for tables whose files are gone: `deprecated`,
@@ -128,7 +128,7 @@ pub struct TableChange {
 
 /// The crawl's report: what changed, what was read, what was skipped.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct CrawlReport {
+pub(crate) struct CrawlReport {
     pub dry_run: bool,
     pub tables: Vec<TableChange>,
     pub files_seen: u64,
@@ -255,7 +255,7 @@ fn format_key(f: &FormatSpec) -> String {
     )
 }
 
-pub struct Crawler {
+pub(crate) struct Crawler {
     registry: Arc<Registry>,
     stores: Arc<dyn ObjectStoreRegistry>,
 }
@@ -268,7 +268,7 @@ impl Crawler {
     /// Crawl one include path (a local folder or an `s3://` prefix): list it, classify and infer each file,
     /// group the files into tables, find their partitions and schemas, and write them (or, dry run, compare),
     /// applying the change and delete policies.
-    pub async fn crawl(&self, include: &str, opts: &CrawlOptions) -> Result<CrawlReport> {
+    pub(crate) async fn crawl(&self, include: &str, opts: &CrawlOptions) -> Result<CrawlReport> {
         let started = Instant::now();
         if !self.registry.database_exists(&opts.database) {
             return Err(Error::DatabaseNotFound(opts.database.clone()));
@@ -648,7 +648,7 @@ impl Crawler {
 }
 
 /// Glue's table parameter for tables whose files a crawl no longer finds.
-pub const DEPRECATED: &str = "DEPRECATED_BY_CRAWLER";
+pub(crate) const DEPRECATED: &str = "DEPRECATED_BY_CRAWLER";
 
 impl TableChange {
     fn of(def: &TableDef, change: &'static str, files: u64) -> Self {

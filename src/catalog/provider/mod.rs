@@ -38,7 +38,7 @@ pub(crate) use statistics::unclustered_columns;
 
 /// The catalog: one schema per registry database.
 #[derive(Debug)]
-pub struct RegistryCatalog {
+pub(crate) struct RegistryCatalog {
     registry: Arc<Registry>,
 }
 
@@ -65,7 +65,7 @@ impl CatalogProvider for RegistryCatalog {
 
 /// One registry database.
 #[derive(Debug)]
-pub struct RegistrySchema {
+pub(crate) struct RegistrySchema {
     registry: Arc<Registry>,
     database: String,
 }

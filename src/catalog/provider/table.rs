@@ -117,13 +117,9 @@ impl RegistryTable {
         })
     }
 
-    pub fn def(&self) -> &TableDef {
-        &self.def
-    }
-
     /// The DataFusion format for this table, starting from the session's defaults (so session settings such as
     /// the Parquet footer hint apply) and overriding what the registry says.
-    pub fn file_format(&self, state: &dyn Session) -> DfResult<Arc<dyn FileFormat>> {
+    pub(crate) fn file_format(&self, state: &dyn Session) -> DfResult<Arc<dyn FileFormat>> {
         let opts = state.default_table_options();
         let compression = compression_variant(self.def.format.compression);
         Ok(match self.def.format.classification {
