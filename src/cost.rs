@@ -3,7 +3,7 @@
 //! The invariant: the bill is a function of (bytes scanned, how the query ended, what kind of statement it was)
 //! and nothing else, so it can be unit- and property-tested and reproduced by hand.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How "MB" and "TB" are counted. AWS does not say; owl defaults to decimal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -31,7 +31,7 @@ impl Units {
 }
 
 /// Where a query is: Athena's states, the last three terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum QueryState {
     Queued,
@@ -59,7 +59,7 @@ impl QueryState {
 }
 
 /// Athena's statement types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StatementType {
     /// CREATE/DROP/ALTER: free.

@@ -18,7 +18,7 @@
 //!   its `owl.*` switch; `logical/` and `physical/` hold the rules, one file each.
 //! - `exec`: the execution nodes, expressions (`exec::expr`) and aggregates the rules put in plans.
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions, statistics) and DataFusion's
-//!   view of it (`catalog::provider`).
+//!   view of it (`catalog::provider`). `history`: **the query history** beside it, an entry per statement run.
 //! - `formats`: readers and writers DataFusion lacks (CSV/NDJSON fast paths, ORC, Avro), Parquet footers.
 //! - `storage`: object stores (local files, S3 with the AWS credential chain) and **where bytes are counted**:
 //!   `storage::meter`, the decorator every query's reads go through.
@@ -46,6 +46,7 @@ pub mod engine;
 pub mod error;
 pub(crate) mod exec;
 pub(crate) mod formats;
+pub mod history;
 pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;

@@ -79,7 +79,7 @@ const LAYERS: [&[&str]; 11] = [
     &["sql", "crawler"],
     &["optimizer"],
     &["exec"],
-    &["catalog"],
+    &["catalog", "history"],
     &["formats"],
     &["storage"],
     &["config"],

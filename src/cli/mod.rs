@@ -4,6 +4,7 @@ mod compare;
 mod convert;
 mod crawl;
 mod estimate;
+pub(crate) mod history;
 mod query;
 mod repl;
 mod run;
@@ -79,6 +80,9 @@ pub struct Cli {
     /// Send S3 requests unsigned (public buckets): no credentials are looked up.
     #[arg(long, global = true)]
     no_sign_request: bool,
+    /// Days of query history kept beside the registry (`owl history`); 0 writes none.
+    #[arg(long, global = true, env = "OWL_HISTORY_DAYS", default_value_t = crate::config::DEFAULT_HISTORY_DAYS)]
+    history_days: u32,
     #[command(subcommand)]
     command: Option<Command>,
     /// With no command, `owl` opens the shell; its flags may then be given without `repl`.
@@ -108,6 +112,8 @@ enum Command {
     Describe(tables::TableArgs),
     /// Show a table's schema history and what changed in each version.
     Versions(tables::TableArgs),
+    /// The statements run over this registry, most recent first: state, bytes scanned, cost, time.
+    History(history::HistoryArgs),
 }
 
 impl Cli {
@@ -127,6 +133,7 @@ impl Cli {
                 profile: self.profile.clone(),
                 no_sign_request: self.no_sign_request,
             },
+            history_days: self.history_days,
         }
     }
 }
@@ -195,13 +202,17 @@ impl Interrupts {
 pub(crate) async fn finish(exec: &QueryExecution, interrupts: &Interrupts) -> Arc<Outcome> {
     let drive = exec.drive();
     tokio::pin!(drive);
-    tokio::select! {
+    let outcome = tokio::select! {
         outcome = &mut drive => outcome,
         () = interrupts.next() => {
             exec.cancel();
             drive.await
         }
+    };
+    if let Some(e) = &outcome.history_error {
+        eprintln!("warning: not in the query history: {e}");
     }
+    outcome
 }
 
 /// Print an error once, as one line, plus a hint line when there is a likely fix: the one way the CLI prints
@@ -276,6 +287,7 @@ pub fn main() -> ExitCode {
             Command::Tables(args) => tables::tables(&engine, args),
             Command::Describe(args) => tables::describe(&engine, args),
             Command::Versions(args) => tables::versions(&engine, args),
+            Command::History(args) => history::history(&engine, args),
         }
     });
     // A cancelled query may still hold a worker in a long computation: do not wait for it.

@@ -9,6 +9,9 @@ pub mod options;
 /// Threads for query execution unless told otherwise: 0, one per core.
 pub const DEFAULT_THREADS: usize = 0;
 
+/// Days of query history kept (`crate::history`) unless told otherwise: Athena's 45.
+pub const DEFAULT_HISTORY_DAYS: u32 = 45;
+
 /// Athena's name for the default catalog (the registry), as fully qualified names spell it.
 pub const CATALOG_NAME: &str = "awsdatacatalog";
 
@@ -52,6 +55,8 @@ pub struct Settings {
     pub threads: usize,
     /// How `s3://` is reached (the AWS environment and profiles fill in the rest; see `s3`).
     pub s3: S3Options,
+    /// Days of query history kept beside the registry (0: none written).
+    pub history_days: u32,
 }
 
 impl Default for Settings {
@@ -62,6 +67,7 @@ impl Default for Settings {
             cost: CostModel::default(),
             threads: DEFAULT_THREADS,
             s3: S3Options::default(),
+            history_days: crate::config::DEFAULT_HISTORY_DAYS,
         }
     }
 }

@@ -94,6 +94,8 @@ pub struct Outcome {
     pub batches: Vec<RecordBatch>,
     pub stats: QueryStats,
     pub ending: Ending,
+    /// Why its query history entry could not be written, when it could not (the query's own ending stands).
+    pub history_error: Option<String>,
 }
 
 impl Outcome {
@@ -117,6 +119,8 @@ pub struct QueryRequest {
     pub workgroup: String,
     /// Hand the rows out as they are computed ([`QueryExecution::results`]) rather than keep them.
     pub stream_results: bool,
+    /// Who runs it, for the history (default: this process's account, `$USER`).
+    pub user: String,
 }
 
 impl QueryRequest {
@@ -127,6 +131,7 @@ impl QueryRequest {
             max_bytes: None,
             workgroup: DEFAULT_WORKGROUP.into(),
             stream_results: false,
+            user: local_user(),
         }
     }
 
@@ -364,6 +369,15 @@ impl QueryExecution {
             .await;
         s.times.lock().unwrap_or_else(|p| p.into_inner()).completed =
             Some((Instant::now(), SystemTime::now()));
+        // Its history entry is written before anyone sees it end.
+        let mut outcome = outcome;
+        let status = self.status_with(Some(&outcome));
+        if let Err(e) = engine
+            .history()
+            .record(&entry(&status, &outcome, &request.user))
+        {
+            outcome.history_error = Some(e.to_string());
+        }
         let outcome = Arc::new(outcome);
         s.outcome.send_replace(Some(Arc::clone(&outcome)));
         outcome
@@ -385,13 +399,17 @@ impl QueryExecution {
 
     /// Where it is now.
     pub fn status(&self) -> QueryStatus {
+        self.status_with(self.outcome().as_deref())
+    }
+
+    /// Its status, given its outcome (known to the driver before the waiters).
+    fn status_with(&self, outcome: Option<&Outcome>) -> QueryStatus {
         let s = &self.shared;
-        let outcome = self.outcome();
         let times = s.times.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let end = times.completed.map_or(now, |(at, _)| at);
         let ms = |d: Duration| d.as_millis() as u64;
-        let (state, state_reason, bytes_scanned) = match &outcome {
+        let (state, state_reason, bytes_scanned) = match outcome {
             Some(o) => (
                 o.ending.state(),
                 match &o.ending {
@@ -533,6 +551,7 @@ impl Engine {
             schema,
             batches,
             ending,
+            history_error: None,
             stats: QueryStats {
                 query_id: query_id.to_string(),
                 statement_type: kind,
@@ -547,6 +566,39 @@ impl Engine {
                 state_reason: reason,
             },
         }
+    }
+}
+
+/// This process's account name (`$USER`, `$USERNAME`), or `unknown`.
+fn local_user() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The history entry of a query that has ended.
+fn entry(status: &QueryStatus, outcome: &Outcome, user: &str) -> crate::history::Entry {
+    let at = |t: SystemTime| chrono::DateTime::<chrono::Utc>::from(t);
+    crate::history::Entry {
+        query_id: status.id.clone(),
+        workgroup: status.workgroup.clone(),
+        database: status.database.clone(),
+        sql: status.sql.clone(),
+        statement_type: outcome.stats.statement_type,
+        state: status.state,
+        state_reason: status.state_reason.clone(),
+        submitted_at: at(status.submitted_at),
+        completed_at: at(status.completed_at.unwrap_or_else(SystemTime::now)),
+        queue_ms: status.queue_ms,
+        engine_ms: status.engine_ms,
+        total_ms: status.total_ms,
+        bytes_scanned: outcome.stats.bytes_scanned,
+        billed_bytes: outcome.stats.billed_bytes,
+        cost_usd: outcome.stats.cost_usd,
+        rows: outcome.stats.rows,
+        files_read: outcome.stats.files_read,
+        user: user.to_string(),
     }
 }
 

@@ -63,6 +63,7 @@ struct Shared {
     catalogs: Arc<dyn CatalogProviderList>,
     /// Config (SET statements, current database) and functions; each query clones it.
     base: Mutex<SessionState>,
+    history: crate::history::History,
 }
 
 impl Engine {
@@ -71,6 +72,10 @@ impl Engine {
         if !registry.database_exists(&settings.database) {
             return Err(Error::DatabaseNotFound(settings.database.clone()));
         }
+        let history = crate::history::History::new(&settings.catalog_dir, settings.history_days);
+        // Days past the retention go when an engine opens; a history that cannot be pruned (a read-only
+        // registry) keeps them, and says so when an entry cannot be written either.
+        let _ = history.prune(chrono::Utc::now());
         let catalogs: Arc<dyn CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
         catalogs.register_catalog(
             CATALOG_NAME.into(),
@@ -113,12 +118,18 @@ impl Engine {
                 stores,
                 catalogs,
                 base: Mutex::new(base),
+                history,
             }),
         })
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.shared.registry
+    }
+
+    /// The query history beside the registry.
+    pub fn history(&self) -> &crate::history::History {
+        &self.shared.history
     }
 
     pub fn settings(&self) -> &Settings {

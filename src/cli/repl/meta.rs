@@ -33,6 +33,8 @@ pub(crate) enum Meta {
     Output(Option<PathBuf>),
     /// `\cost`: the session's totals.
     Cost,
+    /// `\history [N]`: the last N statements of the query history (default 20).
+    History(Option<usize>),
 }
 
 /// Every command with its syntax and one line of help, in the order `\?` prints them.
@@ -72,6 +74,10 @@ pub(crate) const HELP: &[(&str, &str)] = &[
         "\\cost",
         "this session's totals: statements, bytes scanned, billed, dollars",
     ),
+    (
+        "\\history [N]",
+        "the last N statements run over this registry (default 20): state, scanned, cost",
+    ),
     ("\\?", "this help"),
     ("\\q", "quit (also Ctrl-D)"),
 ];
@@ -89,6 +95,7 @@ pub(crate) const NAMES: &[&str] = &[
     "\\i",
     "\\o",
     "\\cost",
+    "\\history",
     "\\?",
     "\\q",
 ];
@@ -162,6 +169,13 @@ impl Meta {
             "i" | "include" => one("file").map(|f| Meta::Include(PathBuf::from(f))),
             "o" | "out" => at_most_one().map(|f| Meta::Output(f.map(PathBuf::from))),
             "cost" => none(Meta::Cost),
+            "history" => match at_most_one()? {
+                None => Ok(Meta::History(None)),
+                Some(n) => n
+                    .parse()
+                    .map(|n| Meta::History(Some(n)))
+                    .map_err(|_| format!("`\\history {n}`: not a number of statements")),
+            },
             _ => Err(format!("unknown command `\\{name}`: `\\?` lists them")),
         }
     }

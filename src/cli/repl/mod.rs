@@ -522,6 +522,10 @@ impl Shell<'_> {
                 }
             },
             Meta::Cost => println!("{}", self.totals.line(units)),
+            Meta::History(n) => match crate::cli::history::recent(self.engine, n.unwrap_or(20)) {
+                Ok(t) => println!("{t}"),
+                Err(e) => return self.say_error(&e.to_string()),
+            },
         }
         Step::Go
     }
