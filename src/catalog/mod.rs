@@ -11,6 +11,7 @@
 pub mod colstats;
 pub(crate) mod location;
 pub mod model;
+pub mod prepared;
 pub mod provider;
 pub mod store;
 pub(crate) mod types;

@@ -98,7 +98,7 @@ impl Engine {
         if kind != StatementType::Dml {
             return Ok(free(kind));
         }
-        let plan = bind_params(plan, params)?;
+        let plan = bind_params(plan, params, &[])?;
         // A shared subquery (a CTE read twice) is in the plan once, priced once, as a run computes it once.
         let physical = state
             .create_physical_plan(&plan)

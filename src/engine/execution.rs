@@ -358,14 +358,7 @@ impl QueryExecution {
             }
         };
         let outcome = engine
-            .run(
-                &request.statement,
-                &s.id,
-                Arc::clone(&s.meter),
-                cancelled,
-                &request.params,
-                sink,
-            )
+            .run(&request, &s.id, Arc::clone(&s.meter), cancelled, sink)
             .await;
         s.times.lock().unwrap_or_else(|p| p.into_inner()).completed =
             Some((Instant::now(), SystemTime::now()));
@@ -484,17 +477,22 @@ impl Engine {
     /// away. With a `sink` the rows go there, as they are computed, not into the outcome.
     pub(crate) async fn run(
         &self,
-        stmt: &Statement,
+        request: &QueryRequest,
         query_id: &str,
         meter: Arc<Meter>,
         cancel: impl Future<Output = ()>,
-        params: &[(String, String)],
         sink: Option<ResultSink>,
     ) -> Outcome {
         let started = Instant::now();
-        let sql = stmt.to_string();
+        let sql = request.statement.to_string();
         let mut sink = sink;
-        let run = self.plan_and_collect(stmt, Arc::clone(&meter), params, sink.as_mut());
+        let run = self.plan_and_collect(
+            &request.statement,
+            Arc::clone(&meter),
+            &request.params,
+            &request.workgroup,
+            sink.as_mut(),
+        );
         let over_budget = || Ending::Cancelled {
             reason: Some(BYTES_LIMIT_REASON.to_string()),
         };

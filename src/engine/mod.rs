@@ -167,12 +167,24 @@ impl Engine {
     /// Split SQL text into statements.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
+        // Athena's positional `?` parameters, numbered for DataFusion.
+        let numbered = crate::sql::athena::number_placeholders(sql);
+        let sql = numbered.as_deref().unwrap_or(sql);
         match DFParser::parse_sql_with_dialect(sql, &dialect) {
             Ok(v) => Ok(v.into_iter().collect()),
             Err(e) => {
-                // Athena's `PARTITIONED BY (year int)`: retry in DataFusion's spelling; report the first error
-                // if that does not parse either.
-                if let Some(rewritten) = crate::sql::athena::typed_partitions(sql)
+                // Athena's spellings (`PARTITIONED BY (year int)`, `PREPARE name FROM`): retry in DataFusion's;
+                // report the first error if that does not parse either.
+                let mut rewritten = None;
+                for rewrite in [
+                    crate::sql::athena::typed_partitions,
+                    crate::sql::athena::prepare_from,
+                ] {
+                    if let Some(r) = rewrite(rewritten.as_deref().unwrap_or(sql)) {
+                        rewritten = Some(r);
+                    }
+                }
+                if let Some(rewritten) = rewritten
                     && let Ok(v) = DFParser::parse_sql_with_dialect(&rewritten, &dialect)
                 {
                     return Ok(v.into_iter().collect());
@@ -235,7 +247,8 @@ impl Engine {
         params: &[(String, String)],
     ) -> Outcome {
         let id = uuid::Uuid::new_v4().to_string();
-        self.run(stmt, &id, meter, cancel, params, None).await
+        let request = QueryRequest::new(stmt.clone()).with_params(params);
+        self.run(&request, &id, meter, cancel, None).await
     }
 
     /// Plan `stmt` and collect its rows, or send them down `sink` as they come (or run it, if owl's statements
@@ -245,11 +258,19 @@ impl Engine {
         stmt: &Statement,
         meter: Arc<Meter>,
         params: &[(String, String)],
+        workgroup: &str,
         mut sink: Option<&mut ResultSink>,
     ) -> std::result::Result<Produced, (StatementType, Error)> {
         let ctx = self
             .query_context(Arc::clone(&meter))
             .map_err(|e| (StatementType::Dml, e))?;
+        // PREPARE and DEALLOCATE change the work group's prepared statements; EXECUTE runs one with its values.
+        let (stmt, positional) =
+            match crate::sql::prepared::resolve(self, &ctx, stmt, workgroup).await {
+                crate::sql::prepared::Resolved::Done(r) => return deliver(r, sink).await,
+                crate::sql::prepared::Resolved::Run(stmt, values) => (stmt, values),
+            };
+        let stmt = &stmt;
         if let Some(r) = crate::sql::commands::try_execute(self, &ctx, stmt).await {
             return deliver(r, sink).await;
         }
@@ -263,7 +284,7 @@ impl Engine {
             }
         };
         let kind = classify(&plan);
-        let plan = bind_params(plan, params).map_err(|e| (kind, e))?;
+        let plan = bind_params(plan, params, &positional).map_err(|e| (kind, e))?;
         if let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) = &plan {
             let r = crate::sql::commands::create_external_table(self, &ctx, cmd).await;
             return deliver(r, sink).await;
@@ -505,19 +526,45 @@ fn classify(plan: &LogicalPlan) -> StatementType {
     }
 }
 
-/// Give every `$name` placeholder its `--param` value, cast to the type the plan expects there.
-fn bind_params(plan: LogicalPlan, params: &[(String, String)]) -> Result<LogicalPlan> {
+/// Give every `$name` placeholder its `--param` value, and every positional one (`?`, numbered `$1`, `$2`, ...)
+/// its value from `EXECUTE ... USING`, each cast to the type the plan expects there.
+pub(crate) fn bind_params(
+    plan: LogicalPlan,
+    params: &[(String, String)],
+    positional: &[ScalarValue],
+) -> Result<LogicalPlan> {
     let types = plan.get_parameter_types().map_err(Error::from)?;
+    let numbered = types
+        .keys()
+        .filter(|id| id.trim_start_matches('$').parse::<usize>().is_ok())
+        .count();
+    if positional.len() > numbered {
+        return Err(Error::Query(format!(
+            "{} values given for a statement with {numbered} parameters (`?`)",
+            positional.len()
+        )));
+    }
     if types.is_empty() {
         return Ok(plan);
     }
     let mut values = std::collections::HashMap::new();
     for (id, ty) in types {
         let name = id.trim_start_matches('$');
-        if name.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::Unsupported(format!(
-                "positional placeholder `{id}`: name it (`$day`) and pass --param day=VALUE"
-            )));
+        if let Ok(n) = name.parse::<usize>() {
+            let Some(v) = n.checked_sub(1).and_then(|i| positional.get(i)) else {
+                return Err(Error::Query(format!(
+                    "parameter {n} (the statement's `?` number {n}) has no value: run it as a prepared \
+                     statement, `EXECUTE name USING value, ...`, or name it (`$day`) and pass --param day=VALUE"
+                )));
+            };
+            let value = match &ty {
+                Some(t) if v.data_type() != *t && !v.is_null() => v.cast_to(t).map_err(|_| {
+                    Error::Query(format!("parameter {n}: `{v}` is not a valid {t} value"))
+                })?,
+                _ => v.clone(),
+            };
+            values.insert(name.to_string(), value);
+            continue;
         }
         let Some((_, raw)) = params.iter().rev().find(|(k, _)| k == name) else {
             return Err(Error::Query(format!(

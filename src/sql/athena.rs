@@ -98,6 +98,46 @@ pub(crate) fn typed_partitions(sql: &str) -> Option<String> {
     Some(out)
 }
 
+/// Athena's `PREPARE name FROM <statement>` in DataFusion's spelling, `PREPARE name AS <statement>`; None when
+/// there is no such `PREPARE`.
+pub(crate) fn prepare_from(sql: &str) -> Option<String> {
+    let mut tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    let mut changed = false;
+    for w in sig.windows(3) {
+        if is_kw(&tokens[w[0]], Keyword::PREPARE)
+            && matches!(tokens[w[1]], Token::Word(_))
+            && is_kw(&tokens[w[2]], Keyword::FROM)
+        {
+            tokens[w[2]] = Token::make_keyword("AS");
+            changed = true;
+        }
+    }
+    changed.then(|| tokens.iter().map(|t| t.to_string()).collect())
+}
+
+/// Athena's positional parameters `?`, numbered `$1`, `$2`, ... in the order they are written, afresh in each
+/// statement of a script (DataFusion binds numbered placeholders by position); None when there is no `?`.
+pub(crate) fn number_placeholders(sql: &str) -> Option<String> {
+    let mut tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let mut n = 0;
+    let mut changed = false;
+    for t in &mut tokens {
+        match t {
+            Token::SemiColon => n = 0,
+            Token::Placeholder(p) if p == "?" => {
+                n += 1;
+                *p = format!("${n}");
+                changed = true;
+            }
+            _ => {}
+        }
+    }
+    changed.then(|| tokens.iter().map(|t| t.to_string()).collect())
+}
+
 /// The index of the `)` that closes the `(` at `open`.
 fn matching(tokens: &[Token], open: usize) -> Option<usize> {
     let mut depth = 0;
@@ -118,6 +158,21 @@ fn matching(tokens: &[Token], open: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prepare_from_and_question_marks() {
+        assert_eq!(
+            super::prepare_from("PREPARE by_day FROM SELECT * FROM t WHERE d = ?").as_deref(),
+            Some("PREPARE by_day AS SELECT * FROM t WHERE d = ?")
+        );
+        assert_eq!(super::prepare_from("SELECT 'PREPARE x FROM y'"), None);
+        assert_eq!(
+            super::number_placeholders("SELECT '?' , a FROM t WHERE a = ? AND b = ?; SELECT ?")
+                .as_deref(),
+            Some("SELECT '?' , a FROM t WHERE a = $1 AND b = $2; SELECT $1")
+        );
+        assert_eq!(super::number_placeholders("SELECT '?'"), None);
+    }
+
     use super::typed_partitions;
 
     #[test]

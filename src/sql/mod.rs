@@ -5,7 +5,9 @@
 //! - `ctas`: Athena's `CREATE TABLE ... WITH (...) AS SELECT`: the query's result written as files and
 //!   registered (billed as its query).
 //! - `analyze`: `ANALYZE TABLE t COMPUTE STATISTICS`: Glue's column statistics as one query (billed as its scan).
-//! - `athena`: DDL spellings of Athena's rewritten into DataFusion's before parsing.
+//! - `athena`: spellings of Athena's (typed `PARTITIONED BY`, `PREPARE ... FROM`, positional `?`) rewritten into
+//!   DataFusion's before parsing.
+//! - `prepared`: `PREPARE`, `EXECUTE ... USING`, `DEALLOCATE PREPARE`: a work group's prepared statements.
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
 //!   location listed once (size, `key=value` partitions).
 //!
@@ -17,6 +19,7 @@ pub(crate) mod commands;
 pub(crate) mod ctas;
 pub(crate) mod discover;
 pub(crate) mod names;
+pub(crate) mod prepared;
 
 use crate::catalog::Registry;
 use crate::error::Result;
