@@ -15,6 +15,7 @@ pub mod prepared;
 pub mod provider;
 pub mod store;
 pub(crate) mod types;
+pub mod workgroups;
 
 pub use model::{Column, CsvOptions, FormatSpec, Partition, TableDef, TableStats};
 pub use store::{DEFAULT_DATABASE, PutOutcome, Registry};

@@ -3,7 +3,7 @@
 //! `sql::ctas`).
 
 use super::{ExitStatus, Interrupts, finish, print_error, status_of};
-use crate::engine::{Ending, Engine, QueryRequest};
+use crate::engine::{Ending, Engine};
 use crate::error::Error;
 use crate::output::{human_bytes, stats_line};
 
@@ -102,7 +102,7 @@ pub async fn run(engine: &Engine, args: ConvertArgs, interrupts: &Interrupts) ->
             return status_of(&e);
         }
     };
-    let exec = engine.queue(QueryRequest::new(stmt));
+    let exec = engine.queue(engine.request(stmt));
     let o = finish(&exec, interrupts).await;
     let units = engine.cost_model().units;
     match &o.ending {

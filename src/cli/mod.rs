@@ -9,6 +9,7 @@ mod query;
 mod repl;
 mod run;
 mod tables;
+mod workgroup;
 
 use crate::config::Settings;
 use crate::cost::{CostModel, Units};
@@ -80,6 +81,9 @@ pub struct Cli {
     /// Send S3 requests unsigned (public buckets): no credentials are looked up.
     #[arg(long, global = true)]
     no_sign_request: bool,
+    /// The work group queries run in (its scan cutoff applies; `owl workgroup list`).
+    #[arg(long, global = true, env = "OWL_WORKGROUP", default_value = crate::config::DEFAULT_WORKGROUP)]
+    workgroup: String,
     /// Days of query history kept beside the registry (`owl history`); 0 writes none.
     #[arg(long, global = true, env = "OWL_HISTORY_DAYS", default_value_t = crate::config::DEFAULT_HISTORY_DAYS)]
     history_days: u32,
@@ -114,6 +118,8 @@ enum Command {
     Versions(tables::TableArgs),
     /// The statements run over this registry, most recent first: state, bytes scanned, cost, time.
     History(history::HistoryArgs),
+    /// Work groups: create, list, show, update, delete (each query runs in one: `--workgroup`).
+    Workgroup(workgroup::WorkgroupArgs),
 }
 
 impl Cli {
@@ -134,6 +140,7 @@ impl Cli {
                 no_sign_request: self.no_sign_request,
             },
             history_days: self.history_days,
+            workgroup: self.workgroup.clone(),
         }
     }
 }
@@ -288,6 +295,7 @@ pub fn main() -> ExitCode {
             Command::Describe(args) => tables::describe(&engine, args),
             Command::Versions(args) => tables::versions(&engine, args),
             Command::History(args) => history::history(&engine, args),
+            Command::Workgroup(args) => workgroup::workgroup(&engine, args),
         }
     });
     // A cancelled query may still hold a worker in a long computation: do not wait for it.

@@ -1,7 +1,7 @@
 //! `owl query "SQL"`: run statements, print results to stdout and the bill to stderr.
 
 use super::{ExitStatus, Interrupts, finish, print_error, status_of};
-use crate::engine::{Ending, Engine, QueryRequest};
+use crate::engine::{Ending, Engine};
 use crate::error::Error;
 use crate::output::{OutputFormat, stats_line, write_result};
 use std::io::{Read, Write};
@@ -44,7 +44,7 @@ pub async fn run(engine: &Engine, args: QueryArgs, interrupts: &Interrupts) -> E
     };
     let units = engine.cost_model().units;
     for stmt in &statements {
-        let exec = engine.queue(QueryRequest::new(stmt.clone()));
+        let exec = engine.queue(engine.request(stmt.clone()));
         let outcome = finish(&exec, interrupts).await;
         match &outcome.ending {
             Ending::Succeeded => {

@@ -4,7 +4,7 @@
 use super::{ExitStatus, Interrupts, finish, print_error, print_error_at, status_of};
 use crate::batch::split::{Check, SqlStatement, split};
 use crate::batch::{CheckReport, RunReport, StatementReport, display_path, parse_size, sql_files};
-use crate::engine::{BYTES_LIMIT_REASON, Ending, Engine, Outcome, QueryRequest};
+use crate::engine::{BYTES_LIMIT_REASON, Ending, Engine, Outcome};
 use crate::error::Error;
 use crate::output::{OutputFormat, columns_json, dollars, stats_line, write_result};
 use datafusion::sql::parser::Statement;
@@ -117,7 +117,8 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
             Some(_) => engine.estimate(&p.parsed, &args.params).await.ok(),
             None => None,
         };
-        let request = QueryRequest::new(p.parsed.clone())
+        let request = engine
+            .request(p.parsed.clone())
             .with_params(&args.params)
             .with_max_bytes(args.max_bytes_per_query);
         let exec = engine.queue(request);
@@ -166,10 +167,15 @@ pub async fn run(engine: &Engine, args: RunArgs, interrupts: &Interrupts) -> Exi
             Ending::Cancelled { reason } => {
                 eprintln!("{at}: {}", stats_line(&outcome.stats, units));
                 if reason.as_deref() == Some(BYTES_LIMIT_REASON) {
-                    let over = Error::Query(format!(
-                        "the query read more than --max-bytes-per-query {} bytes",
-                        args.max_bytes_per_query.unwrap_or_default()
-                    ));
+                    let limit = exec.meter().limit().unwrap_or_default();
+                    let over = Error::Query(if args.max_bytes_per_query == Some(limit) {
+                        format!("the query read more than --max-bytes-per-query {limit} bytes")
+                    } else {
+                        format!(
+                            "the query read more than work group `{}`'s cutoff of {limit} bytes",
+                            engine.settings().workgroup
+                        )
+                    });
                     print_error_at(&at, &over);
                     status = worse(status, ExitStatus::BudgetExceeded);
                     stop = !args.continue_on_error;

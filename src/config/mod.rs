@@ -9,6 +9,9 @@ pub mod options;
 /// Threads for query execution unless told otherwise: 0, one per core.
 pub const DEFAULT_THREADS: usize = 0;
 
+/// Athena's default work group, the one a query runs in unless told otherwise.
+pub const DEFAULT_WORKGROUP: &str = "primary";
+
 /// Days of query history kept (`crate::history`) unless told otherwise: Athena's 45.
 pub const DEFAULT_HISTORY_DAYS: u32 = 45;
 
@@ -57,6 +60,8 @@ pub struct Settings {
     pub s3: S3Options,
     /// Days of query history kept beside the registry (0: none written).
     pub history_days: u32,
+    /// The work group queries run in.
+    pub workgroup: String,
 }
 
 impl Default for Settings {
@@ -68,6 +73,7 @@ impl Default for Settings {
             threads: DEFAULT_THREADS,
             s3: S3Options::default(),
             history_days: crate::config::DEFAULT_HISTORY_DAYS,
+            workgroup: DEFAULT_WORKGROUP.into(),
         }
     }
 }

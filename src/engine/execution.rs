@@ -25,8 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Athena's default work group, the one a query runs in unless told otherwise.
-pub const DEFAULT_WORKGROUP: &str = "primary";
+pub use crate::config::DEFAULT_WORKGROUP;
 
 /// The reason a query stopped by its scan budget carries (as Athena words it).
 pub const BYTES_LIMIT_REASON: &str = "bytes scanned limit exceeded";
@@ -143,6 +142,11 @@ impl QueryRequest {
 
     pub fn with_params(mut self, params: &[(String, String)]) -> Self {
         self.params = params.to_vec();
+        self
+    }
+
+    pub fn with_workgroup(mut self, workgroup: &str) -> Self {
+        self.workgroup = workgroup.to_string();
         self
     }
 
@@ -449,7 +453,7 @@ impl Engine {
                 sql: request.statement.to_string(),
                 database: self.database(),
                 workgroup: request.workgroup.clone(),
-                meter: Arc::new(Meter::with_limit(request.max_bytes)),
+                meter: Arc::new(Meter::with_limit(self.scan_limit(&request))),
                 submitted_at: SystemTime::now(),
                 submitted: Instant::now(),
                 times: Mutex::new(Times::default()),
@@ -458,6 +462,25 @@ impl Engine {
                 pending: Mutex::new(Some((self.clone(), request, sink))),
                 results: Mutex::new(results),
             }),
+        }
+    }
+
+    /// A request for `statement` in this engine's work group (`Settings::workgroup`).
+    pub fn request(&self, statement: Statement) -> QueryRequest {
+        QueryRequest::new(statement).with_workgroup(&self.settings().workgroup)
+    }
+
+    /// What a query may scan: the request's budget and its work group's per-query cutoff, the smaller. (A work
+    /// group that cannot be read fails the query when it runs.)
+    fn scan_limit(&self, request: &QueryRequest) -> Option<u64> {
+        let cutoff = crate::catalog::workgroups::WorkGroups::new(self.registry().root())
+            .get(&request.workgroup)
+            .ok()
+            .flatten()
+            .and_then(|wg| wg.configuration.bytes_scanned_cutoff_per_query);
+        match (request.max_bytes, cutoff) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

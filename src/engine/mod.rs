@@ -261,6 +261,10 @@ impl Engine {
         workgroup: &str,
         mut sink: Option<&mut ResultSink>,
     ) -> std::result::Result<Produced, (StatementType, Error)> {
+        // A query runs only in a work group that exists and is enabled.
+        crate::catalog::workgroups::WorkGroups::new(self.registry().root())
+            .for_query(workgroup)
+            .map_err(|e| (StatementType::Dml, e))?;
         let ctx = self
             .query_context(Arc::clone(&meter))
             .map_err(|e| (StatementType::Dml, e))?;

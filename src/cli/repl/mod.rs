@@ -18,7 +18,7 @@ use super::{ExitStatus, Interrupts, finish, status_of};
 use crate::batch::split;
 use crate::cost::{QueryState, Units};
 use crate::crawler::CrawlOptions;
-use crate::engine::{Ending, Engine, Outcome, QueryRequest, QueryStats};
+use crate::engine::{Ending, Engine, Outcome, QueryStats};
 use crate::error::Error;
 use crate::output::{Fit, OutputFormat, dollars, fitted_table, human_bytes, stats_line_timed};
 use helper::{SqlHelper, is_meta_line};
@@ -311,7 +311,7 @@ impl Shell<'_> {
             }
         };
         for stmt in &statements {
-            let exec = self.engine.queue(QueryRequest::new(stmt.clone()));
+            let exec = self.engine.queue(self.engine.request(stmt.clone()));
             let progress = (self.interactive && std::io::stderr().is_terminal())
                 .then(|| progress::Progress::start(Arc::clone(exec.meter()), self.units()));
             let outcome = finish(&exec, self.interrupts).await;
