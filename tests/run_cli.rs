@@ -221,13 +221,13 @@ fn a_scan_budget_cancels_the_query_and_bills_the_cutoff() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("big.sql:1: CANCELLED (bytes scanned limit exceeded)"),
+        stderr.contains("big.sql:1: CANCELLED (Bytes scanned limit was exceeded)"),
         "{stderr}"
     );
     let r = report(&f, "r.json");
     let s = &r["statements"][0];
     assert_eq!(s["state"], "CANCELLED");
-    assert_eq!(s["state_reason"], "bytes scanned limit exceeded");
+    assert_eq!(s["state_reason"], "Bytes scanned limit was exceeded");
     let scanned = s["bytes_scanned"].as_u64().unwrap();
     // Reads run on their own tasks: on a busy machine the table may be read to its end before the cancel lands;
     // the state and the bill do not depend on it.

@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use crate::config::DEFAULT_WORKGROUP;
 
-/// The reason a query stopped by its scan budget carries (as Athena words it).
-pub const BYTES_LIMIT_REASON: &str = "bytes scanned limit exceeded";
+/// The reason a query stopped by its scan budget carries (Athena's words).
+pub const BYTES_LIMIT_REASON: &str = "Bytes scanned limit was exceeded";
 
 /// The reason a streamed query ends with when its reader stopped reading (dropped its [`ResultStream`]).
 pub const RESULTS_DROPPED_REASON: &str = "the client stopped reading the results";
@@ -80,7 +80,7 @@ pub struct QueryStats {
     pub cost_usd: f64,
     pub files_read: u64,
     pub requests: Requests,
-    /// Why a statement was cancelled or failed, when owl decided it (`bytes scanned limit exceeded`).
+    /// Why a statement was cancelled or failed, when owl decided it (`Bytes scanned limit was exceeded`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
 }
