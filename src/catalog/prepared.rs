@@ -8,7 +8,6 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The folder of the prepared statements, under the registry's.
@@ -85,31 +84,7 @@ impl PreparedStatements {
     /// Save `p`, replacing one of the same name in its work group (as `PREPARE` does in Athena).
     pub fn put(&self, p: &PreparedStatement) -> Result<()> {
         let path = self.path(&p.work_group_name, &p.statement_name)?;
-        let dir = path.parent().unwrap_or(&self.dir).to_path_buf();
-        let werr = |e| Error::RegistryWrite {
-            path: path.clone(),
-            source: e,
-        };
-        std::fs::create_dir_all(&dir).map_err(werr)?;
-        let text = serde_json::to_string_pretty(p)
-            .map_err(|e| Error::internal("a prepared statement", e))?;
-        let tmp = dir.join(format!(
-            ".{}.json.{}.tmp",
-            p.statement_name,
-            std::process::id()
-        ));
-        let written = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(werr(e));
-        }
-        Ok(())
+        super::store::write_json_atomic(&path, p)
     }
 
     /// The prepared statement `name` of `workgroup`, if there is one.

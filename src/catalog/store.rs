@@ -327,28 +327,8 @@ impl Registry {
 
     /// Serialise and write one table atomically (invariant 1). Call under the lock.
     fn write(&self, def: &TableDef) -> Result<()> {
-        let dir = self.db_dir(&def.database);
-        let path = self.table_path(&def.database, &def.name);
-        let werr = |e| Error::RegistryWrite {
-            path: path.clone(),
-            source: e,
-        };
-        fs::create_dir_all(&dir).map_err(werr)?;
-        let mut text = serde_json::to_string_pretty(def)
-            .map_err(|e| Error::internal(format!("serialising table `{}`", def.name), e))?;
-        text.push('\n');
-        let tmp = dir.join(format!(".{}.json.{}.tmp", def.name, std::process::id()));
-        let result = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(werr(e));
-        }
-        sync_dir(&dir);
+        write_json_atomic(&self.table_path(&def.database, &def.name), def)?;
+        sync_dir(&self.db_dir(&def.database));
         Ok(())
     }
 
@@ -378,6 +358,37 @@ impl Registry {
 }
 
 /// Make a rename durable. Best effort: some filesystems refuse to fsync a folder.
+/// Write `value` as pretty JSON to `path` atomically: a temporary file beside it (hidden, named by this
+/// process), synced, renamed over it; the folder is created when missing. A reader sees the old file or the new
+/// one, never half of one; on failure the temporary file is removed.
+pub(crate) fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let werr = |e| Error::RegistryWrite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(werr)?;
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal(format!("serialising `{}`", path.display()), e))?;
+    text.push('\n');
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(werr(e));
+    }
+    Ok(())
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();

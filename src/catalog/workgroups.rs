@@ -9,7 +9,6 @@
 use super::prepared::check_workgroup;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The folder of the work groups, under the registry's.
@@ -199,29 +198,7 @@ impl WorkGroups {
     }
 
     fn write(&self, wg: &WorkGroup) -> Result<()> {
-        let path = self.path(&wg.name)?;
-        let werr = |e| Error::RegistryWrite {
-            path: path.clone(),
-            source: e,
-        };
-        std::fs::create_dir_all(&self.dir).map_err(werr)?;
-        let text =
-            serde_json::to_string_pretty(wg).map_err(|e| Error::internal("a work group", e))?;
-        let tmp = self
-            .dir
-            .join(format!(".{}.json.{}.tmp", wg.name, std::process::id()));
-        let written = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(werr(e));
-        }
-        Ok(())
+        super::store::write_json_atomic(&self.path(&wg.name)?, wg)
     }
 }
 
