@@ -89,20 +89,7 @@ impl PreparedStatements {
 
     /// The prepared statement `name` of `workgroup`, if there is one.
     pub fn get(&self, workgroup: &str, name: &str) -> Result<Option<PreparedStatement>> {
-        let path = self.path(workgroup, name)?;
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::Query(format!(
-                    "the prepared statement file `{}` is not valid: {e}",
-                    path.display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(Error::Io {
-                context: format!("cannot read `{}`", path.display()),
-                source,
-            }),
-        }
+        super::store::read_json(&self.path(workgroup, name)?, "prepared statement")
     }
 
     /// Delete `name` from `workgroup`; false when there was none.

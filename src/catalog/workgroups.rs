@@ -101,25 +101,13 @@ impl WorkGroups {
 
     /// The work group `name`; `primary` exists even before it is first changed.
     pub fn get(&self, name: &str) -> Result<Option<WorkGroup>> {
-        let path = self.path(name)?;
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::Query(format!(
-                    "the work group file `{}` is not valid: {e}",
-                    path.display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok((name == PRIMARY).then(|| WorkGroup {
-                    creation_time: "1970-01-01T00:00:00.000Z".into(),
-                    ..WorkGroup::new(PRIMARY)
-                }))
-            }
-            Err(source) => Err(Error::Io {
-                context: format!("cannot read `{}`", path.display()),
-                source,
-            }),
-        }
+        let kept = super::store::read_json(&self.path(name)?, "work group")?;
+        Ok(kept.or_else(|| {
+            (name == PRIMARY).then(|| WorkGroup {
+                creation_time: "1970-01-01T00:00:00.000Z".into(),
+                ..WorkGroup::new(PRIMARY)
+            })
+        }))
     }
 
     /// The work group a query runs in: it exists and is enabled.

@@ -297,10 +297,20 @@ struct Shared {
     times: Mutex<Times>,
     cancel: watch::Sender<bool>,
     outcome: watch::Sender<Option<Arc<Outcome>>>,
-    /// The engine, the request and where its rows go when streamed, until the query is driven.
-    pending: Mutex<Option<(Engine, QueryRequest, Option<ResultSink>)>>,
+    /// What it needs to run, until it is driven.
+    pending: Mutex<Option<Pending>>,
     /// The reader's end of a streamed query, until [`QueryExecution::results`] takes it.
     results: Mutex<Option<ResultStream>>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    engine: Engine,
+    request: QueryRequest,
+    /// Where its rows go when streamed.
+    sink: Option<ResultSink>,
+    /// Why its work group runs nothing (unknown, disabled, unreadable), found when it was queued.
+    refused: Option<Error>,
 }
 
 #[derive(Debug, Default)]
@@ -350,7 +360,13 @@ impl QueryExecution {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some((engine, request, sink)) = pending else {
+        let Some(Pending {
+            engine,
+            request,
+            sink,
+            refused,
+        }) = pending
+        else {
             return self.wait().await;
         };
         let s = &self.shared;
@@ -362,7 +378,14 @@ impl QueryExecution {
             }
         };
         let outcome = engine
-            .run(&request, &s.id, Arc::clone(&s.meter), cancelled, sink)
+            .run(
+                &request,
+                &s.id,
+                Arc::clone(&s.meter),
+                cancelled,
+                sink,
+                refused,
+            )
             .await;
         s.times.lock().unwrap_or_else(|p| p.into_inner()).completed =
             Some((Instant::now(), SystemTime::now()));
@@ -440,6 +463,19 @@ impl Engine {
     /// A statement, QUEUED: it runs when its handle is driven ([`QueryExecution::drive`], on the caller's task,
     /// as the CLI does) or on a thread of its own ([`Engine::submit`]).
     pub fn queue(&self, request: QueryRequest) -> QueryExecution {
+        // Its work group, read once: a query runs only in one that exists and is enabled, and scans at most
+        // the smaller of its own budget and the work group's per-query cutoff.
+        let workgroup = crate::catalog::workgroups::WorkGroups::new(self.registry().root())
+            .for_query(&request.workgroup);
+        let cutoff = workgroup
+            .as_ref()
+            .ok()
+            .and_then(|wg| wg.configuration.bytes_scanned_cutoff_per_query);
+        let limit = match (request.max_bytes, cutoff) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let refused = workgroup.err();
         let (sink, results) = match request.stream_results {
             true => {
                 let (sink, stream) = ResultSink::pair();
@@ -453,13 +489,18 @@ impl Engine {
                 sql: request.statement.to_string(),
                 database: self.database(),
                 workgroup: request.workgroup.clone(),
-                meter: Arc::new(Meter::with_limit(self.scan_limit(&request))),
+                meter: Arc::new(Meter::with_limit(limit)),
                 submitted_at: SystemTime::now(),
                 submitted: Instant::now(),
                 times: Mutex::new(Times::default()),
                 cancel: watch::channel(false).0,
                 outcome: watch::channel(None).0,
-                pending: Mutex::new(Some((self.clone(), request, sink))),
+                pending: Mutex::new(Some(Pending {
+                    engine: self.clone(),
+                    request,
+                    sink,
+                    refused,
+                })),
                 results: Mutex::new(results),
             }),
         }
@@ -468,20 +509,6 @@ impl Engine {
     /// A request for `statement` in this engine's work group (`Settings::workgroup`).
     pub fn request(&self, statement: Statement) -> QueryRequest {
         QueryRequest::new(statement).with_workgroup(&self.settings().workgroup)
-    }
-
-    /// What a query may scan: the request's budget and its work group's per-query cutoff, the smaller. (A work
-    /// group that cannot be read fails the query when it runs.)
-    fn scan_limit(&self, request: &QueryRequest) -> Option<u64> {
-        let cutoff = crate::catalog::workgroups::WorkGroups::new(self.registry().root())
-            .get(&request.workgroup)
-            .ok()
-            .flatten()
-            .and_then(|wg| wg.configuration.bytes_scanned_cutoff_per_query);
-        match (request.max_bytes, cutoff) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 
     /// Submit a statement: it is QUEUED now and runs on a thread of the current Tokio runtime's blocking pool
@@ -497,7 +524,8 @@ impl Engine {
 
     /// Run one statement here, to its end: what every [`QueryExecution`] runs. `cancel` resolving cancels it
     /// (CANCELLED, billed for what it read), as does `meter` passing its limit, or the reader of `sink` going
-    /// away. With a `sink` the rows go there, as they are computed, not into the outcome.
+    /// away. With a `sink` the rows go there, as they are computed, not into the outcome. A `refused` query (its
+    /// work group runs nothing) fails at once, free.
     pub(crate) async fn run(
         &self,
         request: &QueryRequest,
@@ -505,17 +533,26 @@ impl Engine {
         meter: Arc<Meter>,
         cancel: impl Future<Output = ()>,
         sink: Option<ResultSink>,
+        refused: Option<Error>,
     ) -> Outcome {
         let started = Instant::now();
         let sql = request.statement.to_string();
         let mut sink = sink;
-        let run = self.plan_and_collect(
-            &request.statement,
-            Arc::clone(&meter),
-            &request.params,
-            &request.workgroup,
-            sink.as_mut(),
-        );
+        let run = async {
+            match refused {
+                Some(e) => Err((StatementType::Dml, e)),
+                None => {
+                    self.plan_and_collect(
+                        &request.statement,
+                        Arc::clone(&meter),
+                        &request.params,
+                        &request.workgroup,
+                        sink.as_mut(),
+                    )
+                    .await
+                }
+            }
+        };
         let over_budget = || Ending::Cancelled {
             reason: Some(BYTES_LIMIT_REASON.to_string()),
         };

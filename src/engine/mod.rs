@@ -248,7 +248,7 @@ impl Engine {
     ) -> Outcome {
         let id = uuid::Uuid::new_v4().to_string();
         let request = QueryRequest::new(stmt.clone()).with_params(params);
-        self.run(&request, &id, meter, cancel, None).await
+        self.run(&request, &id, meter, cancel, None, None).await
     }
 
     /// Plan `stmt` and collect its rows, or send them down `sink` as they come (or run it, if owl's statements
@@ -261,10 +261,6 @@ impl Engine {
         workgroup: &str,
         mut sink: Option<&mut ResultSink>,
     ) -> std::result::Result<Produced, (StatementType, Error)> {
-        // A query runs only in a work group that exists and is enabled.
-        crate::catalog::workgroups::WorkGroups::new(self.registry().root())
-            .for_query(workgroup)
-            .map_err(|e| (StatementType::Dml, e))?;
         let ctx = self
             .query_context(Arc::clone(&meter))
             .map_err(|e| (StatementType::Dml, e))?;
