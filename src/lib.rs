@@ -51,6 +51,7 @@ pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;
 pub mod sample;
+pub mod server;
 pub(crate) mod sql;
 pub mod storage;
 

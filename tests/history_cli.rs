@@ -78,9 +78,17 @@ fn every_statement_leaves_an_entry_with_its_numbers() {
     let failures = history(&f, &["--state", "failed"]);
     assert_eq!(ids(&failures), [failed["query_id"].as_str().unwrap()]);
     assert!(history(&f, &["--workgroup", "etl"]).is_empty());
-    assert_eq!(history(&f, &["--since", "1d"]).len(), 4);
+    // Without --workgroup, every work group's statements; with it, that one's.
+    f.run_ok(&["workgroup", "create", "etl"]);
+    f.run_ok(&["--workgroup", "etl", "query", "SELECT 2 AS b"]);
+    let all = history(&f, &[]);
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0]["workgroup"], "etl");
+    assert_eq!(history(&f, &["--workgroup", "etl"]).len(), 1);
+    assert_eq!(history(&f, &["--workgroup", "primary"]).len(), 4);
+    assert_eq!(history(&f, &["--since", "1d"]).len(), 5);
     assert!(history(&f, &["--since", "2099-01-01"]).is_empty());
-    assert_eq!(ids(&history(&f, &["-n", "1"])), ids(&entries[..1]));
+    assert_eq!(ids(&history(&f, &["-n", "1"])), ids(&all[..1]));
     let out = f
         .owl()
         .args(["history", "--state", "maybe"])
@@ -102,7 +110,7 @@ fn every_statement_leaves_an_entry_with_its_numbers() {
 
     // A retention of 0 days writes nothing.
     f.run_ok(&["--history-days", "0", "query", "SELECT 2"]);
-    assert_eq!(history(&f, &[]).len(), 4);
+    assert_eq!(history(&f, &[]).len(), 5);
 }
 
 #[test]

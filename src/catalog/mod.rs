@@ -11,6 +11,7 @@
 pub mod colstats;
 pub(crate) mod location;
 pub mod model;
+pub mod named_queries;
 pub mod prepared;
 pub mod provider;
 pub mod store;

@@ -17,9 +17,6 @@ pub struct HistoryArgs {
     /// Only statements that ended in this state: succeeded, failed or cancelled.
     #[arg(long, value_parser = parse_state)]
     state: Option<QueryState>,
-    /// Only statements of this work group.
-    #[arg(long)]
-    workgroup: Option<String>,
     /// Only statements submitted since: a date (`2026-12-01`), a time (`2026-12-01T10:00:00Z`), or a span back
     /// from now (`30m`, `12h`, `7d`).
     #[arg(long, value_parser = parse_since)]
@@ -72,8 +69,8 @@ fn since(text: &str, now: DateTime<Utc>) -> std::result::Result<DateTime<Utc>, S
     })
 }
 
-pub fn history(engine: &Engine, args: HistoryArgs) -> ExitStatus {
-    match entries(engine, &args) {
+pub fn history(engine: &Engine, args: HistoryArgs, workgroup: Option<String>) -> ExitStatus {
+    match entries(engine, &args, workgroup.as_deref()) {
         Ok(entries) => {
             match args.format {
                 ListFormat::Table => println!("{}", table(&entries)),
@@ -95,7 +92,7 @@ pub fn history(engine: &Engine, args: HistoryArgs) -> ExitStatus {
 }
 
 /// The entries `args` asks for, most recent first.
-fn entries(engine: &Engine, args: &HistoryArgs) -> Result<Vec<Entry>> {
+fn entries(engine: &Engine, args: &HistoryArgs, workgroup: Option<&str>) -> Result<Vec<Entry>> {
     let read = engine.history().read()?;
     if read.skipped > 0 {
         eprintln!(
@@ -112,7 +109,7 @@ fn entries(engine: &Engine, args: &HistoryArgs) -> Result<Vec<Entry>> {
         .entries
         .into_iter()
         .filter(|e| args.state.is_none_or(|s| e.state == s))
-        .filter(|e| args.workgroup.as_ref().is_none_or(|w| &e.workgroup == w))
+        .filter(|e| workgroup.is_none_or(|w| e.workgroup == w))
         .filter(|e| args.since.is_none_or(|t| e.submitted_at >= t))
         .take(limit)
         .collect())

@@ -8,6 +8,7 @@ pub(crate) mod history;
 mod query;
 mod repl;
 mod run;
+mod serve;
 mod tables;
 mod workgroup;
 
@@ -81,9 +82,10 @@ pub struct Cli {
     /// Send S3 requests unsigned (public buckets): no credentials are looked up.
     #[arg(long, global = true)]
     no_sign_request: bool,
-    /// The work group queries run in (its scan cutoff applies; `owl workgroup list`).
-    #[arg(long, global = true, env = "OWL_WORKGROUP", default_value = crate::config::DEFAULT_WORKGROUP)]
-    workgroup: String,
+    /// The work group queries run in (its scan cutoff applies; `owl workgroup list`); default `primary`.
+    /// For `owl history`: only this work group's statements (default: every work group's).
+    #[arg(long, global = true, env = "OWL_WORKGROUP")]
+    workgroup: Option<String>,
     /// Days of query history kept beside the registry (`owl history`); 0 writes none.
     #[arg(long, global = true, env = "OWL_HISTORY_DAYS", default_value_t = crate::config::DEFAULT_HISTORY_DAYS)]
     history_days: u32,
@@ -120,6 +122,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Work groups: create, list, show, update, delete (each query runs in one: `--workgroup`).
     Workgroup(workgroup::WorkgroupArgs),
+    /// Serve the registry over Athena's API (AWS JSON 1.1, SigV4): boto3, PyAthena and the AWS SDKs connect.
+    Serve(serve::ServeArgs),
 }
 
 impl Cli {
@@ -140,7 +144,10 @@ impl Cli {
                 no_sign_request: self.no_sign_request,
             },
             history_days: self.history_days,
-            workgroup: self.workgroup.clone(),
+            workgroup: self
+                .workgroup
+                .clone()
+                .unwrap_or_else(|| crate::config::DEFAULT_WORKGROUP.into()),
         }
     }
 }
@@ -283,6 +290,7 @@ pub fn main() -> ExitCode {
             );
             return ExitStatus::UserError;
         }
+        let workgroup = cli.workgroup.clone();
         match command {
             Command::Repl(args) => repl::run(&engine, args, &interrupts).await,
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
@@ -294,8 +302,9 @@ pub fn main() -> ExitCode {
             Command::Tables(args) => tables::tables(&engine, args),
             Command::Describe(args) => tables::describe(&engine, args),
             Command::Versions(args) => tables::versions(&engine, args),
-            Command::History(args) => history::history(&engine, args),
+            Command::History(args) => history::history(&engine, args, workgroup),
             Command::Workgroup(args) => workgroup::workgroup(&engine, args),
+            Command::Serve(args) => serve::run(&engine, args, &interrupts).await,
         }
     });
     // A cancelled query may still hold a worker in a long computation: do not wait for it.

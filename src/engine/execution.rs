@@ -120,6 +120,18 @@ pub struct QueryRequest {
     pub stream_results: bool,
     /// Who runs it, for the history (default: this process's account, `$USER`).
     pub user: String,
+    /// The database its unqualified names resolve in (default: the engine's current one).
+    pub database: Option<String>,
+    /// The statement as its client wrote it, for its status and the history (default: the parsed statement).
+    pub text: Option<String>,
+    /// Values for its positional parameters (`?`, or an `EXECUTE` without `USING`), as SQL literals
+    /// (Athena's `ExecutionParameters`: `'a'`, `5`, `DATE '2024-01-01'`).
+    pub execution_parameters: Vec<String>,
+    /// Where its rows are written when it succeeds (`<location>/<query id>.csv`, see `engine::results`): a
+    /// local folder or an `s3://` prefix.
+    pub output_location: Option<String>,
+    /// Why it cannot run at all (its text did not parse): it ends FAILED with this reason, free.
+    pub rejected: Option<String>,
 }
 
 impl QueryRequest {
@@ -131,6 +143,28 @@ impl QueryRequest {
             workgroup: DEFAULT_WORKGROUP.into(),
             stream_results: false,
             user: local_user(),
+            database: None,
+            text: None,
+            execution_parameters: Vec::new(),
+            output_location: None,
+            rejected: None,
+        }
+    }
+
+    /// A statement whose text could not be parsed: queued, it ends FAILED with `reason`, free, and leaves its
+    /// history entry as every statement does.
+    pub fn rejected(text: &str, reason: String) -> Self {
+        let placeholder = Statement::Statement(Box::new(
+            datafusion::sql::sqlparser::ast::Statement::Commit {
+                chain: false,
+                end: false,
+                modifier: None,
+            },
+        ));
+        QueryRequest {
+            text: Some(text.to_string()),
+            rejected: Some(reason),
+            ..QueryRequest::new(placeholder)
         }
     }
 
@@ -309,7 +343,8 @@ struct Pending {
     request: QueryRequest,
     /// Where its rows go when streamed.
     sink: Option<ResultSink>,
-    /// Why its work group runs nothing (unknown, disabled, unreadable), found when it was queued.
+    /// Why it runs nothing (its text did not parse; its work group or database is unknown, its work group
+    /// disabled), found when it was queued.
     refused: Option<Error>,
 }
 
@@ -333,6 +368,16 @@ impl QueryExecution {
     /// keeps its state.
     pub fn cancel(&self) {
         self.shared.cancel.send_replace(true);
+    }
+
+    /// Resolves once it has been asked to stop ([`QueryExecution::cancel`]).
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.shared.cancel.subscribe();
+        async move {
+            if rx.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The rows of a streamed query ([`QueryRequest::streamed`]), to the first caller; None for a query that
@@ -387,15 +432,35 @@ impl QueryExecution {
                 refused,
             )
             .await;
+        // Its rows are written where it was asked, before it is seen to succeed: a query whose results could
+        // not be written failed (as Athena's does).
+        let mut outcome = outcome;
+        if let (Some(location), Ending::Succeeded) = (&request.output_location, &outcome.ending)
+            && let Err(e) = super::results::write(
+                &engine,
+                location,
+                &s.id,
+                &outcome.schema,
+                &outcome.batches,
+                outcome.stats.statement_type,
+            )
+            .await
+        {
+            outcome.batches.clear();
+            outcome.stats.state = QueryState::Failed;
+            outcome.ending = Ending::Failed(e);
+        }
         s.times.lock().unwrap_or_else(|p| p.into_inner()).completed =
             Some((Instant::now(), SystemTime::now()));
         // Its history entry is written before anyone sees it end.
-        let mut outcome = outcome;
         let status = self.status_with(Some(&outcome));
-        if let Err(e) = engine
-            .history()
-            .record(&entry(&status, &outcome, &request.user))
-        {
+        let record = entry(
+            &status,
+            &outcome,
+            &request.user,
+            request.output_location.as_deref(),
+        );
+        if let Err(e) = engine.history().record(&record) {
             outcome.history_error = Some(e.to_string());
         }
         let outcome = Arc::new(outcome);
@@ -475,7 +540,14 @@ impl Engine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let refused = workgroup.err();
+        let database = request.database.clone().unwrap_or_else(|| self.database());
+        let refused = match &request.rejected {
+            Some(reason) => Some(Error::Query(reason.clone())),
+            None => workgroup.err().or_else(|| {
+                (!self.registry().database_exists(&database))
+                    .then(|| Error::DatabaseNotFound(database.clone()))
+            }),
+        };
         let (sink, results) = match request.stream_results {
             true => {
                 let (sink, stream) = ResultSink::pair();
@@ -486,8 +558,11 @@ impl Engine {
         QueryExecution {
             shared: Arc::new(Shared {
                 id: uuid::Uuid::new_v4().to_string(),
-                sql: request.statement.to_string(),
-                database: self.database(),
+                sql: request
+                    .text
+                    .clone()
+                    .unwrap_or_else(|| request.statement.to_string()),
+                database,
                 workgroup: request.workgroup.clone(),
                 meter: Arc::new(Meter::with_limit(limit)),
                 submitted_at: SystemTime::now(),
@@ -545,8 +620,7 @@ impl Engine {
                     self.plan_and_collect(
                         &request.statement,
                         Arc::clone(&meter),
-                        &request.params,
-                        &request.workgroup,
+                        request,
                         sink.as_mut(),
                     )
                     .await
@@ -636,7 +710,12 @@ fn local_user() -> String {
 }
 
 /// The history entry of a query that has ended.
-fn entry(status: &QueryStatus, outcome: &Outcome, user: &str) -> crate::history::Entry {
+fn entry(
+    status: &QueryStatus,
+    outcome: &Outcome,
+    user: &str,
+    output_location: Option<&str>,
+) -> crate::history::Entry {
     let at = |t: SystemTime| chrono::DateTime::<chrono::Utc>::from(t);
     crate::history::Entry {
         query_id: status.id.clone(),
@@ -657,6 +736,11 @@ fn entry(status: &QueryStatus, outcome: &Outcome, user: &str) -> crate::history:
         rows: outcome.stats.rows,
         files_read: outcome.stats.files_read,
         user: user.to_string(),
+        output_location: match outcome.ending {
+            Ending::Succeeded => output_location.map(str::to_string),
+            _ => None,
+        },
+        reused_from: None,
     }
 }
 

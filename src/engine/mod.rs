@@ -5,6 +5,8 @@
 //! - `execution`: the lifecycle every entry point uses: [`Engine::submit`] -> [`QueryExecution`] (poll, cancel,
 //!   wait), [`Outcome`] and its [`Ending`], the bill.
 //! - `estimate`: dry runs, what a statement would scan and cost without reading its data.
+//! - `results`: result files as Athena writes them (`<location>/<id>.csv` and its `.csv.metadata`), written by
+//!   the lifecycle for a request with an output location, read back by the server's `GetQueryResults`.
 //!
 //! Every statement runs in a fresh `SessionContext` cloned from the base state, with its own `RuntimeEnv`: its
 //! own meter-charging store registry and its own (empty) list, statistics and footer caches. So a query's
@@ -14,6 +16,7 @@
 
 pub(crate) mod estimate;
 mod execution;
+pub mod results;
 
 pub use execution::{
     BYTES_LIMIT_REASON, DEFAULT_WORKGROUP, Ending, Outcome, QueryExecution, QueryRequest,
@@ -196,7 +199,7 @@ impl Engine {
 
     /// A session for one query: the base state with a runtime whose stores charge `meter` and whose caches
     /// start empty.
-    fn query_context(&self, meter: Arc<Meter>) -> Result<SessionContext> {
+    fn query_context(&self, meter: Arc<Meter>, database: Option<&str>) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::new(MeteredRegistry::new(
                 self.shared.stores.clone(),
@@ -204,7 +207,11 @@ impl Engine {
             )))
             .build_arc()
             .map_err(|e| Error::internal("a query's runtime", e))?;
-        let state = SessionStateBuilder::new_from_existing(self.base_state())
+        let mut base = self.base_state();
+        if let Some(db) = database {
+            base.config_mut().options_mut().catalog.default_schema = db.to_string();
+        }
+        let state = SessionStateBuilder::new_from_existing(base)
             .with_runtime_env(runtime)
             .build();
         Ok(SessionContext::new_with_state(state).enable_url_table())
@@ -257,19 +264,26 @@ impl Engine {
         &self,
         stmt: &Statement,
         meter: Arc<Meter>,
-        params: &[(String, String)],
-        workgroup: &str,
+        request: &QueryRequest,
         mut sink: Option<&mut ResultSink>,
     ) -> std::result::Result<Produced, (StatementType, Error)> {
+        let params = &request.params;
+        let workgroup = &request.workgroup;
         let ctx = self
-            .query_context(Arc::clone(&meter))
+            .query_context(Arc::clone(&meter), request.database.as_deref())
             .map_err(|e| (StatementType::Dml, e))?;
         // PREPARE and DEALLOCATE change the work group's prepared statements; EXECUTE runs one with its values.
-        let (stmt, positional) =
-            match crate::sql::prepared::resolve(self, &ctx, stmt, workgroup).await {
-                crate::sql::prepared::Resolved::Done(r) => return deliver(r, sink).await,
-                crate::sql::prepared::Resolved::Run(stmt, values) => (stmt, values),
-            };
+        let resolved = crate::sql::prepared::resolve(
+            self,
+            &ctx,
+            stmt,
+            workgroup,
+            &request.execution_parameters,
+        );
+        let (stmt, positional) = match resolved.await {
+            crate::sql::prepared::Resolved::Done(r) => return deliver(r, sink).await,
+            crate::sql::prepared::Resolved::Run(stmt, values) => (stmt, values),
+        };
         let stmt = &stmt;
         if let Some(r) = crate::sql::commands::try_execute(self, &ctx, stmt).await {
             return deliver(r, sink).await;

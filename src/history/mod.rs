@@ -47,6 +47,12 @@ pub struct Entry {
     pub files_read: u64,
     /// Who ran it: the account of the CLI's user, or the server's caller.
     pub user: String,
+    /// Where its rows were written (`<location>/<query id>.csv`), when they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_location: Option<String>,
+    /// The query whose results it reused instead of running (Athena's result reuse), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// Times as RFC 3339 text in UTC, to the millisecond (`2026-12-04T18:28:17.123Z`).
@@ -222,6 +228,8 @@ mod tests {
             rows: 1,
             files_read: 0,
             user: "me".into(),
+            output_location: None,
+            reused_from: None,
         }
     }
 

@@ -34,9 +34,25 @@ pub(crate) async fn resolve(
     ctx: &SessionContext,
     stmt: &Statement,
     workgroup: &str,
+    execution_parameters: &[String],
 ) -> Resolved {
+    // Athena's `ExecutionParameters`: values for the statement's `?`s, or for an `EXECUTE` without `USING`.
+    let given = || {
+        execution_parameters
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                literal_text(ctx, text)
+                    .map_err(|e| Error::Query(format!("execution parameter {}: {e}", i + 1)))
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let run_as_is = || match given() {
+        Ok(values) => Resolved::Run(stmt.clone(), values),
+        Err(e) => Resolved::Done(Err((StatementType::Dml, e))),
+    };
     let Statement::Statement(sql) = stmt else {
-        return Resolved::Run(stmt.clone(), vec![]);
+        return run_as_is();
     };
     let store = PreparedStatements::new(scope.registry().root());
     let utility = |r: Result<()>| {
@@ -73,12 +89,25 @@ pub(crate) async fn resolve(
                 .iter()
                 .chain(using.iter().map(|u| &u.expr))
                 .collect();
-            match execute(&store, ctx, workgroup, &name.to_string(), &values) {
+            let run = execute(&store, ctx, workgroup, &name.to_string(), &values).and_then(
+                |(stmt, mut values)| {
+                    if !execution_parameters.is_empty() {
+                        if !values.is_empty() {
+                            return Err(Error::Query(format!(
+                                "EXECUTE {name}: values given both in USING and as execution parameters"
+                            )));
+                        }
+                        values = given()?;
+                    }
+                    Ok((stmt, values))
+                },
+            );
+            match run {
                 Ok((stmt, values)) => Resolved::Run(stmt, values),
                 Err(e) => Resolved::Done(Err((StatementType::Dml, e))),
             }
         }
-        _ => Resolved::Run(stmt.clone(), vec![]),
+        _ => run_as_is(),
     }
 }
 
@@ -129,9 +158,11 @@ fn execute(
         return Err(not_found(name, workgroup));
     };
     let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
-    let mut parsed =
-        datafusion::sql::parser::DFParser::parse_sql_with_dialect(&p.query_statement, &dialect)
-            .map_err(Error::from)?;
+    // Saved by `PREPARE` (its `?`s numbered already) or by the API's CreatePreparedStatement (as written).
+    let numbered = crate::sql::athena::number_placeholders(&p.query_statement);
+    let text = numbered.as_deref().unwrap_or(&p.query_statement);
+    let mut parsed = datafusion::sql::parser::DFParser::parse_sql_with_dialect(text, &dialect)
+        .map_err(Error::from)?;
     let (Some(stmt), None) = (parsed.pop_front(), parsed.pop_front()) else {
         return Err(Error::Query(format!(
             "prepared statement `{name}` does not hold one statement"
@@ -151,10 +182,15 @@ fn execute(
 /// The value of a literal expression (`5`, `-2.5`, `'x'`, `DATE '2024-06-01'`, `NULL`); columns and
 /// subqueries are refused.
 fn literal(ctx: &SessionContext, expr: &SqlExpr) -> Result<ScalarValue> {
+    literal_text(ctx, &expr.to_string())
+}
+
+/// The value of a literal written as SQL text.
+fn literal_text(ctx: &SessionContext, expr: &str) -> Result<ScalarValue> {
     let state = ctx.state();
     let empty = DFSchema::empty();
     let logical = state
-        .create_logical_expr(&expr.to_string(), &empty)
+        .create_logical_expr(expr, &empty)
         .map_err(|_| Error::Query(format!("`{expr}` is not a literal value")))?;
     if !logical.column_refs().is_empty() || logical.is_volatile() {
         return Err(Error::Query(format!("`{expr}` is not a literal value")));

@@ -1,0 +1,129 @@
+//! `owl serve`: the registry as a service (Athena's API over HTTP; see `crate::server`), until SIGTERM or
+//! Ctrl-C. Then queries still queued or running are cancelled, billed and written to the history before exit.
+
+use super::{ExitStatus, Interrupts, print_error, status_of};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::server::{ServeOptions, Server, sigv4};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on: loopback unless told (`0.0.0.0:8900` needs --credentials); port 0 picks one.
+    #[arg(long, env = "OWL_LISTEN", default_value = "127.0.0.1:8900")]
+    listen: SocketAddr,
+    /// Callers to accept, a JSON file: {"credentials": [{"access_key_id", "secret_access_key",
+    /// "workgroups": ["primary", ...] or ["*"]}]}. Requests must then be signed (AWS Signature V4). Or set
+    /// OWL_SERVE_ACCESS_KEY_ID and OWL_SERVE_SECRET_ACCESS_KEY for one caller of every work group.
+    #[arg(long, env = "OWL_SERVE_CREDENTIALS", value_name = "FILE")]
+    credentials: Option<PathBuf>,
+    /// Queries run at once; more wait, QUEUED (default: one per core).
+    #[arg(long, value_name = "N")]
+    max_concurrent_queries: Option<usize>,
+    /// Queries that may wait; past it StartQueryExecution answers TooManyRequestsException.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_queued_queries: usize,
+    /// A local folder clients may name as a result location (repeatable; `<catalog>/.results` always).
+    #[arg(long = "allow-root", value_name = "DIR")]
+    allow_roots: Vec<PathBuf>,
+}
+
+fn credentials(args: &ServeArgs) -> crate::error::Result<Option<Vec<sigv4::Credential>>> {
+    if let Some(path) = &args.credentials {
+        return sigv4::load(path).map(Some);
+    }
+    let id = std::env::var("OWL_SERVE_ACCESS_KEY_ID").ok();
+    let secret = std::env::var("OWL_SERVE_SECRET_ACCESS_KEY").ok();
+    match (id, secret) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok(Some(vec![sigv4::Credential {
+                access_key_id: id,
+                secret_access_key: secret,
+                workgroups: vec!["*".into()],
+            }]))
+        }
+        (None, None) => Ok(None),
+        _ => Err(Error::Query(
+            "set both OWL_SERVE_ACCESS_KEY_ID and OWL_SERVE_SECRET_ACCESS_KEY, or neither".into(),
+        )),
+    }
+}
+
+pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> ExitStatus {
+    let credentials = match credentials(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            print_error(&e);
+            return status_of(&e);
+        }
+    };
+    let signed = credentials.as_ref().map(Vec::len);
+    let max_concurrent = args.max_concurrent_queries.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(4, std::num::NonZeroUsize::get)
+    });
+    let options = ServeOptions {
+        credentials,
+        max_concurrent,
+        max_queued: args.max_queued_queries,
+        allow_roots: args.allow_roots.clone(),
+    };
+    let server = match Server::new(engine.clone(), options, &args.listen) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            print_error(&e);
+            return status_of(&e);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            print_error(&Error::Query(format!(
+                "cannot listen on {}: {e}",
+                args.listen
+            )));
+            return ExitStatus::UserError;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    eprintln!(
+        "owl serve: listening on http://{addr} · registry {} · {max_concurrent} queries at once · {}",
+        engine.settings().catalog_dir.display(),
+        match signed {
+            Some(n) => format!("requests signed by {n} credential(s)"),
+            None => "no credentials: any local caller".into(),
+        }
+    );
+    let stop = {
+        let interrupts = interrupts.clone();
+        async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => tokio::select! {
+                        _ = term.recv() => {},
+                        () = interrupts.next() => {},
+                    },
+                    Err(_) => interrupts.next().await,
+                }
+            }
+            #[cfg(not(unix))]
+            interrupts.next().await;
+        }
+    };
+    let live = Arc::clone(server.queries());
+    let served = Arc::clone(&server).serve(listener, stop).await;
+    let left = live.live().len();
+    match served {
+        Ok(()) => {
+            eprintln!("owl serve: stopped ({left} queries still open were cancelled)");
+            ExitStatus::Ok
+        }
+        Err(e) => {
+            print_error(&e);
+            status_of(&e)
+        }
+    }
+}

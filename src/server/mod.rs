@@ -1,0 +1,448 @@
+//! `owl serve`: owl as a service on one machine. One HTTP listener (loopback by default) answers the AWS JSON 1.1
+//! protocol (`POST /`, `X-Amz-Target: <Service>.<Operation>`), so that the AWS SDKs, boto3 and PyAthena reach it
+//! as they reach Athena:
+//!
+//! - `mod.rs`: the listener, the protocol (targets, errors as AWS shapes them), request signing, shutdown.
+//! - `sigv4`: AWS Signature V4, checked against the credentials the server was given.
+//! - `queries`: the server's queries: every statement goes through the engine's lifecycle
+//!   (`Engine::queue` -> `QueryExecution`), at most `max_concurrent` at once, the rest QUEUED in order;
+//!   finished ones are read back from the query history, their rows from their result files.
+//! - `athena`: the Athena operations (`AmazonAthena.*`).
+//! - `glue`: the Glue operations (`AWSGlue.*`) over the same registry; crawlers run owl's crawler.
+//!
+//! Each protocol the next issues add (Postgres wire, Flight SQL, the console's pages) is a listener of its own
+//! beside this one, over the same [`queries::Queries`]: one queue, one history, one set of limits.
+
+pub mod athena;
+pub mod glue;
+pub mod queries;
+pub mod sigv4;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The largest request body read (Athena's largest, a 262,144-byte query, fits many times).
+const MAX_BODY: usize = 8 << 20;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Callers it accepts (None: any caller, and only on loopback).
+    pub credentials: Option<Vec<sigv4::Credential>>,
+    /// Queries run at once; more wait, QUEUED.
+    pub max_concurrent: usize,
+    /// Queries that may wait; past it `StartQueryExecution` answers TooManyRequestsException.
+    pub max_queued: usize,
+    /// Local folders a client may name (result locations; table locations in the next operations). Empty:
+    /// none but the registry's default result folder.
+    pub allow_roots: Vec<PathBuf>,
+}
+
+/// An error as the AWS JSON protocol carries it: `{"__type": code, "Message": ...}` with an HTTP status.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A request that is not well formed or names something that does not exist.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new("InvalidRequestException", message)
+    }
+
+    /// A signing failure (403 as AWS answers them).
+    pub fn auth(code: &'static str, message: &str) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            ..ApiError::new(code, message)
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            ..ApiError::new("InternalServerException", message)
+        }
+    }
+
+    /// Athena's wording for a parameter outside its constraint.
+    pub fn validation(member: &str, value: &str, constraint: &str) -> Self {
+        ApiError::invalid(format!(
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: \
+             Member must {constraint}"
+        ))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Internal(_) | Error::InternalCause { .. } | Error::Io { .. } => {
+                ApiError::internal(e.to_string())
+            }
+            _ => ApiError::invalid(e.to_string()),
+        }
+    }
+}
+
+/// Who is calling: the credential that signed the request (None on a server without credentials).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub credential: Option<sigv4::Credential>,
+    /// The access key id, for the history (`anonymous` when the request names none).
+    pub user: String,
+}
+
+impl Caller {
+    /// Whether it may use work group `name`.
+    pub fn may_use(&self, name: &str) -> bool {
+        self.credential.as_ref().is_none_or(|c| c.may_use(name))
+    }
+
+    /// AccessDeniedException unless it may use work group `name`.
+    pub fn check_workgroup(&self, action: &str, name: &str) -> std::result::Result<(), ApiError> {
+        if self.may_use(name) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: athena:{action} on resource: workgroup/{name}",
+                self.user
+            ),
+        ))
+    }
+}
+
+/// The server: the engine, its queries, who may call.
+#[derive(Debug)]
+pub struct Server {
+    engine: Engine,
+    options: ServeOptions,
+    queries: Arc<queries::Queries>,
+    /// Held while a crawler is started (its state read and set RUNNING at once).
+    crawlers: std::sync::Mutex<()>,
+}
+
+impl Server {
+    /// A server over `engine`; refuses credentials-less listening beyond loopback.
+    pub fn new(engine: Engine, options: ServeOptions, listen: &SocketAddr) -> Result<Self> {
+        if options.credentials.is_none() && !listen.ip().is_loopback() {
+            return Err(Error::Query(format!(
+                "refusing to listen on {listen} without credentials: anyone who can reach it could run \
+                 queries. Give --credentials FILE, or listen on 127.0.0.1"
+            )));
+        }
+        let queries = Arc::new(queries::Queries::new(
+            engine.clone(),
+            options.max_concurrent.max(1),
+            options.max_queued,
+        ));
+        glue::settle_crawlers(engine.registry().root());
+        Ok(Server {
+            engine,
+            options,
+            queries,
+            crawlers: std::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn queries(&self) -> &Arc<queries::Queries> {
+        &self.queries
+    }
+
+    pub fn options(&self) -> &ServeOptions {
+        &self.options
+    }
+
+    pub(crate) fn crawler_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.crawlers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serve `listener` until `shutdown` resolves; then stop taking connections, cancel the queries still
+    /// queued or running (each ends CANCELLED, billed, with its history entry) and return.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    Err(_) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let server = Arc::clone(&self);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = Arc::clone(&server);
+                    async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+        drop(listener);
+        self.queries.shut_down().await;
+        Ok(())
+    }
+
+    async fn handle(self: &Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let response = self.answer(req).await;
+        let (status, body, error) = match response {
+            Ok(v) => (StatusCode::OK, v, None),
+            Err(e) => (
+                e.status,
+                json!({"__type": e.code, "Message": e.message}),
+                Some(e.code),
+            ),
+        };
+        let mut builder = Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amzn-requestid", &request_id);
+        if let Some(code) = error {
+            builder = builder.header("x-amzn-errortype", code);
+        }
+        builder
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    }
+
+    async fn answer(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+    ) -> std::result::Result<Value, ApiError> {
+        let (parts, body) = req.into_parts();
+        if parts.method != hyper::Method::POST {
+            return Err(ApiError::new(
+                "UnknownOperationException",
+                format!(
+                    "{} {}: this server answers the AWS JSON 1.1 protocol (POST / with X-Amz-Target)",
+                    parts.method,
+                    parts.uri.path()
+                ),
+            ));
+        }
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return Err(ApiError::new(
+                    "SerializationException",
+                    format!("the request body is unreadable or over {MAX_BODY} bytes"),
+                ));
+            }
+        };
+        // Signed before anything else is looked at: an unsigned request learns nothing.
+        let caller = match &self.options.credentials {
+            Some(credentials) => {
+                let c = sigv4::verify(
+                    credentials,
+                    parts.method.as_str(),
+                    parts.uri.path(),
+                    parts.uri.query(),
+                    &parts.headers,
+                    &body,
+                    chrono::Utc::now(),
+                )?;
+                Caller {
+                    user: c.access_key_id.clone(),
+                    credential: Some(c.clone()),
+                }
+            }
+            None => Caller {
+                credential: None,
+                user: sigv4::access_key_id(&parts.headers).unwrap_or_else(|| "anonymous".into()),
+            },
+        };
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Some((service, operation)) = target.split_once('.') else {
+            return Err(ApiError::new(
+                "UnknownOperationException",
+                format!("no operation named: X-Amz-Target `{target}` is not <Service>.<Operation>"),
+            ));
+        };
+        let input: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&body).map_err(|e| {
+                ApiError::new(
+                    "SerializationException",
+                    format!("the request body is not JSON: {e}"),
+                )
+            })?
+        };
+        if !input.is_object() {
+            return Err(ApiError::new(
+                "SerializationException",
+                "the request body is not a JSON object",
+            ));
+        }
+        match service {
+            "AmazonAthena" => athena::call(self, &caller, operation, &input).await,
+            // Glue names a bad request InvalidInputException.
+            "AWSGlue" => glue::call(self, &caller, operation, &input)
+                .await
+                .map_err(|e| match e.code {
+                    "InvalidRequestException" => ApiError {
+                        code: "InvalidInputException",
+                        ..e
+                    },
+                    _ => e,
+                }),
+            _ => Err(ApiError::new(
+                "UnknownOperationException",
+                format!(
+                    "unknown service `{service}` (this server answers AmazonAthena and AWSGlue)"
+                ),
+            )),
+        }
+    }
+}
+
+/// Field readers for a request's JSON object, with Athena's errors.
+pub(crate) mod input {
+    use super::ApiError;
+    use serde_json::Value;
+
+    pub fn opt_str<'a>(v: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::new(
+                "SerializationException",
+                format!("`{name}` must be a string"),
+            )),
+        }
+    }
+
+    pub fn req_str<'a>(v: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+        opt_str(v, name)?.ok_or_else(|| {
+            ApiError::invalid(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must \
+                 not be null",
+                lower_first(name)
+            ))
+        })
+    }
+
+    pub fn opt_int(v: &Value, name: &str) -> Result<Option<i64>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(n) => n.as_i64().map(Some).ok_or_else(|| {
+                ApiError::new(
+                    "SerializationException",
+                    format!("`{name}` must be an integer"),
+                )
+            }),
+        }
+    }
+
+    pub fn opt_bool(v: &Value, name: &str) -> Result<Option<bool>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::new(
+                "SerializationException",
+                format!("`{name}` must be a boolean"),
+            )),
+        }
+    }
+
+    pub fn str_list(v: &Value, name: &str) -> Result<Vec<String>, ApiError> {
+        match v.get(name) {
+            None | Some(Value::Null) => Ok(vec![]),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str().map(str::to_string).ok_or_else(|| {
+                        ApiError::new(
+                            "SerializationException",
+                            format!("`{name}` must be a list of strings"),
+                        )
+                    })
+                })
+                .collect(),
+            Some(_) => Err(ApiError::new(
+                "SerializationException",
+                format!("`{name}` must be a list"),
+            )),
+        }
+    }
+
+    /// `queryString` for `QueryString`, as AWS names members in its messages.
+    pub fn lower_first(name: &str) -> String {
+        let mut c = name.chars();
+        match c.next() {
+            Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+            None => String::new(),
+        }
+    }
+
+    /// `MaxResults` within `1..=max` (default `max`).
+    pub fn max_results(v: &Value, max: i64) -> Result<usize, ApiError> {
+        match opt_int(v, "MaxResults")? {
+            None => Ok(max as usize),
+            Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+            Some(n) => Err(ApiError::validation(
+                "maxResults",
+                &n.to_string(),
+                &format!("have value less than or equal to {max} and greater than or equal to 1"),
+            )),
+        }
+    }
+
+    /// A `NextToken` owl issued: the offset to go on from.
+    pub fn next_token(v: &Value) -> Result<usize, ApiError> {
+        match opt_str(v, "NextToken")? {
+            None => Ok(0),
+            Some(t) => t
+                .strip_prefix("owl-")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("NextToken `{t}` is not one this server gave"))
+                }),
+        }
+    }
+
+    pub fn token(offset: usize) -> String {
+        format!("owl-{offset}")
+    }
+}

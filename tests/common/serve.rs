@@ -1,0 +1,258 @@
+//! A real `owl serve` process over a fixture's registry, and the official AWS SDK for Rust pointed at it.
+#![allow(dead_code)]
+
+use crate::common::Fixture;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+pub const KEY: &str = "AKIDOWLTEST";
+pub const SECRET: &str = "owl-test-secret/never-printed";
+/// A key that may use the `primary` work group only.
+pub const NARROW_KEY: &str = "AKIDNARROW";
+pub const NARROW_SECRET: &str = "narrow-secret";
+
+pub struct Served {
+    pub child: Child,
+    pub endpoint: String,
+    /// What the server printed to stderr (read on a thread), line by line.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    /// `owl serve` on a free loopback port with the test credentials; `extra` are more flags (global ones
+    /// before `serve` go in `global`).
+    pub fn start(f: &Fixture, global: &[&str], extra: &[&str]) -> Served {
+        Self::start_env(f, global, extra, &[])
+    }
+
+    /// A server without credentials (any loopback caller, unsigned requests too).
+    pub fn start_open(f: &Fixture) -> Served {
+        Self::spawn(f, &["serve", "--listen", "127.0.0.1:0"], &[], &[])
+    }
+
+    pub fn start_env(f: &Fixture, global: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Served {
+        Self::start_full(f, global, extra, env, &[])
+    }
+
+    /// As [`Served::start_env`], accepting `more` (key, secret) pairs too, for every work group.
+    pub fn start_full(
+        f: &Fixture,
+        global: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+        more: &[(&str, &str)],
+    ) -> Served {
+        let creds = f.path().join("credentials.json");
+        let mut list = vec![
+            serde_json::json!({"access_key_id": KEY, "secret_access_key": SECRET, "workgroups": ["*"]}),
+            serde_json::json!({"access_key_id": NARROW_KEY, "secret_access_key": NARROW_SECRET, "workgroups": ["primary"]}),
+        ];
+        for (k, s) in more {
+            list.push(serde_json::json!({"access_key_id": k, "secret_access_key": s}));
+        }
+        std::fs::write(
+            &creds,
+            serde_json::json!({ "credentials": list }).to_string(),
+        )
+        .unwrap();
+        let creds = creds.to_string_lossy().into_owned();
+        let mut args: Vec<&str> = global.to_vec();
+        args.extend(["serve", "--listen", "127.0.0.1:0", "--credentials", &creds]);
+        args.extend(extra);
+        Self::spawn(f, &args, &[], env)
+    }
+
+    fn spawn(f: &Fixture, args: &[&str], _: &[&str], env: &[(&str, &str)]) -> Served {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"));
+        cmd.current_dir(f.path())
+            .env_remove("OWL_CATALOG")
+            .env_remove("OWL_DATABASE")
+            .env_remove("OWL_SERVE_CREDENTIALS")
+            .env_remove("OWL_SERVE_ACCESS_KEY_ID")
+            .env_remove("OWL_SERVE_SECRET_ACCESS_KEY")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split("listening on http://")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("owl serve did not start: {:?}", log.lock().unwrap()));
+        Served {
+            child,
+            endpoint: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    pub fn addr(&self) -> &str {
+        self.endpoint.trim_start_matches("http://")
+    }
+
+    /// The Athena client of the SDK, signing with `key`/`secret`.
+    pub fn athena_as(&self, key: &str, secret: &str) -> aws_sdk_athena::Client {
+        let config = aws_sdk_athena::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_athena::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                key, secret, None, None, "test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_athena::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_athena::Client::from_conf(config)
+    }
+
+    pub fn athena(&self) -> aws_sdk_athena::Client {
+        self.athena_as(KEY, SECRET)
+    }
+
+    pub fn glue(&self) -> aws_sdk_glue::Client {
+        let config = aws_sdk_glue::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_glue::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                KEY, SECRET, None, None, "test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_glue::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_glue::Client::from_conf(config)
+    }
+
+    /// A raw HTTP request (for what no SDK sends: unsigned, malformed); returns status and body.
+    pub fn raw(&self, headers: &[(&str, &str)], body: &str) -> (u16, serde_json::Value) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.addr()).unwrap();
+        let mut req = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.addr(),
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status: u16 = out[9..12].parse().unwrap();
+        let json = out.split("\r\n\r\n").nth(1).unwrap_or("");
+        (
+            status,
+            serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// SIGTERM, then wait for it to exit; returns its exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `sql` and wait for it to end; returns (id, final execution).
+pub async fn run(
+    c: &aws_sdk_athena::Client,
+    sql: &str,
+) -> (String, aws_sdk_athena::types::QueryExecution) {
+    let id = c
+        .start_query_execution()
+        .query_string(sql)
+        .send()
+        .await
+        .unwrap()
+        .query_execution_id
+        .unwrap();
+    (id.clone(), wait(c, &id).await)
+}
+
+/// Poll a query until it ends.
+pub async fn wait(c: &aws_sdk_athena::Client, id: &str) -> aws_sdk_athena::types::QueryExecution {
+    use aws_sdk_athena::types::QueryExecutionState as S;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let e = c
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .unwrap()
+            .query_execution
+            .unwrap();
+        let state = e.status().and_then(|s| s.state()).cloned();
+        if !matches!(state, Some(S::Queued | S::Running)) {
+            return e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "query {id} did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Every row of a query's results, paging `page` rows at a time (header row included).
+pub async fn rows(c: &aws_sdk_athena::Client, id: &str, page: i32) -> Vec<Vec<Option<String>>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let r = c
+            .get_query_results()
+            .query_execution_id(id)
+            .max_results(page)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        for row in r.result_set().unwrap().rows() {
+            out.push(
+                row.data()
+                    .iter()
+                    .map(|d| d.var_char_value().map(str::to_string))
+                    .collect(),
+            );
+        }
+        token = r.next_token().map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
