@@ -872,3 +872,54 @@ fn many_clients_at_once_keep_their_own_bills_and_history_survives_kill_9() {
         assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded));
     });
 }
+
+#[test]
+fn statements_name_local_paths_only_under_the_allowed_roots() {
+    let f = Fixture::new();
+    let lake = f.path().join("lake");
+    std::fs::create_dir_all(lake.join("people")).unwrap();
+    std::fs::write(lake.join("people/p.csv"), "id,name\n1,a\n2,b\n3,c\n").unwrap();
+    let root = lake.to_string_lossy().into_owned();
+    let server = Served::start(&f, &[], &["--allow-root", &root]);
+    let c = server.athena();
+    let outside = f.path().join("outside");
+    let escape = format!("{root}/../outside/");
+    rt().block_on(async {
+        let refused = [
+            "SELECT * FROM '/etc/passwd'".to_string(),
+            "SELECT * FROM '../../../../etc/passwd'".to_string(),
+            format!("SELECT * FROM '{root}/../sample-data/weblogs_csv/'"),
+            "CREATE EXTERNAL TABLE etc_files (line string) STORED AS CSV LOCATION '/etc/'".to_string(),
+            format!("CREATE EXTERNAL TABLE sneaky (line string) STORED AS CSV LOCATION '{escape}'"),
+            format!("CREATE TABLE evil WITH (format = 'PARQUET', external_location = '{escape}') AS SELECT 1 AS a"),
+            format!("COPY (SELECT 1 AS a) TO '{}/x.csv'", outside.display()),
+            "USE other".to_string(),
+        ];
+        for sql in &refused {
+            let (_, e) = run(&c, sql).await;
+            let status = e.status().unwrap();
+            assert_eq!(status.state(), Some(&S::Failed), "{sql}");
+            let reason = status.state_change_reason().unwrap_or("");
+            assert!(
+                reason.contains("--allow-root") || reason.starts_with("USE"),
+                "{sql}: {reason}"
+            );
+        }
+        assert!(!outside.exists(), "nothing was written outside the roots");
+        // Under the root, a path is read as the CLI reads it.
+        let (id, e) = run(&c, &format!("SELECT count(*) FROM '{root}/people/'")).await;
+        assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded), "{e:?}");
+        assert_eq!(rows(&c, &id, 10).await[1], vec![Some("3".into())]);
+        // Tables the registry already has read where it says.
+        let (_, e) = run(&c, "SELECT count(*) FROM weblogs_csv").await;
+        assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded));
+    });
+    // The CLI's user is not limited.
+    f.run_ok(&[
+        "query",
+        &format!(
+            "SELECT count(*) FROM '{}'",
+            f.path().join("sample-data/weblogs_csv/").display()
+        ),
+    ]);
+}

@@ -64,6 +64,29 @@ pub(crate) fn resolve(location: &str, base: &Path) -> Result<Url> {
     url.map_err(|()| bad("not an absolute path after resolution".into()))
 }
 
+/// Whether a location may be used when a registry is limited to `roots` (`owl serve --allow-root`): `s3://`
+/// always (the store's own credentials decide); a local path only under one of the roots. `None`: no limit
+/// (the CLI: its user owns the machine).
+pub(crate) fn check_allowed(url: &Url, roots: Option<&[std::path::PathBuf]>) -> Result<()> {
+    let Some(roots) = roots else {
+        return Ok(());
+    };
+    if url.scheme() != "file" {
+        return Ok(());
+    }
+    let path = url
+        .to_file_path()
+        .map(|p| normalize(&p))
+        .unwrap_or_default();
+    if path.is_absolute() && roots.iter().any(|r| path.starts_with(normalize(r))) {
+        return Ok(());
+    }
+    Err(Error::InvalidLocation {
+        location: path.display().to_string(),
+        reason: "it is outside the folders this registry may use (--allow-root)".into(),
+    })
+}
+
 /// Join a partition location onto its table's folder URL.
 pub(crate) fn join_partition(table: &Url, partition: &str, base: &Path) -> Result<Url> {
     if partition.contains("://") || Path::new(partition).is_absolute() {

@@ -31,6 +31,8 @@ pub enum PutOutcome {
 #[derive(Debug, Clone)]
 pub struct Registry {
     root: PathBuf,
+    /// Local folders new table locations must be under (None: anywhere).
+    allowed_roots: Option<Vec<PathBuf>>,
 }
 
 /// Glue's naming rules: 1-255 characters of `[a-z0-9_]`.
@@ -62,7 +64,32 @@ impl Registry {
         let root = std::path::absolute(&root).unwrap_or(root);
         Registry {
             root: super::location::normalize(&root),
+            allowed_roots: None,
         }
+    }
+
+    /// The same registry, its new tables' local locations limited to `roots` (`owl serve --allow-root`).
+    pub fn with_allowed_roots(mut self, roots: Option<Vec<PathBuf>>) -> Self {
+        self.allowed_roots = roots.map(|r| {
+            r.iter()
+                .map(|p| super::location::normalize(&std::path::absolute(p).unwrap_or(p.clone())))
+                .collect()
+        });
+        self
+    }
+
+    /// The local folders new locations must be under, when limited.
+    pub(crate) fn allowed_roots(&self) -> Option<&[PathBuf]> {
+        self.allowed_roots.as_deref()
+    }
+
+    /// InvalidLocation unless `location` (as stored: relative to the registry, or a URL) may be used.
+    pub(crate) fn check_location(&self, location: &str) -> Result<()> {
+        if self.allowed_roots.is_none() {
+            return Ok(());
+        }
+        let url = super::location::resolve_dir(location, &self.root)?;
+        super::location::check_allowed(&url, self.allowed_roots())
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -214,6 +241,7 @@ impl Registry {
     /// Create a new table (version "0"). Fails if it exists, unless `if_not_exists`.
     pub fn create_table(&self, mut def: TableDef, if_not_exists: bool) -> Result<bool> {
         self.check_names(&def)?;
+        self.check_location(&def.location)?;
         self.with_lock(|| {
             if self.table_path(&def.database, &def.name).exists() {
                 return if if_not_exists {
@@ -242,6 +270,9 @@ impl Registry {
                 Err(Error::TableNotFound { .. }) => None,
                 Err(e) => return Err(e),
             };
+            if old.as_ref().is_none_or(|o| o.location != def.location) {
+                self.check_location(&def.location)?;
+            }
             let Some(old) = old else {
                 def.version_id = "0".into();
                 def.versions = vec![def.snapshot("0".into())];

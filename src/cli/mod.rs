@@ -148,6 +148,7 @@ impl Cli {
                 .workgroup
                 .clone()
                 .unwrap_or_else(|| crate::config::DEFAULT_WORKGROUP.into()),
+            allowed_roots: None,
         }
     }
 }

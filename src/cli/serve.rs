@@ -52,6 +52,24 @@ fn credentials(args: &ServeArgs) -> crate::error::Result<Option<Vec<sigv4::Crede
 }
 
 pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> ExitStatus {
+    // The server's engine: statements may name local folders only under --allow-root.
+    let settings = crate::config::Settings {
+        allowed_roots: Some(
+            args.allow_roots
+                .iter()
+                .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
+                .collect(),
+        ),
+        ..engine.settings().clone()
+    };
+    let engine = match Engine::new(settings) {
+        Ok(e) => e,
+        Err(e) => {
+            print_error(&e);
+            return status_of(&e);
+        }
+    };
+    let engine = &engine;
     let credentials = match credentials(&args) {
         Ok(c) => c,
         Err(e) => {

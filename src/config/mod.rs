@@ -62,6 +62,9 @@ pub struct Settings {
     pub history_days: u32,
     /// The work group queries run in.
     pub workgroup: String,
+    /// Local folders statements may name (paths in FROM, table and CTAS locations, COPY targets); None: any
+    /// (the CLI). `owl serve` sets them (`--allow-root`).
+    pub allowed_roots: Option<Vec<PathBuf>>,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             s3: S3Options::default(),
             history_days: crate::config::DEFAULT_HISTORY_DAYS,
             workgroup: DEFAULT_WORKGROUP.into(),
+            allowed_roots: None,
         }
     }
 }

@@ -71,7 +71,10 @@ struct Shared {
 
 impl Engine {
     pub fn new(settings: Settings) -> Result<Self> {
-        let registry = Arc::new(Registry::open(settings.catalog_dir.clone()));
+        let registry = Arc::new(
+            Registry::open(settings.catalog_dir.clone())
+                .with_allowed_roots(settings.allowed_roots.clone()),
+        );
         if !registry.database_exists(&settings.database) {
             return Err(Error::DatabaseNotFound(settings.database.clone()));
         }
@@ -285,6 +288,10 @@ impl Engine {
             crate::sql::prepared::Resolved::Run(stmt, values) => (stmt, values),
         };
         let stmt = &stmt;
+        if self.shared.registry.allowed_roots().is_some() {
+            self.check_named_paths(&ctx, stmt)
+                .map_err(|e| (StatementType::Dml, e))?;
+        }
         if let Some(r) = crate::sql::commands::try_execute(self, &ctx, stmt).await {
             return deliver(r, sink).await;
         }
@@ -339,6 +346,56 @@ impl Engine {
                 .build();
         }
         Ok(result)
+    }
+
+    /// With the registry limited to some folders (`owl serve --allow-root`): every local path the statement
+    /// names itself (`FROM 'dir/'`, `COPY ... TO 'dir/'`) is under one of them. Tables of the registry read
+    /// where the registry says (their locations were checked when they were made).
+    fn check_named_paths(&self, ctx: &SessionContext, stmt: &Statement) -> Result<()> {
+        let roots = self.shared.registry.allowed_roots();
+        let check = |named: &str| -> Result<()> {
+            let url = if named.contains("://") {
+                url::Url::parse(named).map_err(|e| Error::InvalidLocation {
+                    location: named.to_string(),
+                    reason: e.to_string(),
+                })?
+            } else {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let path = crate::catalog::location::normalize(&cwd.join(named));
+                url::Url::from_file_path(&path).map_err(|()| Error::InvalidLocation {
+                    location: named.to_string(),
+                    reason: "not a path".into(),
+                })?
+            };
+            crate::catalog::location::check_allowed(&url, roots)
+        };
+        if let Statement::CopyTo(copy) = stmt {
+            check(&copy.target)?;
+        }
+        let references = ctx
+            .state()
+            .resolve_table_references(stmt)
+            .unwrap_or_default();
+        for reference in references {
+            if reference.schema().is_some() {
+                continue;
+            }
+            let name = reference.table();
+            let looks_like_path = name.contains('/')
+                || name.contains("://")
+                || name.rsplit_once('.').is_some_and(|(_, ext)| ext.len() <= 8);
+            let db = ctx
+                .state()
+                .config()
+                .options()
+                .catalog
+                .default_schema
+                .clone();
+            if looks_like_path && !self.shared.registry.table_exists(&db, name) {
+                check(name)?;
+            }
+        }
+        Ok(())
     }
 
     /// Why a remote path (`s3://...`) cannot be listed, if the store says so (no bucket, no credentials, ...).

@@ -253,6 +253,20 @@ async fn start_query_execution(
     }
     let parsed = server.engine().parse(sql);
     let (request, statement_type) = match parsed {
+        Ok(statements)
+            if statements.len() == 1
+                && matches!(&statements[0], Statement::Statement(s) if matches!(s.as_ref(), Sql::Use(_) | Sql::Set(_))) =>
+        {
+            // A server's queries share nothing: each names its database (QueryExecutionContext).
+            (
+                QueryRequest::rejected(
+                    sql,
+                    "USE and SET change a session, and each query of owl serve is its own: name the database                      in QueryExecutionContext.Database"
+                        .into(),
+                ),
+                StatementType::Utility,
+            )
+        }
         Ok(mut statements) if statements.len() == 1 => {
             let stmt = statements.remove(0);
             let kind = statement_type(&stmt);

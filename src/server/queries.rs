@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// Result files kept parsed in memory, for clients paging through them.
 const CACHED_RESULTS: usize = 32;
@@ -120,23 +120,44 @@ struct Table {
     results: VecDeque<(String, Arc<ResultFile>)>,
 }
 
+/// A queued query and where its slot is sent when its turn comes.
+type Turn = (QueryExecution, oneshot::Sender<OwnedSemaphorePermit>);
+
 /// The server's queries.
 #[derive(Debug)]
 pub struct Queries {
     engine: Engine,
     table: Mutex<Table>,
-    slots: Arc<Semaphore>,
+    /// The queue, in submission order: one task hands out the slots, first come first served.
+    queue: mpsc::UnboundedSender<Turn>,
     max_queued: usize,
     waiting: Arc<AtomicUsize>,
     closing: AtomicBool,
 }
 
 impl Queries {
+    /// The queries of a server (call inside a Tokio runtime: the queue's task starts here).
     pub fn new(engine: Engine, max_concurrent: usize, max_queued: usize) -> Self {
+        let slots = Arc::new(Semaphore::new(max_concurrent));
+        let (queue, mut turns) = mpsc::unbounded_channel::<Turn>();
+        tokio::spawn(async move {
+            while let Some((exec, turn)) = turns.recv().await {
+                // A query stopped while it waited gives up its place.
+                let permit = tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                    () = exec.cancelled() => continue,
+                };
+                // Refused (the query was stopped meanwhile): the slot goes back with the permit.
+                let _ = turn.send(permit);
+            }
+        });
         Queries {
             engine,
             table: Mutex::new(Table::default()),
-            slots: Arc::new(Semaphore::new(max_concurrent)),
+            queue,
             max_queued,
             waiting: Arc::new(AtomicUsize::new(0)),
             closing: AtomicBool::new(false),
@@ -191,12 +212,15 @@ impl Queries {
         if let Some((token, fingerprint)) = token {
             table.tokens.insert(token, (id.clone(), fingerprint));
         }
+        let (turn, my_turn) = oneshot::channel();
+        // In the queue while the table is still locked: queries take their turns in submission order.
+        let _ = self.queue.send((exec.clone(), turn));
         drop(table);
         let this = Arc::clone(self);
         tokio::spawn(async move {
             // A query stopped while it waits leaves the queue at once (it then ends CANCELLED, free).
             let permit = tokio::select! {
-                p = Arc::clone(&this.slots).acquire_owned() => p.ok(),
+                p = my_turn => p.ok(),
                 () = exec.cancelled() => None,
             };
             this.waiting.fetch_sub(1, Ordering::SeqCst);

@@ -245,6 +245,7 @@ impl Target {
             format!("{stored}/")
         };
         let url = resolve_dir(&stored, registry.root())?;
+        crate::catalog::location::check_allowed(&url, registry.allowed_roots())?;
         Ok(Some(Target {
             db,
             name,
