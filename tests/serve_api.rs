@@ -923,3 +923,115 @@ fn statements_name_local_paths_only_under_the_allowed_roots() {
         ),
     ]);
 }
+
+#[test]
+fn a_full_queue_refuses_result_reuse_reads_nothing_and_ctas_counts_its_rows() {
+    let f = Fixture::new();
+    let out = f.path().join("out");
+    let out_dir = out.to_string_lossy().into_owned();
+    let server = Served::start(
+        &f,
+        &[],
+        &[
+            "--max-concurrent-queries",
+            "1",
+            "--max-queued-queries",
+            "1",
+            "--allow-root",
+            &out_dir,
+        ],
+    );
+    let c = server.athena();
+    let slow = "SELECT count(*) FROM weblogs_csv a, weblogs_csv b, weblogs_csv c \
+                WHERE a.bytes + b.bytes + c.bytes = 7";
+    rt().block_on(async {
+        let start = |sql: String| {
+            let c = c.clone();
+            async move { c.start_query_execution().query_string(sql).send().await }
+        };
+        let running = start(slow.into()).await.unwrap().query_execution_id.unwrap();
+        let queued = start("SELECT 1".into()).await.unwrap().query_execution_id.unwrap();
+        let e = start("SELECT 2".into()).await.unwrap_err();
+        assert_eq!(error_code(&e), "TooManyRequestsException");
+        for id in [&queued, &running] {
+            c.stop_query_execution().query_execution_id(id).send().await.unwrap();
+            assert_eq!(wait(&c, id).await.status().unwrap().state(), Some(&S::Cancelled));
+        }
+
+        // Result reuse: the same text within the age gives the earlier results, nothing scanned.
+        let sql = "SELECT status, count(*) AS n FROM weblogs_parquet GROUP BY status ORDER BY status";
+        let (first, e) = run(&c, sql).await;
+        let scanned = e.statistics().unwrap().data_scanned_in_bytes().unwrap();
+        assert!(scanned > 0);
+        let reuse = aws_sdk_athena::types::ResultReuseConfiguration::builder()
+            .result_reuse_by_age_configuration(
+                aws_sdk_athena::types::ResultReuseByAgeConfiguration::builder()
+                    .enabled(true)
+                    .max_age_in_minutes(60)
+                    .build(),
+            )
+            .build();
+        let second = c
+            .start_query_execution()
+            .query_string(sql)
+            .result_reuse_configuration(reuse)
+            .send()
+            .await
+            .unwrap()
+            .query_execution_id
+            .unwrap();
+        assert_ne!(second, first);
+        let e = wait(&c, &second).await;
+        let stats = e.statistics().unwrap();
+        assert_eq!(stats.data_scanned_in_bytes(), Some(0));
+        assert_eq!(
+            stats.result_reuse_information().map(|r| r.reused_previous_result()),
+            Some(true)
+        );
+        assert_eq!(rows(&c, &second, 100).await, rows(&c, &first, 100).await);
+        let h = history(&f);
+        let entry = h.iter().find(|e| e["query_id"] == second.as_str()).unwrap();
+        assert_eq!(entry["reused_from"], first.as_str());
+        assert_eq!(entry["billed_bytes"], 0);
+
+        // CTAS: its results are a count (UpdateCount), as Athena's.
+        let (want, _) = solo(&f, "SELECT count(*) FROM weblogs_csv WHERE status = 404");
+        let ctas = format!(
+            "CREATE TABLE not_found WITH (format = 'PARQUET', external_location = '{out_dir}/nf/') AS \
+             SELECT * FROM weblogs_csv WHERE status = 404"
+        );
+        let (id, e) = run(&c, &ctas).await;
+        assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded), "{e:?}");
+        let r = c.get_query_results().query_execution_id(&id).send().await.unwrap();
+        assert_eq!(
+            Some(r.update_count().unwrap_or(0).to_string()),
+            want[0][0].clone()
+        );
+        assert!(r.result_set().unwrap().rows().is_empty());
+    });
+    // Garbage never brings a server down or hurts a query (unsigned: a server without credentials parses it).
+    let open = Served::start_open(&f);
+    let deep = "{\"a\":".repeat(10_000);
+    for body in [
+        "",
+        "[]",
+        "null",
+        "{\"QueryString\": {\"x\": 1}}",
+        "\u{0}\u{1}",
+        &deep,
+    ] {
+        let (status, reply) = open.raw(
+            &[("X-Amz-Target", "AmazonAthena.StartQueryExecution")],
+            body,
+        );
+        assert!((400..500).contains(&status), "{body:?}: {status}");
+        assert!(reply["__type"].is_string(), "{body:?}: {reply}");
+    }
+    let (status, _) = open.raw(&[("X-Amz-Target", "AmazonAthena.ListWorkGroups")], "{}");
+    assert_eq!(status, 200);
+    let c = server.athena();
+    rt().block_on(async {
+        let (_, e) = run(&c, "SELECT count(*) FROM weblogs_csv").await;
+        assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded));
+    });
+}

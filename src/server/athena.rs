@@ -8,7 +8,10 @@
 //! - An output location is an `s3://` prefix or a local folder under one of the server's `--allow-root`s.
 //! - The catalog is `AwsDataCatalog` (any casing) or owl's own name for it.
 
-use super::input::{max_results, next_token, opt_bool, opt_int, opt_str, req_str, str_list, token};
+use super::input::{
+    epoch_rfc3339, max_results, name_pattern, next_token, opt_bool, opt_int, opt_str, paged,
+    req_str, str_list, token, with_next,
+};
 use super::queries::{Extra, Record};
 use super::{ApiError, Caller, Server};
 use crate::catalog::named_queries::{NamedQueries, NamedQuery};
@@ -20,7 +23,7 @@ use chrono::{DateTime, Utc};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as Sql;
 use serde_json::{Map, Value, json};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 /// Athena's longest query text.
 pub const MAX_QUERY_BYTES: usize = 262_144;
@@ -318,57 +321,11 @@ fn default_results(server: &Server) -> String {
         .into_owned()
 }
 
-/// An output location the server may write: `s3://`, or a local folder (absolute, no `..`) under an allowed
-/// root or the default result folder. Returns it as the server keeps it.
+/// An output location the server may write: `s3://`, or a local folder under an allowed root or the default
+/// result folder.
 fn check_location(server: &Server, location: &str) -> Result<String, ApiError> {
-    if location.starts_with("s3://") {
-        return Ok(location.to_string());
-    }
-    let path = location.strip_prefix("file://").unwrap_or(location);
-    if location.contains("://") && !location.starts_with("file://") {
-        return Err(ApiError::invalid(format!(
-            "OutputLocation `{location}`: results go to an s3:// prefix or a local folder"
-        )));
-    }
-    let path = Path::new(path);
-    let refused =
-        |why: &str| ApiError::invalid(format!("OutputLocation `{location}` is refused: {why}"));
-    if !path.is_absolute() {
-        return Err(refused("a local folder must be an absolute path"));
-    }
-    if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(refused("`..` is not allowed in it"));
-    }
-    let default = absolute(&root(server).join(DEFAULT_RESULTS));
-    let allowed = std::iter::once(default)
-        .chain(server.options().allow_roots.iter().map(|r| absolute(r)))
-        .any(|r| path.starts_with(&r));
-    if !allowed {
-        return Err(refused(
-            "it is outside the folders this server may write (--allow-root)",
-        ));
-    }
-    Ok(path.to_string_lossy().into_owned())
-}
-
-/// `p` made absolute against the working directory, its `.` parts dropped (no link is followed).
-pub fn absolute(p: &Path) -> PathBuf {
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(p)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    let default = root(server).join(DEFAULT_RESULTS);
+    super::input::location(server, location, "OutputLocation", Some(&default))
 }
 
 /// `ResultReuseConfiguration.ResultReuseByAgeConfiguration`: the age in minutes a result may be reused at.
@@ -513,10 +470,6 @@ fn visible(server: &Server, caller: &Caller, id: &str) -> Result<Record, ApiErro
 
 fn epoch(t: &DateTime<Utc>) -> Value {
     json!(t.timestamp_millis() as f64 / 1000.0)
-}
-
-fn epoch_rfc3339(text: &str) -> Value {
-    DateTime::parse_from_rfc3339(text).map_or(Value::Null, |t| epoch(&t.to_utc()))
 }
 
 fn state_name(s: QueryState) -> &'static str {
@@ -979,7 +932,7 @@ fn list_table_metadata(server: &Server, input: &Value) -> Result<Value, ApiError
     let registry = server.engine().registry();
     let mut names = registry.table_names(db)?;
     if let Some(expr) = opt_str(input, "Expression")? {
-        let pattern = glob_or_regex(expr);
+        let pattern = name_pattern(expr);
         names.retain(|n| pattern.is_match(n));
     }
     let (page, next) = paged(input, 50, &names)?;
@@ -990,15 +943,6 @@ fn list_table_metadata(server: &Server, input: &Value) -> Result<Value, ApiError
         }
     }
     Ok(with_next(json!({ "TableMetadataList": list }), next))
-}
-
-/// Athena's table `Expression`: a regular expression over names (`*` alone matches all).
-fn glob_or_regex(expr: &str) -> regex_lite::Regex {
-    let anchored = format!("^(?:{})$", if expr == "*" { ".*" } else { expr });
-    regex_lite::Regex::new(&anchored).unwrap_or_else(|_| {
-        regex_lite::Regex::new(&format!("^{}$", regex_lite::escape(expr)))
-            .expect("an escaped literal")
-    })
 }
 
 fn table_metadata(def: &crate::catalog::model::TableDef) -> Value {
@@ -1163,25 +1107,3 @@ fn named_query(q: &NamedQuery) -> Value {
 }
 
 // ------------------------------------------------------------------------------------------- paging
-
-/// One page of `all`, per the request's `MaxResults` (at most `max`) and `NextToken`.
-fn paged<'a, T>(
-    input: &Value,
-    max: i64,
-    all: &'a [T],
-) -> Result<(&'a [T], Option<String>), ApiError> {
-    let n = max_results(input, max)?;
-    let offset = next_token(input)?;
-    if offset > all.len() {
-        return Err(ApiError::invalid("NextToken is past the end of the list"));
-    }
-    let end = (offset + n).min(all.len());
-    Ok((&all[offset..end], (end < all.len()).then(|| token(end))))
-}
-
-fn with_next(mut v: Value, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        v["NextToken"] = json!(t);
-    }
-    v
-}

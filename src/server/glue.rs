@@ -9,7 +9,7 @@
 //!   server's end interrupts is CANCELLED. `TablePrefix`, classifiers, schedules and recrawl policies other
 //!   than crawling everything are not supported (InvalidInputException says so).
 
-use super::input::{max_results, next_token, opt_str, req_str, str_list, token};
+use super::input::{epoch_rfc3339, name_pattern, opt_str, paged, req_str, str_list, with_next};
 use super::{ApiError, Caller, Server};
 use crate::catalog::model::{
     Classification, Column, Compression, CsvOptions, FormatSpec, Partition, TableDef,
@@ -18,7 +18,7 @@ use crate::crawler::{CrawlOptions, Crawler, OnChange, OnDelete};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::path::{Component, Path};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The account id owl answers as the catalog's owner.
@@ -342,15 +342,6 @@ fn existing_table(server: &Server, db: &str, name: &str) -> Result<TableDef, Api
     Ok(server.engine().registry().load_table(db, name)?)
 }
 
-/// Glue's `Expression` for names: a regular expression (`*` alone: all).
-fn name_pattern(expr: &str) -> regex_lite::Regex {
-    let anchored = format!("^(?:{})$", if expr == "*" { ".*" } else { expr });
-    regex_lite::Regex::new(&anchored).unwrap_or_else(|_| {
-        regex_lite::Regex::new(&format!("^{}$", regex_lite::escape(expr)))
-            .expect("an escaped literal")
-    })
-}
-
 /// The Hive input/output formats and SerDe Glue writes for a format.
 fn hive_formats(format: &FormatSpec) -> (&'static str, &'static str, &'static str) {
     match format.classification {
@@ -449,34 +440,9 @@ fn partition(def: &TableDef, p: &Partition) -> Value {
     })
 }
 
-/// A location a client may give: `s3://`, or an absolute local folder under an allowed root, with no `..`.
+/// A location a client may give: `s3://`, or a local folder under an allowed root.
 fn check_location(server: &Server, location: &str) -> Result<String, ApiError> {
-    if location.starts_with("s3://") {
-        return Ok(location.to_string());
-    }
-    let refused = |why: &str| invalid(&format!("Location `{location}` is refused: {why}"));
-    if location.contains("://") && !location.starts_with("file://") {
-        return Err(refused("a location is an s3:// prefix or a local folder"));
-    }
-    let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
-    if !path.is_absolute() {
-        return Err(refused("a local folder must be an absolute path"));
-    }
-    if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(refused("`..` is not allowed in it"));
-    }
-    let allowed = server
-        .options()
-        .allow_roots
-        .iter()
-        .map(|r| super::athena::absolute(r))
-        .any(|r| path.starts_with(&r));
-    if !allowed {
-        return Err(refused(
-            "it is outside the folders this server may read (--allow-root)",
-        ));
-    }
-    Ok(path.to_string_lossy().into_owned())
+    super::input::location(server, location, "Location", None)
 }
 
 /// A registry table from Glue's `TableInput`.
@@ -786,11 +752,6 @@ fn crawlers(server: &Server) -> Result<Vec<CrawlerDef>, ApiError> {
     Ok(out)
 }
 
-fn epoch(text: &str) -> Value {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map_or(Value::Null, |t| json!(t.timestamp_millis() as f64 / 1000.0))
-}
-
 fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -810,15 +771,15 @@ fn crawler_json(c: &CrawlerDef) -> Value {
         "SchemaChangePolicy": { "UpdateBehavior": c.update_behavior, "DeleteBehavior": c.delete_behavior },
         "RecrawlPolicy": { "RecrawlBehavior": "CRAWL_EVERYTHING" },
         "CrawlElapsedTime": 0,
-        "CreationTime": epoch(&c.creation_time),
-        "LastUpdated": epoch(&c.last_updated),
+        "CreationTime": epoch_rfc3339(&c.creation_time),
+        "LastUpdated": epoch_rfc3339(&c.last_updated),
         "Version": c.version,
     });
     if let Some(d) = &c.description {
         out["Description"] = json!(d);
     }
     if let Some(l) = &c.last_crawl {
-        let mut last = json!({ "Status": l.status, "StartTime": epoch(&l.start_time) });
+        let mut last = json!({ "Status": l.status, "StartTime": epoch_rfc3339(&l.start_time) });
         if let Some(m) = &l.error_message {
             last["ErrorMessage"] = json!(m);
         }
@@ -993,26 +954,4 @@ pub fn settle_crawlers(registry_root: &Path) {
             let _ = crate::catalog::store::write_json_atomic(&path, &c);
         }
     }
-}
-
-/// One page of `all` (`MaxResults` at most `max`, `NextToken`).
-fn paged<'a, T>(
-    input: &Value,
-    max: i64,
-    all: &'a [T],
-) -> Result<(&'a [T], Option<String>), ApiError> {
-    let n = max_results(input, max).map_err(|e| invalid(&e.message))?;
-    let offset = next_token(input).map_err(|e| invalid(&e.message))?;
-    if offset > all.len() {
-        return Err(invalid("NextToken is past the end of the list"));
-    }
-    let end = (offset + n).min(all.len());
-    Ok((&all[offset..end], (end < all.len()).then(|| token(end))))
-}
-
-fn with_next(mut v: Value, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        v["NextToken"] = json!(t);
-    }
-    v
 }

@@ -341,6 +341,7 @@ impl Server {
 pub(crate) mod input {
     use super::ApiError;
     use serde_json::Value;
+    use std::path::{Component, Path, PathBuf};
 
     pub fn opt_str<'a>(v: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
         match v.get(name) {
@@ -444,5 +445,101 @@ pub(crate) mod input {
 
     pub fn token(offset: usize) -> String {
         format!("owl-{offset}")
+    }
+
+    /// One page of `all`, per the request's `MaxResults` (at most `max`) and `NextToken`.
+    pub fn paged<'a, T>(
+        input: &Value,
+        max: i64,
+        all: &'a [T],
+    ) -> Result<(&'a [T], Option<String>), ApiError> {
+        let n = max_results(input, max)?;
+        let offset = next_token(input)?;
+        if offset > all.len() {
+            return Err(ApiError::invalid("NextToken is past the end of the list"));
+        }
+        let end = (offset + n).min(all.len());
+        Ok((&all[offset..end], (end < all.len()).then(|| token(end))))
+    }
+
+    /// `v` with its `NextToken`, when there is a next page.
+    pub fn with_next(mut v: Value, next: Option<String>) -> Value {
+        if let Some(t) = next {
+            v["NextToken"] = serde_json::json!(t);
+        }
+        v
+    }
+
+    /// Athena's and Glue's name `Expression`: a regular expression (`*` alone: all); one that does not
+    /// compile matches itself literally.
+    pub fn name_pattern(expr: &str) -> regex_lite::Regex {
+        let anchored = format!("^(?:{})$", if expr == "*" { ".*" } else { expr });
+        regex_lite::Regex::new(&anchored).unwrap_or_else(|_| {
+            regex_lite::Regex::new(&format!("^{}$", regex_lite::escape(expr)))
+                .expect("an escaped literal")
+        })
+    }
+
+    /// An RFC 3339 time (as the registry keeps them) as AWS JSON's epoch seconds.
+    pub fn epoch_rfc3339(text: &str) -> Value {
+        chrono::DateTime::parse_from_rfc3339(text).map_or(Value::Null, |t| {
+            serde_json::json!(t.timestamp_millis() as f64 / 1000.0)
+        })
+    }
+
+    /// A location a client names (`member`): `s3://` as the server's own credentials allow, or an absolute
+    /// local folder, with no `..`, under one of the server's `--allow-root`s (or `extra`).
+    pub fn location(
+        server: &super::Server,
+        location: &str,
+        member: &str,
+        extra: Option<&Path>,
+    ) -> Result<String, ApiError> {
+        if location.starts_with("s3://") {
+            return Ok(location.to_string());
+        }
+        let refused =
+            |why: &str| ApiError::invalid(format!("{member} `{location}` is refused: {why}"));
+        if location.contains("://") && !location.starts_with("file://") {
+            return Err(refused("it is an s3:// prefix or a local folder"));
+        }
+        let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
+        if !path.is_absolute() {
+            return Err(refused("a local folder must be an absolute path"));
+        }
+        if path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(refused("`..` is not allowed in it"));
+        }
+        let allowed = extra
+            .into_iter()
+            .chain(server.options().allow_roots.iter().map(PathBuf::as_path))
+            .map(absolute)
+            .any(|r| path.starts_with(&r));
+        if !allowed {
+            return Err(refused(
+                "it is outside the folders this server may use (--allow-root)",
+            ));
+        }
+        Ok(path.to_string_lossy().into_owned())
+    }
+
+    /// `p` made absolute against the working directory, its `.` and `..` parts resolved (no link followed).
+    pub fn absolute(p: &Path) -> PathBuf {
+        let joined = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                c => out.push(c),
+            }
+        }
+        out
     }
 }

@@ -17,6 +17,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 /// Result files kept parsed in memory, for clients paging through them.
 const CACHED_RESULTS: usize = 32;
 
+/// Ended queries whose summaries stay in memory (older ones are read back from the history).
+const REMEMBERED: usize = 10_000;
+
 /// What the server knows of one query, live or ended (Athena's `QueryExecution`).
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -118,6 +121,20 @@ struct Table {
     /// `ClientRequestToken` -> (query id, what was asked), for idempotent retries.
     tokens: HashMap<String, (String, String)>,
     results: VecDeque<(String, Arc<ResultFile>)>,
+    /// Ended queries, oldest first, to forget the oldest past [`REMEMBERED`].
+    ended: VecDeque<String>,
+}
+
+impl Table {
+    fn ended(&mut self, id: &str) {
+        self.ended.push_back(id.to_string());
+        while self.ended.len() > REMEMBERED {
+            if let Some(old) = self.ended.pop_front() {
+                self.by_id.remove(&old);
+                self.tokens.retain(|_, (id, _)| *id != old);
+            }
+        }
+    }
 }
 
 /// A queued query and where its slot is sent when its turn comes.
@@ -241,6 +258,7 @@ impl Queries {
             table
                 .by_id
                 .insert(exec.id().to_string(), Known::Done(record));
+            table.ended(exec.id());
         }
     }
 
@@ -297,9 +315,10 @@ impl Queries {
 
     /// Remember a query that reused another's results: it ran nothing.
     pub fn remember(&self, record: Record) {
-        self.table()
-            .by_id
-            .insert(record.id.clone(), Known::Done(record));
+        let mut table = self.table();
+        let id = record.id.clone();
+        table.by_id.insert(id.clone(), Known::Done(record));
+        table.ended(&id);
     }
 
     /// The result file of query `id` written to `location`, parsed (kept for the next pages).
