@@ -422,15 +422,7 @@ fn work_groups_prepared_statements_and_named_queries() {
         assert_eq!(names, ["capped", "primary"]);
 
         // Its cutoff cancels a query that reads more, billed the cutoff; its location is where results go.
-        let id = c
-            .start_query_execution()
-            .query_string("SELECT count(*) FROM lines")
-            .work_group("capped")
-            .send()
-            .await
-            .unwrap()
-            .query_execution_id
-            .unwrap();
+        let id = serve::start_in(&c, "SELECT count(*) FROM lines", "capped").await;
         let e = wait(&c, &id).await;
         assert_eq!(e.status().unwrap().state(), Some(&S::Cancelled));
         assert_eq!(
@@ -451,15 +443,7 @@ fn work_groups_prepared_statements_and_named_queries() {
             panic!("{id} not in {h:?}: {files:?}")
         });
         assert_eq!(entry["billed_bytes"], 10_000_000);
-        let id = c
-            .start_query_execution()
-            .query_string("SELECT count(*) AS n FROM weblogs_csv")
-            .work_group("capped")
-            .send()
-            .await
-            .unwrap()
-            .query_execution_id
-            .unwrap();
+        let id = serve::start_in(&c, "SELECT count(*) AS n FROM weblogs_csv", "capped").await;
         let e = wait(&c, &id).await;
         assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded));
         assert!(results.join("capped").join(format!("{id}.csv")).exists());
@@ -749,15 +733,7 @@ fn queries_queue_in_order_and_stop_when_asked() {
 fn results_go_to_s3_and_are_read_back_from_there() {
     let s3 = s3::S3Server::start(&["results"]);
     let f = Fixture::new();
-    let env = [
-        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
+    let env = serve::s3_env(&s3.endpoint, s3::ACCESS_KEY, s3::SECRET_KEY);
     let server = Served::start_env(&f, &[], &[], &env);
     let c = server.athena();
     let sql = "SELECT day, count(*) AS n FROM weblogs_parquet GROUP BY day ORDER BY day";

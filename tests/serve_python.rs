@@ -53,15 +53,7 @@ fn boto3_and_pyathena_query_owl_serve() {
     let s3 = s3::S3Server::start(&["staging"]);
     let f = Fixture::new();
     // The pandas cursor reads its result file with the same keys it signs Athena's requests with.
-    let env = [
-        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
+    let env = serve::s3_env(&s3.endpoint, s3::ACCESS_KEY, s3::SECRET_KEY);
     let server = serve::Served::start_full(&f, &[], &[], &env, &[(s3::ACCESS_KEY, s3::SECRET_KEY)]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/athena_clients.py");
     let out = Command::new(python)

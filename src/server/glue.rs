@@ -125,11 +125,7 @@ pub async fn call(
             Ok(json!({}))
         }
         "GetTableVersions" => {
-            let def = existing_table(
-                server,
-                req_str(input, "DatabaseName")?,
-                req_str(input, "TableName")?,
-            )?;
+            let def = named_table(server, input)?;
             // Newest first, as Glue lists them.
             let versions: Vec<Value> = def
                 .versions
@@ -149,11 +145,7 @@ pub async fn call(
             Ok(with_next(json!({ "TableVersions": page }), next))
         }
         "GetPartitions" => {
-            let def = existing_table(
-                server,
-                req_str(input, "DatabaseName")?,
-                req_str(input, "TableName")?,
-            )?;
+            let def = named_table(server, input)?;
             let filter = match opt_str(input, "Expression")? {
                 Some(e) => Some(PartitionFilter::parse(e, &def.partition_keys)?),
                 None => None,
@@ -168,11 +160,7 @@ pub async fn call(
             Ok(with_next(json!({ "Partitions": page }), next))
         }
         "BatchCreatePartition" => {
-            let mut def = existing_table(
-                server,
-                req_str(input, "DatabaseName")?,
-                req_str(input, "TableName")?,
-            )?;
+            let mut def = named_table(server, input)?;
             let list = input
                 .get("PartitionInputList")
                 .and_then(Value::as_array)
@@ -233,11 +221,7 @@ pub async fn call(
             Ok(json!({ "Errors": errors }))
         }
         "BatchDeletePartition" => {
-            let mut def = existing_table(
-                server,
-                req_str(input, "DatabaseName")?,
-                req_str(input, "TableName")?,
-            )?;
+            let mut def = named_table(server, input)?;
             let list = input
                 .get("PartitionsToDelete")
                 .and_then(Value::as_array)
@@ -332,6 +316,15 @@ fn existing_database(server: &Server, name: &str) -> Result<(), ApiError> {
     } else {
         Err(not_found(format!("Database {name} not found.")))
     }
+}
+
+/// The table a request names by `DatabaseName` and `TableName`.
+fn named_table(server: &Server, input: &Value) -> Result<TableDef, ApiError> {
+    existing_table(
+        server,
+        req_str(input, "DatabaseName")?,
+        req_str(input, "TableName")?,
+    )
 }
 
 fn existing_table(server: &Server, db: &str, name: &str) -> Result<TableDef, ApiError> {

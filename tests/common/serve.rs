@@ -12,6 +12,20 @@ pub const SECRET: &str = "owl-test-secret/never-printed";
 pub const NARROW_KEY: &str = "AKIDNARROW";
 pub const NARROW_SECRET: &str = "narrow-secret";
 
+/// The environment of a server that writes results to an S3 test server at `endpoint` with `key`/`secret`:
+/// nothing inherited from the machine.
+pub fn s3_env<'a>(endpoint: &'a str, key: &'a str, secret: &'a str) -> [(&'a str, &'a str); 7] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONFIG_FILE", "/nonexistent"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+}
+
 pub struct Served {
     pub child: Child,
     pub endpoint: String,
@@ -202,6 +216,18 @@ pub async fn run(
         .query_execution_id
         .unwrap();
     (id.clone(), wait(c, &id).await)
+}
+
+/// Start `sql` in work group `wg`; returns its id.
+pub async fn start_in(c: &aws_sdk_athena::Client, sql: &str, wg: &str) -> String {
+    c.start_query_execution()
+        .query_string(sql)
+        .work_group(wg)
+        .send()
+        .await
+        .unwrap()
+        .query_execution_id
+        .unwrap()
 }
 
 /// Poll a query until it ends.
