@@ -65,7 +65,7 @@ fn a_query_lives_through_the_api_and_leaves_its_results_and_history() {
     let (want, want_bytes) = solo(&f, sql);
     let server = Served::start(&f, &[], &[]);
     let c = server.athena();
-    rt().block_on(async {
+    let id = rt().block_on(async {
         let (id, e) = run(&c, sql).await;
         let status = e.status().unwrap();
         assert_eq!(status.state(), Some(&S::Succeeded), "{status:?}");
@@ -138,11 +138,23 @@ fn a_query_lives_through_the_api_and_leaves_its_results_and_history() {
         assert_eq!(rows_stats.input_bytes(), Some(want_bytes as i64));
         assert_eq!(rows_stats.output_bytes(), Some(text.len() as i64));
 
+        // NULL is a cell without a value; an empty string is an empty value.
+        let (nulls, _) = run(
+            &c,
+            "SELECT CAST(NULL AS varchar) AS a, '' AS b, 'x\"y' AS c",
+        )
+        .await;
+        assert_eq!(
+            rows(&c, &nulls, 10).await[1],
+            vec![None, Some(String::new()), Some("x\"y".into())]
+        );
+
         // Listed and batch-got; an unknown id is unprocessed, not an error.
         let listed = c.list_query_executions().send().await.unwrap();
+        // Newest first.
         assert_eq!(
-            listed.query_execution_ids().first().map(String::as_str),
-            Some(id.as_str())
+            listed.query_execution_ids()[..2],
+            [nulls.clone(), id.clone()]
         );
         let batch = c
             .batch_get_query_execution()
@@ -162,6 +174,7 @@ fn a_query_lives_through_the_api_and_leaves_its_results_and_history() {
         assert_eq!(entry["rows"], want.len());
         assert_eq!(entry["state"], "SUCCEEDED");
         assert_eq!(entry["sql"], sql);
+        id
     });
     let status = { server }.stop_and_keep();
     assert!(status.success());
@@ -169,13 +182,8 @@ fn a_query_lives_through_the_api_and_leaves_its_results_and_history() {
     let server = Served::start(&f, &[], &[]);
     let c = server.athena();
     rt().block_on(async {
-        let id = c
-            .list_query_executions()
-            .send()
-            .await
-            .unwrap()
-            .query_execution_ids()[0]
-            .clone();
+        let listed = c.list_query_executions().send().await.unwrap();
+        assert!(listed.query_execution_ids().contains(&id));
         let e = wait(&c, &id).await;
         assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded));
         assert_eq!(e.query(), Some(sql));
