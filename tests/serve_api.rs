@@ -455,6 +455,25 @@ fn work_groups_prepared_statements_and_named_queries() {
         let e = wait(&c, &id).await;
         assert_eq!(e.status().unwrap().state(), Some(&S::Succeeded));
         assert!(results.join("capped").join(format!("{id}.csv")).exists());
+        // A key of `primary` only sees neither the work group nor its queries.
+        let narrow = server.athena_as(NARROW_KEY, NARROW_SECRET);
+        let e = narrow
+            .get_query_execution()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "InvalidRequestException");
+        let e = narrow
+            .get_query_results()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "InvalidRequestException");
+        let seen = narrow.list_work_groups().send().await.unwrap();
+        let names: Vec<&str> = seen.work_groups().iter().filter_map(|w| w.name()).collect();
+        assert_eq!(names, ["primary"]);
 
         // Disabled: it runs nothing.
         c.update_work_group()

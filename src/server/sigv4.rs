@@ -130,7 +130,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// A canonical URI: each path segment URI-encoded (once; it arrives encoded already).
+/// The canonical query string: its parameters sorted (they arrive URI-encoded already).
 fn canonical_query(query: Option<&str>) -> String {
     let Some(q) = query.filter(|q| !q.is_empty()) else {
         return String::new();
