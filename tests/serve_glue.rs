@@ -77,6 +77,11 @@ fn glue_databases_tables_partitions_and_crawlers() {
     let glue = server.glue();
     let athena = server.athena();
     rt().block_on(async {
+        // A key limited to Athena may not call Glue.
+        let narrow = server.glue_as(serve::NARROW_KEY, serve::NARROW_SECRET);
+        let e = narrow.get_databases().send().await.unwrap_err();
+        assert_eq!(code(&e), "AccessDeniedException");
+
         // Databases.
         let dbs = glue.get_databases().send().await.unwrap();
         let names: Vec<&str> = dbs.database_list().iter().map(|d| d.name()).collect();

@@ -15,7 +15,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OWL_LISTEN", default_value = "127.0.0.1:8900")]
     listen: SocketAddr,
     /// Callers to accept, a JSON file: {"credentials": [{"access_key_id", "secret_access_key",
-    /// "workgroups": ["primary", ...] or ["*"]}]}. Requests must then be signed (AWS Signature V4). Or set
+    /// "workgroups": ["primary", ...] or ["*"], "services": ["athena", "glue"]}]}. Requests must then be signed
+    /// (AWS Signature V4). Or set
     /// OWL_SERVE_ACCESS_KEY_ID and OWL_SERVE_SECRET_ACCESS_KEY for one caller of every work group.
     #[arg(long, env = "OWL_SERVE_CREDENTIALS", value_name = "FILE")]
     credentials: Option<PathBuf>,
@@ -38,11 +39,7 @@ fn credentials(args: &ServeArgs) -> crate::error::Result<Option<Vec<sigv4::Crede
     let secret = std::env::var("OWL_SERVE_SECRET_ACCESS_KEY").ok();
     match (id, secret) {
         (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-            Ok(Some(vec![sigv4::Credential {
-                access_key_id: id,
-                secret_access_key: secret,
-                workgroups: vec!["*".into()],
-            }]))
+            Ok(Some(vec![sigv4::Credential::new(id, secret)]))
         }
         (None, None) => Ok(None),
         _ => Err(Error::Query(

@@ -118,6 +118,24 @@ impl Caller {
         self.credential.as_ref().is_none_or(|c| c.may_use(name))
     }
 
+    /// AccessDeniedException unless it may call `service` (`athena`, `glue`).
+    pub fn check_service(
+        &self,
+        service: &str,
+        operation: &str,
+    ) -> std::result::Result<(), ApiError> {
+        if self.credential.as_ref().is_none_or(|c| c.may_call(service)) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: {service}:{operation}",
+                self.user
+            ),
+        ))
+    }
+
     /// AccessDeniedException unless it may use work group `name`.
     pub fn check_workgroup(&self, action: &str, name: &str) -> std::result::Result<(), ApiError> {
         if self.may_use(name) {
@@ -316,17 +334,23 @@ impl Server {
             ));
         }
         match service {
-            "AmazonAthena" => athena::call(self, &caller, operation, &input).await,
+            "AmazonAthena" => {
+                caller.check_service("athena", operation)?;
+                athena::call(self, &caller, operation, &input).await
+            }
             // Glue names a bad request InvalidInputException.
-            "AWSGlue" => glue::call(self, &caller, operation, &input)
-                .await
-                .map_err(|e| match e.code {
-                    "InvalidRequestException" => ApiError {
-                        code: "InvalidInputException",
-                        ..e
-                    },
-                    _ => e,
-                }),
+            "AWSGlue" => async {
+                caller.check_service("glue", operation)?;
+                glue::call(self, &caller, operation, &input).await
+            }
+            .await
+            .map_err(|e| match e.code {
+                "InvalidRequestException" => ApiError {
+                    code: "InvalidInputException",
+                    ..e
+                },
+                _ => e,
+            }),
             _ => Err(ApiError::new(
                 "UnknownOperationException",
                 format!(

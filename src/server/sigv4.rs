@@ -23,6 +23,9 @@ pub struct Credential {
     /// The work groups it may use (`*`: every one). Default: every one.
     #[serde(default = "every_workgroup")]
     pub workgroups: Vec<String>,
+    /// The APIs it may call: `athena`, `glue`. Default: both.
+    #[serde(default = "every_service")]
+    pub services: Vec<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -31,6 +34,7 @@ impl std::fmt::Debug for Credential {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("workgroups", &self.workgroups)
+            .field("services", &self.services)
             .finish()
     }
 }
@@ -39,14 +43,36 @@ fn every_workgroup() -> Vec<String> {
     vec!["*".into()]
 }
 
+fn every_service() -> Vec<String> {
+    vec!["athena".into(), "glue".into()]
+}
+
 impl Credential {
     /// Whether it may use work group `name`.
     pub fn may_use(&self, name: &str) -> bool {
         self.workgroups.iter().any(|w| w == "*" || w == name)
     }
+
+    /// Whether it may call `service` (`athena`, `glue`).
+    pub fn may_call(&self, service: &str) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(service))
+    }
+
+    /// A caller of every work group and both APIs.
+    pub fn new(access_key_id: String, secret_access_key: String) -> Self {
+        Credential {
+            access_key_id,
+            secret_access_key,
+            workgroups: every_workgroup(),
+            services: every_service(),
+        }
+    }
 }
 
-/// The credentials file: `{"credentials": [{"access_key_id", "secret_access_key", "workgroups": [...]}]}`.
+/// The credentials file: `{"credentials": [{"access_key_id", "secret_access_key", "workgroups": [...],
+/// "services": [...]}]}`.
 #[derive(Debug, Deserialize)]
 struct File {
     credentials: Vec<Credential>,
@@ -284,11 +310,10 @@ mod tests {
     /// AWS's own example (the `get-vanilla` case of the SigV4 test suite).
     #[test]
     fn aws_test_suite_get_vanilla() {
-        let creds = vec![Credential {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-            workgroups: every_workgroup(),
-        }];
+        let creds = vec![Credential::new(
+            "AKIDEXAMPLE".into(),
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        )];
         let mut headers = http::HeaderMap::new();
         headers.insert("host", "example.amazonaws.com".parse().unwrap());
         headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());

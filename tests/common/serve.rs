@@ -8,7 +8,7 @@ use std::time::Duration;
 
 pub const KEY: &str = "AKIDOWLTEST";
 pub const SECRET: &str = "owl-test-secret/never-printed";
-/// A key that may use the `primary` work group only.
+/// A key that may use the `primary` work group and Athena only.
 pub const NARROW_KEY: &str = "AKIDNARROW";
 pub const NARROW_SECRET: &str = "narrow-secret";
 
@@ -60,7 +60,7 @@ impl Served {
         let creds = f.path().join("credentials.json");
         let mut list = vec![
             serde_json::json!({"access_key_id": KEY, "secret_access_key": SECRET, "workgroups": ["*"]}),
-            serde_json::json!({"access_key_id": NARROW_KEY, "secret_access_key": NARROW_SECRET, "workgroups": ["primary"]}),
+            serde_json::json!({"access_key_id": NARROW_KEY, "secret_access_key": NARROW_SECRET, "workgroups": ["primary"], "services": ["athena"]}),
         ];
         for (k, s) in more {
             list.push(serde_json::json!({"access_key_id": k, "secret_access_key": s}));
@@ -144,12 +144,17 @@ impl Served {
     }
 
     pub fn glue(&self) -> aws_sdk_glue::Client {
+        self.glue_as(KEY, SECRET)
+    }
+
+    /// The Glue client of the SDK, signing with `key`/`secret`.
+    pub fn glue_as(&self, key: &str, secret: &str) -> aws_sdk_glue::Client {
         let config = aws_sdk_glue::Config::builder()
             .behavior_version_latest()
             .region(aws_sdk_glue::config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_credential_types::Credentials::new(
-                KEY, SECRET, None, None, "test",
+                key, secret, None, None, "test",
             ))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .retry_config(aws_sdk_glue::config::retry::RetryConfig::disabled())
