@@ -388,36 +388,43 @@ impl Registry {
     }
 }
 
-/// Make a rename durable. Best effort: some filesystems refuse to fsync a folder.
-/// Write `value` as pretty JSON to `path` atomically: a temporary file beside it (hidden, named by this
-/// process), synced, renamed over it; the folder is created when missing. A reader sees the old file or the new
-/// one, never half of one; on failure the temporary file is removed.
+/// Write `value` as pretty JSON to `path` atomically ([`write_file_atomic`]).
 pub(crate) fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let werr = |e| Error::RegistryWrite {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(werr)?;
     let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::internal(format!("serialising `{}`", path.display()), e))?;
     text.push('\n');
+    write_file_atomic(path, text.as_bytes()).map_err(|e| Error::RegistryWrite {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it (hidden, named for this one write, so that
+/// threads writing the same file at once never share one), synced, renamed over it; the folder is created
+/// when missing. A reader sees the old file or the new one, never half of one; on failure the temporary file
+/// is removed.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     let result = (|| {
         let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        return Err(werr(e));
     }
-    Ok(())
+    result
 }
 
 /// Read the JSON file at `path` (`what` it holds, for the error); None when there is no such file.
@@ -450,6 +457,31 @@ fn sync_dir(dir: &Path) {
 mod tests {
     use super::*;
     use crate::catalog::model::*;
+
+    /// Threads of one process (a server's requests) writing one file at once: each write is whole, and no
+    /// temporary file is left.
+    #[test]
+    fn concurrent_atomic_writes_of_one_file_stay_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let writers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        write_file_atomic(&path, &vec![b'a' + i; 64 * 1024]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let text = std::fs::read(&path).unwrap();
+        assert_eq!(text.len(), 64 * 1024);
+        assert!(text.iter().all(|b| *b == text[0]), "a write was mixed with another");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     fn table(name: &str) -> TableDef {
         TableDef {

@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Schema, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How Athena writes a timestamp (`2024-06-01 12:00:00.000`).
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
@@ -286,10 +286,8 @@ pub async fn write(
                 message: format!("the results could not be written to {}: {e}", dir.display()),
                 hint: None,
             };
-            tokio::fs::create_dir_all(&dir).await.map_err(failed)?;
             for (name, bytes) in [(&csv_name, csv.into_bytes()), (&metadata_name, metadata)] {
-                write_atomic(&dir.join(name), &bytes)
-                    .await
+                crate::catalog::store::write_file_atomic(&dir.join(name), &bytes)
                     .map_err(failed)?;
             }
         }
@@ -363,19 +361,6 @@ fn object_path(url: &url::Url, name: &str) -> Result<object_store::path::Path> {
         location: url.to_string(),
         reason: e.to_string(),
     })
-}
-
-/// Write a file whole or not at all (a temporary file renamed over it).
-async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&tmp, bytes).await?;
-    match tokio::fs::rename(&tmp, path).await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            Err(e)
-        }
-    }
 }
 
 #[cfg(test)]
