@@ -148,7 +148,11 @@ impl Cli {
                 .workgroup
                 .clone()
                 .unwrap_or_else(|| crate::config::DEFAULT_WORKGROUP.into()),
-            allowed_roots: None,
+            // The server's statements name local folders only under its --allow-roots; the CLI's any.
+            allowed_roots: match &self.command {
+                Some(Command::Serve(args)) => Some(args.allowed_roots()),
+                _ => None,
+            },
         }
     }
 }

@@ -31,6 +31,16 @@ pub struct ServeArgs {
     allow_roots: Vec<PathBuf>,
 }
 
+impl ServeArgs {
+    /// The folders statements may name (`Settings::allowed_roots`), absolute.
+    pub(crate) fn allowed_roots(&self) -> Vec<PathBuf> {
+        self.allow_roots
+            .iter()
+            .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
+            .collect()
+    }
+}
+
 fn credentials(args: &ServeArgs) -> crate::error::Result<Option<Vec<sigv4::Credential>>> {
     if let Some(path) = &args.credentials {
         return sigv4::load(path).map(Some);
@@ -49,24 +59,6 @@ fn credentials(args: &ServeArgs) -> crate::error::Result<Option<Vec<sigv4::Crede
 }
 
 pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> ExitStatus {
-    // The server's engine: statements may name local folders only under --allow-root.
-    let settings = crate::config::Settings {
-        allowed_roots: Some(
-            args.allow_roots
-                .iter()
-                .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
-                .collect(),
-        ),
-        ..engine.settings().clone()
-    };
-    let engine = match Engine::new(settings) {
-        Ok(e) => e,
-        Err(e) => {
-            print_error(&e);
-            return status_of(&e);
-        }
-    };
-    let engine = &engine;
     let credentials = match credentials(&args) {
         Ok(c) => c,
         Err(e) => {
