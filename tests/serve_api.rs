@@ -165,6 +165,10 @@ fn a_query_lives_through_the_api_and_leaves_its_results_and_history() {
             .unwrap();
         assert_eq!(batch.query_executions().len(), 1);
         assert_eq!(batch.unprocessed_query_execution_ids().len(), 1);
+        assert_eq!(
+            batch.unprocessed_query_execution_ids()[0].query_execution_id(),
+            Some("00000000-0000-4000-8000-000000000000")
+        );
 
         // The history has it, with the caller, the bytes and the result location.
         let h = history(&f);

@@ -479,7 +479,10 @@ mod tests {
         }
         let text = std::fs::read(&path).unwrap();
         assert_eq!(text.len(), 64 * 1024);
-        assert!(text.iter().all(|b| *b == text[0]), "a write was mixed with another");
+        assert!(
+            text.iter().all(|b| *b == text[0]),
+            "a write was mixed with another"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -46,7 +46,16 @@ pub async fn call(
             let r = visible(server, caller, req_str(input, "QueryExecutionId")?)?;
             Ok(json!({ "QueryExecution": query_execution(&r) }))
         }
-        "BatchGetQueryExecution" => batch_get_query_execution(server, caller, input),
+        "BatchGetQueryExecution" => batch_get(
+            input,
+            [
+                "QueryExecutionIds",
+                "QueryExecutionId",
+                "QueryExecutions",
+                "UnprocessedQueryExecutionIds",
+            ],
+            |id| visible(server, caller, id).map(|r| query_execution(&r)),
+        ),
         "GetQueryResults" => get_query_results(server, caller, input).await,
         "GetQueryRuntimeStatistics" => get_query_runtime_statistics(server, caller, input).await,
         "StopQueryExecution" => {
@@ -139,21 +148,16 @@ pub async fn call(
             let q = visible_named_query(server, caller, req_str(input, "NamedQueryId")?)?;
             Ok(json!({ "NamedQuery": named_query(&q) }))
         }
-        "BatchGetNamedQuery" => {
-            let ids = str_list(input, "NamedQueryIds")?;
-            check_batch(&ids, "namedQueryIds")?;
-            let mut found = Vec::new();
-            let mut missing = Vec::new();
-            for id in ids {
-                match visible_named_query(server, caller, &id) {
-                    Ok(q) => found.push(named_query(&q)),
-                    Err(e) => missing.push(json!({
-                        "NamedQueryId": id, "ErrorCode": "INVALID_INPUT", "ErrorMessage": e.message
-                    })),
-                }
-            }
-            Ok(json!({ "NamedQueries": found, "UnprocessedNamedQueryIds": missing }))
-        }
+        "BatchGetNamedQuery" => batch_get(
+            input,
+            [
+                "NamedQueryIds",
+                "NamedQueryId",
+                "NamedQueries",
+                "UnprocessedNamedQueryIds",
+            ],
+            |id| visible_named_query(server, caller, id).map(|q| named_query(&q)),
+        ),
         "ListNamedQueries" => {
             let wg = opt_str(input, "WorkGroup")?.unwrap_or(workgroups::PRIMARY);
             caller.check_workgroup(operation, wg)?;
@@ -555,35 +559,32 @@ fn query_execution(r: &Record) -> Value {
     out
 }
 
-fn check_batch(ids: &[String], member: &str) -> Result<(), ApiError> {
+/// Athena's BatchGet operations: up to 50 ids (`names`: the request's list, one id's name, the found list, the
+/// unprocessed list); each id found, or unprocessed with why.
+fn batch_get(
+    input: &Value,
+    [list, one, found_list, missing_list]: [&str; 4],
+    get: impl Fn(&str) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let ids = str_list(input, list)?;
     if ids.is_empty() || ids.len() > 50 {
         return Err(ApiError::validation(
-            member,
+            &super::input::lower_first(list),
             &format!("{} ids", ids.len()),
             "have length less than or equal to 50 and greater than or equal to 1",
         ));
     }
-    Ok(())
-}
-
-fn batch_get_query_execution(
-    server: &Server,
-    caller: &Caller,
-    input: &Value,
-) -> Result<Value, ApiError> {
-    let ids = str_list(input, "QueryExecutionIds")?;
-    check_batch(&ids, "queryExecutionIds")?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for id in ids {
-        match visible(server, caller, &id) {
-            Ok(r) => found.push(query_execution(&r)),
+        match get(&id) {
+            Ok(v) => found.push(v),
             Err(e) => missing.push(json!({
-                "QueryExecutionId": id, "ErrorCode": "INVALID_INPUT", "ErrorMessage": e.message
+                one: id, "ErrorCode": "INVALID_INPUT", "ErrorMessage": e.message
             })),
         }
     }
-    Ok(json!({ "QueryExecutions": found, "UnprocessedQueryExecutionIds": missing }))
+    Ok(json!({ found_list: found, missing_list: missing }))
 }
 
 fn list_query_executions(
