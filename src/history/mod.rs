@@ -131,6 +131,12 @@ impl History {
 
     /// Every entry kept, most recent first, with the count of torn lines skipped.
     pub fn read(&self) -> Result<Read> {
+        self.read_since(None)
+    }
+
+    /// The entries of the days (UTC) from `since`'s on, most recent first: the files of older days are not
+    /// read. An entry of that first day may be older than `since`.
+    pub fn read_since(&self, since: Option<DateTime<Utc>>) -> Result<Read> {
         let mut out = Read::default();
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -144,7 +150,10 @@ impl History {
         };
         for e in entries.flatten() {
             let path = e.path();
-            if day_of(&path).is_none() {
+            let Some(day) = day_of(&path) else {
+                continue;
+            };
+            if since.is_some_and(|t| day < t.date_naive()) {
                 continue;
             }
             let text = std::fs::read(&path).map_err(|source| Error::Io {
@@ -249,8 +258,11 @@ mod tests {
         std::fs::write(&file, b"\n{\"query_id\":\"torn\",\"workgr").unwrap();
         h.record(&b).unwrap();
         let read = h.read().unwrap();
-        assert_eq!(read.entries, vec![b, a]);
+        assert_eq!(read.entries, vec![b.clone(), a]);
         assert_eq!(read.skipped, 1);
+        // From a time on: only the files of that day and later are read.
+        let recent = h.read_since(Some(at("2026-12-04T08:00:00Z"))).unwrap();
+        assert_eq!(recent.entries, vec![b]);
     }
 
     #[test]

@@ -363,17 +363,21 @@ fn reusable(
     max_age_minutes: i64,
 ) -> Option<Record> {
     let oldest = Utc::now() - chrono::Duration::minutes(max_age_minutes);
-    server.queries().list().into_iter().find(|r| {
-        r.sql == sql
-            && r.workgroup == workgroup
-            && r.database == database
-            && r.state == QueryState::Succeeded
-            && r.statement_type == StatementType::Dml
-            && r.output_location.is_some()
-            && r.execution_parameters.is_empty()
-            && r.completed_at.is_some_and(|t| t >= oldest)
-            && caller.may_use(&r.workgroup)
-    })
+    server
+        .queries()
+        .list_since(Some(oldest))
+        .into_iter()
+        .find(|r| {
+            r.sql == sql
+                && r.workgroup == workgroup
+                && r.database == database
+                && r.state == QueryState::Succeeded
+                && r.statement_type == StatementType::Dml
+                && r.output_location.is_some()
+                && r.execution_parameters.is_empty()
+                && r.completed_at.is_some_and(|t| t >= oldest)
+                && caller.may_use(&r.workgroup)
+        })
 }
 
 /// A query that reuses `previous`'s results: SUCCEEDED at once, nothing scanned, with its history entry.

@@ -279,6 +279,11 @@ impl Queries {
 
     /// Every query known, newest first: this server's, then the history's (the CLI's, earlier runs').
     pub fn list(&self) -> Vec<Record> {
+        self.list_since(None)
+    }
+
+    /// [`Queries::list`], reading only the history's days from `since`'s on.
+    pub fn list_since(&self, since: Option<DateTime<Utc>>) -> Vec<Record> {
         let mut records: Vec<Record> = self
             .table()
             .by_id
@@ -290,7 +295,7 @@ impl Queries {
             .collect();
         let seen: std::collections::HashSet<String> =
             records.iter().map(|r| r.id.clone()).collect();
-        if let Ok(read) = self.engine.history().read() {
+        if let Ok(read) = self.engine.history().read_since(since) {
             records.extend(
                 read.entries
                     .iter()
