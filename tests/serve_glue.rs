@@ -348,6 +348,53 @@ fn glue_databases_tables_partitions_and_crawlers() {
             .await
             .unwrap();
         assert_eq!(metrics.crawler_metrics_list()[0].tables_created(), 1);
+        // A recrawl after the files gained a column updates the table (a new version), created none.
+        std::fs::write(
+            data.join("crawled/orders/part-0.csv"),
+            (0..42).fold(String::from("id,name,extra\n"), |t, i| {
+                t + &format!("{i},n{i},x\n")
+            }),
+        )
+        .unwrap();
+        glue.start_crawler()
+            .name("orders-crawler")
+            .send()
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let m = loop {
+            let m = glue
+                .get_crawler_metrics()
+                .crawler_name_list("orders-crawler")
+                .send()
+                .await
+                .unwrap();
+            let m = m.crawler_metrics_list()[0].clone();
+            let c = glue
+                .get_crawler()
+                .name("orders-crawler")
+                .send()
+                .await
+                .unwrap();
+            if c.crawler().unwrap().state() == Some(&CrawlerState::Ready) && m.tables_updated() == 1
+            {
+                break m;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the recrawl did not end: {m:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!((m.tables_created(), m.tables_deleted()), (0, 0));
+        let versions = glue
+            .get_table_versions()
+            .database_name("lake")
+            .table_name("crawled")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(versions.table_versions().len(), 2);
         let (id, e) = run(&athena, "SELECT count(*) FROM lake.crawled").await;
         assert_eq!(
             e.status().unwrap().state(),
