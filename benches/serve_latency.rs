@@ -92,7 +92,13 @@ fn main() {
     let mut server = Command::new(owl)
         .current_dir(work.path())
         .env_remove("OWL_CATALOG")
-        .args(["serve", "--listen", "127.0.0.1:0", "--credentials"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-pg",
+            "--credentials",
+        ])
         .arg(&creds)
         .stderr(Stdio::piped())
         .spawn()

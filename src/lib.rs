@@ -7,8 +7,9 @@
 //!
 //! - `cli`: one file per command, the shell (`cli::repl`); the only place that prints (with `output`);
 //!   exit codes.
-//! - `server`: `owl serve`, the registry as a service: Athena's and Glue's APIs (AWS JSON 1.1, SigV4), a queue
-//!   of queries through the engine's lifecycle, result files; the base the next protocols plug into.
+//! - `server`: `owl serve`, the registry as a service: Athena's and Glue's APIs (AWS JSON 1.1, SigV4), the
+//!   PostgreSQL wire protocol (`server::pg`: psql, drivers, BI tools), one queue of queries through the engine's
+//!   lifecycle, result files.
 //! - `compare`, `output`, `batch`, `sample`: `owl compare`'s copies and runs, result renderers and the stats
 //!   line, `owl run`'s inputs and reports, the generator of `sample-data/`.
 //! - `engine`: the session over the registry and **the query lifecycle** (`engine::execution`: where a

@@ -29,6 +29,23 @@ pub struct ServeArgs {
     /// A local folder clients may name as a result location (repeatable; `<catalog>/.results` always).
     #[arg(long = "allow-root", value_name = "DIR")]
     allow_roots: Vec<PathBuf>,
+    /// Address of the PostgreSQL wire protocol (psql, JDBC, BI tools): loopback unless told; port 0 picks one.
+    #[arg(
+        long,
+        env = "OWL_PG_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:5433"
+    )]
+    pg: SocketAddr,
+    /// No PostgreSQL listener.
+    #[arg(long, conflicts_with_all = ["pg_tls_cert", "pg_tls_key"])]
+    no_pg: bool,
+    /// TLS for the PostgreSQL listener: a PEM certificate chain (with --pg-tls-key).
+    #[arg(long, value_name = "FILE", requires = "pg_tls_key")]
+    pg_tls_cert: Option<PathBuf>,
+    /// TLS for the PostgreSQL listener: the certificate's PEM private key.
+    #[arg(long, value_name = "FILE", requires = "pg_tls_cert")]
+    pg_tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -70,6 +87,24 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
     let max_concurrent = args.max_concurrent_queries.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(4, std::num::NonZeroUsize::get)
     });
+    if credentials.is_none() && !args.no_pg && !args.pg.ip().is_loopback() {
+        print_error(&Error::Query(format!(
+            "refusing to listen on {} (Postgres) without credentials: anyone who can reach it could run \
+             queries. Give --credentials FILE, or --pg 127.0.0.1:PORT",
+            args.pg
+        )));
+        return ExitStatus::UserError;
+    }
+    let tls = match (&args.pg_tls_cert, &args.pg_tls_key) {
+        (Some(cert), Some(key)) => match crate::server::pg::tls(cert, key) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                print_error(&e);
+                return status_of(&e);
+            }
+        },
+        _ => None,
+    };
     let options = ServeOptions {
         credentials,
         max_concurrent,
@@ -94,8 +129,30 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         }
     };
     let addr = listener.local_addr().unwrap_or(args.listen);
+    let pg = match args.no_pg {
+        true => None,
+        false => match tokio::net::TcpListener::bind(args.pg).await {
+            Ok(l) => Some(crate::server::pg::PgListener { listener: l, tls }),
+            Err(e) => {
+                print_error(&Error::Query(format!(
+                    "cannot listen on {} for Postgres clients: {e} (another server there? give --pg ADDR, \
+                     or --no-pg)",
+                    args.pg
+                )));
+                return ExitStatus::UserError;
+            }
+        },
+    };
+    let pg_line = match &pg {
+        Some(p) => format!(
+            " · postgres://{}{}",
+            p.listener.local_addr().unwrap_or(args.pg),
+            if p.tls.is_some() { " (TLS)" } else { "" }
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "owl serve: listening on http://{addr} · registry {} · {max_concurrent} queries at once · {}",
+        "owl serve: listening on http://{addr}{pg_line} · registry {} · {max_concurrent} queries at once · {}",
         engine.settings().catalog_dir.display(),
         match signed {
             Some(n) => format!("requests signed by {n} credential(s)"),
@@ -121,7 +178,7 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         }
     };
     let live = Arc::clone(server.queries());
-    let served = Arc::clone(&server).serve(listener, stop).await;
+    let served = Arc::clone(&server).serve(listener, pg, stop).await;
     let left = live.live().len();
     match served {
         Ok(()) => {

@@ -88,7 +88,7 @@ impl Engine {
             _ => {}
         }
         let meter = Arc::new(Meter::new());
-        let ctx = self.query_context(Arc::clone(&meter), None)?;
+        let ctx = self.query_context(Arc::clone(&meter), None, super::Dialect::Athena)?;
         let state = ctx.state();
         let plan = state
             .statement_to_plan(stmt.clone())

@@ -132,6 +132,10 @@ pub struct QueryRequest {
     pub output_location: Option<String>,
     /// Why it cannot run at all (its text did not parse): it ends FAILED with this reason, free.
     pub rejected: Option<String>,
+    /// How its text was read and which catalog it sees (Postgres clients: `pg_catalog` too).
+    pub dialect: super::Dialect,
+    /// Typed values for its positional parameters (`$1`, `$2`, ...), as a Postgres client binds them.
+    pub positional: Vec<datafusion::common::ScalarValue>,
 }
 
 impl QueryRequest {
@@ -148,6 +152,8 @@ impl QueryRequest {
             execution_parameters: Vec::new(),
             output_location: None,
             rejected: None,
+            dialect: super::Dialect::Athena,
+            positional: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! - `execution`: the lifecycle every entry point uses: [`Engine::submit`] -> [`QueryExecution`] (poll, cancel,
 //!   wait), [`Outcome`] and its [`Ending`], the bill.
 //! - `estimate`: dry runs, what a statement would scan and cost without reading its data.
+//! - `postgres`: the Postgres dialect (`owl serve --pg`): its parser, and `pg_catalog` beside the registry.
 //! - `results`: result files as Athena writes them (`<location>/<id>.csv` and its `.csv.metadata`), written by
 //!   the lifecycle for a request with an output location, read back by the server's `GetQueryResults`.
 //!
@@ -16,12 +17,14 @@
 
 pub(crate) mod estimate;
 mod execution;
+pub mod postgres;
 pub mod results;
 
 pub use execution::{
     BYTES_LIMIT_REASON, DEFAULT_WORKGROUP, Ending, Outcome, QueryExecution, QueryRequest,
     QueryStats, QueryStatus, RESULTS_DROPPED_REASON, ResultStream,
 };
+pub use postgres::Dialect;
 
 use execution::{Produced, ResultSink};
 
@@ -66,6 +69,8 @@ struct Shared {
     catalogs: Arc<dyn CatalogProviderList>,
     /// Config (SET statements, current database) and functions; each query clones it.
     base: Mutex<SessionState>,
+    /// The base of Postgres-dialect sessions (`postgres::Dialect`), made from `base` on first use.
+    postgres: std::sync::OnceLock<SessionState>,
     history: crate::history::History,
 }
 
@@ -124,6 +129,7 @@ impl Engine {
                 stores,
                 catalogs,
                 base: Mutex::new(base),
+                postgres: std::sync::OnceLock::new(),
                 history,
             }),
         })
@@ -202,7 +208,12 @@ impl Engine {
 
     /// A session for one query: the base state with a runtime whose stores charge `meter` and whose caches
     /// start empty.
-    fn query_context(&self, meter: Arc<Meter>, database: Option<&str>) -> Result<SessionContext> {
+    fn query_context(
+        &self,
+        meter: Arc<Meter>,
+        database: Option<&str>,
+        dialect: Dialect,
+    ) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::new(MeteredRegistry::new(
                 self.shared.stores.clone(),
@@ -210,7 +221,10 @@ impl Engine {
             )))
             .build_arc()
             .map_err(|e| Error::internal("a query's runtime", e))?;
-        let mut base = self.base_state();
+        let mut base = match dialect {
+            Dialect::Athena => self.base_state(),
+            Dialect::Postgres => self.postgres_state()?,
+        };
         if let Some(db) = database {
             base.config_mut().options_mut().catalog.default_schema = db.to_string();
         }
@@ -273,7 +287,11 @@ impl Engine {
         let params = &request.params;
         let workgroup = &request.workgroup;
         let ctx = self
-            .query_context(Arc::clone(&meter), request.database.as_deref())
+            .query_context(
+                Arc::clone(&meter),
+                request.database.as_deref(),
+                request.dialect,
+            )
             .map_err(|e| (StatementType::Dml, e))?;
         // PREPARE and DEALLOCATE change the work group's prepared statements; EXECUTE runs one with its values.
         let resolved = crate::sql::prepared::resolve(
@@ -285,6 +303,10 @@ impl Engine {
         );
         let (stmt, positional) = match resolved.await {
             crate::sql::prepared::Resolved::Done(r) => return deliver(r, sink).await,
+            // Values bound by the client (the Postgres wire protocol's Bind) when no EXECUTE gave any.
+            crate::sql::prepared::Resolved::Run(stmt, values) if values.is_empty() => {
+                (stmt, request.positional.clone())
+            }
             crate::sql::prepared::Resolved::Run(stmt, values) => (stmt, values),
         };
         let stmt = &stmt;

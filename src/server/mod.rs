@@ -9,12 +9,14 @@
 //!   finished ones are read back from the query history, their rows from their result files.
 //! - `athena`: the Athena operations (`AmazonAthena.*`).
 //! - `glue`: the Glue operations (`AWSGlue.*`) over the same registry; crawlers run owl's crawler.
+//! - `pg`: the PostgreSQL wire protocol (`--pg`, on by default): psql, drivers and BI tools.
 //!
-//! Each protocol the next issues add (Postgres wire, Flight SQL, the console's pages) is a listener of its own
-//! beside this one, over the same [`queries::Queries`]: one queue, one history, one set of limits.
+//! Each protocol is a listener of its own over the same [`queries::Queries`]: one queue, one history, one set
+//! of limits.
 
 pub mod athena;
 pub mod glue;
+pub mod pg;
 pub mod queries;
 pub mod sigv4;
 
@@ -205,9 +207,18 @@ impl Server {
     pub async fn serve(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
+        pg: Option<pg::PgListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(shutdown);
+        // The other listeners stop with this one.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        if let Some(pg) = pg {
+            let mut stopped = stopped.clone();
+            tokio::spawn(pg::serve(Arc::clone(&self), pg, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
+        }
         loop {
             let (stream, _peer) = tokio::select! {
                 () = &mut shutdown => break,
@@ -233,6 +244,7 @@ impl Server {
             });
         }
         drop(listener);
+        stop.send_replace(true);
         self.queries.shut_down().await;
         Ok(())
     }

@@ -193,6 +193,35 @@ impl Queries {
         extra: Extra,
         token: Option<(String, String)>,
     ) -> Result<String, ApiError> {
+        Ok(match self.queue(request, extra, token)? {
+            Ok(exec) => exec.id().to_string(),
+            Err(retried) => retried,
+        })
+    }
+
+    /// Queue `request` as [`Queries::start`] does, returning the query's handle (to read a streamed query's rows,
+    /// wait for its end).
+    pub fn submit(
+        self: &Arc<Self>,
+        request: QueryRequest,
+        extra: Extra,
+    ) -> Result<QueryExecution, ApiError> {
+        match self.queue(request, extra, None)? {
+            Ok(exec) => Ok(exec),
+            // Without a token nothing is a retry.
+            Err(id) => Err(ApiError::internal(format!(
+                "query {id} was not queued again"
+            ))),
+        }
+    }
+
+    /// Queue a query: its handle, or the id of the query an earlier request with the same token started.
+    fn queue(
+        self: &Arc<Self>,
+        request: QueryRequest,
+        extra: Extra,
+        token: Option<(String, String)>,
+    ) -> Result<Result<QueryExecution, String>, ApiError> {
         if self.closing.load(Ordering::SeqCst) {
             return Err(ApiError::new(
                 "TooManyRequestsException",
@@ -204,7 +233,7 @@ impl Queries {
             && let Some((id, asked)) = table.tokens.get(token)
         {
             if asked == fingerprint {
-                return Ok(id.clone());
+                return Ok(Err(id.clone()));
             }
             return Err(ApiError::invalid(format!(
                 "Idempotent parameters do not match: ClientRequestToken `{token}` started query {id} with \
@@ -234,6 +263,7 @@ impl Queries {
         let _ = self.queue.send((exec.clone(), turn));
         drop(table);
         let this = Arc::clone(self);
+        let handle = exec.clone();
         tokio::spawn(async move {
             // A query stopped while it waits leaves the queue at once (it then ends CANCELLED, free).
             let permit = tokio::select! {
@@ -247,7 +277,7 @@ impl Queries {
             drop(permit);
             this.settle(&exec);
         });
-        Ok(id)
+        Ok(Ok(handle))
     }
 
     /// Keep only the summary of an ended query (its rows go with its handle).

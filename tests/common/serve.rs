@@ -29,6 +29,8 @@ pub fn s3_env<'a>(endpoint: &'a str, key: &'a str, secret: &'a str) -> [(&'a str
 pub struct Served {
     pub child: Child,
     pub endpoint: String,
+    /// The Postgres listener's `host:port`, when it has one.
+    pub pg: Option<String>,
     /// What the server printed to stderr (read on a thread), line by line.
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -42,7 +44,12 @@ impl Served {
 
     /// A server without credentials (any loopback caller, unsigned requests too).
     pub fn start_open(f: &Fixture) -> Served {
-        Self::spawn(f, &["serve", "--listen", "127.0.0.1:0"], &[], &[])
+        Self::spawn(
+            f,
+            &["serve", "--listen", "127.0.0.1:0", "--pg", "127.0.0.1:0"],
+            &[],
+            &[],
+        )
     }
 
     pub fn start_env(f: &Fixture, global: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Served {
@@ -72,7 +79,15 @@ impl Served {
         .unwrap();
         let creds = creds.to_string_lossy().into_owned();
         let mut args: Vec<&str> = global.to_vec();
-        args.extend(["serve", "--listen", "127.0.0.1:0", "--credentials", &creds]);
+        args.extend([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--pg",
+            "127.0.0.1:0",
+            "--credentials",
+            &creds,
+        ]);
         args.extend(extra);
         Self::spawn(f, &args, &[], env)
     }
@@ -99,23 +114,29 @@ impl Served {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line.clone());
                 if let Some(addr) = line
                     .split("listening on http://")
                     .nth(1)
                     .and_then(|r| r.split_whitespace().next())
                     && let Some(tx) = tx.take()
                 {
-                    let _ = tx.send(addr.to_string());
+                    let pg = line
+                        .split("postgres://")
+                        .nth(1)
+                        .and_then(|r| r.split_whitespace().next())
+                        .map(str::to_string);
+                    let _ = tx.send((addr.to_string(), pg));
                 }
-                sink.lock().unwrap().push(line);
             }
         });
-        let addr = rx
+        let (addr, pg) = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("owl serve did not start: {:?}", log.lock().unwrap()));
         Served {
             child,
             endpoint: format!("http://{addr}"),
+            pg,
             log,
         }
     }
