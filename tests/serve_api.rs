@@ -15,43 +15,7 @@ use aws_sdk_athena::types::{
     WorkGroupConfigurationUpdates, WorkGroupState,
 };
 use common::Fixture;
-use serde_json::Value;
-use serve::{KEY, NARROW_KEY, NARROW_SECRET, SECRET, Served, rows, run, wait};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// The CLI's answer for `sql`: its rows as text (as the API renders them) and its bytes scanned.
-fn solo(f: &Fixture, sql: &str) -> (Vec<Vec<Option<String>>>, u64) {
-    let doc = f.json(sql);
-    let rows = doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| match v {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                })
-                .collect()
-        })
-        .collect();
-    (rows, doc["stats"]["bytes_scanned"].as_u64().unwrap())
-}
-
-fn history(f: &Fixture) -> Vec<Value> {
-    let out = f.run_ok(&["history", "-n", "100000", "-f", "json"]);
-    serde_json::from_slice::<Vec<Value>>(&out).unwrap()
-}
+use serve::{KEY, NARROW_KEY, NARROW_SECRET, SECRET, Served, history, rows, rt, run, solo, wait};
 
 fn error_code<E: aws_sdk_athena::error::ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("").to_string()

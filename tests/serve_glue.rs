@@ -11,16 +11,8 @@ use aws_sdk_glue::types::{
     PartitionValueList, S3Target, SerDeInfo, StorageDescriptor, TableInput,
 };
 use common::Fixture;
-use serve::{Served, rows, run};
+use serve::{Served, rows, rt, run};
 use std::path::Path;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn code<E: aws_sdk_glue::error::ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("").to_string()

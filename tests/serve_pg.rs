@@ -10,19 +10,11 @@ mod serve;
 
 use common::Fixture;
 use serde_json::Value;
-use serve::{KEY, NARROW_KEY, NARROW_SECRET, SECRET, Served};
+use serve::{KEY, NARROW_KEY, NARROW_SECRET, SECRET, Served, history, rt, solo};
 use std::process::Command;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A connection as `user`, and the notices the server sends it.
 async fn connect(
@@ -63,33 +55,6 @@ async fn texts(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
             _ => None,
         })
         .collect()
-}
-
-/// The CLI's answer for `sql`: its rows as text and its bytes scanned.
-fn solo(f: &Fixture, sql: &str) -> (Vec<Vec<Option<String>>>, u64) {
-    let doc = f.json(sql);
-    let rows = doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| match v {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                })
-                .collect()
-        })
-        .collect();
-    (rows, doc["stats"]["bytes_scanned"].as_u64().unwrap())
-}
-
-fn history(f: &Fixture) -> Vec<Value> {
-    let out = f.run_ok(&["history", "-n", "100000", "-f", "json"]);
-    serde_json::from_slice::<Vec<Value>>(&out).unwrap()
 }
 
 /// The history entry of the query a notice names (`query <id> · ...`).

@@ -9,47 +9,12 @@ mod s3;
 mod serve;
 
 use common::Fixture;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// The venv, made (or completed) if it cannot import the clients yet.
-fn venv() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv-serve");
-    let python = dir.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args(["-c", "import boto3, pyathena, pandas"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready() {
-        let made = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(made.success(), "python3 -m venv failed");
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
-        let out = Command::new(dir.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(requirements)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pip install failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(ready(), "the venv cannot import boto3, pyathena and pandas");
-    }
-    python
-}
 
 #[test]
 fn boto3_and_pyathena_query_owl_serve() {
-    let python = venv();
+    let python = serve::python_venv();
     let s3 = s3::S3Server::start(&["staging"]);
     let f = Fixture::new();
     // The pandas cursor reads its result file with the same keys it signs Athena's requests with.

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// No PostgreSQL listener.
     #[arg(long, conflicts_with_all = ["pg_tls_cert", "pg_tls_key"])]
     no_pg: bool,
+    /// Address of Arrow Flight SQL (ADBC, pyarrow, JDBC's Flight SQL driver), e.g. 127.0.0.1:50051; off unless
+    /// given.
+    #[arg(long, env = "OWL_FLIGHT_LISTEN", value_name = "ADDR")]
+    flight: Option<SocketAddr>,
     /// TLS for the PostgreSQL listener: a PEM certificate chain (with --pg-tls-key).
     #[arg(long, value_name = "FILE", requires = "pg_tls_key")]
     pg_tls_cert: Option<PathBuf>,
@@ -95,6 +99,16 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         )));
         return ExitStatus::UserError;
     }
+    if let Some(flight) = args.flight
+        && credentials.is_none()
+        && !flight.ip().is_loopback()
+    {
+        print_error(&Error::Query(format!(
+            "refusing to listen on {flight} (Flight SQL) without credentials: anyone who can reach it could run \
+             queries. Give --credentials FILE, or --flight 127.0.0.1:PORT"
+        )));
+        return ExitStatus::UserError;
+    }
     let tls = match (&args.pg_tls_cert, &args.pg_tls_key) {
         (Some(cert), Some(key)) => match crate::server::pg::tls(cert, key) {
             Ok(t) => Some(t),
@@ -143,6 +157,26 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
             }
         },
     };
+    let flight = match args.flight {
+        None => None,
+        Some(at) => match tokio::net::TcpListener::bind(at).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                print_error(&Error::Query(format!(
+                    "cannot listen on {at} for Flight SQL clients: {e}"
+                )));
+                return ExitStatus::UserError;
+            }
+        },
+    };
+    let flight_line = match &flight {
+        Some(l) => format!(
+            " · grpc://{}",
+            l.local_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string())
+        ),
+        None => String::new(),
+    };
     let pg_line = match &pg {
         Some(p) => format!(
             " · postgres://{}{}",
@@ -152,7 +186,7 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         None => String::new(),
     };
     eprintln!(
-        "owl serve: listening on http://{addr}{pg_line} · registry {} · {max_concurrent} queries at once · {}",
+        "owl serve: listening on http://{addr}{pg_line}{flight_line} · registry {} · {max_concurrent} queries at once · {}",
         engine.settings().catalog_dir.display(),
         match signed {
             Some(n) => format!("requests signed by {n} credential(s)"),
@@ -178,7 +212,7 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         }
     };
     let live = Arc::clone(server.queries());
-    let served = Arc::clone(&server).serve(listener, pg, stop).await;
+    let served = Arc::clone(&server).serve(listener, pg, flight, stop).await;
     let left = live.live().len();
     match served {
         Ok(()) => {

@@ -10,11 +10,13 @@
 //! - `athena`: the Athena operations (`AmazonAthena.*`).
 //! - `glue`: the Glue operations (`AWSGlue.*`) over the same registry; crawlers run owl's crawler.
 //! - `pg`: the PostgreSQL wire protocol (`--pg`, on by default): psql, drivers and BI tools.
+//! - `flight`: Arrow Flight SQL (`--flight`): ADBC, pyarrow, JDBC's Flight SQL driver; results as Arrow.
 //!
 //! Each protocol is a listener of its own over the same [`queries::Queries`]: one queue, one history, one set
 //! of limits.
 
 pub mod athena;
+pub mod flight;
 pub mod glue;
 pub mod pg;
 pub mod queries;
@@ -198,6 +200,34 @@ impl Server {
         &self.options
     }
 
+    /// The work group a protocol's client runs in: the one it asks for when that exists and its credential may
+    /// use it, else `primary` when it may, else the first work group its credential names.
+    pub(crate) fn workgroup_for(
+        &self,
+        credential: Option<&sigv4::Credential>,
+        asked: Option<&str>,
+    ) -> String {
+        let may_use = |wg: &str| credential.is_none_or(|c| c.may_use(wg));
+        let groups = crate::catalog::workgroups::WorkGroups::new(self.engine.registry().root());
+        match asked {
+            Some(wg) if may_use(wg) && matches!(groups.get(wg), Ok(Some(_))) => wg.to_string(),
+            _ if may_use(crate::engine::DEFAULT_WORKGROUP) => {
+                crate::engine::DEFAULT_WORKGROUP.to_string()
+            }
+            _ => credential
+                .and_then(|c| c.workgroups.iter().find(|w| *w != "*").cloned())
+                .unwrap_or_else(|| crate::engine::DEFAULT_WORKGROUP.to_string()),
+        }
+    }
+
+    /// The credential of `user` (an access key id), when the server has credentials.
+    pub(crate) fn credential(&self, user: &str) -> Option<&sigv4::Credential> {
+        self.options
+            .credentials
+            .as_ref()
+            .and_then(|cs| cs.iter().find(|c| c.access_key_id == user))
+    }
+
     pub(crate) fn crawler_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.crawlers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -208,6 +238,7 @@ impl Server {
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
         pg: Option<pg::PgListener>,
+        flight: Option<tokio::net::TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(shutdown);
@@ -216,6 +247,12 @@ impl Server {
         if let Some(pg) = pg {
             let mut stopped = stopped.clone();
             tokio::spawn(pg::serve(Arc::clone(&self), pg, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
+        }
+        if let Some(flight) = flight {
+            let mut stopped = stopped.clone();
+            tokio::spawn(flight::serve(Arc::clone(&self), flight, async move {
                 let _ = stopped.wait_for(|s| *s).await;
             }));
         }

@@ -308,3 +308,80 @@ pub async fn rows(c: &aws_sdk_athena::Client, id: &str, page: i32) -> Vec<Vec<Op
         }
     }
 }
+
+/// A runtime for a test's async clients.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The CLI's answer for `sql`: its rows as text (as the API renders them) and its bytes scanned.
+pub fn solo(f: &Fixture, sql: &str) -> (Vec<Vec<Option<String>>>, u64) {
+    let doc = f.json(sql);
+    let rows = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                })
+                .collect()
+        })
+        .collect();
+    (rows, doc["stats"]["bytes_scanned"].as_u64().unwrap())
+}
+
+pub fn history(f: &Fixture) -> Vec<serde_json::Value> {
+    let out = f.run_ok(&["history", "-n", "100000", "-f", "json"]);
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out).unwrap()
+}
+
+/// The venv of the Python clients (boto3, PyAthena, ADBC's Flight SQL driver, pyarrow), built from PyPI into
+/// Cargo's target folder (`tests/python/requirements.txt`), or completed when it cannot import them all yet.
+pub fn python_venv() -> std::path::PathBuf {
+    use std::path::Path;
+    use std::process::Command;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv-serve");
+    let python = dir.join("bin/python");
+    let ready = || {
+        Command::new(&python)
+            .args([
+                "-c",
+                "import boto3, pyathena, pandas, adbc_driver_flightsql.dbapi, pyarrow",
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready() {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(made.success(), "python3 -m venv failed");
+        let requirements =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
+        let out = Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(requirements)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pip install failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(ready(), "the venv cannot import the Python clients");
+    }
+    python
+}

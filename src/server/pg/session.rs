@@ -526,16 +526,6 @@ impl Session {
             .get(pgwire::api::METADATA_USER)
             .cloned()
             .unwrap_or_else(|| "anonymous".into());
-        let credential = self
-            .shared
-            .server
-            .options()
-            .credentials
-            .as_ref()
-            .and_then(|cs| cs.iter().find(|c| c.access_key_id == user).cloned());
-        let may_use = |wg: &str| credential.as_ref().is_none_or(|c| c.may_use(wg));
-        let root = self.shared.server.engine().registry().root().to_path_buf();
-        let groups = crate::catalog::workgroups::WorkGroups::new(&root);
         let application = self
             .conn
             .state()
@@ -547,16 +537,8 @@ impl Session {
                     .get(pgwire::api::METADATA_APPLICATION_NAME)
                     .cloned()
             });
-        let workgroup = match application {
-            Some(app) if may_use(&app) && matches!(groups.get(&app), Ok(Some(_))) => app,
-            _ if may_use(crate::engine::DEFAULT_WORKGROUP) => {
-                crate::engine::DEFAULT_WORKGROUP.to_string()
-            }
-            _ => credential
-                .as_ref()
-                .and_then(|c| c.workgroups.iter().find(|w| *w != "*").cloned())
-                .unwrap_or_else(|| crate::engine::DEFAULT_WORKGROUP.to_string()),
-        };
+        let server = &self.shared.server;
+        let workgroup = server.workgroup_for(server.credential(&user), application.as_deref());
         let database = {
             let mut state = self.conn.state();
             if state.database.is_none()

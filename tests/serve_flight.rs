@@ -1,0 +1,298 @@
+//! `owl serve --flight` through arrow-flight's own Flight SQL client and through ADBC's Flight SQL driver (Python,
+//! from PyPI), against a real server process: Basic -> bearer token, statements and prepared statements with
+//! parameters, the catalog calls, SqlInfo, the bill in the last message's metadata, CancelFlightInfo, errors.
+//! Answers are checked against `owl query`'s, bills against the history and the CLI's own count.
+
+mod common;
+#[path = "common/serve.rs"]
+mod serve;
+
+use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow_flight::decode::DecodedPayload;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables};
+use arrow_flight::{CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightInfo};
+use common::Fixture;
+use futures::StreamExt;
+use prost_flight::Message;
+use serde_json::Value;
+use serve::{KEY, SECRET, Served, history, rt};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn flight_addr(server: &Served) -> String {
+    server
+        .log_text()
+        .split("grpc://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a Flight SQL listener")
+        .to_string()
+}
+
+async fn client(addr: &str) -> FlightSqlServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::new(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    FlightSqlServiceClient::new(channel)
+}
+
+/// The batches of a FlightInfo's first endpoint, and the last message's app metadata (the bill).
+async fn fetch(
+    c: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    info: &FlightInfo,
+) -> Result<(Vec<RecordBatch>, Value), tonic::Status> {
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let stream = c
+        .do_get(ticket)
+        .await
+        .map_err(|e| tonic::Status::internal(e.to_string()))?;
+    let mut decoder = stream.into_inner();
+    let mut batches = vec![];
+    let mut metadata = bytes::Bytes::new();
+    while let Some(d) = decoder.next().await {
+        let d = d.map_err(|e| tonic::Status::internal(e.to_string()))?;
+        if !d.app_metadata().is_empty() {
+            metadata = d.app_metadata();
+        }
+        if let DecodedPayload::RecordBatch(b) = d.payload {
+            batches.push(b);
+        }
+    }
+    let bill = serde_json::from_slice(&metadata).unwrap_or(Value::Null);
+    Ok((batches, bill))
+}
+
+fn csv_of(batches: &[RecordBatch]) -> String {
+    let mut out = Vec::new();
+    {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut out);
+        for b in batches {
+            w.write(b).unwrap();
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn start(f: &Fixture) -> Served {
+    Served::start(f, &[], &["--flight", "127.0.0.1:0"])
+}
+
+#[test]
+fn flight_sql_client_queries_prepares_lists_and_cancels() {
+    let f = Fixture::new();
+    let server = start(&f);
+    let addr = flight_addr(&server);
+    let sql = "SELECT order_id, customer, quantity, unit_price FROM orders ORDER BY order_id";
+    let cli = String::from_utf8(f.run_ok(&["query", "-f", "csv", sql])).unwrap();
+    let cli_bytes = f.json(sql)["stats"]["bytes_scanned"].as_u64().unwrap();
+    rt().block_on(async {
+        // No token, a wrong password: refused.
+        let mut anonymous = client(&addr).await;
+        let e = anonymous.execute(sql.into(), None).await.err().unwrap();
+        assert!(
+            e.to_string().contains("valid authentication credentials"),
+            "{e}"
+        );
+        let e = anonymous.handshake(KEY, "wrong").await.err().unwrap();
+        assert!(
+            e.to_string().contains("valid authentication credentials"),
+            "{e}"
+        );
+
+        let mut c = client(&addr).await;
+        c.handshake(KEY, SECRET).await.unwrap();
+        // A statement: Arrow batches (typed, not text), equal to the CLI's rows; the bill in the metadata.
+        let info = c.execute(sql.into(), None).await.unwrap();
+        let planned: Value = serde_json::from_slice(&info.app_metadata).unwrap();
+        let (batches, bill) = fetch(&mut c, &info).await.unwrap();
+        assert_eq!(
+            batches[0].schema().field(0).data_type(),
+            &arrow::datatypes::DataType::Int64
+        );
+        assert_eq!(csv_of(&batches), cli);
+        assert_eq!(bill["query_id"], planned["query_id"]);
+        assert_eq!(bill["state"], "SUCCEEDED");
+        assert_eq!(bill["bytes_scanned"].as_u64().unwrap(), cli_bytes);
+        assert_eq!(bill["billed_bytes"].as_u64().unwrap(), 10_000_000);
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(bill["rows"].as_u64().unwrap() as usize, rows);
+
+        // A prepared statement with a bound parameter.
+        let mut prepared = c
+            .prepare(
+                "SELECT count(*) AS n FROM orders WHERE quantity > $1".into(),
+                None,
+            )
+            .await
+            .unwrap();
+        let params = prepared.parameter_schema().unwrap().clone();
+        assert_eq!(params.fields().len(), 1);
+        let value = arrow::compute::cast(
+            &(std::sync::Arc::new(Int64Array::from(vec![2])) as std::sync::Arc<dyn Array>),
+            params.field(0).data_type(),
+        )
+        .unwrap();
+        prepared
+            .set_parameters(RecordBatch::try_new(std::sync::Arc::new(params), vec![value]).unwrap())
+            .unwrap();
+        let info = prepared.execute().await.unwrap();
+        let (batches, _) = fetch(&mut c, &info).await.unwrap();
+        let n = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        let want = f.json("SELECT count(*) AS n FROM orders WHERE quantity > 2")["rows"][0][0]
+            .as_u64()
+            .unwrap();
+        assert_eq!(n as u64, want);
+        prepared.close().await.unwrap();
+
+        // The catalog calls.
+        let info = c.get_catalogs().await.unwrap();
+        let (batches, _) = fetch(&mut c, &info).await.unwrap();
+        let names = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(names.value(0), "awsdatacatalog");
+        let info = c
+            .get_db_schemas(CommandGetDbSchemas {
+                catalog: None,
+                db_schema_filter_pattern: None,
+            })
+            .await
+            .unwrap();
+        let (batches, _) = fetch(&mut c, &info).await.unwrap();
+        assert!(csv_of(&batches).contains("default"));
+        let info = c
+            .get_tables(CommandGetTables {
+                catalog: None,
+                db_schema_filter_pattern: Some("default".into()),
+                table_name_filter_pattern: Some("ord%".into()),
+                table_types: vec![],
+                include_schema: true,
+            })
+            .await
+            .unwrap();
+        let (batches, _) = fetch(&mut c, &info).await.unwrap();
+        assert_eq!(batches[0].num_rows(), 1);
+        let table_schema = batches[0].column_by_name("table_schema").unwrap();
+        let table_schema = table_schema
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .unwrap();
+        let schema =
+            arrow::ipc::convert::try_schema_from_ipc_buffer(table_schema.value(0)).unwrap();
+        assert!(schema.field_with_name("unit_price").is_ok());
+        let info = c.get_sql_info(vec![]).await.unwrap();
+        let (batches, _) = fetch(&mut c, &info).await.unwrap();
+        assert!(batches[0].num_rows() >= 3);
+
+        // Errors name what was wrong; the connection goes on.
+        let e = c
+            .execute("SELECT * FROM nope".into(), None)
+            .await
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("nope"), "{e}");
+        let e = c
+            .execute("SELECT * FROM '/etc/passwd'".into(), None)
+            .await
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("/etc/passwd"), "{e}");
+
+        // CancelFlightInfo: the query stops, CANCELLED, billed for what it read.
+        let slow =
+            "SELECT count(*) FROM orders CROSS JOIN range(2000000000) r WHERE r.value % 7 = 3";
+        let info = c.execute(slow.into(), None).await.unwrap();
+        let ticket = info.endpoint[0].ticket.clone().unwrap();
+        let stream = c.do_get(ticket).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        // The CancelFlightInfo action, as FlightClient::cancel_flight_info sends it (with the bearer token).
+        let request = CancelFlightInfoRequest {
+            info: Some(info.clone()),
+        };
+        let mut answers = c
+            .do_action(arrow_flight::Action::new(
+                "CancelFlightInfo",
+                request.encode_to_vec(),
+            ))
+            .await
+            .unwrap();
+        let answer = answers.message().await.unwrap().expect("a result");
+        let result = CancelFlightInfoResult::decode(answer.body).unwrap();
+        assert_eq!(result.status, CancelStatus::Cancelled as i32);
+        let mut decoder = stream.into_inner();
+        let mut failed = None;
+        while let Some(d) = tokio::time::timeout(Duration::from_secs(60), decoder.next())
+            .await
+            .unwrap()
+        {
+            if let Err(e) = d {
+                failed = Some(e.to_string());
+                break;
+            }
+        }
+        assert!(
+            failed
+                .expect("a cancelled query's stream fails")
+                .contains("cancelled")
+        );
+        let e = c.execute(sql.into(), None).await.unwrap();
+        assert_eq!(csv_of(&fetch(&mut c, &e).await.unwrap().0), cli);
+    });
+    let mut server = server;
+    server.stop();
+    assert!(!server.log_text().contains(SECRET));
+    let cancelled: Vec<Value> = history(&f)
+        .into_iter()
+        .filter(|e| e["sql"].as_str().unwrap().contains("range(2000000000)"))
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["state"], "CANCELLED");
+    assert!(cancelled[0]["bytes_scanned"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn adbc_reads_a_result_into_pyarrow() {
+    let python = serve::python_venv();
+    let f = Fixture::new();
+    let server = start(&f);
+    let addr = flight_addr(&server);
+    let sql = "SELECT customer, sum(quantity) AS q, min(order_date) AS first FROM orders GROUP BY customer ORDER BY customer";
+    let cli = String::from_utf8(f.run_ok(&["query", "-f", "csv", sql])).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+    let out = Command::new(python)
+        .arg(script)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", f.path())
+        .env("OWL_FLIGHT", format!("grpc://{addr}"))
+        .env("OWL_KEY", KEY)
+        .env("OWL_SECRET", SECRET)
+        .env("OWL_SQL", sql)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    // The script prints the table as CSV (pyarrow's writer, the same quoting rules as the CLI's).
+    let got: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
+    let want: Vec<&str> = cli.lines().collect();
+    assert_eq!(got, want);
+    assert!(stdout.contains("# types: string,int64,date32"), "{stdout}");
+}
