@@ -56,6 +56,29 @@ use tonic::{Request, Response, Status, Streaming};
 /// How long a planned query waits for its DoGet before it is cancelled.
 pub const UNCLAIMED: Duration = Duration::from_secs(300);
 
+/// Bearer tokens kept (a Handshake per client connection): past it the oldest is forgotten, and its client
+/// handshakes again.
+const TOKENS: usize = 10_000;
+
+/// Bearer token -> user, oldest first out.
+#[derive(Debug, Default)]
+struct Tokens {
+    users: HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Tokens {
+    fn insert(&mut self, token: String, user: String) {
+        self.order.push_back(token.clone());
+        self.users.insert(token, user);
+        while self.order.len() > TOKENS {
+            if let Some(old) = self.order.pop_front() {
+                self.users.remove(&old);
+            }
+        }
+    }
+}
+
 type FlightStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send>>;
 
 static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
@@ -102,8 +125,8 @@ pub async fn serve(
 #[derive(Debug)]
 struct Shared {
     server: Arc<Server>,
-    /// Bearer token -> user (access key id).
-    tokens: Mutex<HashMap<String, String>>,
+    /// Bearer tokens and their users (access key ids), the newest [`TOKENS`].
+    tokens: Mutex<Tokens>,
     prepared: Mutex<HashMap<Bytes, Prepared>>,
     /// Planned queries waiting for their DoGet, by query id.
     tickets: Mutex<HashMap<String, Planned>>,
@@ -134,7 +157,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Caller {
     user: String,
     credential: Option<Credential>,
-    workgroup: String,
+    /// The work group it asks for (`x-owl-workgroup`), resolved when it runs a statement.
+    workgroup: Option<String>,
     database: Option<String>,
 }
 
@@ -252,6 +276,7 @@ impl FlightSql {
                 })?;
                 if let Some(token) = auth.strip_prefix("Bearer ") {
                     lock(&self.shared.tokens)
+                        .users
                         .get(token.trim())
                         .cloned()
                         .ok_or_else(|| {
@@ -263,9 +288,7 @@ impl FlightSql {
             }
         };
         let credential = self.server().credential(&user).cloned();
-        let workgroup = self
-            .server()
-            .workgroup_for(credential.as_ref(), header("x-owl-workgroup").as_deref());
+        let workgroup = header("x-owl-workgroup");
         let database = header("x-owl-database");
         if let Some(db) = &database
             && !self.server().engine().registry().database_exists(db)
@@ -305,9 +328,11 @@ impl FlightSql {
         descriptor: FlightDescriptor,
     ) -> Result<Response<FlightInfo>, Status> {
         let statement_type = crate::server::athena::statement_type(&statement);
-        let mut request = QueryRequest::new(statement)
-            .streamed()
-            .with_workgroup(&caller.workgroup);
+        let mut request = QueryRequest::new(statement).streamed().with_workgroup(
+            &self
+                .server()
+                .workgroup_for(caller.credential.as_ref(), caller.workgroup.as_deref()),
+        );
         request.user = caller.user.clone();
         request.database = caller.database.clone();
         request.text = Some(text.to_string());
@@ -578,17 +603,17 @@ impl FlightSqlService for FlightSql {
         let caller = self.caller(&request)?;
         let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
         let mut tickets = lock(&self.shared.tickets);
-        match tickets.get(&id) {
-            Some(p) if p.user == caller.user => {}
-            _ => {
-                return Err(Status::not_found(format!(
-                    "no results wait under ticket {id}"
-                )));
-            }
+        let planned = match tickets.get(&id) {
+            Some(p) if p.user == caller.user => tickets.remove(&id),
+            _ => None,
         }
-        let planned = tickets
-            .remove(&id)
-            .ok_or_else(|| Status::not_found("the ticket was taken"))?;
+        .ok_or_else(|| {
+            Status::not_found(format!(
+                "no query waits under ticket {id}: a ticket is redeemed once, by the user whose \
+                 GetFlightInfo made it, within {} s",
+                UNCLAIMED.as_secs()
+            ))
+        })?;
         drop(tickets);
         Ok(Response::new(rows(planned)))
     }

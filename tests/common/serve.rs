@@ -385,3 +385,47 @@ pub fn python_venv() -> std::path::PathBuf {
     }
     python
 }
+
+/// A statement that reads a table, then runs for minutes: for tests that cancel a query mid-run.
+pub const SLOW_QUERY: &str =
+    "SELECT count(*) FROM orders CROSS JOIN range(2000000000) r WHERE r.value % 7 = 3";
+
+/// The history entries of [`SLOW_QUERY`]: each must be CANCELLED and billed for what it read.
+pub fn cancelled_slow_queries(f: &Fixture) -> Vec<serde_json::Value> {
+    let entries: Vec<serde_json::Value> = history(f)
+        .into_iter()
+        .filter(|e| e["sql"].as_str() == Some(SLOW_QUERY))
+        .collect();
+    for e in &entries {
+        assert_eq!(e["state"], "CANCELLED", "{e}");
+        assert!(e["bytes_scanned"].as_u64().unwrap() > 0, "{e}");
+        assert!(e["billed_bytes"].as_u64().unwrap() >= 10_000_000, "{e}");
+    }
+    entries
+}
+
+/// Run a script of `tests/python/` with the venv's interpreter and only `env` (plus PATH, and HOME in the
+/// fixture); its stdout, after it succeeded (else the test fails with its output and the server's log).
+pub fn run_python(f: &Fixture, server: &Served, script: &str, env: &[(&str, &str)]) -> String {
+    let python = python_venv();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", f.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    stdout
+}

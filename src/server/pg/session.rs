@@ -11,6 +11,7 @@
 //! name exists and its user may use it, else `primary` (or the first its credential names).
 
 use super::Shared;
+use crate::cost::StatementType;
 use crate::engine::{Dialect, Ending, QueryExecution, QueryRequest};
 use crate::error::Error;
 use crate::server::queries::Extra;
@@ -81,6 +82,22 @@ struct ConnState {
 impl Conn {
     fn state(&self) -> std::sync::MutexGuard<'_, ConnState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection's database: the one set, else the startup's when the registry has it (None: the server's).
+    fn database<C: ClientInfo>(
+        &self,
+        client: &C,
+        engine: &crate::engine::Engine,
+    ) -> Option<String> {
+        let mut state = self.state();
+        if state.database.is_none()
+            && let Some(db) = client.metadata().get(pgwire::api::METADATA_DATABASE)
+            && engine.registry().database_exists(db)
+        {
+            state.database = Some(db.clone());
+        }
+        state.database.clone()
     }
 }
 
@@ -453,31 +470,23 @@ fn param_type(t: &Option<DataType>) -> Type {
 }
 
 /// The tag a statement that returns no rows completes with (`CREATE TABLE`, `DROP TABLE`, `INSERT 0 5`).
-fn command_tag(text: &str, rows: u64, returned_rows: bool) -> Tag {
-    let words: Vec<String> = text
+fn command_tag(text: &str, rows: u64, returned_rows: bool, kind: StatementType) -> Tag {
+    let mut words = text
         .split_whitespace()
-        .take(3)
-        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-        .collect();
-    let first = words.first().map(String::as_str).unwrap_or("");
-    if returned_rows {
-        return Tag::new("SELECT").with_rows(rows as usize);
-    }
-    match first {
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase());
+    let first = words.next().unwrap_or_default();
+    match first.as_str() {
         "INSERT" => Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
+        // Rows, or a statement that computed them (CTAS): Postgres completes both with `SELECT n`.
+        _ if returned_rows || kind == StatementType::Dml => {
+            Tag::new("SELECT").with_rows(rows as usize)
+        }
         "CREATE" | "DROP" | "ALTER" => {
             let object = words
-                .iter()
-                .skip(1)
                 .find(|w| !matches!(w.as_str(), "EXTERNAL" | "OR" | "REPLACE" | "IF"))
-                .cloned()
                 .unwrap_or_default();
-            if words.iter().any(|w| w == "AS") || text.to_ascii_uppercase().contains(" AS SELECT") {
-                return Tag::new("SELECT").with_rows(rows as usize);
-            }
             Tag::new(&format!("{first} {object}"))
         }
-        "" => Tag::new("SELECT").with_rows(0),
         other => Tag::new(other),
     }
 }
@@ -539,16 +548,7 @@ impl Session {
             });
         let server = &self.shared.server;
         let workgroup = server.workgroup_for(server.credential(&user), application.as_deref());
-        let database = {
-            let mut state = self.conn.state();
-            if state.database.is_none()
-                && let Some(db) = metadata.get(pgwire::api::METADATA_DATABASE)
-                && self.shared.server.engine().registry().database_exists(db)
-            {
-                state.database = Some(db.clone());
-            }
-            state.database.clone()
-        };
+        let database = self.conn.database(client, server.engine());
         Ok((user, workgroup, database))
     }
 
@@ -722,7 +722,12 @@ impl Session {
         match &outcome.ending {
             Ending::Succeeded => Ok(match rows {
                 Rows::Copy { .. } => Tag::new("COPY").with_rows(count as usize),
-                Rows::Data { .. } => command_tag(text, outcome.stats.rows.max(count), returned),
+                Rows::Data { .. } => command_tag(
+                    text,
+                    outcome.stats.rows.max(count),
+                    returned,
+                    outcome.stats.statement_type,
+                ),
             }),
             Ending::Failed(e) => Err(pg_error(e)),
             Ending::Cancelled { reason } => Err(user_error(
@@ -1027,16 +1032,7 @@ impl QueryParser for Parser {
         };
         let kind = match classify(statement)? {
             Kind::Query { statement, .. } => {
-                let database = {
-                    let mut state = self.conn.state();
-                    if state.database.is_none()
-                        && let Some(db) = client.metadata().get(pgwire::api::METADATA_DATABASE)
-                        && engine.registry().database_exists(db)
-                    {
-                        state.database = Some(db.clone());
-                    }
-                    state.database.clone()
-                };
+                let database = self.conn.database(client, engine);
                 // Planned on a thread of its own, as queries run (owl's statements' futures need not be Send).
                 let planner = engine.clone();
                 let described = statement.clone();
@@ -1177,16 +1173,23 @@ mod tests {
 
     #[test]
     fn tags_name_what_completed() {
-        let tag =
-            |t: &str, rows, returned| CommandComplete::from(command_tag(t, rows, returned)).tag;
-        assert_eq!(tag("SELECT 1", 1, true), "SELECT 1");
+        use StatementType::{Ddl, Dml};
+        let tag = |t: &str, rows, returned, kind| {
+            CommandComplete::from(command_tag(t, rows, returned, kind)).tag
+        };
+        assert_eq!(tag("SELECT 1", 1, true, Dml), "SELECT 1");
         assert_eq!(
-            tag("create external table t (a int) location 'x'", 0, false),
+            tag(
+                "create external table t (a int) location 'x'",
+                0,
+                false,
+                Ddl
+            ),
             "CREATE TABLE"
         );
-        assert_eq!(tag("DROP TABLE t", 0, false), "DROP TABLE");
-        assert_eq!(tag("CREATE TABLE t AS SELECT 1", 5, false), "SELECT 5");
-        assert_eq!(tag("insert into t values (1)", 1, false), "INSERT 0 1");
+        assert_eq!(tag("DROP TABLE IF EXISTS t", 0, false, Ddl), "DROP TABLE");
+        assert_eq!(tag("CREATE TABLE t AS SELECT 1", 5, false, Dml), "SELECT 5");
+        assert_eq!(tag("insert into t values (1)", 1, false, Dml), "INSERT 0 1");
     }
 
     #[test]
