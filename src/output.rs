@@ -10,7 +10,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use std::io::Write;
 
 /// How results are printed.
@@ -81,19 +82,27 @@ pub fn write_result(format: OutputFormat, o: &Outcome, out: &mut dyn Write) -> R
             Ok(())
         }
         OutputFormat::Ndjson => {
-            for row in json_rows(&o.batches)? {
-                writeln!(out, "{}", Value::Object(row)).map_err(io)?;
+            // Arrow's own lines: objects in column order, nulls explicit, decimals with every digit.
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(&mut *out);
+            for b in &o.batches {
+                w.write(b).map_err(arrow_err)?;
             }
-            Ok(())
+            w.finish().map_err(arrow_err)
         }
         OutputFormat::Json => {
-            let columns = columns_json(&o.schema);
-            let rows: Vec<Value> = json_rows(&o.batches)?
-                .into_iter()
-                .map(|r| Value::Array(r.into_iter().map(|(_, v)| v).collect()))
-                .collect();
-            let doc = json!({"columns": columns, "rows": rows, "stats": o.stats});
-            writeln!(out, "{doc}").map_err(io)
+            // The rows keep each value's JSON text as Arrow writes it: a decimal(38, 6) keeps all its digits,
+            // which a round trip through f64 would not.
+            let columns = Value::Array(columns_json(&o.schema));
+            let rows = serde_json::to_string(&json_rows(&o.batches)?)
+                .map_err(|e| Error::internal("rows as JSON", e))?;
+            let stats = json!(o.stats);
+            writeln!(
+                out,
+                "{{\"columns\":{columns},\"rows\":{rows},\"stats\":{stats}}}"
+            )
+            .map_err(io)
         }
         OutputFormat::Markdown => {
             if o.schema.fields().is_empty() {
@@ -305,22 +314,40 @@ fn slice_rows(batches: &[RecordBatch], mut offset: usize, mut len: usize) -> Vec
     out
 }
 
-/// Rows as JSON objects in column order, nulls explicit.
-fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Map<String, Value>>> {
+/// Rows as arrays of JSON values in column order (nulls explicit), each value's text as Arrow's JSON writer
+/// makes it.
+fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Box<RawValue>>>> {
+    let options = arrow::json::writer::EncoderOptions::default().with_explicit_nulls(true);
+    let mut rows = Vec::new();
     let mut buf = Vec::new();
-    {
-        let mut w = arrow::json::WriterBuilder::new()
-            .with_explicit_nulls(true)
-            .build::<_, arrow::json::writer::LineDelimited>(&mut buf);
-        for b in batches {
-            w.write(b).map_err(arrow_err)?;
+    for b in batches {
+        let schema = b.schema();
+        let mut encoders = schema
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .map(|(f, c)| arrow::json::writer::make_encoder(f, c.as_ref(), &options))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(arrow_err)?;
+        for i in 0..b.num_rows() {
+            let mut row = Vec::with_capacity(encoders.len());
+            for e in &mut encoders {
+                buf.clear();
+                if e.is_null(i) {
+                    buf.extend_from_slice(b"null");
+                } else {
+                    e.encode(i, &mut buf);
+                }
+                let text = String::from_utf8(buf.clone())
+                    .map_err(|e| Error::internal("rows as JSON", e))?;
+                row.push(
+                    RawValue::from_string(text).map_err(|e| Error::internal("rows as JSON", e))?,
+                );
+            }
+            rows.push(row);
         }
-        w.finish().map_err(arrow_err)?;
     }
-    let text = String::from_utf8(buf).map_err(|e| Error::internal("rows as JSON", e))?;
-    text.lines()
-        .map(|l| serde_json::from_str(l).map_err(|e| Error::internal("row to JSON", e)))
-        .collect()
+    Ok(rows)
 }
 
 /// Bytes for people: `1.21 MB` (decimal) or `1.15 MiB` (binary).
