@@ -921,6 +921,23 @@ fn a_full_queue_refuses_result_reuse_reads_nothing_and_ctas_counts_its_rows() {
             async move { c.start_query_execution().query_string(sql).send().await }
         };
         let running = start(slow.into()).await.unwrap().query_execution_id.unwrap();
+        // The queue hands the one slot to the slow query on its own task: wait until it has.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let e = c
+                .get_query_execution()
+                .query_execution_id(&running)
+                .send()
+                .await
+                .unwrap();
+            let state = e.query_execution().and_then(|q| q.status()).and_then(|s| s.state());
+            if state == Some(&S::Running) {
+                break;
+            }
+            assert_eq!(state, Some(&S::Queued), "the slow query ended early");
+            assert!(std::time::Instant::now() < deadline, "the slow query never ran");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let queued = start("SELECT 1".into()).await.unwrap().query_execution_id.unwrap();
         let e = start("SELECT 2".into()).await.unwrap_err();
         assert_eq!(error_code(&e), "TooManyRequestsException");
