@@ -16,18 +16,8 @@ use common::Fixture;
 use futures::StreamExt;
 use prost_flight::Message;
 use serde_json::Value;
-use serve::{KEY, SECRET, SLOW_QUERY, Served, rt};
+use serve::{KEY, SECRET, SLOW_QUERY, Served, flight_addr, rt};
 use std::time::Duration;
-
-fn flight_addr(server: &Served) -> String {
-    server
-        .log_text()
-        .split("grpc://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("a Flight SQL listener")
-        .to_string()
-}
 
 async fn client(addr: &str) -> FlightSqlServiceClient<tonic::transport::Channel> {
     let channel = tonic::transport::Endpoint::new(format!("http://{addr}"))
@@ -282,4 +272,63 @@ fn adbc_reads_a_result_into_pyarrow() {
     let want: Vec<&str> = cli.lines().collect();
     assert_eq!(got, want);
     assert!(stdout.contains("# types: string,int64,date32"), "{stdout}");
+}
+
+#[test]
+fn adbc_over_tls() {
+    let f = Fixture::new();
+    let (cert, key) = serve::test_certificate(&f);
+    let (cert_arg, key_arg) = (cert.to_string_lossy(), key.to_string_lossy());
+    let server = Served::start(
+        &f,
+        &[],
+        &[
+            "--flight",
+            "127.0.0.1:0",
+            "--flight-tls-cert",
+            &cert_arg,
+            "--flight-tls-key",
+            &key_arg,
+        ],
+    );
+    let addr = server
+        .log_text()
+        .split("grpc+tls://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a TLS Flight SQL listener")
+        .to_string();
+    // A client speaking plain gRPC gets nowhere.
+    rt().block_on(async {
+        let endpoint = tonic::transport::Endpoint::new(format!("http://{addr}")).unwrap();
+        let refused = match endpoint.connect().await {
+            Err(_) => true,
+            Ok(channel) => FlightSqlServiceClient::new(channel)
+                .handshake(KEY, SECRET)
+                .await
+                .is_err(),
+        };
+        assert!(
+            refused,
+            "a plain-text client was served over the TLS listener"
+        );
+    });
+    let sql = "SELECT customer, count(*) AS n FROM orders GROUP BY customer ORDER BY customer";
+    let cli = String::from_utf8(f.run_ok(&["query", "-f", "csv", sql])).unwrap();
+    let uri = format!("grpc+tls://{addr}");
+    let stdout = serve::run_python(
+        &f,
+        &server,
+        "flight_clients.py",
+        &[
+            ("OWL_FLIGHT", &uri),
+            ("OWL_TLS_ROOTS", &cert_arg),
+            ("OWL_KEY", KEY),
+            ("OWL_SECRET", SECRET),
+            ("OWL_SQL", sql),
+        ],
+    );
+    let got: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(got, cli.lines().collect::<Vec<_>>());
+    assert!(stdout.contains("# refused"), "{stdout}");
 }

@@ -10,63 +10,22 @@ mod serve;
 
 use common::Fixture;
 use serde_json::Value;
-use serve::{KEY, NARROW_KEY, NARROW_SECRET, SECRET, SLOW_QUERY, Served, history, rt, solo};
+use serve::{
+    KEY, NARROW_KEY, NARROW_SECRET, SECRET, SLOW_QUERY, Served, entry_of, pg_texts as texts, rt,
+    solo,
+};
 use std::process::Command;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls};
 
-/// A connection as `user`, and the notices the server sends it.
 async fn connect(
     pg: &str,
     user: &str,
     password: &str,
     application: &str,
 ) -> Result<(Client, tokio::sync::mpsc::UnboundedReceiver<String>), tokio_postgres::Error> {
-    let (host, port) = pg.split_once(':').unwrap();
-    let config = format!(
-        "host={host} port={port} user={user} password={password} dbname=default application_name={application}"
-    );
-    let (client, mut connection) = tokio_postgres::connect(&config, NoTls).await?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-        use futures::StreamExt;
-        while let Some(Ok(m)) = messages.next().await {
-            if let tokio_postgres::AsyncMessage::Notice(n) = m {
-                let _ = tx.send(n.message().to_string());
-            }
-        }
-    });
-    Ok((client, rx))
-}
-
-/// The rows of a simple query, as text.
-async fn texts(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// The history entry of the query a notice names (`query <id> · ...`).
-fn entry_of(f: &Fixture, notice: &str) -> Value {
-    let id = notice
-        .strip_prefix("query ")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no query id in the notice `{notice}`"));
-    history(f)
-        .into_iter()
-        .find(|e| e["query_id"] == id)
-        .unwrap_or_else(|| panic!("query {id} is not in the history"))
+    serve::pg_connect(pg, user, password, application, "default").await
 }
 
 #[test]
@@ -294,6 +253,99 @@ fn work_groups_follow_the_application_name_and_the_user() {
     });
 }
 
+#[test]
+fn portals_suspend_at_a_row_limit_and_go_on() {
+    let f = Fixture::new();
+    let server = Served::start(&f, &[], &[]);
+    let pg = server.pg.clone().unwrap();
+    let sql = "SELECT order_id, unit_price FROM orders ORDER BY order_id";
+    let (want, want_bytes) = solo(&f, sql);
+    assert!(want.len() > 10, "{}", want.len());
+    let abandoned = "SELECT o.order_id, r.value FROM orders o CROSS JOIN range(100000000) r";
+    rt().block_on(async {
+        let (mut client, mut notices) = connect(&pg, KEY, SECRET, "tests").await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let statement = tx.prepare(sql).await.unwrap();
+        // An Execute with a row limit of 4 sends 4 rows and suspends the portal; the next goes on.
+        let portal = tx.bind(&statement, &[]).await.unwrap();
+        let mut got = vec![];
+        let mut chunks = 0;
+        loop {
+            let chunk = tx.query_portal(&portal, 4).await.unwrap();
+            assert!(chunk.len() <= 4);
+            chunks += 1;
+            for r in &chunk {
+                let id: i64 = r.get(0);
+                let price: f64 = r.get(1);
+                got.push(vec![Some(id.to_string()), Some(price.to_string())]);
+            }
+            if chunk.len() < 4 {
+                break;
+            }
+            // No bill while the portal is suspended.
+            if let Ok(n) = notices.try_recv() {
+                panic!(
+                    "a bill while suspended (chunk {chunks}, {} rows so far): {n}",
+                    got.len()
+                );
+            }
+        }
+        assert_eq!(chunks, want.len() / 4 + 1);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g[0], w[0]);
+            assert_eq!(
+                g[1].as_deref().unwrap().parse::<f64>().unwrap(),
+                w[1].as_deref().unwrap().parse::<f64>().unwrap()
+            );
+        }
+        assert_eq!(got.len(), want.len());
+        // The statement's bill when the portal completes: one query, the CLI's bytes.
+        let e = entry_of(&f, &notices.recv().await.unwrap());
+        assert_eq!(e["state"], "SUCCEEDED");
+        assert_eq!(e["bytes_scanned"].as_u64().unwrap(), want_bytes);
+        // A completed portal has no more rows, and runs nothing again.
+        assert!(tx.query_portal(&portal, 4).await.unwrap().is_empty());
+        assert!(notices.try_recv().is_err());
+
+        // Two portals of one transaction, interleaved.
+        let a = tx.bind(&statement, &[]).await.unwrap();
+        let b = tx.bind(&statement, &[]).await.unwrap();
+        let first_a = tx.query_portal(&a, 2).await.unwrap();
+        let first_b = tx.query_portal(&b, 3).await.unwrap();
+        let next_a = tx.query_portal(&a, 2).await.unwrap();
+        let ids = |rows: &[tokio_postgres::Row]| {
+            rows.iter()
+                .map(|r| r.get::<_, i64>(0).to_string())
+                .collect::<Vec<_>>()
+        };
+        let want_ids: Vec<String> = want.iter().map(|r| r[0].clone().unwrap()).collect();
+        assert_eq!(ids(&first_a), want_ids[..2]);
+        assert_eq!(ids(&first_b), want_ids[..3]);
+        assert_eq!(ids(&next_a), want_ids[2..4]);
+
+        // A portal left suspended when its transaction ends: its statement is cancelled, billed for what it read.
+        let big = tx.prepare(abandoned).await.unwrap();
+        let portal = tx.bind(&big, &[]).await.unwrap();
+        assert_eq!(tx.query_portal(&portal, 5).await.unwrap().len(), 5);
+        tx.commit().await.unwrap();
+        // The connection goes on.
+        assert_eq!(
+            texts(&client, "SELECT 1 + 1").await,
+            vec![vec![Some("2".to_string())]]
+        );
+    });
+    let mut server = server;
+    server.stop();
+    let entries: Vec<Value> = serve::history(&f)
+        .into_iter()
+        .filter(|e| e["sql"] == abandoned)
+        .collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["state"], "CANCELLED", "{}", entries[0]);
+    assert!(entries[0]["bytes_scanned"].as_u64().unwrap() > 0);
+    assert!(entries[0]["billed_bytes"].as_u64().unwrap() >= 10_000_000);
+}
+
 /// psql, installed when missing (Debian's postgresql-client).
 fn psql() -> Option<&'static str> {
     let have = |p: &str| {
@@ -455,31 +507,7 @@ fn psql_lists_describes_queries_copies_and_cancels() {
 #[test]
 fn psql_over_tls() {
     let f = Fixture::new();
-    let cert = f.path().join("server.crt");
-    let key = f.path().join("server.key");
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl makes a test certificate");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = serve::test_certificate(&f);
     // Without a certificate, a client that requires TLS is refused: the check below is real.
     let plain = Served::start(&f, &[], &[]);
     let out = psql_cmd(plain.pg.as_ref().unwrap(), &["-c", "SELECT 1"])

@@ -50,6 +50,12 @@ pub struct ServeArgs {
     /// TLS for the PostgreSQL listener: the certificate's PEM private key.
     #[arg(long, value_name = "FILE", requires = "pg_tls_cert")]
     pg_tls_key: Option<PathBuf>,
+    /// TLS for the Flight SQL listener (`grpc+tls://`): a PEM certificate chain (with --flight-tls-key).
+    #[arg(long, value_name = "FILE", requires_all = ["flight_tls_key", "flight"])]
+    flight_tls_cert: Option<PathBuf>,
+    /// TLS for the Flight SQL listener: the certificate's PEM private key.
+    #[arg(long, value_name = "FILE", requires = "flight_tls_cert")]
+    flight_tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -119,6 +125,16 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         },
         _ => None,
     };
+    let flight_tls = match (&args.flight_tls_cert, &args.flight_tls_key) {
+        (Some(cert), Some(key)) => match crate::server::flight::tls(cert, key) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                print_error(&e);
+                return status_of(&e);
+            }
+        },
+        _ => None,
+    };
     let options = ServeOptions {
         credentials,
         max_concurrent,
@@ -160,7 +176,10 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
     let flight = match args.flight {
         None => None,
         Some(at) => match tokio::net::TcpListener::bind(at).await {
-            Ok(l) => Some(l),
+            Ok(listener) => Some(crate::server::flight::FlightListener {
+                listener,
+                tls: flight_tls,
+            }),
             Err(e) => {
                 print_error(&Error::Query(format!(
                     "cannot listen on {at} for Flight SQL clients: {e}"
@@ -170,9 +189,11 @@ pub async fn run(engine: &Engine, args: ServeArgs, interrupts: &Interrupts) -> E
         },
     };
     let flight_line = match &flight {
-        Some(l) => format!(
-            " · grpc://{}",
-            l.local_addr()
+        Some(f) => format!(
+            " · {}://{}",
+            if f.tls.is_some() { "grpc+tls" } else { "grpc" },
+            f.listener
+                .local_addr()
                 .map_or_else(|_| "?".into(), |a| a.to_string())
         ),
         None => String::new(),

@@ -46,6 +46,7 @@ use bytes::Bytes;
 use datafusion::common::ScalarValue;
 use datafusion::sql::parser::Statement;
 use futures::{Stream, StreamExt, TryStreamExt};
+use pgwire::tokio::tokio_rustls::{self, TlsAcceptor};
 use prost_flight::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -100,12 +101,75 @@ static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
         .unwrap_or_else(|_| SqlInfoDataBuilder::new().build().expect("an empty SqlInfo"))
 });
 
+/// The Flight SQL listener, and its TLS when it has one (`--flight-tls-cert`/`--flight-tls-key`).
+pub struct FlightListener {
+    pub listener: tokio::net::TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// TLS for the Flight SQL listener from a PEM certificate chain and private key: gRPC over HTTP/2 (ALPN `h2`),
+/// `grpc+tls://` to ADBC.
+pub fn tls(cert: &std::path::Path, key: &std::path::Path) -> crate::error::Result<TlsAcceptor> {
+    let mut config = super::pg::tls_config(cert, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A TLS connection, as tonic takes its connections.
+struct TlsConn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>);
+
+impl tonic::transport::server::Connected for TlsConn {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.0.get_ref().0.connect_info()
+    }
+}
+
+impl tokio::io::AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// How long a client has to finish its TLS handshake.
+const TLS_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serve Flight SQL on `listener` until `shutdown` resolves.
 pub async fn serve(
     server: Arc<Server>,
-    listener: tokio::net::TcpListener,
+    listener: FlightListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let FlightListener { listener, tls } = listener;
     let service = FlightServiceServer::new(FlightSql {
         shared: Arc::new(Shared {
             server,
@@ -116,10 +180,36 @@ pub async fn serve(
     })
     .max_decoding_message_size(64 << 20);
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let Some(acceptor) = tls else {
+        let _ = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        return;
+    };
+    // Each handshake on its own task (a slow or silent client holds up no other); a failed one is dropped.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<TlsConn>>(64);
+    let accepting = tokio::spawn(async move {
+        let mut incoming = std::pin::pin!(incoming);
+        while let Some(tcp) = incoming.next().await {
+            let Ok(tcp) = tcp else { continue };
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                if let Ok(Ok(tls)) = tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await
+                {
+                    let _ = tx.send(Ok(TlsConn(tls))).await;
+                }
+            });
+        }
+    });
     let _ = tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(
+            futures::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+            shutdown,
+        )
         .await;
+    accepting.abort();
 }
 
 #[derive(Debug)]

@@ -238,7 +238,7 @@ impl Server {
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
         pg: Option<pg::PgListener>,
-        flight: Option<tokio::net::TcpListener>,
+        flight: Option<flight::FlightListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(shutdown);

@@ -345,8 +345,8 @@ pub fn history(f: &Fixture) -> Vec<serde_json::Value> {
     serde_json::from_slice::<Vec<serde_json::Value>>(&out).unwrap()
 }
 
-/// The venv of the Python clients (boto3, PyAthena, ADBC's Flight SQL driver, pyarrow), built from PyPI into
-/// Cargo's target folder (`tests/python/requirements.txt`), or completed when it cannot import them all yet.
+/// The venv of the Python clients (boto3, PyAthena, ADBC's Flight SQL driver, pyarrow) and tpchgen-cli, built
+/// from PyPI into Cargo's target folder (`tests/python/requirements.txt`), or completed when it lacks one.
 pub fn python_venv() -> std::path::PathBuf {
     use std::path::Path;
     use std::process::Command;
@@ -360,6 +360,7 @@ pub fn python_venv() -> std::path::PathBuf {
             ])
             .status()
             .is_ok_and(|s| s.success())
+            && dir.join("bin/tpchgen-cli").exists()
     };
     if !ready() {
         let made = Command::new("python3")
@@ -428,4 +429,99 @@ pub fn run_python(f: &Fixture, server: &Served, script: &str, env: &[(&str, &str
         server.log_text()
     );
     stdout
+}
+
+/// A Postgres connection to `pg` as `user` in `database`, and the notices the server sends it (the bills).
+pub async fn pg_connect(
+    pg: &str,
+    user: &str,
+    password: &str,
+    application: &str,
+    database: &str,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ),
+    tokio_postgres::Error,
+> {
+    let (host, port) = pg.split_once(':').unwrap();
+    let config = format!(
+        "host={host} port={port} user={user} password={password} dbname={database} application_name={application}"
+    );
+    let (client, mut connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        use futures::StreamExt;
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notice(n) = m {
+                let _ = tx.send(n.message().to_string());
+            }
+        }
+    });
+    Ok((client, rx))
+}
+
+/// The rows of a simple query (the text protocol), as text.
+pub async fn pg_texts(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The history entry of the query a Postgres notice names (`query <id> · ...`).
+pub fn entry_of(f: &Fixture, notice: &str) -> serde_json::Value {
+    let id = notice
+        .strip_prefix("query ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no query id in the notice `{notice}`"));
+    history(f)
+        .into_iter()
+        .find(|e| e["query_id"] == id)
+        .unwrap_or_else(|| panic!("query {id} is not in the history"))
+}
+
+/// The address of a server's Flight SQL listener (`grpc://...` in its startup line).
+pub fn flight_addr(server: &Served) -> String {
+    server
+        .log_text()
+        .split("grpc://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a Flight SQL listener")
+        .to_string()
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1 (openssl), and its key: (cert, key) paths.
+pub fn test_certificate(f: &Fixture) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = f.path().join("server.crt");
+    let key = f.path().join("server.key");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes a test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
 }

@@ -12,15 +12,20 @@ import pyarrow as pa
 
 uri = os.environ["OWL_FLIGHT"]
 key, secret = os.environ["OWL_KEY"], os.environ["OWL_SECRET"]
+# grpc+tls://: the server's certificate is the one root trusted.
+tls = {}
+if os.environ.get("OWL_TLS_ROOTS"):
+    with open(os.environ["OWL_TLS_ROOTS"]) as f:
+        tls["adbc.flight.sql.client_option.tls_root_certs"] = f.read()
 
 # A wrong password is refused.
 try:
-    flight.connect(uri, db_kwargs={"username": key, "password": "wrong"}).cursor().execute("SELECT 1")
+    flight.connect(uri, db_kwargs={"username": key, "password": "wrong", **tls}).cursor().execute("SELECT 1")
     sys.exit("a wrong password was accepted")
 except adbc_driver_manager.Error as e:
     print(f"# refused: {type(e).__name__}")
 
-conn = flight.connect(uri, db_kwargs={"username": key, "password": secret})
+conn = flight.connect(uri, db_kwargs={"username": key, "password": secret, **tls})
 cur = conn.cursor()
 cur.execute(os.environ["OWL_SQL"])
 table = cur.fetch_arrow_table()

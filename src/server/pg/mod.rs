@@ -60,6 +60,11 @@ impl Debug for PgListener {
 /// TLS for the Postgres listener from a PEM certificate chain and private key (clients ask for it with
 /// `sslmode=require`; without it they are told the server has none).
 pub fn tls(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
+    Ok(TlsAcceptor::from(Arc::new(tls_config(cert, key)?)))
+}
+
+/// A TLS server configuration (rustls, ring) from a PEM certificate chain and its private key.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let bad = |path: &Path, reason: String| Error::InvalidLocation {
@@ -82,7 +87,7 @@ pub fn tls(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
         .with_no_client_auth()
         .with_single_cert(certs, key_der)
         .map_err(|e| bad(key, format!("does not match the certificate: {e}")))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(config)
 }
 
 /// What every connection shares.
