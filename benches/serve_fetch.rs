@@ -5,25 +5,25 @@
 //! simple query protocol, as psql asks) and in binary (the extended protocol, as tokio-postgres, JDBC and
 //! asyncpg ask), through Arrow Flight SQL (Arrow batches), and by psql; against the same query collected by the
 //! engine in-process (the floor: no protocol), `owl query -f csv` to /dev/null, and DuckDB's Python fetch of the
-//! same Parquet files (`fetch_arrow_table()` and `fetchall()`). Every client reads every value: the Postgres
+//! same Parquet files (`con.sql(q).to_arrow_table()` and `fetchall()`). Every client reads every value: the Postgres
 //! clients split each row into its values, the Flight client decodes each batch. Then one-row round trips
 //! (p50/p99 of 200) of a query that reads a table, by each protocol.
 //!
 //! `cargo bench --bench serve_fetch` (the release `owl`; the server and the clients share the machine's cores).
 //! Data is generated once into `target/serve-fetch/`.
 
+#[path = "common/serve.rs"]
+mod serve;
 #[path = "common/venv.rs"]
 mod venv;
 
 use futures::StreamExt;
-use std::io::{BufRead, BufReader};
+use serve::{KEY, SECRET};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const KEY: &str = "AKIDBENCH";
-const SECRET: &str = "bench-secret";
 const ROWS: usize = 1_000_000;
 const FETCH: &str = "SELECT * FROM lineitem LIMIT 1000000";
 const ONE_ROW: &str = "SELECT n_name FROM nation WHERE n_nationkey = 7";
@@ -200,35 +200,11 @@ fn main() {
         .output()
         .unwrap();
     assert!(crawl.status.success(), "{crawl:?}");
-    let creds = work.path().join("credentials.json");
-    std::fs::write(
-        &creds,
-        format!(
-            r#"{{"credentials":[{{"access_key_id":"{KEY}","secret_access_key":"{SECRET}"}}]}}"#
-        ),
-    )
-    .unwrap();
-    let mut server = Command::new(owl)
-        .current_dir(work.path())
-        .env_remove("OWL_CATALOG")
-        .args(["serve", "--listen", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
-        .args(["--flight", "127.0.0.1:0", "--credentials"])
-        .arg(&creds)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let after = |prefix: &str| {
-        line.split(prefix)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no {prefix} in the startup line {line}"))
-            .to_string()
-    };
-    let (pg, flight) = (after("postgres://"), after("grpc://"));
+    let server = serve::Server::start(
+        work.path(),
+        &["--pg", "127.0.0.1:0", "--flight", "127.0.0.1:0"],
+    );
+    let (pg, flight) = (server.addr("postgres://"), server.addr("grpc://"));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -254,10 +230,12 @@ fn main() {
             o.batches.iter().map(|b| b.num_rows()).sum()
         });
         table.push(("owl engine in-process (Arrow batches, no protocol)", t));
+        eprintln!("{:?}", table.last());
 
         let mut f = flight_client(&flight).await;
         let t = best!("Flight SQL", flight_rows(&mut f, FETCH).await);
         table.push(("Flight SQL (arrow-flight client, Arrow batches)", t));
+        eprintln!("{:?}", table.last());
 
         let c = pg_client(&pg).await;
         let t = best!("pgwire binary", {
@@ -265,8 +243,10 @@ fn main() {
             pg_binary_rows(&c, &s).await
         });
         table.push(("pgwire binary (tokio-postgres, extended protocol)", t));
+        eprintln!("{:?}", table.last());
         let t = best!("pgwire text", pg_text_rows(&c, FETCH).await);
         table.push(("pgwire text (tokio-postgres, simple query)", t));
+        eprintln!("{:?}", table.last());
 
         let (host, port) = pg.split_once(':').unwrap();
         if Command::new("psql").arg("--version").output().is_ok() {
@@ -284,6 +264,7 @@ fn main() {
                 out.stdout.iter().filter(|b| **b == b'\n').count()
             });
             table.push(("psql -A -t (text, to a pipe)", t));
+            eprintln!("{:?}", table.last());
         }
 
         let t = best!("owl query", {
@@ -300,6 +281,7 @@ fn main() {
             out.stdout.iter().filter(|b| **b == b'\n').count() - 1
         });
         table.push(("`owl query -f csv` (a process, CSV to a pipe)", t));
+        eprintln!("{:?}", table.last());
     });
 
     // DuckDB in Python, on the same files.
@@ -308,18 +290,21 @@ fn main() {
         r#"
 import duckdb, time
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 q = "SELECT * FROM read_parquet('{}/lineitem/*.parquet') LIMIT {ROWS}"
 for kind in ("arrow", "fetchall"):
     best = None
     for run in range({runs} + 1):
         t = time.perf_counter()
-        r = con.execute(q)
-        n = r.fetch_arrow_table().num_rows if kind == "arrow" else len(r.fetchall())
+        if kind == "arrow":
+            n = con.sql(q).to_arrow_table().num_rows
+        else:
+            n = len(con.execute(q).fetchall())
         e = time.perf_counter() - t
         assert n == {ROWS}, n
         if run > 0:
             best = e if best is None else min(best, e)
-    print(kind, best)
+    print("RESULT", kind, best)
 "#,
         data.display(),
         runs = RUNS
@@ -330,11 +315,21 @@ for kind in ("arrow", "fetchall"):
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for l in String::from_utf8_lossy(&out.stdout).lines() {
-        let (kind, secs) = l.split_once(' ').unwrap();
-        let d = Duration::from_secs_f64(secs.parse().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for l in stdout.lines().filter_map(|l| l.strip_prefix("RESULT ")) {
+        let (kind, secs) = l
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("DuckDB's line `{l}`"));
+        let d = Duration::from_secs_f64(
+            secs.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("DuckDB's line `{l}` in {stdout}")),
+        );
         table.push(match kind {
-            "arrow" => ("DuckDB Python `fetch_arrow_table()` (in-process)", d),
+            "arrow" => (
+                "DuckDB Python `con.sql(q).to_arrow_table()` (in-process)",
+                d,
+            ),
             _ => ("DuckDB Python `fetchall()` (in-process, Python tuples)", d),
         });
     }
@@ -390,6 +385,5 @@ for kind in ("arrow", "fetchall"):
             );
         }
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

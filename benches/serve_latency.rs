@@ -5,12 +5,13 @@
 //!
 //! `cargo bench --bench serve_latency` (the release `owl` binary)
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+#[path = "common/serve.rs"]
+mod serve;
+
+use serve::{KEY, SECRET};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const KEY: &str = "AKIDBENCH";
-const SECRET: &str = "bench-secret";
 const SQL: &str = "SELECT status, count(*) AS hits FROM weblogs_parquet WHERE month = 1 AND day = 2 GROUP BY status";
 const PER_CLIENT: usize = 200;
 
@@ -81,38 +82,8 @@ fn main() {
         .output()
         .unwrap();
     assert!(crawl.status.success());
-    let creds = work.path().join("credentials.json");
-    std::fs::write(
-        &creds,
-        format!(
-            r#"{{"credentials":[{{"access_key_id":"{KEY}","secret_access_key":"{SECRET}"}}]}}"#
-        ),
-    )
-    .unwrap();
-    let mut server = Command::new(owl)
-        .current_dir(work.path())
-        .env_remove("OWL_CATALOG")
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-pg",
-            "--credentials",
-        ])
-        .arg(&creds)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("listening on http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("the startup line")
-        .to_string();
+    let server = serve::Server::start(work.path(), &["--no-pg"]);
+    let addr = server.addr("http://");
     let endpoint = format!("http://{addr}");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -154,6 +125,5 @@ fn main() {
             );
         }
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -332,3 +332,125 @@ fn adbc_over_tls() {
     assert_eq!(got, cli.lines().collect::<Vec<_>>());
     assert!(stdout.contains("# refused"), "{stdout}");
 }
+
+/// 40,000 notes of 100 characters (`id`, `note`, and `info` a struct of a 60-character `tag`) in one Parquet
+/// file: one row group whose strings fill several pages of 1 MB, so that each batch read from it shares them.
+fn write_notes(path: &std::path::Path) -> Vec<(i64, String, String)> {
+    use arrow::array::{ArrayRef, StructArray};
+    use arrow::datatypes::{DataType, Field, Fields, Schema};
+    use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+    let rows: Vec<(i64, String, String)> = (0..40_000)
+        .map(|i| (i, format!("{i:0>100}"), format!("tag-{i:x>56}")))
+        .collect();
+    let tag = Field::new("tag", DataType::Utf8, false);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("note", DataType::Utf8, false),
+        Field::new(
+            "info",
+            DataType::Struct(Fields::from(vec![tag.clone()])),
+            false,
+        ),
+    ]));
+    let info = StructArray::from(vec![(
+        Arc::new(tag),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.2))) as ArrayRef,
+    )]);
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1))),
+            Arc::new(info),
+        ],
+    )
+    .unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    rows
+}
+
+/// Strings read from Parquet are views into their pages' buffers, shared between batches; Flight sends them as
+/// `Utf8` (in structs too), each batch with the bytes its rows use (a filtered result sends a tenth of the table,
+/// not every page again), and the values are the table's.
+#[test]
+fn strings_travel_as_utf8_with_the_bytes_their_rows_use() {
+    use arrow::array::AsArray;
+    let f = Fixture::new();
+    let rows = write_notes(&f.path().join("lake/notes/part-0.parquet"));
+    f.run_ok(&["query", "CREATE DATABASE lake"]);
+    f.run_ok(&["-d", "lake", "crawl", "lake/notes"]);
+    let server = start(&f);
+    let addr = flight_addr(&server);
+    rt().block_on(async {
+        let mut c = client(&addr).await;
+        c.handshake(KEY, SECRET).await.unwrap();
+        for (sql, every) in [
+            ("SELECT id, note, info FROM lake.notes ORDER BY id", 1),
+            (
+                "SELECT id, note, info FROM lake.notes WHERE id % 10 = 0 ORDER BY id",
+                10,
+            ),
+        ] {
+            let info = c.execute(sql.into(), None).await.unwrap();
+            let ticket = info.endpoint[0].ticket.clone().unwrap();
+            let mut decoder = c.do_get(ticket).await.unwrap().into_inner();
+            let (mut wire, mut batches) = (0, vec![]);
+            while let Some(d) = decoder.next().await {
+                let d = d.unwrap();
+                wire += d.inner.data_body.len() + d.inner.data_header.len();
+                if let DecodedPayload::RecordBatch(b) = d.payload {
+                    batches.push(b);
+                }
+            }
+            let wire_types: Vec<String> = batches[0]
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.data_type().to_string())
+                .collect();
+            assert_eq!(wire_types[..2], ["Int64", "Utf8"], "{sql}");
+            assert!(
+                wire_types[2].starts_with("Struct(")
+                    && !wire_types.iter().any(|t| t.contains("View")),
+                "{sql}: {wire_types:?}"
+            );
+            let schema = info.try_decode_schema().unwrap();
+            assert_eq!(schema.fields(), batches[0].schema().fields(), "{sql}");
+            let want: Vec<&(i64, String, String)> =
+                rows.iter().filter(|r| r.0 % every == 0).collect();
+            let mut got = vec![];
+            for b in &batches {
+                let ids = b.column(0).as_primitive::<arrow::datatypes::Int64Type>();
+                let notes =
+                    arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Utf8).unwrap();
+                let tags = arrow::compute::cast(
+                    b.column(2).as_struct().column(0),
+                    &arrow::datatypes::DataType::Utf8,
+                )
+                .unwrap();
+                for i in 0..b.num_rows() {
+                    got.push((
+                        ids.value(i),
+                        notes.as_string::<i32>().value(i).to_string(),
+                        tags.as_string::<i32>().value(i).to_string(),
+                    ));
+                }
+            }
+            assert_eq!(got.len(), want.len(), "{sql}");
+            assert!(got.iter().zip(&want).all(|(g, w)| g == *w), "{sql}");
+            // What the rows hold: an id, a note and a tag, each string with its 16-byte view.
+            let values: usize = want
+                .iter()
+                .map(|r| 8 + 16 + r.1.len() + 16 + r.2.len())
+                .sum();
+            assert!(
+                wire < values + values / 4,
+                "{sql}: {wire} bytes on the wire for {values} bytes of values"
+            );
+        }
+    });
+}
