@@ -864,6 +864,11 @@ fn statements_name_local_paths_only_under_the_allowed_roots() {
             format!("CREATE EXTERNAL TABLE sneaky (line string) STORED AS CSV LOCATION '{escape}'"),
             format!("CREATE TABLE evil WITH (format = 'PARQUET', external_location = '{escape}') AS SELECT 1 AS a"),
             format!("COPY (SELECT 1 AS a) TO '{}/x.csv'", outside.display()),
+            "ALTER TABLE weblogs_parquet ADD PARTITION (year = 2030, month = 1, day = 1) LOCATION '/etc/'"
+                .to_string(),
+            format!(
+                "ALTER TABLE weblogs_parquet PARTITION (year = 2024, month = 1, day = 1) SET LOCATION '{escape}'"
+            ),
             "USE other".to_string(),
         ];
         for sql in &refused {

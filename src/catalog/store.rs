@@ -320,6 +320,22 @@ impl Registry {
         })
     }
 
+    /// Change a table under the lock (partition DDL): `f` edits it, and it is written only when `f` succeeds, so
+    /// a failed statement leaves it as it was. Partitions are not schema: no new version.
+    pub(crate) fn update_table<T>(
+        &self,
+        db: &str,
+        table: &str,
+        f: impl FnOnce(&mut TableDef) -> Result<T>,
+    ) -> Result<T> {
+        self.with_lock(|| {
+            let mut def = self.load_table(db, table)?;
+            let out = f(&mut def)?;
+            self.write(&def)?;
+            Ok(out)
+        })
+    }
+
     /// Drop a table. Returns false when it did not exist and `if_exists` allowed that.
     pub(crate) fn drop_table(&self, db: &str, table: &str, if_exists: bool) -> Result<bool> {
         validate_name("database", db)?;

@@ -7,7 +7,7 @@ use crate::batch::{CheckReport, RunReport, StatementReport, display_path, parse_
 use crate::engine::{BYTES_LIMIT_REASON, Ending, Engine, Outcome};
 use crate::error::Error;
 use crate::output::{OutputFormat, columns_json, dollars, stats_line, write_result};
-use datafusion::sql::parser::Statement;
+use crate::sql::Statement;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

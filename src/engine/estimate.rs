@@ -13,11 +13,12 @@ use super::{Engine, bind_params, classify};
 use crate::cost::{QueryState, StatementType};
 use crate::error::{Error, Result};
 use crate::formats::footer::read_footer;
+use crate::sql::Statement;
 use crate::storage::meter::{Meter, RowGroups, ScanPlan};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::sql::parser::Statement;
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement as Sql;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -58,14 +59,19 @@ impl Engine {
             columns_read: 0,
             columns_total: 0,
         };
+        let stmt = match stmt {
+            Statement::Partitions(p) => return Ok(free(p.statement_type())),
+            Statement::Sql(s) => s,
+        };
         match stmt {
-            Statement::CreateExternalTable(_) => return Ok(free(StatementType::Ddl)),
-            Statement::Statement(s) => match s.as_ref() {
+            DFStatement::CreateExternalTable(_) => return Ok(free(StatementType::Ddl)),
+            DFStatement::Statement(s) => match s.as_ref() {
                 Sql::Query(_) | Sql::Explain { .. } | Sql::Insert(_) => {}
                 // A CTAS costs what its SELECT scans.
                 Sql::CreateTable(ct) if ct.query.is_some() => {
                     if let Some(q) = &ct.query {
-                        let select = Statement::Statement(Box::new(Sql::Query(q.clone())));
+                        let select =
+                            Statement::Sql(DFStatement::Statement(Box::new(Sql::Query(q.clone()))));
                         return Box::pin(self.estimate(&select, params)).await;
                     }
                 }

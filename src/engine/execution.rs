@@ -15,10 +15,11 @@
 use super::Engine;
 use crate::cost::{Bill, QueryState, StatementType};
 use crate::error::Error;
+use crate::sql::Statement;
 use crate::storage::meter::{Meter, Requests};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use datafusion::sql::parser::Statement;
+use datafusion::sql::parser::Statement as DFStatement;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -160,13 +161,13 @@ impl QueryRequest {
     /// A statement whose text could not be parsed: queued, it ends FAILED with `reason`, free, and leaves its
     /// history entry as every statement does.
     pub fn rejected(text: &str, reason: String) -> Self {
-        let placeholder = Statement::Statement(Box::new(
+        let placeholder = Statement::Sql(DFStatement::Statement(Box::new(
             datafusion::sql::sqlparser::ast::Statement::Commit {
                 chain: false,
                 end: false,
                 modifier: None,
             },
-        ));
+        )));
         QueryRequest {
             text: Some(text.to_string()),
             rejected: Some(reason),

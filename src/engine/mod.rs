@@ -33,6 +33,7 @@ use crate::catalog::provider::RegistryCatalog;
 use crate::config::{PARQUET_FOOTER_HINT, Settings};
 use crate::cost::{CostModel, QueryState, StatementType};
 use crate::error::{Error, Result};
+pub use crate::sql::Statement;
 use crate::storage::meter::{Meter, MeteredRegistry};
 use crate::storage::stores::StoreRegistry;
 use arrow::array::RecordBatch;
@@ -47,7 +48,7 @@ use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use futures::StreamExt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -178,12 +179,33 @@ impl Engine {
 
     /// Split SQL text into statements.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        // Several statements with Athena's partition DDL among them (which DataFusion's parser does not read):
+        // each on its own.
+        if let Ok(items) = crate::batch::split::split(sql)
+            && items.len() > 1
+            && items
+                .iter()
+                .any(|i| crate::sql::partitions::parse(&i.sql).is_some())
+        {
+            let mut out = vec![];
+            for item in items {
+                out.extend(self.parse(&item.sql)?);
+            }
+            return Ok(out);
+        }
+        if let Some(ddl) = crate::sql::partitions::parse(sql) {
+            return Ok(vec![Statement::Partitions(ddl?)]);
+        }
+        self.parse_datafusion(sql)
+    }
+
+    fn parse_datafusion(&self, sql: &str) -> Result<Vec<Statement>> {
         let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
         // Athena's positional `?` parameters, numbered for DataFusion.
         let numbered = crate::sql::athena::number_placeholders(sql);
         let sql = numbered.as_deref().unwrap_or(sql);
         match DFParser::parse_sql_with_dialect(sql, &dialect) {
-            Ok(v) => Ok(v.into_iter().collect()),
+            Ok(v) => Ok(v.into_iter().map(Statement::Sql).collect()),
             Err(e) => {
                 // Athena's spellings (`PARTITIONED BY (year int)`, `PREPARE name FROM`): retry in DataFusion's;
                 // report the first error if that does not parse either.
@@ -199,7 +221,7 @@ impl Engine {
                 if let Some(rewritten) = rewritten
                     && let Ok(v) = DFParser::parse_sql_with_dialect(&rewritten, &dialect)
                 {
-                    return Ok(v.into_iter().collect());
+                    return Ok(v.into_iter().map(Statement::Sql).collect());
                 }
                 Err(Error::from(e))
             }
@@ -309,14 +331,22 @@ impl Engine {
             }
             crate::sql::prepared::Resolved::Run(stmt, values) => (stmt, values),
         };
-        let stmt = &stmt;
-        if self.shared.registry.allowed_roots().is_some() {
+        // Partition DDL checks the locations it is given against the roots as it runs.
+        if self.shared.registry.allowed_roots().is_some()
+            && let Statement::Sql(stmt) = &stmt
+        {
             self.check_named_paths(&ctx, stmt)
                 .map_err(|e| (StatementType::Dml, e))?;
         }
-        if let Some(r) = crate::sql::commands::try_execute(self, &ctx, stmt).await {
+        if let Some(r) = crate::sql::commands::try_execute(self, &ctx, &stmt).await {
             return deliver(r, sink).await;
         }
+        let Statement::Sql(stmt) = &stmt else {
+            return Err((
+                StatementType::Dml,
+                Error::Internal(format!("`{stmt}` was left unrun")),
+            ));
+        };
         let state = ctx.state();
         let plan = match state.statement_to_plan(stmt.clone()).await {
             Ok(p) => p,
@@ -373,7 +403,7 @@ impl Engine {
     /// With the registry limited to some folders (`owl serve --allow-root`): every local path the statement
     /// names itself (`FROM 'dir/'`, `COPY ... TO 'dir/'`) is under one of them. Tables of the registry read
     /// where the registry says (their locations were checked when they were made).
-    fn check_named_paths(&self, ctx: &SessionContext, stmt: &Statement) -> Result<()> {
+    fn check_named_paths(&self, ctx: &SessionContext, stmt: &DFStatement) -> Result<()> {
         let roots = self.shared.registry.allowed_roots();
         let check = |named: &str| -> Result<()> {
             let url = if named.contains("://") {
@@ -391,7 +421,7 @@ impl Engine {
             };
             crate::catalog::location::check_allowed(&url, roots)
         };
-        if let Statement::CopyTo(copy) = stmt {
+        if let DFStatement::CopyTo(copy) = stmt {
             check(&copy.target)?;
         }
         let references = ctx
@@ -447,7 +477,7 @@ impl Engine {
     async fn explain_not_found(
         &self,
         ctx: &SessionContext,
-        stmt: &Statement,
+        stmt: &DFStatement,
         e: DataFusionError,
     ) -> Error {
         if let DataFusionError::SchemaError(schema_error, _) = e.find_root()

@@ -16,6 +16,7 @@
 use super::{CATALOG_NAME, Engine};
 use crate::catalog::provider::RegistryCatalog;
 use crate::error::{Error, Result};
+use crate::sql::Statement;
 use crate::storage::meter::Meter;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{
@@ -28,7 +29,7 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::Statement;
+use datafusion::sql::parser::Statement as DFStatement;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -62,11 +63,14 @@ impl Engine {
     /// Parse `sql` as a Postgres client writes it (see the module doc); owl's own statements as owl parses
     /// them.
     pub fn parse_postgres(&self, sql: &str) -> Result<Vec<Statement>> {
+        if let Some(ddl) = crate::sql::partitions::parse(sql) {
+            return Ok(vec![Statement::Partitions(ddl?)]);
+        }
         let parser = datafusion_pg_catalog::sql::PostgresCompatibilityParser::new();
         match parser.parse(sql) {
             Ok(statements) => Ok(statements
                 .into_iter()
-                .map(|s| Statement::Statement(Box::new(s)))
+                .map(|s| Statement::Sql(DFStatement::Statement(Box::new(s))))
                 .collect()),
             Err(pg_error) => self.parse(sql).map_err(|_| {
                 Error::from(datafusion::error::DataFusionError::SQL(
@@ -170,12 +174,16 @@ impl Engine {
         dialect: Dialect,
     ) -> Result<(Vec<Option<DataType>>, SchemaRef)> {
         let ctx = self.query_context(Arc::new(Meter::new()), database, dialect)?;
+        let df = match stmt {
+            Statement::Partitions(p) => return Ok((vec![], p.schema())),
+            Statement::Sql(s) => s,
+        };
         if self.registry().allowed_roots().is_some() {
-            self.check_named_paths(&ctx, stmt)?;
+            self.check_named_paths(&ctx, df)?;
         }
         // owl's own statements that answer rows answer them from the registry alone: run them for their
         // schema. Others (DDL, ANALYZE) answer none.
-        if let Statement::Statement(sql) = stmt {
+        if let DFStatement::Statement(sql) = df {
             use datafusion::sql::sqlparser::ast::Statement as Sql;
             match sql.as_ref() {
                 Sql::ShowDatabases { .. }
@@ -196,9 +204,9 @@ impl Engine {
                 _ => {}
             }
         }
-        let plan = match ctx.state().statement_to_plan(stmt.clone()).await {
+        let plan = match ctx.state().statement_to_plan(df.clone()).await {
             Ok(p) => p,
-            Err(e) => return Err(self.explain_not_found(&ctx, stmt, e).await),
+            Err(e) => return Err(self.explain_not_found(&ctx, df, e).await),
         };
         let mut numbered: Vec<(usize, Option<DataType>)> = plan
             .get_parameter_types()

@@ -19,8 +19,9 @@ use crate::catalog::prepared::{PreparedStatement, PreparedStatements, check_work
 use crate::catalog::workgroups::{self, WorkGroup, WorkGroups};
 use crate::cost::{QueryState, StatementType};
 use crate::engine::QueryRequest;
+use crate::sql::Statement;
 use chrono::{DateTime, Utc};
-use datafusion::sql::parser::Statement;
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement as Sql;
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -262,7 +263,7 @@ async fn start_query_execution(
     let (request, statement_type) = match parsed {
         Ok(statements)
             if statements.len() == 1
-                && matches!(&statements[0], Statement::Statement(s) if matches!(s.as_ref(), Sql::Use(_) | Sql::Set(_))) =>
+                && matches!(statements[0].sql(), Some(Sql::Use(_) | Sql::Set(_))) =>
         {
             // A server's queries share nothing: each names its database (QueryExecutionContext).
             (
@@ -432,10 +433,14 @@ fn reuse(server: &Server, caller: &Caller, previous: &Record) -> Result<String, 
 
 /// A statement's type as its text says (Athena's `StatementType`), before its plan is known.
 pub fn statement_type(stmt: &Statement) -> StatementType {
+    let stmt = match stmt {
+        Statement::Partitions(p) => return p.statement_type(),
+        Statement::Sql(s) => s,
+    };
     match stmt {
-        Statement::CreateExternalTable(_) | Statement::CopyTo(_) => StatementType::Ddl,
-        Statement::Explain(_) | Statement::Reset(_) => StatementType::Utility,
-        Statement::Statement(s) => match s.as_ref() {
+        DFStatement::CreateExternalTable(_) | DFStatement::CopyTo(_) => StatementType::Ddl,
+        DFStatement::Explain(_) | DFStatement::Reset(_) => StatementType::Utility,
+        DFStatement::Statement(s) => match s.as_ref() {
             Sql::Query(_) | Sql::Insert(_) | Sql::Execute { .. } => StatementType::Dml,
             Sql::CreateTable(c) if c.query.is_some() => StatementType::Dml,
             Sql::CreateTable(_)
@@ -452,7 +457,7 @@ pub fn statement_type(stmt: &Statement) -> StatementType {
 /// Whether a statement writes rows (CTAS, INSERT): its results are a count (`UpdateCount`), not rows.
 fn is_update(sql: &str, server: &Server) -> bool {
     match server.engine().parse(sql).ok().and_then(|mut v| v.pop()) {
-        Some(Statement::Statement(s)) => matches!(
+        Some(Statement::Sql(DFStatement::Statement(s))) => matches!(
             s.as_ref(),
             Sql::Insert(_)
                 | Sql::CreateTable(datafusion::sql::sqlparser::ast::CreateTable {

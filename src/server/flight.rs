@@ -22,6 +22,7 @@ use super::sigv4::Credential;
 use crate::engine::{Dialect, Ending, QueryExecution, QueryRequest, ResultStream};
 use crate::error::Error;
 use crate::server::queries::Extra;
+use crate::sql::Statement;
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::ipc::writer::IpcWriteOptions;
@@ -44,7 +45,6 @@ use arrow_flight::{
 };
 use bytes::Bytes;
 use datafusion::common::ScalarValue;
-use datafusion::sql::parser::Statement;
 use futures::{Stream, StreamExt, TryStreamExt};
 use pgwire::tokio::tokio_rustls::{self, TlsAcceptor};
 use prost_flight::Message;

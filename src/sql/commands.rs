@@ -16,12 +16,12 @@ use crate::catalog::store::validate_name;
 use crate::catalog::types::{column_of, infer_partition_type, to_hive};
 use crate::cost::StatementType;
 use crate::error::{Error, Result};
+use crate::sql::Statement;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::logical_expr::CreateExternalTable;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{
     ObjectType, SchemaName, ShowStatementFilter, ShowStatementFilterPosition, Statement as Sql, Use,
 };
@@ -36,8 +36,16 @@ pub(crate) async fn try_execute(
     ctx: &SessionContext,
     stmt: &Statement,
 ) -> Option<Done> {
-    let Statement::Statement(sql) = stmt else {
-        return None;
+    let sql = match stmt {
+        Statement::Partitions(p) => {
+            let kind = p.statement_type();
+            return Some(match super::partitions::execute(scope, ctx, p).await {
+                Ok(Some(b)) => Ok((kind, b.schema(), vec![b])),
+                Ok(None) => Ok((kind, Arc::new(Schema::empty()), vec![])),
+                Err(e) => Err((kind, e)),
+            });
+        }
+        _ => stmt.sql()?,
     };
     let registry = scope.registry();
     let ddl = |r: Result<()>| -> Done {
@@ -48,7 +56,7 @@ pub(crate) async fn try_execute(
         r.map(|b| (StatementType::Utility, b.schema(), vec![b]))
             .map_err(|e| (StatementType::Utility, e))
     };
-    Some(match sql.as_ref() {
+    Some(match sql {
         // CTAS is billed as the query it runs.
         Sql::CreateTable(ct) if ct.query.is_some() => {
             match super::ctas::create_table_as(scope, ctx, ct).await {

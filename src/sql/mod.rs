@@ -7,6 +7,8 @@
 //! - `analyze`: `ANALYZE TABLE t COMPUTE STATISTICS`: Glue's column statistics as one query (billed as its scan).
 //! - `athena`: spellings of Athena's (typed `PARTITIONED BY`, `PREPARE ... FROM`, positional `?`) rewritten into
 //!   DataFusion's before parsing.
+//! - `partitions`: `SHOW PARTITIONS`, `MSCK REPAIR TABLE`, `ALTER TABLE ... ADD|DROP PARTITION`, `ALTER TABLE ...
+//!   PARTITION (...) SET LOCATION`: Athena's partition DDL, parsed by owl (DataFusion's parser does not read it).
 //! - `prepared`: `PREPARE`, `EXECUTE ... USING`, `DEALLOCATE PREPARE`: a work group's prepared statements.
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
 //!   location listed once (size, `key=value` partitions).
@@ -19,11 +21,46 @@ pub(crate) mod commands;
 pub(crate) mod ctas;
 pub(crate) mod discover;
 pub(crate) mod names;
+pub mod partitions;
 pub(crate) mod prepared;
 
 use crate::catalog::Registry;
 use crate::error::Result;
 use std::sync::Arc;
+
+/// A statement as owl runs it.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    /// What DataFusion's parser reads (Athena's spellings rewritten first, `athena`).
+    Sql(datafusion::sql::parser::Statement),
+    /// Athena's partition DDL.
+    Partitions(partitions::PartitionDdl),
+}
+
+impl From<datafusion::sql::parser::Statement> for Statement {
+    fn from(s: datafusion::sql::parser::Statement) -> Self {
+        Statement::Sql(s)
+    }
+}
+
+impl std::fmt::Display for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Statement::Sql(s) => s.fmt(f),
+            Statement::Partitions(p) => p.fmt(f),
+        }
+    }
+}
+
+impl Statement {
+    /// The SQL statement inside, when DataFusion's parser read it.
+    pub fn sql(&self) -> Option<&datafusion::sql::sqlparser::ast::Statement> {
+        match self {
+            Statement::Sql(datafusion::sql::parser::Statement::Statement(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
 
 /// What owl's statements need of the session that runs them: the registry and the current database
 /// (`engine::Engine` is one).

@@ -7,12 +7,12 @@ use super::Scope;
 use crate::catalog::prepared::{PreparedStatement, PreparedStatements};
 use crate::cost::StatementType;
 use crate::error::{Error, Result};
+use crate::sql::Statement;
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::Schema;
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, Statement as Sql};
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ pub(crate) async fn resolve(
         Ok(values) => Resolved::Run(stmt.clone(), values),
         Err(e) => Resolved::Done(Err((StatementType::Dml, e))),
     };
-    let Statement::Statement(sql) = stmt else {
+    let Some(sql) = stmt.sql() else {
         return run_as_is();
     };
     let store = PreparedStatements::new(scope.registry().root());
@@ -61,7 +61,7 @@ pub(crate) async fn resolve(
                 .map_err(|e| (StatementType::Utility, e)),
         )
     };
-    match sql.as_ref() {
+    match sql {
         Sql::Prepare {
             name,
             data_types,
@@ -176,7 +176,7 @@ fn execute(
                 .map_err(|e| Error::Query(format!("EXECUTE {name}: value {}: {e}", i + 1)))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((stmt, values))
+    Ok((Statement::Sql(stmt), values))
 }
 
 /// The value of a literal expression (`5`, `-2.5`, `'x'`, `DATE '2024-06-01'`, `NULL`); columns and

@@ -15,12 +15,13 @@ use crate::cost::StatementType;
 use crate::engine::{Dialect, Ending, Outcome, QueryExecution, QueryRequest, ResultStream};
 use crate::error::Error;
 use crate::server::queries::Extra;
+use crate::sql::Statement;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::sql::parser::Statement;
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
     CopySource, CopyTarget, Expr, Set, Statement as Sql, Use, Value,
 };
@@ -201,14 +202,14 @@ enum Local {
 
 /// A statement as a connection sees it: its own, or the engine's.
 fn classify(statement: Statement) -> Result<Kind, PgWireError> {
-    let Statement::Statement(sql) = &statement else {
+    let Some(sql) = statement.sql() else {
         return Ok(Kind::Query {
             statement,
             params: vec![],
             schema: empty(),
         });
     };
-    let local = match sql.as_ref() {
+    let local = match sql {
         Sql::Set(set) => match set {
             Set::SingleAssignment {
                 variable, values, ..
@@ -350,7 +351,7 @@ fn classify(statement: Statement) -> Result<Kind, PgWireError> {
                 }
             }
             Local::Copy {
-                query: Statement::Statement(Box::new(query)),
+                query: Statement::Sql(DFStatement::Statement(Box::new(query.clone()))),
                 csv,
                 header,
                 delimiter,
@@ -1696,9 +1697,10 @@ mod tests {
             "SET datestyle = 'ISO, MDY'",
         )
         .unwrap();
-        let Kind::Local(Local::Set { name, value }) =
-            classify(Statement::Statement(Box::new(parsed[0].clone()))).unwrap()
-        else {
+        let Kind::Local(Local::Set { name, value }) = classify(Statement::Sql(
+            DFStatement::Statement(Box::new(parsed[0].clone())),
+        ))
+        .unwrap() else {
             panic!("SET is the connection's");
         };
         assert_eq!((name.as_str(), value.as_str()), ("datestyle", "ISO, MDY"));
