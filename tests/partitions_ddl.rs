@@ -206,3 +206,85 @@ fn partition_statements_run_in_scripts_and_are_free() {
         )
     );
 }
+
+#[test]
+fn columns_and_properties_change_as_athena_changes_them() {
+    let f = Fixture::new();
+    copy_dir(&f.data("weblogs_parquet"), &f.path().join("lake/logs"));
+    f.run_ok(&["crawl", "lake/logs"]);
+    let total = one(&f, "SELECT count(*) FROM weblogs_parquet");
+    f.run_ok(&[
+        "query",
+        "ALTER TABLE logs ADD COLUMNS (campaign string COMMENT 'added later', score decimal(10,2))",
+    ]);
+    // The files written before hold neither: NULL in every row.
+    assert_eq!(
+        one(
+            &f,
+            "SELECT count(*) FROM logs WHERE campaign IS NULL AND score IS NULL AND status IS NOT NULL"
+        ),
+        total
+    );
+    let def: serde_json::Value = serde_json::from_str(&registry(&f)).unwrap();
+    let columns: Vec<(String, String)> = def["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns[columns.len() - 2..],
+        [
+            ("campaign".to_string(), "string".to_string()),
+            ("score".to_string(), "decimal(10,2)".to_string())
+        ]
+    );
+    // A schema change archives a version, as Glue's UpdateTable does.
+    assert_eq!(def["version_id"], "1");
+    assert_eq!(def["versions"].as_array().unwrap().len(), 2);
+
+    f.run_ok(&[
+        "query",
+        "ALTER TABLE logs SET TBLPROPERTIES ('comment' = 'web logs', 'has_encrypted_data' = 'false')",
+    ]);
+    assert_eq!(
+        lines(&f, "SHOW TBLPROPERTIES logs ('comment')"),
+        ["comment,web logs"]
+    );
+    let all = lines(&f, "SHOW TBLPROPERTIES logs");
+    assert!(
+        all.contains(&"classification,parquet".to_string()),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&"has_encrypted_data,false".to_string()),
+        "{all:?}"
+    );
+
+    let before = registry(&f);
+    for (sql, says) in [
+        (
+            "ALTER TABLE logs ADD COLUMNS (status bigint)",
+            "`status` already exists",
+        ),
+        (
+            "ALTER TABLE logs ADD COLUMNS (fresh bigint, year string)",
+            "`year` already exists",
+        ),
+        ("ALTER TABLE logs ADD COLUMNS (x notatype)", "notatype"),
+        (
+            "SHOW TBLPROPERTIES logs ('nope')",
+            "does not have property `nope`",
+        ),
+    ] {
+        let (code, e) = f.fails(sql);
+        assert_eq!(code, 1, "{sql}: {e}");
+        assert!(e.contains(says), "{sql}: {e}");
+    }
+    assert_eq!(registry(&f), before);
+}

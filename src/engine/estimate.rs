@@ -60,7 +60,7 @@ impl Engine {
             columns_total: 0,
         };
         let stmt = match stmt {
-            Statement::Partitions(p) => return Ok(free(p.statement_type())),
+            Statement::Hive(p) => return Ok(free(p.statement_type())),
             Statement::Sql(s) => s,
         };
         match stmt {

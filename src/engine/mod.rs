@@ -185,7 +185,7 @@ impl Engine {
             && items.len() > 1
             && items
                 .iter()
-                .any(|i| crate::sql::partitions::parse(&i.sql).is_some())
+                .any(|i| crate::sql::hive_ddl::parse(&i.sql).is_some())
         {
             let mut out = vec![];
             for item in items {
@@ -193,8 +193,8 @@ impl Engine {
             }
             return Ok(out);
         }
-        if let Some(ddl) = crate::sql::partitions::parse(sql) {
-            return Ok(vec![Statement::Partitions(ddl?)]);
+        if let Some(ddl) = crate::sql::hive_ddl::parse(sql) {
+            return Ok(vec![Statement::Hive(ddl?)]);
         }
         self.parse_datafusion(sql)
     }

@@ -63,8 +63,8 @@ impl Engine {
     /// Parse `sql` as a Postgres client writes it (see the module doc); owl's own statements as owl parses
     /// them.
     pub fn parse_postgres(&self, sql: &str) -> Result<Vec<Statement>> {
-        if let Some(ddl) = crate::sql::partitions::parse(sql) {
-            return Ok(vec![Statement::Partitions(ddl?)]);
+        if let Some(ddl) = crate::sql::hive_ddl::parse(sql) {
+            return Ok(vec![Statement::Hive(ddl?)]);
         }
         let parser = datafusion_pg_catalog::sql::PostgresCompatibilityParser::new();
         match parser.parse(sql) {
@@ -175,7 +175,7 @@ impl Engine {
     ) -> Result<(Vec<Option<DataType>>, SchemaRef)> {
         let ctx = self.query_context(Arc::new(Meter::new()), database, dialect)?;
         let df = match stmt {
-            Statement::Partitions(p) => return Ok((vec![], p.schema())),
+            Statement::Hive(p) => return Ok((vec![], p.schema())),
             Statement::Sql(s) => s,
         };
         if self.registry().allowed_roots().is_some() {

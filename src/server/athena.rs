@@ -434,7 +434,7 @@ fn reuse(server: &Server, caller: &Caller, previous: &Record) -> Result<String, 
 /// A statement's type as its text says (Athena's `StatementType`), before its plan is known.
 pub fn statement_type(stmt: &Statement) -> StatementType {
     let stmt = match stmt {
-        Statement::Partitions(p) => return p.statement_type(),
+        Statement::Hive(p) => return p.statement_type(),
         Statement::Sql(s) => s,
     };
     match stmt {

@@ -37,9 +37,9 @@ pub(crate) async fn try_execute(
     stmt: &Statement,
 ) -> Option<Done> {
     let sql = match stmt {
-        Statement::Partitions(p) => {
+        Statement::Hive(p) => {
             let kind = p.statement_type();
-            return Some(match super::partitions::execute(scope, ctx, p).await {
+            return Some(match super::hive_ddl::execute(scope, ctx, p).await {
                 Ok(Some(b)) => Ok((kind, b.schema(), vec![b])),
                 Ok(None) => Ok((kind, Arc::new(Schema::empty()), vec![])),
                 Err(e) => Err((kind, e)),

@@ -7,8 +7,9 @@
 //! - `analyze`: `ANALYZE TABLE t COMPUTE STATISTICS`: Glue's column statistics as one query (billed as its scan).
 //! - `athena`: spellings of Athena's (typed `PARTITIONED BY`, `PREPARE ... FROM`, positional `?`) rewritten into
 //!   DataFusion's before parsing.
-//! - `partitions`: `SHOW PARTITIONS`, `MSCK REPAIR TABLE`, `ALTER TABLE ... ADD|DROP PARTITION`, `ALTER TABLE ...
-//!   PARTITION (...) SET LOCATION`: Athena's partition DDL, parsed by owl (DataFusion's parser does not read it).
+//! - `hive_ddl`: Athena's table DDL that DataFusion's parser does not read, parsed by owl: `SHOW PARTITIONS`,
+//!   `MSCK REPAIR TABLE`, `ALTER TABLE ... ADD|DROP PARTITION`, `... PARTITION (...) SET LOCATION`,
+//!   `... ADD COLUMNS`, `... SET TBLPROPERTIES`, `SHOW TBLPROPERTIES`.
 //! - `prepared`: `PREPARE`, `EXECUTE ... USING`, `DEALLOCATE PREPARE`: a work group's prepared statements.
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
 //!   location listed once (size, `key=value` partitions).
@@ -20,8 +21,8 @@ pub(crate) mod athena;
 pub(crate) mod commands;
 pub(crate) mod ctas;
 pub(crate) mod discover;
+pub mod hive_ddl;
 pub(crate) mod names;
-pub mod partitions;
 pub(crate) mod prepared;
 
 use crate::catalog::Registry;
@@ -33,8 +34,8 @@ use std::sync::Arc;
 pub enum Statement {
     /// What DataFusion's parser reads (Athena's spellings rewritten first, `athena`).
     Sql(datafusion::sql::parser::Statement),
-    /// Athena's partition DDL.
-    Partitions(partitions::PartitionDdl),
+    /// Athena's table DDL that DataFusion's parser does not read (`hive_ddl`).
+    Hive(hive_ddl::HiveDdl),
 }
 
 impl From<datafusion::sql::parser::Statement> for Statement {
@@ -47,7 +48,7 @@ impl std::fmt::Display for Statement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Statement::Sql(s) => s.fmt(f),
-            Statement::Partitions(p) => p.fmt(f),
+            Statement::Hive(p) => p.fmt(f),
         }
     }
 }

@@ -1,16 +1,22 @@
-//! Athena's partition DDL (Hive's), which DataFusion's parser does not read: `SHOW PARTITIONS t`,
-//! `MSCK REPAIR TABLE t`, `ALTER TABLE t ADD [IF NOT EXISTS] PARTITION (k='v', ...) [LOCATION '...'] ...`,
-//! `ALTER TABLE t DROP [IF EXISTS] PARTITION (...) [, PARTITION (...)]` and
-//! `ALTER TABLE t PARTITION (...) SET LOCATION '...'`. They change or read the registry's partitions, and are free.
+//! Athena's table DDL (Hive's) that DataFusion's parser does not read. They change or read the registry, and are
+//! free.
 //!
-//! The invariant: a partition is written only when every key has a value that parses as the key's type and its
-//! location is in the table's store (and under the server's roots): the registry never holds a partition a
-//! query would fail on. Each statement changes the table under the registry's lock, all or nothing.
+//! - Partitions: `SHOW PARTITIONS t`, `MSCK REPAIR TABLE t`,
+//!   `ALTER TABLE t ADD [IF NOT EXISTS] PARTITION (k='v', ...) [LOCATION '...'] ...`,
+//!   `ALTER TABLE t DROP [IF EXISTS] PARTITION (...) [, PARTITION (...)]`,
+//!   `ALTER TABLE t PARTITION (...) SET LOCATION '...'`.
+//! - The table: `ALTER TABLE t ADD COLUMNS (c type [COMMENT '...'], ...)` (a new version, as Glue's UpdateTable),
+//!   `ALTER TABLE t SET TBLPROPERTIES ('k' = 'v', ...)`, `SHOW TBLPROPERTIES t [('k')]`.
+//!
+//! The invariant: a table is written only as a query would resolve it — every partition key with a value that
+//! parses as its type, every location in the table's store (and under the server's roots), every column type one
+//! owl reads: the registry never holds what a query would fail on. Each statement changes the table under the
+//! registry's lock, all or nothing.
 
 use super::Scope;
 use super::names::table_name;
 use crate::catalog::location::{check_allowed, resolve_dir};
-use crate::catalog::model::{Partition, TableDef};
+use crate::catalog::model::{Column, Partition, TableDef};
 use crate::catalog::provider::RegistryTable;
 use crate::error::{Error, Result};
 use arrow::array::{RecordBatch, StringArray};
@@ -28,7 +34,7 @@ pub type Spec = Vec<(String, String)>;
 
 /// A partition statement, parsed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PartitionDdl {
+pub struct HiveDdl {
     pub table: ObjectName,
     pub action: Action,
     /// The statement as written (history, errors, `EXPLAIN`).
@@ -52,14 +58,26 @@ pub enum Action {
         spec: Spec,
         location: String,
     },
+    /// New columns (name, Hive type), after the others.
+    AddColumns {
+        columns: Vec<(String, String)>,
+    },
+    SetProperties {
+        properties: Vec<(String, String)>,
+    },
+    /// All the table's properties, or the one named.
+    ShowProperties {
+        only: Option<String>,
+    },
 }
 
-impl PartitionDdl {
+impl HiveDdl {
     /// The rows it answers: `SHOW PARTITIONS` one line per partition, `MSCK` what it added; none for the others.
     pub fn schema(&self) -> arrow::datatypes::SchemaRef {
         match self.action {
             Action::Show => lines_schema("partition"),
             Action::Repair => lines_schema("result"),
+            Action::ShowProperties { .. } => properties_schema(),
             _ => Arc::new(Schema::empty()),
         }
     }
@@ -67,13 +85,13 @@ impl PartitionDdl {
     /// `SHOW PARTITIONS` reads, the others change the registry: both free.
     pub fn statement_type(&self) -> crate::cost::StatementType {
         match self.action {
-            Action::Show => crate::cost::StatementType::Utility,
+            Action::Show | Action::ShowProperties { .. } => crate::cost::StatementType::Utility,
             _ => crate::cost::StatementType::Ddl,
         }
     }
 }
 
-impl std::fmt::Display for PartitionDdl {
+impl std::fmt::Display for HiveDdl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)
     }
@@ -81,7 +99,7 @@ impl std::fmt::Display for PartitionDdl {
 
 /// `sql` as a partition statement: None when it is not one (DataFusion's parser gets it), an error naming what
 /// is wrong when it starts like one but does not parse.
-pub(crate) fn parse(sql: &str) -> Option<Result<PartitionDdl>> {
+pub(crate) fn parse(sql: &str) -> Option<Result<HiveDdl>> {
     if !ours(sql)? {
         return None;
     }
@@ -89,7 +107,7 @@ pub(crate) fn parse(sql: &str) -> Option<Result<PartitionDdl>> {
     let text = sql.trim().trim_end_matches(';').trim_end().to_string();
     Some(
         statement(&mut p)
-            .map(|(table, action)| PartitionDdl {
+            .map(|(table, action)| HiveDdl {
                 table,
                 action,
                 text,
@@ -102,11 +120,19 @@ pub(crate) fn parse(sql: &str) -> Option<Result<PartitionDdl>> {
 /// `ADD [IF NOT EXISTS] PARTITION`, `DROP [IF EXISTS] PARTITION` or `PARTITION`. None when it does not tokenize.
 fn ours(sql: &str) -> Option<bool> {
     let mut p = Parser::new(&GenericDialect {}).try_with_sql(sql).ok()?;
-    if p.parse_keywords(&[Keyword::SHOW, Keyword::PARTITIONS]) || p.parse_keyword(Keyword::MSCK) {
+    if p.parse_keywords(&[Keyword::SHOW, Keyword::PARTITIONS])
+        || p.parse_keywords(&[Keyword::SHOW, Keyword::TBLPROPERTIES])
+        || p.parse_keyword(Keyword::MSCK)
+    {
         return Some(true);
     }
     if !p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) || p.parse_object_name(false).is_err() {
         return Some(false);
+    }
+    if p.parse_keywords(&[Keyword::ADD, Keyword::COLUMNS])
+        || p.parse_keywords(&[Keyword::SET, Keyword::TBLPROPERTIES])
+    {
+        return Some(true);
     }
     if p.parse_keyword(Keyword::ADD) {
         let _ = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
@@ -119,13 +145,31 @@ fn ours(sql: &str) -> Option<bool> {
 fn statement(p: &mut Parser) -> std::result::Result<(ObjectName, Action), ParserError> {
     let (table, action) = if p.parse_keywords(&[Keyword::SHOW, Keyword::PARTITIONS]) {
         (p.parse_object_name(false)?, Action::Show)
+    } else if p.parse_keywords(&[Keyword::SHOW, Keyword::TBLPROPERTIES]) {
+        let table = p.parse_object_name(false)?;
+        let only = if p.consume_token(&Token::LParen) {
+            let key = p.parse_literal_string()?;
+            p.expect_token(&Token::RParen)?;
+            Some(key)
+        } else {
+            None
+        };
+        (table, Action::ShowProperties { only })
     } else if p.parse_keyword(Keyword::MSCK) {
         p.expect_keywords(&[Keyword::REPAIR, Keyword::TABLE])?;
         (p.parse_object_name(false)?, Action::Repair)
     } else {
         p.expect_keywords(&[Keyword::ALTER, Keyword::TABLE])?;
         let table = p.parse_object_name(false)?;
-        let action = if p.parse_keyword(Keyword::ADD) {
+        let action = if p.parse_keywords(&[Keyword::ADD, Keyword::COLUMNS]) {
+            Action::AddColumns {
+                columns: columns(p)?,
+            }
+        } else if p.parse_keywords(&[Keyword::SET, Keyword::TBLPROPERTIES]) {
+            Action::SetProperties {
+                properties: properties(p)?,
+            }
+        } else if p.parse_keyword(Keyword::ADD) {
             let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
             let mut partitions = vec![];
             while p.parse_keyword(Keyword::PARTITION) {
@@ -176,6 +220,70 @@ fn statement(p: &mut Parser) -> std::result::Result<(ObjectName, Action), Parser
     Ok((table, action))
 }
 
+/// `('k' = 'v', ...)`.
+fn properties(p: &mut Parser) -> std::result::Result<Vec<(String, String)>, ParserError> {
+    p.expect_token(&Token::LParen)?;
+    let mut out = vec![];
+    loop {
+        let key = p.parse_literal_string()?;
+        p.expect_token(&Token::Eq)?;
+        out.push((key, p.parse_literal_string()?));
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen)?;
+    Ok(out)
+}
+
+/// `(name type [COMMENT '...'], ...)`: each column's name and its type as written (`map<string,int>`,
+/// `decimal(10,2)`), lower case.
+fn columns(p: &mut Parser) -> std::result::Result<Vec<(String, String)>, ParserError> {
+    p.expect_token(&Token::LParen)?;
+    let mut out = vec![];
+    loop {
+        let name = p.parse_identifier()?;
+        let name = if name.quote_style.is_some() {
+            name.value
+        } else {
+            name.value.to_lowercase()
+        };
+        let mut ty = String::new();
+        let (mut depth, mut last_word) = (0i32, false);
+        loop {
+            let token = p.peek_token().token;
+            match &token {
+                Token::EOF => break,
+                Token::Comma | Token::RParen if depth == 0 => break,
+                Token::Word(w) if depth == 0 && w.keyword == Keyword::COMMENT => break,
+                Token::Lt | Token::LParen => depth += 1,
+                Token::Gt | Token::RParen => depth -= 1,
+                Token::ShiftRight => depth -= 2,
+                _ => {}
+            }
+            let word = matches!(token, Token::Word(_));
+            if word && last_word {
+                ty.push(' ');
+            }
+            ty.push_str(&token.to_string());
+            last_word = word;
+            p.next_token();
+        }
+        if ty.is_empty() {
+            return p.expected("a column type", p.peek_token());
+        }
+        if p.parse_keyword(Keyword::COMMENT) {
+            p.parse_literal_string()?;
+        }
+        out.push((name, ty.to_lowercase()));
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen)?;
+    Ok(out)
+}
+
 /// `(k = 'v', k2 = 2, ...)`: each key's value as text (a string, a number or a boolean).
 fn spec(p: &mut Parser) -> std::result::Result<Spec, ParserError> {
     p.expect_token(&Token::LParen)?;
@@ -213,7 +321,7 @@ fn spec(p: &mut Parser) -> std::result::Result<Spec, ParserError> {
 pub(crate) async fn execute(
     scope: &dyn Scope,
     ctx: &SessionContext,
-    ddl: &PartitionDdl,
+    ddl: &HiveDdl,
 ) -> Result<Option<RecordBatch>> {
     let (db, name) = table_name(scope, &ddl.table)?;
     let registry = scope.registry();
@@ -321,6 +429,61 @@ pub(crate) async fn execute(
             })?;
             Ok(None)
         }
+        Action::AddColumns { columns } => {
+            registry.update_table(&db, &name, |def| {
+                for (column, ty) in columns {
+                    if def
+                        .columns
+                        .iter()
+                        .chain(&def.partition_keys)
+                        .any(|c| c.name == *column)
+                    {
+                        return Err(Error::Query(format!(
+                            "column `{column}` already exists in table `{db}.{name}`"
+                        )));
+                    }
+                    let arrow = crate::catalog::types::to_arrow(ty, column)?;
+                    def.columns
+                        .push(Column::new(column, crate::catalog::types::to_hive(&arrow)?));
+                }
+                // A schema change archives a version, as Glue's UpdateTable does.
+                let next = def
+                    .versions
+                    .iter()
+                    .filter_map(|v| v.version_id.parse::<u64>().ok())
+                    .max()
+                    .map_or(0, |m| m + 1)
+                    .to_string();
+                def.versions.push(def.snapshot(next.clone()));
+                def.version_id = next;
+                validate(def, registry.root())
+            })?;
+            Ok(None)
+        }
+        Action::SetProperties { properties } => {
+            registry.update_table(&db, &name, |def| {
+                def.properties.extend(properties.iter().cloned());
+                Ok(())
+            })?;
+            Ok(None)
+        }
+        Action::ShowProperties { only } => {
+            let def = registry.load_table(&db, &name)?;
+            let rows: Vec<(&String, &String)> = match only {
+                None => def.properties.iter().collect(),
+                Some(key) => vec![def.properties.get_key_value(key).ok_or_else(|| {
+                    Error::Query(format!(
+                        "table `{db}.{name}` does not have property `{key}`"
+                    ))
+                })?],
+            };
+            let keys = StringArray::from_iter_values(rows.iter().map(|(k, _)| k.as_str()));
+            let values = StringArray::from_iter_values(rows.iter().map(|(_, v)| v.as_str()));
+            Ok(Some(
+                RecordBatch::try_new(properties_schema(), vec![Arc::new(keys), Arc::new(values)])
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            ))
+        }
         Action::SetLocation { spec, location } => {
             registry.update_table(&db, &name, |def| {
                 keyed(def)?;
@@ -345,6 +508,14 @@ pub(crate) async fn execute(
             Ok(None)
         }
     }
+}
+
+/// `SHOW TBLPROPERTIES`' columns (Hive's names).
+fn properties_schema() -> arrow::datatypes::SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("prpt_name", DataType::Utf8, false),
+        Field::new("prpt_value", DataType::Utf8, false),
+    ]))
 }
 
 fn lines_schema(column: &str) -> arrow::datatypes::SchemaRef {
@@ -582,6 +753,43 @@ mod tests {
     }
 
     #[test]
+    fn reads_athenas_table_statements() {
+        assert_eq!(
+            action(
+                "ALTER TABLE t ADD COLUMNS (a map<string,int> COMMENT 'x', `B` decimal(10, 2), \
+                 c array<struct<x:int,y:string>>, d double precision)"
+            ),
+            Action::AddColumns {
+                columns: vec![
+                    ("a".into(), "map<string,int>".into()),
+                    ("B".into(), "decimal(10,2)".into()),
+                    ("c".into(), "array<struct<x:int,y:string>>".into()),
+                    ("d".into(), "double precision".into()),
+                ]
+            }
+        );
+        assert_eq!(
+            action("ALTER TABLE t SET TBLPROPERTIES ('projection.enabled' = 'true', 'a'='b')"),
+            Action::SetProperties {
+                properties: vec![
+                    ("projection.enabled".into(), "true".into()),
+                    ("a".into(), "b".into())
+                ]
+            }
+        );
+        assert_eq!(
+            action("SHOW TBLPROPERTIES t ('classification')"),
+            Action::ShowProperties {
+                only: Some("classification".into())
+            }
+        );
+        assert_eq!(
+            action("show tblproperties db.t"),
+            Action::ShowProperties { only: None }
+        );
+    }
+
+    #[test]
     fn leaves_other_statements_to_datafusion_and_names_what_is_wrong() {
         for sql in [
             "SELECT 1",
@@ -600,6 +808,8 @@ mod tests {
             ),
             ("MSCK TABLE t", "REPAIR"),
             ("ALTER TABLE t PARTITION (dt='x') LOCATION 'y'", "SET"),
+            ("ALTER TABLE t ADD COLUMNS (a)", "a column type"),
+            ("ALTER TABLE t SET TBLPROPERTIES ('a' 'b')", "Expected: ="),
         ] {
             let e = parse(sql).expect("ours").unwrap_err().to_string();
             assert!(e.contains(says), "{sql}: {e}");
