@@ -1,7 +1,8 @@
-//! Batch runs for CI (`owl run`): which files, how they split into statements, and the reports a run leaves
-//! (`--report` JSON, `--junit` XML). The running itself, and printing, live in `cli/run.rs`.
+//! Batch runs for CI (`owl run`): which files, and the reports a run leaves (`--report` JSON, `--junit` XML).
+//! How a text splits into statements is `sql::split` (the engine splits with it too); the running itself, and
+//! printing, live in `cli/run.rs`.
 
-pub mod split;
+pub use crate::sql::split;
 
 use crate::error::{Error, Result};
 use serde::Serialize;

@@ -181,7 +181,7 @@ impl Engine {
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         // Several statements with Athena's partition DDL among them (which DataFusion's parser does not read):
         // each on its own.
-        if let Ok(items) = crate::batch::split::split(sql)
+        if let Ok(items) = crate::sql::split::split(sql)
             && items.len() > 1
             && items
                 .iter()

@@ -11,6 +11,7 @@
 //!   `MSCK REPAIR TABLE`, `ALTER TABLE ... ADD|DROP PARTITION`, `... PARTITION (...) SET LOCATION`,
 //!   `... ADD COLUMNS`, `... SET TBLPROPERTIES`, `SHOW TBLPROPERTIES`.
 //! - `prepared`: `PREPARE`, `EXECUTE ... USING`, `DEALLOCATE PREPARE`: a work group's prepared statements.
+//! - `split`: SQL text into statements (`;` outside quotes and comments), with their lines and `-- owl:` checks.
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
 //!   location listed once (size, `key=value` partitions).
 //!
@@ -24,6 +25,7 @@ pub(crate) mod discover;
 pub mod hive_ddl;
 pub(crate) mod names;
 pub(crate) mod prepared;
+pub mod split;
 
 use crate::catalog::Registry;
 use crate::error::Result;
