@@ -342,10 +342,11 @@ pub(crate) async fn execute(
                 let found: Vec<Partition> = listed
                     .partitions
                     .iter()
+                    // Known by its values, or by its folder (a value written escaped in the path).
                     .filter(|p| {
                         !def.partitions
                             .iter()
-                            .any(|q| same(def, &q.values, &p.values))
+                            .any(|q| same(def, &q.values, &p.values) || q.location == p.location)
                     })
                     .cloned()
                     .collect();
@@ -607,12 +608,13 @@ fn show_spec(def: &TableDef, values: &[String]) -> String {
     format!("({})", pairs.join(", "))
 }
 
-/// `k=v/k2=v2`, as Athena's `SHOW PARTITIONS` prints a partition.
+/// `k=v/k2=v2`, as Athena's `SHOW PARTITIONS` prints a partition (the registry's values, as the crawl read them
+/// from the path).
 fn path_of(def: &TableDef, p: &Partition) -> String {
     def.partition_keys
         .iter()
         .zip(&p.values)
-        .map(|(k, v)| format!("{}={}", k.name, escape(v)))
+        .map(|(k, v)| format!("{}={v}", k.name))
         .collect::<Vec<_>>()
         .join("/")
 }
