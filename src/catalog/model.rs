@@ -327,6 +327,20 @@ impl TableDef {
     }
 
     /// The schema-defining part of the table: a change here makes a new version.
+    /// Make the table as it is now its newest version: the id after the highest archived (Glue's ids are integer
+    /// strings), archived and current.
+    pub(crate) fn archive_new_version(&mut self) {
+        let next = self
+            .versions
+            .iter()
+            .filter_map(|v| v.version_id.parse::<u64>().ok())
+            .max()
+            .map_or(0, |m| m + 1)
+            .to_string();
+        self.versions.push(self.snapshot(next.clone()));
+        self.version_id = next;
+    }
+
     pub(crate) fn snapshot(&self, version_id: String) -> TableVersion {
         TableVersion {
             version_id,

@@ -284,15 +284,7 @@ impl Registry {
             let new_version = current != candidate;
             def.versions = old.versions.clone();
             if new_version {
-                let next = old
-                    .versions
-                    .iter()
-                    .filter_map(|v| v.version_id.parse::<u64>().ok())
-                    .max()
-                    .map_or(0, |m| m + 1)
-                    .to_string();
-                def.versions.push(def.snapshot(next.clone()));
-                def.version_id = next;
+                def.archive_new_version();
             } else {
                 def.version_id = old.version_id.clone();
             }

@@ -386,7 +386,7 @@ pub(crate) async fn execute(
                             continue;
                         }
                         return Err(Error::Query(format!(
-                            "partition {} of table `{db}.{name}` already exists",
+                            "partition {} of table `{db}.{name}` already exists (`ADD IF NOT EXISTS` skips it)",
                             show_spec(def, &values)
                         )));
                     }
@@ -421,7 +421,7 @@ pub(crate) async fn execute(
                     def.partitions = kept;
                     if def.partitions.len() == before && !*if_exists {
                         return Err(Error::Query(format!(
-                            "partition {} of table `{db}.{name}` does not exist",
+                            "partition {} of table `{db}.{name}` does not exist (`SHOW PARTITIONS {name}` lists them; `DROP IF EXISTS` skips it)",
                             show_spec(def, &values)
                         )));
                     }
@@ -448,15 +448,7 @@ pub(crate) async fn execute(
                         .push(Column::new(column, crate::catalog::types::to_hive(&arrow)?));
                 }
                 // A schema change archives a version, as Glue's UpdateTable does.
-                let next = def
-                    .versions
-                    .iter()
-                    .filter_map(|v| v.version_id.parse::<u64>().ok())
-                    .max()
-                    .map_or(0, |m| m + 1)
-                    .to_string();
-                def.versions.push(def.snapshot(next.clone()));
-                def.version_id = next;
+                def.archive_new_version();
                 validate(def, registry.root())
             })?;
             Ok(None)
