@@ -869,6 +869,17 @@ fn statements_name_local_paths_only_under_the_allowed_roots() {
             format!(
                 "ALTER TABLE weblogs_parquet PARTITION (year = 2024, month = 1, day = 1) SET LOCATION '{escape}'"
             ),
+            "CREATE EXTERNAL TABLE etc_hive (line string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION '/etc/'"
+                .to_string(),
+            format!(
+                "CREATE EXTERNAL TABLE projected (line string) PARTITIONED BY (d string) \
+                 ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION '{root}/people/' \
+                 TBLPROPERTIES ('projection.enabled'='true', 'projection.d.type'='injected', \
+                 'storage.location.template'='/etc/${{d}}/')"
+            ),
+            format!(
+                "ALTER TABLE weblogs_parquet SET TBLPROPERTIES ('storage.location.template'='{escape}${{year}}/${{month}}/${{day}}/')"
+            ),
             "USE other".to_string(),
         ];
         for sql in &refused {

@@ -102,6 +102,31 @@ pub(crate) fn join_partition(table: &Url, partition: &str, base: &Path) -> Resul
     })
 }
 
+/// Hive's partition folder `k=v/k2=v2/` (relative to its table's location), each value as Hive writes it in
+/// a path: the characters a path cannot hold as they are, as `%XX`.
+pub(crate) fn hive_folder(keys: &[&str], values: &[String]) -> String {
+    let escape = |v: &str| {
+        let mut out = String::with_capacity(v.len());
+        for c in v.chars() {
+            if c.is_control() || "\"#%'*/:=?\\\x7f{[]^".contains(c) {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let folders: Vec<String> = keys
+        .iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k}={}", escape(v)))
+        .collect();
+    format!("{}/", folders.join("/"))
+}
+
 /// How to write a location the user typed (relative to the working folder) into the registry: URLs as they
 /// are; local paths relative to `registry_dir` when they live under the registry's parent folder (the
 /// repository, typically), absolute otherwise.

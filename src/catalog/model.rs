@@ -190,6 +190,37 @@ impl FormatSpec {
         properties
     }
 
+    /// The Hive input/output formats and SerDe Glue writes for a format.
+    pub(crate) fn hive_formats(&self) -> (&'static str, &'static str, &'static str) {
+        match self.classification {
+            Classification::Parquet => (
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            ),
+            Classification::Orc => (
+                "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
+                "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat",
+                "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
+            ),
+            Classification::Avro => (
+                "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat",
+                "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat",
+                "org.apache.hadoop.hive.serde2.avro.AvroSerDe",
+            ),
+            Classification::Json => (
+                "org.apache.hadoop.mapred.TextInputFormat",
+                "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "org.openx.data.jsonserde.JsonSerDe",
+            ),
+            Classification::Csv => (
+                "org.apache.hadoop.mapred.TextInputFormat",
+                "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            ),
+        }
+    }
+
     pub fn parquet() -> Self {
         FormatSpec {
             classification: Classification::Parquet,
@@ -265,6 +296,22 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The compression a file's name says (`.gz`, `.bz2`, `.xz`, `.zst`), as Athena tells a text file's.
+    pub(crate) fn of_name(name: &str) -> Compression {
+        let n = name.to_ascii_lowercase();
+        if n.ends_with(".gz") || n.ends_with(".gzip") {
+            Compression::Gzip
+        } else if n.ends_with(".bz2") {
+            Compression::Bzip2
+        } else if n.ends_with(".xz") {
+            Compression::Xz
+        } else if n.ends_with(".zst") {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Compression::None => "none",

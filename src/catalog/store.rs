@@ -242,6 +242,7 @@ impl Registry {
     pub fn create_table(&self, mut def: TableDef, if_not_exists: bool) -> Result<bool> {
         self.check_names(&def)?;
         self.check_location(&def.location)?;
+        super::projection::check_template(&def, self)?;
         self.with_lock(|| {
             if self.table_path(&def.database, &def.name).exists() {
                 return if if_not_exists {
@@ -273,6 +274,7 @@ impl Registry {
             if old.as_ref().is_none_or(|o| o.location != def.location) {
                 self.check_location(&def.location)?;
             }
+            super::projection::check_template(&def, self)?;
             let Some(old) = old else {
                 def.version_id = "0".into();
                 def.versions = vec![def.snapshot("0".into())];
@@ -323,6 +325,7 @@ impl Registry {
         self.with_lock(|| {
             let mut def = self.load_table(db, table)?;
             let out = f(&mut def)?;
+            super::projection::check_template(&def, self)?;
             self.write(&def)?;
             Ok(out)
         })

@@ -9,7 +9,7 @@ pub enum EstimateFormat {
     /// One line per statement.
     Text,
     /// `{"statements": [{"sql", "statement_type", "bytes_scanned", "billed_bytes", "cost_usd", "files",
-    /// "read_to_estimate"}]}`.
+    /// "read_to_estimate", "columns_read", "columns_total", "partitions", "projected"}]}`.
     Json,
 }
 

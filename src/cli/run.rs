@@ -383,6 +383,16 @@ pub(crate) fn estimate_line(
                 e.files,
                 if e.files == 1 { "" } else { "s" }
             );
+            if e.partitions > 0 || e.projected > 0 {
+                s.push_str(&format!(
+                    " in {} partition{}",
+                    e.partitions,
+                    if e.partitions == 1 { "" } else { "s" }
+                ));
+                if e.projected > 0 {
+                    s.push_str(" (projected)");
+                }
+            }
             if e.read_to_estimate > 0 {
                 s.push_str(&format!(
                     " (read {} of footers to estimate)",

@@ -40,6 +40,10 @@ pub struct Estimate {
     /// columns, which live in paths, are neither). A row format reads every column whatever this says.
     pub columns_read: u64,
     pub columns_total: u64,
+    /// Partitions the scans of partitioned tables would list, after pruning by the query's filters; of those,
+    /// `projected` were computed by partition projection (no listing to find them).
+    pub partitions: u64,
+    pub projected: u64,
 }
 
 impl Engine {
@@ -58,6 +62,8 @@ impl Engine {
             read_to_estimate: 0,
             columns_read: 0,
             columns_total: 0,
+            partitions: 0,
+            projected: 0,
         };
         let stmt = match stmt {
             Statement::Hive(p) => return Ok(free(p.statement_type())),
@@ -111,6 +117,10 @@ impl Engine {
             .await
             .map_err(Error::from)?;
         let shape = scan_plan(&physical);
+        let (partitions, projected) = state
+            .config()
+            .get_extension::<crate::catalog::provider::PartitionLog>()
+            .map_or((0, 0), |log| log.read());
         let mut scans = Vec::new();
         collect_scans(&physical, &mut scans);
         let mut bytes = 0;
@@ -194,6 +204,8 @@ impl Engine {
             read_to_estimate: meter.bytes_scanned(),
             columns_read: shape.columns_read,
             columns_total: shape.columns_total,
+            partitions,
+            projected,
         })
     }
 }

@@ -250,6 +250,8 @@ impl Engine {
         if let Some(db) = database {
             base.config_mut().options_mut().catalog.default_schema = db.to_string();
         }
+        base.config_mut()
+            .set_extension(Arc::new(crate::catalog::provider::PartitionLog::default()));
         let state = SessionStateBuilder::new_from_existing(base)
             .with_runtime_env(runtime)
             .build();

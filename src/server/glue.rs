@@ -335,37 +335,6 @@ fn existing_table(server: &Server, db: &str, name: &str) -> Result<TableDef, Api
     Ok(server.engine().registry().load_table(db, name)?)
 }
 
-/// The Hive input/output formats and SerDe Glue writes for a format.
-fn hive_formats(format: &FormatSpec) -> (&'static str, &'static str, &'static str) {
-    match format.classification {
-        Classification::Parquet => (
-            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-        ),
-        Classification::Orc => (
-            "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
-            "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat",
-            "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
-        ),
-        Classification::Avro => (
-            "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat",
-            "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat",
-            "org.apache.hadoop.hive.serde2.avro.AvroSerDe",
-        ),
-        Classification::Json => (
-            "org.apache.hadoop.mapred.TextInputFormat",
-            "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-            "org.openx.data.jsonserde.JsonSerDe",
-        ),
-        Classification::Csv => (
-            "org.apache.hadoop.mapred.TextInputFormat",
-            "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-            "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-        ),
-    }
-}
-
 fn columns(cols: &[Column]) -> Vec<Value> {
     cols.iter()
         .map(|c| json!({ "Name": c.name, "Type": c.ty }))
@@ -373,7 +342,7 @@ fn columns(cols: &[Column]) -> Vec<Value> {
 }
 
 fn storage_descriptor(def: &TableDef, location: &str) -> Value {
-    let (input, output, serde) = hive_formats(&def.format);
+    let (input, output, serde) = def.format.hive_formats();
     let mut serde_params = Map::new();
     if let Some(csv) = &def.format.csv {
         serde_params.insert("field.delim".into(), json!(csv.delimiter));

@@ -7,19 +7,13 @@
 //! - `ANALYZE TABLE t COMPUTE STATISTICS` (`analyze`, billed as the scan it runs).
 
 use super::Scope;
-use super::discover::{dir_url, discover};
 use super::names::{one_name, table_name};
-use crate::catalog::location::for_registry;
-use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, TableDef};
-use crate::catalog::provider::RegistryTable;
-use crate::catalog::store::validate_name;
-use crate::catalog::types::{column_of, infer_partition_type, to_hive};
+use crate::catalog::model::{Compression, CsvOptions, FormatSpec};
 use crate::cost::StatementType;
 use crate::error::{Error, Result};
 use crate::sql::Statement;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::logical_expr::CreateExternalTable;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
@@ -229,34 +223,11 @@ pub(crate) async fn create_external_table(
 }
 
 async fn create(scope: &dyn Scope, ctx: &SessionContext, cmd: &CreateExternalTable) -> Result<()> {
-    let registry = scope.registry();
-    let db = cmd
-        .name
-        .schema()
-        .map(str::to_string)
-        .unwrap_or_else(|| scope.database());
-    let name = cmd.name.table().to_string();
-    validate_name("database", &db)?;
-    validate_name("table", &name)?;
-    if !registry.database_exists(&db) {
-        return Err(Error::DatabaseNotFound(db));
-    }
-    if registry.table_exists(&db, &name) && !cmd.or_replace {
-        return if cmd.if_not_exists {
-            Ok(())
-        } else {
-            Err(Error::TableExists {
-                database: db,
-                table: name,
-            })
-        };
-    }
     let [location] = cmd.locations.as_slice() else {
         return Err(Error::Unsupported(
             "CREATE EXTERNAL TABLE takes exactly one LOCATION".into(),
         ));
     };
-    let stored = for_registry(location, registry.root())?;
     let opt = |k: &str| {
         cmd.options
             .get(&format!("format.{k}"))
@@ -319,69 +290,27 @@ async fn create(scope: &dyn Scope, ctx: &SessionContext, cmd: &CreateExternalTab
             )));
         }
     };
-    let location = if stored.ends_with('/') {
-        stored
-    } else {
-        format!("{stored}/")
-    };
-    let mut def = TableDef::new(&name, &db, location, format);
-    // Columns: as declared, or inferred from the files when no data column was.
-    let mut fields: Vec<Field> = cmd
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let declared_data = fields
-        .iter()
-        .any(|f| !cmd.table_partition_cols.contains(f.name()));
-    if !declared_data {
-        // No data columns declared (none at all, or only Athena-style typed partition keys): read them from
-        // the files, keeping the declared key types.
-        let keys = std::mem::take(&mut fields);
-        let probe = RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
-        let format = probe.file_format(&ctx.state()).map_err(Error::from)?;
-        let url = ListingTableUrl::parse(dir_url(&def, registry.root())?.as_str())
-            .map_err(Error::from)?;
-        let schema = ListingOptions::new(format)
-            .with_file_extension("")
-            .infer_schema(&ctx.state(), &url)
-            .await
-            .map_err(Error::from)?;
-        fields = schema
-            .fields()
-            .iter()
-            .filter(|f| !cmd.table_partition_cols.contains(f.name()))
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.extend(keys);
-    }
-    // Partition keys: typed as declared among the columns, or from their values once they are listed.
-    let mut untyped = Vec::new();
-    for key in &cmd.table_partition_cols {
-        let ty = match fields.iter().position(|f| f.name() == key) {
-            Some(i) => to_hive(fields.remove(i).data_type())?,
-            None => {
-                untyped.push(def.partition_keys.len());
-                "string".into()
-            }
-        };
-        def.partition_keys.push(Column::new(key, ty));
-    }
-    def.columns = fields.iter().map(column_of).collect::<Result<_>>()?;
-    discover(ctx, registry.root(), &mut def).await?;
-    for i in untyped {
-        let ty = infer_partition_type(def.partitions.iter().map(|p| p.values[i].as_str()));
-        def.partition_keys[i].ty = ty.into();
-    }
-    // Partition values must parse as their keys' types: fail now, not at query time.
-    RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
-    if cmd.or_replace {
-        registry.put_table(def)?;
-    } else {
-        registry.create_table(def, cmd.if_not_exists)?;
-    }
-    Ok(())
+    super::create::create_table(
+        scope,
+        ctx,
+        super::create::NewTable {
+            database: cmd.name.schema().map(str::to_string),
+            name: cmd.name.table().to_string(),
+            if_not_exists: cmd.if_not_exists,
+            or_replace: cmd.or_replace,
+            location: location.clone(),
+            format,
+            fields: cmd
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect(),
+            partition_cols: cmd.table_partition_cols.clone(),
+            properties: Default::default(),
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `key=value` partitions when it has partition keys.
 
 use crate::catalog::location::{is_hidden, list_under, segments_below};
-use crate::catalog::model::{Partition, TableDef};
+use crate::catalog::model::{Classification, Compression, Partition, TableDef};
 use crate::error::{Error, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
@@ -31,6 +31,8 @@ pub(crate) async fn discover(
     let keys: Vec<String> = def.partition_keys.iter().map(|k| k.name.clone()).collect();
     let mut partitions = BTreeSet::new();
     let (mut count, mut size) = (0u64, 0u64);
+    // The whole-file compression the files' names say, when they all say the same.
+    let mut compressions = BTreeSet::new();
     for m in metas {
         let parts = segments_below(&m.location, depth);
         if is_hidden(&parts) || m.size == 0 {
@@ -38,6 +40,7 @@ pub(crate) async fn discover(
         }
         count += 1;
         size += m.size;
+        compressions.insert(Compression::of_name(m.location.as_ref()));
         if keys.is_empty() || parts.len() <= keys.len() {
             continue;
         }
@@ -65,6 +68,17 @@ pub(crate) async fn discover(
             stats: None,
         })
         .collect();
+    // A text table declared without its compression reads its files as their names say (`.gz`), as Athena does.
+    let text = matches!(
+        def.format.classification,
+        Classification::Csv | Classification::Json
+    );
+    if text
+        && def.format.compression == Compression::None
+        && let [only] = compressions.into_iter().collect::<Vec<_>>()[..]
+    {
+        def.format.compression = only;
+    }
     def.properties.extend(def.format.glue_properties());
     Ok(())
 }

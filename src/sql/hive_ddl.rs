@@ -7,6 +7,9 @@
 //!   `ALTER TABLE t PARTITION (...) SET LOCATION '...'`.
 //! - The table: `ALTER TABLE t ADD COLUMNS (c type [COMMENT '...'], ...)` (a new version, as Glue's UpdateTable),
 //!   `ALTER TABLE t SET TBLPROPERTIES ('k' = 'v', ...)`, `SHOW TBLPROPERTIES t [('k')]`.
+//! - Hive's `CREATE EXTERNAL TABLE` (`ROW FORMAT DELIMITED|SERDE`, `WITH SERDEPROPERTIES`, `STORED AS
+//!   [INPUTFORMAT]`, `TBLPROPERTIES`, `COMMENT`s; DataFusion's own form stays DataFusion's), registered by
+//!   `create::create_table` as DataFusion's is; `SHOW CREATE TABLE t` prints DDL that creates it again.
 //!
 //! The invariant: a table is written only as a query would resolve it — every partition key with a value that
 //! parses as its type, every location in the table's store (and under the server's roots), every column type one
@@ -16,7 +19,7 @@
 use super::Scope;
 use super::names::table_name;
 use crate::catalog::location::{check_allowed, resolve_dir};
-use crate::catalog::model::{Column, Partition, TableDef};
+use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, Partition, TableDef};
 use crate::catalog::provider::RegistryTable;
 use crate::error::{Error, Result};
 use arrow::array::{RecordBatch, StringArray};
@@ -69,6 +72,26 @@ pub enum Action {
     ShowProperties {
         only: Option<String>,
     },
+    /// `SHOW CREATE TABLE`: the DDL that creates this table again, a row per line as Athena prints it.
+    ShowCreate,
+    /// `CREATE EXTERNAL TABLE` in Hive's syntax (`ROW FORMAT`, `STORED AS INPUTFORMAT`, `TBLPROPERTIES`).
+    Create(Box<Create>),
+}
+
+/// Athena's `CREATE EXTERNAL TABLE`, as written.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Create {
+    pub if_not_exists: bool,
+    /// (name, Hive type).
+    pub columns: Vec<(String, String)>,
+    pub partitioned_by: Vec<(String, String)>,
+    /// The SerDe (`ROW FORMAT DELIMITED` is LazySimpleSerDe with its `field.delim`, ... properties) and its
+    /// properties.
+    pub serde: Option<(String, Vec<(String, String)>)>,
+    /// `STORED AS name`, or `STORED AS INPUTFORMAT 'class'` (the input format's class).
+    pub stored_as: Option<String>,
+    pub location: Option<String>,
+    pub properties: Vec<(String, String)>,
 }
 
 impl HiveDdl {
@@ -78,6 +101,7 @@ impl HiveDdl {
             Action::Show => lines_schema("partition"),
             Action::Repair => lines_schema("result"),
             Action::ShowProperties { .. } => properties_schema(),
+            Action::ShowCreate => lines_schema("createtab_stmt"),
             _ => Arc::new(Schema::empty()),
         }
     }
@@ -85,7 +109,9 @@ impl HiveDdl {
     /// `SHOW PARTITIONS` reads, the others change the registry: both free.
     pub fn statement_type(&self) -> crate::cost::StatementType {
         match self.action {
-            Action::Show | Action::ShowProperties { .. } => crate::cost::StatementType::Utility,
+            Action::Show | Action::ShowProperties { .. } | Action::ShowCreate => {
+                crate::cost::StatementType::Utility
+            }
             _ => crate::cost::StatementType::Ddl,
         }
     }
@@ -122,9 +148,45 @@ fn ours(sql: &str) -> Option<bool> {
     let mut p = Parser::new(&GenericDialect {}).try_with_sql(sql).ok()?;
     if p.parse_keywords(&[Keyword::SHOW, Keyword::PARTITIONS])
         || p.parse_keywords(&[Keyword::SHOW, Keyword::TBLPROPERTIES])
+        || p.parse_keywords(&[Keyword::SHOW, Keyword::CREATE, Keyword::TABLE])
         || p.parse_keyword(Keyword::MSCK)
     {
         return Some(true);
+    }
+    if p.parse_keywords(&[Keyword::CREATE, Keyword::EXTERNAL, Keyword::TABLE]) {
+        // Hive's clauses, which DataFusion's CREATE EXTERNAL TABLE lacks.
+        let mut depth = 0i32;
+        loop {
+            match p.next_token().token {
+                Token::EOF => return Some(false),
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::Word(w)
+                    if depth == 0
+                        && matches!(
+                            w.keyword,
+                            Keyword::ROW
+                                | Keyword::INPUTFORMAT
+                                | Keyword::TBLPROPERTIES
+                                | Keyword::SERDEPROPERTIES
+                                | Keyword::COMMENT
+                                | Keyword::TEXTFILE
+                        ) =>
+                {
+                    return Some(true);
+                }
+                Token::Word(w) if w.keyword == Keyword::COMMENT => return Some(true),
+                // Formats DataFusion's CREATE EXTERNAL TABLE does not read.
+                Token::Word(w)
+                    if depth == 0
+                        && ["ORC", "AVRO", "JSONFILE", "SEQUENCEFILE", "RCFILE", "ION"]
+                            .contains(&w.value.to_ascii_uppercase().as_str()) =>
+                {
+                    return Some(true);
+                }
+                _ => {}
+            }
+        }
     }
     if !p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) || p.parse_object_name(false).is_err() {
         return Some(false);
@@ -145,6 +207,12 @@ fn ours(sql: &str) -> Option<bool> {
 fn statement(p: &mut Parser) -> std::result::Result<(ObjectName, Action), ParserError> {
     let (table, action) = if p.parse_keywords(&[Keyword::SHOW, Keyword::PARTITIONS]) {
         (p.parse_object_name(false)?, Action::Show)
+    } else if p.parse_keywords(&[Keyword::SHOW, Keyword::CREATE, Keyword::TABLE]) {
+        (p.parse_object_name(false)?, Action::ShowCreate)
+    } else if p.parse_keywords(&[Keyword::CREATE, Keyword::EXTERNAL, Keyword::TABLE]) {
+        let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let table = p.parse_object_name(false)?;
+        (table, Action::Create(Box::new(create(p, if_not_exists)?)))
     } else if p.parse_keywords(&[Keyword::SHOW, Keyword::TBLPROPERTIES]) {
         let table = p.parse_object_name(false)?;
         let only = if p.consume_token(&Token::LParen) {
@@ -218,6 +286,178 @@ fn statement(p: &mut Parser) -> std::result::Result<(ObjectName, Action), Parser
         return p.expected("the end of the statement", p.peek_token());
     }
     Ok((table, action))
+}
+
+/// The clauses after `CREATE EXTERNAL TABLE [IF NOT EXISTS] name`, in Hive's order or any other. String
+/// literals are read as Hive reads them (`'\t'` is a tab, `'\\'` a backslash, `'\001'` the octal byte).
+fn create(p: &mut Parser, if_not_exists: bool) -> std::result::Result<Create, ParserError> {
+    let mut c = Create {
+        if_not_exists,
+        ..Create::default()
+    };
+    if p.peek_token().token == Token::LParen {
+        c.columns = columns(p)?;
+    }
+    let string = |p: &mut Parser| p.parse_literal_string().map(|s| unescape_hive(&s));
+    let pairs = |p: &mut Parser| -> std::result::Result<Vec<(String, String)>, ParserError> {
+        Ok(properties(p)?
+            .into_iter()
+            .map(|(k, v)| (unescape_hive(&k), unescape_hive(&v)))
+            .collect())
+    };
+    loop {
+        if p.parse_keyword(Keyword::COMMENT) {
+            string(p)?;
+        } else if p.parse_keywords(&[Keyword::PARTITIONED, Keyword::BY]) {
+            c.partitioned_by = columns(p)?;
+        } else if p.parse_keywords(&[Keyword::ROW, Keyword::FORMAT]) {
+            if p.parse_keyword(Keyword::SERDE) {
+                c.serde = Some((string(p)?, vec![]));
+            } else {
+                p.expect_keyword(Keyword::DELIMITED)?;
+                let mut props = vec![];
+                loop {
+                    let key =
+                        if p.parse_keywords(&[Keyword::FIELDS, Keyword::TERMINATED, Keyword::BY]) {
+                            "field.delim"
+                        } else if p.parse_keywords(&[Keyword::ESCAPED, Keyword::BY]) {
+                            "escape.delim"
+                        } else if p.parse_keywords(&[
+                            Keyword::COLLECTION,
+                            Keyword::ITEMS,
+                            Keyword::TERMINATED,
+                            Keyword::BY,
+                        ]) {
+                            "collection.delim"
+                        } else if p.parse_keywords(&[
+                            Keyword::MAP,
+                            Keyword::KEYS,
+                            Keyword::TERMINATED,
+                            Keyword::BY,
+                        ]) {
+                            "mapkey.delim"
+                        } else if p.parse_keywords(&[
+                            Keyword::LINES,
+                            Keyword::TERMINATED,
+                            Keyword::BY,
+                        ]) {
+                            "line.delim"
+                        } else if p.parse_keywords(&[Keyword::NULL, Keyword::DEFINED, Keyword::AS])
+                        {
+                            "serialization.null.format"
+                        } else {
+                            break;
+                        };
+                    props.push((key.to_string(), string(p)?));
+                }
+                c.serde = Some((LAZY_SIMPLE.to_string(), props));
+            }
+        } else if p.parse_keywords(&[Keyword::WITH, Keyword::SERDEPROPERTIES]) {
+            let props = pairs(p)?;
+            match &mut c.serde {
+                Some((_, existing)) => existing.extend(props),
+                None => {
+                    return p.expected(
+                        "ROW FORMAT SERDE before WITH SERDEPROPERTIES",
+                        p.peek_token(),
+                    );
+                }
+            }
+        } else if p.parse_keywords(&[Keyword::STORED, Keyword::AS]) {
+            if p.parse_keyword(Keyword::INPUTFORMAT) {
+                let input = string(p)?;
+                p.expect_keyword(Keyword::OUTPUTFORMAT)?;
+                string(p)?;
+                c.stored_as = Some(input);
+            } else {
+                c.stored_as = Some(p.parse_identifier()?.value.to_ascii_uppercase());
+            }
+        } else if p.parse_keyword(Keyword::LOCATION) {
+            c.location = Some(string(p)?);
+        } else if p.parse_keyword(Keyword::TBLPROPERTIES) {
+            c.properties = pairs(p)?;
+        } else if p.parse_keywords(&[Keyword::CLUSTERED, Keyword::BY]) {
+            return Err(ParserError::ParserError(
+                "CLUSTERED BY (bucketed tables) is not supported yet".into(),
+            ));
+        } else {
+            break;
+        }
+    }
+    Ok(c)
+}
+
+const LAZY_SIMPLE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
+const OPEN_CSV: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
+
+/// A string literal as Hive's parser reads it (`unescapeSQLString`): `\n`, `\t`, `\r`, `\b`, `\0`, `\Z`,
+/// `\ooo` (octal), `\uXXXX`; `\%` and `\_` keep their backslash; a backslash before anything else is dropped.
+pub(crate) fn unescape_hive(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' || i + 1 == chars.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let next = chars[i + 1];
+        let octal = |j: usize| chars.get(j).is_some_and(|c| ('0'..='7').contains(c));
+        if octal(i + 1) && octal(i + 2) && octal(i + 3) {
+            let n = chars[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |n, c| n * 8 + c.to_digit(8).unwrap_or(0));
+            out.push(char::from_u32(n).unwrap_or('\u{fffd}'));
+            i += 4;
+            continue;
+        }
+        if next == 'u' && i + 6 <= chars.len() {
+            let hex: String = chars[i + 2..i + 6].iter().collect();
+            if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                out.push(ch);
+                i += 6;
+                continue;
+            }
+        }
+        match next {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'b' => out.push('\u{8}'),
+            '0' => out.push('\0'),
+            'Z' => out.push('\u{1a}'),
+            '%' | '_' => {
+                out.push('\\');
+                out.push(next);
+            }
+            other => out.push(other),
+        }
+        i += 2;
+    }
+    out
+}
+
+/// A string as a Hive literal that [`unescape_hive`] reads back: quotes, backslashes and control characters
+/// escaped.
+fn quote_hive(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\047"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0o400 && c.is_control() => {
+                out.push_str(&format!("\\{:03o}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// `('k' = 'v', ...)`.
@@ -456,8 +696,50 @@ pub(crate) async fn execute(
         Action::SetProperties { properties } => {
             registry.update_table(&db, &name, |def| {
                 def.properties.extend(properties.iter().cloned());
-                Ok(())
+                // A projection must parse (its template is checked against the roots as every table write is).
+                validate(def, registry.root())
             })?;
+            Ok(None)
+        }
+        Action::ShowCreate => {
+            let def = registry.load_table(&db, &name)?;
+            Ok(Some(lines_batch(
+                "createtab_stmt",
+                show_create(&def, registry.root())?,
+            )))
+        }
+        Action::Create(c) => {
+            let location = c.location.clone().ok_or_else(|| {
+                Error::Query(
+                    "CREATE EXTERNAL TABLE needs a LOCATION (the folder of its files)".into(),
+                )
+            })?;
+            let field = |(n, ty): &(String, String)| {
+                crate::catalog::types::to_arrow(ty, n).map(|t| Field::new(n, t, true))
+            };
+            let mut fields = c.columns.iter().map(field).collect::<Result<Vec<_>>>()?;
+            fields.extend(
+                c.partitioned_by
+                    .iter()
+                    .map(field)
+                    .collect::<Result<Vec<_>>>()?,
+            );
+            super::create::create_table(
+                scope,
+                ctx,
+                super::create::NewTable {
+                    database: Some(db),
+                    name,
+                    if_not_exists: c.if_not_exists,
+                    or_replace: false,
+                    location,
+                    format: format_of(c)?,
+                    fields,
+                    partition_cols: c.partitioned_by.iter().map(|(n, _)| n.clone()).collect(),
+                    properties: c.properties.iter().cloned().collect(),
+                },
+            )
+            .await?;
             Ok(None)
         }
         Action::ShowProperties { only } => {
@@ -501,6 +783,229 @@ pub(crate) async fn execute(
             Ok(None)
         }
     }
+}
+
+/// How a Hive `CREATE EXTERNAL TABLE`'s SerDe, `STORED AS` and properties read its files.
+fn format_of(c: &Create) -> Result<FormatSpec> {
+    let props: std::collections::BTreeMap<&str, &str> = c
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let library = c.serde.as_ref().map(|(l, _)| l.to_ascii_lowercase());
+    let serde_prop = |k: &str| {
+        c.serde
+            .as_ref()
+            .and_then(|(_, p)| p.iter().rev().find(|(key, _)| key == k))
+            .map(|(_, v)| v.clone())
+    };
+    let stored = c.stored_as.as_deref().map(str::to_ascii_lowercase);
+    let says = |s: &str| {
+        library.as_deref().is_some_and(|l| l.contains(s))
+            || stored.as_deref().is_some_and(|l| l.contains(s))
+    };
+    if says("parquet") {
+        return Ok(FormatSpec::parquet());
+    }
+    if says("orc") {
+        return Ok(FormatSpec::orc());
+    }
+    if says("avro") {
+        return Ok(FormatSpec::avro());
+    }
+    if let Some(s) = &stored
+        && !matches!(
+            s.as_str(),
+            "textfile" | "jsonfile" | "org.apache.hadoop.mapred.textinputformat"
+        )
+    {
+        return Err(Error::Unsupported(format!(
+            "STORED AS {} is not one owl reads (PARQUET, ORC, AVRO, TEXTFILE, JSONFILE)",
+            c.stored_as.as_deref().unwrap_or_default()
+        )));
+    }
+    let compression = match props.get("compressionType").map(|s| s.to_ascii_lowercase()) {
+        None => Compression::None,
+        Some(c) => match c.as_str() {
+            "none" => Compression::None,
+            "gzip" => Compression::Gzip,
+            "bzip2" => Compression::Bzip2,
+            "xz" => Compression::Xz,
+            "zstd" => Compression::Zstd,
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "compressionType `{other}` is not one owl reads (none, gzip, bzip2, xz, zstd)"
+                )));
+            }
+        },
+    };
+    if says("json") {
+        return Ok(FormatSpec::json(compression));
+    }
+    let has_header = match props.get("skip.header.line.count").map(|s| s.trim()) {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(n) => {
+            return Err(Error::Unsupported(format!(
+                "skip.header.line.count = {n}: owl skips a header of one line or none"
+            )));
+        }
+    };
+    let one_byte = |what: &str, s: String| -> Result<String> {
+        if s.len() == 1 {
+            Ok(s)
+        } else {
+            Err(Error::Unsupported(format!(
+                "{what} `{}` must be one byte",
+                s.escape_default()
+            )))
+        }
+    };
+    let csv = match library.as_deref() {
+        None => CsvOptions {
+            delimiter: "\u{1}".into(),
+            has_header,
+            ..CsvOptions::default()
+        },
+        Some(l) if l == LAZY_SIMPLE.to_ascii_lowercase() => {
+            if let Some(lines) = serde_prop("line.delim")
+                && lines != "\n"
+            {
+                return Err(Error::Unsupported(format!(
+                    "LINES TERMINATED BY `{}`: owl reads lines ending in \\n",
+                    lines.escape_default()
+                )));
+            }
+            CsvOptions {
+                delimiter: one_byte(
+                    "FIELDS TERMINATED BY",
+                    serde_prop("field.delim")
+                        .or_else(|| serde_prop("serialization.format"))
+                        .unwrap_or_else(|| "\u{1}".into()),
+                )?,
+                has_header,
+                escape: serde_prop("escape.delim")
+                    .map(|e| one_byte("ESCAPED BY", e))
+                    .transpose()?,
+                ..CsvOptions::default()
+            }
+        }
+        Some(l) if l == OPEN_CSV.to_ascii_lowercase() => CsvOptions {
+            delimiter: one_byte(
+                "separatorChar",
+                serde_prop("separatorChar").unwrap_or_else(|| ",".into()),
+            )?,
+            quote: one_byte(
+                "quoteChar",
+                serde_prop("quoteChar").unwrap_or_else(|| "\"".into()),
+            )?,
+            escape: Some(one_byte(
+                "escapeChar",
+                serde_prop("escapeChar").unwrap_or_else(|| "\\".into()),
+            )?),
+            has_header,
+            newlines_in_values: false,
+        },
+        Some(l) if l.contains("regex") || l.contains("grok") => {
+            return Err(Error::Unsupported(format!(
+                "ROW FORMAT SERDE '{}' is not supported yet",
+                c.serde
+                    .as_ref()
+                    .map(|(l, _)| l.as_str())
+                    .unwrap_or_default()
+            )));
+        }
+        Some(_) => {
+            return Err(Error::Unsupported(format!(
+                "ROW FORMAT SERDE '{}' is not one owl reads (LazySimpleSerDe, OpenCSVSerde, the JSON SerDes, Parquet, ORC, Avro)",
+                c.serde
+                    .as_ref()
+                    .map(|(l, _)| l.as_str())
+                    .unwrap_or_default()
+            )));
+        }
+    };
+    Ok(FormatSpec::csv(compression, csv))
+}
+
+/// `SHOW CREATE TABLE`'s lines, laid out as Athena prints them; run again, they create an equal table. A local
+/// location is written as an absolute path.
+fn show_create(def: &TableDef, root: &std::path::Path) -> Result<Vec<String>> {
+    fn list(lines: &mut Vec<String>, items: Vec<String>, close: &str) {
+        let n = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            lines.push(if i + 1 == n {
+                format!("  {item}{close}")
+            } else {
+                format!("  {item},")
+            });
+        }
+    }
+    let column = |c: &Column| format!("`{}` {}", c.name, c.ty);
+    let mut lines = vec![format!("CREATE EXTERNAL TABLE `{}`(", def.name)];
+    list(&mut lines, def.columns.iter().map(column).collect(), ")");
+    if !def.partition_keys.is_empty() {
+        lines.push("PARTITIONED BY (".into());
+        list(
+            &mut lines,
+            def.partition_keys.iter().map(column).collect(),
+            ")",
+        );
+    }
+    let (input, output, serde) = def.format.hive_formats();
+    match &def.format.csv {
+        Some(csv) if csv.quote == "\"" => {
+            lines.push("ROW FORMAT DELIMITED".into());
+            lines.push(format!(
+                "  FIELDS TERMINATED BY {}",
+                quote_hive(&csv.delimiter)
+            ));
+            if let Some(e) = &csv.escape {
+                lines.push(format!("  ESCAPED BY {}", quote_hive(e)));
+            }
+        }
+        Some(csv) => {
+            lines.push("ROW FORMAT SERDE".into());
+            lines.push(format!("  {}", quote_hive(OPEN_CSV)));
+            lines.push("WITH SERDEPROPERTIES (".into());
+            let mut props = vec![format!("'separatorChar'={}", quote_hive(&csv.delimiter))];
+            props.push(format!("'quoteChar'={}", quote_hive(&csv.quote)));
+            if let Some(e) = &csv.escape {
+                props.push(format!("'escapeChar'={}", quote_hive(e)));
+            }
+            list(&mut lines, props, ")");
+        }
+        None => {
+            lines.push("ROW FORMAT SERDE".into());
+            lines.push(format!("  {}", quote_hive(serde)));
+        }
+    }
+    lines.push("STORED AS INPUTFORMAT".into());
+    lines.push(format!("  {}", quote_hive(input)));
+    lines.push("OUTPUTFORMAT".into());
+    lines.push(format!("  {}", quote_hive(output)));
+    let url = resolve_dir(&def.location, root)?;
+    let location = match url.scheme() {
+        "file" => url
+            .to_file_path()
+            .map(|p| format!("{}/", p.to_string_lossy().trim_end_matches('/')))
+            .unwrap_or_else(|()| url.to_string()),
+        _ => url.to_string(),
+    };
+    lines.push("LOCATION".into());
+    lines.push(format!("  {}", quote_hive(&location)));
+    if !def.properties.is_empty() {
+        lines.push("TBLPROPERTIES (".into());
+        list(
+            &mut lines,
+            def.properties
+                .iter()
+                .map(|(k, v)| format!("{}={}", quote_hive(k), quote_hive(v)))
+                .collect(),
+            ")",
+        );
+    }
+    Ok(lines)
 }
 
 /// `SHOW TBLPROPERTIES`' columns (Hive's names).
@@ -613,31 +1118,8 @@ fn path_of(def: &TableDef, p: &Partition) -> String {
 
 /// Hive's partition folder `k=v/k2=v2/` under the table's location.
 fn default_location(def: &TableDef, values: &[String]) -> String {
-    format!(
-        "{}/",
-        def.partition_keys
-            .iter()
-            .zip(values)
-            .map(|(k, v)| format!("{}={}", k.name, escape(v)))
-            .collect::<Vec<_>>()
-            .join("/")
-    )
-}
-
-/// A value as Hive writes it in a path: the characters a path cannot hold as they are, as `%XX`.
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        if c.is_control() || "\"#%'*/:=?\\\x7f{[]^".contains(c) {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    let keys: Vec<&str> = def.partition_keys.iter().map(|k| k.name.as_str()).collect();
+    crate::catalog::location::hive_folder(&keys, values)
 }
 
 /// A location the user typed (a URL, or a local path from the working folder) as a partition's registry
@@ -812,8 +1294,100 @@ mod tests {
 
     #[test]
     fn escapes_values_as_hive_writes_paths() {
-        assert_eq!(escape("2024-06-01 10:00"), "2024-06-01 10%3A00");
-        assert_eq!(escape("a/b=c"), "a%2Fb%3Dc");
-        assert_eq!(escape("ünï"), "ünï");
+        use crate::catalog::location::hive_folder;
+        let folder = |v: &str| hive_folder(&["k"], &[v.to_string()]);
+        assert_eq!(folder("2024-06-01 10:00"), "k=2024-06-01 10%3A00/");
+        assert_eq!(folder("a/b=c"), "k=a%2Fb%3Dc/");
+        assert_eq!(folder("ünï"), "k=ünï/");
+        assert_eq!(
+            hive_folder(&["a", "b"], &["1".into(), "x".into()]),
+            "a=1/b=x/"
+        );
+    }
+
+    #[test]
+    fn reads_athenas_create_external_table() {
+        // As AWS's documentation writes a CloudTrail-style table (SerDe, input format, properties).
+        let sql = r#"CREATE EXTERNAL TABLE IF NOT EXISTS `logs`.`trail` (
+            eventversion STRING COMMENT 'v',
+            useridentity STRUCT<type:STRING, arn:STRING>,
+            `Resources` ARRAY<STRUCT<arn:STRING>>)
+          COMMENT 'CloudTrail table'
+          PARTITIONED BY (region string, `timestamp` string)
+          ROW FORMAT SERDE 'com.amazon.emr.hive.serde.CloudTrailSerde'
+          WITH SERDEPROPERTIES ('serialization.format' = '1')
+          STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+          OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+          LOCATION 's3://bucket/AWSLogs/123/CloudTrail/'
+          TBLPROPERTIES ('projection.enabled'='true', 'projection.timestamp.format'='yyyy/MM/dd');"#;
+        let ddl = parse(sql).expect("ours").expect("parses");
+        assert_eq!(ddl.table.to_string(), "`logs`.`trail`");
+        let Action::Create(c) = ddl.action else {
+            panic!("{:?}", ddl.action)
+        };
+        assert!(c.if_not_exists);
+        assert_eq!(
+            c.columns,
+            vec![
+                ("eventversion".into(), "string".into()),
+                (
+                    "useridentity".into(),
+                    "struct<type:string,arn:string>".into()
+                ),
+                ("Resources".into(), "array<struct<arn:string>>".into()),
+            ]
+        );
+        assert_eq!(
+            c.partitioned_by,
+            vec![
+                ("region".into(), "string".into()),
+                ("timestamp".into(), "string".into())
+            ]
+        );
+        assert_eq!(
+            c.serde,
+            Some((
+                "com.amazon.emr.hive.serde.CloudTrailSerde".into(),
+                vec![("serialization.format".into(), "1".into())]
+            ))
+        );
+        assert_eq!(
+            c.stored_as.as_deref(),
+            Some("com.amazon.emr.cloudtrail.CloudTrailInputFormat")
+        );
+        assert_eq!(c.properties.len(), 2);
+        // ROW FORMAT DELIMITED is LazySimpleSerDe's properties; literals unescaped as Hive does.
+        let Action::Create(c) = action(
+            r"CREATE EXTERNAL TABLE t (a int) ROW FORMAT DELIMITED FIELDS TERMINATED BY '	' ESCAPED BY '\' LINES TERMINATED BY '
+' STORED AS TEXTFILE LOCATION 'x/'",
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            c.serde,
+            Some((
+                LAZY_SIMPLE.into(),
+                vec![
+                    ("field.delim".into(), "\t".into()),
+                    ("escape.delim".into(), "\\".into()),
+                    ("line.delim".into(), "\n".into())
+                ]
+            ))
+        );
+        assert_eq!(c.stored_as.as_deref(), Some("TEXTFILE"));
+        // DataFusion's own CREATE EXTERNAL TABLE is left to DataFusion.
+        assert!(parse("CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET LOCATION 'x'").is_none());
+    }
+
+    #[test]
+    fn hive_literals_round_trip() {
+        assert_eq!(
+            unescape_hive(r"\001|\t|\\|\d|\%|\u0041"),
+            "\u{1}|\t|\\|d|\\%|A"
+        );
+        for s in ["a'b", "\\s+", "tab\there", "\u{1}", "plain", "100%"] {
+            let quoted = quote_hive(s);
+            assert_eq!(unescape_hive(&quoted[1..quoted.len() - 1]), s, "{quoted}");
+        }
     }
 }

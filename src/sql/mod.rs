@@ -9,7 +9,8 @@
 //!   DataFusion's before parsing.
 //! - `hive_ddl`: Athena's table DDL that DataFusion's parser does not read, parsed by owl: `SHOW PARTITIONS`,
 //!   `MSCK REPAIR TABLE`, `ALTER TABLE ... ADD|DROP PARTITION`, `... PARTITION (...) SET LOCATION`,
-//!   `... ADD COLUMNS`, `... SET TBLPROPERTIES`, `SHOW TBLPROPERTIES`.
+//!   `... ADD COLUMNS`, `... SET TBLPROPERTIES`, `SHOW TBLPROPERTIES`, Hive's `CREATE EXTERNAL TABLE ... ROW FORMAT
+//!   ... TBLPROPERTIES`, `SHOW CREATE TABLE`.
 //! - `prepared`: `PREPARE`, `EXECUTE ... USING`, `DEALLOCATE PREPARE`: a work group's prepared statements.
 //! - `split`: SQL text into statements (`;` outside quotes and comments), with their lines and `-- owl:` checks.
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
@@ -20,6 +21,7 @@
 pub(crate) mod analyze;
 pub(crate) mod athena;
 pub(crate) mod commands;
+pub(crate) mod create;
 pub(crate) mod ctas;
 pub(crate) mod discover;
 pub mod hive_ddl;

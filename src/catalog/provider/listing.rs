@@ -16,36 +16,121 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 use std::sync::Arc;
+
+use crate::catalog::location::join_partition;
+use crate::catalog::projection::{MAX_PROJECTED, Projection};
+use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::logical_expr::{BinaryExpr, Operator};
+
+/// The values a key must take for `filters` to hold, where they say (`k = v`, `v = k`, `k IN (...)`, ORs of
+/// those; several conjuncts intersect): a superset of the matching values, the filters themselves applied after.
+fn equalities(filters: &[Expr], key: &str) -> Option<Vec<String>> {
+    fn is_key(e: &Expr, key: &str) -> bool {
+        match e {
+            Expr::Column(c) => c.name == key,
+            Expr::Cast(c) => is_key(&c.expr, key),
+            Expr::TryCast(c) => is_key(&c.expr, key),
+            _ => false,
+        }
+    }
+    fn text(e: &Expr) -> Option<String> {
+        match e {
+            Expr::Literal(v, _) if !v.is_null() => Some(v.to_string()),
+            Expr::Cast(c) => text(&c.expr),
+            _ => None,
+        }
+    }
+    fn values(e: &Expr, key: &str) -> Option<Vec<String>> {
+        match e {
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Eq,
+                right,
+            }) => {
+                if is_key(left, key) {
+                    text(right).map(|v| vec![v])
+                } else if is_key(right, key) {
+                    text(left).map(|v| vec![v])
+                } else {
+                    None
+                }
+            }
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Or,
+                right,
+            }) => {
+                let mut l = values(left, key)?;
+                l.extend(values(right, key)?);
+                Some(l)
+            }
+            Expr::InList(list) if !list.negated && is_key(&list.expr, key) => {
+                list.list.iter().map(text).collect()
+            }
+            _ => None,
+        }
+    }
+    let mut out: Option<Vec<String>> = None;
+    for f in filters {
+        for c in split_conjunction(f) {
+            if let Some(mut v) = values(c, key) {
+                v.sort();
+                v.dedup();
+                out = Some(match out {
+                    None => v,
+                    Some(prev) => prev.into_iter().filter(|x| v.contains(x)).collect(),
+                });
+            }
+        }
+    }
+    out
+}
+
 impl RegistryTable {
+    /// The filters on partition keys alone, unqualified.
+    fn key_filters(&self, filters: &[Expr]) -> DfResult<Vec<Expr>> {
+        let names: Vec<&str> = self
+            .partition_fields
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        filters
+            .iter()
+            .filter(|f| expr_applicable_for_cols(&names, f))
+            .map(|f| unqualify(f.clone()))
+            .collect()
+    }
+
     /// Indices of the partitions that survive `filters` (only the filters on partition keys are used).
     pub(super) fn surviving_partitions(
         &self,
         state: &dyn Session,
         filters: &[Expr],
     ) -> DfResult<Vec<usize>> {
-        let names: Vec<&str> = self
-            .partition_fields
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        let applicable: Vec<Expr> = filters
-            .iter()
-            .filter(|f| expr_applicable_for_cols(&names, f))
-            .map(|f| unqualify(f.clone()))
-            .collect::<DfResult<_>>()?;
-        let all = (0..self.partitions.len()).collect();
-        let Some(predicate) = conjunction(applicable) else {
-            return Ok(all);
-        };
+        let applicable = self.key_filters(filters)?;
         if self.partitions.is_empty() {
-            return Ok(all);
+            return Ok(vec![]);
         }
-        let schema = Arc::new(Schema::new(self.partition_fields.clone()));
         let columns = (0..self.partition_fields.len())
             .map(|i| {
                 ScalarValue::iter_to_array(self.partitions.iter().map(|p| p.values[i].clone()))
             })
             .collect::<DfResult<Vec<ArrayRef>>>()?;
+        self.matching(state, applicable, columns, self.partitions.len())
+    }
+
+    /// The rows (partitions, one value per key in `columns`) where every filter in `applicable` holds.
+    fn matching(
+        &self,
+        state: &dyn Session,
+        applicable: Vec<Expr>,
+        columns: Vec<ArrayRef>,
+        rows: usize,
+    ) -> DfResult<Vec<usize>> {
+        let Some(predicate) = conjunction(applicable) else {
+            return Ok((0..rows).collect());
+        };
+        let schema = Arc::new(Schema::new(self.partition_fields.clone()));
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
         let df_schema = DFSchema::try_from(schema)?;
         let physical = state.create_physical_expr(predicate, &df_schema)?;
@@ -59,6 +144,98 @@ impl RegistryTable {
             .collect())
     }
 
+    /// A projected table's partitions for a query: each key's values from the query's equalities on it (or all
+    /// its projected values), combined, kept where the partition filters hold, each at its projected location.
+    /// Nothing is listed to find them.
+    pub(super) fn projected_partitions(
+        &self,
+        projection: &Projection,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> DfResult<Vec<ResolvedPartition>> {
+        let err = |e: crate::error::Error| DataFusionError::Plan(e.to_string());
+        let table = format!("{}.{}", self.def.database, self.def.name);
+        let applicable = self.key_filters(filters)?;
+        let now = crate::catalog::projection::now();
+        let mut per_key: Vec<Vec<(String, ScalarValue)>> = Vec::new();
+        for (i, field) in self.partition_fields.iter().enumerate() {
+            let given = equalities(&applicable, field.name());
+            let values = projection
+                .values(i, given.as_deref(), now, &table)
+                .map_err(err)?;
+            let typed = values
+                .into_iter()
+                .map(|v| {
+                    let s =
+                        super::table::partition_value(&self.def.name, field, &v).map_err(err)?;
+                    Ok((v, s))
+                })
+                .collect::<DfResult<Vec<_>>>()?;
+            per_key.push(typed);
+        }
+        let total = per_key
+            .iter()
+            .try_fold(1usize, |n, v| n.checked_mul(v.len()))
+            .filter(|&n| n <= MAX_PROJECTED)
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "table `{table}`: the query projects more than {MAX_PROJECTED} partitions: filter its partition keys ({})",
+                    projection.describe()
+                ))
+            })?;
+        // Every combination, the first key slowest.
+        let combination = |mut row: usize| {
+            let mut picks = vec![0; per_key.len()];
+            for (k, values) in per_key.iter().enumerate().rev() {
+                picks[k] = row % values.len();
+                row /= values.len();
+            }
+            picks
+        };
+        if total == 0 {
+            return Ok(vec![]);
+        }
+        let columns = per_key
+            .iter()
+            .enumerate()
+            .map(|(k, values)| {
+                ScalarValue::iter_to_array(
+                    (0..total).map(|row| values[combination(row)[k]].1.clone()),
+                )
+            })
+            .collect::<DfResult<Vec<ArrayRef>>>()?;
+        let kept = self.matching(state, applicable, columns, total)?;
+        kept.into_iter()
+            .map(|row| {
+                let picks = combination(row);
+                let texts: Vec<String> = picks
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &j)| per_key[k][j].0.clone())
+                    .collect();
+                let location = projection.location(&texts, &table).map_err(err)?;
+                let url = join_partition(&self.table_url, &location, std::path::Path::new("/"))
+                    .map_err(err)?;
+                if url.scheme() != self.table_url.scheme()
+                    || url.authority() != self.table_url.authority()
+                {
+                    return Err(DataFusionError::Plan(format!(
+                        "table `{table}`: projected location `{location}` is outside the table's store"
+                    )));
+                }
+                Ok(ResolvedPartition {
+                    prefix: super::object_prefix(&url)?,
+                    values: picks
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &j)| per_key[k][j].1.clone())
+                        .collect(),
+                    index: None,
+                })
+            })
+            .collect()
+    }
+
     /// Whether to list the table's folder once rather than each surviving partition's: a query over several
     /// partitions of a table whose partitions all lie in its folder, and
     /// - in S3 (any remote store), when that takes fewer LIST requests (1,000 keys each). The registry's object
@@ -67,6 +244,10 @@ impl RegistryTable {
     /// - on local disk, where a listing costs no request but a walk of every folder below it, when most
     ///   partitions survive: one walk of the table's folder then visits less than twice the folders needed.
     pub(super) fn list_once(&self, targets: &[ResolvedPartition]) -> bool {
+        // A projected table's folder may hold years of partitions the query does not read.
+        if self.projection.is_some() {
+            return false;
+        }
         let inside = targets.len() >= 2
             && targets.iter().all(|p| {
                 p.prefix.prefix_matches(&self.table_prefix) && p.prefix != self.table_prefix

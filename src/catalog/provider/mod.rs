@@ -123,6 +123,11 @@ pub struct RegistryTable {
     pub(super) partitions: Vec<ResolvedPartition>,
     /// Object paths queries must not read (`excluded_files`, resolved).
     pub(super) excluded: Arc<std::collections::HashSet<ObjectPath>>,
+    /// Partition projection (`projection.enabled`): partitions computed from the query's filters, and
+    /// `partitions` empty.
+    pub(super) projection: Option<Arc<crate::catalog::projection::Projection>>,
+    /// The table's folder.
+    pub(super) table_url: Url,
 }
 
 pub(super) fn store_url_of(url: &Url) -> DfResult<ObjectStoreUrl> {
@@ -150,6 +155,30 @@ pub(super) fn unqualify(e: Expr) -> DfResult<Expr> {
 pub(super) struct Listed {
     pub(super) files: Vec<ObjectMeta>,
     pub(super) partition: ResolvedPartition,
+}
+
+/// What a query's scans of partitioned tables chose, for its estimate: partitions listed after pruning, and how
+/// many of those a projection computed. One per query (a session extension).
+#[derive(Debug, Default)]
+pub struct PartitionLog {
+    listed: std::sync::atomic::AtomicU64,
+    projected: std::sync::atomic::AtomicU64,
+}
+
+impl PartitionLog {
+    fn record(&self, listed: usize, projected: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.listed.fetch_add(listed as u64, Relaxed);
+        if projected {
+            self.projected.fetch_add(listed as u64, Relaxed);
+        }
+    }
+
+    /// (partitions listed, of which projected).
+    pub fn read(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.listed.load(Relaxed), self.projected.load(Relaxed))
+    }
 }
 
 /// Whether a table's statistics carry the registry's distinct counts.

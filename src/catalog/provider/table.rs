@@ -65,8 +65,14 @@ impl RegistryTable {
                 )))
             })
             .collect::<Result<Vec<FieldRef>, Error>>()?;
-        let mut partitions = Vec::with_capacity(def.partitions.len());
-        for p in &def.partitions {
+        // A projected table's partitions come from its properties; the registry's are ignored, as Athena does.
+        let projection = crate::catalog::projection::Projection::of(&def)?.map(Arc::new);
+        let registered: &[crate::catalog::model::Partition] = match projection {
+            Some(_) => &[],
+            None => &def.partitions,
+        };
+        let mut partitions = Vec::with_capacity(registered.len());
+        for p in registered {
             if p.values.len() != partition_fields.len() {
                 return Err(Error::InvalidLocation {
                     location: p.location.clone(),
@@ -114,14 +120,25 @@ impl RegistryTable {
             table_prefix,
             partition_fields,
             partitions,
+            projection,
+            table_url,
         })
     }
 
     /// The DataFusion format for this table, starting from the session's defaults (so session settings such as
     /// the Parquet footer hint apply) and overriding what the registry says.
     pub(crate) fn file_format(&self, state: &dyn Session) -> DfResult<Arc<dyn FileFormat>> {
+        self.file_format_with(state, self.def.format.compression)
+    }
+
+    /// [`RegistryTable::file_format`] with the files' whole-file compression.
+    fn file_format_with(
+        &self,
+        state: &dyn Session,
+        compression: Compression,
+    ) -> DfResult<Arc<dyn FileFormat>> {
         let opts = state.default_table_options();
-        let compression = compression_variant(self.def.format.compression);
+        let compression = compression_variant(compression);
         Ok(match self.def.format.classification {
             Classification::Csv => {
                 let csv = self.def.format.csv.clone().unwrap_or_default();
@@ -161,6 +178,32 @@ impl RegistryTable {
             Classification::Orc => Arc::new(crate::formats::orc::OrcFormat),
             Classification::Avro => Arc::new(AvroFormat),
         })
+    }
+
+    /// The whole-file compression of the files a scan reads: the table's, or, for a text table declared without
+    /// one, what the files' names say (`.gz`), as Athena reads each file. Files of one scan that say different
+    /// things are an error naming two of them.
+    fn compression_of(&self, files: &[PartitionedFile]) -> DfResult<Compression> {
+        let text = matches!(
+            self.def.format.classification,
+            Classification::Csv | Classification::Json
+        );
+        if !text || self.def.format.compression != Compression::None {
+            return Ok(self.def.format.compression);
+        }
+        let mut said = files
+            .iter()
+            .map(|f| (Compression::of_name(f.object_meta.location.as_ref()), f));
+        let Some((first, first_file)) = said.next() else {
+            return Ok(Compression::None);
+        };
+        match said.find(|(c, _)| *c != first) {
+            None => Ok(first),
+            Some((_, other)) => Err(DataFusionError::Plan(format!(
+                "table `{}`: its files mix compressions (`{}` and `{}`): owl reads one compression a scan",
+                self.def.name, first_file.object_meta.location, other.object_meta.location
+            ))),
+        }
     }
 
     /// The text format owl's own decoder reads this table as (`formats::lines`), where it can and the session
@@ -296,12 +339,19 @@ impl TableProvider for RegistryTable {
                 values: vec![],
                 index: None,
             }]
+        } else if let Some(projection) = &self.projection {
+            self.projected_partitions(projection, state, filters)?
         } else {
             self.surviving_partitions(state, filters)?
                 .into_iter()
                 .map(|i| self.partitions[i].clone())
                 .collect()
         };
+        if !self.partition_fields.is_empty()
+            && let Some(log) = state.config().get_extension::<super::PartitionLog>()
+        {
+            log.record(targets.len(), self.projection.is_some());
+        }
         let concurrency = state
             .config_options()
             .execution
@@ -359,7 +409,8 @@ impl TableProvider for RegistryTable {
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
         let statistics = self.statistics_of(&files);
-        let format = self.file_format(state)?;
+        let compression = self.compression_of(&files)?;
+        let format = self.file_format_with(state, compression)?;
         let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
@@ -380,7 +431,7 @@ impl TableProvider for RegistryTable {
             .build();
         if text.is_some() {
             // As JsonFormat does; CsvFormat's would insist on its own source.
-            let compression = compression_variant(self.def.format.compression);
+            let compression = compression_variant(compression);
             let config = FileScanConfigBuilder::from(config)
                 .with_file_compression_type(FileCompressionType::from(compression))
                 .build();
