@@ -235,20 +235,7 @@ async fn create(scope: &dyn Scope, ctx: &SessionContext, cmd: &CreateExternalTab
             .map(|s| s.to_ascii_lowercase())
     };
     let compression = match opt("compression").as_deref() {
-        None | Some("" | "uncompressed" | "none") => {
-            let l = location.to_ascii_lowercase();
-            if l.ends_with(".gz") {
-                Compression::Gzip
-            } else if l.ends_with(".bz2") {
-                Compression::Bzip2
-            } else if l.ends_with(".xz") {
-                Compression::Xz
-            } else if l.ends_with(".zst") {
-                Compression::Zstd
-            } else {
-                Compression::None
-            }
-        }
+        None | Some("" | "uncompressed" | "none") => Compression::of_name(location),
         Some("gzip") => Compression::Gzip,
         Some("bzip2") => Compression::Bzip2,
         Some("xz") => Compression::Xz,
