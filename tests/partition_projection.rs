@@ -365,9 +365,7 @@ fn hive_create_statements_that_owl_cannot_read_fail_in_one_line() {
             "LATER",
         ),
     ] {
-        let (_, err) = f.fails(sql);
-        assert!(err.contains(says), "{sql}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        f.fails_naming(sql, says);
     }
     assert!(!f.path().join("catalog/default/t.json").exists());
 }

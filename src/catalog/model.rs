@@ -165,6 +165,10 @@ pub struct FormatSpec {
     /// JSON only: each file is one JSON array of objects rather than one object per line.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub json_array: bool,
+    /// `regex` only: RegexSerDe's `input.regex`. A line the whole pattern matches is a row, its groups the
+    /// columns in order; any other line is a row of NULLs (Hive's rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
 }
 
 impl FormatSpec {
@@ -218,6 +222,11 @@ impl FormatSpec {
                 "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
                 "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
             ),
+            Classification::Regex => (
+                "org.apache.hadoop.mapred.TextInputFormat",
+                "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "org.apache.hadoop.hive.serde2.RegexSerDe",
+            ),
         }
     }
 
@@ -227,6 +236,7 @@ impl FormatSpec {
             compression: Compression::None,
             csv: None,
             json_array: false,
+            regex: None,
         }
     }
     pub(crate) fn orc() -> Self {
@@ -247,6 +257,7 @@ impl FormatSpec {
             compression,
             csv: None,
             json_array: false,
+            regex: None,
         }
     }
     pub(crate) fn csv(compression: Compression, csv: CsvOptions) -> Self {
@@ -255,6 +266,18 @@ impl FormatSpec {
             compression,
             csv: Some(csv),
             json_array: false,
+            regex: None,
+        }
+    }
+
+    /// Lines read through RegexSerDe's `input.regex`.
+    pub(crate) fn regex(compression: Compression, regex: String) -> Self {
+        FormatSpec {
+            classification: Classification::Regex,
+            compression,
+            csv: None,
+            json_array: false,
+            regex: Some(regex),
         }
     }
 }
@@ -269,6 +292,8 @@ pub enum Classification {
     Parquet,
     Orc,
     Avro,
+    /// Text lines read through a regular expression (Hive's RegexSerDe).
+    Regex,
 }
 
 impl Classification {
@@ -279,6 +304,7 @@ impl Classification {
             Classification::Parquet => "parquet",
             Classification::Orc => "orc",
             Classification::Avro => "avro",
+            Classification::Regex => "regex",
         }
     }
 }

@@ -351,7 +351,7 @@ fn parse_bool(text: &str) -> Step<bool> {
 
 impl Column {
     /// A field's text, parsed as arrow-csv parses it for this type; empty is null.
-    fn push_field(&mut self, text: &str) -> Step {
+    pub(crate) fn push_field(&mut self, text: &str) -> Step {
         if text.is_empty() {
             self.push_null();
             return Ok(());

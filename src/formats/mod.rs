@@ -2,6 +2,8 @@
 //! orc-rust), Avro (read by DataFusion, inspected and written here with arrow-avro) and newline-delimited JSON
 //! (read through owl's own decoder in front of arrow-json).
 //!
+//! `regex_lines` reads RegexSerDe tables' lines (through owl's line decoder, no other reader behind it).
+//!
 //! `footer` reads a Parquet file's footer as a query does (shared by the crawler, ORC tails and estimates).
 //!
 //! Parquet, CSV and JSON arrays need nothing else here: DataFusion reads and writes them, the catalog adapter
@@ -28,6 +30,7 @@ pub mod footer;
 pub(crate) mod lines;
 pub mod ndjson;
 pub mod orc;
+pub(crate) mod regex_lines;
 pub(crate) mod text_source;
 pub(crate) mod write;
 

@@ -1,6 +1,6 @@
-//! [`TextSource`]: owl's DataFusion file source for CSV and newline-delimited JSON: byte ranges of plain or
-//! compressed files, each decoded line by line (`formats::lines`) by the CSV or NDJSON fast path, in front of
-//! arrow-csv or arrow-json.
+//! [`TextSource`]: owl's DataFusion file source for CSV, newline-delimited JSON and RegexSerDe's lines: byte
+//! ranges of plain or compressed files, each decoded line by line (`formats::lines`) by the CSV or NDJSON fast
+//! path (in front of arrow-csv or arrow-json) or the table's regular expression.
 
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
@@ -37,13 +37,15 @@ pub struct TextSource {
 }
 
 /// What the files hold.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum TextFormat {
     /// `fast`: owl's flat-object decoder in front of arrow-json; false, arrow-json alone.
     Ndjson {
         fast: bool,
     },
     Csv(CsvDialect),
+    /// Lines matched by RegexSerDe's pattern (anchored, `regex_lines::compile`).
+    Regex(Arc<regex::bytes::Regex>),
 }
 
 impl TextSource {
@@ -69,6 +71,7 @@ impl FileSource for TextSource {
         let (fast, fallback) = match self.format {
             TextFormat::Ndjson { .. } => ("json_rows_fast_path", "json_rows_arrow_json"),
             TextFormat::Csv(_) => ("csv_rows_fast_path", "csv_rows_arrow_csv"),
+            TextFormat::Regex(_) => ("regex_rows", "regex_rows_fallback"),
         };
         let rows = RowCounts {
             fast_path: MetricBuilder::new(&self.metrics).counter(fast, partition),
@@ -81,7 +84,7 @@ impl FileSource for TextSource {
             batch_size: self.batch_size,
             compression: config.file_compression_type,
             rows,
-            format: self.format,
+            format: self.format.clone(),
         });
         ProjectionOpener::try_new(self.projection.clone(), opener, file_schema)
     }
@@ -110,6 +113,7 @@ impl FileSource for TextSource {
         match self.format {
             TextFormat::Ndjson { .. } => "json",
             TextFormat::Csv(_) => "csv",
+            TextFormat::Regex(_) => "regex",
         }
     }
 
@@ -152,7 +156,7 @@ impl FileOpener for TextOpener {
         let batch_size = self.batch_size;
         let compression = self.compression;
         let rows = self.rows.clone();
-        let format = self.format;
+        let format = self.format.clone();
         Ok(Box::pin(async move {
             let input = input(store, &file, compression, b'\n').await?;
             let schema = Arc::new(file_schema.project(&projection)?);
@@ -163,6 +167,19 @@ impl FileOpener for TextOpener {
                     (
                         deserialize_stream(input, DecoderDeserializer::new(decoder)),
                         "JSON",
+                    )
+                }
+                TextFormat::Regex(regex) => {
+                    let decoder = super::regex_lines::regex_decoder(
+                        file_schema,
+                        projection,
+                        regex,
+                        batch_size,
+                    )?
+                    .counting(rows);
+                    (
+                        deserialize_stream(input, DecoderDeserializer::new(decoder)),
+                        "text",
                     )
                 }
                 TextFormat::Csv(dialect) => {

@@ -347,6 +347,9 @@ fn storage_descriptor(def: &TableDef, location: &str) -> Value {
     if let Some(csv) = &def.format.csv {
         serde_params.insert("field.delim".into(), json!(csv.delimiter));
     }
+    if let Some(re) = &def.format.regex {
+        serde_params.insert("input.regex".into(), json!(re));
+    }
     json!({
         "Columns": columns(&def.columns),
         "Location": location,
@@ -433,6 +436,7 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
         None if library.contains("orc") || input_format.contains("orc") => "orc".into(),
         None if library.contains("avro") || input_format.contains("avro") => "avro".into(),
         None if library.contains("json") => "json".into(),
+        None if library.contains("regexserde") => "regex".into(),
         None => "csv".into(),
     };
     let compression = match opt_str(&params, "compressionType")?.unwrap_or("none") {
@@ -462,6 +466,13 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
             compression,
             ..FormatSpec::parquet()
         },
+        "regex" => {
+            let serde_params = serde_info.get("Parameters").cloned().unwrap_or(json!({}));
+            let regex = opt_str(&serde_params, "input.regex")?
+                .ok_or_else(|| invalid("SerdeInfo.Parameters: RegexSerDe needs input.regex"))?;
+            crate::formats::regex_lines::compile(regex).map_err(|e| invalid(&e))?;
+            FormatSpec::regex(compression, regex.to_string())
+        }
         "csv" => {
             let serde_params = serde_info.get("Parameters").cloned().unwrap_or(json!({}));
             let delimiter = opt_str(&serde_params, "field.delim")?
@@ -478,11 +489,12 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
                     ..CsvOptions::default()
                 }),
                 json_array: false,
+                regex: None,
             }
         }
         other => {
             return Err(invalid(&format!(
-                "classification `{other}`: owl reads csv, json, parquet, orc and avro"
+                "classification `{other}`: owl reads csv, json, parquet, orc, avro and regex (RegexSerDe)"
             )));
         }
     };

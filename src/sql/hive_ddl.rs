@@ -389,6 +389,7 @@ fn create(p: &mut Parser, if_not_exists: bool) -> std::result::Result<Create, Pa
 
 const LAZY_SIMPLE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
 const OPEN_CSV: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
+const REGEX: &str = "org.apache.hadoop.hive.serde2.RegexSerDe";
 
 /// A string literal as Hive's parser reads it (`unescapeSQLString`): `\n`, `\t`, `\r`, `\b`, `\0`, `\Z`,
 /// `\ooo` (octal), `\uXXXX`; `\%` and `\_` keep their backslash; a backslash before anything else is dropped.
@@ -906,6 +907,20 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
             has_header,
             newlines_in_values: false,
         },
+        Some(l) if l == REGEX.to_ascii_lowercase() => {
+            let regex = serde_prop("input.regex").ok_or_else(|| {
+                Error::Query("RegexSerDe needs WITH SERDEPROPERTIES ('input.regex' = '...')".into())
+            })?;
+            let insensitive = serde_prop("input.regex.case.insensitive")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let regex = if insensitive {
+                format!("(?i){regex}")
+            } else {
+                regex
+            };
+            crate::formats::regex_lines::compile(&regex).map_err(Error::Query)?;
+            return Ok(FormatSpec::regex(compression, regex));
+        }
         Some(l) if l.contains("regex") || l.contains("grok") => {
             return Err(Error::Unsupported(format!(
                 "ROW FORMAT SERDE '{}' is not supported yet",
@@ -978,6 +993,10 @@ fn show_create(def: &TableDef, root: &std::path::Path) -> Result<Vec<String>> {
         None => {
             lines.push("ROW FORMAT SERDE".into());
             lines.push(format!("  {}", quote_hive(serde)));
+            if let Some(re) = &def.format.regex {
+                lines.push("WITH SERDEPROPERTIES (".into());
+                lines.push(format!("  'input.regex'={})", quote_hive(re)));
+            }
         }
     }
     lines.push("STORED AS INPUTFORMAT".into());

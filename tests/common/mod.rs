@@ -100,6 +100,13 @@ impl Fixture {
         String::from_utf8(self.run_ok(&["-d", db, "query", "-f", "csv", script])).unwrap()
     }
 
+    /// Run SQL expected to fail with a one-line error that names `says`.
+    pub fn fails_naming(&self, sql: &str, says: &str) {
+        let (_, err) = self.fails(sql);
+        assert!(err.contains(says), "{sql}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{sql}: {err}");
+    }
+
     /// Run SQL expected to fail; return (exit code, stderr).
     pub fn fails(&self, sql: &str) -> (i32, String) {
         let out = self.owl().args(["query", sql]).output().unwrap();

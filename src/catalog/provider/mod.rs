@@ -128,6 +128,8 @@ pub struct RegistryTable {
     pub(super) projection: Option<Arc<crate::catalog::projection::Projection>>,
     /// The table's folder.
     pub(super) table_url: Url,
+    /// RegexSerDe's pattern, compiled (`regex` tables).
+    pub(super) line_regex: Option<Arc<regex::bytes::Regex>>,
 }
 
 pub(super) fn store_url_of(url: &Url) -> DfResult<ObjectStoreUrl> {

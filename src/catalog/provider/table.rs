@@ -65,6 +65,32 @@ impl RegistryTable {
                 )))
             })
             .collect::<Result<Vec<FieldRef>, Error>>()?;
+        // RegexSerDe: the pattern compiles, and every column is of a type it builds.
+        let line_regex = match (&def.format.classification, &def.format.regex) {
+            (Classification::Regex, Some(re)) => {
+                let bad = |reason: String| Error::Query(format!("table `{}`: {reason}", def.name));
+                if let Some(f) = file_fields
+                    .iter()
+                    .find(|f| !crate::formats::regex_lines::reads(f))
+                {
+                    return Err(bad(format!(
+                        "RegexSerDe reads strings, numbers, booleans, dates and timestamps, not column `{}` ({})",
+                        f.name(),
+                        f.data_type()
+                    )));
+                }
+                Some(Arc::new(
+                    crate::formats::regex_lines::compile(re).map_err(bad)?,
+                ))
+            }
+            (Classification::Regex, None) => {
+                return Err(Error::Query(format!(
+                    "table `{}` reads lines by regex but has no `input.regex`",
+                    def.name
+                )));
+            }
+            _ => None,
+        };
         // A projected table's partitions come from its properties; the registry's are ignored, as Athena does.
         let projection = crate::catalog::projection::Projection::of(&def)?.map(Arc::new);
         let registered: &[crate::catalog::model::Partition] = match projection {
@@ -122,6 +148,7 @@ impl RegistryTable {
             partitions,
             projection,
             table_url,
+            line_regex,
         })
     }
 
@@ -177,6 +204,12 @@ impl RegistryTable {
             }
             Classification::Orc => Arc::new(crate::formats::orc::OrcFormat),
             Classification::Avro => Arc::new(AvroFormat),
+            Classification::Regex => {
+                return Err(DataFusionError::Plan(format!(
+                    "table `{}` is read by RegexSerDe (owl's reader), not a DataFusion format: declare its columns",
+                    self.def.name
+                )));
+            }
         })
     }
 
@@ -186,7 +219,7 @@ impl RegistryTable {
     fn compression_of(&self, files: &[PartitionedFile]) -> DfResult<Compression> {
         let text = matches!(
             self.def.format.classification,
-            Classification::Csv | Classification::Json
+            Classification::Csv | Classification::Json | Classification::Regex
         );
         if !text || self.def.format.compression != Compression::None {
             return Ok(self.def.format.compression);
@@ -217,6 +250,9 @@ impl RegistryTable {
         use crate::formats::lines::CsvDialect;
         use crate::formats::text_source::TextFormat;
         let options = crate::config::options::of_config(state.config_options());
+        if let Some(re) = &self.line_regex {
+            return Some(TextFormat::Regex(Arc::clone(re)));
+        }
         match self.def.format.classification {
             // Always owl's reader (arrow-json with numbers and booleans read into string columns as their
             // text, as Athena's JSON SerDe does; DataFusion's reader fails on them), the fast decoder in front
@@ -410,17 +446,22 @@ impl TableProvider for RegistryTable {
         }
         let statistics = self.statistics_of(&files);
         let compression = self.compression_of(&files)?;
-        let format = self.file_format_with(state, compression)?;
         let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
             .with_table_partition_cols(self.partition_fields.clone())
             .build();
         let text = self.text_format(state);
-        let source = match text {
-            Some(text) => Arc::new(crate::formats::text_source::TextSource::new(
-                table_schema,
-                text,
-            )),
-            None => format.file_source(table_schema),
+        let (source, format) = match text.clone() {
+            Some(text) => (
+                Arc::new(crate::formats::text_source::TextSource::new(
+                    table_schema,
+                    text,
+                )) as Arc<dyn datafusion::datasource::physical_plan::FileSource>,
+                None,
+            ),
+            None => {
+                let format = self.file_format_with(state, compression)?;
+                (format.file_source(table_schema), Some(format))
+            }
         };
         let groups = balance(files, state.config().target_partitions());
         let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
@@ -437,7 +478,10 @@ impl TableProvider for RegistryTable {
                 .build();
             return Ok(DataSourceExec::from_data_source(config));
         }
-        format.create_physical_plan(state, config).await
+        match format {
+            Some(format) => format.create_physical_plan(state, config).await,
+            None => Err(DataFusionError::Internal("a scan without a format".into())),
+        }
     }
 
     fn supports_filters_pushdown(
