@@ -107,6 +107,10 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
     assert_eq!(row[2].as_i64(), Some(w.sent));
     // Metered like other text: the gzip files, whole.
     assert_eq!(stat(&doc, "bytes_scanned"), w.file_bytes);
+    // No column read: every line is still a row (the pattern is not run).
+    let doc = f.json("SELECT count(*) FROM alb_logs");
+    assert_eq!(doc["rows"][0][0].as_u64(), Some(w.lines));
+    assert_eq!(stat(&doc, "bytes_scanned"), w.file_bytes);
 
     let doc = f.json(
         "SELECT elb_status_code, count(*) FROM alb_logs WHERE elb_status_code IS NOT NULL GROUP BY 1 ORDER BY 1",

@@ -71,6 +71,10 @@ pub(crate) struct RegexLines {
 
 impl LineFormat for RegexLines {
     fn line(&mut self, columns: &mut [Column], _rows: usize, line: &[u8]) -> Step<bool> {
+        if self.groups.is_empty() {
+            // No column read (`count(*)`): every line is a row, matched or not.
+            return Ok(true);
+        }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let matched = self
             .regex

@@ -154,35 +154,31 @@ fn ours(sql: &str) -> Option<bool> {
         return Some(true);
     }
     if p.parse_keywords(&[Keyword::CREATE, Keyword::EXTERNAL, Keyword::TABLE]) {
-        // Hive's clauses, which DataFusion's CREATE EXTERNAL TABLE lacks.
-        let mut depth = 0i32;
+        // Hive's clauses, which DataFusion's CREATE EXTERNAL TABLE lacks; DataFusion's `OPTIONS (...)` keeps a
+        // statement DataFusion's.
+        let (mut depth, mut hive) = (0i32, false);
         loop {
             match p.next_token().token {
-                Token::EOF => return Some(false),
+                Token::EOF => return Some(hive),
                 Token::LParen => depth += 1,
                 Token::RParen => depth -= 1,
+                Token::Word(w) if depth == 0 && w.keyword == Keyword::OPTIONS => {
+                    return Some(false);
+                }
+                Token::Word(w) if w.keyword == Keyword::COMMENT => hive = true,
                 Token::Word(w)
                     if depth == 0
-                        && matches!(
+                        && (matches!(
                             w.keyword,
                             Keyword::ROW
                                 | Keyword::INPUTFORMAT
                                 | Keyword::TBLPROPERTIES
                                 | Keyword::SERDEPROPERTIES
-                                | Keyword::COMMENT
                                 | Keyword::TEXTFILE
-                        ) =>
+                        ) || ["ORC", "AVRO", "JSONFILE", "SEQUENCEFILE", "RCFILE", "ION"]
+                            .contains(&w.value.to_ascii_uppercase().as_str())) =>
                 {
-                    return Some(true);
-                }
-                Token::Word(w) if w.keyword == Keyword::COMMENT => return Some(true),
-                // Formats DataFusion's CREATE EXTERNAL TABLE does not read.
-                Token::Word(w)
-                    if depth == 0
-                        && ["ORC", "AVRO", "JSONFILE", "SEQUENCEFILE", "RCFILE", "ION"]
-                            .contains(&w.value.to_ascii_uppercase().as_str()) =>
-                {
-                    return Some(true);
+                    hive = true;
                 }
                 _ => {}
             }
@@ -1394,8 +1390,12 @@ mod tests {
             ))
         );
         assert_eq!(c.stored_as.as_deref(), Some("TEXTFILE"));
-        // DataFusion's own CREATE EXTERNAL TABLE is left to DataFusion.
+        // DataFusion's own CREATE EXTERNAL TABLE is left to DataFusion, OPTIONS and all.
         assert!(parse("CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET LOCATION 'x'").is_none());
+        assert!(parse(
+            "CREATE EXTERNAL TABLE t (a int) STORED AS TEXTFILE LOCATION 'x' OPTIONS ('format.delimiter' '|')"
+        )
+        .is_none());
     }
 
     #[test]
