@@ -5,6 +5,8 @@
 //!   query uses (whole-object stream and 1 MiB ranges); the difference is the meter's cost per byte.
 //! - `pruning`: planning a scan of a table with 10,080 partitions (420 days x 24 hours, one file each, in an
 //!   in-memory store): the partition filter evaluated over the registry's partitions, the survivors listed.
+//! - `projection`: the same layout projected (`projection.enabled`, nothing registered), and ten years of hours
+//!   under one projected date key: planning a scan from the filters (values enumerated or given, then filtered).
 //! - `registry`: loading that table's registry file (10,080 partitions) and resolving it for queries; loading it
 //!   with each partition's statistics, as a crawl of Parquet files writes them.
 //! - `schema_merge`: merging 10,000 file schemas of 40 columns (types drifting, columns added), as the crawler
@@ -189,6 +191,139 @@ fn pruning(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same layout as [`pruning`]'s table, projected (`projection.enabled`: `dt` a date range of `DAYS` days, `hour`
+/// an integer 0-23 of two digits) and nothing registered; then ten years of hours under one date key
+/// (`yyyy/MM/dd/HH`, 87,672 values). Each case plans the scan: the keys' values from the filters (or enumerated),
+/// the filters evaluated over them, the survivors listed (one LIST each, in an in-memory store).
+fn projection(c: &mut Criterion) {
+    let rt = runtime();
+    let store = Arc::new(InMemory::new());
+    let registered = partitioned_table();
+    rt.block_on(async {
+        for p in &registered.partitions {
+            let path = ObjectPath::from(format!("events/{}part-0.parquet", p.location));
+            store
+                .put(&path, PutPayload::from_static(&[0u8; 1000]))
+                .await
+                .expect("put");
+        }
+        let start = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).expect("date");
+        for h in 0..24 * 30 {
+            let t = start.and_hms_opt(0, 0, 0).expect("time") + chrono::Duration::hours(h);
+            let path = ObjectPath::from(format!("logs/{}/part-0.parquet", t.format("%Y/%m/%d/%H")));
+            store
+                .put(&path, PutPayload::from_static(&[0u8; 1000]))
+                .await
+                .expect("put");
+        }
+    });
+    let ctx = SessionContext::new();
+    ctx.register_object_store(&Url::parse("s3://bench").expect("url"), store);
+    let state = ctx.state();
+    let mut hive = registered;
+    hive.partitions.clear();
+    let last = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date")
+        + chrono::Days::new(DAYS as u64 - 1);
+    hive.properties = [
+        ("projection.enabled", "true".to_string()),
+        ("projection.dt.type", "date".into()),
+        ("projection.dt.format", "yyyy-MM-dd".into()),
+        ("projection.dt.range", format!("2024-01-01,{last}")),
+        ("projection.hour.type", "integer".into()),
+        ("projection.hour.range", "0,23".into()),
+        ("projection.hour.digits", "2".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut decade = TableDef::new(
+        "logs",
+        "default",
+        "s3://bench/logs/".into(),
+        FormatSpec::parquet(),
+    );
+    decade.columns = hive.columns.clone();
+    decade.partition_keys = vec![Column::new("dt", "string")];
+    decade.properties = [
+        ("projection.enabled", "true"),
+        ("projection.dt.type", "date"),
+        ("projection.dt.format", "yyyy/MM/dd/HH"),
+        ("projection.dt.range", "2015/01/01/00,2024/12/31/23"),
+        ("storage.location.template", "s3://bench/logs/${dt}/"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let hive = RegistryTable::try_new(hive, std::env::temp_dir()).expect("table");
+    let decade = RegistryTable::try_new(decade, std::env::temp_dir()).expect("table");
+    let cases = [
+        (
+            "hive_10080/one_hour",
+            &hive,
+            vec![
+                col("dt")
+                    .eq(lit("2024-06-01"))
+                    .and(col("hour").eq(lit(ScalarValue::Int32(Some(5))))),
+            ],
+            1,
+        ),
+        (
+            "hive_10080/one_day",
+            &hive,
+            vec![col("dt").eq(lit("2024-06-01"))],
+            HOURS,
+        ),
+        (
+            "hive_10080/one_month",
+            &hive,
+            vec![
+                col("dt")
+                    .gt_eq(lit("2024-06-01"))
+                    .and(col("dt").lt(lit("2024-07-01"))),
+            ],
+            30 * HOURS,
+        ),
+        (
+            "decade_hourly/one_hour",
+            &decade,
+            vec![col("dt").eq(lit("2024/06/01/10"))],
+            1,
+        ),
+        (
+            "decade_hourly/one_day",
+            &decade,
+            vec![
+                col("dt")
+                    .gt_eq(lit("2024/06/02/00"))
+                    .and(col("dt").lt(lit("2024/06/03/00"))),
+            ],
+            HOURS,
+        ),
+    ];
+    let mut g = c.benchmark_group("projection");
+    for (name, table, filters, files) in &cases {
+        g.bench_function(BenchmarkId::new("plan_scan", name), |b| {
+            b.to_async(&rt).iter(|| async {
+                let plan = table.scan(&state, None, filters, None).await.expect("scan");
+                black_box(plan)
+            })
+        });
+        let plan = rt
+            .block_on(table.scan(&state, None, filters, None))
+            .expect("scan");
+        let planned = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let count = planned.matches("part-0.parquet").count();
+        let shown = planned.contains("...");
+        assert!(
+            count == *files || (shown && count < *files),
+            "{name}: planned {count} files, expected {files}"
+        );
+    }
+    g.finish();
+}
+
 fn registry(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = Registry::open(dir.path());
@@ -349,5 +484,5 @@ fn schema_merge(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, meter, pruning, registry, schema_merge);
+criterion_group!(benches, meter, pruning, projection, registry, schema_merge);
 criterion_main!(benches);
