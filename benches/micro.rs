@@ -139,20 +139,13 @@ fn partitioned_table() -> TableDef {
 fn pruning(c: &mut Criterion) {
     let rt = runtime();
     let def = partitioned_table();
-    let store = Arc::new(InMemory::new());
-    rt.block_on(async {
-        for p in &def.partitions {
-            let path = ObjectPath::from(format!("events/{}part-0.parquet", p.location));
-            store
-                .put(&path, PutPayload::from_static(&[0u8; 1000]))
-                .await
-                .expect("put");
-        }
-    });
-    let ctx = SessionContext::new();
-    ctx.register_object_store(&Url::parse("s3://bench").expect("url"), store);
+    let state = bench_store(
+        &rt,
+        def.partitions
+            .iter()
+            .map(|p| format!("events/{}part-0.parquet", p.location)),
+    );
     let table = RegistryTable::try_new(def, std::env::temp_dir()).expect("table");
-    let state = ctx.state();
     let one_hour = col("dt")
         .eq(lit("2024-06-01"))
         .and(col("hour").eq(lit(ScalarValue::Int32(Some(5)))));
@@ -178,6 +171,28 @@ fn pruning(c: &mut Criterion) {
         "plan_scan_10080_partitions",
         &cases,
     );
+}
+
+/// A session whose `s3://bench` is an in-memory store holding a 1,000-byte object at each of `paths`.
+fn bench_store(
+    rt: &tokio::runtime::Runtime,
+    paths: impl Iterator<Item = String>,
+) -> datafusion::execution::SessionState {
+    let store = Arc::new(InMemory::new());
+    rt.block_on(async {
+        for path in paths {
+            store
+                .put(
+                    &ObjectPath::from(path),
+                    PutPayload::from_static(&[0u8; 1000]),
+                )
+                .await
+                .expect("put");
+        }
+    });
+    let ctx = SessionContext::new();
+    ctx.register_object_store(&Url::parse("s3://bench").expect("url"), store);
+    ctx.state()
 }
 
 /// Time planning each case's scan (`(name, table, filters, files)`), then check once, outside the timing, that
@@ -220,29 +235,23 @@ fn plan_scans(
 /// the filters evaluated over them, the survivors listed (one LIST each, in an in-memory store).
 fn projection(c: &mut Criterion) {
     let rt = runtime();
-    let store = Arc::new(InMemory::new());
     let registered = partitioned_table();
-    rt.block_on(async {
-        for p in &registered.partitions {
-            let path = ObjectPath::from(format!("events/{}part-0.parquet", p.location));
-            store
-                .put(&path, PutPayload::from_static(&[0u8; 1000]))
-                .await
-                .expect("put");
-        }
-        let start = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).expect("date");
-        for h in 0..24 * 30 {
-            let t = start.and_hms_opt(0, 0, 0).expect("time") + chrono::Duration::hours(h);
-            let path = ObjectPath::from(format!("logs/{}/part-0.parquet", t.format("%Y/%m/%d/%H")));
-            store
-                .put(&path, PutPayload::from_static(&[0u8; 1000]))
-                .await
-                .expect("put");
-        }
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 6, 1)
+        .expect("date")
+        .and_hms_opt(0, 0, 0)
+        .expect("time");
+    let hours = (0..24 * 30).map(|h| {
+        let t = start + chrono::Duration::hours(h);
+        format!("logs/{}/part-0.parquet", t.format("%Y/%m/%d/%H"))
     });
-    let ctx = SessionContext::new();
-    ctx.register_object_store(&Url::parse("s3://bench").expect("url"), store);
-    let state = ctx.state();
+    let state = bench_store(
+        &rt,
+        registered
+            .partitions
+            .iter()
+            .map(|p| format!("events/{}part-0.parquet", p.location))
+            .chain(hours),
+    );
     let mut hive = registered;
     hive.partitions.clear();
     let last = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date")
