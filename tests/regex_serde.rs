@@ -192,8 +192,16 @@ fn a_regex_table_that_cannot_be_read_is_refused_when_created() {
         ),
         (
             "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE 'com.amazonaws.glue.serde.GrokSerDe' \
-             WITH SERDEPROPERTIES ('input.format' = '%{COMMONAPACHELOG}') LOCATION 'lake/x/'",
-            "GrokSerDe",
+             WITH SERDEPROPERTIES ('input.format' = '%{COMMONAPACHELOG} %{NOPE:x}') LOCATION 'lake/x/'",
+            "%{NOPE} is not defined",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE 'com.amazonaws.glue.serde.GrokSerDe'              LOCATION 'lake/x/'",
+            "input.format",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a map<string,string>) ROW FORMAT SERDE 'com.amazonaws.glue.serde.GrokSerDe'              WITH SERDEPROPERTIES ('input.format' = '%{WORD:a}') LOCATION 'lake/x/'",
+            "column `a`",
         ),
     ] {
         f.fails_naming(sql, says);

@@ -169,6 +169,32 @@ pub struct FormatSpec {
     /// columns in order; any other line is a row of NULLs (Hive's rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
+    /// `grok` only: Grok SerDe's `input.format` and `input.grokCustomPatterns` (`formats::grok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grok: Option<GrokSpec>,
+    /// The `classification` Glue writes when a classifier other than the format's own named the files: a custom
+    /// grok classifier's (`owl crawl --grok ... --classification mylog`), or a log type owl recognises
+    /// (`combined_apache`, `alb`, `vpc_flow`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `regex` and `grok`: the lines at the start of each file that are no rows (`skip.header.line.count`:
+    /// CloudFront's `#Version` and `#Fields`, a VPC flow log's field names).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub header_lines: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A Grok SerDe table's pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrokSpec {
+    /// `input.format`: the grok pattern a line is searched for.
+    pub format: String,
+    /// `input.grokCustomPatterns`: `NAME pattern` lines the format may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_patterns: Option<String>,
 }
 
 impl FormatSpec {
@@ -177,12 +203,23 @@ impl FormatSpec {
     /// file); for CSV, `delimiter` and `skip.header.line.count`.
     pub(crate) fn glue_properties(&self) -> BTreeMap<String, String> {
         let mut properties = BTreeMap::new();
-        properties.insert("classification".into(), self.classification.as_str().into());
+        properties.insert(
+            "classification".into(),
+            self.label
+                .clone()
+                .unwrap_or_else(|| self.classification.as_str().into()),
+        );
         if !matches!(
             self.classification,
             Classification::Parquet | Classification::Orc | Classification::Avro
         ) {
             properties.insert("compressionType".into(), self.compression.as_str().into());
+        }
+        if self.header_lines > 0 {
+            properties.insert(
+                "skip.header.line.count".into(),
+                self.header_lines.to_string(),
+            );
         }
         if let Some(csv) = &self.csv {
             properties.insert("delimiter".into(), csv.delimiter.clone());
@@ -227,6 +264,11 @@ impl FormatSpec {
                 "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
                 "org.apache.hadoop.hive.serde2.RegexSerDe",
             ),
+            Classification::Grok => (
+                "org.apache.hadoop.mapred.TextInputFormat",
+                "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "com.amazonaws.glue.serde.GrokSerDe",
+            ),
         }
     }
 
@@ -237,6 +279,9 @@ impl FormatSpec {
             csv: None,
             json_array: false,
             regex: None,
+            grok: None,
+            label: None,
+            header_lines: 0,
         }
     }
     pub(crate) fn orc() -> Self {
@@ -258,6 +303,9 @@ impl FormatSpec {
             csv: None,
             json_array: false,
             regex: None,
+            grok: None,
+            label: None,
+            header_lines: 0,
         }
     }
     pub(crate) fn csv(compression: Compression, csv: CsvOptions) -> Self {
@@ -267,6 +315,9 @@ impl FormatSpec {
             csv: Some(csv),
             json_array: false,
             regex: None,
+            grok: None,
+            label: None,
+            header_lines: 0,
         }
     }
 
@@ -278,6 +329,23 @@ impl FormatSpec {
             csv: None,
             json_array: false,
             regex: Some(regex),
+            grok: None,
+            label: None,
+            header_lines: 0,
+        }
+    }
+
+    /// Lines read through a grok pattern (Grok SerDe).
+    pub(crate) fn grok(compression: Compression, grok: GrokSpec) -> Self {
+        FormatSpec {
+            classification: Classification::Grok,
+            compression,
+            csv: None,
+            json_array: false,
+            regex: None,
+            grok: Some(grok),
+            label: None,
+            header_lines: 0,
         }
     }
 }
@@ -294,6 +362,8 @@ pub enum Classification {
     Avro,
     /// Text lines read through a regular expression (Hive's RegexSerDe).
     Regex,
+    /// Text lines read through a grok pattern (Glue's Grok SerDe).
+    Grok,
 }
 
 impl Classification {
@@ -305,6 +375,7 @@ impl Classification {
             Classification::Orc => "orc",
             Classification::Avro => "avro",
             Classification::Regex => "regex",
+            Classification::Grok => "grok",
         }
     }
 }

@@ -46,6 +46,16 @@ pub struct CrawlArgs {
     /// partitions are added with the table's registered schema; known folders are listed, not read.
     #[arg(long)]
     new_folders_only: bool,
+    /// A custom grok classifier (Glue's `GrokPattern`), tried before owl's own: files whose lines it matches
+    /// become Grok SerDe tables with a column per `%{PATTERN:field[:type]}`.
+    #[arg(long, value_name = "PATTERN", requires = "classification")]
+    grok: Option<String>,
+    /// The classification the `--grok` classifier gives its tables (`mylog`).
+    #[arg(long, value_name = "NAME", requires = "grok")]
+    classification: Option<String>,
+    /// Patterns the `--grok` pattern may use, one `NAME regex` a line (Glue's `CustomPatterns`).
+    #[arg(long, value_name = "PATTERNS", requires = "grok")]
+    grok_custom_patterns: Option<String>,
     /// Exit 1 when any file was skipped.
     #[arg(long)]
     strict: bool,
@@ -54,7 +64,23 @@ pub struct CrawlArgs {
 }
 
 pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
+    let classifiers = match (&args.grok, &args.classification) {
+        (Some(pattern), Some(classification)) => {
+            let c = crate::crawler::logs::GrokClassifier {
+                classification: classification.clone(),
+                pattern: pattern.clone(),
+                custom_patterns: args.grok_custom_patterns.clone(),
+            };
+            if let Err(e) = c.check() {
+                print_error(&crate::error::Error::Query(e));
+                return ExitStatus::UserError;
+            }
+            vec![c]
+        }
+        _ => vec![],
+    };
     let opts = CrawlOptions {
+        classifiers,
         database: engine.database(),
         excludes: args.exclude.clone(),
         table_level: args.table_level,

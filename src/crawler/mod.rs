@@ -9,6 +9,7 @@
 
 pub(crate) mod classify;
 pub mod infer;
+pub(crate) mod logs;
 
 use crate::catalog::colstats;
 use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
@@ -76,6 +77,8 @@ pub(crate) struct CrawlOptions {
     /// Read only files in folders the registry does not know yet (Glue's "crawl new sub-folders only"):
     /// files of registered partitions (or unpartitioned tables) keep the schema the registry has for them.
     pub new_folders_only: bool,
+    /// Custom grok classifiers, tried in order before owl's own (Glue's `GrokClassifier`s).
+    pub classifiers: Vec<logs::GrokClassifier>,
 }
 
 impl Default for CrawlOptions {
@@ -93,6 +96,7 @@ impl Default for CrawlOptions {
             sample_records: 1000,
             new_folders_only: false,
             concurrency: 16,
+            classifiers: vec![],
         }
     }
 }
@@ -248,10 +252,14 @@ fn format_key(f: &FormatSpec) -> String {
         .map(|c| format!("{}{}", c.delimiter, c.has_header))
         .unwrap_or_default();
     format!(
-        "{}/{}/{csv}{}",
+        "{}/{}/{csv}{}/{:?}/{:?}/{:?}/{}",
         f.classification.as_str(),
         f.compression.as_str(),
-        if f.json_array { "array" } else { "" }
+        if f.json_array { "array" } else { "" },
+        f.label,
+        f.regex,
+        f.grok,
+        f.header_lines
     )
 }
 
@@ -661,7 +669,14 @@ impl TableChange {
             location: def.location.clone(),
             change,
             schema_change_logged: false,
-            format: format!("{}{compression}", def.format.classification.as_str()),
+            // A log's kind first: `alb: regex (gzip)`.
+            format: match &def.format.label {
+                Some(label) => format!(
+                    "{label}: {}{compression}",
+                    def.format.classification.as_str()
+                ),
+                None => format!("{}{compression}", def.format.classification.as_str()),
+            },
             columns: def.columns.len(),
             partitions: def.partitions.len(),
             partitions_added: 0,
@@ -755,39 +770,52 @@ async fn inspect(
             compression,
             text,
             truncated,
-        } => match classify::text_format(&text, truncated, opts.sample_records).map_err(skip)? {
-            TextSample::Ndjson(records) => {
-                let columns = infer::json_columns(&records).map_err(skip)?;
-                let n = whole_count(truncated, records.len(), opts.sample_records);
-                (FormatSpec::json(compression), columns, n)
-            }
-            TextSample::JsonArray(records) => {
-                let columns = infer::json_columns(&records).map_err(skip)?;
-                let format = FormatSpec {
-                    json_array: true,
-                    ..FormatSpec::json(compression)
-                };
-                let n = whole_count(truncated, records.len(), opts.sample_records);
-                (format, columns, n)
-            }
-            TextSample::Csv {
-                delimiter,
-                rows,
-                quoted_newlines,
-            } => {
-                let shape = infer::csv_shape(&rows, quoted_newlines).ok_or_else(|| {
-                    skip("delimited text needs at least 2 columns and 2 rows".into())
-                })?;
-                let csv = CsvOptions {
-                    delimiter: (delimiter as char).to_string(),
-                    has_header: shape.has_header,
-                    newlines_in_values: shape.quoted_newlines,
-                    ..CsvOptions::default()
-                };
-                // Rows counted include the header line, if any.
-                let n = whole_count(truncated, rows.len(), opts.sample_records)
-                    .map(|n| n - u64::from(shape.has_header));
-                (FormatSpec::csv(compression, csv), shape.columns, n)
+        } => match logs::recognise(
+            &text,
+            truncated,
+            opts.sample_records,
+            compression,
+            &opts.classifiers,
+        )
+        .map_err(skip)?
+        {
+            Some(log) => (log.format, log.columns, log.records),
+            None => {
+                match classify::text_format(&text, truncated, opts.sample_records).map_err(skip)? {
+                    TextSample::Ndjson(records) => {
+                        let columns = infer::json_columns(&records).map_err(skip)?;
+                        let n = whole_count(truncated, records.len(), opts.sample_records);
+                        (FormatSpec::json(compression), columns, n)
+                    }
+                    TextSample::JsonArray(records) => {
+                        let columns = infer::json_columns(&records).map_err(skip)?;
+                        let format = FormatSpec {
+                            json_array: true,
+                            ..FormatSpec::json(compression)
+                        };
+                        let n = whole_count(truncated, records.len(), opts.sample_records);
+                        (format, columns, n)
+                    }
+                    TextSample::Csv {
+                        delimiter,
+                        rows,
+                        quoted_newlines,
+                    } => {
+                        let shape = infer::csv_shape(&rows, quoted_newlines).ok_or_else(|| {
+                            skip("delimited text needs at least 2 columns and 2 rows".into())
+                        })?;
+                        let csv = CsvOptions {
+                            delimiter: (delimiter as char).to_string(),
+                            has_header: shape.has_header,
+                            newlines_in_values: shape.quoted_newlines,
+                            ..CsvOptions::default()
+                        };
+                        // Rows counted include the header line, if any.
+                        let n = whole_count(truncated, rows.len(), opts.sample_records)
+                            .map(|n| n - u64::from(shape.has_header));
+                        (FormatSpec::csv(compression, csv), shape.columns, n)
+                    }
+                }
             }
         },
     };

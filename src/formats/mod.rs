@@ -2,7 +2,8 @@
 //! orc-rust), Avro (read by DataFusion, inspected and written here with arrow-avro) and newline-delimited JSON
 //! (read through owl's own decoder in front of arrow-json).
 //!
-//! `regex_lines` reads RegexSerDe tables' lines (through owl's line decoder, no other reader behind it).
+//! `regex_lines` reads RegexSerDe tables' lines (through owl's line decoder, no other reader behind it);
+//! `grok` turns Grok SerDe patterns into such line patterns.
 //!
 //! `footer` reads a Parquet file's footer as a query does (shared by the crawler, ORC tails and estimates).
 //!
@@ -27,6 +28,7 @@ pub(crate) mod avro;
 pub(crate) mod columns;
 pub mod csv;
 pub mod footer;
+pub(crate) mod grok;
 pub(crate) mod lines;
 pub mod ndjson;
 pub mod orc;

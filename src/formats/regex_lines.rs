@@ -27,17 +27,39 @@ pub(crate) fn compile(input_regex: &str) -> Result<Regex, String> {
     })
 }
 
+/// A line pattern and the capture group each of a table's file columns takes (None: the column is NULL).
+#[derive(Debug)]
+pub(crate) struct LinePattern {
+    pub regex: Regex,
+    pub groups: Vec<Option<usize>>,
+    /// Lines at the start of a file that are no rows (`skip.header.line.count`).
+    pub header_lines: u32,
+}
+
+impl LinePattern {
+    /// RegexSerDe's: the whole line matched by `input.regex`, group N the Nth column.
+    pub(crate) fn regex_serde(input_regex: &str, columns: usize) -> Result<Self, String> {
+        Ok(LinePattern {
+            regex: compile(input_regex)?,
+            groups: (1..=columns).map(Some).collect(),
+            header_lines: 0,
+        })
+    }
+}
+
 /// Whether RegexSerDe builds a column of `field`'s type (strings, numbers, decimals, booleans, dates,
 /// timestamps).
 pub(crate) fn reads(field: &arrow::datatypes::Field) -> bool {
     matches!(Kind::of(field), Ok(Some(_)))
 }
 
-/// The decoder of `projection` (indices into `file_schema`) from lines matched by `regex`.
+/// The decoder of `projection` (indices into `file_schema`) from lines matched by `pattern`. `at_start`: the
+/// input begins at the file's start, so its header lines (if the table has any) are skipped.
 pub(crate) fn regex_decoder(
     file_schema: SchemaRef,
     projection: Vec<usize>,
-    regex: Arc<Regex>,
+    pattern: Arc<LinePattern>,
+    at_start: bool,
     batch_size: usize,
 ) -> Result<LineDecoder<RegexLines>, ArrowError> {
     let schema = Arc::new(file_schema.project(&projection)?);
@@ -47,7 +69,7 @@ pub(crate) fn regex_decoder(
         .map(|f| {
             Kind::of(f)?.map(Column::new).ok_or_else(|| {
                 ArrowError::NotYetImplemented(format!(
-                    "RegexSerDe reads strings, numbers, booleans, dates and timestamps, not column `{}` of type {}",
+                    "RegexSerDe and Grok read strings, numbers, booleans, dates and timestamps, not column `{}` of type {}",
                     f.name(),
                     f.data_type()
                 ))
@@ -55,28 +77,46 @@ pub(crate) fn regex_decoder(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let format = RegexLines {
-        locations: regex.capture_locations(),
-        groups: projection.iter().map(|&i| i + 1).collect(),
-        regex,
+        skip: if at_start { pattern.header_lines } else { 0 },
+        locations: pattern.regex.capture_locations(),
+        groups: projection
+            .iter()
+            .map(|&i| {
+                pattern
+                    .groups
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(usize::MAX)
+            })
+            .collect(),
+        pattern,
     };
     LineDecoder::new(schema, batch_size, Some(columns), format)
 }
 
 pub(crate) struct RegexLines {
-    regex: Arc<Regex>,
+    pattern: Arc<LinePattern>,
     locations: CaptureLocations,
-    /// The capture group of each projected column.
+    /// Header lines still to skip.
+    skip: u32,
+    /// The capture group of each projected column (`usize::MAX`: none, always NULL).
     groups: Vec<usize>,
 }
 
 impl LineFormat for RegexLines {
     fn line(&mut self, columns: &mut [Column], _rows: usize, line: &[u8]) -> Step<bool> {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return Ok(false);
+        }
         if self.groups.is_empty() {
             // No column read (`count(*)`): every line is a row, matched or not.
             return Ok(true);
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let matched = self
+            .pattern
             .regex
             .captures_read(&mut self.locations, line)
             .is_some();
@@ -129,8 +169,8 @@ mod tests {
             Field::new("path", DataType::Utf8, true),
             Field::new("extra", DataType::Utf8, true),
         ]));
-        let re = Arc::new(compile(r#"(\S+) (\S+) "([^"]*)""#).unwrap());
-        let mut d = regex_decoder(schema, vec![0, 1, 2, 3], re, 100).unwrap();
+        let re = Arc::new(LinePattern::regex_serde(r#"(\S+) (\S+) "([^"]*)""#, 4).unwrap());
+        let mut d = regex_decoder(schema, vec![0, 1, 2, 3], re, true, 100).unwrap();
         let input =
             "1.2.3.4 200 \"/a b\"\nnot a log line\n5.6.7.8 - \"\"\r\n9.9.9.9 404 \"/x\" trailing\n";
         assert_eq!(d.decode(input.as_bytes()).unwrap(), input.len());

@@ -44,8 +44,8 @@ pub enum TextFormat {
         fast: bool,
     },
     Csv(CsvDialect),
-    /// Lines matched by RegexSerDe's pattern (anchored, `regex_lines::compile`).
-    Regex(Arc<regex::bytes::Regex>),
+    /// Lines matched by RegexSerDe's pattern (anchored, `regex_lines::compile`) or a grok pattern (`grok`).
+    Regex(Arc<super::regex_lines::LinePattern>),
 }
 
 impl TextSource {
@@ -169,11 +169,13 @@ impl FileOpener for TextOpener {
                         "JSON",
                     )
                 }
-                TextFormat::Regex(regex) => {
+                TextFormat::Regex(pattern) => {
+                    let at_start = file.range.as_ref().is_none_or(|r| r.start == 0);
                     let decoder = super::regex_lines::regex_decoder(
                         file_schema,
                         projection,
-                        regex,
+                        pattern,
+                        at_start,
                         batch_size,
                     )?
                     .counting(rows);

@@ -350,6 +350,12 @@ fn storage_descriptor(def: &TableDef, location: &str) -> Value {
     if let Some(re) = &def.format.regex {
         serde_params.insert("input.regex".into(), json!(re));
     }
+    if let Some(g) = &def.format.grok {
+        serde_params.insert("input.format".into(), json!(g.format));
+        if let Some(custom) = &g.custom_patterns {
+            serde_params.insert("input.grokCustomPatterns".into(), json!(custom));
+        }
+    }
     json!({
         "Columns": columns(&def.columns),
         "Location": location,
@@ -430,13 +436,16 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
     let input_format = opt_str(&sd, "InputFormat")?
         .unwrap_or("")
         .to_ascii_lowercase();
+    // A Grok SerDe table's classification is its classifier's own name (`mylog`): the SerDe says how to read it.
+    let label = opt_str(&params, "classification")?.map(str::to_string);
     let classification = match opt_str(&params, "classification")? {
+        _ if library.contains("grokserde") => "grok".into(),
+        _ if library.contains("regexserde") => "regex".into(),
         Some(c) => c.to_ascii_lowercase(),
         None if library.contains("parquet") || input_format.contains("parquet") => "parquet".into(),
         None if library.contains("orc") || input_format.contains("orc") => "orc".into(),
         None if library.contains("avro") || input_format.contains("avro") => "avro".into(),
         None if library.contains("json") => "json".into(),
-        None if library.contains("regexserde") => "regex".into(),
         None => "csv".into(),
     };
     let compression = match opt_str(&params, "compressionType")?.unwrap_or("none") {
@@ -471,7 +480,29 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
             let regex = opt_str(&serde_params, "input.regex")?
                 .ok_or_else(|| invalid("SerdeInfo.Parameters: RegexSerDe needs input.regex"))?;
             crate::formats::regex_lines::compile(regex).map_err(|e| invalid(&e))?;
-            FormatSpec::regex(compression, regex.to_string())
+            FormatSpec {
+                label: label.clone().filter(|l| !l.eq_ignore_ascii_case("regex")),
+                header_lines: header_lines(&params)?,
+                ..FormatSpec::regex(compression, regex.to_string())
+            }
+        }
+        "grok" => {
+            let serde_params = serde_info.get("Parameters").cloned().unwrap_or(json!({}));
+            let format = opt_str(&serde_params, "input.format")?
+                .ok_or_else(|| invalid("SerdeInfo.Parameters: Grok SerDe needs input.format"))?;
+            let custom = opt_str(&serde_params, "input.grokCustomPatterns")?;
+            crate::formats::grok::check(format, custom).map_err(|e| invalid(&e))?;
+            FormatSpec {
+                label: label.filter(|l| !l.eq_ignore_ascii_case("grok")),
+                header_lines: header_lines(&params)?,
+                ..FormatSpec::grok(
+                    compression,
+                    crate::catalog::model::GrokSpec {
+                        format: format.to_string(),
+                        custom_patterns: custom.map(str::to_string),
+                    },
+                )
+            }
         }
         "csv" => {
             let serde_params = serde_info.get("Parameters").cloned().unwrap_or(json!({}));
@@ -490,11 +521,14 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
                 }),
                 json_array: false,
                 regex: None,
+                grok: None,
+                label: None,
+                header_lines: 0,
             }
         }
         other => {
             return Err(invalid(&format!(
-                "classification `{other}`: owl reads csv, json, parquet, orc, avro and regex (RegexSerDe)"
+                "classification `{other}`: owl reads csv, json, parquet, orc, avro, regex (RegexSerDe) and Grok SerDe tables"
             )));
         }
     };
@@ -927,5 +961,17 @@ pub fn settle_crawlers(registry_root: &Path) {
             });
             let _ = crate::catalog::store::write_json_atomic(&path, &c);
         }
+    }
+}
+
+/// A regex or grok table's `skip.header.line.count`: a whole number of lines.
+fn header_lines(params: &Value) -> Result<u32, ApiError> {
+    match opt_str(params, "skip.header.line.count")? {
+        None => Ok(0),
+        Some(n) => n.trim().parse().map_err(|_| {
+            invalid(&format!(
+                "skip.header.line.count `{n}` is not a whole number of lines"
+            ))
+        }),
     }
 }

@@ -71,7 +71,7 @@ pub(crate) async fn discover(
     // A text table declared without its compression reads its files as their names say (`.gz`), as Athena does.
     let text = matches!(
         def.format.classification,
-        Classification::Csv | Classification::Json | Classification::Regex
+        Classification::Csv | Classification::Json | Classification::Regex | Classification::Grok
     );
     if text
         && def.format.compression == Compression::None

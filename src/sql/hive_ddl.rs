@@ -386,6 +386,7 @@ fn create(p: &mut Parser, if_not_exists: bool) -> std::result::Result<Create, Pa
 const LAZY_SIMPLE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
 const OPEN_CSV: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
 const REGEX: &str = "org.apache.hadoop.hive.serde2.RegexSerDe";
+const GROK: &str = "com.amazonaws.glue.serde.GrokSerDe";
 
 /// A string literal as Hive's parser reads it (`unescapeSQLString`): `\n`, `\t`, `\r`, `\b`, `\0`, `\Z`,
 /// `\ooo` (octal), `\uXXXX`; `\%` and `\_` keep their backslash; a backslash before anything else is dropped.
@@ -797,6 +798,13 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
             .map(|(_, v)| v.clone())
     };
     let stored = c.stored_as.as_deref().map(str::to_ascii_lowercase);
+    // A log table's classification names its classifier (`combined_apache`, `mylog`), kept as written.
+    let label_of = |own: &str| {
+        props
+            .get("classification")
+            .filter(|c| !c.eq_ignore_ascii_case(own))
+            .map(|c| c.to_string())
+    };
     let says = |s: &str| {
         library.as_deref().is_some_and(|l| l.contains(s))
             || stored.as_deref().is_some_and(|l| l.contains(s))
@@ -839,15 +847,24 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
     if says("json") {
         return Ok(FormatSpec::json(compression));
     }
-    let has_header = match props.get("skip.header.line.count").map(|s| s.trim()) {
-        None | Some("0") => false,
-        Some("1") => true,
-        Some(n) => {
-            return Err(Error::Unsupported(format!(
-                "skip.header.line.count = {n}: owl skips a header of one line or none"
-            )));
-        }
+    let header_lines: u32 = match props.get("skip.header.line.count").map(|s| s.trim()) {
+        None => 0,
+        Some(n) => n.parse().map_err(|_| {
+            Error::Query(format!(
+                "skip.header.line.count `{n}` is not a whole number of lines"
+            ))
+        })?,
     };
+    // Owl's CSV readers skip a header of one line or none; RegexSerDe and Grok tables any number.
+    let line_serde = library
+        .as_deref()
+        .is_some_and(|l| l == REGEX.to_ascii_lowercase() || l == GROK.to_ascii_lowercase());
+    if header_lines > 1 && !line_serde {
+        return Err(Error::Unsupported(format!(
+            "skip.header.line.count = {header_lines}: owl skips a header of one line or none (any number for RegexSerDe and Grok tables)"
+        )));
+    }
+    let has_header = header_lines == 1;
     let one_byte = |what: &str, s: String| -> Result<String> {
         if s.len() == 1 {
             Ok(s)
@@ -915,7 +932,29 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
                 regex
             };
             crate::formats::regex_lines::compile(&regex).map_err(Error::Query)?;
-            return Ok(FormatSpec::regex(compression, regex));
+            return Ok(FormatSpec {
+                label: label_of("regex"),
+                header_lines,
+                ..FormatSpec::regex(compression, regex)
+            });
+        }
+        Some(l) if l == GROK.to_ascii_lowercase() => {
+            let format = serde_prop("input.format").ok_or_else(|| {
+                Error::Query(
+                    "Grok SerDe needs WITH SERDEPROPERTIES ('input.format' = '...')".into(),
+                )
+            })?;
+            let custom = serde_prop("input.grokCustomPatterns");
+            crate::formats::grok::check(&format, custom.as_deref()).map_err(Error::Query)?;
+            let grok = crate::catalog::model::GrokSpec {
+                format,
+                custom_patterns: custom,
+            };
+            return Ok(FormatSpec {
+                label: label_of("grok"),
+                header_lines,
+                ..FormatSpec::grok(compression, grok)
+            });
         }
         Some(l) if l.contains("regex") || l.contains("grok") => {
             return Err(Error::Unsupported(format!(
@@ -992,6 +1031,14 @@ fn show_create(def: &TableDef, root: &std::path::Path) -> Result<Vec<String>> {
             if let Some(re) = &def.format.regex {
                 lines.push("WITH SERDEPROPERTIES (".into());
                 lines.push(format!("  'input.regex'={})", quote_hive(re)));
+            }
+            if let Some(g) = &def.format.grok {
+                lines.push("WITH SERDEPROPERTIES (".into());
+                let mut props = vec![format!("'input.format'={}", quote_hive(&g.format))];
+                if let Some(custom) = &g.custom_patterns {
+                    props.push(format!("'input.grokCustomPatterns'={}", quote_hive(custom)));
+                }
+                list(&mut lines, props, ")");
             }
         }
     }

@@ -128,8 +128,8 @@ pub struct RegistryTable {
     pub(super) projection: Option<Arc<crate::catalog::projection::Projection>>,
     /// The table's folder.
     pub(super) table_url: Url,
-    /// RegexSerDe's pattern, compiled (`regex` tables).
-    pub(super) line_regex: Option<Arc<regex::bytes::Regex>>,
+    /// RegexSerDe's or Grok's pattern, compiled (`regex` and `grok` tables).
+    pub(super) line_regex: Option<Arc<crate::formats::regex_lines::LinePattern>>,
 }
 
 pub(super) fn store_url_of(url: &Url) -> DfResult<ObjectStoreUrl> {

@@ -65,29 +65,54 @@ impl RegistryTable {
                 )))
             })
             .collect::<Result<Vec<FieldRef>, Error>>()?;
-        // RegexSerDe: the pattern compiles, and every column is of a type it builds.
-        let line_regex = match (&def.format.classification, &def.format.regex) {
-            (Classification::Regex, Some(re)) => {
+        // RegexSerDe and Grok: the pattern compiles, and every column is of a type it builds.
+        let line_regex = match (
+            &def.format.classification,
+            &def.format.regex,
+            &def.format.grok,
+        ) {
+            (Classification::Regex | Classification::Grok, _, _) => {
                 let bad = |reason: String| Error::Query(format!("table `{}`: {reason}", def.name));
                 if let Some(f) = file_fields
                     .iter()
                     .find(|f| !crate::formats::regex_lines::reads(f))
                 {
                     return Err(bad(format!(
-                        "RegexSerDe reads strings, numbers, booleans, dates and timestamps, not column `{}` ({})",
+                        "RegexSerDe and Grok read strings, numbers, booleans, dates and timestamps, not column `{}` ({})",
                         f.name(),
                         f.data_type()
                     )));
                 }
-                Some(Arc::new(
-                    crate::formats::regex_lines::compile(re).map_err(bad)?,
-                ))
-            }
-            (Classification::Regex, None) => {
-                return Err(Error::Query(format!(
-                    "table `{}` reads lines by regex but has no `input.regex`",
-                    def.name
-                )));
+                let pattern = match (
+                    &def.format.classification,
+                    &def.format.regex,
+                    &def.format.grok,
+                ) {
+                    (Classification::Regex, Some(re), _) => {
+                        crate::formats::regex_lines::LinePattern::regex_serde(re, file_fields.len())
+                    }
+                    (Classification::Grok, _, Some(g)) => {
+                        let names: Vec<&str> =
+                            file_fields.iter().map(|f| f.name().as_str()).collect();
+                        crate::formats::grok::line_pattern(
+                            &g.format,
+                            g.custom_patterns.as_deref(),
+                            &names,
+                        )
+                    }
+                    _ => Err(format!(
+                        "it reads lines by {} but has no {}",
+                        def.format.classification.as_str(),
+                        if def.format.classification == Classification::Grok {
+                            "`input.format`"
+                        } else {
+                            "`input.regex`"
+                        }
+                    )),
+                };
+                let mut pattern = pattern.map_err(bad)?;
+                pattern.header_lines = def.format.header_lines;
+                Some(Arc::new(pattern))
             }
             _ => None,
         };
@@ -204,9 +229,9 @@ impl RegistryTable {
             }
             Classification::Orc => Arc::new(crate::formats::orc::OrcFormat),
             Classification::Avro => Arc::new(AvroFormat),
-            Classification::Regex => {
+            Classification::Regex | Classification::Grok => {
                 return Err(DataFusionError::Plan(format!(
-                    "table `{}` is read by RegexSerDe (owl's reader), not a DataFusion format: declare its columns",
+                    "table `{}` is read by owl's line reader (RegexSerDe, Grok), not a DataFusion format: declare its columns",
                     self.def.name
                 )));
             }
@@ -219,7 +244,10 @@ impl RegistryTable {
     fn compression_of(&self, files: &[PartitionedFile]) -> DfResult<Compression> {
         let text = matches!(
             self.def.format.classification,
-            Classification::Csv | Classification::Json | Classification::Regex
+            Classification::Csv
+                | Classification::Json
+                | Classification::Regex
+                | Classification::Grok
         );
         if !text || self.def.format.compression != Compression::None {
             return Ok(self.def.format.compression);

@@ -1,0 +1,423 @@
+//! Logs as Athena users query them, through the real binary: Grok SerDe tables declared with the DDL in
+//! Athena's documentation, custom grok classifiers (`owl crawl --grok ... --classification`), and the crawler
+//! recognising AWS's service logs (ALB, classic ELB, CloudFront, VPC flow logs, S3 access logs) and the
+//! combined log format by content. Every number is checked against what the test's generator wrote.
+
+mod common;
+
+use common::{Fixture, stat, table_in};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+fn gzip(path: &Path, text: &str) -> u64 {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+fn rows(doc: &serde_json::Value) -> Vec<Vec<serde_json::Value>> {
+    doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().clone())
+        .collect()
+}
+
+/// Postfix mail log lines (Athena's Grok example), every 50th malformed; per queue id prefix, the count.
+fn postfix(dir: &Path) -> (u64, u64, BTreeMap<String, u64>, u64) {
+    let (mut lines, mut good, mut by_program) = (0, 0, BTreeMap::new());
+    let mut text = String::new();
+    for i in 0..600u64 {
+        lines += 1;
+        if i % 50 == 7 {
+            text.push_str("-- MARK --\n");
+            continue;
+        }
+        let program = ["postfix/smtpd", "postfix/cleanup", "postfix/qmgr"][(i % 3) as usize];
+        text.push_str(&format!(
+            "Feb {:>2} 07:{:02}:{:02} m4eastmail {program}[{}]: B{:010X}: message {i} from unknown[192.168.55.{}]\n",
+            1 + i % 9,
+            i % 60,
+            (i * 7) % 60,
+            1000 + i,
+            0x88C4120838u64 + i,
+            i % 250
+        ));
+        good += 1;
+        *by_program.entry(program.to_string()).or_default() += 1;
+    }
+    let bytes = gzip(&dir.join("maillog-1.gz"), &text);
+    (lines, good, by_program, bytes)
+}
+
+#[test]
+fn grok_serde_tables_as_athenas_documentation_declares_them() {
+    let f = Fixture::new();
+    let (lines, good, by_program, bytes) = postfix(&f.path().join("lake/groksample"));
+    // Athena's documented example, as written there.
+    f.run_ok(&[
+        "query",
+        r#"CREATE EXTERNAL TABLE `mygroktable`(
+   syslogbase string,
+   queue_id string,
+   syslog_message string,
+   program string,
+   pid int
+   )
+ROW FORMAT SERDE
+   'com.amazonaws.glue.serde.GrokSerDe'
+WITH SERDEPROPERTIES (
+   'input.grokCustomPatterns' = 'POSTFIX_QUEUEID [0-9A-F]{7,12}',
+   'input.format'='%{SYSLOGBASE} %{POSTFIX_QUEUEID:queue_id}: %{GREEDYDATA:syslog_message}'
+   )
+STORED AS INPUTFORMAT
+   'org.apache.hadoop.mapred.TextInputFormat'
+OUTPUTFORMAT
+   'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION 'lake/groksample/'"#,
+    ]);
+    let doc = f.json(
+        "SELECT count(*), count(queue_id), count(syslogbase), sum(pid), min(syslog_message) FROM mygroktable",
+    );
+    let row = &rows(&doc)[0];
+    assert_eq!(row[0].as_u64(), Some(lines));
+    assert_eq!(row[1].as_u64(), Some(good), "unmatched lines are NULL rows");
+    assert_eq!(row[2].as_u64(), Some(good));
+    let pids: u64 = (0..600u64).filter(|i| i % 50 != 7).map(|i| 1000 + i).sum();
+    assert_eq!(row[3].as_u64(), Some(pids));
+    assert_eq!(row[4], "message 0 from unknown[192.168.55.0]");
+    assert_eq!(stat(&doc, "bytes_scanned"), bytes, "the gzip file, whole");
+
+    let doc = f.json(
+        "SELECT program, count(*) FROM mygroktable WHERE program IS NOT NULL GROUP BY 1 ORDER BY 1",
+    );
+    let got: BTreeMap<String, u64> = rows(&doc)
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, by_program);
+    let doc = f.json("SELECT queue_id, syslogbase FROM mygroktable WHERE pid = 1000");
+    assert_eq!(
+        rows(&doc),
+        vec![vec![
+            serde_json::json!("B88C4120838"),
+            serde_json::json!("Feb  1 07:00:00 m4eastmail postfix/smtpd[1000]:")
+        ]]
+    );
+
+    // SHOW CREATE TABLE gives the SerDe properties back; run again, the table reads the same.
+    let out = String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW CREATE TABLE mygroktable"]))
+        .unwrap();
+    assert!(out.contains("com.amazonaws.glue.serde.GrokSerDe"), "{out}");
+    let ddl: Vec<String> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_matches('"').replace("\"\"", "\""))
+        .collect();
+    f.run_ok(&["query", "CREATE DATABASE again"]);
+    f.run_ok(&["-d", "again", "query", &ddl.join("\n")]);
+    assert_eq!(
+        f.registry_json("again", "mygroktable")["format"],
+        f.registry_json("default", "mygroktable")["format"]
+    );
+    let doc = f.json("SELECT count(queue_id), sum(pid) FROM again.mygroktable");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(good));
+    assert_eq!(rows(&doc)[0][1].as_u64(), Some(pids));
+}
+
+#[test]
+fn a_custom_grok_classifier_names_the_columns_and_types() {
+    let f = Fixture::new();
+    let mut text = String::new();
+    let (mut total_ms, mut warns) = (0u64, 0u64);
+    for i in 0..300u64 {
+        let level = ["INFO", "WARN", "ERROR"][(i % 3) as usize];
+        warns += u64::from(level == "WARN");
+        total_ms += i * 3;
+        text.push_str(&format!(
+            "2024-06-{:02} 10:{:02}:{:02} {level} {} took {}ms\n",
+            1 + i % 28,
+            i % 60,
+            i % 60,
+            ["api", "db", "cache"][(i % 3) as usize],
+            i * 3
+        ));
+    }
+    let bytes = gzip(&f.path().join("lake/app/app.log.gz"), &text);
+    let report: serde_json::Value = serde_json::from_slice(&f.run_ok(&[
+        "crawl",
+        "lake/app",
+        "-f",
+        "json",
+        "--grok",
+        "%{TIMESTAMP_ISO8601:ts:timestamp} %{LOGLEVEL:level} %{WORD:component} took %{INT:ms:int}ms",
+        "--classification",
+        "applog",
+    ]))
+    .unwrap();
+    table_in(&report, "default.app");
+    let t = f.registry_json("default", "app");
+    assert_eq!(t["properties"]["classification"], "applog");
+    assert_eq!(t["format"]["classification"], "grok");
+    let cols: Vec<(String, String)> = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().into(),
+                c["type"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("ts", "timestamp"),
+            ("level", "string"),
+            ("component", "string"),
+            ("ms", "int")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let doc = f.json(
+        "SELECT sum(ms), sum(CASE WHEN level = 'WARN' THEN 1 ELSE 0 END), max(ts), count(*) FROM app WHERE component IS NOT NULL",
+    );
+    let row = &rows(&doc)[0];
+    assert_eq!(row[0].as_u64(), Some(total_ms));
+    assert_eq!(row[1].as_u64(), Some(warns));
+    assert_eq!(row[3].as_u64(), Some(300));
+    assert_eq!(stat(&doc, "bytes_scanned"), bytes);
+
+    // A classifier that cannot work is refused before anything is read or written.
+    let out = f
+        .owl()
+        .args([
+            "crawl",
+            "lake",
+            "--grok",
+            "%{NOSUCH:x}",
+            "--classification",
+            "bad",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("%{NOSUCH}"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// One day of each log kind, written as AWS writes them (gzip), with the numbers a query should give.
+struct Logs {
+    alb_requests: u64,
+    alb_by_client: BTreeMap<String, u64>,
+    elb_sent: u64,
+    cf_rows: u64,
+    cf_bytes: u64,
+    vpc_rows: u64,
+    vpc_rejected_by_hour: BTreeMap<u64, u64>,
+    s3_rows: u64,
+    s3_bytes: u64,
+    apache_rows: u64,
+    apache_404: u64,
+}
+
+fn write_aws_logs(root: &Path) -> Logs {
+    let mut l = Logs {
+        alb_requests: 0,
+        alb_by_client: BTreeMap::new(),
+        elb_sent: 0,
+        cf_rows: 0,
+        cf_bytes: 0,
+        vpc_rows: 0,
+        vpc_rejected_by_hour: BTreeMap::new(),
+        s3_rows: 0,
+        s3_bytes: 0,
+        apache_rows: 0,
+        apache_404: 0,
+    };
+    let mut alb = String::new();
+    for i in 0..200u64 {
+        let client = format!("198.51.100.{}", i % 5);
+        *l.alb_by_client.entry(client.clone()).or_default() += 1;
+        l.alb_requests += 1;
+        alb.push_str(&format!(
+            "https 2024-06-01T{:02}:00:{:02}.123456Z app/my-lb/50dc6c495c0c9188 {client}:{} 10.1.0.{}:80 0.001 0.002 0.000 200 200 120 {} \"GET https://example.com:443/p/{} HTTP/1.1\" \"curl/8.0\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/73e2d6bc24d8a067 \"Root=1-58337262-{i:024x}\" \"example.com\" \"-\" 0 2024-06-01T10:00:00.120000Z \"forward\" \"-\" \"-\" \"10.1.0.1:80\" \"200\" \"-\" \"-\" TID_{i}\n",
+            i % 24,
+            i % 60,
+            40000 + i,
+            i % 9,
+            100 + i,
+            i % 7
+        ));
+    }
+    gzip(
+        &root.join("alb/123456789012_elasticloadbalancing_us-east-1_app.my-lb_20240601T0000Z_10.0.0.1_x.log.gz"),
+        &alb,
+    );
+    let mut elb = String::new();
+    for i in 0..50u64 {
+        l.elb_sent += 57 + i;
+        elb.push_str(&format!(
+            "2015-05-13T23:{:02}:43.945958Z my-loadbalancer 192.168.131.{}:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 {} \"GET https://www.example.com:443/ HTTP/1.1\" \"curl/7.38.0\" DHE-RSA-AES128-SHA TLSv1.2\n",
+            i % 60,
+            i % 200,
+            57 + i
+        ));
+    }
+    gzip(&root.join("elb/elb.log.gz"), &elb);
+    let mut cf = String::from(
+        "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end\n",
+    );
+    for i in 0..80u64 {
+        l.cf_rows += 1;
+        l.cf_bytes += 1000 + i;
+        cf.push_str(&format!(
+            "2019-12-04\t21:02:{:02}\tLAX1\t{}\t192.0.2.{}\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t0.001\tHit\ttext/html\t78\t-\t-\n",
+            i % 60,
+            1000 + i,
+            i % 250
+        ));
+    }
+    gzip(
+        &root.join("cloudfront/E2EXAMPLE.2019-12-04-21.d111111a.gz"),
+        &cf,
+    );
+    let mut vpc = String::from(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n",
+    );
+    let day = 1717200000u64; // 2024-06-01T00:00:00Z
+    for i in 0..240u64 {
+        l.vpc_rows += 1;
+        if i % 40 == 39 {
+            vpc.push_str(&format!(
+                "2 123456789010 eni-1235b8ca123456789 - - - - - - - {} {} - NODATA\n",
+                day + i * 300,
+                day + i * 300 + 60
+            ));
+            continue;
+        }
+        let action = if i % 4 == 0 { "REJECT" } else { "ACCEPT" };
+        let start = day + i * 300;
+        if action == "REJECT" {
+            *l.vpc_rejected_by_hour.entry(i * 300 / 3600).or_default() += 1;
+        }
+        vpc.push_str(&format!(
+            "2 123456789010 eni-1235b8ca123456789 172.31.16.{} 172.31.16.21 {} 22 6 20 4249 {start} {} {action} OK\n",
+            i % 200,
+            20000 + i,
+            start + 60
+        ));
+    }
+    gzip(
+        &root.join("vpc/123456789010_vpcflowlogs_us-east-1_fl-1234abcd_20240601T0000Z_hash.log.gz"),
+        &vpc,
+    );
+    let mut s3 = String::new();
+    for i in 0..60u64 {
+        l.s3_rows += 1;
+        l.s3_bytes += 100 * i;
+        s3.push_str(&format!(
+            "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:{:02} +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.OBJECT photos/{i}.jpg \"GET /amzn-s3-demo-bucket1/photos/{i}.jpg HTTP/1.1\" 200 - {} {} 7 - \"-\" \"S3Console/0.4\" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - -\n",
+            i % 60,
+            100 * i,
+            100 * i + 5
+        ));
+    }
+    gzip(&root.join("s3/2019-02-06-00-00-38-5A3EXAMPLE"), &s3);
+    let mut apache = String::new();
+    for i in 0..120u64 {
+        l.apache_rows += 1;
+        let status = if i % 6 == 0 { 404 } else { 200 };
+        l.apache_404 += u64::from(status == 404);
+        apache.push_str(&format!(
+            "203.0.113.{} - - [10/Oct/2024:13:{:02}:36 -0700] \"GET /page/{i} HTTP/1.1\" {status} {} \"https://example.com/\" \"Mozilla/5.0 (X11; Linux x86_64)\"\n",
+            i % 10,
+            i % 60,
+            500 + i
+        ));
+    }
+    gzip(&root.join("apache/access.log.gz"), &apache);
+    l
+}
+
+#[test]
+fn the_crawler_knows_aws_logs_and_the_combined_log_format() {
+    let f = Fixture::new();
+    let l = write_aws_logs(&f.path().join("logs"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&f.run_ok(&["crawl", "logs", "-f", "json"])).unwrap();
+    for (table, classification, records) in [
+        ("alb", "alb", l.alb_requests),
+        ("elb", "elb", 50),
+        ("cloudfront", "cloudfront", l.cf_rows),
+        ("vpc", "vpc_flow", l.vpc_rows),
+        ("s3", "s3_access", l.s3_rows),
+        ("apache", "combined_apache", l.apache_rows),
+    ] {
+        table_in(&report, &format!("default.{table}"));
+        let t = f.registry_json("default", table);
+        assert_eq!(
+            t["properties"]["classification"], classification,
+            "{table}: {t}"
+        );
+        assert_eq!(
+            t["stats"]["record_count"].as_u64(),
+            Some(records),
+            "{table}"
+        );
+        let doc = f.json(&format!("SELECT count(*) FROM {table}"));
+        assert_eq!(
+            rows(&doc)[0][0].as_u64(),
+            Some(records),
+            "{table}: header lines are no rows"
+        );
+    }
+
+    // Athena's example queries, as its documentation writes them, on its column names.
+    let doc = f.json(
+        "SELECT client_ip, count(*) AS requests FROM alb GROUP BY client_ip ORDER BY requests DESC, client_ip LIMIT 2",
+    );
+    let mut top: Vec<(String, u64)> = l.alb_by_client.clone().into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got: Vec<(String, u64)> = rows(&doc)
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, top[..2].to_vec());
+    let doc = f.json("SELECT sum(sent_bytes), min(elb_response_code) FROM elb");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(l.elb_sent));
+    assert_eq!(rows(&doc)[0][1], "200");
+    let doc = f.json("SELECT sum(sc_bytes), min(date), count(DISTINCT c_ip) FROM cloudfront");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(l.cf_bytes));
+    assert_eq!(rows(&doc)[0][1], "2019-12-04");
+    // Rejected flows per hour (a NODATA record's numbers are NULL, not a failure).
+    let doc = f.json(
+        "SELECT from_unixtime(start - start % 3600) AS hour, count(*) FROM vpc WHERE action = 'REJECT' \
+         GROUP BY 1 ORDER BY 1",
+    );
+    let got: Vec<u64> = rows(&doc).iter().map(|r| r[1].as_u64().unwrap()).collect();
+    let want: Vec<u64> = l.vpc_rejected_by_hour.values().copied().collect();
+    assert_eq!(got, want);
+    let doc = f.json("SELECT count(*) FROM vpc WHERE log_status = 'NODATA' AND srcport IS NULL AND bytes IS NULL");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(6));
+    let doc = f.json("SELECT sum(bytessent), count(DISTINCT key), min(requestdatetime) FROM s3");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(l.s3_bytes));
+    assert_eq!(rows(&doc)[0][1].as_u64(), Some(60));
+    assert_eq!(rows(&doc)[0][2], "06/Feb/2019:00:00:00 +0000");
+    let doc = f.json(
+        "SELECT count(*), count(DISTINCT clientip), sum(CAST(bytes AS bigint)) FROM apache WHERE response = '404'",
+    );
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(l.apache_404));
+    assert_eq!(rows(&doc)[0][1].as_u64(), Some(5));
+    let bytes: u64 = (0..120u64).filter(|i| i % 6 == 0).map(|i| 500 + i).sum();
+    assert_eq!(rows(&doc)[0][2].as_u64(), Some(bytes));
+}
