@@ -421,3 +421,73 @@ fn the_crawler_knows_aws_logs_and_the_combined_log_format() {
     let bytes: u64 = (0..120u64).filter(|i| i % 6 == 0).map(|i| 500 + i).sum();
     assert_eq!(rows(&doc)[0][2].as_u64(), Some(bytes));
 }
+
+#[test]
+fn logs_in_aws_layout_are_registered_with_projected_days() {
+    let f = Fixture::new();
+    let base = f
+        .path()
+        .join("lake/AWSLogs/123456789012/elasticloadbalancing/us-east-1");
+    let line = |i: u64, day: u32| {
+        format!(
+            "https 2024-06-{day:02}T10:00:{:02}.000000Z app/my-lb/50dc6c495c0c9188 198.51.100.{}:4000 10.1.0.1:80 0.001 0.002 0.000 200 200 120 {} \"GET https://example.com:443/ HTTP/1.1\" \"curl/8.0\" - - arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/73e2d6bc24d8a067 \"Root=1-5\" \"-\" \"-\" 0 2024-06-{day:02}T10:00:00.000000Z \"forward\" \"-\" \"-\" \"10.1.0.1:80\" \"200\" \"-\" \"-\" TID_{i}\n",
+            i % 60,
+            i % 7,
+            10 + i
+        )
+    };
+    let mut sizes = BTreeMap::new();
+    for day in [1u32, 2, 3] {
+        let text: String = (0..40u64).map(|i| line(i, day)).collect();
+        let size = gzip(
+            &base.join(format!("2024/06/{day:02}/123456789012_elasticloadbalancing_us-east-1_app.my-lb_202406{day:02}T1000Z_x.log.gz")),
+            &text,
+        );
+        sizes.insert(day, size);
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&f.run_ok(&["crawl", "lake", "-f", "json"])).unwrap();
+    assert_eq!(
+        table_in(&report, "default.alb_logs")["format"],
+        "alb: regex (gzip)"
+    );
+    let t = f.registry_json("default", "alb_logs");
+    assert!(
+        t["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("lake/AWSLogs/123456789012/elasticloadbalancing/us-east-1/"),
+        "{t}"
+    );
+    assert_eq!(t["partition_keys"][0]["name"], "day");
+    assert_eq!(t["properties"]["projection.enabled"], "true");
+    assert_eq!(t["properties"]["projection.day.range"], "2024/06/01,NOW");
+    assert_eq!(t["partitions"].as_array().map_or(0, |p| p.len()), 0);
+
+    // One day reads that day's file only.
+    let doc = f.json("SELECT count(*), sum(sent_bytes) FROM alb_logs WHERE day = '2024/06/02'");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(40));
+    assert_eq!(rows(&doc)[0][1].as_u64(), Some((10..50).sum()));
+    assert_eq!(stat(&doc, "bytes_scanned"), sizes[&2]);
+    // A day delivered after the crawl is there with no crawl or MSCK REPAIR.
+    let text: String = (0..5u64).map(|i| line(i, 4)).collect();
+    let size = gzip(&base.join("2024/06/04/late.log.gz"), &text);
+    let doc = f.json("SELECT count(*) FROM alb_logs WHERE day >= '2024/06/03'");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(45));
+    assert_eq!(stat(&doc, "bytes_scanned"), sizes[&3] + size);
+    let doc = f.json("SELECT day, count(*) FROM alb_logs GROUP BY day ORDER BY day");
+    let got: Vec<(String, u64)> = rows(&doc)
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2024/06/01", 40),
+            ("2024/06/02", 40),
+            ("2024/06/03", 40),
+            ("2024/06/04", 5)
+        ]
+        .map(|(d, n)| (d.to_string(), n))
+    );
+}

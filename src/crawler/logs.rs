@@ -54,6 +54,101 @@ impl GrokClassifier {
     }
 }
 
+/// A log table in AWS's delivery layout, `.../AWSLogs/<account>/<service>/<region>/yyyy/MM/dd/<file>`
+/// (load balancers, VPC flow logs, CloudTrail): registered as Athena's documentation registers it, with
+/// partition projection over the days (from the first day found to `NOW`), so that a new day's logs are
+/// queryable with no crawl or `MSCK REPAIR`, and a query on a day reads that day's prefix only.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct AwsLayout {
+    /// The table's folder, below the crawled path: the region's folder (one account and region), else
+    /// `AWSLogs` (keys `account` and `region` too, enumerated from what was found).
+    pub dir: Vec<String>,
+    pub name: String,
+    /// Partition keys (all strings) and the table properties that project them.
+    pub keys: Vec<String>,
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+/// The AWS layout of a log table's files (their folders below the crawled path), if they all lie in one.
+pub(crate) fn aws_layout<'a>(
+    label: Option<&str>,
+    location: &str,
+    dirs: impl Iterator<Item = &'a [String]>,
+) -> Option<AwsLayout> {
+    let label = label?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let mut base: Option<&[String]> = None;
+    let mut service: Option<&str> = None;
+    let mut accounts = std::collections::BTreeSet::new();
+    let mut regions = std::collections::BTreeSet::new();
+    let mut first_day: Option<String> = None;
+    for d in dirs {
+        let i = d.iter().rposition(|s| s == "AWSLogs")?;
+        if d.len() != i + 7
+            || !digits(&d[i + 4], 4)
+            || !digits(&d[i + 5], 2)
+            || !digits(&d[i + 6], 2)
+        {
+            return None;
+        }
+        if *base.get_or_insert(&d[..=i]) != &d[..=i]
+            || *service.get_or_insert(&d[i + 2]) != d[i + 2].as_str()
+        {
+            return None;
+        }
+        accounts.insert(d[i + 1].clone());
+        regions.insert(d[i + 3].clone());
+        let day = format!("{}/{}/{}", d[i + 4], d[i + 5], d[i + 6]);
+        if first_day.as_ref().is_none_or(|f| day < *f) {
+            first_day = Some(day);
+        }
+    }
+    let (base, service, first_day) = (base?, service?, first_day?);
+    let mut properties = std::collections::BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        properties.insert(k.to_string(), v);
+    };
+    set("projection.enabled", "true".into());
+    set("projection.day.type", "date".into());
+    set("projection.day.format", "yyyy/MM/dd".into());
+    set("projection.day.range", format!("{first_day},NOW"));
+    set("projection.day.interval", "1".into());
+    set("projection.day.interval.unit", "DAYS".into());
+    let (dir, keys, template) = if accounts.len() == 1 && regions.len() == 1 {
+        let mut dir = base.to_vec();
+        dir.push(accounts.pop_first()?);
+        dir.push(service.to_string());
+        dir.push(regions.pop_first()?);
+        (dir, vec!["day".to_string()], "${day}/".to_string())
+    } else {
+        let join = |v: &std::collections::BTreeSet<String>| {
+            v.iter().cloned().collect::<Vec<_>>().join(",")
+        };
+        set("projection.account.type", "enum".into());
+        set("projection.account.values", join(&accounts));
+        set("projection.region.type", "enum".into());
+        set("projection.region.values", join(&regions));
+        (
+            base.to_vec(),
+            vec!["account".into(), "region".into(), "day".into()],
+            format!("${{account}}/{service}/${{region}}/${{day}}/"),
+        )
+    };
+    // Athena's templates are whole URIs; a local table's is relative to its folder, which owl reads the same.
+    let template = if location.contains("://") {
+        format!("{location}{}/{template}", dir.join("/"))
+    } else {
+        template
+    };
+    set("storage.location.template", template);
+    Some(AwsLayout {
+        dir,
+        name: format!("{label}_logs"),
+        keys,
+        properties,
+    })
+}
+
 /// What a log sample was recognised as.
 pub(crate) struct Recognised {
     pub format: FormatSpec,
@@ -532,6 +627,49 @@ mod tests {
         // CSV stays CSV.
         assert_eq!(kind_of("a,b,c\n1,2,3\n"), None);
         assert_eq!(kind_of("a b c\n1 2 3\n"), None);
+    }
+
+    #[test]
+    fn aws_layouts_become_projected_days() {
+        let d = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
+        let one = [
+            d("x/AWSLogs/1234/elasticloadbalancing/us-east-1/2024/06/02"),
+            d("x/AWSLogs/1234/elasticloadbalancing/us-east-1/2024/05/31"),
+        ];
+        let l = aws_layout(Some("alb"), "s3://b/", one.iter().map(|v| v.as_slice())).unwrap();
+        assert_eq!(l.dir, d("x/AWSLogs/1234/elasticloadbalancing/us-east-1"));
+        assert_eq!(l.name, "alb_logs");
+        assert_eq!(l.keys, ["day"]);
+        assert_eq!(l.properties["projection.day.range"], "2024/05/31,NOW");
+        assert_eq!(
+            l.properties["storage.location.template"],
+            "s3://b/x/AWSLogs/1234/elasticloadbalancing/us-east-1/${day}/"
+        );
+        let two = [
+            d("AWSLogs/1234/vpcflowlogs/us-east-1/2024/06/02"),
+            d("AWSLogs/5678/vpcflowlogs/eu-west-1/2024/06/01"),
+        ];
+        let l = aws_layout(
+            Some("vpc_flow"),
+            "../lake/",
+            two.iter().map(|v| v.as_slice()),
+        )
+        .unwrap();
+        assert_eq!(l.dir, d("AWSLogs"));
+        assert_eq!(l.keys, ["account", "region", "day"]);
+        assert_eq!(l.properties["projection.account.values"], "1234,5678");
+        assert_eq!(
+            l.properties["projection.region.values"],
+            "eu-west-1,us-east-1"
+        );
+        assert_eq!(
+            l.properties["storage.location.template"],
+            "${account}/vpcflowlogs/${region}/${day}/"
+        );
+        // Not the layout: no projection.
+        let odd = [d("AWSLogs/1234/vpcflowlogs/us-east-1/2024/06")];
+        assert!(aws_layout(Some("vpc_flow"), "", odd.iter().map(|v| v.as_slice())).is_none());
+        assert!(aws_layout(None, "", one.iter().map(|v| v.as_slice())).is_none());
     }
 
     #[test]

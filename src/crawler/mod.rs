@@ -571,7 +571,18 @@ fn tables(
     let mut used = BTreeSet::new();
     let mut defs = Vec::new();
     for (dir, members) in groups {
-        let base = infer::clean_name(dir.last().unwrap_or(&root_name));
+        // Logs in AWS's delivery layout: the table Athena's documentation makes, partitions projected.
+        let layout = logs::aws_layout(
+            members[0].format.label.as_deref(),
+            stored_root,
+            members.iter().map(|f| f.dirs()),
+        )
+        .filter(|l| l.dir.starts_with(&dir));
+        let dir = layout.as_ref().map_or(dir, |l| l.dir.clone());
+        let base = match &layout {
+            Some(l) => l.name.clone(),
+            None => infer::clean_name(dir.last().unwrap_or(&root_name)),
+        };
         let mut name = base.clone();
         let mut k = 1;
         while !used.insert(name.clone()) {
@@ -584,6 +595,11 @@ fn tables(
             format!("{stored_root}{}/", dir.join("/"))
         };
         let (mut def, n) = table_def(&name, &opts.database, location, &dir, &members);
+        if let Some(l) = layout {
+            def.partition_keys = l.keys.iter().map(|k| Column::new(k, "string")).collect();
+            def.partitions.clear();
+            def.properties.extend(l.properties);
+        }
         let mut excluded: Vec<String> = rejected
             .iter()
             .chain(report.skipped.iter().map(|s| &s.rel))
