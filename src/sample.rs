@@ -4,6 +4,9 @@
 //! - `weblogs_{csv,csv_gz,ndjson,parquet}`: the same access-log rows, Hive-partitioned `year=/month=/day=`.
 //! - `orders`: CSV in plain dated folders `YYYY/MM/` (partitions `partition_0`, `partition_1`, as Glue names them).
 //! - `cloudtrail`: CloudTrail-like nested NDJSON (structs, arrays).
+//! - `aws/AWSLogs/123456789012/{elasticloadbalancing,vpcflowlogs}/us-east-1/2024/06/DD/`: load balancer access
+//!   logs and VPC flow logs as AWS delivers them (gzip), three days; the crawler registers them as `alb_logs`
+//!   and `vpc_flow_logs` with projected days.
 //!
 //! The rows are also available as Rust values ([`weblogs`], [`orders`]) so tests can compute expected answers
 //! without owl.
@@ -33,6 +36,181 @@ pub const WEBLOG_DAYS: [(i32, u32, u32); 8] = [
     (2024, 2, 2),
     (2024, 2, 3),
 ];
+
+/// The days of AWS service logs: 2024-06-01..03.
+pub const AWS_LOG_DAYS: [u32; 3] = [1, 2, 3];
+
+/// One load balancer request, as written to its ALB log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlbRequest {
+    pub day: u32,
+    pub time: String,
+    pub client_ip: String,
+    pub elb_status_code: i64,
+    pub received_bytes: i64,
+    pub sent_bytes: i64,
+    pub request_url: String,
+    pub user_agent: String,
+}
+
+/// One VPC flow log record (version 2's fields). `None`s are a NODATA record's `-`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VpcFlow {
+    pub day: u32,
+    pub interface_id: String,
+    pub srcaddr: Option<String>,
+    pub dstaddr: Option<String>,
+    pub srcport: Option<i64>,
+    pub dstport: Option<i64>,
+    pub protocol: Option<i64>,
+    pub packets: Option<i64>,
+    pub bytes: Option<i64>,
+    pub start: i64,
+    pub end: i64,
+    pub action: Option<String>,
+    pub log_status: String,
+}
+
+/// The ALB requests of every day, in file order.
+pub fn alb_requests() -> Vec<AlbRequest> {
+    let mut rng = Rng(7);
+    let mut out = Vec::new();
+    for day in AWS_LOG_DAYS {
+        for i in 0..(300 + 50 * day as usize) {
+            // A few busy clients and a long tail.
+            let client_ip = if rng.below(3) == 0 {
+                format!("198.51.100.{}", rng.below(4))
+            } else {
+                format!("203.0.113.{}", rng.below(200))
+            };
+            let status = [200, 200, 200, 200, 304, 404, 500, 502][rng.below(8) as usize];
+            let secs = i as u64 * 86_000 / (300 + 50 * day as u64);
+            out.push(AlbRequest {
+                day,
+                time: format!(
+                    "2024-06-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60,
+                    rng.below(1_000_000)
+                ),
+                client_ip,
+                elb_status_code: status,
+                received_bytes: 100 + rng.below(900) as i64,
+                sent_bytes: if status == 304 {
+                    0
+                } else {
+                    200 + rng.below(20_000) as i64
+                },
+                request_url: format!("https://shop.example.com:443{}", rng.pick(&PATHS)),
+                user_agent: rng.pick(&AGENTS).to_string(),
+            });
+        }
+    }
+    out
+}
+
+fn alb_line(r: &AlbRequest, i: usize) -> String {
+    format!(
+        "https {} app/shop-lb/50dc6c495c0c9188 {}:{} 10.0.1.{}:8080 0.000 0.{:03} 0.000 {} {} {} {} \"GET {} HTTP/1.1\" \"{}\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop/73e2d6bc24d8a067 \"Root=1-66{:06x}-{:024x}\" \"shop.example.com\" \"arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012\" 0 {} \"forward\" \"-\" \"-\" \"10.0.1.{}:8080\" \"{}\" \"-\" \"-\" TID_{:08x}\n",
+        r.time,
+        r.client_ip,
+        30000 + i % 30000,
+        i % 4,
+        i % 1000,
+        r.elb_status_code,
+        r.elb_status_code,
+        r.received_bytes,
+        r.sent_bytes,
+        r.request_url,
+        r.user_agent,
+        i,
+        i,
+        r.time,
+        i % 4,
+        r.elb_status_code,
+        i
+    )
+}
+
+/// The VPC flow records of every day, in file order (every 50th a NODATA record).
+pub fn vpc_flows() -> Vec<VpcFlow> {
+    let mut rng = Rng(11);
+    let mut out = Vec::new();
+    for day in AWS_LOG_DAYS {
+        let midnight = chrono::NaiveDate::from_ymd_opt(2024, 6, day)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or_default();
+        for i in 0..400i64 {
+            let start = midnight + i * 216 + rng.below(60) as i64;
+            let interface_id = format!("eni-0a1b2c3d4e5f6{:04}", rng.below(3));
+            if i % 50 == 49 {
+                out.push(VpcFlow {
+                    day,
+                    interface_id,
+                    srcaddr: None,
+                    dstaddr: None,
+                    srcport: None,
+                    dstport: None,
+                    protocol: None,
+                    packets: None,
+                    bytes: None,
+                    start,
+                    end: start + 60,
+                    action: None,
+                    log_status: "NODATA".into(),
+                });
+                continue;
+            }
+            // Scans from outside are rejected; traffic inside the VPC is accepted.
+            let outside = rng.below(4) == 0;
+            let dstport = *[22i64, 443, 3389, 5432, 80]
+                .get(rng.below(5) as usize)
+                .unwrap_or(&443);
+            out.push(VpcFlow {
+                day,
+                interface_id,
+                srcaddr: Some(if outside {
+                    format!("192.0.2.{}", rng.below(50))
+                } else {
+                    format!("10.0.{}.{}", rng.below(4), rng.below(250))
+                }),
+                dstaddr: Some(format!("10.0.1.{}", rng.below(8))),
+                srcport: Some(1024 + rng.below(60000) as i64),
+                dstport: Some(dstport),
+                protocol: Some(6),
+                packets: Some(1 + rng.below(40) as i64),
+                bytes: Some(40 + rng.below(60_000) as i64),
+                start,
+                end: start + 60,
+                action: Some(if outside { "REJECT" } else { "ACCEPT" }.into()),
+                log_status: "OK".into(),
+            });
+        }
+    }
+    out
+}
+
+fn vpc_line(f: &VpcFlow) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let num = |v: Option<i64>| v.map_or_else(|| "-".into(), |n| n.to_string());
+    format!(
+        "2 123456789012 {} {} {} {} {} {} {} {} {} {} {} {}\n",
+        f.interface_id,
+        dash(&f.srcaddr),
+        dash(&f.dstaddr),
+        num(f.srcport),
+        num(f.dstport),
+        num(f.protocol),
+        num(f.packets),
+        num(f.bytes),
+        f.start,
+        f.end,
+        dash(&f.action),
+        f.log_status
+    )
+}
 
 /// A deterministic generator (SplitMix64): the same seed gives the same data on every machine.
 struct Rng(u64);
@@ -448,6 +626,35 @@ pub fn generate(root: &Path) -> Result<Summary> {
         put(
             data.join(format!("cloudtrail/events-{part:04}.json")),
             s.as_bytes(),
+        )?;
+    }
+
+    // AWS service logs, where and as AWS delivers them.
+    let aws = data.join("aws/AWSLogs/123456789012");
+    let requests = alb_requests();
+    let flows = vpc_flows();
+    for day in AWS_LOG_DAYS {
+        let lines: String = requests
+            .iter()
+            .filter(|r| r.day == day)
+            .enumerate()
+            .map(|(i, r)| alb_line(r, i))
+            .collect();
+        put(
+            aws.join(format!(
+                "elasticloadbalancing/us-east-1/2024/06/{day:02}/123456789012_elasticloadbalancing_us-east-1_app.shop-lb.50dc6c495c0c9188_202406{day:02}T0000Z_198.51.100.7_2x4k9d1e.log.gz"
+            )),
+            &gzip(lines.as_bytes()),
+        )?;
+        let mut text = String::from(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n",
+        );
+        text.extend(flows.iter().filter(|f| f.day == day).map(vpc_line));
+        put(
+            aws.join(format!(
+                "vpcflowlogs/us-east-1/2024/06/{day:02}/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f67890_202406{day:02}T0000Z_5f3c2a1b.log.gz"
+            )),
+            &gzip(text.as_bytes()),
         )?;
     }
     Ok(summary)

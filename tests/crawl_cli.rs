@@ -138,7 +138,7 @@ fn tables_and_describe_read_the_registry() {
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let tables = doc["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 6);
+    assert_eq!(tables.len(), 8);
     let pq = tables
         .iter()
         .find(|t| t["table"] == "weblogs_parquet")
@@ -590,7 +590,14 @@ fn new_folders_only_reads_just_the_new_folders() {
         assert_eq!(c["change"], "updated", "{c}");
         assert_eq!(c["partitions_added"], 1, "{c}");
     }
-    for t in ["weblogs_ndjson", "weblogs_csv_gz", "orders", "cloudtrail"] {
+    for t in [
+        "weblogs_ndjson",
+        "weblogs_csv_gz",
+        "orders",
+        "cloudtrail",
+        "alb_logs",
+        "vpc_flow_logs",
+    ] {
         assert_eq!(
             table_in(&report, &format!("default.{t}"))["change"],
             "unchanged"

@@ -491,3 +491,87 @@ fn logs_in_aws_layout_are_registered_with_projected_days() {
         .map(|(d, n)| (d.to_string(), n))
     );
 }
+
+#[test]
+fn the_sample_logs_answer_the_readmes_questions() {
+    let f = Fixture::new(); // sample-data generated and crawled
+    let requests = owl::sample::alb_requests();
+    let flows = owl::sample::vpc_flows();
+    for (table, classification) in [("alb_logs", "alb"), ("vpc_flow_logs", "vpc_flow")] {
+        let t = f.registry_json("default", table);
+        assert_eq!(t["properties"]["classification"], classification);
+        assert_eq!(t["properties"]["projection.day.range"], "2024/06/01,NOW");
+    }
+    // Top client IPs.
+    let mut by_client: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &requests {
+        *by_client.entry(&r.client_ip).or_default() += 1;
+    }
+    let mut top: Vec<(String, u64)> = by_client
+        .into_iter()
+        .map(|(c, n)| (c.to_string(), n))
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let doc = f.json(
+        "SELECT client_ip, count(*) AS requests FROM alb_logs GROUP BY client_ip ORDER BY requests DESC, client_ip LIMIT 5",
+    );
+    let got: Vec<(String, u64)> = rows(&doc)
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, top[..5].to_vec());
+    let sizes = |dir: &str| -> u64 {
+        common::walk(&f.path().join(dir))
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum()
+    };
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        sizes("sample-data/aws/AWSLogs/123456789012/elasticloadbalancing")
+    );
+    // 5xx per day, one day's prefix read.
+    let want = requests
+        .iter()
+        .filter(|r| r.day == 2 && r.elb_status_code >= 500)
+        .count() as u64;
+    let doc = f.json(
+        "SELECT count(*), sum(sent_bytes) FROM alb_logs WHERE day = '2024/06/02' AND elb_status_code >= 500",
+    );
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(want));
+    let sent: i64 = requests
+        .iter()
+        .filter(|r| r.day == 2 && r.elb_status_code >= 500)
+        .map(|r| r.sent_bytes)
+        .sum();
+    assert_eq!(rows(&doc)[0][1].as_i64(), Some(sent));
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        sizes("sample-data/aws/AWSLogs/123456789012/elasticloadbalancing/us-east-1/2024/06/02")
+    );
+    // Rejected flows per hour.
+    let mut per_hour: BTreeMap<i64, u64> = BTreeMap::new();
+    for fl in flows
+        .iter()
+        .filter(|fl| fl.action.as_deref() == Some("REJECT"))
+    {
+        *per_hour.entry(fl.start - fl.start % 3600).or_default() += 1;
+    }
+    let doc = f.json(
+        "SELECT start - start % 3600 AS hour, count(*) AS rejected FROM vpc_flow_logs \
+         WHERE action = 'REJECT' GROUP BY 1 ORDER BY 1",
+    );
+    let got: BTreeMap<i64, u64> = rows(&doc)
+        .iter()
+        .map(|r| (r[0].as_i64().unwrap(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, per_hour);
+    let nodata = flows.iter().filter(|fl| fl.log_status == "NODATA").count() as u64;
+    let doc = f.json(
+        "SELECT count(*), count(bytes), sum(bytes) FROM vpc_flow_logs WHERE log_status = 'NODATA' OR bytes > 0",
+    );
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(flows.len() as u64));
+    assert_eq!(rows(&doc)[0][1].as_u64(), Some(flows.len() as u64 - nodata));
+    let bytes: i64 = flows.iter().filter_map(|fl| fl.bytes).sum();
+    assert_eq!(rows(&doc)[0][2].as_i64(), Some(bytes));
+}

@@ -94,9 +94,9 @@ fn ddl(name: &str, location: &str) -> String {
 fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
     let f = Fixture::new();
     let w = write_logs(&f.path().join("lake/alb"));
-    f.run_ok(&["query", &ddl("alb_logs", "lake/alb/")]);
+    f.run_ok(&["query", &ddl("my_alb_logs", "lake/alb/")]);
 
-    let doc = f.json("SELECT count(*), count(client_ip), sum(sent_bytes), count(DISTINCT request_url) FROM alb_logs");
+    let doc = f.json("SELECT count(*), count(client_ip), sum(sent_bytes), count(DISTINCT request_url) FROM my_alb_logs");
     let row = &doc["rows"][0];
     assert_eq!(row[0].as_u64(), Some(w.lines));
     assert_eq!(
@@ -108,12 +108,12 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
     // Metered like other text: the gzip files, whole.
     assert_eq!(stat(&doc, "bytes_scanned"), w.file_bytes);
     // No column read: every line is still a row (the pattern is not run).
-    let doc = f.json("SELECT count(*) FROM alb_logs");
+    let doc = f.json("SELECT count(*) FROM my_alb_logs");
     assert_eq!(doc["rows"][0][0].as_u64(), Some(w.lines));
     assert_eq!(stat(&doc, "bytes_scanned"), w.file_bytes);
 
     let doc = f.json(
-        "SELECT elb_status_code, count(*) FROM alb_logs WHERE elb_status_code IS NOT NULL GROUP BY 1 ORDER BY 1",
+        "SELECT elb_status_code, count(*) FROM my_alb_logs WHERE elb_status_code IS NOT NULL GROUP BY 1 ORDER BY 1",
     );
     let got: BTreeMap<i64, u64> = doc["rows"]
         .as_array()
@@ -125,7 +125,7 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
 
     // The README's example: top client IPs.
     let doc = f.json(
-        "SELECT client_ip, count(*) AS requests FROM alb_logs WHERE client_ip IS NOT NULL \
+        "SELECT client_ip, count(*) AS requests FROM my_alb_logs WHERE client_ip IS NOT NULL \
          GROUP BY client_ip ORDER BY requests DESC, client_ip LIMIT 3",
     );
     let mut top: Vec<(String, u64)> = w.by_client.into_iter().collect();
@@ -140,7 +140,7 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
 
     // A quoted group keeps its text; every column of a malformed line is NULL.
     let doc = f.json(
-        "SELECT request_verb, request_proto, user_agent, client_port, request_processing_time FROM alb_logs \
+        "SELECT request_verb, request_proto, user_agent, client_port, request_processing_time FROM my_alb_logs \
          WHERE client_ip = '10.0.0.0' ORDER BY client_port LIMIT 1",
     );
     let row = &doc["rows"][0];
@@ -149,12 +149,12 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
     assert_eq!(row[2], "curl/8.0 'quoted'");
     assert_eq!(row[3].as_u64(), Some(40000));
     assert_eq!(row[4].as_f64(), Some(0.001));
-    let doc = f.json("SELECT count(*) FROM alb_logs WHERE type IS NULL AND time IS NULL AND user_agent IS NULL AND sent_bytes IS NULL");
+    let doc = f.json("SELECT count(*) FROM my_alb_logs WHERE type IS NULL AND time IS NULL AND user_agent IS NULL AND sent_bytes IS NULL");
     assert_eq!(doc["rows"][0][0].as_u64(), Some(w.lines - w.good));
 
     // SHOW CREATE TABLE gives the pattern back; run again, it reads the same rows.
-    let out =
-        String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW CREATE TABLE alb_logs"])).unwrap();
+    let out = String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW CREATE TABLE my_alb_logs"]))
+        .unwrap();
     let ddl: Vec<String> = out
         .lines()
         .skip(1)
@@ -163,10 +163,10 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
     f.run_ok(&["query", "CREATE DATABASE again"]);
     f.run_ok(&["-d", "again", "query", &ddl.join("\n")]);
     assert_eq!(
-        f.registry_json("again", "alb_logs")["format"],
-        f.registry_json("default", "alb_logs")["format"]
+        f.registry_json("again", "my_alb_logs")["format"],
+        f.registry_json("default", "my_alb_logs")["format"]
     );
-    let again = f.json("SELECT sum(sent_bytes), count(client_ip) FROM again.alb_logs");
+    let again = f.json("SELECT sum(sent_bytes), count(client_ip) FROM again.my_alb_logs");
     assert_eq!(again["rows"][0][0].as_i64(), Some(w.sent));
     assert_eq!(again["rows"][0][1].as_u64(), Some(w.good));
 }

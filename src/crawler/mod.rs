@@ -356,7 +356,14 @@ impl Crawler {
         let jobs: Vec<Job> = metas
             .into_iter()
             .map(|(rel, meta)| {
-                let known = known.get(&rel[..rel.len() - 1]).cloned();
+                let dir = &rel[..rel.len() - 1];
+                let known = known.get(dir).cloned().or_else(|| {
+                    // A projected table's tree: its folder or any above the file's.
+                    (0..=dir.len())
+                        .rev()
+                        .find_map(|n| known.get(&tree_key(dir[..n].to_vec())))
+                        .cloned()
+                });
                 Job { rel, meta, known }
             })
             .collect();
@@ -654,6 +661,15 @@ impl Crawler {
                 })
                 .collect();
             let value = (t.format.clone(), columns);
+            if crate::catalog::projection::Projection::of(&t)
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                // Projected partitions are not registered: every folder below the table is one of them.
+                known.insert(tree_key(table_dir), value);
+                continue;
+            }
             if t.partitions.is_empty() {
                 known.insert(table_dir, value);
                 continue;
@@ -669,6 +685,13 @@ impl Crawler {
         }
         Ok(known)
     }
+}
+
+/// The key of a projected table's folder among the known folders: every folder below it is known. (A
+/// segment no listed path has, so it never meets a real folder's key.)
+fn tree_key(mut dir: Vec<String>) -> Vec<String> {
+    dir.push("\0tree".into());
+    dir
 }
 
 /// Glue's table parameter for tables whose files a crawl no longer finds.
