@@ -469,6 +469,15 @@ fn logs_in_aws_layout_are_registered_with_projected_days() {
     assert_eq!(rows(&doc)[0][0].as_u64(), Some(40));
     assert_eq!(rows(&doc)[0][1].as_u64(), Some((10..50).sum()));
     assert_eq!(stat(&doc, "bytes_scanned"), sizes[&2]);
+    // EXPLAIN says how many prefixes the query projects to.
+    let plan = f.csv_in(
+        "default",
+        "EXPLAIN SELECT count(*) FROM alb_logs WHERE day IN ('2024/06/02', '2024/06/03')",
+    );
+    assert!(
+        plan.contains("owl_partitions,alb_logs: 2 partitions projected (day: date `yyyy/MM/dd`)"),
+        "{plan}"
+    );
     // A day delivered after the crawl is there with no crawl or MSCK REPAIR.
     let text: String = (0..5u64).map(|i| line(i, 4)).collect();
     let size = gzip(&base.join("2024/06/04/late.log.gz"), &text);

@@ -368,6 +368,7 @@ impl Engine {
             &plan,
             LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_))
         );
+        let explain = matches!(&plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
         let result = async {
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
@@ -383,6 +384,10 @@ impl Engine {
                 if !produced.push(b?, sink.as_deref()).await {
                     break;
                 }
+            }
+            // EXPLAIN: which partitions each scan of a partitioned table reads (projected or registered).
+            if explain && let Some(row) = partitions_row(&ctx, &produced.schema)? {
+                produced.push(row, sink.as_deref()).await;
             }
             if let Some(rg) = estimate::row_groups(&physical) {
                 meter.set_row_groups(rg);
@@ -706,4 +711,31 @@ pub(crate) fn bind_params(
         values.insert(name.to_string(), value);
     }
     plan.with_param_values(values).map_err(Error::from)
+}
+
+/// `EXPLAIN`'s `owl_partitions` row: each partitioned scan's partitions, one line each. None when the query
+/// scans no partitioned table.
+fn partitions_row(
+    ctx: &SessionContext,
+    schema: &SchemaRef,
+) -> std::result::Result<Option<arrow::record_batch::RecordBatch>, DataFusionError> {
+    let Some(log) = ctx
+        .state()
+        .config()
+        .get_extension::<crate::catalog::provider::PartitionLog>()
+    else {
+        return Ok(None);
+    };
+    let scans = log.scans();
+    if scans.is_empty() || schema.fields().len() != 2 {
+        return Ok(None);
+    }
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        Arc::clone(schema),
+        vec![
+            Arc::new(arrow::array::StringArray::from(vec!["owl_partitions"])),
+            Arc::new(arrow::array::StringArray::from(vec![scans.join("\n")])),
+        ],
+    )?;
+    Ok(Some(batch))
 }

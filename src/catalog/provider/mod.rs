@@ -165,15 +165,26 @@ pub(super) struct Listed {
 pub struct PartitionLog {
     listed: std::sync::atomic::AtomicU64,
     projected: std::sync::atomic::AtomicU64,
+    /// Each scan's choice in words, for `EXPLAIN` (`alb_logs: 3 partitions projected (day: ...)`).
+    scans: std::sync::Mutex<Vec<String>>,
 }
 
 impl PartitionLog {
-    fn record(&self, listed: usize, projected: bool) {
+    fn record(&self, listed: usize, projected: bool, scan: String) {
         use std::sync::atomic::Ordering::Relaxed;
         self.listed.fetch_add(listed as u64, Relaxed);
         if projected {
             self.projected.fetch_add(listed as u64, Relaxed);
         }
+        self.scans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(scan);
+    }
+
+    /// Each partitioned scan's partitions in words, in planning order.
+    pub fn scans(&self) -> Vec<String> {
+        self.scans.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// (partitions listed, of which projected).

@@ -414,7 +414,22 @@ impl TableProvider for RegistryTable {
         if !self.partition_fields.is_empty()
             && let Some(log) = state.config().get_extension::<super::PartitionLog>()
         {
-            log.record(targets.len(), self.projection.is_some());
+            let scan = match &self.projection {
+                Some(p) => format!(
+                    "{}: {} partition{} projected ({})",
+                    self.def.name,
+                    targets.len(),
+                    if targets.len() == 1 { "" } else { "s" },
+                    p.describe()
+                ),
+                None => format!(
+                    "{}: {} of {} partitions",
+                    self.def.name,
+                    targets.len(),
+                    self.partitions.len()
+                ),
+            };
+            log.record(targets.len(), self.projection.is_some(), scan);
         }
         let concurrency = state
             .config_options()
