@@ -584,3 +584,56 @@ fn the_sample_logs_answer_the_readmes_questions() {
     let bytes: i64 = flows.iter().filter_map(|fl| fl.bytes).sum();
     assert_eq!(rows(&doc)[0][2].as_i64(), Some(bytes));
 }
+
+#[test]
+fn lazy_simple_serde_null_format_reads_its_marker_as_null() {
+    let f = Fixture::new();
+    std::fs::create_dir_all(f.path().join("lake/n")).unwrap();
+    // `say "hi"` (a quote inside an unquoted field) sends owl's decoder to arrow-csv for the rest of the file:
+    // both read the marker.
+    std::fs::write(
+        f.path().join("lake/n/part-0.csv"),
+        "1,alice,2.5\n2,NA,NA\n3,,1.0\n4,say \"hi\",NA\n5,NA,4.0\n6,bob,NA\n",
+    )
+    .unwrap();
+    f.run_ok(&[
+        "query",
+        "CREATE EXTERNAL TABLE n (id int, name string, score double) \
+         ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' NULL DEFINED AS 'NA' LOCATION 'lake/n/'",
+    ]);
+    let sql = "SELECT count(*), count(name), count(score), sum(score), sum(CASE WHEN name IS NULL THEN id END) FROM n";
+    for flags in ["true", "false"] {
+        let doc = f.json_last(
+            &[],
+            &format!("SET owl.csv_fast_path = {flags}; EXPLAIN ANALYZE {sql}"),
+        );
+        let plan = doc.to_string();
+        let (fast, slow) = (
+            common::count_metric(&plan, "csv_rows_fast_path"),
+            common::count_metric(&plan, "csv_rows_arrow_csv"),
+        );
+        assert_eq!(
+            (fast > 0, slow > 0),
+            (flags == "true", true),
+            "{flags}: {plan}"
+        );
+        let doc = f.json_last(&[], &format!("SET owl.csv_fast_path = {flags}; {sql}"));
+        let row = &rows(&doc)[0];
+        assert_eq!(row[0].as_u64(), Some(6), "{flags:?}");
+        assert_eq!(
+            row[1].as_u64(),
+            Some(3),
+            "{flags:?}: NA and the empty field are NULL"
+        );
+        assert_eq!(row[2].as_u64(), Some(3), "{flags:?}");
+        assert_eq!(row[3].as_f64(), Some(7.5), "{flags:?}");
+        assert_eq!(row[4].as_u64(), Some(2 + 3 + 5), "{flags:?}");
+    }
+    let out = String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW CREATE TABLE n"])).unwrap();
+    assert!(out.contains("NULL DEFINED AS 'NA'"), "{out}");
+    f.fails_naming(
+        "CREATE EXTERNAL TABLE m (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' ESCAPED BY '\\\\' \
+         NULL DEFINED AS '' LOCATION 'lake/n/'",
+        "serialization.null.format",
+    );
+}

@@ -433,6 +433,10 @@ pub struct CsvOptions {
     /// Quoted fields may hold line breaks (slower: files cannot be split).
     #[serde(default)]
     pub newlines_in_values: bool,
+    /// LazySimpleSerDe's `serialization.null.format` (`NULL DEFINED AS`): a field of this text is NULL (an
+    /// empty one is too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_format: Option<String>,
 }
 
 fn default_quote() -> String {
@@ -447,6 +451,7 @@ impl Default for CsvOptions {
             quote: default_quote(),
             escape: None,
             newlines_in_values: false,
+            null_format: None,
         }
     }
 }

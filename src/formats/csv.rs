@@ -46,7 +46,7 @@ pub(crate) fn csv_decoder(
             None => break,
         }
     }
-    let fast = columns.len() == projection.len();
+    let fast = dialect.fast && columns.len() == projection.len();
     let fields = file_schema.fields().len();
     let mut wanted: Vec<(usize, usize)> = projection.iter().copied().zip(0..).collect();
     wanted.sort_unstable();
@@ -108,13 +108,19 @@ impl LineFormat for CsvLines {
     }
 
     fn fallback(&mut self, batch_size: usize) -> Result<Box<dyn Fallback>, ArrowError> {
-        let decoder = arrow::csv::ReaderBuilder::new(Arc::clone(&self.file_schema))
+        let mut builder = arrow::csv::ReaderBuilder::new(Arc::clone(&self.file_schema))
             .with_delimiter(self.dialect.delimiter)
             .with_quote(self.dialect.quote)
             .with_header(self.dialect.has_header)
             .with_batch_size(batch_size)
-            .with_projection(self.projection.clone())
-            .build_decoder();
+            .with_projection(self.projection.clone());
+        if let Some(null) = &self.dialect.null {
+            // An empty field stays NULL too, as the fast path reads it.
+            let exactly = regex::Regex::new(&format!("^(?:|{})$", regex::escape(null)))
+                .map_err(|e| ArrowError::InvalidArgumentError(e.to_string()))?;
+            builder = builder.with_null_regex(exactly);
+        }
+        let decoder = builder.build_decoder();
         Ok(Box::new(CsvFallback {
             decoder,
             lines_before: self.records,
@@ -154,6 +160,10 @@ impl CsvLines {
                 .map_or(0, |&d| d as usize + 1);
             let end = marks.get(field).map_or(bytes.len(), |&d| d as usize);
             let raw = &bytes[start..end];
+            if dialect.null.as_deref().is_some_and(|n| n.as_bytes() == raw) {
+                columns[column].push_null();
+                continue;
+            }
             let inner = match raw.first() {
                 // Quoted: `separators` saw that it ends with its closing quote.
                 Some(&b) if b == quote => raw[1..].strip_suffix(&[quote]).ok_or(Unhandled)?,
@@ -438,6 +448,8 @@ mod tests {
 
     fn dialect(header: bool) -> CsvDialect {
         CsvDialect {
+            null: None,
+            fast: true,
             delimiter: b',',
             quote: b'"',
             has_header: header,

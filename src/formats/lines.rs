@@ -31,11 +31,16 @@ pub struct RowCounts {
 
 /// A CSV file's dialect, where owl's decoder reads it: one-byte delimiter and quote, quotes doubled inside
 /// quoted fields, no escape character or comments, lines ending in `\n` or `\r\n`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CsvDialect {
     pub delimiter: u8,
     pub quote: u8,
     pub has_header: bool,
+    /// A field whose text is this is NULL (LazySimpleSerDe's `serialization.null.format`), as an empty field
+    /// always is.
+    pub null: Option<Arc<str>>,
+    /// owl's decoder in front of arrow-csv (`owl.csv_fast_path`); false, arrow-csv alone.
+    pub fast: bool,
 }
 
 /// One file format's lines.

@@ -186,8 +186,8 @@ impl FileOpener for TextOpener {
                 }
                 TextFormat::Csv(dialect) => {
                     // A range after the first starts past the header.
-                    let header =
-                        dialect.has_header && file.range.as_ref().is_none_or(|r| r.start == 0);
+                    let at_start = file.range.as_ref().is_none_or(|r| r.start == 0);
+                    let header = dialect.has_header && at_start;
                     let decoder = super::csv::csv_decoder(
                         file_schema,
                         projection,

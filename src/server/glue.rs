@@ -346,6 +346,9 @@ fn storage_descriptor(def: &TableDef, location: &str) -> Value {
     let mut serde_params = Map::new();
     if let Some(csv) = &def.format.csv {
         serde_params.insert("field.delim".into(), json!(csv.delimiter));
+        if let Some(n) = &csv.null_format {
+            serde_params.insert("serialization.null.format".into(), json!(n));
+        }
     }
     if let Some(re) = &def.format.regex {
         serde_params.insert("input.regex".into(), json!(re));
@@ -517,6 +520,8 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
                 csv: Some(CsvOptions {
                     delimiter: delimiter.to_string(),
                     has_header: header == "1",
+                    null_format: opt_str(&serde_params, "serialization.null.format")?
+                        .map(str::to_string),
                     ..CsvOptions::default()
                 }),
                 json_array: false,

@@ -268,6 +268,7 @@ async fn create(scope: &dyn Scope, ctx: &SessionContext, cmd: &CreateExternalTab
                         .unwrap_or_else(|| "\"".into()),
                     escape: cmd.options.get("format.escape").cloned(),
                     newlines_in_values: opt("newlines_in_values").is_some_and(|v| v == "true"),
+                    null_format: cmd.options.get("format.null_value").cloned(),
                 },
             )
         }

@@ -465,6 +465,7 @@ async fn write(
                         escape: None,
                         // Values may hold newlines (quoted): read files whole.
                         newlines_in_values: true,
+                        null_format: None,
                     },
                 );
                 (

@@ -901,6 +901,11 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
                 escape: serde_prop("escape.delim")
                     .map(|e| one_byte("ESCAPED BY", e))
                     .transpose()?,
+                null_format: serde_prop("serialization.null.format").or_else(|| {
+                    props
+                        .get("serialization.null.format")
+                        .map(|s| s.to_string())
+                }),
                 ..CsvOptions::default()
             }
         }
@@ -919,6 +924,7 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
             )?),
             has_header,
             newlines_in_values: false,
+            null_format: None,
         },
         Some(l) if l == REGEX.to_ascii_lowercase() => {
             let regex = serde_prop("input.regex").ok_or_else(|| {
@@ -975,6 +981,11 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
             )));
         }
     };
+    if csv.null_format.is_some() && csv.escape.is_some() {
+        return Err(Error::Unsupported(
+            "serialization.null.format with ESCAPED BY: owl reads a null format on tables without an escape character".into(),
+        ));
+    }
     Ok(FormatSpec::csv(compression, csv))
 }
 
@@ -1012,6 +1023,9 @@ fn show_create(def: &TableDef, root: &std::path::Path) -> Result<Vec<String>> {
             ));
             if let Some(e) = &csv.escape {
                 lines.push(format!("  ESCAPED BY {}", quote_hive(e)));
+            }
+            if let Some(n) = &csv.null_format {
+                lines.push(format!("  NULL DEFINED AS {}", quote_hive(n)));
             }
         }
         Some(csv) => {

@@ -288,7 +288,17 @@ impl RegistryTable {
             Classification::Json if !self.def.format.json_array => Some(TextFormat::Ndjson {
                 fast: options.ndjson_fast_path,
             }),
-            Classification::Csv if options.csv_fast_path => {
+            // A table with a null format always reads through owl's decoder (DataFusion's reader has none):
+            // arrow-csv alone behind it when the session turns the fast path off.
+            Classification::Csv
+                if options.csv_fast_path
+                    || self
+                        .def
+                        .format
+                        .csv
+                        .as_ref()
+                        .is_some_and(|c| c.null_format.is_some()) =>
+            {
                 let csv = self.def.format.csv.clone().unwrap_or_default();
                 let session = &state.default_table_options().csv;
                 let (&[delimiter], &[quote]) = (csv.delimiter.as_bytes(), csv.quote.as_bytes())
@@ -304,6 +314,8 @@ impl RegistryTable {
                     delimiter,
                     quote,
                     has_header: csv.has_header,
+                    null: csv.null_format.as_deref().map(Arc::from),
+                    fast: options.csv_fast_path,
                 }))
             }
             _ => None,
