@@ -5,20 +5,16 @@
 
 mod common;
 
-use common::{Fixture, stat, table_in};
+use common::{Fixture, stat, table_in, write_gz};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
-fn gzip(path: &Path, text: &str) -> u64 {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(path).unwrap(),
-        flate2::Compression::default(),
-    );
-    gz.write_all(text.as_bytes()).unwrap();
-    gz.finish().unwrap();
-    std::fs::metadata(path).unwrap().len()
+/// A result of (text, count) rows.
+fn counts(doc: &serde_json::Value) -> Vec<(String, u64)> {
+    rows(doc)
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
+        .collect()
 }
 
 fn rows(doc: &serde_json::Value) -> Vec<Vec<serde_json::Value>> {
@@ -53,7 +49,7 @@ fn postfix(dir: &Path) -> (u64, u64, BTreeMap<String, u64>, u64) {
         good += 1;
         *by_program.entry(program.to_string()).or_default() += 1;
     }
-    let bytes = gzip(&dir.join("maillog-1.gz"), &text);
+    let bytes = write_gz(&dir.join("maillog-1.gz"), &text);
     (lines, good, by_program, bytes)
 }
 
@@ -98,10 +94,7 @@ LOCATION 'lake/groksample/'"#,
     let doc = f.json(
         "SELECT program, count(*) FROM mygroktable WHERE program IS NOT NULL GROUP BY 1 ORDER BY 1",
     );
-    let got: BTreeMap<String, u64> = rows(&doc)
-        .iter()
-        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
-        .collect();
+    let got: BTreeMap<String, u64> = counts(&doc).into_iter().collect();
     assert_eq!(got, by_program);
     let doc = f.json("SELECT queue_id, syslogbase FROM mygroktable WHERE pid = 1000");
     assert_eq!(
@@ -113,20 +106,8 @@ LOCATION 'lake/groksample/'"#,
     );
 
     // SHOW CREATE TABLE gives the SerDe properties back; run again, the table reads the same.
-    let out = String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW CREATE TABLE mygroktable"]))
-        .unwrap();
-    assert!(out.contains("com.amazonaws.glue.serde.GrokSerDe"), "{out}");
-    let ddl: Vec<String> = out
-        .lines()
-        .skip(1)
-        .map(|l| l.trim_matches('"').replace("\"\"", "\""))
-        .collect();
-    f.run_ok(&["query", "CREATE DATABASE again"]);
-    f.run_ok(&["-d", "again", "query", &ddl.join("\n")]);
-    assert_eq!(
-        f.registry_json("again", "mygroktable")["format"],
-        f.registry_json("default", "mygroktable")["format"]
-    );
+    let ddl = f.show_create_rerun("mygroktable");
+    assert!(ddl.contains("com.amazonaws.glue.serde.GrokSerDe"), "{ddl}");
     let doc = f.json("SELECT count(queue_id), sum(pid) FROM again.mygroktable");
     assert_eq!(rows(&doc)[0][0].as_u64(), Some(good));
     assert_eq!(rows(&doc)[0][1].as_u64(), Some(pids));
@@ -150,7 +131,7 @@ fn a_custom_grok_classifier_names_the_columns_and_types() {
             i * 3
         ));
     }
-    let bytes = gzip(&f.path().join("lake/app/app.log.gz"), &text);
+    let bytes = write_gz(&f.path().join("lake/app/app.log.gz"), &text);
     let report: serde_json::Value = serde_json::from_slice(&f.run_ok(&[
         "crawl",
         "lake/app",
@@ -259,7 +240,7 @@ fn write_aws_logs(root: &Path) -> Logs {
             i % 7
         ));
     }
-    gzip(
+    write_gz(
         &root.join("alb/123456789012_elasticloadbalancing_us-east-1_app.my-lb_20240601T0000Z_10.0.0.1_x.log.gz"),
         &alb,
     );
@@ -273,7 +254,7 @@ fn write_aws_logs(root: &Path) -> Logs {
             57 + i
         ));
     }
-    gzip(&root.join("elb/elb.log.gz"), &elb);
+    write_gz(&root.join("elb/elb.log.gz"), &elb);
     let mut cf = String::from(
         "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end\n",
     );
@@ -287,7 +268,7 @@ fn write_aws_logs(root: &Path) -> Logs {
             i % 250
         ));
     }
-    gzip(
+    write_gz(
         &root.join("cloudfront/E2EXAMPLE.2019-12-04-21.d111111a.gz"),
         &cf,
     );
@@ -317,7 +298,7 @@ fn write_aws_logs(root: &Path) -> Logs {
             start + 60
         ));
     }
-    gzip(
+    write_gz(
         &root.join("vpc/123456789010_vpcflowlogs_us-east-1_fl-1234abcd_20240601T0000Z_hash.log.gz"),
         &vpc,
     );
@@ -332,7 +313,7 @@ fn write_aws_logs(root: &Path) -> Logs {
             100 * i + 5
         ));
     }
-    gzip(&root.join("s3/2019-02-06-00-00-38-5A3EXAMPLE"), &s3);
+    write_gz(&root.join("s3/2019-02-06-00-00-38-5A3EXAMPLE"), &s3);
     let mut apache = String::new();
     for i in 0..120u64 {
         l.apache_rows += 1;
@@ -345,7 +326,7 @@ fn write_aws_logs(root: &Path) -> Logs {
             500 + i
         ));
     }
-    gzip(&root.join("apache/access.log.gz"), &apache);
+    write_gz(&root.join("apache/access.log.gz"), &apache);
     l
 }
 
@@ -388,10 +369,7 @@ fn the_crawler_knows_aws_logs_and_the_combined_log_format() {
     );
     let mut top: Vec<(String, u64)> = l.alb_by_client.clone().into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let got: Vec<(String, u64)> = rows(&doc)
-        .iter()
-        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
-        .collect();
+    let got: Vec<(String, u64)> = counts(&doc).into_iter().collect();
     assert_eq!(got, top[..2].to_vec());
     let doc = f.json("SELECT sum(sent_bytes), min(elb_response_code) FROM elb");
     assert_eq!(rows(&doc)[0][0].as_u64(), Some(l.elb_sent));
@@ -439,7 +417,7 @@ fn logs_in_aws_layout_are_registered_with_projected_days() {
     let mut sizes = BTreeMap::new();
     for day in [1u32, 2, 3] {
         let text: String = (0..40u64).map(|i| line(i, day)).collect();
-        let size = gzip(
+        let size = write_gz(
             &base.join(format!("2024/06/{day:02}/123456789012_elasticloadbalancing_us-east-1_app.my-lb_202406{day:02}T1000Z_x.log.gz")),
             &text,
         );
@@ -480,15 +458,12 @@ fn logs_in_aws_layout_are_registered_with_projected_days() {
     );
     // A day delivered after the crawl is there with no crawl or MSCK REPAIR.
     let text: String = (0..5u64).map(|i| line(i, 4)).collect();
-    let size = gzip(&base.join("2024/06/04/late.log.gz"), &text);
+    let size = write_gz(&base.join("2024/06/04/late.log.gz"), &text);
     let doc = f.json("SELECT count(*) FROM alb_logs WHERE day >= '2024/06/03'");
     assert_eq!(rows(&doc)[0][0].as_u64(), Some(45));
     assert_eq!(stat(&doc, "bytes_scanned"), sizes[&3] + size);
     let doc = f.json("SELECT day, count(*) FROM alb_logs GROUP BY day ORDER BY day");
-    let got: Vec<(String, u64)> = rows(&doc)
-        .iter()
-        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
-        .collect();
+    let got: Vec<(String, u64)> = counts(&doc).into_iter().collect();
     assert_eq!(
         got,
         [
@@ -524,10 +499,7 @@ fn the_sample_logs_answer_the_readmes_questions() {
     let doc = f.json(
         "SELECT client_ip, count(*) AS requests FROM alb_logs GROUP BY client_ip ORDER BY requests DESC, client_ip LIMIT 5",
     );
-    let got: Vec<(String, u64)> = rows(&doc)
-        .iter()
-        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
-        .collect();
+    let got: Vec<(String, u64)> = counts(&doc).into_iter().collect();
     assert_eq!(got, top[..5].to_vec());
     let sizes = |dir: &str| -> u64 {
         common::walk(&f.path().join(dir))

@@ -5,19 +5,8 @@
 
 mod common;
 
-use common::{Fixture, req};
-use std::io::Write;
+use common::{Fixture, req, write_gz};
 use std::path::Path;
-
-fn write_gz(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(path).unwrap(),
-        flate2::Compression::default(),
-    );
-    gz.write_all(text.as_bytes()).unwrap();
-    gz.finish().unwrap();
-}
 
 /// Hourly logs under `yyyy/MM/dd/HH/`: a few hours of 2024-06-01 and 2024-06-02, `n` rows in an hour, each row
 /// `ip,bytes`. Returns (hour path, rows, sum of bytes) per hour written.

@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{Fixture, stat};
+use common::{Fixture, stat, write_gz};
 use std::collections::BTreeMap;
-use std::io::Write;
 
 /// AWS's regex for ALB logs, cut to the fields written here, as its DDL spells it (`\"` inside the literal).
 const REGEX: &str = r#"([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) ([^ ]*)[:-]([0-9]*) ([-.0-9]*) ([-.0-9]*) ([-.0-9]*) (|[-0-9]*) (-|[-0-9]*) ([-0-9]*) ([-0-9]*) \"([^ ]*) (.*) (- |[^ ]*)\" \"([^\"]*)\""#;
@@ -64,14 +63,7 @@ fn write_logs(dir: &std::path::Path) -> Written {
             *w.by_status.entry(status).or_default() += 1;
             *w.by_client.entry(client).or_default() += 1;
         }
-        let path = dir.join(format!("log-{file}.log.gz"));
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&path).unwrap(),
-            flate2::Compression::default(),
-        );
-        gz.write_all(text.as_bytes()).unwrap();
-        gz.finish().unwrap();
-        w.file_bytes += std::fs::metadata(&path).unwrap().len();
+        w.file_bytes += write_gz(&dir.join(format!("log-{file}.log.gz")), &text);
     }
     w
 }
@@ -153,19 +145,7 @@ fn alb_logs_read_through_regex_serde_give_the_generators_numbers() {
     assert_eq!(doc["rows"][0][0].as_u64(), Some(w.lines - w.good));
 
     // SHOW CREATE TABLE gives the pattern back; run again, it reads the same rows.
-    let out = String::from_utf8(f.run_ok(&["query", "-f", "csv", "SHOW CREATE TABLE my_alb_logs"]))
-        .unwrap();
-    let ddl: Vec<String> = out
-        .lines()
-        .skip(1)
-        .map(|l| l.trim_matches('"').replace("\"\"", "\""))
-        .collect();
-    f.run_ok(&["query", "CREATE DATABASE again"]);
-    f.run_ok(&["-d", "again", "query", &ddl.join("\n")]);
-    assert_eq!(
-        f.registry_json("again", "my_alb_logs")["format"],
-        f.registry_json("default", "my_alb_logs")["format"]
-    );
+    f.show_create_rerun("my_alb_logs");
     let again = f.json("SELECT sum(sent_bytes), count(client_ip) FROM again.my_alb_logs");
     assert_eq!(again["rows"][0][0].as_i64(), Some(w.sent));
     assert_eq!(again["rows"][0][1].as_u64(), Some(w.good));

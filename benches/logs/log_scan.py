@@ -1,11 +1,11 @@
-"""RegexSerDe against grep and DuckDB on the same lines: `cargo bench --bench log_scan`.
+"""RegexSerDe and Grok against grep and DuckDB on the same lines: `cargo bench --bench log_scan`.
 
 Generates ~1 GB (`--mb`) of load balancer log lines (ALB's field layout, deterministic) into one plain file, then
 counts the lines AWS's ALB pattern matches, three ways, on the same file and the same machine:
   owl     a table declared with AWS's DDL (`ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.RegexSerDe'`),
           `SELECT count(type) FROM alb` (a line that does not match is a row of NULLs, so this counts matches;
           every line is matched and its groups captured), through the release binary, its engine time from the
-          JSON stats and its wall time;
+          JSON stats and its wall time; and the same fields through the Grok SerDe (`%{IP:client_ip}`, ...);
   grep    `LC_ALL=C grep -E -c '^pattern$' file` (GNU grep, one thread), wall time (in a UTF-8 locale GNU grep
           falls back to its backtracking matcher on this pattern: 159 s here, once);
   duckdb  `SELECT count(*) FROM read_csv(file, one VARCHAR column) WHERE regexp_full_match(line, pattern)`
@@ -26,6 +26,14 @@ import time
 PATTERN = (
     r'([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) ([^ ]*)[:-]([0-9]*) ([-.0-9]*) ([-.0-9]*) ([-.0-9]*) '
     r'(|[-0-9]*) (-|[-0-9]*) ([-0-9]*) ([-0-9]*) "([^ ]*) (.*) (- |[^ ]*)" "([^"]*)" ([-A-Z0-9_]+) ([A-Za-z0-9.-]*)'
+)
+# The same line as a grok pattern (Logstash's standard patterns), anchored as the regex is.
+GROK = (
+    r'^%{NOTSPACE:type} %{TIMESTAMP_ISO8601:time} %{NOTSPACE:elb} %{IP:client_ip}:%{INT:client_port} '
+    r'%{IP:target_ip}:%{INT:target_port} %{NUMBER:request_processing_time} %{NUMBER:target_processing_time} '
+    r'%{NUMBER:response_processing_time} %{INT:elb_status_code} %{NOTSPACE:target_status_code} '
+    r'%{INT:received_bytes} %{INT:sent_bytes} "%{WORD:request_verb} %{NOTSPACE:request_url} '
+    r'%{NOTSPACE:request_proto}" "%{DATA:user_agent}" %{NOTSPACE:ssl_cipher} %{NOTSPACE:ssl_protocol}$'
 )
 COLUMNS = (
     "type string, time string, elb string, client_ip string, client_port int, target_ip string, "
@@ -104,6 +112,13 @@ def main():
         f"WITH SERDEPROPERTIES ('input.regex' = '{ddl_pattern}') LOCATION 'alb/'"
     )
     subprocess.run([a.owl, "query", ddl], cwd=a.data, check=True, capture_output=True)
+    # The same fields through the Grok SerDe, written with the standard patterns.
+    grok_ddl = (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS alb_grok ({COLUMNS}) "
+        "ROW FORMAT SERDE 'com.amazonaws.glue.serde.GrokSerDe' "
+        f"WITH SERDEPROPERTIES ('input.format' = '{GROK}') LOCATION 'alb/'"
+    )
+    subprocess.run([a.owl, "query", grok_ddl], cwd=a.data, check=True, capture_output=True)
     owl_engine = []
 
     def owl():
@@ -114,6 +129,13 @@ def main():
         doc = json.loads(out)
         owl_engine.append(doc["stats"]["elapsed_ms"])
         return doc["rows"][0][0]
+
+    def owl_grok():
+        out = subprocess.run(
+            [a.owl, "query", "-f", "json", "SELECT count(type) FROM alb_grok"],
+            cwd=a.data, check=True, capture_output=True, text=True,
+        ).stdout
+        return json.loads(out)["rows"][0][0]
 
     def grep():
         out = subprocess.run(
@@ -143,6 +165,7 @@ def main():
     results = {}
     for name, fn in [
         ("owl", owl),
+        ("owl Grok SerDe", owl_grok),
         ("LC_ALL=C grep -E -c", grep),
         ("DuckDB regexp_full_match", duck),
         ("DuckDB regexp_extract group 1", duck_extract),

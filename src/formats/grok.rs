@@ -18,7 +18,7 @@
 //! `\d`, `\s` and `\b` are ASCII, as in Java. A pattern that uses a look-around or back-reference of its own is
 //! refused when the table is created, in one line.
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::Regex;
 use std::collections::{BTreeMap, HashMap};
 
 use super::regex_lines::LinePattern;
@@ -220,16 +220,12 @@ fn compile_with(
     };
     let mut regex = String::new();
     e.expand(format, &mut regex)?;
-    let compiled = RegexBuilder::new(&regex)
-        .unicode(false)
-        .size_limit(64 << 20)
-        .build()
-        .map_err(|err| {
-            let text = err.to_string();
-            let why = text.lines().last().unwrap_or_default().trim();
-            let why = why.strip_prefix("error: ").unwrap_or(why);
-            format!("input.format does not compile: {why}")
-        })?;
+    let compiled = super::regex_lines::ascii_first(&regex).map_err(|err| {
+        let text = err.to_string();
+        let why = text.lines().last().unwrap_or_default().trim();
+        let why = why.strip_prefix("error: ").unwrap_or(why);
+        format!("input.format does not compile: {why}")
+    })?;
     Ok((compiled, e.fields))
 }
 

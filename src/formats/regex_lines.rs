@@ -18,13 +18,25 @@ use super::lines::{Fallback, LineDecoder, LineFormat};
 /// The pattern a table's `input.regex` is matched as: anchored at both ends of the line (Hive's
 /// `Matcher.matches`).
 pub(crate) fn compile(input_regex: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{input_regex})$")).map_err(|e| {
+    ascii_first(&format!("^(?:{input_regex})$")).map_err(|e| {
         // The parser's message draws the pattern over several lines; its last line says what is wrong.
         let text = e.to_string();
         let why = text.lines().last().unwrap_or_default().trim();
         let why = why.strip_prefix("error: ").unwrap_or(why);
         format!("input.regex does not compile: {why}")
     })
+}
+
+/// A line pattern compiled as Java reads it: `\w`, `\d`, `\s`, `\b` and `(?i)` ASCII, `.` and `[^ ]` any byte
+/// (faster than Unicode classes over UTF-8). A pattern that needs Unicode (`\p{L}`) is compiled with it.
+pub(crate) fn ascii_first(pattern: &str) -> Result<Regex, regex::Error> {
+    let build = |unicode: bool| {
+        regex::bytes::RegexBuilder::new(pattern)
+            .unicode(unicode)
+            .size_limit(64 << 20)
+            .build()
+    };
+    build(false).or_else(|_| build(true))
 }
 
 /// A line pattern and the capture group each of a table's file columns takes (None: the column is NULL).

@@ -123,6 +123,46 @@ impl Fixture {
     }
 }
 
+/// Write `text` gzip-compressed to `path` (folders made); its size.
+pub fn write_gz(path: &Path, text: &str) -> u64 {
+    use std::io::Write;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+impl Fixture {
+    /// `SHOW CREATE TABLE table`, run again in a new database `again`: the two registry formats are equal.
+    /// Returns the DDL.
+    pub fn show_create_rerun(&self, table: &str) -> String {
+        let out = String::from_utf8(self.run_ok(&[
+            "query",
+            "-f",
+            "csv",
+            &format!("SHOW CREATE TABLE {table}"),
+        ]))
+        .unwrap();
+        let ddl: Vec<String> = out
+            .lines()
+            .skip(1)
+            .map(|l| l.trim_matches('"').replace("\"\"", "\""))
+            .collect();
+        let ddl = ddl.join("\n");
+        self.run_ok(&["query", "CREATE DATABASE again"]);
+        self.run_ok(&["-d", "again", "query", &ddl]);
+        assert_eq!(
+            self.registry_json("again", table)["format"],
+            self.registry_json("default", table)["format"]
+        );
+        ddl
+    }
+}
+
 /// Run `cmd`, expect success (else fail with its stderr), return its stdout.
 pub fn succeed(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
