@@ -420,3 +420,173 @@ fn glue_databases_tables_partitions_and_crawlers() {
         assert_eq!(code(&e), "EntityNotFoundException");
     });
 }
+
+#[test]
+fn grok_classifiers_made_through_glue_drive_its_crawlers() {
+    use aws_sdk_glue::types::{CreateGrokClassifierRequest, UpdateGrokClassifierRequest};
+    let f = Fixture::new();
+    let data = f.path().join("lake");
+    std::fs::create_dir_all(data.join("app")).unwrap();
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!(
+            "2024-06-01 10:00:{:02} INFO api took {i}ms\n",
+            i % 60
+        ));
+    }
+    std::fs::write(data.join("app/app.log"), text).unwrap();
+    let root = data.to_string_lossy().into_owned();
+    let server = Served::start(&f, &[], &["--allow-root", &root]);
+    let glue = server.glue();
+    rt().block_on(async {
+        let grok = |pattern: &str| {
+            CreateGrokClassifierRequest::builder()
+                .classification("applog")
+                .name("applog")
+                .grok_pattern(pattern)
+                .build()
+                .unwrap()
+        };
+        let e = glue
+            .create_classifier()
+            .grok_classifier(grok("%{NOSUCH:x}"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidInputException");
+        // MS is the classifier's own pattern: without CustomPatterns it is undefined.
+        let e = glue
+            .create_classifier()
+            .grok_classifier(grok(
+                "%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level} %{WORD:component} took %{MS:ms:int}ms",
+            ))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidInputException");
+        glue.create_classifier()
+            .grok_classifier(
+                CreateGrokClassifierRequest::builder()
+                    .classification("applog")
+                    .name("applog")
+                    .grok_pattern(
+                        "%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level} %{WORD:component} took %{MS:ms:int}ms",
+                    )
+                    .custom_patterns("MS [0-9]+")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let e = glue
+            .create_classifier()
+            .grok_classifier(grok("%{WORD:w}"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "AlreadyExistsException");
+        let c = glue.get_classifier().name("applog").send().await.unwrap();
+        let g = c.classifier().unwrap().grok_classifier().unwrap();
+        assert_eq!(g.classification(), "applog");
+        assert_eq!(g.custom_patterns(), Some("MS [0-9]+"));
+        assert_eq!(g.version(), 1);
+        glue.update_classifier()
+            .grok_classifier(
+                UpdateGrokClassifierRequest::builder()
+                    .name("applog")
+                    .classification("app_log")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let all = glue.get_classifiers().send().await.unwrap();
+        assert_eq!(all.classifiers().len(), 1);
+        let g = all.classifiers()[0].grok_classifier().unwrap();
+        assert_eq!((g.classification(), g.version()), ("app_log", 2));
+
+        let target = CrawlerTargets::builder()
+            .s3_targets(S3Target::builder().path(format!("{root}/app/")).build())
+            .build();
+        let e = glue
+            .create_crawler()
+            .name("c")
+            .role("owl")
+            .database_name("default")
+            .targets(target.clone())
+            .classifiers("nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "EntityNotFoundException");
+        glue.create_crawler()
+            .name("c")
+            .role("owl")
+            .database_name("default")
+            .targets(target)
+            .classifiers("applog")
+            .send()
+            .await
+            .unwrap();
+        let c = glue.get_crawler().name("c").send().await.unwrap();
+        assert_eq!(c.crawler().unwrap().classifiers(), ["applog"]);
+        glue.start_crawler().name("c").send().await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let c = glue.get_crawler().name("c").send().await.unwrap();
+            let c = c.crawler().unwrap();
+            if c.state() == Some(&CrawlerState::Ready) && c.last_crawl().is_some() {
+                assert_eq!(
+                    c.last_crawl().unwrap().status(),
+                    Some(&LastCrawlStatus::Succeeded),
+                    "{c:?}"
+                );
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the crawl did not end");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let t = glue
+            .get_table()
+            .database_name("default")
+            .name("app")
+            .send()
+            .await
+            .unwrap();
+        let t = t.table().unwrap();
+        assert_eq!(
+            t.parameters().unwrap().get("classification").map(String::as_str),
+            Some("app_log")
+        );
+        let sd = t.storage_descriptor().unwrap();
+        assert_eq!(
+            sd.serde_info().unwrap().serialization_library(),
+            Some("com.amazonaws.glue.serde.GrokSerDe")
+        );
+        let cols: Vec<(&str, &str)> = sd
+            .columns()
+            .iter()
+            .map(|c| (c.name(), c.r#type().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            cols,
+            [("ts", "string"), ("level", "string"), ("component", "string"), ("ms", "int")]
+        );
+        let athena = server.athena();
+        let (id, e) = run(&athena, "SELECT sum(ms), count(*) FROM default.app").await;
+        assert_eq!(
+            e.status().unwrap().state(),
+            Some(&aws_sdk_athena::types::QueryExecutionState::Succeeded),
+            "{e:?}"
+        );
+        assert_eq!(
+            rows(&athena, &id, 10).await[1],
+            vec![Some(((0..40).sum::<i32>()).to_string()), Some("40".into())]
+        );
+        glue.delete_classifier().name("applog").send().await.unwrap();
+        let e = glue.get_classifier().name("applog").send().await.unwrap_err();
+        assert_eq!(code(&e), "EntityNotFoundException");
+    });
+}

@@ -26,6 +26,8 @@ const CATALOG_ID: &str = "000000000000";
 
 /// The folder of crawler definitions, under the registry's.
 pub const CRAWLERS: &str = ".crawlers";
+/// Where custom classifiers are kept, beside the crawlers.
+pub const CLASSIFIERS: &str = ".classifiers";
 
 pub async fn call(
     server: &Arc<Server>,
@@ -268,6 +270,64 @@ pub async fn call(
             Ok(json!({}))
         }
         "StartCrawler" => start_crawler(server, req_str(input, "Name")?),
+        "CreateClassifier" => {
+            let g = grok_input(input)?;
+            let name = req_str(g, "Name")?;
+            let path = classifier_path(server, name)?;
+            if path.exists() {
+                return Err(ApiError::new(
+                    "AlreadyExistsException",
+                    format!("Classifier with name {name} already exists"),
+                ));
+            }
+            let at = now();
+            let c = ClassifierDef {
+                name: name.to_string(),
+                classification: req_str(g, "Classification")?.to_string(),
+                grok_pattern: req_str(g, "GrokPattern")?.to_string(),
+                custom_patterns: opt_str(g, "CustomPatterns")?.map(str::to_string),
+                creation_time: at.clone(),
+                last_updated: at,
+                version: 1,
+            };
+            c.grok().check().map_err(|e| invalid(&e))?;
+            crate::catalog::store::write_json_atomic(&path, &c)?;
+            Ok(json!({}))
+        }
+        "UpdateClassifier" => {
+            let g = grok_input(input)?;
+            let mut c = existing_classifier(server, req_str(g, "Name")?)?;
+            if let Some(v) = opt_str(g, "Classification")? {
+                c.classification = v.to_string();
+            }
+            if let Some(v) = opt_str(g, "GrokPattern")? {
+                c.grok_pattern = v.to_string();
+            }
+            if let Some(v) = opt_str(g, "CustomPatterns")? {
+                c.custom_patterns = Some(v.to_string()).filter(|p| !p.is_empty());
+            }
+            c.grok().check().map_err(|e| invalid(&e))?;
+            c.version += 1;
+            c.last_updated = now();
+            crate::catalog::store::write_json_atomic(&classifier_path(server, &c.name)?, &c)?;
+            Ok(json!({}))
+        }
+        "GetClassifier" => {
+            let c = existing_classifier(server, req_str(input, "Name")?)?;
+            Ok(json!({ "Classifier": classifier_json(&c) }))
+        }
+        "GetClassifiers" => {
+            let all = classifiers(server)?;
+            let (page, next) = paged(input, 1000, &all)?;
+            let list: Vec<Value> = page.iter().map(classifier_json).collect();
+            Ok(with_next(json!({ "Classifiers": list }), next))
+        }
+        "DeleteClassifier" => {
+            let c = existing_classifier(server, req_str(input, "Name")?)?;
+            let path = classifier_path(server, &c.name)?;
+            std::fs::remove_file(&path).map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json!({}))
+        }
         "GetCrawlerMetrics" => {
             let names = str_list(input, "CrawlerNameList")?;
             let all = crawlers(server)?;
@@ -700,6 +760,107 @@ pub struct CrawlerDef {
     pub last_crawl: Option<LastCrawl>,
     #[serde(default)]
     pub version: u64,
+    /// Custom classifiers by name, tried in order before owl's own (Glue's `Classifiers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classifiers: Vec<String>,
+}
+
+/// A custom classifier as kept beside the registry: Glue's `GrokClassifier`, the kind owl's crawler runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassifierDef {
+    pub name: String,
+    pub classification: String,
+    pub grok_pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_patterns: Option<String>,
+    pub creation_time: String,
+    pub last_updated: String,
+    pub version: u64,
+}
+
+impl ClassifierDef {
+    fn grok(&self) -> crate::crawler::logs::GrokClassifier {
+        crate::crawler::logs::GrokClassifier {
+            classification: self.classification.clone(),
+            pattern: self.grok_pattern.clone(),
+            custom_patterns: self.custom_patterns.clone(),
+        }
+    }
+}
+
+/// A classifier request's `GrokClassifier`; the other kinds are refused by name.
+fn grok_input(input: &Value) -> Result<&Value, ApiError> {
+    if let Some(g) = input.get("GrokClassifier") {
+        return Ok(g);
+    }
+    let other = ["XMLClassifier", "JsonClassifier", "CsvClassifier"]
+        .into_iter()
+        .find(|k| input.get(*k).is_some());
+    Err(invalid(&match other {
+        Some(k) => {
+            format!("{k}: owl's crawler runs grok classifiers (GrokClassifier) besides its own")
+        }
+        None => "GrokClassifier is required".to_string(),
+    }))
+}
+
+fn classifier_path(server: &Server, name: &str) -> Result<std::path::PathBuf, ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name != "."
+        && name != "..";
+    if !ok {
+        return Err(invalid(&format!(
+            "`{name}` is not a classifier name: letters, digits, `-`, `_` and `.`, at most 255"
+        )));
+    }
+    Ok(server
+        .engine()
+        .registry()
+        .root()
+        .join(CLASSIFIERS)
+        .join(format!("{name}.json")))
+}
+
+fn existing_classifier(server: &Server, name: &str) -> Result<ClassifierDef, ApiError> {
+    let path = classifier_path(server, name)?;
+    crate::catalog::store::read_json::<ClassifierDef>(&path, "classifier")?
+        .ok_or_else(|| not_found(format!("Classifier with name {name} has not been found.")))
+}
+
+fn classifiers(server: &Server) -> Result<Vec<ClassifierDef>, ApiError> {
+    let dir = server.engine().registry().root().join(CLASSIFIERS);
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".json")
+                && let Ok(c) = existing_classifier(server, stem)
+            {
+                out.push(c);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn classifier_json(c: &ClassifierDef) -> Value {
+    let mut grok = json!({
+        "Name": c.name,
+        "Classification": c.classification,
+        "GrokPattern": c.grok_pattern,
+        "CreationTime": epoch_rfc3339(&c.creation_time),
+        "LastUpdated": epoch_rfc3339(&c.last_updated),
+        "Version": c.version,
+    });
+    if let Some(p) = &c.custom_patterns {
+        grok["CustomPatterns"] = json!(p);
+    }
+    json!({ "GrokClassifier": grok })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -787,6 +948,7 @@ fn crawler_json(c: &CrawlerDef) -> Value {
         "CreationTime": epoch_rfc3339(&c.creation_time),
         "LastUpdated": epoch_rfc3339(&c.last_updated),
         "Version": c.version,
+        "Classifiers": c.classifiers,
     });
     if let Some(d) = &c.description {
         out["Description"] = json!(d);
@@ -843,10 +1005,15 @@ fn create_crawler(server: &Server, input: &Value) -> Result<Value, ApiError> {
             "SchemaChangePolicy {update}/{delete}: owl's crawler updates or logs, and deprecates, deletes or logs"
         )));
     }
+    let classifier_names = str_list(input, "Classifiers")?;
+    for n in &classifier_names {
+        existing_classifier(server, n)?;
+    }
     let at = now();
     save_crawler(
         server,
         &CrawlerDef {
+            classifiers: classifier_names,
             name: name.to_string(),
             role: opt_str(input, "Role")?.unwrap_or("").to_string(),
             database_name: database.to_string(),
@@ -881,8 +1048,20 @@ fn start_crawler(server: &Arc<Server>, name: &str) -> Result<Value, ApiError> {
         let started = now();
         let clock = std::time::Instant::now();
         let engine = server.engine().clone();
+        // Its classifiers as they are now (one deleted since fails the crawl, naming it).
+        let mut error = None;
+        let custom = c
+            .classifiers
+            .iter()
+            .map(|n| existing_classifier(&server, n).map(|d| d.grok()))
+            .collect::<Result<Vec<_>, ApiError>>()
+            .unwrap_or_else(|e| {
+                error = Some(e.message);
+                vec![]
+            });
         let opts = CrawlOptions {
             database: c.database_name.clone(),
+            classifiers: custom,
             excludes: c.exclusions.clone(),
             on_change: if c.update_behavior == "LOG" {
                 OnChange::Log
@@ -898,8 +1077,10 @@ fn start_crawler(server: &Arc<Server>, name: &str) -> Result<Value, ApiError> {
         };
         let crawler = Crawler::new(engine.registry().clone(), engine.stores());
         let (mut created, mut updated, mut deleted) = (0, 0, 0);
-        let mut error = None;
         for path in &c.targets {
+            if error.is_some() {
+                break;
+            }
             match crawler.crawl(path, &opts).await {
                 Ok(report) => {
                     for t in &report.tables {
