@@ -28,6 +28,23 @@ fn write_csv(dir: &Path, first: usize, n: usize) {
     std::fs::write(dir.join("part-0.csv"), text).unwrap();
 }
 
+/// The crawler once its crawl has ended (READY, with a last crawl), within a minute.
+async fn crawled(glue: &aws_sdk_glue::Client, name: &str) -> aws_sdk_glue::types::Crawler {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let c = glue.get_crawler().name(name).send().await.unwrap();
+        let c = c.crawler().unwrap().clone();
+        if c.state() == Some(&CrawlerState::Ready) && c.last_crawl().is_some() {
+            return c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the crawl did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn csv_table(name: &str, location: &str, partition_keys: &[&str]) -> TableInput {
     let column = |n: &str, t: &str| Column::builder().name(n).r#type(t).build().unwrap();
     TableInput::builder()
@@ -311,24 +328,7 @@ fn glue_databases_tables_partitions_and_crawlers() {
             .send()
             .await
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let crawler = loop {
-            let c = glue
-                .get_crawler()
-                .name("orders-crawler")
-                .send()
-                .await
-                .unwrap();
-            let c = c.crawler().unwrap().clone();
-            if c.state() == Some(&CrawlerState::Ready) && c.last_crawl().is_some() {
-                break c;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the crawl did not end"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        };
+        let crawler = crawled(&glue, "orders-crawler").await;
         assert_eq!(
             crawler.last_crawl().unwrap().status(),
             Some(&LastCrawlStatus::Succeeded)
@@ -533,21 +533,12 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
         let c = glue.get_crawler().name("c").send().await.unwrap();
         assert_eq!(c.crawler().unwrap().classifiers(), ["applog"]);
         glue.start_crawler().name("c").send().await.unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let c = glue.get_crawler().name("c").send().await.unwrap();
-            let c = c.crawler().unwrap();
-            if c.state() == Some(&CrawlerState::Ready) && c.last_crawl().is_some() {
-                assert_eq!(
-                    c.last_crawl().unwrap().status(),
-                    Some(&LastCrawlStatus::Succeeded),
-                    "{c:?}"
-                );
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "the crawl did not end");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let c = crawled(&glue, "c").await;
+        assert_eq!(
+            c.last_crawl().unwrap().status(),
+            Some(&LastCrawlStatus::Succeeded),
+            "{c:?}"
+        );
         let t = glue
             .get_table()
             .database_name("default")

@@ -805,24 +805,7 @@ fn grok_input(input: &Value) -> Result<&Value, ApiError> {
 }
 
 fn classifier_path(server: &Server, name: &str) -> Result<std::path::PathBuf, ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name != "."
-        && name != "..";
-    if !ok {
-        return Err(invalid(&format!(
-            "`{name}` is not a classifier name: letters, digits, `-`, `_` and `.`, at most 255"
-        )));
-    }
-    Ok(server
-        .engine()
-        .registry()
-        .root()
-        .join(CLASSIFIERS)
-        .join(format!("{name}.json")))
+    kept_path(server, CLASSIFIERS, "classifier", name)
 }
 
 fn existing_classifier(server: &Server, name: &str) -> Result<ClassifierDef, ApiError> {
@@ -832,18 +815,7 @@ fn existing_classifier(server: &Server, name: &str) -> Result<ClassifierDef, Api
 }
 
 fn classifiers(server: &Server) -> Result<Vec<ClassifierDef>, ApiError> {
-    let dir = server.engine().registry().root().join(CLASSIFIERS);
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".json")
-                && let Ok(c) = existing_classifier(server, stem)
-            {
-                out.push(c);
-            }
-        }
-    }
+    let mut out = kept(server, CLASSIFIERS, existing_classifier);
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
@@ -877,6 +849,16 @@ pub struct LastCrawl {
 }
 
 fn crawler_path(server: &Server, name: &str) -> Result<std::path::PathBuf, ApiError> {
+    kept_path(server, CRAWLERS, "crawler", name)
+}
+
+/// The file of a crawler or classifier (`what`) named `name`, kept in `dir` beside the registry.
+fn kept_path(
+    server: &Server,
+    dir: &str,
+    what: &str,
+    name: &str,
+) -> Result<std::path::PathBuf, ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && name
@@ -886,15 +868,32 @@ fn crawler_path(server: &Server, name: &str) -> Result<std::path::PathBuf, ApiEr
         && name != "..";
     if !ok {
         return Err(invalid(&format!(
-            "`{name}` is not a crawler name: letters, digits, `-`, `_` and `.`, at most 255"
+            "`{name}` is not a {what} name: letters, digits, `-`, `_` and `.`, at most 255"
         )));
     }
     Ok(server
         .engine()
         .registry()
         .root()
-        .join(CRAWLERS)
+        .join(dir)
         .join(format!("{name}.json")))
+}
+
+/// Every readable definition kept in `dir` beside the registry, read by `read` from its name.
+fn kept<T>(server: &Server, dir: &str, read: fn(&Server, &str) -> Result<T, ApiError>) -> Vec<T> {
+    let dir = server.engine().registry().root().join(dir);
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".json")
+                && let Ok(c) = read(server, stem)
+            {
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn existing_crawler(server: &Server, name: &str) -> Result<CrawlerDef, ApiError> {
@@ -910,18 +909,7 @@ fn save_crawler(server: &Server, c: &CrawlerDef) -> Result<(), ApiError> {
 }
 
 fn crawlers(server: &Server) -> Result<Vec<CrawlerDef>, ApiError> {
-    let dir = server.engine().registry().root().join(CRAWLERS);
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".json")
-                && let Ok(c) = existing_crawler(server, stem)
-            {
-                out.push(c);
-            }
-        }
-    }
+    let mut out = kept(server, CRAWLERS, existing_crawler);
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
