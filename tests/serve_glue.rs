@@ -439,14 +439,16 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
     let server = Served::start(&f, &[], &["--allow-root", &root]);
     let glue = server.glue();
     rt().block_on(async {
-        let grok = |pattern: &str| {
+        let grok_with = |pattern: &str, custom: Option<&str>| {
             CreateGrokClassifierRequest::builder()
                 .classification("applog")
                 .name("applog")
                 .grok_pattern(pattern)
+                .set_custom_patterns(custom.map(str::to_string))
                 .build()
                 .unwrap()
         };
+        let grok = |pattern: &str| grok_with(pattern, None);
         let e = glue
             .create_classifier()
             .grok_classifier(grok("%{NOSUCH:x}"))
@@ -465,17 +467,10 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
             .unwrap_err();
         assert_eq!(code(&e), "InvalidInputException");
         glue.create_classifier()
-            .grok_classifier(
-                CreateGrokClassifierRequest::builder()
-                    .classification("applog")
-                    .name("applog")
-                    .grok_pattern(
-                        "%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level} %{WORD:component} took %{MS:ms:int}ms",
-                    )
-                    .custom_patterns("MS [0-9]+")
-                    .build()
-                    .unwrap(),
-            )
+            .grok_classifier(grok_with(
+                "%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level} %{WORD:component} took %{MS:ms:int}ms",
+                Some("MS [0-9]+"),
+            ))
             .send()
             .await
             .unwrap();
@@ -548,7 +543,10 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
             .unwrap();
         let t = t.table().unwrap();
         assert_eq!(
-            t.parameters().unwrap().get("classification").map(String::as_str),
+            t.parameters()
+                .unwrap()
+                .get("classification")
+                .map(String::as_str),
             Some("app_log")
         );
         let sd = t.storage_descriptor().unwrap();
@@ -563,7 +561,12 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
             .collect();
         assert_eq!(
             cols,
-            [("ts", "string"), ("level", "string"), ("component", "string"), ("ms", "int")]
+            [
+                ("ts", "string"),
+                ("level", "string"),
+                ("component", "string"),
+                ("ms", "int")
+            ]
         );
         let athena = server.athena();
         let (id, e) = run(&athena, "SELECT sum(ms), count(*) FROM default.app").await;
@@ -576,8 +579,17 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
             rows(&athena, &id, 10).await[1],
             vec![Some(((0..40).sum::<i32>()).to_string()), Some("40".into())]
         );
-        glue.delete_classifier().name("applog").send().await.unwrap();
-        let e = glue.get_classifier().name("applog").send().await.unwrap_err();
+        glue.delete_classifier()
+            .name("applog")
+            .send()
+            .await
+            .unwrap();
+        let e = glue
+            .get_classifier()
+            .name("applog")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(code(&e), "EntityNotFoundException");
     });
 }

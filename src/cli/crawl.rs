@@ -66,11 +66,11 @@ pub struct CrawlArgs {
 pub async fn run(engine: &Engine, args: CrawlArgs) -> ExitStatus {
     let classifiers = match (&args.grok, &args.classification) {
         (Some(pattern), Some(classification)) => {
-            let c = crate::crawler::logs::GrokClassifier {
-                classification: classification.clone(),
-                pattern: pattern.clone(),
-                custom_patterns: args.grok_custom_patterns.clone(),
-            };
+            let c = crate::crawler::logs::GrokClassifier::new(
+                classification,
+                pattern,
+                args.grok_custom_patterns.as_deref(),
+            );
             if let Err(e) = c.check() {
                 print_error(&crate::error::Error::Query(e));
                 return ExitStatus::UserError;

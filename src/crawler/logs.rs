@@ -17,26 +17,52 @@
 use super::infer::InferredColumn;
 use crate::catalog::model::{Compression, FormatSpec, GrokSpec};
 use crate::formats::grok;
+use crate::formats::regex_lines::LinePattern;
 
 /// A custom grok classifier (Glue's `GrokClassifier`: `Classification`, `GrokPattern`, `CustomPatterns`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct GrokClassifier {
     pub classification: String,
     pub pattern: String,
     pub custom_patterns: Option<String>,
+    /// Its fields and line pattern, compiled at the first file of a crawl.
+    compiled: std::sync::OnceLock<Result<(Vec<grok::GrokField>, LinePattern), String>>,
 }
 
 impl GrokClassifier {
+    pub(crate) fn new(classification: &str, pattern: &str, custom_patterns: Option<&str>) -> Self {
+        GrokClassifier {
+            classification: classification.to_string(),
+            pattern: pattern.to_string(),
+            custom_patterns: custom_patterns.map(str::to_string),
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The named fields and the pattern that captures each of them.
+    fn compiled(&self) -> Result<&(Vec<grok::GrokField>, LinePattern), String> {
+        self.compiled
+            .get_or_init(|| {
+                let custom = self.custom_patterns.as_deref();
+                let fields = grok::fields(&self.pattern, custom)?;
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                let pattern = grok::line_pattern(&self.pattern, custom, &names)?;
+                Ok((fields, pattern))
+            })
+            .as_ref()
+            .map_err(String::clone)
+    }
+
     /// Check the pattern compiles and names at least one field, with types owl knows.
     pub(crate) fn check(&self) -> Result<(), String> {
-        let fields = grok::fields(&self.pattern, self.custom_patterns.as_deref())?;
+        let (fields, _) = self.compiled()?;
         if fields.is_empty() {
             return Err(format!(
                 "grok classifier `{}`: the pattern names no field (write %{{PATTERN:field}})",
                 self.classification
             ));
         }
-        for f in &fields {
+        for f in fields {
             grok::hive_type(f.ty.as_deref())?;
         }
         if self.classification.is_empty()
@@ -192,9 +218,7 @@ pub(crate) fn recognise(
     let whole = !truncated && all.len() <= max_records;
     let lines: Vec<&str> = all.iter().copied().take(max_records).collect();
     for c in custom {
-        let fields = grok::fields(&c.pattern, c.custom_patterns.as_deref())?;
-        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-        let pattern = grok::line_pattern(&c.pattern, c.custom_patterns.as_deref(), &names)?;
+        let (fields, pattern) = c.compiled()?;
         if mostly(&lines, |l| pattern.regex.is_match(l.as_bytes())) {
             let columns = fields
                 .iter()
@@ -674,12 +698,11 @@ mod tests {
 
     #[test]
     fn custom_grok_classifiers_come_first() {
-        let c = GrokClassifier {
-            classification: "mylog".into(),
-            pattern: "%{TIMESTAMP_ISO8601:ts:timestamp} %{LOGLEVEL:level} %{INT:ms:int} %{GREEDYDATA:msg}"
-                .into(),
-            custom_patterns: None,
-        };
+        let c = GrokClassifier::new(
+            "mylog",
+            "%{TIMESTAMP_ISO8601:ts:timestamp} %{LOGLEVEL:level} %{INT:ms:int} %{GREEDYDATA:msg}",
+            None,
+        );
         c.check().unwrap();
         let text = "2024-06-01 10:00:00 INFO 12 started\n2024-06-01 10:00:01 WARN 7 slow disk\n";
         let r = recognise(text, false, 1000, Compression::Gzip, &[c])
@@ -702,11 +725,7 @@ mod tests {
             ]
         );
         assert_eq!(r.records, Some(2));
-        let bad = GrokClassifier {
-            classification: "x".into(),
-            pattern: "%{WORD}".into(),
-            custom_patterns: None,
-        };
+        let bad = GrokClassifier::new("x", "%{WORD}", None);
         assert!(bad.check().unwrap_err().contains("names no field"));
     }
 }

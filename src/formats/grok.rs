@@ -145,8 +145,9 @@ fn valid_name(s: &str) -> bool {
 /// A grok pattern expanded into one regex.
 struct Expander<'a> {
     defs: &'a HashMap<String, String>,
-    /// Whether a field (lower case) is captured; the first capture of a name wins.
-    wanted: &'a dyn Fn(&str) -> bool,
+    /// Whether a field (lower case; `true` when `%{NAME:field}` names it, false for an unnamed `%{NAME}`) is
+    /// captured; the first capture of a name wins.
+    wanted: &'a dyn Fn(&str, bool) -> bool,
     captured: std::collections::HashSet<String>,
     /// The field of each group `owl_gN`.
     fields: Vec<GrokField>,
@@ -175,7 +176,7 @@ impl Expander<'_> {
             }
             let Some(def) = self.defs.get(name) else {
                 return Err(format!(
-                    "grok pattern %{{{name}}} is not defined (neither a standard pattern nor in input.grokCustomPatterns)"
+                    "grok pattern %{{{name}}} is not defined: not a standard pattern; define it as `{name} regex` in the custom patterns (input.grokCustomPatterns, --grok-custom-patterns, Glue's CustomPatterns)"
                 ));
             };
             if self.stack.iter().any(|s| s == name) || self.stack.len() >= MAX_DEPTH {
@@ -183,7 +184,7 @@ impl Expander<'_> {
             }
             let capture = field.unwrap_or(name);
             let key = capture.to_ascii_lowercase();
-            if (self.wanted)(&key) && self.captured.insert(key) {
+            if (self.wanted)(&key, field.is_some()) && self.captured.insert(key) {
                 out.push_str(&format!("(?P<{GROUP}{}>", self.fields.len()));
                 self.fields.push(GrokField {
                     name: capture.to_string(),
@@ -204,11 +205,11 @@ impl Expander<'_> {
 }
 
 /// Compile `format` (with the table's custom patterns) into a regex and the fields its groups capture,
-/// capturing only the fields `wanted` names (lower case).
+/// capturing only the fields `wanted` says (lower case, and whether the pattern named it).
 fn compile_with(
     format: &str,
     custom: Option<&str>,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &dyn Fn(&str, bool) -> bool,
 ) -> Result<(Regex, Vec<GrokField>), String> {
     let defs = definitions(custom)?;
     let mut e = Expander {
@@ -231,19 +232,13 @@ fn compile_with(
 
 /// Check a table's grok pattern: it compiles with every field captured.
 pub(crate) fn check(format: &str, custom: Option<&str>) -> Result<(), String> {
-    compile_with(format, custom, &|_| true).map(|_| ())
+    compile_with(format, custom, &|_, _| true).map(|_| ())
 }
 
 /// The named fields of a grok pattern in pattern order, with their `:type`s (a crawler's columns): every
 /// `%{NAME:field}` and `(?<field>...)`, nested ones included; unnamed `%{NAME}`s are left out.
 pub(crate) fn fields(format: &str, custom: Option<&str>) -> Result<Vec<GrokField>, String> {
-    let defs = definitions(custom)?;
-    // Which names the pattern gives: expand once capturing nothing but recording names.
-    let mut named = Vec::new();
-    collect_named(format, &defs, &mut Vec::new(), &mut named)?;
-    let names: std::collections::HashSet<String> =
-        named.iter().map(|f| f.name.to_ascii_lowercase()).collect();
-    let (regex, groups) = compile_with(format, custom, &|k| names.contains(k))?;
+    let (regex, groups) = compile_with(format, custom, &|_, named| named)?;
     let mut out: Vec<GrokField> = Vec::new();
     for name in regex.capture_names().flatten() {
         let field = match name
@@ -263,40 +258,6 @@ pub(crate) fn fields(format: &str, custom: Option<&str>) -> Result<Vec<GrokField
     Ok(out)
 }
 
-fn collect_named(
-    pattern: &str,
-    defs: &HashMap<String, String>,
-    stack: &mut Vec<String>,
-    out: &mut Vec<GrokField>,
-) -> Result<(), String> {
-    let mut rest = pattern;
-    while let Some(at) = rest.find("%{") {
-        let after = &rest[at + 2..];
-        let Some(end) = after.find('}') else { break };
-        let mut parts = after[..end].splitn(3, ':');
-        let name = parts.next().unwrap_or_default();
-        rest = &after[end + 1..];
-        if !valid_name(name) {
-            continue;
-        }
-        if let Some(field) = parts.next().filter(|s| !s.is_empty()) {
-            out.push(GrokField {
-                name: field.to_string(),
-                ty: parts.next().filter(|s| !s.is_empty()).map(str::to_string),
-            });
-        }
-        if let Some(def) = defs.get(name)
-            && !stack.iter().any(|s| s == name)
-            && stack.len() < MAX_DEPTH
-        {
-            stack.push(name.to_string());
-            collect_named(def, defs, stack, out)?;
-            stack.pop();
-        }
-    }
-    Ok(())
-}
-
 /// The line pattern a grok table reads `columns` (its file columns, in order) with.
 pub(crate) fn line_pattern(
     format: &str,
@@ -305,7 +266,7 @@ pub(crate) fn line_pattern(
 ) -> Result<LinePattern, String> {
     let wanted: std::collections::HashSet<String> =
         columns.iter().map(|c| c.to_ascii_lowercase()).collect();
-    let (regex, fields) = compile_with(format, custom, &|k| wanted.contains(k))?;
+    let (regex, fields) = compile_with(format, custom, &|k, _| wanted.contains(k))?;
     // Each captured name's first group.
     let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
     for (i, name) in regex.capture_names().enumerate() {

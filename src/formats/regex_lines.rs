@@ -40,7 +40,7 @@ pub(crate) fn ascii_first(pattern: &str) -> Result<Regex, regex::Error> {
 }
 
 /// A line pattern and the capture group each of a table's file columns takes (None: the column is NULL).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct LinePattern {
     pub regex: Regex,
     pub groups: Vec<Option<usize>>,

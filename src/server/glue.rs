@@ -780,11 +780,11 @@ pub struct ClassifierDef {
 
 impl ClassifierDef {
     fn grok(&self) -> crate::crawler::logs::GrokClassifier {
-        crate::crawler::logs::GrokClassifier {
-            classification: self.classification.clone(),
-            pattern: self.grok_pattern.clone(),
-            custom_patterns: self.custom_patterns.clone(),
-        }
+        crate::crawler::logs::GrokClassifier::new(
+            &self.classification,
+            &self.grok_pattern,
+            self.custom_patterns.as_deref(),
+        )
     }
 }
 
