@@ -609,3 +609,278 @@ fn lazy_simple_serde_null_format_reads_its_marker_as_null() {
         "serialization.null.format",
     );
 }
+
+/// JSON events with keys spelled otherwise than their columns, a nested object for a string column, and (every
+/// 10th line) a line that is no JSON object. Returns (lines, good lines, sum of good user ids).
+fn openx_events(dir: &Path) -> (u64, u64, u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (mut text, mut good, mut sum) = (String::new(), 0, 0);
+    for i in 0..200u64 {
+        if i % 10 == 3 {
+            text.push_str(if i % 20 == 3 {
+                "{\"UserId\": 5,\n"
+            } else {
+                "-- not json --\n"
+            });
+            continue;
+        }
+        // An unprojected nested value sends owl's fast path to arrow-json for the rest of the file.
+        let extra = if i == 150 {
+            ", \"deep\": {\"a\": [1, {\"b\": 2}]}"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "{{\"UserId\": {i}, \"eventTime\": \"2024-06-01T00:00:{:02}Z\", \"Detail\": {{\"bucketName\": \"b{}\", \"n\": {i}}}{extra}}}\n",
+            i % 60,
+            i % 3
+        ));
+        good += 1;
+        sum += i;
+    }
+    std::fs::write(dir.join("part-0.json"), text).unwrap();
+    (200, good, sum)
+}
+
+#[test]
+fn openx_json_serde_options_name_keys_and_forgive_malformed_lines() {
+    let f = Fixture::new();
+    let (lines, good, sum) = openx_events(&f.path().join("lake/events"));
+    f.run_ok(&[
+        "query",
+        "CREATE EXTERNAL TABLE events (userid bigint, ts string, detail string) \
+         ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' \
+         WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true', 'mapping.ts' = 'eventTime') \
+         LOCATION 'lake/events/'",
+    ]);
+    let sql = "SELECT count(*), count(userid), sum(userid), count(ts), \
+               sum(CASE WHEN detail LIKE '{\"bucketName\": \"b1\"%' THEN 1 ELSE 0 END), min(ts) FROM events";
+    for fast in ["true", "false"] {
+        let doc = f.json_last(&[], &format!("SET owl.ndjson_fast_path = {fast}; {sql}"));
+        let row = &rows(&doc)[0];
+        assert_eq!(
+            row[0].as_u64(),
+            Some(lines),
+            "{fast}: a malformed line is a row"
+        );
+        assert_eq!(
+            row[1].as_u64(),
+            Some(good),
+            "{fast}: `UserId` fills `userid`"
+        );
+        assert_eq!(row[2].as_u64(), Some(sum), "{fast}");
+        assert_eq!(
+            row[3].as_u64(),
+            Some(good),
+            "{fast}: `eventTime` fills `ts`"
+        );
+        let b1 = (0..200u64).filter(|i| i % 10 != 3 && i % 3 == 1).count() as u64;
+        assert_eq!(
+            row[4].as_u64(),
+            Some(b1),
+            "{fast}: the nested object as its JSON text"
+        );
+        assert_eq!(row[5].as_str(), Some("2024-06-01T00:00:00Z"), "{fast}");
+        let size = std::fs::metadata(f.path().join("lake/events/part-0.json"))
+            .unwrap()
+            .len();
+        assert_eq!(stat(&doc, "bytes_scanned"), size, "{fast}");
+    }
+    let ddl = f.show_create_rerun("events");
+    assert!(ddl.contains("'ignore.malformed.json'='true'"), "{ddl}");
+    assert!(ddl.contains("'mapping.ts'='eventTime'"), "{ddl}");
+
+    // Without the option a malformed line fails the query, naming the file; case-sensitive keys miss `UserId`.
+    f.run_ok(&[
+        "query",
+        "CREATE EXTERNAL TABLE strict (userid bigint) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' \
+         LOCATION 'lake/events/'",
+    ]);
+    f.fails_naming("SELECT count(userid) FROM strict", "part-0.json");
+    f.run_ok(&[
+        "query",
+        "CREATE EXTERNAL TABLE exact (userid bigint) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' \
+         WITH SERDEPROPERTIES ('case.insensitive' = 'false', 'ignore.malformed.json' = 'true') \
+         LOCATION 'lake/events/'",
+    ]);
+    let doc = f.json("SELECT count(*), count(userid) FROM exact");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(lines));
+    assert_eq!(rows(&doc)[0][1].as_u64(), Some(0));
+    f.fails_naming(
+        "CREATE EXTERNAL TABLE bad (a int) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' \
+         WITH SERDEPROPERTIES ('ignore.malformed.json' = 'yes') LOCATION 'lake/events/'",
+        "ignore.malformed.json",
+    );
+}
+
+/// CloudTrail's files for `days`: `{"Records": [...]}` objects, gzip, in AWS's layout. Returns each day's
+/// (events, bytes) and the count of `GetObject` events.
+fn write_cloudtrail(root: &Path, days: &[u32]) -> (BTreeMap<u32, (u64, u64)>, u64) {
+    let base = root.join("AWSLogs/123456789012/CloudTrail/us-east-1");
+    let (mut per_day, mut gets) = (BTreeMap::new(), 0);
+    for &day in days {
+        let (mut events, mut bytes) = (0, 0);
+        for file in 0..2u32 {
+            let mut records = Vec::new();
+            for i in 0..(10 + day * 3 + file) {
+                let name = ["GetObject", "PutObject", "AssumeRole"][(i % 3) as usize];
+                if name == "GetObject" {
+                    gets += 1;
+                }
+                records.push(serde_json::json!({
+                    "eventVersion": "1.09",
+                    "userIdentity": {"type": "IAMUser", "principalId": "AID", "arn": "arn:aws:iam::123456789012:user/u", "accountId": "123456789012", "userName": format!("user{}", i % 4)},
+                    "eventTime": format!("2024-06-{day:02}T10:{:02}:00Z", i % 60),
+                    "eventSource": if name == "AssumeRole" { "sts.amazonaws.com" } else { "s3.amazonaws.com" },
+                    "eventName": name,
+                    "awsRegion": "us-east-1",
+                    "sourceIPAddress": format!("198.51.100.{}", i % 5),
+                    "userAgent": "aws-cli/2",
+                    "requestParameters": {"bucketName": "logs", "key": format!("k{i}")},
+                    "responseElements": null,
+                    "requestID": format!("R{day}{file}{i}"),
+                    "eventID": format!("E{day}{file}{i}"),
+                    "readOnly": name == "GetObject",
+                    "resources": [{"ARN": "arn:aws:s3:::logs", "accountId": "123456789012", "type": "AWS::S3::Bucket"}],
+                    "eventType": "AwsApiCall",
+                    "recipientAccountId": "123456789012",
+                    "eventCategory": "Data",
+                    "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": "logs.s3.amazonaws.com"}
+                }));
+                events += 1;
+            }
+            let text = serde_json::to_string(&serde_json::json!({ "Records": records })).unwrap();
+            bytes += write_gz(
+                &base.join(format!(
+                    "2024/06/{day:02}/123456789012_CloudTrail_us-east-1_202406{day:02}T10{file}0Z_x.json.gz"
+                )),
+                &text,
+            );
+        }
+        per_day.insert(day, (events, bytes));
+    }
+    (per_day, gets)
+}
+
+#[test]
+fn cloudtrail_logs_are_crawled_and_declared_as_athena_documents_them() {
+    let f = Fixture::new();
+    let (per_day, gets) = write_cloudtrail(&f.path().join("lake"), &[1, 2, 3]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&f.run_ok(&["crawl", "lake", "-f", "json"])).unwrap();
+    let t = table_in(&report, "default.cloudtrail_logs");
+    assert_eq!(t["format"], "cloudtrail: json (gzip)", "{report}");
+    let def = f.registry_json("default", "cloudtrail_logs");
+    assert_eq!(def["properties"]["projection.day.range"], "2024/06/01,NOW");
+    assert_eq!(def["properties"]["classification"], "cloudtrail");
+
+    let total: u64 = per_day.values().map(|(n, _)| n).sum();
+    let doc = f.json(
+        "SELECT count(*), sum(CASE WHEN eventname = 'GetObject' THEN 1 ELSE 0 END), \
+         count(DISTINCT useridentity.username), min(requestparameters), max(resources[1]['accountid']), \
+         max(tlsdetails.tlsversion) FROM cloudtrail_logs",
+    );
+    let row = &rows(&doc)[0];
+    assert_eq!(row[0].as_u64(), Some(total));
+    assert_eq!(row[1].as_u64(), Some(gets));
+    assert_eq!(row[2].as_u64(), Some(4));
+    assert_eq!(
+        row[3].as_str(),
+        Some("{\"bucketName\":\"logs\",\"key\":\"k0\"}")
+    );
+    assert_eq!(row[4].as_str(), Some("123456789012"));
+    assert_eq!(row[5].as_str(), Some("TLSv1.3"));
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        per_day.values().map(|(_, b)| b).sum::<u64>()
+    );
+    // One day reads that day's files.
+    let doc = f.json("SELECT count(*) FROM cloudtrail_logs WHERE day = '2024/06/02'");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(per_day[&2].0));
+    assert_eq!(stat(&doc, "bytes_scanned"), per_day[&2].1);
+
+    // The DDL in Athena's documentation, over the same files.
+    f.run_ok(&[
+        "query",
+        r#"CREATE EXTERNAL TABLE cloudtrail_ddl (
+eventVersion STRING,
+userIdentity STRUCT<
+    type: STRING,
+    principalId: STRING,
+    arn: STRING,
+    accountId: STRING,
+    invokedBy: STRING,
+    accessKeyId: STRING,
+    userName: STRING,
+    sessionContext: STRUCT<
+        attributes: STRUCT<
+            mfaAuthenticated: STRING,
+            creationDate: STRING>,
+        sessionIssuer: STRUCT<
+            type: STRING,
+            principalId: STRING,
+            arn: STRING,
+            accountId: STRING,
+            userName: STRING>,
+        ec2RoleDelivery:string,
+        webIdFederationData:map<string,string>
+    >
+>,
+eventTime STRING,
+eventSource STRING,
+eventName STRING,
+awsRegion STRING,
+sourceIpAddress STRING,
+userAgent STRING,
+errorCode STRING,
+errorMessage STRING,
+requestParameters STRING,
+responseElements STRING,
+additionalEventData STRING,
+requestId STRING,
+eventId STRING,
+resources ARRAY<STRUCT<
+    arn: STRING,
+    accountId: STRING,
+    type: STRING>>,
+eventType STRING,
+apiVersion STRING,
+readOnly STRING,
+recipientAccountId STRING,
+serviceEventDetails STRING,
+sharedEventID STRING,
+vpcEndpointId STRING,
+tlsDetails struct<
+    tlsVersion:string,
+    cipherSuite:string,
+    clientProvidedHostHeader:string>
+  )
+COMMENT 'CloudTrail table for logs bucket'
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION 'lake/AWSLogs/123456789012/CloudTrail/'
+TBLPROPERTIES ('classification'='cloudtrail')"#,
+    ]);
+    let doc = f.json(
+        "SELECT count(*), count(DISTINCT sourceipaddress), sum(CASE WHEN readonly = 'true' THEN 1 ELSE 0 END) \
+         FROM cloudtrail_ddl",
+    );
+    let row = &rows(&doc)[0];
+    assert_eq!(row[0].as_u64(), Some(total));
+    assert_eq!(row[1].as_u64(), Some(5));
+    assert_eq!(
+        row[2].as_u64(),
+        Some(gets),
+        "a boolean read into a string column"
+    );
+    f.show_create_rerun("cloudtrail_ddl");
+
+    // A file that is no CloudTrail file fails the query, naming it.
+    write_gz(
+        &f.path()
+            .join("lake/AWSLogs/123456789012/CloudTrail/us-east-1/2024/06/03/digest.json.gz"),
+        "{\"digestStartTime\": \"x\"}",
+    );
+    f.fails_naming("SELECT count(*) FROM cloudtrail_ddl", "digest.json.gz");
+}

@@ -246,6 +246,9 @@ pub(crate) fn recognise(
             }));
         }
     }
+    if let Some(trail) = cloudtrail(text, truncated, compression) {
+        return Ok(Some(trail));
+    }
     for (i, kind) in KINDS.iter().enumerate() {
         let header = match kind.header {
             Header::None => 0,
@@ -302,6 +305,91 @@ pub(crate) fn recognise(
         }
     }
     Ok(None)
+}
+
+/// CloudTrail's columns, as Athena's documentation declares its table (`requestparameters`,
+/// `responseelements`, `additionaleventdata` and `serviceeventdetails` are JSON text).
+const CLOUDTRAIL_COLUMNS: &[(&str, &str)] = &[
+    ("eventversion", "string"),
+    (
+        "useridentity",
+        "struct<type:string,principalid:string,arn:string,accountid:string,invokedby:string,\
+         accesskeyid:string,username:string,onbehalfof:struct<userid:string,identitystorearn:string>,\
+         sessioncontext:struct<attributes:struct<mfaauthenticated:string,creationdate:string>,\
+         sessionissuer:struct<type:string,principalid:string,arn:string,accountid:string,username:string>,\
+         ec2roledelivery:string,webidfederationdata:struct<federatedprovider:string,attributes:map<string,string>>>>",
+    ),
+    ("eventtime", "string"),
+    ("eventsource", "string"),
+    ("eventname", "string"),
+    ("awsregion", "string"),
+    ("sourceipaddress", "string"),
+    ("useragent", "string"),
+    ("errorcode", "string"),
+    ("errormessage", "string"),
+    ("requestparameters", "string"),
+    ("responseelements", "string"),
+    ("additionaleventdata", "string"),
+    ("requestid", "string"),
+    ("eventid", "string"),
+    (
+        "resources",
+        "array<struct<arn:string,accountid:string,type:string>>",
+    ),
+    ("eventtype", "string"),
+    ("apiversion", "string"),
+    ("readonly", "string"),
+    ("recipientaccountid", "string"),
+    ("serviceeventdetails", "string"),
+    ("sharedeventid", "string"),
+    ("vpcendpointid", "string"),
+    ("vpcendpointaccountid", "string"),
+    ("eventcategory", "string"),
+    (
+        "addendum",
+        "struct<reason:string,updatedfields:string,originalrequestid:string,originaleventid:string>",
+    ),
+    ("sessioncredentialfromconsole", "string"),
+    ("edgedevicedetails", "string"),
+    (
+        "tlsdetails",
+        "struct<tlsversion:string,ciphersuite:string,clientprovidedhostheader:string>",
+    ),
+];
+
+/// A CloudTrail log file: one JSON object whose `Records` are events (`eventVersion`, `eventSource`, ...).
+fn cloudtrail(text: &str, truncated: bool, compression: Compression) -> Option<Recognised> {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') || !trimmed[..trimmed.len().min(4096)].contains("\"Records\"") {
+        return None;
+    }
+    let mut splitter = crate::formats::json_serde::Records::default();
+    let mut lines = Vec::new();
+    splitter.push(text.as_bytes(), &mut lines).ok()?;
+    let complete = !truncated && splitter.finish().is_ok();
+    let lines = String::from_utf8(lines).ok()?;
+    let records: Vec<&str> = lines.lines().collect();
+    let event = |l: &&str| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .is_ok_and(|v| v.get("eventVersion").is_some() && v.get("eventSource").is_some())
+    };
+    // An empty `{"Records": []}` is one of CloudTrail's too.
+    let empty = complete && records.is_empty();
+    if !empty && !mostly(&records, |l| event(&l)) {
+        return None;
+    }
+    Some(Recognised {
+        format: FormatSpec {
+            json: crate::catalog::model::JsonOptions {
+                records: true,
+                ..Default::default()
+            },
+            label: Some("cloudtrail".into()),
+            ..FormatSpec::json(compression)
+        },
+        columns: owned(CLOUDTRAIL_COLUMNS),
+        records: complete.then_some(records.len() as u64),
+    })
 }
 
 /// Each kind's guard and (unless it depends on the file's header) full pattern, compiled once.

@@ -252,10 +252,11 @@ fn format_key(f: &FormatSpec) -> String {
         .map(|c| format!("{}{}", c.delimiter, c.has_header))
         .unwrap_or_default();
     format!(
-        "{}/{}/{csv}{}/{:?}/{:?}/{:?}/{}",
+        "{}/{}/{csv}{}/{:?}/{:?}/{:?}/{:?}/{}",
         f.classification.as_str(),
         f.compression.as_str(),
         if f.json_array { "array" } else { "" },
+        f.json,
         f.label,
         f.regex,
         f.grok,

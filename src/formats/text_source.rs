@@ -39,9 +39,11 @@ pub struct TextSource {
 /// What the files hold.
 #[derive(Debug, Clone)]
 pub enum TextFormat {
-    /// `fast`: owl's flat-object decoder in front of arrow-json; false, arrow-json alone.
+    /// `fast`: owl's flat-object decoder in front of arrow-json; false, arrow-json alone. `options`: the JSON
+    /// SerDe's (`json_serde`), CloudTrail's `Records` files among them.
     Ndjson {
         fast: bool,
+        options: Arc<crate::catalog::model::JsonOptions>,
     },
     Csv(CsvDialect),
     /// Lines matched by RegexSerDe's pattern (anchored, `regex_lines::compile`) or a grok pattern (`grok`).
@@ -117,6 +119,11 @@ impl FileSource for TextSource {
         }
     }
 
+    /// A CloudTrail file is one JSON object: read whole, never in ranges.
+    fn supports_repartitioning(&self) -> bool {
+        !matches!(&self.format, TextFormat::Ndjson { options, .. } if options.records)
+    }
+
     fn try_pushdown_projection(
         &self,
         projection: &ProjectionExprs,
@@ -161,9 +168,14 @@ impl FileOpener for TextOpener {
             let input = input(store, &file, compression, b'\n').await?;
             let schema = Arc::new(file_schema.project(&projection)?);
             let (stream, what) = match format {
-                TextFormat::Ndjson { fast } => {
-                    let decoder =
-                        super::ndjson::flat_decoder(schema, batch_size, fast)?.counting(rows);
+                TextFormat::Ndjson { fast, options } => {
+                    let decoder = super::ndjson::flat_decoder(schema, batch_size, fast, &options)?
+                        .counting(rows);
+                    let input = if options.records {
+                        records(input, file.object_meta.location.to_string())
+                    } else {
+                        input
+                    };
                     (
                         deserialize_stream(input, DecoderDeserializer::new(decoder)),
                         "JSON",
@@ -244,4 +256,44 @@ pub(crate) async fn input(
             .boxed(),
     };
     Ok(compression.convert_stream(bytes)?.fuse().boxed())
+}
+
+/// A CloudTrail file's bytes as one record a line (`json_serde::Records`); a file that is no CloudTrail file is
+/// an error naming it.
+fn records(
+    input: BoxStream<'static, DfResult<Bytes>>,
+    file: String,
+) -> BoxStream<'static, DfResult<Bytes>> {
+    let fail = move |e: String| {
+        DataFusionError::Execution(format!("reading CloudTrail file `{file}`: {e}"))
+    };
+    let start = (input, Some(super::json_serde::Records::default()));
+    futures::stream::unfold(start, move |(mut input, splitter)| {
+        let fail = fail.clone();
+        async move {
+            let mut splitter = splitter?;
+            loop {
+                match input.next().await {
+                    Some(Ok(bytes)) => {
+                        let mut out = Vec::new();
+                        if let Err(e) = splitter.push(&bytes, &mut out) {
+                            return Some((Err(fail(e)), (input, None)));
+                        }
+                        if !out.is_empty() {
+                            return Some((Ok(Bytes::from(out)), (input, Some(splitter))));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), (input, None))),
+                    None => {
+                        return splitter
+                            .finish()
+                            .err()
+                            .map(|e| (Err(fail(e)), (input, None)));
+                    }
+                }
+            }
+        }
+    })
+    .fuse()
+    .boxed()
 }

@@ -410,6 +410,9 @@ fn storage_descriptor(def: &TableDef, location: &str) -> Value {
             serde_params.insert("serialization.null.format".into(), json!(n));
         }
     }
+    for (k, v) in def.format.json.serde_properties() {
+        serde_params.insert(k, json!(v));
+    }
     if let Some(re) = &def.format.regex {
         serde_params.insert("input.regex".into(), json!(re));
     }
@@ -533,11 +536,25 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
             classification: Classification::Avro,
             ..FormatSpec::parquet()
         },
-        "json" => FormatSpec {
-            classification: Classification::Json,
-            compression,
-            ..FormatSpec::parquet()
-        },
+        "json" | "cloudtrail" => {
+            let serde_params = serde_info.get("Parameters").cloned().unwrap_or(json!({}));
+            let mut json = crate::catalog::model::JsonOptions::from_serde_properties(
+                serde_params
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+            )
+            .map_err(|e| invalid(&format!("SerdeInfo.Parameters: {e}")))?;
+            json.records = input_format.contains("cloudtrail") || library.contains("cloudtrail");
+            FormatSpec {
+                classification: Classification::Json,
+                compression,
+                json,
+                label: label.clone().filter(|l| !l.eq_ignore_ascii_case("json")),
+                ..FormatSpec::parquet()
+            }
+        }
         "regex" => {
             let serde_params = serde_info.get("Parameters").cloned().unwrap_or(json!({}));
             let regex = opt_str(&serde_params, "input.regex")?
@@ -585,6 +602,7 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
                     ..CsvOptions::default()
                 }),
                 json_array: false,
+                json: Default::default(),
                 regex: None,
                 grok: None,
                 label: None,

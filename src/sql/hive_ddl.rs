@@ -821,7 +821,10 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
     if let Some(s) = &stored
         && !matches!(
             s.as_str(),
-            "textfile" | "jsonfile" | "org.apache.hadoop.mapred.textinputformat"
+            "textfile"
+                | "jsonfile"
+                | "org.apache.hadoop.mapred.textinputformat"
+                | "com.amazon.emr.cloudtrail.cloudtrailinputformat"
         )
     {
         return Err(Error::Unsupported(format!(
@@ -844,8 +847,22 @@ fn format_of(c: &Create) -> Result<FormatSpec> {
             }
         },
     };
-    if says("json") {
-        return Ok(FormatSpec::json(compression));
+    // CloudTrail's files: Athena's documented tables name its input format (with either JSON SerDe) or its
+    // older `CloudTrailSerde`.
+    let cloudtrail = stored.as_deref().is_some_and(|f| f.contains("cloudtrail"))
+        || library.as_deref().is_some_and(|l| l.contains("cloudtrail"));
+    if says("json") || cloudtrail {
+        let serde_props = c.serde.iter().flat_map(|(_, p)| p.iter());
+        let mut json = crate::catalog::model::JsonOptions::from_serde_properties(
+            serde_props.map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .map_err(Error::Query)?;
+        json.records = cloudtrail;
+        return Ok(FormatSpec {
+            json,
+            label: label_of("json"),
+            ..FormatSpec::json(compression)
+        });
     }
     let header_lines: u32 = match props.get("skip.header.line.count").map(|s| s.trim()) {
         None => 0,
@@ -1045,6 +1062,15 @@ fn show_create(def: &TableDef, root: &std::path::Path) -> Result<Vec<String>> {
             if let Some(re) = &def.format.regex {
                 lines.push("WITH SERDEPROPERTIES (".into());
                 lines.push(format!("  'input.regex'={})", quote_hive(re)));
+            }
+            let json = def.format.json.serde_properties();
+            if !json.is_empty() {
+                lines.push("WITH SERDEPROPERTIES (".into());
+                let props = json
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", quote_hive(k), quote_hive(v)))
+                    .collect();
+                list(&mut lines, props, ")");
             }
             if let Some(g) = &def.format.grok {
                 lines.push("WITH SERDEPROPERTIES (".into());

@@ -287,6 +287,7 @@ impl RegistryTable {
             // of it unless turned off.
             Classification::Json if !self.def.format.json_array => Some(TextFormat::Ndjson {
                 fast: options.ndjson_fast_path,
+                options: Arc::new(self.def.format.json.clone()),
             }),
             // A table with a null format always reads through owl's decoder (DataFusion's reader has none):
             // arrow-csv alone behind it when the session turns the fast path off.
