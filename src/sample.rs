@@ -4,9 +4,9 @@
 //! - `weblogs_{csv,csv_gz,ndjson,parquet}`: the same access-log rows, Hive-partitioned `year=/month=/day=`.
 //! - `orders`: CSV in plain dated folders `YYYY/MM/` (partitions `partition_0`, `partition_1`, as Glue names them).
 //! - `cloudtrail`: CloudTrail-like nested NDJSON (structs, arrays).
-//! - `aws/AWSLogs/123456789012/{elasticloadbalancing,vpcflowlogs}/us-east-1/2024/06/DD/`: load balancer access
-//!   logs and VPC flow logs as AWS delivers them (gzip), three days; the crawler registers them as `alb_logs`
-//!   and `vpc_flow_logs` with projected days.
+//! - `aws/AWSLogs/123456789012/{elasticloadbalancing,vpcflowlogs,CloudTrail}/us-east-1/2024/06/DD/`: load
+//!   balancer access logs, VPC flow logs and CloudTrail events as AWS delivers them (gzip), three days; the crawler
+//!   registers them as `alb_logs`, `vpc_flow_logs` and `cloudtrail_logs` with projected days.
 //!
 //! The rows are also available as Rust values ([`weblogs`], [`orders`]) so tests can compute expected answers
 //! without owl.
@@ -69,6 +69,95 @@ pub struct VpcFlow {
     pub end: i64,
     pub action: Option<String>,
     pub log_status: String,
+}
+
+/// One CloudTrail event, as written to its day's `{"Records": [...]}` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailEvent {
+    pub day: u32,
+    pub time: String,
+    pub name: String,
+    pub source: String,
+    pub user: String,
+    pub source_ip: String,
+    pub bucket: String,
+    pub error_code: Option<String>,
+}
+
+/// The CloudTrail events of every day, in file order (every 8th an `AccessDenied`).
+pub fn trail_events() -> Vec<TrailEvent> {
+    let mut rng = Rng(23);
+    let mut out = Vec::new();
+    for day in AWS_LOG_DAYS {
+        for i in 0..120u64 {
+            let name = rng.pick(&[
+                "GetObject",
+                "GetObject",
+                "PutObject",
+                "ListBuckets",
+                "AssumeRole",
+                "ConsoleLogin",
+            ]);
+            let source = match name {
+                "AssumeRole" => "sts.amazonaws.com",
+                "ConsoleLogin" => "signin.amazonaws.com",
+                _ => "s3.amazonaws.com",
+            };
+            out.push(TrailEvent {
+                day,
+                time: format!(
+                    "2024-06-{day:02}T{:02}:{:02}:{:02}Z",
+                    i / 5,
+                    rng.below(60),
+                    rng.below(60)
+                ),
+                name: name.into(),
+                source: source.into(),
+                user: rng.pick(&["alice", "bob", "carol", "deploy-bot"]).into(),
+                source_ip: format!("203.0.113.{}", rng.below(20)),
+                bucket: rng
+                    .pick(&["shop-assets", "shop-logs", "shop-backups"])
+                    .into(),
+                error_code: (i % 8 == 5).then(|| "AccessDenied".into()),
+            });
+        }
+    }
+    out
+}
+
+/// An event as CloudTrail writes it (a few of its many fields).
+fn trail_record(e: &TrailEvent, i: usize) -> serde_json::Value {
+    let bot = e.user == "deploy-bot";
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": if bot { "AssumedRole" } else { "IAMUser" },
+            "principalId": format!("AIDA{:012X}", i * 7919),
+            "arn": format!("arn:aws:iam::123456789012:user/{}", e.user),
+            "accountId": "123456789012",
+            "accessKeyId": format!("AKIA{:012X}", i * 104729),
+            "userName": e.user,
+        },
+        "eventTime": e.time,
+        "eventSource": e.source,
+        "eventName": e.name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": e.source_ip,
+        "userAgent": "aws-cli/2.15.0",
+        "errorCode": e.error_code,
+        "errorMessage": e.error_code.as_ref().map(|_| "Access Denied"),
+        "requestParameters": {"bucketName": e.bucket, "key": format!("k/{i}.json")},
+        "responseElements": null,
+        "requestID": format!("{:016X}", i * 31337),
+        "eventID": format!("{:08x}-0000-4000-8000-{:012x}", e.day, i),
+        "readOnly": e.name.starts_with("Get") || e.name.starts_with("List"),
+        "resources": [{"accountId": "123456789012", "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{}", e.bucket)}],
+        "eventType": "AwsApiCall",
+        "managementEvent": false,
+        "recipientAccountId": "123456789012",
+        "eventCategory": "Data",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": "s3.amazonaws.com"},
+    })
 }
 
 /// The ALB requests of every day, in file order.
@@ -633,7 +722,20 @@ pub fn generate(root: &Path) -> Result<Summary> {
     let aws = data.join("aws/AWSLogs/123456789012");
     let requests = alb_requests();
     let flows = vpc_flows();
+    let events = trail_events();
     for day in AWS_LOG_DAYS {
+        let records: Vec<serde_json::Value> = events
+            .iter()
+            .filter(|e| e.day == day)
+            .enumerate()
+            .map(|(i, e)| trail_record(e, i))
+            .collect();
+        put(
+            aws.join(format!(
+                "CloudTrail/us-east-1/2024/06/{day:02}/123456789012_CloudTrail_us-east-1_202406{day:02}T2355Z_Xk3mQ9pL2vB7wR1e.json.gz"
+            )),
+            &gzip(json!({ "Records": records }).to_string().as_bytes()),
+        )?;
         let lines: String = requests
             .iter()
             .filter(|r| r.day == day)

@@ -138,7 +138,7 @@ fn tables_and_describe_read_the_registry() {
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let tables = doc["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 8);
+    assert_eq!(tables.len(), 9);
     let pq = tables
         .iter()
         .find(|t| t["table"] == "weblogs_parquet")
@@ -597,6 +597,7 @@ fn new_folders_only_reads_just_the_new_folders() {
         "cloudtrail",
         "alb_logs",
         "vpc_flow_logs",
+        "cloudtrail_logs",
     ] {
         assert_eq!(
             table_in(&report, &format!("default.{t}"))["change"],

@@ -555,6 +555,39 @@ fn the_sample_logs_answer_the_readmes_questions() {
     assert_eq!(rows(&doc)[0][1].as_u64(), Some(flows.len() as u64 - nodata));
     let bytes: i64 = flows.iter().filter_map(|fl| fl.bytes).sum();
     assert_eq!(rows(&doc)[0][2].as_i64(), Some(bytes));
+
+    // Who was denied, and on which bucket (CloudTrail; `requestparameters` is JSON text).
+    let events = owl::sample::trail_events();
+    let t = f.registry_json("default", "cloudtrail_logs");
+    assert_eq!(t["properties"]["classification"], "cloudtrail");
+    let mut denied: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.error_code.is_some()) {
+        let who = (e.user.clone(), format!("{{\"bucketName\":\"{}\"", e.bucket));
+        *denied.entry(who).or_default() += 1;
+    }
+    let doc = f.json(
+        "SELECT useridentity.username, substr(requestparameters, 1, strpos(requestparameters, ',') - 1), count(*) \
+         FROM cloudtrail_logs WHERE errorcode = 'AccessDenied' GROUP BY 1, 2 ORDER BY 1, 2",
+    );
+    let got: BTreeMap<(String, String), u64> = rows(&doc)
+        .iter()
+        .map(|r| {
+            let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+            ((s(&r[0]), s(&r[1])), r[2].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(got, denied);
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        sizes("sample-data/aws/AWSLogs/123456789012/CloudTrail")
+    );
+    let day3 = events.iter().filter(|e| e.day == 3).count() as u64;
+    let doc = f.json("SELECT count(*) FROM cloudtrail_logs WHERE day = '2024/06/03'");
+    assert_eq!(rows(&doc)[0][0].as_u64(), Some(day3));
+    assert_eq!(
+        stat(&doc, "bytes_scanned"),
+        sizes("sample-data/aws/AWSLogs/123456789012/CloudTrail/us-east-1/2024/06/03")
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use crate::formats::HIVE_NULL_PARTITION;
+pub use crate::formats::json_serde::JsonOptions;
 
 /// One table: where its files are, how to read them, its schema, partitions and history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,80 +190,6 @@ pub struct FormatSpec {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
-}
-
-/// How a JSON table's keys fill its columns, as Athena's JSON SerDes read them (OpenX's options, which owl applies
-/// whichever of the two JSON SerDes a table names).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JsonOptions {
-    /// `'case.insensitive'='false'`: a key fills the column of exactly its name. By default (both SerDes'), a key
-    /// fills the column its name matches ignoring case, at every level of a struct; a key spelled exactly as a
-    /// column is still that column's.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub case_sensitive: bool,
-    /// `ignore.malformed.json`: a line that is not a JSON object is a row of NULLs rather than an error.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ignore_malformed: bool,
-    /// `mapping.<column>`: the top-level key that fills the column, in place of the column's name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub mapping: BTreeMap<String, String>,
-    /// Each file is one object whose `Records` array holds the rows: CloudTrail's files
-    /// (`com.amazon.emr.cloudtrail.CloudTrailInputFormat`), read whole, never split into ranges.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub records: bool,
-}
-
-impl JsonOptions {
-    pub fn is_default(&self) -> bool {
-        *self == JsonOptions::default()
-    }
-
-    /// The SerDe properties that say these options (`WITH SERDEPROPERTIES`, Glue's `SerdeInfo.Parameters`).
-    pub(crate) fn serde_properties(&self) -> Vec<(String, String)> {
-        let mut props = Vec::new();
-        if self.case_sensitive {
-            props.push(("case.insensitive".into(), "false".into()));
-        }
-        if self.ignore_malformed {
-            props.push(("ignore.malformed.json".into(), "true".into()));
-        }
-        for (column, key) in &self.mapping {
-            props.push((format!("mapping.{column}"), key.clone()));
-        }
-        props
-    }
-
-    /// The options SerDe properties say; `property` looks one up by name. A value other than `true` or `false`
-    /// is an error naming it.
-    pub(crate) fn from_serde_properties<'a>(
-        properties: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<JsonOptions, String> {
-        let mut options = JsonOptions::default();
-        let flag = |k: &str, v: &str| match v.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!(
-                "SerDe property `{k}` = `{v}`: expected true or false"
-            )),
-        };
-        for (k, v) in properties {
-            match k {
-                "case.insensitive" => options.case_sensitive = !flag(k, v)?,
-                "ignore.malformed.json" => options.ignore_malformed = flag(k, v)?,
-                _ => {
-                    if let Some(column) = k.strip_prefix("mapping.") {
-                        if column.is_empty() || v.is_empty() {
-                            return Err(format!(
-                                "SerDe property `{k}` = `{v}`: a mapping names a column and a JSON key"
-                            ));
-                        }
-                        options.mapping.insert(column.to_string(), v.to_string());
-                    }
-                }
-            }
-        }
-        Ok(options)
-    }
 }
 
 /// A Grok SerDe table's pattern.

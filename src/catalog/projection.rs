@@ -272,10 +272,25 @@ impl Projection {
 
     /// The values of key `i`: those `given` (a query's equalities) that lie in its projection, or all of them.
     /// `now` is the query's time (UTC).
+    #[cfg(test)]
     pub(crate) fn values(
         &self,
         i: usize,
         given: Option<&[String]>,
+        now: NaiveDateTime,
+        table: &str,
+    ) -> Result<Vec<String>> {
+        self.values_in(i, given, &Range::default(), now, table)
+    }
+
+    /// [`values`](Self::values), of a date key only those within `range` (a query's `>`, `>=`, `<`, `<=` and
+    /// `BETWEEN` on it) where the format writes dates whose text sorts as they do (`yyyy/MM/dd/HH`): a superset
+    /// of the values the filters keep, which are applied after. A bound in another shape bounds nothing.
+    pub(crate) fn values_in(
+        &self,
+        i: usize,
+        given: Option<&[String]>,
+        range: &Range,
         now: NaiveDateTime,
         table: &str,
     ) -> Result<Vec<String>> {
@@ -341,11 +356,17 @@ impl Projection {
                         .cloned()
                         .collect(),
                     None => {
+                        let (low, high) = d.within(range);
+                        let end = high.map_or(end, |h| h.min(end));
                         let mut out = Vec::new();
-                        let mut n = 0i64;
+                        let mut n = low.map_or(0, |l| d.steps_before(start, l));
                         while let Some(t) = d.unit.add(start, n * d.interval) {
                             if t > end {
                                 break;
+                            }
+                            if low.is_some_and(|l| t < l) {
+                                n += 1;
+                                continue;
                             }
                             if out.len() == MAX_PROJECTED {
                                 return Err(too_many());
@@ -400,7 +421,64 @@ impl Projection {
     }
 }
 
+/// A query's bounds on a partition key, as written (`day >= '2024/06/01'`): lower bounds and upper bounds,
+/// inclusive or not (both are read as inclusive: the filters themselves are applied after).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Range {
+    pub lower: Vec<String>,
+    pub upper: Vec<String>,
+}
+
 impl DateRule {
+    /// Whether the format's text sorts as its dates do: fixed-width fields from the year down, each finer than the
+    /// one before (`%Y/%m/%d`, `%Y-%m-%d-%H`), separated by fixed text.
+    fn sorts_as_dates(&self) -> bool {
+        const ORDER: [&str; 6] = ["%Y", "%m", "%d", "%H", "%M", "%S"];
+        let mut next = 0;
+        let mut rest = self.format.as_str();
+        while let Some(p) = rest.find('%') {
+            let spec = rest.get(p..p + 2).unwrap_or("");
+            match ORDER[next..].iter().position(|o| *o == spec) {
+                // The year first; after it, no field skipped (`%Y%d` does not sort).
+                Some(0) => next += 1,
+                _ => return false,
+            }
+            rest = &rest[p + 2..];
+        }
+        next > 0
+    }
+
+    /// The dates `range` bounds key values to (earliest, latest), where the format sorts as dates and a bound is
+    /// a value as the format writes it.
+    fn within(&self, range: &Range) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+        if !self.sorts_as_dates() {
+            return (None, None);
+        }
+        let parsed = |v: &String| {
+            parse_date(v, &self.format).filter(|t| t.format(&self.format).to_string() == *v)
+        };
+        (
+            range.lower.iter().filter_map(parsed).max(),
+            range.upper.iter().filter_map(parsed).min(),
+        )
+    }
+
+    /// Intervals from `start` that lie wholly before `t` (0 for a `t` before `start`), counted without stepping
+    /// for units of fixed length.
+    fn steps_before(&self, start: NaiveDateTime, t: NaiveDateTime) -> i64 {
+        let one = match self.unit {
+            Unit::Millis => 1,
+            Unit::Seconds => 1_000,
+            Unit::Minutes => 60_000,
+            Unit::Hours => 3_600_000,
+            Unit::Days => 86_400_000,
+            Unit::Weeks => 7 * 86_400_000,
+            // Calendar units step from the start (at most 12 a year).
+            Unit::Months | Unit::Years => return 0,
+        };
+        ((t - start).num_milliseconds() / (one * self.interval)).max(0)
+    }
+
     /// A bound at `now`, cut to what the format writes (`NOW` with an hourly format is this hour).
     fn resolve(&self, b: Bound, now: NaiveDateTime) -> NaiveDateTime {
         let t = match b {
@@ -657,6 +735,49 @@ mod tests {
     }
 
     #[test]
+    fn only_formats_that_sort_as_dates_take_bounds() {
+        let rule = |format: &str| {
+            let def = table(
+                &[
+                    ("projection.enabled", "true"),
+                    ("projection.dt.type", "date"),
+                    ("projection.dt.format", format),
+                    ("projection.dt.range", "2024-01-01,NOW"),
+                ],
+                &["dt"],
+            );
+            let def = TableDef {
+                properties: def
+                    .properties
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = if k == "projection.dt.range" {
+                            format!(
+                                "{},NOW",
+                                at("2024-01-01 00:00:00").format(&java_format(format).unwrap().0)
+                            )
+                        } else {
+                            v
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+                ..def
+            };
+            match &Projection::of(&def).unwrap().unwrap().keys[0].1 {
+                Rule::Date(d) => d.sorts_as_dates(),
+                _ => unreachable!(),
+            }
+        };
+        for yes in ["yyyy/MM/dd", "yyyy-MM-dd-HH", "yyyyMMdd", "yyyy/MM", "yyyy"] {
+            assert!(rule(yes), "{yes}");
+        }
+        for no in ["dd-MM-yyyy", "MM/dd/yyyy", "yyyy/dd"] {
+            assert!(!rule(no), "{no}");
+        }
+    }
+
+    #[test]
     fn dates_from_a_start_to_now() {
         let def = table(
             &[
@@ -687,6 +808,41 @@ mod tests {
         assert_eq!(
             p.location(&["2024/06/02/05".into()], "t").unwrap(),
             "s3://b/logs/2024/06/02/05/"
+        );
+        // A query's range bounds what is enumerated: one day of hours, not all of them.
+        let range = |lower: &[&str], upper: &[&str]| Range {
+            lower: lower.iter().map(|s| s.to_string()).collect(),
+            upper: upper.iter().map(|s| s.to_string()).collect(),
+        };
+        let day = p
+            .values_in(
+                0,
+                None,
+                &range(&["2024/06/02/00"], &["2024/06/02/23"]),
+                now,
+                "t",
+            )
+            .unwrap();
+        assert_eq!(day.len(), 24);
+        assert_eq!(
+            (day[0].as_str(), day[23].as_str()),
+            ("2024/06/02/00", "2024/06/02/23")
+        );
+        // The tightest bounds win; bounds beyond the projection change nothing.
+        let tight = range(
+            &["2024/01/01/00", "2024/06/03/08"],
+            &["2024/06/03/09", "2030/01/01/00"],
+        );
+        assert_eq!(
+            p.values_in(0, None, &tight, now, "t").unwrap(),
+            vec!["2024/06/03/08", "2024/06/03/09"]
+        );
+        // A bound in another shape (a day, for an hourly key) bounds nothing: the filter alone decides.
+        assert_eq!(
+            p.values_in(0, None, &range(&["2024/06/02"], &[]), now, "t")
+                .unwrap()
+                .len(),
+            49
         );
         // Every fifth day of a fixed range.
         let def = table(

@@ -13,9 +13,84 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::columns::{Step, Unhandled};
+use super::json_cursor::Cursor;
 use super::lines::Fallback;
-use super::ndjson::Cursor;
-use crate::catalog::model::JsonOptions;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a JSON table's keys fill its columns, as Athena's JSON SerDes read them (OpenX's options, which owl applies
+/// whichever of the two JSON SerDes a table names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonOptions {
+    /// `'case.insensitive'='false'`: a key fills the column of exactly its name. By default (both SerDes'), a key
+    /// fills the column its name matches ignoring case, at every level of a struct; a key spelled exactly as a
+    /// column is still that column's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub case_sensitive: bool,
+    /// `ignore.malformed.json`: a line that is not a JSON object is a row of NULLs rather than an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_malformed: bool,
+    /// `mapping.<column>`: the top-level key that fills the column, in place of the column's name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
+    /// Each file is one object whose `Records` array holds the rows: CloudTrail's files
+    /// (`com.amazon.emr.cloudtrail.CloudTrailInputFormat`), read whole, never split into ranges.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub records: bool,
+}
+
+impl JsonOptions {
+    pub fn is_default(&self) -> bool {
+        *self == JsonOptions::default()
+    }
+
+    /// The SerDe properties that say these options (`WITH SERDEPROPERTIES`, Glue's `SerdeInfo.Parameters`).
+    pub(crate) fn serde_properties(&self) -> Vec<(String, String)> {
+        let mut props = Vec::new();
+        if self.case_sensitive {
+            props.push(("case.insensitive".into(), "false".into()));
+        }
+        if self.ignore_malformed {
+            props.push(("ignore.malformed.json".into(), "true".into()));
+        }
+        for (column, key) in &self.mapping {
+            props.push((format!("mapping.{column}"), key.clone()));
+        }
+        props
+    }
+
+    /// The options SerDe properties say; `property` looks one up by name. A value other than `true` or `false`
+    /// is an error naming it.
+    pub(crate) fn from_serde_properties<'a>(
+        properties: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<JsonOptions, String> {
+        let mut options = JsonOptions::default();
+        let flag = |k: &str, v: &str| match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!(
+                "SerDe property `{k}` = `{v}`: expected true or false"
+            )),
+        };
+        for (k, v) in properties {
+            match k {
+                "case.insensitive" => options.case_sensitive = !flag(k, v)?,
+                "ignore.malformed.json" => options.ignore_malformed = flag(k, v)?,
+                _ => {
+                    if let Some(column) = k.strip_prefix("mapping.") {
+                        if column.is_empty() || v.is_empty() {
+                            return Err(format!(
+                                "SerDe property `{k}` = `{v}`: a mapping names a column and a JSON key"
+                            ));
+                        }
+                        options.mapping.insert(column.to_string(), v.to_string());
+                    }
+                }
+            }
+        }
+        Ok(options)
+    }
+}
 
 /// The JSON nesting the rewriter follows; deeper input is left to arrow-json as written.
 const MAX_DEPTH: usize = 64;
@@ -524,128 +599,6 @@ impl Records {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::lines::{cut_sets, decode_in_pieces, schema};
-    use crate::formats::ndjson::flat_decoder;
-    use arrow::array::{AsArray, RecordBatch};
-    use arrow::datatypes::{Field, Int64Type};
-
-    fn options(f: impl FnOnce(&mut JsonOptions)) -> JsonOptions {
-        let mut o = JsonOptions::default();
-        f(&mut o);
-        o
-    }
-
-    /// `input` through the fast path and through arrow-json behind the rewriter, cut every way: both must give
-    /// the same rows, which are returned.
-    fn both(schema: &SchemaRef, options: &JsonOptions, input: &str) -> Result<RecordBatch, String> {
-        let mut seen: Option<Result<RecordBatch, String>> = None;
-        for fast in [true, false] {
-            for cuts in cut_sets(input.len()) {
-                let decoder = flat_decoder(Arc::clone(schema), 3, fast, options).unwrap();
-                let (got, _) = decode_in_pieces(decoder, schema, input.as_bytes(), &cuts);
-                let got = got.map_err(|e| e.to_string());
-                match &seen {
-                    None => seen = Some(got),
-                    Some(s) => assert_eq!(
-                        s.as_ref().map_err(|_| ()),
-                        got.as_ref().map_err(|_| ()),
-                        "fast={fast} cuts={cuts:?}"
-                    ),
-                }
-            }
-        }
-        seen.unwrap()
-    }
-
-    fn strings(b: &RecordBatch, i: usize) -> Vec<Option<String>> {
-        b.column(i)
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect()
-    }
-
-    #[test]
-    fn keys_match_columns_ignoring_case_unless_the_table_says_otherwise() {
-        let s = schema(&[("userid", DataType::Int64), ("name", DataType::Utf8)]);
-        let input =
-            "{\"UserId\":1,\"NAME\":\"a\"}\n{\"userid\":2,\"Name\":\"b\"}\n{\"name\":\"c\"}\n";
-        let b = both(&s, &JsonOptions::default(), input).unwrap();
-        let ids: Vec<_> = b.column(0).as_primitive::<Int64Type>().iter().collect();
-        assert_eq!(ids, vec![Some(1), Some(2), None]);
-        assert_eq!(
-            strings(&b, 1),
-            vec![Some("a".into()), Some("b".into()), Some("c".into())]
-        );
-        let b = both(&s, &options(|o| o.case_sensitive = true), input).unwrap();
-        let ids: Vec<_> = b.column(0).as_primitive::<Int64Type>().iter().collect();
-        assert_eq!(ids, vec![None, Some(2), None]);
-        assert_eq!(strings(&b, 1), vec![None, None, Some("c".into())]);
-    }
-
-    #[test]
-    fn a_mapping_names_the_key_that_fills_a_column() {
-        let s = schema(&[("ts", DataType::Utf8), ("id", DataType::Int64)]);
-        let o = options(|o| {
-            o.mapping.insert("ts".into(), "timestamp".into());
-        });
-        let input =
-            "{\"timestamp\":\"t1\",\"ts\":\"no\",\"id\":1}\n{\"TimeStamp\":\"t2\",\"id\":2}\n";
-        let b = both(&s, &o, input).unwrap();
-        assert_eq!(strings(&b, 0), vec![Some("t1".into()), Some("t2".into())]);
-    }
-
-    #[test]
-    fn malformed_lines_are_null_rows_only_when_the_table_says_so() {
-        let s = schema(&[("a", DataType::Int64)]);
-        let input = "{\"a\":1}\n{\"a\":2\nnot json\n[1,2]\n{\"a\":3} {\"a\":4}\n\n{\"a\":5}\n";
-        assert!(both(&s, &JsonOptions::default(), input).is_err());
-        let b = both(&s, &options(|o| o.ignore_malformed = true), input).unwrap();
-        let a: Vec<_> = b.column(0).as_primitive::<Int64Type>().iter().collect();
-        assert_eq!(a, vec![Some(1), None, None, None, None, Some(5)]);
-        // A value of the wrong type is no malformed line: still an error, as the SerDe's.
-        let bad = "{\"a\":\"x\"}\n";
-        assert!(both(&s, &options(|o| o.ignore_malformed = true), bad).is_err());
-    }
-
-    #[test]
-    fn nested_values_in_string_columns_read_as_their_json_text() {
-        let s = schema(&[("p", DataType::Utf8), ("n", DataType::Int64)]);
-        let input = "{\"p\": {\"bucketName\": \"b\", \"k\": [1, {\"x\": null}]}, \"n\": 1}\n{\"p\":[\"a\\\"b\"],\"n\":2}\n{\"p\":\"plain\",\"n\":3}\n";
-        let b = both(&s, &JsonOptions::default(), input).unwrap();
-        assert_eq!(
-            strings(&b, 0),
-            vec![
-                Some("{\"bucketName\": \"b\", \"k\": [1, {\"x\": null}]}".into()),
-                Some("[\"a\\\"b\"]".into()),
-                Some("plain".into())
-            ]
-        );
-    }
-
-    #[test]
-    fn struct_fields_match_ignoring_case_at_every_level() {
-        let inner = Fields::from(vec![
-            Field::new("type", DataType::Utf8, true),
-            Field::new("accountid", DataType::Utf8, true),
-        ]);
-        let s = Arc::new(arrow::datatypes::Schema::new(vec![
-            Field::new("useridentity", DataType::Struct(inner.clone()), true),
-            Field::new(
-                "resources",
-                DataType::List(Arc::new(Field::new("item", DataType::Struct(inner), true))),
-                true,
-            ),
-        ]));
-        let input = "{\"userIdentity\":{\"type\":\"IAMUser\",\"accountId\":\"1\"},\"resources\":[{\"TYPE\":\"r\",\"accountId\":{\"x\":1}}]}\n";
-        let b = both(&s, &JsonOptions::default(), input).unwrap();
-        let user = b.column(0).as_struct();
-        assert_eq!(user.column(1).as_string::<i32>().value(0), "1");
-        let res = b.column(1).as_list::<i32>().value(0);
-        let res = res.as_struct();
-        assert_eq!(res.column(0).as_string::<i32>().value(0), "r");
-        assert_eq!(res.column(1).as_string::<i32>().value(0), "{\"x\":1}");
-    }
 
     fn records(input: &str, cut: usize) -> Result<String, String> {
         let mut r = Records::default();

@@ -43,7 +43,7 @@ pub enum TextFormat {
     /// SerDe's (`json_serde`), CloudTrail's `Records` files among them.
     Ndjson {
         fast: bool,
-        options: Arc<crate::catalog::model::JsonOptions>,
+        options: Arc<super::json_serde::JsonOptions>,
     },
     Csv(CsvDialect),
     /// Lines matched by RegexSerDe's pattern (anchored, `regex_lines::compile`) or a grok pattern (`grok`).

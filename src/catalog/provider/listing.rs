@@ -18,7 +18,7 @@ use object_store::{ObjectMeta, ObjectStore};
 use std::sync::Arc;
 
 use crate::catalog::location::join_partition;
-use crate::catalog::projection::{MAX_PROJECTED, Projection};
+use crate::catalog::projection::{MAX_PROJECTED, Projection, Range};
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{BinaryExpr, Operator};
 
@@ -84,6 +84,57 @@ fn equalities(filters: &[Expr], key: &str) -> Option<Vec<String>> {
         }
     }
     out
+}
+
+/// A key's bounds in `filters`' conjuncts: `k > v`, `k >= v`, `v < k`, ... and `k BETWEEN a AND b`.
+fn bounds(filters: &[Expr], key: &str) -> Range {
+    fn is_key(e: &Expr, key: &str) -> bool {
+        match e {
+            Expr::Column(c) => c.name == key,
+            Expr::Cast(c) => is_key(&c.expr, key),
+            Expr::TryCast(c) => is_key(&c.expr, key),
+            _ => false,
+        }
+    }
+    fn text(e: &Expr) -> Option<String> {
+        match e {
+            Expr::Literal(v, _) if !v.is_null() => Some(v.to_string()),
+            Expr::Cast(c) => text(&c.expr),
+            _ => None,
+        }
+    }
+    let mut range = Range::default();
+    for f in filters {
+        for c in split_conjunction(f) {
+            match c {
+                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                    // As `key op value`.
+                    let (op, value) = if is_key(left, key) {
+                        (*op, right)
+                    } else if is_key(right, key) {
+                        match op.swap() {
+                            Some(op) => (op, left),
+                            None => continue,
+                        }
+                    } else {
+                        continue;
+                    };
+                    let Some(v) = text(value) else { continue };
+                    match op {
+                        Operator::Gt | Operator::GtEq => range.lower.push(v),
+                        Operator::Lt | Operator::LtEq => range.upper.push(v),
+                        _ => {}
+                    }
+                }
+                Expr::Between(b) if !b.negated && is_key(&b.expr, key) => {
+                    range.lower.extend(text(&b.low));
+                    range.upper.extend(text(&b.high));
+                }
+                _ => {}
+            }
+        }
+    }
+    range
 }
 
 impl RegistryTable {
@@ -160,8 +211,9 @@ impl RegistryTable {
         let mut per_key: Vec<Vec<(String, ScalarValue)>> = Vec::new();
         for (i, field) in self.partition_fields.iter().enumerate() {
             let given = equalities(&applicable, field.name());
+            let range = bounds(&applicable, field.name());
             let values = projection
-                .values(i, given.as_deref(), now, &table)
+                .values_in(i, given.as_deref(), &range, now, &table)
                 .map_err(err)?;
             let typed = values
                 .into_iter()
