@@ -30,9 +30,23 @@ fn hourly_logs(root: &Path) -> Vec<(String, u64, u64)> {
     out
 }
 
-/// A query's rows, each as `a|b|c` (no value here holds `,`, `[` or a quote), and the LIST requests it sent.
+/// A query's rows, each as `a|b|c` (no value here holds `,`, `[` or a quote), and the LIST requests it sent
+/// listing each projected prefix (`owl.projection_list_common = false`). With the listing of their common
+/// folder (the default) the rows are the same and the LISTs no more.
 fn query(f: &Fixture, sql: &str) -> (Vec<String>, u64) {
-    let doc = f.json(sql);
+    let (rows, each) = run(f, &format!("SET owl.projection_list_common = false; {sql}"));
+    let (common_rows, common) = run(f, sql);
+    assert_eq!(rows, common_rows, "{sql}");
+    assert!(
+        common <= each,
+        "{sql}: {common} LISTs through the common folder, {each} one by one"
+    );
+    (rows, each)
+}
+
+/// The rows and LIST requests of the last statement of `script`.
+fn run(f: &Fixture, script: &str) -> (Vec<String>, u64) {
+    let doc = f.json_last(&[], script);
     let rows = doc["rows"].as_array().unwrap().iter();
     let rows = rows
         .map(|r| r.to_string().replace(['[', ']', '"'], "").replace(',', "|"))
@@ -95,6 +109,32 @@ fn a_date_projection_reads_only_the_prefixes_its_filters_name() {
     );
     assert_eq!(rows, vec![format!("{expected_rows}|{expected_sum}")]);
     assert_eq!(lists, 24);
+    // By default, one listing of the day's folder finds the same files.
+    let (_, common) = run(
+        &f,
+        "SELECT count(*), sum(bytes) FROM logs WHERE dt >= '2024/06/02/00' AND dt < '2024/06/03/00'",
+    );
+    assert_eq!(common, 1);
+    // A common folder holding more keys than the prefixes' own LISTs would return: the listing stops at that
+    // budget and each prefix is listed (one request more than those alone).
+    let crowded = root.join("2024/06/03/02");
+    std::fs::create_dir_all(&crowded).unwrap();
+    for i in 0..1100 {
+        std::fs::write(crowded.join(format!("part-{i}.csv")), "10.0.0.1,1\n").unwrap();
+    }
+    write_gz(&root.join("2024/06/03/00/part-0.csv.gz"), "10.0.0.1,5\n");
+    write_gz(&root.join("2024/06/03/01/part-0.csv.gz"), "10.0.0.2,7\n");
+    let sql =
+        "SELECT count(*), sum(bytes) FROM logs WHERE dt IN ('2024/06/03/00', '2024/06/03/01')";
+    let (rows, each) = run(
+        &f,
+        &format!("SET owl.projection_list_common = false; {sql}"),
+    );
+    let (common_rows, common) = run(&f, sql);
+    assert_eq!((rows.clone(), each), (vec!["2|12".to_string()], 2));
+    assert_eq!((common_rows, common), (rows, 3));
+    let (rows, _) = run(&f, "SELECT count(*) FROM logs WHERE dt = '2024/06/03/02'");
+    assert_eq!(rows, vec!["1100".to_string()]);
 
     // The estimate says how many prefixes the query projects to, and lists only those.
     let est: serde_json::Value = serde_json::from_slice(&f.run_ok(&[
@@ -202,6 +242,9 @@ fn integer_enum_and_injected_keys_project_hive_folders() {
     // Every region and shard of one customer: 3 x 4 prefixes, four of them missing.
     let (rows, lists) = query(&f, "SELECT count(*) FROM metrics WHERE customer = 'acme'");
     assert_eq!((rows, lists), (vec![acme.to_string()], 12));
+    // The twelve share only the table's folder, which holds few files: listed once.
+    let (_, common) = run(&f, "SELECT count(*) FROM metrics WHERE customer = 'acme'");
+    assert_eq!(common, 1);
     // Typed equality (`shard = 3` is the folder `shard=03`): one prefix.
     let (rows, lists) = query(
         &f,

@@ -43,6 +43,9 @@ pub struct OwlOptions {
     pub merge_slivers: bool,
     /// Read a top-k's files best first by their bounds (see `optimizer::physical::file_ranges`).
     pub best_files_first: bool,
+    /// List a projected table's partitions through the folder that holds them all, while that takes fewer
+    /// requests (see `catalog::provider::listing`).
+    pub projection_list_common: bool,
 }
 
 impl Default for OwlOptions {
@@ -63,6 +66,7 @@ impl Default for OwlOptions {
             filter_conjunctions: true,
             merge_slivers: true,
             best_files_first: true,
+            projection_list_common: true,
         }
     }
 }
@@ -70,7 +74,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 15] = [
+const SETTINGS: [Setting; 16] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -179,6 +183,14 @@ const SETTINGS: [Setting; 15] = [
          key (the registry's statistics), best first, so that the top-k's run-time filter skips the other files \
          unopened; false: DataFusion's order (by bounds only when every sort key has them)",
         |o| &mut o.best_files_first,
+    ),
+    (
+        "projection_list_common",
+        "List the partitions a query projects (two or more) with one listing of the deepest folder that holds \
+         them all (`2024/06/` for a June's hours), stopping and listing each partition's prefix once that \
+         listing has walked more keys than the per-prefix LISTs could return (1,000 keys a request); false: \
+         one listing per projected prefix, as Athena does",
+        |o| &mut o.projection_list_common,
     ),
 ];
 

@@ -296,7 +296,7 @@ impl RegistryTable {
     /// - on local disk, where a listing costs no request but a walk of every folder below it, when most
     ///   partitions survive: one walk of the table's folder then visits less than twice the folders needed.
     pub(super) fn list_once(&self, targets: &[ResolvedPartition]) -> bool {
-        // A projected table's folder may hold years of partitions the query does not read.
+        // A projected table's folder may hold years of partitions the query does not read (`list_common`).
         if self.projection.is_some() {
             return false;
         }
@@ -326,12 +326,59 @@ impl RegistryTable {
         store: Arc<dyn ObjectStore>,
         targets: Vec<ResolvedPartition>,
     ) -> DfResult<Vec<Listed>> {
+        let under = self.table_prefix.clone();
+        match self.list_under(store, &under, targets, None).await? {
+            Ok(listed) => Ok(listed),
+            Err(_) => Err(DataFusionError::Internal(
+                "a listing without a budget gave up".into(),
+            )),
+        }
+    }
+
+    /// A projected table's partitions (two or more), by one listing of the deepest folder that holds them all
+    /// (`2024/06/` for the hours of a June), while that walks fewer keys than one listing per partition takes
+    /// requests (1,000 keys a LIST): `Ok(listed)`; past that budget the listing stops and the partitions come
+    /// back (`Err`) to be listed one by one: at worst N - 1 LISTs more than the N prefixes' own.
+    /// `owl.projection_list_common = false` lists each projected prefix.
+    pub(super) async fn list_common(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        targets: Vec<ResolvedPartition>,
+    ) -> DfResult<Result<Vec<Listed>, Vec<ResolvedPartition>>> {
+        if targets.len() < 2 {
+            return Ok(Err(targets));
+        }
+        let first = &targets[0].prefix;
+        let mut common = first.parts().count();
+        for t in &targets[1..] {
+            common = common.min(
+                first
+                    .parts()
+                    .zip(t.prefix.parts())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+            );
+        }
+        let under = ObjectPath::from_iter(first.parts().take(common));
+        let budget = 1000 * (targets.len() as u64 - 1);
+        self.list_under(store, &under, targets, Some(budget)).await
+    }
+
+    /// The files under `under`, each given to the deepest of `targets` whose folder holds it; `Err(targets)`
+    /// once `budget` keys were walked (`budget` pages of a thousand at most).
+    async fn list_under(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        under: &ObjectPath,
+        targets: Vec<ResolvedPartition>,
+        budget: Option<u64>,
+    ) -> DfResult<Result<Vec<Listed>, Vec<ResolvedPartition>>> {
         let index: std::collections::HashMap<String, usize> = targets
             .iter()
             .enumerate()
             .map(|(i, p)| (p.prefix.to_string(), i))
             .collect();
-        let root_depth = self.table_prefix.parts().count();
+        let root_depth = under.parts().count();
         let mut out: Vec<Listed> = targets
             .into_iter()
             .map(|p| Listed {
@@ -339,8 +386,14 @@ impl RegistryTable {
                 partition: p,
             })
             .collect();
-        let mut listing = store.list(Some(&self.table_prefix));
+        let mut walked = 0u64;
+        let mut listing = store.list(Some(under));
         while let Some(m) = listing.try_next().await? {
+            // The budget's last key ends its last page: going on would ask for another.
+            walked += 1;
+            if budget.is_some_and(|b| walked >= b) {
+                return Ok(Err(out.into_iter().map(|l| l.partition).collect()));
+            }
             let parts: Vec<_> = m.location.parts().collect();
             // The deepest folder above the file that is a surviving partition.
             let found = (root_depth + 1..parts.len()).rev().find_map(|depth| {
@@ -355,7 +408,7 @@ impl RegistryTable {
                 out[i].files.push(m);
             }
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 
     /// List the files under one prefix: hidden names (`_x`, `.x`, anywhere below the prefix) and empty objects

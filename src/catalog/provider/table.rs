@@ -450,7 +450,19 @@ impl TableProvider for RegistryTable {
             .meta_fetch_concurrency
             .get()
             .max(1);
-        let listed: Vec<Listed> = if self.list_once(&targets) {
+        let common = self.projection.is_some()
+            && crate::config::options::of_config(state.config_options()).projection_list_common;
+        let (targets, listed) = if common {
+            match self.list_common(Arc::clone(&store), targets).await? {
+                Ok(listed) => (Vec::new(), listed),
+                Err(targets) => (targets, Vec::new()),
+            }
+        } else {
+            (targets, Vec::new())
+        };
+        let listed: Vec<Listed> = if targets.is_empty() {
+            listed
+        } else if self.list_once(&targets) {
             self.list_table(store, targets).await?
         } else {
             futures::stream::iter(targets)
