@@ -40,7 +40,7 @@ const fn case(switch: &'static str, query: &'static str, marker: &'static str) -
 const JOIN: &str = "SELECT count(*) FROM weblogs_parquet w JOIN orders o ON w.user_id = o.order_id \
                     WHERE o.quantity > 3";
 
-const CASES: [Case; 15] = [
+const CASES: [Case; 16] = [
     case(
         "materialize_ctes",
         "WITH t AS (SELECT day, count(*) AS c FROM weblogs_parquet GROUP BY day) \
@@ -129,6 +129,12 @@ const CASES: [Case; 15] = [
             "json_rows_fast_path=5",
         )
     },
+    // The sample's ALB logs project a day from 2024/06/01 to now: hundreds of prefixes, three with files.
+    case(
+        "projection_list_common",
+        "SELECT count(*), sum(sent_bytes) FROM alb_logs WHERE day >= '2024/06/01'",
+        "listed as one folder",
+    ),
 ];
 
 /// The star schema, analyzed (join ordering needs counted distinct values).

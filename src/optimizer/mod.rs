@@ -21,8 +21,9 @@
 //! | `owl_fast_expressions`         | physical | next                         | `string_view_equality`, `decimal_batch_checks`, `filter_conjunctions` |
 //! | `owl_dynamic_row_filters`      | physical | last of all                  | `dynamic_row_filters`, `join_key_pruning`, `join_key_bitmaps`, `clustered_page_index` |
 //!
-//! Two switches are not rules but readers a table's scan picks: `csv_fast_path` (`formats::csv`) and
-//! `ndjson_fast_path` (`formats::ndjson`); [`READER_SWITCHES`] lists them.
+//! Three switches are not rules but what a table's scan picks: the readers `csv_fast_path` (`formats::csv`) and
+//! `ndjson_fast_path` (`formats::ndjson`), and the listing of projected partitions `projection_list_common`
+//! (`catalog::provider::listing`); [`READER_SWITCHES`] lists them.
 //!
 //! Why `owl_dynamic_row_filters` is last: it notes which join produces each scan's run-time filter, and wraps
 //! Parquet scans in a node that stands in for `DataSourceExec`; a rule after it that rebuilt a join (as
@@ -144,9 +145,10 @@ pub const RULES: [Rule; 9] = [
 ];
 
 /// The `owl.*` switches that pick a reader rather than a rule, with the module that reads them.
-pub const READER_SWITCHES: [(&str, &str); 2] = [
+pub const READER_SWITCHES: [(&str, &str); 3] = [
     ("csv_fast_path", "formats::csv"),
     ("ndjson_fast_path", "formats::ndjson"),
+    ("projection_list_common", "catalog::provider::listing"),
 ];
 
 /// DataFusion's logical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.

@@ -337,14 +337,14 @@ impl RegistryTable {
 
     /// A projected table's partitions (two or more), by one listing of the deepest folder that holds them all
     /// (`2024/06/` for the hours of a June), while that walks fewer keys than one listing per partition takes
-    /// requests (1,000 keys a LIST): `Ok(listed)`; past that budget the listing stops and the partitions come
+    /// requests (1,000 keys a LIST): `Ok((folder, listed))`; past that budget the listing stops and the partitions come
     /// back (`Err`) to be listed one by one: at worst N - 1 LISTs more than the N prefixes' own.
     /// `owl.projection_list_common = false` lists each projected prefix.
     pub(super) async fn list_common(
         &self,
         store: Arc<dyn ObjectStore>,
         targets: Vec<ResolvedPartition>,
-    ) -> DfResult<Result<Vec<Listed>, Vec<ResolvedPartition>>> {
+    ) -> DfResult<Result<(ObjectPath, Vec<Listed>), Vec<ResolvedPartition>>> {
         if targets.len() < 2 {
             return Ok(Err(targets));
         }
@@ -361,7 +361,10 @@ impl RegistryTable {
         }
         let under = ObjectPath::from_iter(first.parts().take(common));
         let budget = 1000 * (targets.len() as u64 - 1);
-        self.list_under(store, &under, targets, Some(budget)).await
+        Ok(self
+            .list_under(store, &under, targets, Some(budget))
+            .await?
+            .map(|listed| (under, listed)))
     }
 
     /// The files under `under`, each given to the deepest of `targets` whose folder holds it; `Err(targets)`

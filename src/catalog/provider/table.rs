@@ -424,7 +424,7 @@ impl TableProvider for RegistryTable {
                 .map(|i| self.partitions[i].clone())
                 .collect()
         };
-        if !self.partition_fields.is_empty()
+        let logged = if !self.partition_fields.is_empty()
             && let Some(log) = state.config().get_extension::<super::PartitionLog>()
         {
             let scan = match &self.projection {
@@ -442,8 +442,10 @@ impl TableProvider for RegistryTable {
                     self.partitions.len()
                 ),
             };
-            log.record(targets.len(), self.projection.is_some(), scan);
-        }
+            Some((log, scan))
+        } else {
+            None
+        };
         let concurrency = state
             .config_options()
             .execution
@@ -452,14 +454,21 @@ impl TableProvider for RegistryTable {
             .max(1);
         let common = self.projection.is_some()
             && crate::config::options::of_config(state.config_options()).projection_list_common;
-        let (targets, listed) = if common {
+        let count = targets.len();
+        let (targets, listed, folder) = if common {
             match self.list_common(Arc::clone(&store), targets).await? {
-                Ok(listed) => (Vec::new(), listed),
-                Err(targets) => (targets, Vec::new()),
+                Ok((folder, listed)) => (Vec::new(), listed, Some(folder)),
+                Err(targets) => (targets, Vec::new(), None),
             }
         } else {
-            (targets, Vec::new())
+            (targets, Vec::new(), None)
         };
+        if let Some((log, mut scan)) = logged {
+            if let Some(folder) = &folder {
+                scan.push_str(&format!("; listed as one folder `{folder}`"));
+            }
+            log.record(count, self.projection.is_some(), scan);
+        }
         let listed: Vec<Listed> = if targets.is_empty() {
             listed
         } else if self.list_once(&targets) {
