@@ -562,11 +562,11 @@ fn the_sample_logs_answer_the_readmes_questions() {
     assert_eq!(t["properties"]["classification"], "cloudtrail");
     let mut denied: BTreeMap<(String, String), u64> = BTreeMap::new();
     for e in events.iter().filter(|e| e.error_code.is_some()) {
-        let who = (e.user.clone(), format!("{{\"bucketName\":\"{}\"", e.bucket));
+        let who = (e.user.clone(), e.bucket.clone());
         *denied.entry(who).or_default() += 1;
     }
     let doc = f.json(
-        "SELECT useridentity.username, substr(requestparameters, 1, strpos(requestparameters, ',') - 1), count(*) \
+        "SELECT useridentity.username, json_extract_scalar(requestparameters, '$.bucketName'), count(*) \
          FROM cloudtrail_logs WHERE errorcode = 'AccessDenied' GROUP BY 1, 2 ORDER BY 1, 2",
     );
     let got: BTreeMap<(String, String), u64> = rows(&doc)

@@ -593,3 +593,140 @@ fn grok_classifiers_made_through_glue_drive_its_crawlers() {
         assert_eq!(code(&e), "EntityNotFoundException");
     });
 }
+
+#[test]
+fn json_serde_parameters_and_cloudtrails_input_format_round_trip_through_glue() {
+    let f = Fixture::new();
+    let data = f.path().join("lake");
+    std::fs::create_dir_all(data.join("events")).unwrap();
+    std::fs::write(
+        data.join("events/part-0.json"),
+        "{\"eventTime\": \"t1\", \"Id\": 1}\nnot json\n{\"eventTime\": \"t2\", \"Id\": 2}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(data.join("trail")).unwrap();
+    std::fs::write(
+        data.join("trail/x_CloudTrail.json"),
+        "{\"Records\": [{\"eventName\": \"GetObject\", \"requestParameters\": {\"bucketName\": \"b\"}}, {\"eventName\": \"PutObject\"}]}",
+    )
+    .unwrap();
+    let root = data.to_string_lossy().into_owned();
+    let server = Served::start(&f, &[], &["--allow-root", &root]);
+    let glue = server.glue();
+    let column = |n: &str, t: &str| Column::builder().name(n).r#type(t).build().unwrap();
+    rt().block_on(async {
+        let events = TableInput::builder()
+            .name("events")
+            .parameters("classification", "json")
+            .storage_descriptor(
+                StorageDescriptor::builder()
+                    .columns(column("ts", "string"))
+                    .columns(column("id", "bigint"))
+                    .location(format!("{root}/events/"))
+                    .serde_info(
+                        SerDeInfo::builder()
+                            .serialization_library("org.openx.data.jsonserde.JsonSerDe")
+                            .parameters("ignore.malformed.json", "true")
+                            .parameters("mapping.ts", "eventTime")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        glue.create_table()
+            .database_name("default")
+            .table_input(events)
+            .send()
+            .await
+            .unwrap();
+        let trail = TableInput::builder()
+            .name("trail")
+            .parameters("classification", "cloudtrail")
+            .storage_descriptor(
+                StorageDescriptor::builder()
+                    .columns(column("eventname", "string"))
+                    .columns(column("requestparameters", "string"))
+                    .location(format!("{root}/trail/"))
+                    .input_format("com.amazon.emr.cloudtrail.CloudTrailInputFormat")
+                    .serde_info(
+                        SerDeInfo::builder()
+                            .serialization_library("org.apache.hive.hcatalog.data.JsonSerDe")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        glue.create_table()
+            .database_name("default")
+            .table_input(trail)
+            .send()
+            .await
+            .unwrap();
+        let t = glue
+            .get_table()
+            .database_name("default")
+            .name("events")
+            .send()
+            .await
+            .unwrap();
+        let params = t
+            .table()
+            .and_then(|t| t.storage_descriptor())
+            .and_then(|sd| sd.serde_info())
+            .and_then(|s| s.parameters())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            params.get("mapping.ts").map(String::as_str),
+            Some("eventTime")
+        );
+        assert_eq!(
+            params.get("ignore.malformed.json").map(String::as_str),
+            Some("true")
+        );
+        let t = glue
+            .get_table()
+            .database_name("default")
+            .name("trail")
+            .send()
+            .await
+            .unwrap();
+        let sd = t.table().unwrap().storage_descriptor().unwrap();
+        assert_eq!(
+            sd.input_format(),
+            Some("com.amazon.emr.cloudtrail.CloudTrailInputFormat")
+        );
+        let athena = server.athena();
+        let (id, _) = run(
+            &athena,
+            "SELECT count(*), count(id), sum(id), max(ts) FROM default.events",
+        )
+        .await;
+        assert_eq!(
+            rows(&athena, &id, 10).await[1],
+            vec![
+                Some("3".into()),
+                Some("2".into()),
+                Some("3".into()),
+                Some("t2".into())
+            ]
+        );
+        let (id, _) = run(
+            &athena,
+            "SELECT eventname, requestparameters FROM default.trail ORDER BY 1",
+        )
+        .await;
+        assert_eq!(
+            rows(&athena, &id, 10).await[1..],
+            [
+                vec![
+                    Some("GetObject".into()),
+                    Some("{\"bucketName\": \"b\"}".into())
+                ],
+                vec![Some("PutObject".into()), None]
+            ]
+        );
+    });
+}

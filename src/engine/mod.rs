@@ -123,6 +123,11 @@ impl Engine {
             .with_query_planner(crate::optimizer::query_planner())
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
+        let mut base = base;
+        for udf in crate::exec::expr::json::udfs() {
+            datafusion::execution::FunctionRegistry::register_udf(&mut base, Arc::new(udf))
+                .map_err(|e| Error::internal("a query's functions", e))?;
+        }
         Ok(Engine {
             shared: Arc::new(Shared {
                 settings,

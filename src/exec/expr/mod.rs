@@ -6,9 +6,12 @@
 //! - `conjunction`: a filter's ANDed conditions evaluated in turn over one bitmap.
 //! - `decimal`: decimal `+ - *` checked for overflow once a batch.
 //! - `view_eq`: `column = 'text'` and `IN` over string views, one 16-byte compare a row.
+//! - `json`: Athena's JSON functions over JSON text (`json_extract_scalar`, `json_extract`, `json_array_length`),
+//!   registered in every session.
 
 pub mod conjunction;
 pub mod decimal;
+pub mod json;
 pub mod key_hint;
 pub mod keys;
 pub mod view_eq;
