@@ -382,14 +382,8 @@ fn rewrite(
                     }
                     None => c.skip(scratch)?,
                 }
-                c.ws();
-                match c.next()? {
-                    b',' => c.ws(),
-                    b'}' => {
-                        out.push(b'}');
-                        return Ok(());
-                    }
-                    _ => return Err(Unhandled),
+                if !next_member(c, out, b'}', false)? {
+                    return Ok(());
                 }
             }
         }
@@ -411,17 +405,8 @@ fn rewrite(
                 out.push(b':');
                 c.ws();
                 rewrite(c, values, out, scratch, depth + 1)?;
-                c.ws();
-                match c.next()? {
-                    b',' => {
-                        out.push(b',');
-                        c.ws();
-                    }
-                    b'}' => {
-                        out.push(b'}');
-                        return Ok(());
-                    }
-                    _ => return Err(Unhandled),
+                if !next_member(c, out, b'}', true)? {
+                    return Ok(());
                 }
             }
         }
@@ -435,17 +420,8 @@ fn rewrite(
             }
             loop {
                 rewrite(c, item, out, scratch, depth + 1)?;
-                c.ws();
-                match c.next()? {
-                    b',' => {
-                        out.push(b',');
-                        c.ws();
-                    }
-                    b']' => {
-                        out.push(b']');
-                        return Ok(());
-                    }
-                    _ => return Err(Unhandled),
+                if !next_member(c, out, b']', true)? {
+                    return Ok(());
                 }
             }
         }
@@ -456,6 +432,26 @@ fn rewrite(
             serde_json::to_writer(&mut *out, text).map_err(|_| Unhandled)
         }
         _ => copy(c, out, scratch),
+    }
+}
+
+/// After a member of an object or array: `,` (written when `comma`: a struct writes its own) and true, or
+/// `close` (written) and false.
+fn next_member(c: &mut Cursor<'_>, out: &mut Vec<u8>, close: u8, comma: bool) -> Step<bool> {
+    c.ws();
+    match c.next()? {
+        b',' => {
+            if comma {
+                out.push(b',');
+            }
+            c.ws();
+            Ok(true)
+        }
+        b if b == close => {
+            out.push(close);
+            Ok(false)
+        }
+        _ => Err(Unhandled),
     }
 }
 

@@ -22,24 +22,28 @@ use crate::catalog::projection::{MAX_PROJECTED, Projection, Range};
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{BinaryExpr, Operator};
 
+/// Whether `e` is the key column (cast or not).
+fn is_key(e: &Expr, key: &str) -> bool {
+    match e {
+        Expr::Column(c) => c.name == key,
+        Expr::Cast(c) => is_key(&c.expr, key),
+        Expr::TryCast(c) => is_key(&c.expr, key),
+        _ => false,
+    }
+}
+
+/// A literal's text (cast or not).
+fn text(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Literal(v, _) if !v.is_null() => Some(v.to_string()),
+        Expr::Cast(c) => text(&c.expr),
+        _ => None,
+    }
+}
+
 /// The values a key must take for `filters` to hold, where they say (`k = v`, `v = k`, `k IN (...)`, ORs of
 /// those; several conjuncts intersect): a superset of the matching values, the filters themselves applied after.
 fn equalities(filters: &[Expr], key: &str) -> Option<Vec<String>> {
-    fn is_key(e: &Expr, key: &str) -> bool {
-        match e {
-            Expr::Column(c) => c.name == key,
-            Expr::Cast(c) => is_key(&c.expr, key),
-            Expr::TryCast(c) => is_key(&c.expr, key),
-            _ => false,
-        }
-    }
-    fn text(e: &Expr) -> Option<String> {
-        match e {
-            Expr::Literal(v, _) if !v.is_null() => Some(v.to_string()),
-            Expr::Cast(c) => text(&c.expr),
-            _ => None,
-        }
-    }
     fn values(e: &Expr, key: &str) -> Option<Vec<String>> {
         match e {
             Expr::BinaryExpr(BinaryExpr {
@@ -88,21 +92,6 @@ fn equalities(filters: &[Expr], key: &str) -> Option<Vec<String>> {
 
 /// A key's bounds in `filters`' conjuncts: `k > v`, `k >= v`, `v < k`, ... and `k BETWEEN a AND b`.
 fn bounds(filters: &[Expr], key: &str) -> Range {
-    fn is_key(e: &Expr, key: &str) -> bool {
-        match e {
-            Expr::Column(c) => c.name == key,
-            Expr::Cast(c) => is_key(&c.expr, key),
-            Expr::TryCast(c) => is_key(&c.expr, key),
-            _ => false,
-        }
-    }
-    fn text(e: &Expr) -> Option<String> {
-        match e {
-            Expr::Literal(v, _) if !v.is_null() => Some(v.to_string()),
-            Expr::Cast(c) => text(&c.expr),
-            _ => None,
-        }
-    }
     let mut range = Range::default();
     for f in filters {
         for c in split_conjunction(f) {
