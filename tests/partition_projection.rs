@@ -115,6 +115,20 @@ fn a_date_projection_reads_only_the_prefixes_its_filters_name() {
         "SELECT count(*), sum(bytes) FROM logs WHERE dt >= '2024/06/02/00' AND dt < '2024/06/03/00'",
     );
     assert_eq!(common, 1);
+    // Prefixes outside the table's folder (a template elsewhere) are each listed: owl lists no folder above the
+    // table's own.
+    f.run_ok(&[
+        "query",
+        &ddl.replace("TABLE logs", "TABLE elsewhere").replace(
+            &format!("LOCATION '{}/'", root.display()),
+            &format!("LOCATION '{}/meta/'", root.display()),
+        ),
+    ]);
+    let (_, lists) = run(
+        &f,
+        "SELECT count(*) FROM elsewhere WHERE dt >= '2024/06/02/00' AND dt < '2024/06/03/00'",
+    );
+    assert_eq!(lists, 24);
     // A common folder holding more keys than the prefixes' own LISTs would return: the listing stops at that
     // budget and each prefix is listed (one request more than those alone).
     let crowded = root.join("2024/06/03/02");

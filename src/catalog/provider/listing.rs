@@ -325,7 +325,7 @@ impl RegistryTable {
     }
 
     /// A projected table's partitions (two or more), by one listing of the deepest folder that holds them all
-    /// (`2024/06/` for the hours of a June), while that walks fewer keys than one listing per partition takes
+    /// (`2024/06/` for the hours of a June) where that folder lies in the table's, while that walks fewer keys than one listing per partition takes
     /// requests (1,000 keys a LIST): `Ok((folder, listed))`; past that budget the listing stops and the partitions come
     /// back (`Err`) to be listed one by one: at worst N - 1 LISTs more than the N prefixes' own.
     /// `owl.projection_list_common = false` lists each projected prefix.
@@ -349,6 +349,11 @@ impl RegistryTable {
             );
         }
         let under = ObjectPath::from_iter(first.parts().take(common));
+        // Only within the table's own folder (checked against the server's roots): a template's prefixes may
+        // share no more than a bucket, or a folder above those roots.
+        if !under.prefix_matches(&self.table_prefix) {
+            return Ok(Err(targets));
+        }
         let budget = 1000 * (targets.len() as u64 - 1);
         Ok(self
             .list_under(store, &under, targets, Some(budget))
