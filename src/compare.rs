@@ -7,8 +7,9 @@
 //! same listing (paths, sizes, modification times), recorded as a fingerprint beside the copies. Every query runs
 //! with a fresh meter (as every owl query does), so each copy pays its own cold reads.
 //!
-//! The invariant: every format answers every query with the same rows (compared as sorted CSV lines); a
-//! difference is reported per query, never hidden.
+//! The invariant: every format answers every query with the same rows (compared as multisets, floating-point
+//! values within a relative 1e-9: `rows`); a difference is reported per query, with what differed, never
+//! hidden.
 
 use crate::catalog::Registry;
 use crate::catalog::location::{list_under, resolve_dir};
@@ -17,11 +18,14 @@ use crate::config::Settings;
 use crate::cost::QueryState;
 use crate::engine::{Ending, Engine};
 use crate::error::{Error, Result};
-use crate::output::{OutputFormat, write_result};
 use crate::storage::meter::{Meter, RowGroups};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// How far apart two floating-point answers may be, relative to the larger: the last digits of a sum depend on
+/// the order its values were added in, which differs between formats' plans.
+const FLOAT_TOLERANCE: f64 = 1e-9;
 
 /// The formats `owl compare` can write: (name on the command line, database in the work registry, CTAS options).
 pub const FORMATS: &[(&str, &str, &str)] = &[
@@ -116,6 +120,10 @@ pub struct QueryComparison {
     pub identical: bool,
     /// Formats whose rows differ from the first format's.
     pub differing: Vec<String>,
+    /// How each of them differs, in words: `parquet: 1 rows differ, first (...) where (...) was expected (on
+    /// csv)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
     pub runs: Vec<Run>,
 }
 
@@ -367,7 +375,7 @@ async fn compare_query(
         )));
     };
     let mut runs = Vec::new();
-    let mut answers: Vec<(String, Vec<String>)> = Vec::new();
+    let mut answers: Vec<(String, Vec<arrow::array::RecordBatch>)> = Vec::new();
     for (name, cdb) in &copies.written {
         engine.set_database(cdb)?;
         let meter = Arc::new(Meter::new());
@@ -375,14 +383,7 @@ async fn compare_query(
             .execute(stmt, Arc::clone(&meter), std::future::pending())
             .await;
         if o.stats.state == QueryState::Succeeded {
-            let mut buf = Vec::new();
-            write_result(OutputFormat::Csv, &o, &mut buf)?;
-            let mut lines: Vec<String> = String::from_utf8_lossy(&buf)
-                .lines()
-                .map(str::to_string)
-                .collect();
-            lines.sort();
-            answers.push(((*name).to_string(), lines));
+            answers.push(((*name).to_string(), o.batches.clone()));
         }
         let files_total = copies
             .copies
@@ -442,17 +443,25 @@ async fn compare_query(
             r.savings_vs_csv_pct = Some(100.0 * (1.0 - r.bytes_scanned as f64 / csv as f64));
         }
     }
-    let differing: Vec<String> = answers
-        .iter()
-        .skip(1)
-        .filter(|(_, a)| Some(a) != answers.first().map(|(_, b)| b))
-        .map(|(n, _)| n.clone())
-        .collect();
+    // As multisets of rows, floats within a tolerance: a sum's last digits depend on the order it added in.
+    let mut differing = Vec::new();
+    let mut differences = Vec::new();
+    if let Some((first, want)) = answers.first() {
+        for (name, got) in &answers[1..] {
+            let d = crate::rows::difference(want, got, false, FLOAT_TOLERANCE)
+                .map_err(|e| Error::Internal(format!("comparing the answers: {e}")))?;
+            if let Some(d) = d {
+                differences.push(format!("{name}: {d} (on {first})"));
+                differing.push(name.clone());
+            }
+        }
+    }
     let all_ran = answers.len() == runs.len();
     Ok(QueryComparison {
         sql: sql.to_string(),
         identical: all_ran && differing.is_empty(),
         differing,
+        differences,
         runs,
     })
 }

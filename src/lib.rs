@@ -10,8 +10,9 @@
 //! - `server`: `owl serve`, the registry as a service: Athena's and Glue's APIs (AWS JSON 1.1, SigV4), the
 //!   PostgreSQL wire protocol (`server::pg`: psql, drivers, BI tools), one queue of queries through the engine's
 //!   lifecycle, result files.
-//! - `compare`, `output`, `batch`, `sample`: `owl compare`'s copies and runs, result renderers and the stats
-//!   line, `owl run`'s inputs and reports, the generator of `sample-data/`.
+//! - `compare`, `output`, `batch`, `sample`, `rows`: `owl compare`'s copies and runs, result renderers and the
+//!   stats line, `owl run`'s inputs and reports, the generator of `sample-data/`, answers compared as a tester
+//!   compares them (multisets, floats within a tolerance).
 //! - `engine`: the session over the registry and **the query lifecycle** (`engine::execution`: where a
 //!   query's state changes, QUEUED -> RUNNING -> SUCCEEDED/FAILED/CANCELLED, and its bill is computed);
 //!   parameters; dry runs (`engine::estimate`).
@@ -53,6 +54,7 @@ pub mod history;
 pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;
+pub mod rows;
 pub mod sample;
 pub mod server;
 pub(crate) mod sql;

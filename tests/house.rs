@@ -75,7 +75,7 @@ fn one_build() {
 const LAYERS: [&[&str]; 12] = [
     &["cli"],
     &["server"],
-    &["compare", "output", "batch", "sample"],
+    &["compare", "output", "batch", "sample", "rows"],
     &["engine"],
     &["sql", "crawler"],
     &["optimizer"],

@@ -126,10 +126,11 @@ pub async fn run(engine: &Engine, args: CompareArgs) -> ExitStatus {
             status = ExitStatus::UserError;
         } else if !q.identical {
             eprintln!(
-                "error: query {} returned different rows on {} than on {}",
+                "error: query {} returned different rows on {} than on {}: {}",
                 i + 1,
                 q.differing.join(", "),
-                q.runs.first().map_or("", |r| r.format.as_str())
+                q.runs.first().map_or("", |r| r.format.as_str()),
+                q.differences.join("; ")
             );
             status = ExitStatus::UserError;
         }
