@@ -386,6 +386,7 @@ fn registry(c: &mut Criterion) {
             record_count: Some(100),
             columns,
             last_modified: Some("2024-12-31T00:00:00.000Z".into()),
+            files: Some("0123456789abcdef0123456789abcdef".into()),
         });
     }
     registry.create_table(def, false).expect("table");

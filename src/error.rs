@@ -44,6 +44,10 @@ pub enum Error {
     #[error("no file or folder at `{0}`")]
     PathNotFound(String),
 
+    /// A folder queried directly whose files cannot all be read as one table: which one, and why.
+    #[error("{0}")]
+    PathUnreadable(String),
+
     #[error("column `{column}` does not exist")]
     ColumnNotFound {
         column: String,
@@ -139,7 +143,7 @@ impl Error {
                 suggestion: Some(s), ..
             } => Some(format!("did you mean `{s}`?")),
             Error::PathNotFound(_) => Some(
-                "paths are relative to the working folder; a folder needs files with a known extension".into(),
+                "paths are relative to the working folder; a file needs a known extension, a folder files not hidden (`_x`, `.x`)".into(),
             ),
             Error::Storage { hint, .. } => hint.clone(),
             Error::InvalidName { .. } => Some(

@@ -299,6 +299,39 @@ fn as_bounds(
         .collect()
 }
 
+/// What names a partition's files (`TableStats::files`): each file's name (its path's last segment), size,
+/// modification time (milliseconds) and, where `etags` (an object store's, not the local one's, which holds an
+/// inode and changes with every copy of a folder), its ETag; in any order. SHA-256, 16 bytes in hex.
+pub(crate) fn files_digest(files: &[object_store::ObjectMeta], etags: bool) -> String {
+    use sha2::Digest;
+    let mut lines: Vec<String> = files
+        .iter()
+        .map(|m| {
+            format!(
+                "{}\t{}\t{}\t{}",
+                m.location.filename().unwrap_or_default(),
+                m.size,
+                m.last_modified.timestamp_millis(),
+                if etags {
+                    m.e_tag.as_deref().unwrap_or("")
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    lines.sort_unstable();
+    let mut hash = sha2::Sha256::new();
+    for l in &lines {
+        hash.update(l.as_bytes());
+        hash.update(b"\n");
+    }
+    hash.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A file time as the registry writes it (`TableStats::last_modified`): RFC 3339, milliseconds, UTC.
 pub(crate) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

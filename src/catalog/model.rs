@@ -114,13 +114,18 @@ pub struct TableStats {
     /// Column statistics by column name (see `catalog::colstats`): only for columns where they are known.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub columns: BTreeMap<String, ColumnStats>,
-    /// A partition's: the newest modification time of its files (RFC 3339, milliseconds, UTC). With
-    /// `object_count` and `size_bytes` it names the files the statistics describe: a query whose listing of the
-    /// partition shows the same count, bytes and newest time lets the column bounds skip its files unopened
-    /// (**owl**; Glue's statistics only steer plans). A file written since has a newer time, so changed files
-    /// are always read. Not written for a whole table (its files share its bounds, which skip none of them).
+    /// A partition's: the newest modification time of its files (RFC 3339, milliseconds, UTC). Not written for
+    /// a whole table (its files share its bounds, which skip none of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
+    /// A partition's: what names the very files the statistics describe, each one by its name, size and
+    /// modification time, and on an object store its ETag (`colstats::files_digest`: SHA-256, 16 bytes in
+    /// hex). A query whose listing of the partition gives the same digest lets the column bounds skip its files
+    /// unopened (**owl**; Glue's statistics only steer plans, `owl.partition_bounds`). Any file added,
+    /// removed, or rewritten (a new time, size or ETag: even at the same size with an older time kept, as
+    /// `cp -p` and `rsync -t` do) changes it, and the partition's files are then all opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
 }
 
 /// One column's statistics, as Glue's `ColumnStatisticsData` (`MinimumValue`, `MaximumValue`,
@@ -536,6 +541,7 @@ mod tests {
                 },
             )]),
             last_modified: Some("2024-12-31T00:00:00.000Z".into()),
+            files: Some("00112233445566778899aabbccddeeff".into()),
         };
         let p = Partition {
             values: vec!["1".into()],

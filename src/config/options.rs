@@ -46,6 +46,9 @@ pub struct OwlOptions {
     /// List a projected table's partitions through the folder that holds them all, while that takes fewer
     /// requests (see `catalog::provider::listing`).
     pub projection_list_common: bool,
+    /// Skip a partition's files unopened by the registry's bounds while its listing shows the files the crawl
+    /// read (see `catalog::provider::statistics`).
+    pub partition_bounds: bool,
 }
 
 impl Default for OwlOptions {
@@ -67,6 +70,7 @@ impl Default for OwlOptions {
             merge_slivers: true,
             best_files_first: true,
             projection_list_common: true,
+            partition_bounds: true,
         }
     }
 }
@@ -74,7 +78,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 16] = [
+const SETTINGS: [Setting; 17] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -191,6 +195,14 @@ const SETTINGS: [Setting; 16] = [
          listing has walked more keys than the per-prefix LISTs could return (1,000 keys a request); false: \
          one listing per projected prefix, as Athena does",
         |o| &mut o.projection_list_common,
+    ),
+    (
+        "partition_bounds",
+        "Skip a partition's Parquet files unopened where the registry's column bounds (from the crawl) show that \
+         no row can pass a filter, while the partition's listing shows the very files the crawl read (each \
+         one's name, size, modification time and, on an object store, ETag); false: open every file and \
+         prune by its own footer, as DataFusion does",
+        |o| &mut o.partition_bounds,
     ),
 ];
 

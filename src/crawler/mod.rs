@@ -161,6 +161,7 @@ impl Job {
                 rel: self.rel,
                 size: self.meta.size,
                 modified: self.meta.last_modified,
+                e_tag: self.meta.e_tag,
                 format,
                 columns,
                 records: None,
@@ -170,6 +171,103 @@ impl Job {
             None => inspect(store, self.rel, self.meta, opts).await,
         }
     }
+}
+
+/// Step 2: each file's format and schema; files that cannot be used go to the report.
+async fn inspect_jobs(
+    store: Arc<dyn ObjectStore>,
+    url: &url::Url,
+    jobs: Vec<Job>,
+    opts: &CrawlOptions,
+    report: &mut CrawlReport,
+) -> Result<Vec<FileInfo>> {
+    let results = if url.scheme() == "file" {
+        inspect_local(store, jobs, opts).await?
+    } else {
+        futures::stream::iter(jobs)
+            .map(|job| job.run(Arc::clone(&store), opts))
+            .buffered(opts.concurrency.max(1))
+            .collect()
+            .await
+    };
+    let mut files = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => files.push(f),
+            Err(s) => report.skipped.push(s),
+        }
+    }
+    Ok(files)
+}
+
+/// The table a folder is, as a crawl of it as one table (`--table-level 1`) would register it, nothing
+/// written: how a query of a folder's path (`FROM 'folder/'`) and a `CREATE EXTERNAL TABLE` without columns
+/// read its files. Files are classified by their content (a `.txt` of pipe-delimited lines is CSV), hidden
+/// names (`_SUCCESS`, `.x.crc`) are skipped, columns widened between files are merged, `key=value` folders are
+/// partition keys. A file the crawl would leave out (of another format than most, or of none it knows) fails
+/// it, named: its rows would be missing from an answer that looks complete. `stores` reads the files (and
+/// meters what they cost); `named` is the folder as the user wrote it, `stored` as the registry stores it.
+pub(crate) async fn folder_table(
+    stores: &dyn ObjectStoreRegistry,
+    named: &str,
+    stored: &str,
+    name: &str,
+    database: &str,
+) -> Result<TableDef> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        context: "reading the working folder".into(),
+        source: e,
+    })?;
+    let url = resolve_dir(named, &cwd)?;
+    let store = stores.get_store(&url).map_err(Error::from)?;
+    let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
+        location: named.into(),
+        reason: e.to_string(),
+    })?;
+    let stored = if stored.ends_with('/') {
+        stored.to_string()
+    } else {
+        format!("{stored}/")
+    };
+    let opts = CrawlOptions {
+        database: database.into(),
+        table_level: Some(1),
+        // Enough lines to type a column; every file is sampled, and what is read is billed.
+        sample_bytes: 256 << 10,
+        ..CrawlOptions::default()
+    };
+    let (metas, rejected) = list(&store, &prefix, named, &opts).await?;
+    if metas.is_empty() {
+        return Err(Error::PathNotFound(named.into()));
+    }
+    let jobs = metas
+        .into_iter()
+        .map(|(rel, meta)| Job {
+            rel,
+            meta,
+            known: None,
+        })
+        .collect();
+    let mut report = CrawlReport::default();
+    let files = inspect_jobs(store, &url, jobs, &opts, &mut report).await?;
+    let mut defs = tables(&files, &url, &stored, &rejected, &opts, &mut report);
+    // A file left out would be rows missing from an answer that looks complete: say which, and why.
+    if let Some(first) = report.skipped.first() {
+        let more = match report.skipped.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        return Err(Error::PathUnreadable(format!(
+            "`{named}`: `{}` cannot be read with the folder's other files{more}: {}",
+            first.path, first.reason
+        )));
+    }
+    let mut def = match defs.len() {
+        1 => defs.remove(0).0,
+        _ => return Err(Error::PathNotFound(named.into())),
+    };
+    def.name = name.into();
+    Ok(def)
 }
 
 /// Step 2 for local files: a few plain threads, each inspecting files in turn through the same `ObjectStore`
@@ -229,6 +327,8 @@ struct FileInfo {
     /// As the listing gave it: with the count and bytes, what names the files a partition's statistics
     /// describe.
     modified: chrono::DateTime<chrono::Utc>,
+    /// As the listing gave it, where the store is no local folder (`TableStats::files`).
+    e_tag: Option<String>,
     format: FormatSpec,
     columns: Vec<InferredColumn>,
     records: Option<u64>,
@@ -368,23 +468,7 @@ impl Crawler {
                 Job { rel, meta, known }
             })
             .collect();
-        let results = if url.scheme() == "file" {
-            inspect_local(store, jobs, opts).await?
-        } else {
-            futures::stream::iter(jobs)
-                .map(|job| job.run(Arc::clone(&store), opts))
-                .buffered(opts.concurrency.max(1))
-                .collect()
-                .await
-        };
-        let mut files = Vec::new();
-        for r in results {
-            match r {
-                Ok(f) => files.push(f),
-                Err(s) => report.skipped.push(s),
-            }
-        }
-        Ok(files)
+        inspect_jobs(store, url, jobs, opts, report).await
     }
 
     /// Step 5: write one table (or, dry run, compare it with the registry's), applying the change and delete
@@ -602,7 +686,9 @@ fn tables(
         } else {
             format!("{stored_root}{}/", dir.join("/"))
         };
-        let (mut def, n) = table_def(&name, &opts.database, location, &dir, &members);
+        // ETags name files on object stores; a local one's changes with every copy of the folder.
+        let etags = url.scheme() != "file";
+        let (mut def, n) = table_def(&name, &opts.database, location, &dir, &members, etags);
         if let Some(l) = layout {
             def.partition_keys = l.keys.iter().map(|k| Column::new(k, "string")).collect();
             def.partitions.clear();
@@ -863,6 +949,7 @@ async fn inspect(
         rel,
         size: meta.size,
         modified: meta.last_modified,
+        e_tag: meta.e_tag,
         format,
         columns,
         records,
@@ -1047,12 +1134,13 @@ fn group(
 }
 
 /// The statistics of one partition's files, when every one of them was read here and kept column bounds
-/// (Parquet footers): their count, bytes, rows, bounds and newest modification time, which together name the
-/// files the bounds hold for (`TableStats::last_modified`). None otherwise: a file taken from the registry
+/// (Parquet footers): their count, bytes, rows, bounds, newest modification time, and the digest that names
+/// the files the bounds hold for (`TableStats::files`; with their ETags where `etags`). None otherwise: a file taken from the registry
 /// unread (`--new-folders-only`) or without bounds leaves the set undescribed.
 fn set_stats(
     columns: &[(String, arrow::datatypes::DataType)],
     files: &[&FileInfo],
+    etags: bool,
 ) -> Option<TableStats> {
     if files.is_empty() || files.iter().any(|f| f.known || f.bounds.is_none()) {
         return None;
@@ -1073,12 +1161,23 @@ fn set_stats(
         return None;
     }
     let newest = files.iter().map(|f| f.modified).max()?;
+    let metas: Vec<ObjectMeta> = files
+        .iter()
+        .map(|f| ObjectMeta {
+            location: ObjectPath::from(f.rel.last().map_or("", String::as_str)),
+            last_modified: f.modified,
+            size: f.size,
+            e_tag: f.e_tag.clone(),
+            version: None,
+        })
+        .collect();
     Some(TableStats {
         object_count: Some(files.len() as u64),
         size_bytes: Some(files.iter().map(|f| f.size).sum()),
         record_count: files.iter().map(|f| f.records).sum::<Option<u64>>(),
         columns: bounds,
         last_modified: Some(colstats::stamp(newest)),
+        files: Some(colstats::files_digest(&metas, etags)),
     })
 }
 
@@ -1089,6 +1188,7 @@ fn table_def(
     location: String,
     dir: &[String],
     files: &[FileInfo],
+    etags: bool,
 ) -> (TableDef, u64) {
     let first = &files[0];
     let schemas: Vec<Vec<InferredColumn>> = files.iter().map(|f| f.columns.clone()).collect();
@@ -1149,7 +1249,7 @@ fn table_def(
             .map(|(location, (values, members))| Partition {
                 values,
                 location,
-                stats: set_stats(&typed, &members).and_then(|s| PartitionStats::new(&s)),
+                stats: set_stats(&typed, &members, etags).and_then(|s| PartitionStats::new(&s)),
             })
             .collect()
     };
@@ -1189,6 +1289,7 @@ fn table_def(
             record_count: records,
             columns: column_stats,
             last_modified: None,
+            files: None,
         },
         properties,
         version_id: String::new(),

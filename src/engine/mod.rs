@@ -5,6 +5,7 @@
 //! - `execution`: the lifecycle every entry point uses: [`Engine::submit`] -> [`QueryExecution`] (poll, cancel,
 //!   wait), [`Outcome`] and its [`Ending`], the bill.
 //! - `estimate`: dry runs, what a statement would scan and cost without reading its data.
+//! - `paths`: names that are paths (`FROM 'folder/'`), read as the crawler would register the folder.
 //! - `postgres`: the Postgres dialect (`owl serve --pg`): its parser, and `pg_catalog` beside the registry.
 //! - `results`: result files as Athena writes them (`<location>/<id>.csv` and its `.csv.metadata`), written by
 //!   the lifecycle for a request with an output location, read back by the server's `GetQueryResults`.
@@ -17,6 +18,7 @@
 
 pub(crate) mod estimate;
 mod execution;
+mod paths;
 pub mod postgres;
 pub mod results;
 
@@ -38,8 +40,8 @@ use crate::storage::meter::{Meter, MeteredRegistry};
 use crate::storage::stores::StoreRegistry;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use datafusion::catalog::CatalogProviderList;
 use datafusion::catalog::MemoryCatalogProviderList;
+use datafusion::catalog::{CatalogProviderList, DynamicFileCatalog, UrlTableFactory};
 use datafusion::common::ScalarValue;
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
@@ -209,8 +211,16 @@ impl Engine {
         // Athena's positional `?` parameters, numbered for DataFusion.
         let numbered = crate::sql::athena::number_placeholders(sql);
         let sql = numbered.as_deref().unwrap_or(sql);
+        let bound = |v: std::collections::VecDeque<DFStatement>| {
+            v.into_iter()
+                .map(|mut s| {
+                    crate::sql::precedence::rebind(&mut s);
+                    Statement::Sql(s)
+                })
+                .collect()
+        };
         match DFParser::parse_sql_with_dialect(sql, &dialect) {
-            Ok(v) => Ok(v.into_iter().map(Statement::Sql).collect()),
+            Ok(v) => Ok(bound(v)),
             Err(e) => {
                 // Athena's spellings (`PARTITIONED BY (year int)`, `PREPARE name FROM`): retry in DataFusion's;
                 // report the first error if that does not parse either.
@@ -226,7 +236,7 @@ impl Engine {
                 if let Some(rewritten) = rewritten
                     && let Ok(v) = DFParser::parse_sql_with_dialect(&rewritten, &dialect)
                 {
-                    return Ok(v.into_iter().map(Statement::Sql).collect());
+                    return Ok(bound(v));
                 }
                 Err(Error::from(e))
             }
@@ -257,10 +267,22 @@ impl Engine {
         }
         base.config_mut()
             .set_extension(Arc::new(crate::catalog::provider::PartitionLog::default()));
+        // Names that are paths (`FROM 'folder/'`) read as tables (`paths`).
+        let paths = Arc::new(paths::PathTables::new(
+            self.shared.registry.root().to_path_buf(),
+            base.config().options().catalog.default_schema.clone(),
+        ));
+        let catalogs = Arc::new(DynamicFileCatalog::new(
+            Arc::clone(base.catalog_list()),
+            Arc::clone(&paths) as Arc<dyn UrlTableFactory>,
+        ));
         let state = SessionStateBuilder::new_from_existing(base)
             .with_runtime_env(runtime)
+            .with_catalog_list(catalogs)
             .build();
-        Ok(SessionContext::new_with_state(state).enable_url_table())
+        let ctx = SessionContext::new_with_state(state);
+        paths.set_session(ctx.state_weak_ref());
+        Ok(ctx)
     }
 
     /// Run every statement of `sql` in order, stopping at the first that does not succeed.

@@ -70,7 +70,11 @@ impl Engine {
         match parser.parse(sql) {
             Ok(statements) => Ok(statements
                 .into_iter()
-                .map(|s| Statement::Sql(DFStatement::Statement(Box::new(s))))
+                .map(|s| {
+                    let mut s = DFStatement::Statement(Box::new(s));
+                    crate::sql::precedence::rebind(&mut s);
+                    Statement::Sql(s)
+                })
                 .collect()),
             Err(pg_error) => self.parse(sql).map_err(|_| {
                 Error::from(datafusion::error::DataFusionError::SQL(

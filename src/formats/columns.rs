@@ -131,6 +131,18 @@ impl Column {
         }
     }
 
+    /// An empty string, not NULL, where the column holds text (a CSV field written `""`): whether it was text.
+    pub(crate) fn push_empty_text(&mut self) -> bool {
+        match &mut self.values {
+            Values::Text { ends, bytes } => {
+                ends.push(bytes.len());
+                self.valid.push(true);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Drops the values after the first `rows` (a line given up on half-way).
     pub(crate) fn truncate(&mut self, rows: usize) {
         self.valid.truncate(rows);

@@ -16,6 +16,7 @@
 //! type the decoder does not build, is read by arrow-csv from the start. `SET owl.csv_fast_path = false` reads
 //! every CSV table with arrow-csv alone.
 
+use arrow::array::ArrayRef;
 use arrow::array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
     Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
@@ -121,9 +122,29 @@ impl LineFormat for CsvLines {
             builder = builder.with_null_regex(exactly);
         }
         let decoder = builder.build_decoder();
+        // The projected text fields, by field: arrow-csv reads their `""` as NULL, which `QuotedEmpty` undoes.
+        let mut texts = vec![None; self.fields];
+        for &(field, column) in &self.wanted {
+            let ty = self.file_schema.field(field).data_type();
+            if matches!(
+                ty,
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            ) {
+                texts[field] = Some(column);
+            }
+        }
+        let quoted_empty = texts.iter().any(Option::is_some).then(|| {
+            QuotedEmpty::new(
+                self.dialect.delimiter,
+                self.dialect.quote,
+                usize::from(self.dialect.has_header),
+                texts,
+            )
+        });
         Ok(Box::new(CsvFallback {
             decoder,
             lines_before: self.records,
+            quoted_empty,
         }))
     }
 }
@@ -169,6 +190,10 @@ impl CsvLines {
                 Some(&b) if b == quote => raw[1..].strip_suffix(&[quote]).ok_or(Unhandled)?,
                 _ => raw,
             };
+            // `""` is an empty string where the column holds text; only an unquoted empty field is NULL.
+            if raw.len() == 2 && inner.is_empty() && columns[column].push_empty_text() {
+                continue;
+            }
             if raw.len() != inner.len() && memchr::memchr(quote, inner).is_some() {
                 // Each quote inside is the first of a doubled pair.
                 scratch.clear();
@@ -402,10 +427,12 @@ impl Column {
 }
 
 /// arrow-csv taking over after `lines_before` records: its line numbers, counted from where it starts, are
-/// shifted to count from the range's start, as they would be had it read all of it.
+/// shifted to count from the range's start, as they would be had it read all of it; its NULLs from fields
+/// written `""` in text columns are made empty strings again, as the fast path reads them.
 struct CsvFallback {
     decoder: arrow::csv::reader::Decoder,
     lines_before: usize,
+    quoted_empty: Option<QuotedEmpty>,
 }
 
 impl CsvFallback {
@@ -420,11 +447,158 @@ impl CsvFallback {
 
 impl Fallback for CsvFallback {
     fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
-        self.decoder.decode(buf).map_err(|e| self.shifted(e))
+        let taken = self.decoder.decode(buf).map_err(|e| self.shifted(e))?;
+        if let Some(q) = &mut self.quoted_empty {
+            // The same bytes arrow-csv took (an empty buffer is the end of the input, for both).
+            q.feed(&buf[..taken], buf.is_empty());
+        }
+        Ok(taken)
     }
     fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-        self.decoder.flush().map_err(|e| self.shifted(e))
+        let batch = self.decoder.flush().map_err(|e| self.shifted(e))?;
+        match (batch, &mut self.quoted_empty) {
+            (Some(b), Some(q)) => q.patch(b).map(Some),
+            (batch, _) => Ok(batch),
+        }
     }
+}
+
+/// Which text fields of the records arrow-csv decodes were written `""`: arrow-csv sees a field's text without
+/// its quotes, so it reads them as NULL like an unquoted empty field. A second csv-core parser, configured as
+/// arrow-csv's and fed exactly the bytes arrow-csv took, splits the same records; a field that came out empty
+/// though quotes were consumed for it was `""`.
+struct QuotedEmpty {
+    parser: csv_core::Reader,
+    quote: u8,
+    /// The batch column of each projected text field, by field.
+    texts: Vec<Option<usize>>,
+    /// Records still to skip (a header arrow-csv skips too).
+    skip: usize,
+    /// The field being read: its index, whether it wrote text, whether a quote was consumed for it.
+    field: usize,
+    wrote: bool,
+    quoted: bool,
+    /// The columns of the record being read whose field was `""`.
+    record: Vec<usize>,
+    /// Complete records not yet in a batch, and their `(row, column)` fields written `""`.
+    records: usize,
+    found: Vec<(usize, usize)>,
+    /// Where csv-core writes a field's text (only whether it wrote any matters).
+    out: [u8; 64],
+}
+
+impl QuotedEmpty {
+    fn new(delimiter: u8, quote: u8, skip: usize, texts: Vec<Option<usize>>) -> Self {
+        let parser = csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .quote(quote)
+            .build();
+        QuotedEmpty {
+            parser,
+            quote,
+            texts,
+            skip,
+            field: 0,
+            wrote: false,
+            quoted: false,
+            record: Vec::new(),
+            records: 0,
+            found: Vec::new(),
+            out: [0; 64],
+        }
+    }
+
+    /// Parses `bytes`; `end`: the input ended (arrow-csv's last record has no line break).
+    fn feed(&mut self, mut bytes: &[u8], end: bool) {
+        use csv_core::ReadFieldResult;
+        // csv-core reads an empty input as the end of the input: only give it one then.
+        while !bytes.is_empty() || end {
+            let (result, taken, wrote) = self.parser.read_field(bytes, &mut self.out);
+            self.quoted |= memchr::memchr(self.quote, &bytes[..taken]).is_some();
+            self.wrote |= wrote > 0;
+            bytes = &bytes[taken..];
+            match result {
+                ReadFieldResult::InputEmpty if !end => return,
+                ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
+                ReadFieldResult::Field { record_end } => {
+                    if self.quoted
+                        && !self.wrote
+                        && let Some(&Some(column)) = self.texts.get(self.field)
+                    {
+                        self.record.push(column);
+                    }
+                    (self.field, self.wrote, self.quoted) = (self.field + 1, false, false);
+                    if record_end {
+                        if self.skip > 0 {
+                            self.skip -= 1;
+                        } else {
+                            let row = self.records;
+                            self.found.extend(self.record.iter().map(|&c| (row, c)));
+                            self.records += 1;
+                        }
+                        self.record.clear();
+                        self.field = 0;
+                    }
+                }
+                ReadFieldResult::End => return,
+            }
+        }
+    }
+
+    /// `batch` (arrow-csv's next records) with its fields written `""` as empty strings.
+    fn patch(&mut self, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let rows = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        let mut cells: Vec<(usize, usize)> = Vec::new();
+        self.found.retain_mut(|(row, column)| {
+            if *row < rows {
+                cells.push((*column, *row));
+                false
+            } else {
+                *row -= rows;
+                true
+            }
+        });
+        self.records = self.records.saturating_sub(rows);
+        cells.sort_unstable();
+        for group in cells.chunk_by(|a, b| a.0 == b.0) {
+            let column = group[0].0;
+            let empty: Vec<usize> = group.iter().map(|&(_, row)| row).collect();
+            columns[column] = empty_strings(&columns[column], &empty)?;
+        }
+        let rows = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
+        RecordBatch::try_new_with_options(batch.schema(), columns, &rows)
+    }
+}
+
+/// `array` (text) with the NULLs at `rows` (ascending) made empty strings.
+fn empty_strings(array: &ArrayRef, rows: &[usize]) -> Result<ArrayRef, ArrowError> {
+    use arrow::array::{AsArray, LargeStringArray, StringArray, StringViewArray};
+    fn filled<'a>(
+        values: impl Iterator<Item = Option<&'a str>>,
+        rows: &[usize],
+    ) -> impl Iterator<Item = Option<&'a str>> {
+        let mut at = rows.iter().copied().peekable();
+        values.enumerate().map(move |(i, v)| match v {
+            None if at.next_if_eq(&i).is_some() => Some(""),
+            v => v,
+        })
+    }
+    Ok(match array.data_type() {
+        DataType::Utf8 => Arc::new(StringArray::from_iter(filled(
+            array.as_string::<i32>().iter(),
+            rows,
+        ))),
+        DataType::LargeUtf8 => Arc::new(LargeStringArray::from_iter(filled(
+            array.as_string::<i64>().iter(),
+            rows,
+        ))),
+        DataType::Utf8View => Arc::new(StringViewArray::from_iter(filled(
+            array.as_string_view().iter(),
+            rows,
+        ))),
+        _ => Arc::clone(array),
+    })
 }
 
 /// `message` with the number after its first "line " increased by `by`.
@@ -449,6 +623,7 @@ mod tests {
     fn dialect(header: bool) -> CsvDialect {
         CsvDialect {
             null: None,
+            whole_files: false,
             fast: true,
             delimiter: b',',
             quote: b'"',
@@ -480,7 +655,46 @@ mod tests {
             .with_projection(projection.to_vec())
             .build(std::io::Cursor::new(input.to_vec()))?;
         let batches = reader.collect::<Result<Vec<_>, _>>()?;
-        concat_batches(&Arc::new(schema.project(projection)?), &batches)
+        let batch = concat_batches(&Arc::new(schema.project(projection)?), &batches)?;
+        // Fields written `""` in text columns are empty strings, which arrow-csv reads as NULL.
+        let mut columns = batch.columns().to_vec();
+        for (c, &field) in projection.iter().enumerate() {
+            let rows: Vec<usize> = quoted_empty_fields(input)
+                .into_iter()
+                .skip(usize::from(header))
+                .enumerate()
+                .filter(|(_, fields)| fields.contains(&field))
+                .map(|(row, _)| row)
+                .collect();
+            columns[c] = empty_strings(&columns[c], &rows)?;
+        }
+        let rows = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        RecordBatch::try_new_with_options(batch.schema(), columns, &rows)
+    }
+
+    /// Each record's fields written `""`, from all of `input` at once.
+    fn quoted_empty_fields(input: &[u8]) -> Vec<Vec<usize>> {
+        let mut parser = csv_core::Reader::new();
+        let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), 0);
+        let (mut rest, mut out) = (input, [0u8; 1 << 16]);
+        loop {
+            let (result, taken, wrote) = parser.read_field(rest, &mut out);
+            if wrote == 0 && rest[..taken].contains(&b'"') {
+                record.push(field);
+            }
+            rest = &rest[taken..];
+            match result {
+                csv_core::ReadFieldResult::Field { record_end } => {
+                    field += 1;
+                    if record_end {
+                        records.push(std::mem::take(&mut record));
+                        field = 0;
+                    }
+                }
+                csv_core::ReadFieldResult::End => return records,
+                _ => {}
+            }
+        }
     }
 
     /// `input` through owl's decoder as a scan feeds it, cut at `cuts`; and whether it stayed fast.
@@ -561,6 +775,47 @@ mod tests {
         let no_header = input.split_once('\n').unwrap().1;
         assert!(same(&s, &all, false, no_header));
         assert!(same(&s, &[3], false, no_header));
+    }
+
+    #[test]
+    fn a_quoted_empty_field_is_an_empty_string_and_an_unquoted_one_null() {
+        use arrow::array::{Array, AsArray};
+        let s = schema(&[
+            ("i", DataType::Int64),
+            ("t", DataType::Utf8),
+            ("v", DataType::Utf8View),
+        ]);
+        // The fast path alone; then arrow-csv from a quoted line break on, in batches of one and of all.
+        let cases = [
+            (
+                "1,\"\",\n2,,\"\"\n\"\",x,y\n",
+                [Some(""), None, Some("x")],
+                [None, Some(""), Some("y")],
+            ),
+            (
+                "1,\"\",\n2,\"a\nb\",\"\"\r\n\"\",,\"\"",
+                [Some(""), Some("a\nb"), None],
+                [None, Some(""), Some("")],
+            ),
+        ];
+        for (input, t, v) in cases {
+            for batch_size in [1, 8192] {
+                for cuts in cut_sets(input.len()) {
+                    let (got, _) =
+                        decoded(&s, &[0, 1, 2], false, input.as_bytes(), &cuts, batch_size);
+                    let got = got.unwrap();
+                    let ints: Vec<Option<i64>> =
+                        got.column(0).as_primitive::<Int64Type>().iter().collect();
+                    assert_eq!(ints, [Some(1), Some(2), None], "{input:?}");
+                    let texts: Vec<_> = got.column(1).as_string::<i32>().iter().collect();
+                    assert_eq!(texts, t, "{input:?} {batch_size} {cuts:?}");
+                    let views: Vec<_> = got.column(2).as_string_view().iter().collect();
+                    assert_eq!(views, v, "{input:?} {batch_size} {cuts:?}");
+                    assert_eq!(got.column(1).null_count(), 1);
+                }
+            }
+            assert_eq!(same(&s, &[2, 1], false, input), !input.contains("a\nb"));
+        }
     }
 
     #[test]

@@ -30,15 +30,18 @@ pub struct RowCounts {
 }
 
 /// A CSV file's dialect, where owl's decoder reads it: one-byte delimiter and quote, quotes doubled inside
-/// quoted fields, no escape character or comments, lines ending in `\n` or `\r\n`.
+/// quoted fields, no escape character or comments, records ending in `\n` or `\r\n`.
 #[derive(Debug, Clone)]
 pub struct CsvDialect {
     pub delimiter: u8,
     pub quote: u8,
     pub has_header: bool,
-    /// A field whose text is this is NULL (LazySimpleSerDe's `serialization.null.format`), as an empty field
-    /// always is.
+    /// A field whose text is this is NULL (LazySimpleSerDe's `serialization.null.format`), as an unquoted
+    /// empty field always is (a quoted one, `""`, is an empty string in a text column).
     pub null: Option<Arc<str>>,
+    /// Quoted fields may hold line breaks: files are read whole, never in byte ranges (a range's first line
+    /// could start inside quotes). A record with one goes to arrow-csv with the rest of its file.
+    pub whole_files: bool,
     /// owl's decoder in front of arrow-csv (`owl.csv_fast_path`); false, arrow-csv alone.
     pub fast: bool,
 }

@@ -5,7 +5,8 @@
 //! `regex_lines` reads RegexSerDe tables' lines (through owl's line decoder, no other reader behind it);
 //! `grok` turns Grok SerDe patterns into such line patterns.
 //!
-//! `footer` reads a Parquet file's footer as a query does (shared by the crawler, ORC tails and estimates).
+//! `footer` reads a Parquet file's footer as a query does (shared by the crawler, ORC tails and estimates);
+//! `parquet_files` makes a Parquet scan's errors name their file.
 //!
 //! Parquet, CSV and JSON arrays need nothing else here: DataFusion reads and writes them, the catalog adapter
 //! configures it.
@@ -34,6 +35,7 @@ pub(crate) mod json_serde;
 pub(crate) mod lines;
 pub mod ndjson;
 pub mod orc;
+pub(crate) mod parquet_files;
 pub(crate) mod regex_lines;
 pub(crate) mod text_source;
 pub(crate) mod write;

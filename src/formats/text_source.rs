@@ -119,9 +119,14 @@ impl FileSource for TextSource {
         }
     }
 
-    /// A CloudTrail file is one JSON object: read whole, never in ranges.
+    /// A CloudTrail file is one JSON object, a CSV file's records may hold line breaks: read whole, never in
+    /// ranges.
     fn supports_repartitioning(&self) -> bool {
-        !matches!(&self.format, TextFormat::Ndjson { options, .. } if options.records)
+        match &self.format {
+            TextFormat::Ndjson { options, .. } => !options.records,
+            TextFormat::Csv(dialect) => !dialect.whole_files,
+            TextFormat::Regex(_) => true,
+        }
     }
 
     fn try_pushdown_projection(

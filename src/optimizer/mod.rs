@@ -9,6 +9,9 @@
 //!
 //! The nodes and expressions the rules put in plans live in `crate::exec`; the rules decide where.
 //!
+//! One logical rule is no optimisation and has no switch: `owl_in_list_nulls` (`logical::in_list_nulls`), first
+//! of all, takes the NULLs out of `IN` lists before DataFusion's simplifier merges lists as sets and loses them.
+//!
 //! | rule (as plans name it)        | phase    | runs                         | `owl.*` switches |
 //! |--------------------------------|----------|------------------------------|------------------|
 //! | `owl_computed_once`            | logical  | first of all                 | `materialize_ctes` |
@@ -21,9 +24,10 @@
 //! | `owl_fast_expressions`         | physical | next                         | `string_view_equality`, `decimal_batch_checks`, `filter_conjunctions` |
 //! | `owl_dynamic_row_filters`      | physical | last of all                  | `dynamic_row_filters`, `join_key_pruning`, `join_key_bitmaps`, `clustered_page_index` |
 //!
-//! Three switches are not rules but what a table's scan picks: the readers `csv_fast_path` (`formats::csv`) and
-//! `ndjson_fast_path` (`formats::ndjson`), and the listing of projected partitions `projection_list_common`
-//! (`catalog::provider::listing`); [`READER_SWITCHES`] lists them.
+//! Four switches are not rules but what a table's scan picks: the readers `csv_fast_path` (`formats::csv`) and
+//! `ndjson_fast_path` (`formats::ndjson`), the listing of projected partitions `projection_list_common`
+//! (`catalog::provider::listing`), and the registry's bounds on a partition's files `partition_bounds`
+//! (`catalog::provider::statistics`); [`READER_SWITCHES`] lists them.
 //!
 //! Why `owl_dynamic_row_filters` is last: it notes which join produces each scan's run-time filter, and wraps
 //! Parquet scans in a node that stands in for `DataSourceExec`; a rule after it that rebuilt a join (as
@@ -145,10 +149,11 @@ pub const RULES: [Rule; 9] = [
 ];
 
 /// The `owl.*` switches that pick a reader rather than a rule, with the module that reads them.
-pub const READER_SWITCHES: [(&str, &str); 3] = [
+pub const READER_SWITCHES: [(&str, &str); 4] = [
     ("csv_fast_path", "formats::csv"),
     ("ndjson_fast_path", "formats::ndjson"),
     ("projection_list_common", "catalog::provider::listing"),
+    ("partition_bounds", "catalog::provider::statistics"),
 ];
 
 /// DataFusion's logical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.
@@ -158,8 +163,14 @@ pub fn logical_rules() -> Vec<LogicalRule> {
         _ => None,
     });
     let owl = owl.map(switched).map(|(at, r)| (at, r as LogicalRule));
-    place(Optimizer::new().rules, owl, |r| r.name())
+    let mut rules = place(Optimizer::new().rules, owl, |r| r.name());
+    // Corrections, not optimisations: before anything simplifies an expression, always.
+    rules.insert(0, Arc::new(logical::in_list_nulls::InListNulls));
+    rules
 }
+
+/// owl's logical rules that correct DataFusion rather than speed it up: first of all, always, no switch.
+pub const CORRECTIONS: [&str; 1] = ["owl_in_list_nulls"];
 
 /// DataFusion's physical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.
 pub fn physical_rules() -> Vec<PhysicalRule> {
@@ -312,6 +323,7 @@ mod tests {
     #[test]
     fn rules_run_in_the_listed_order() {
         let logical: Vec<String> = logical_rules().iter().map(|r| r.name().into()).collect();
+        assert_eq!(logical[..CORRECTIONS.len()], CORRECTIONS, "corrections run first");
         let physical: Vec<String> = physical_rules().iter().map(|r| r.name().into()).collect();
         for (names, phase) in [(&logical, "logical"), (&physical, "physical")] {
             let ours: Vec<&str> = RULES
@@ -325,7 +337,7 @@ mod tests {
             let seen: Vec<&str> = names
                 .iter()
                 .map(String::as_str)
-                .filter(|n| n.starts_with("owl_"))
+                .filter(|n| n.starts_with("owl_") && !CORRECTIONS.contains(n))
                 .collect();
             assert_eq!(seen, ours, "{phase} rules");
             for rule in RULES.iter().filter(|r| ours.contains(&r.name)) {

@@ -3,14 +3,14 @@
 
 use super::Scope;
 use super::discover::{dir_url, discover};
-use crate::catalog::location::for_registry;
+use crate::catalog::location::{for_registry, is_hidden, list_under, segments_below};
 use crate::catalog::model::{Column, FormatSpec, TableDef};
 use crate::catalog::provider::RegistryTable;
 use crate::catalog::store::validate_name;
 use crate::catalog::types::{column_of, infer_partition_type, to_hive};
 use crate::error::{Error, Result};
 use arrow::datatypes::Field;
-use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
 
 /// A new table as a statement declares it: DataFusion's `CREATE EXTERNAL TABLE`, or Athena's Hive DDL
@@ -83,11 +83,29 @@ pub(crate) async fn create_table(
         let keys = std::mem::take(&mut fields);
         let probe = RegistryTable::try_new(def.clone(), registry.root().to_path_buf())?;
         let format = probe.file_format(&ctx.state()).map_err(Error::from)?;
-        let url = ListingTableUrl::parse(dir_url(&def, registry.root())?.as_str())
+        // From the files a query reads: hidden names (`_SUCCESS`, `.x.crc`) and empty objects skipped.
+        let url = dir_url(&def, registry.root())?;
+        let store = ctx
+            .runtime_env()
+            .object_store(
+                ObjectStoreUrl::parse(format!("{}://{}", url.scheme(), url.authority()))
+                    .map_err(Error::from)?,
+            )
             .map_err(Error::from)?;
-        let schema = ListingOptions::new(format)
-            .with_file_extension("")
-            .infer_schema(&ctx.state(), &url)
+        let (prefix, listed) = list_under(store.as_ref(), &url, &def.location).await?;
+        let depth = prefix.parts().count();
+        let files: Vec<_> = listed
+            .into_iter()
+            .filter(|m| m.size > 0 && !is_hidden(&segments_below(&m.location, depth)))
+            .collect();
+        if files.is_empty() {
+            return Err(Error::Query(format!(
+                "table `{db}.{name}` declares no columns and `{}` holds no files to read them from",
+                new.location
+            )));
+        }
+        let schema = format
+            .infer_schema(&ctx.state(), &store, &files)
             .await
             .map_err(Error::from)?;
         fields = schema

@@ -11,6 +11,7 @@
 //!   `MSCK REPAIR TABLE`, `ALTER TABLE ... ADD|DROP PARTITION`, `... PARTITION (...) SET LOCATION`,
 //!   `... ADD COLUMNS`, `... SET TBLPROPERTIES`, `SHOW TBLPROPERTIES`, Hive's `CREATE EXTERNAL TABLE ... ROW FORMAT
 //!   ... TBLPROPERTIES`, `SHOW CREATE TABLE`.
+//! - `precedence`: `IS [NOT] DISTINCT FROM` bound tighter than `AND`/`OR`, as SQL binds it (sqlparser does not).
 //! - `prepared`: `PREPARE`, `EXECUTE ... USING`, `DEALLOCATE PREPARE`: a work group's prepared statements.
 //! - `split`: SQL text into statements (`;` outside quotes and comments), with their lines and `-- owl:` checks.
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
@@ -26,6 +27,7 @@ pub(crate) mod ctas;
 pub(crate) mod discover;
 pub mod hive_ddl;
 pub(crate) mod names;
+pub(crate) mod precedence;
 pub(crate) mod prepared;
 pub mod split;
 

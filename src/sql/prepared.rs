@@ -163,7 +163,7 @@ fn execute(
     let text = numbered.as_deref().unwrap_or(&p.query_statement);
     let mut parsed = datafusion::sql::parser::DFParser::parse_sql_with_dialect(text, &dialect)
         .map_err(Error::from)?;
-    let (Some(stmt), None) = (parsed.pop_front(), parsed.pop_front()) else {
+    let (Some(mut stmt), None) = (parsed.pop_front(), parsed.pop_front()) else {
         return Err(Error::Query(format!(
             "prepared statement `{name}` does not hold one statement"
         )));
@@ -176,6 +176,7 @@ fn execute(
                 .map_err(|e| Error::Query(format!("EXECUTE {name}: value {}: {e}", i + 1)))
         })
         .collect::<Result<Vec<_>>>()?;
+    super::precedence::rebind(&mut stmt);
     Ok((Statement::Sql(stmt), values))
 }
 

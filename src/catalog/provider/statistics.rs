@@ -1,5 +1,5 @@
 //! What the planner may assume about a scan, from the registry: a partition's bounds for each of its files
-//! while the listing shows the very files the crawl read (count, bytes, newest modification time), the table's
+//! while the listing shows the very files the crawl read (`TableStats::files`), the table's
 //! row count and column statistics, and the columns whose page index can skip nothing ([`UnclusteredColumns`]).
 
 use super::{Distinct, Listed, RegistryTable};
@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 impl RegistryTable {
     /// The statistics each file of `listed` gets from the registry: those of its partition, when the listing
-    /// shows the very files the crawl described: the same count, bytes and newest modification time
-    /// (`TableStats::last_modified`). DataFusion then skips, before opening it, a file
-    /// whose bounds no row can pass (a WHERE, a join's or a top-k's run-time filter). None when the files
-    /// changed or nothing is known: every file is then opened, as without statistics.
+    /// shows the very files the crawl described, each with the same name, size, modification time and (on an
+    /// object store) ETag (`TableStats::files`). DataFusion then skips, before opening it, a file whose bounds
+    /// no row can pass (a WHERE, a join's or a top-k's run-time filter). None when the files changed, nothing
+    /// is known, or `owl.partition_bounds` is off: every file is then opened, as without statistics.
     pub(super) fn file_statistics(&self, listed: &Listed) -> Option<Arc<Statistics>> {
         let stats = self
             .def
@@ -25,11 +25,13 @@ impl RegistryTable {
             .as_ref()?
             .get()?;
         let metas = &listed.files;
-        let newest = metas.iter().map(|m| m.last_modified).max()?;
+        let etags = self.store_url.as_str() != "file:///";
         let named = !stats.columns.is_empty()
             && stats.object_count == Some(metas.len() as u64)
-            && stats.size_bytes == Some(metas.iter().map(|m| m.size).sum::<u64>())
-            && stats.last_modified.as_deref() == Some(colstats::stamp(newest).as_str());
+            && stats
+                .files
+                .as_ref()
+                .is_some_and(|d| *d == colstats::files_digest(metas, etags));
         if !named {
             return None;
         }

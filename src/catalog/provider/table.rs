@@ -267,10 +267,9 @@ impl RegistryTable {
         }
     }
 
-    /// The text format owl's own decoder reads this table as (`formats::lines`), where it can and the session
-    /// lets it: NDJSON; CSV without an escape character, comments, another record terminator, truncated rows
-    /// or line breaks inside values (a range split of such a file needs DataFusion's reader, which does not
-    /// split it).
+    /// The text format owl's own decoder reads this table as (`formats::lines`), where it can: NDJSON; CSV
+    /// without an escape character, comments, another record terminator or truncated rows (line breaks inside
+    /// values: its files read whole).
     pub(super) fn text_format(
         &self,
         state: &dyn Session,
@@ -289,17 +288,10 @@ impl RegistryTable {
                 fast: options.ndjson_fast_path,
                 options: Arc::new(self.def.format.json.clone()),
             }),
-            // A table with a null format always reads through owl's decoder (DataFusion's reader has none):
-            // arrow-csv alone behind it when the session turns the fast path off.
-            Classification::Csv
-                if options.csv_fast_path
-                    || self
-                        .def
-                        .format
-                        .csv
-                        .as_ref()
-                        .is_some_and(|c| c.null_format.is_some()) =>
-            {
+            // Always owl's reader where the dialect lets it (a null format, and `""` read as an empty string
+            // in text columns, which arrow-csv and so DataFusion's reader read as NULL): arrow-csv alone
+            // behind it when the session turns the fast path off.
+            Classification::Csv => {
                 let csv = self.def.format.csv.clone().unwrap_or_default();
                 let session = &state.default_table_options().csv;
                 let (&[delimiter], &[quote]) = (csv.delimiter.as_bytes(), csv.quote.as_bytes())
@@ -307,7 +299,6 @@ impl RegistryTable {
                     return None;
                 };
                 let plain = csv.escape.is_none()
-                    && !csv.newlines_in_values
                     && session.terminator.is_none()
                     && session.comment.is_none()
                     && session.truncated_rows != Some(true);
@@ -316,6 +307,7 @@ impl RegistryTable {
                     quote,
                     has_header: csv.has_header,
                     null: csv.null_format.as_deref().map(Arc::from),
+                    whole_files: csv.newlines_in_values,
                     fast: options.csv_fast_path,
                 }))
             }
@@ -497,11 +489,15 @@ impl TableProvider for RegistryTable {
         let unknown = (self.def.format.classification == Classification::Parquet
             && !self.partition_fields.is_empty())
         .then(|| Arc::new(Statistics::new_unknown(&self.file_schema)));
+        let bounds_on = crate::config::options::of_config(state.config_options()).partition_bounds;
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|l| {
                 let unclustered_columns = unclustered_columns.clone();
-                let bounds = self.file_statistics(&l).or_else(|| unknown.clone());
+                let bounds = bounds_on
+                    .then(|| self.file_statistics(&l))
+                    .flatten()
+                    .or_else(|| unknown.clone());
                 let values = l.partition.values;
                 l.files.into_iter().map(move |m| {
                     let mut file =
@@ -556,7 +552,11 @@ impl TableProvider for RegistryTable {
             return Ok(DataSourceExec::from_data_source(config));
         }
         match format {
-            Some(format) => format.create_physical_plan(state, config).await,
+            // A Parquet file's errors name it (`formats::parquet_files`).
+            Some(format) => format
+                .create_physical_plan(state, config)
+                .await
+                .map(crate::formats::parquet_files::naming_files),
             None => Err(DataFusionError::Internal("a scan without a format".into())),
         }
     }

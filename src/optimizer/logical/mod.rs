@@ -4,7 +4,10 @@
 //!   the registry's statistics (and the cardinality estimates `bitmap_count_distinct` reads).
 //! - `bitmap_count_distinct`: `count(DISTINCT integer)` of few groups as one aggregate with a bitmap a group
 //!   (`exec::aggregate::count_distinct`).
+//! - `in_list_nulls`: NULLs taken out of `IN` lists before DataFusion's simplifier merges lists as sets (a
+//!   correction, not an optimisation: it always runs, first, and has no switch).
 
 pub mod bitmap_count_distinct;
 pub mod cardinality;
+pub mod in_list_nulls;
 pub mod join_order;

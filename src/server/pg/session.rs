@@ -409,6 +409,7 @@ fn pg_error(e: &Error) -> PgWireError {
         Error::UnsupportedType { .. } | Error::Unsupported(_) => "0A000",
         Error::InvalidLocation { .. } => "42501",
         Error::BadPartitionValue { .. } => "22023",
+        Error::PathUnreadable(_) => "22000",
         Error::Storage { .. } | Error::Io { .. } => "58030",
         Error::CorruptRegistryFile { .. } | Error::RegistryWrite { .. } => "58000",
         Error::Internal(_) | Error::InternalCause { .. } => "XX000",
