@@ -323,7 +323,11 @@ mod tests {
     #[test]
     fn rules_run_in_the_listed_order() {
         let logical: Vec<String> = logical_rules().iter().map(|r| r.name().into()).collect();
-        assert_eq!(logical[..CORRECTIONS.len()], CORRECTIONS, "corrections run first");
+        assert_eq!(
+            logical[..CORRECTIONS.len()],
+            CORRECTIONS,
+            "corrections run first"
+        );
         let physical: Vec<String> = physical_rules().iter().map(|r| r.name().into()).collect();
         for (names, phase) in [(&logical, "logical"), (&physical, "physical")] {
             let ours: Vec<&str> = RULES

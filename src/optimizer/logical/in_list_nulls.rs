@@ -9,7 +9,9 @@
 //! The NULLs' meaning does not need the list: `x IN (a, NULL)` is `x IN (a) OR NULL` (true where `x` is `a`,
 //! else NULL), and `x NOT IN (a, NULL)` is `x NOT IN (a) AND NULL` (false where `x` is `a`, else NULL); a list
 //! of NULLs alone is NULL. Lists so written hold no NULL for the simplifier to lose, and answer the same.
-//! Not an optimisation but a correction: it always runs, first of the logical rules.
+//! Not an optimisation but a correction: it always runs, first of the logical rules. It also gives a list
+//! holding a floating-point zero the other zero: DataFusion's set of the values compares floats by their bits
+//! (`-0.0 IN (0.0, 5.0, 6.0, 7.0)` was false, though `-0.0 = 0.0`), which the differential tester found too.
 
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -59,16 +61,44 @@ fn is_null(e: &Expr) -> bool {
     }
 }
 
+/// The other zero of a floating-point zero literal: DataFusion's set of an `IN` list's values compares floats
+/// by their bits, so `-0.0 IN (0.0, 5.0, 6.0, 7.0)` was false, where `-0.0 = 0.0` is true (SQL, IEEE 754).
+fn other_zero(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Literal(ScalarValue::Float64(Some(z)), m) if *z == 0.0 => {
+            Some(Expr::Literal(ScalarValue::Float64(Some(-z)), m.clone()))
+        }
+        Expr::Literal(ScalarValue::Float32(Some(z)), m) if *z == 0.0 => {
+            Some(Expr::Literal(ScalarValue::Float32(Some(-z)), m.clone()))
+        }
+        _ => None,
+    }
+}
+
 fn without_nulls(e: Expr) -> Result<Transformed<Expr>> {
     let Expr::InList(InList {
         expr,
-        list,
+        mut list,
         negated,
     }) = e
     else {
         return Ok(Transformed::no(e));
     };
+    let zeros: Vec<Expr> = list
+        .iter()
+        .filter_map(other_zero)
+        .filter(|z| !list.iter().any(|e| e == z))
+        .collect();
+    let added = !zeros.is_empty();
+    list.extend(zeros);
     if !list.iter().any(is_null) {
+        if added {
+            return Ok(Transformed::yes(Expr::InList(InList {
+                expr,
+                list,
+                negated,
+            })));
+        }
         return Ok(Transformed::no(Expr::InList(InList {
             expr,
             list,
