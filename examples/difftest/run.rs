@@ -1,0 +1,247 @@
+//! One run of the differential tester: cases of two random tables (each written in every format and
+//! registered), random queries over them, and each query's answer on the Parquet copy with owl's rules on
+//! checked against its oracles:
+//!
+//! 1. the same query with every `owl.*` switch off (DataFusion's plans and readers);
+//! 2. the same query on every other copy of the tables (CSV, gzipped CSV, NDJSON);
+//! 3. ternary logic partitioning: a filter's rows are the union of those with `p`, `NOT p` and `p IS NULL`.
+//!
+//! Answers are compared as multisets (in order where an `ORDER BY` fixes it), floats within a relative 1e-9
+//! (`owl::rows::difference`); a query that fails must fail on every side. Each difference is kept with the
+//! seed of its case, so that `--seed S --cases 1` replays it.
+
+use super::queries::{Query, query};
+use super::tables::{Rng, table};
+use owl::config::Settings;
+use owl::engine::{Engine, Outcome};
+use owl::storage::meter::Meter;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub seed: u64,
+    pub cases: usize,
+    /// Queries a case.
+    pub queries: usize,
+    /// Stop starting cases after this long.
+    pub time: Option<Duration>,
+    /// Where the cases' files and registries go (a temporary folder when None).
+    pub dir: Option<PathBuf>,
+}
+
+/// One disagreement between owl and an oracle.
+#[derive(Debug)]
+pub struct Difference {
+    /// The case's seed: `--seed <seed> --cases 1` makes the same tables and queries.
+    pub seed: u64,
+    pub oracle: String,
+    pub sql: String,
+    pub what: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub cases: usize,
+    pub queries: usize,
+    /// Comparisons made (a query against one oracle).
+    pub checks: usize,
+    /// Queries that failed on every side (an overflow, a division by zero): compared as failures.
+    pub failed_everywhere: usize,
+    /// Answers one side gave where the other failed evaluating a row it never needed (`order_dependent`).
+    pub order_dependent: usize,
+    /// Why they failed: the start of each error, how often, and the first query that did.
+    pub failures: BTreeMap<String, (usize, String)>,
+    /// How many queries' plans each of owl's rules put its mark in (`EXPLAIN`, rules on).
+    pub rules: BTreeMap<&'static str, usize>,
+    pub differences: Vec<Difference>,
+}
+
+/// What each rule leaves in a plan it changed, as `EXPLAIN` shows it (`tests/optimizer_switches.rs` checks
+/// these marks come and go with their switches).
+const MARKS: [(&str, &str); 8] = [
+    ("materialize_ctes", "ComputedOnceExec"),
+    ("bitmap_count_distinct", "owl_count_distinct"),
+    ("streamed_not_in", "NotInExec"),
+    ("string_view_equality", "(by view)"),
+    ("decimal_batch_checks", "(batch-checked)"),
+    ("filter_conjunctions", "(in turn)"),
+    ("dynamic_row_filters", "row_filter=at run time"),
+    ("join_key_bitmaps", "CollectKeysExec"),
+];
+
+const FORMATS: [&str; 4] = ["parquet", "csv", "csv.gz", "ndjson"];
+
+async fn run_one(engine: &Engine, sql: &str) -> Outcome {
+    match engine.parse(sql) {
+        Ok(stmts) if stmts.len() == 1 => {
+            engine
+                .execute(&stmts[0], Arc::new(Meter::new()), std::future::pending())
+                .await
+        }
+        Ok(_) => panic!("one statement expected: {sql}"),
+        Err(e) => panic!("the generator wrote SQL owl does not parse: {e}: {sql}"),
+    }
+}
+
+/// Whether `e` is an error of evaluating an expression on some row (division by zero, an overflow): SQL
+/// leaves the order conditions are evaluated in to the engine, so one plan may never evaluate the row
+/// another fails on (owl's filters evaluate an AND's conditions in turn, on the rows the ones before kept;
+/// DataFusion's evaluate every condition on every row). Trino and PostgreSQL, too, answer `x <> 0 AND 1 / x >
+/// 0` where a plan that divides first fails.
+fn order_dependent(e: &owl::error::Error) -> bool {
+    let text = e.to_string();
+    ["Divide by zero", "overflow", "Overflow"]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// How `got` differs from `want`: both failed (no difference), one failed (no difference where that is an
+/// error of evaluation order: counted), or their rows.
+fn compare(want: &Outcome, got: &Outcome, ordered: bool, report: &mut Report) -> Option<String> {
+    match (want.error(), got.error()) {
+        (Some(_), Some(_)) => None,
+        (Some(e), None) | (None, Some(e)) if order_dependent(e) => {
+            report.order_dependent += 1;
+            None
+        }
+        (None, Some(e)) => Some(format!("failed where the reference answered: {e}")),
+        (Some(e), None) => Some(format!("answered where the reference failed with: {e}")),
+        (None, None) => owl::rows::difference(&want.batches, &got.batches, ordered, 1e-9)
+            .unwrap_or_else(|e| Some(format!("could not compare: {e}"))),
+    }
+}
+
+fn named(sql: &str, format: &str) -> String {
+    let suffix = format.replace('.', "_");
+    sql.replace("{t}", &format!("t_{suffix}"))
+        .replace("{u}", &format!("u_{suffix}"))
+}
+
+async fn set_up(
+    engine: &Engine,
+    rng: &mut Rng,
+    dir: &Path,
+) -> (super::tables::Table, super::tables::Table) {
+    let t = table(rng, "c");
+    let u = table(rng, "d");
+    for (name, tab) in [("t", &t), ("u", &u)] {
+        for format in FORMATS {
+            let suffix = format.replace('.', "_");
+            let at = dir.join(format!("{name}_{suffix}"));
+            match format {
+                "parquet" => tab.write_parquet(rng, &at),
+                "csv" => tab.write_csv(&at, false),
+                "csv.gz" => tab.write_csv(&at, true),
+                _ => tab.write_ndjson(&at),
+            }
+            let ddl = tab.ddl(&format!("{name}_{suffix}"), format, &at);
+            let done = engine.run_sql(&ddl).await;
+            match done {
+                Ok(o) if o.iter().all(|o| o.error().is_none()) => {}
+                Ok(o) => panic!(
+                    "{ddl}: {:?}",
+                    o.iter().find_map(|o| o.error().map(|e| e.to_string()))
+                ),
+                Err(e) => panic!("{ddl}: {e}"),
+            }
+        }
+    }
+    // Half the cases with Glue's column statistics on the Parquet copies: what join ordering and distinct
+    // counts decide by.
+    if rng.chance(0.5) {
+        for name in ["t_parquet", "u_parquet"] {
+            let sql = format!("ANALYZE TABLE {name} COMPUTE STATISTICS");
+            let done = engine.run_sql(&sql).await.unwrap();
+            assert!(done.iter().all(|o| o.error().is_none()), "{sql}");
+        }
+    }
+    (t, u)
+}
+
+pub async fn run(options: &Options) -> Report {
+    let temp = tempfile::tempdir().unwrap();
+    let root = options
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let started = Instant::now();
+    let mut report = Report::default();
+    for case in 0..options.cases {
+        if options.time.is_some_and(|t| started.elapsed() > t) {
+            break;
+        }
+        let seed = options.seed.wrapping_add(case as u64);
+        let dir = root.join(format!("case-{seed}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let settings = Settings {
+            catalog_dir: dir.join("catalog"),
+            history_days: 0,
+            ..Settings::default()
+        };
+        let on = Engine::new(settings.clone()).unwrap();
+        let mut rng = Rng::new(seed);
+        let (t, u) = set_up(&on, &mut rng, &dir).await;
+        // The same registry, every switch off.
+        let off = Engine::new(settings).unwrap();
+        for name in owl::config::options::names() {
+            off.run_sql(&format!("SET owl.{name} = false"))
+                .await
+                .unwrap();
+        }
+        report.cases += 1;
+        for _ in 0..options.queries {
+            let q: Query = query(&mut rng, &t, &u);
+            report.queries += 1;
+            let sql = named(&q.sql, "parquet");
+            let want = run_one(&on, &sql).await;
+            let check = |report: &mut Report, oracle: &str, want: &Outcome, got: &Outcome| {
+                report.checks += 1;
+                if let Some(what) = compare(want, got, q.ordered, report) {
+                    report.differences.push(Difference {
+                        seed,
+                        oracle: oracle.to_string(),
+                        sql: sql.clone(),
+                        what,
+                    });
+                }
+            };
+            let got = run_one(&off, &sql).await;
+            check(&mut report, "every owl.* switch off", &want, &got);
+            for format in &FORMATS[1..] {
+                let other = run_one(&on, &named(&q.sql, format)).await;
+                check(&mut report, &format!("the {format} copy"), &want, &other);
+            }
+            if let Some((select, p)) = &q.partition
+                && want.error().is_none()
+            {
+                let union = format!(
+                    "{select} WHERE {p} UNION ALL {select} WHERE NOT ({p}) UNION ALL {select} WHERE ({p}) IS NULL"
+                );
+                let all = run_one(&on, &named(select, "parquet")).await;
+                let parts = run_one(&on, &named(&union, "parquet")).await;
+                check(&mut report, "ternary logic partitioning", &all, &parts);
+            }
+            match (want.error(), got.error()) {
+                (Some(e), Some(_)) => {
+                    report.failed_everywhere += 1;
+                    let text = e.to_string();
+                    let start: String = text.chars().take(60).collect();
+                    report.failures.entry(start).or_insert((0, sql.clone())).0 += 1;
+                }
+                _ => {
+                    let plan = run_one(&on, &format!("EXPLAIN {sql}")).await;
+                    let text = owl::rows::text(&plan.batches);
+                    for (rule, mark) in MARKS {
+                        if text.contains(mark) {
+                            *report.rules.entry(rule).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report
+}
