@@ -258,7 +258,8 @@ pub(crate) async fn folder_table(
             n => format!(" (and {} more)", n - 1),
         };
         return Err(Error::PathUnreadable(format!(
-            "`{named}`: `{}` cannot be read with the folder's other files{more}: {}",
+            "`{named}`: `{}` cannot be read with the folder's other files{more}: {}; move it out of the folder, \
+             or query the files by name",
             first.path, first.reason
         )));
     }
