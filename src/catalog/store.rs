@@ -239,26 +239,36 @@ impl Registry {
     }
 
     /// Create a new table (version "0"). Fails if it exists, unless `if_not_exists`.
-    pub fn create_table(&self, mut def: TableDef, if_not_exists: bool) -> Result<bool> {
+    pub fn create_table(&self, def: TableDef, if_not_exists: bool) -> Result<bool> {
+        let lock = self.lock()?;
+        self.create_table_locked(&lock, def, if_not_exists)
+    }
+
+    /// [`Registry::create_table`] for a caller that holds the lock (a CTAS commits its files and registers
+    /// its table under one lock).
+    pub(crate) fn create_table_locked(
+        &self,
+        _lock: &RegistryLock,
+        mut def: TableDef,
+        if_not_exists: bool,
+    ) -> Result<bool> {
         self.check_names(&def)?;
         self.check_location(&def.location)?;
         super::projection::check_template(&def, self)?;
-        self.with_lock(|| {
-            if self.table_path(&def.database, &def.name).exists() {
-                return if if_not_exists {
-                    Ok(false)
-                } else {
-                    Err(Error::TableExists {
-                        database: def.database.clone(),
-                        table: def.name.clone(),
-                    })
-                };
-            }
-            def.version_id = "0".into();
-            def.versions = vec![def.snapshot("0".into())];
-            self.write(&def)?;
-            Ok(true)
-        })
+        if self.table_path(&def.database, &def.name).exists() {
+            return if if_not_exists {
+                Ok(false)
+            } else {
+                Err(Error::TableExists {
+                    database: def.database.clone(),
+                    table: def.name.clone(),
+                })
+            };
+        }
+        def.version_id = "0".into();
+        def.versions = vec![def.snapshot("0".into())];
+        self.write(&def)?;
+        Ok(true)
     }
 
     /// Create or update a table the way Glue's crawler does: a schema change archives a new version; the same
@@ -376,12 +386,19 @@ impl Registry {
 
     /// Run `f` holding the registry's exclusive lock (invariant 2).
     fn with_lock<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _lock = self.lock()?;
+        f()
+    }
+
+    /// Take the registry's exclusive lock (invariant 2), waiting for it. It is held until the value is
+    /// dropped; a process that dies holding it releases it (an advisory lock on `<root>/.lock`).
+    pub(crate) fn lock(&self) -> Result<RegistryLock> {
         fs::create_dir_all(&self.root).map_err(|e| Error::RegistryWrite {
             path: self.root.clone(),
             source: e,
         })?;
         let lock_path = self.root.join(".lock");
-        let lock = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
@@ -390,13 +407,26 @@ impl Registry {
                 path: lock_path.clone(),
                 source: e,
             })?;
-        lock.lock().map_err(|e| Error::RegistryWrite {
+        file.lock().map_err(|e| Error::RegistryWrite {
             path: lock_path,
             source: e,
         })?;
-        // The lock is released when `lock` is dropped, after `f` has returned.
-        f()
+        Ok(RegistryLock { _file: file })
     }
+
+    /// [`Registry::lock`] from async code: the wait happens on a blocking thread.
+    pub(crate) async fn lock_async(&self) -> Result<RegistryLock> {
+        let registry = self.clone();
+        tokio::task::spawn_blocking(move || registry.lock())
+            .await
+            .map_err(|e| Error::internal("waiting for the registry lock", e))?
+    }
+}
+
+/// The registry's exclusive lock, held while this lives ([`Registry::lock`]).
+#[derive(Debug)]
+pub(crate) struct RegistryLock {
+    _file: File,
 }
 
 /// Write `value` as pretty JSON to `path` atomically ([`write_file_atomic`]).
@@ -411,7 +441,7 @@ pub(crate) fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> 
 }
 
 /// Write `bytes` to `path` atomically: a temporary file beside it (hidden, named for this one write, so that
-/// threads writing the same file at once never share one), synced, renamed over it; the folder is created
+/// threads writing the same file at once never share one), synced, renamed over it, the folder synced; the folder is created
 /// when missing. A reader sees the old file or the new one, never half of one; on failure the temporary file
 /// is removed.
 pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -430,7 +460,13 @@ pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        // The rename itself survives a power cut only once the folder is synced (best effort: not every
+        // file system lets a folder be opened for it).
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -17,13 +17,18 @@
 //!    last in the SELECT; **owl** moves them there. Athena caps a statement at 100 partitions; owl does not.
 //! 6. Billed as the query it runs (bytes its SELECT scanned). A write that fails removes what it wrote (the
 //!    location was empty) and registers nothing.
+//! 7. Files are written under `<location>/_temporary/<run>/` (hidden from every reader and the crawler, as in
+//!    Hadoop's committers), then moved into place and the table registered, under the registry's lock with a
+//!    journal ([`Staging`]). A CTAS killed at any moment leaves the registry and the location as before it or
+//!    after it: never a table with part of its files, never visible files without their table once the next
+//!    CTAS there has looked. Hidden leftovers do not make the location "not empty" for the next try.
 
 use super::Scope;
 use super::discover::discover;
 use super::names::table_name;
-use crate::catalog::location::{for_registry, list_under, resolve_dir};
+use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
 use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, TableDef};
-use crate::catalog::store::validate_name;
+use crate::catalog::store::{Registry, validate_name};
 use crate::catalog::types::column_of;
 use crate::error::{Error, Result};
 use crate::formats::write::{Encoding, file_schema, write_files};
@@ -158,36 +163,58 @@ pub(crate) async fn create_table_as(
     let Some(target) = Target::of(scope, ct, &o)? else {
         return Ok(None); // IF NOT EXISTS, and it exists.
     };
-    let (store, prefix) = target.empty_location(ctx).await?;
+    let registry = scope.registry();
+    let (store, prefix) = target.empty_location(ctx, registry).await?;
     let query = Query::plan(ctx, query, &o).await?;
-    let written = write(query.df, &query.fields, &o, &target, &store, &prefix).await;
+    let mut staging = Staging::new(&target.url, &prefix)?;
+    let written = write(
+        query.df,
+        &query.fields,
+        &o,
+        &staging.url,
+        &store,
+        &staging.prefix,
+    )
+    .await;
     let (format, rows) = match written {
         Ok(written) => written,
         Err(e) => {
-            // The location was empty: whatever is there now is this statement's, half-written.
-            if let Ok(left) = store
-                .list(Some(&prefix))
-                .try_collect::<Vec<object_store::ObjectMeta>>()
-                .await
-            {
-                for m in left {
-                    let _ = store.delete(&m.location).await;
-                }
-            }
+            staging.discard(&store).await;
             return Err(e);
         }
     };
 
-    // Step 4: register what was written.
-    let registry = scope.registry();
-    let mut def = TableDef::new(&target.name, &target.db, target.stored, format);
+    // Step 4: under the registry's lock, move the files into place and register the table.
+    let mut def = TableDef::new(&target.name, &target.db, target.stored.clone(), format);
     def.columns = query.columns;
     def.partition_keys = query.partition_keys;
-    discover(ctx, registry.root(), &mut def).await?;
     def.stats.record_count = Some(rows);
     def.properties
         .insert("write_compression".into(), o.compression.clone());
-    registry.create_table(def, false)?;
+    let lock = registry.lock_async().await?;
+    let committed = async {
+        if registry.table_exists(&target.db, &target.name) {
+            return Err(Error::TableExists {
+                database: target.db.clone(),
+                table: target.name.clone(),
+            });
+        }
+        target.check_empty(&store, &prefix).await?;
+        staging.commit(&store, &prefix, &target).await?;
+        discover(ctx, registry.root(), &mut def).await?;
+        def.stats.record_count = Some(rows);
+        registry.create_table_locked(&lock, def, false)?;
+        Ok(())
+    }
+    .await;
+    match committed {
+        Ok(()) => staging.finish(&store).await,
+        Err(e) => {
+            staging.discard(&store).await;
+            return Err(e);
+        }
+    }
+    drop(lock);
     let schema = Arc::new(Schema::new(vec![Field::new(
         "rows_written",
         DataType::UInt64,
@@ -255,10 +282,12 @@ impl Target {
         }))
     }
 
-    /// Step 1: the location's store and prefix, if it holds no file.
+    /// Step 1: the location's store and prefix, if it holds no file. First, under the registry's lock, what
+    /// a CTAS killed while committing left here is settled ([`Staging::recover`]).
     async fn empty_location(
         &self,
         ctx: &SessionContext,
+        registry: &Registry,
     ) -> Result<(Arc<dyn ObjectStore>, object_store::path::Path)> {
         let url = &self.url;
         let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(format!(
@@ -271,16 +300,226 @@ impl Target {
             .runtime_env()
             .object_store(store_url)
             .map_err(Error::from)?;
-        let (prefix, existing) = list_under(store.as_ref(), url, &self.shown).await?;
-        if !existing.is_empty() {
+        let prefix = {
+            let _lock = registry.lock_async().await?;
+            let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
+                Error::InvalidLocation {
+                    location: self.shown.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Staging::recover(&store, &prefix, registry).await?;
+            self.check_empty(&store, &prefix).await?;
+            prefix
+        };
+        Ok((store, prefix))
+    }
+
+    /// Fails when the location holds a file that is not hidden. Hidden files (`_SUCCESS`, another statement's
+    /// `_temporary/`) are never read as the table's.
+    async fn check_empty(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        prefix: &object_store::path::Path,
+    ) -> Result<()> {
+        let existing: Vec<object_store::ObjectMeta> = store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(|e| Error::from_store(e, &format!("listing `{}`", self.shown)))?;
+        let depth = prefix.parts().count();
+        let existing = existing
+            .iter()
+            .filter(|m| !is_hidden(&segments_below(&m.location, depth)))
+            .count();
+        if existing > 0 {
             return Err(Error::Query(format!(
-                "CTAS location `{}` is not empty ({} files): a CTAS writes only to an empty \
+                "CTAS location `{}` is not empty ({existing} files): a CTAS writes only to an empty \
                  location; choose another external_location or remove the files",
                 self.shown,
-                existing.len()
             )));
         }
-        Ok((store, prefix))
+        Ok(())
+    }
+}
+
+/// Step 3's folder, `<location>/_temporary/<run>/`, named for this statement alone; and step 4's journal,
+/// `<location>/_temporary/<run>.commit`.
+///
+/// The files are written into the folder, hidden from every reader. Committing happens under the registry's
+/// lock: the journal (the table and the files' final names) is written, the files are moved into place, the
+/// table is registered, the journal is deleted. A process killed while committing dies holding the lock, and
+/// the lock is released with it; so the next CTAS at that location, taking the lock, knows any journal it
+/// finds is a dead statement's, and settles it ([`Staging::recover`]): the table was registered (keep the
+/// files) or it was not (delete them). The registry and the location end as before the statement or after it.
+struct Staging {
+    url: url::Url,
+    prefix: object_store::path::Path,
+    journal: object_store::path::Path,
+    /// Files moved into place so far.
+    moved: Vec<object_store::path::Path>,
+}
+
+/// What a journal holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Journal {
+    database: String,
+    table: String,
+    /// The location as the registry stores it.
+    location: String,
+    /// The files' final paths in the store.
+    files: Vec<String>,
+}
+
+impl Staging {
+    fn new(location: &url::Url, prefix: &object_store::path::Path) -> Result<Staging> {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let url = location
+            .join(&format!("_temporary/{run}/"))
+            .map_err(|e| Error::internal("naming the CTAS staging folder", e))?;
+        let temporary = prefix.clone().join("_temporary");
+        Ok(Staging {
+            url,
+            prefix: temporary.clone().join(run.as_str()),
+            journal: temporary.join(format!("{run}.commit").as_str()),
+            moved: vec![],
+        })
+    }
+
+    /// Move every staged file to the same place under `dest`, journal first. Call holding the lock.
+    async fn commit(
+        &mut self,
+        store: &Arc<dyn ObjectStore>,
+        dest: &object_store::path::Path,
+        target: &Target,
+    ) -> Result<()> {
+        let staged: Vec<object_store::ObjectMeta> = store
+            .list(Some(&self.prefix))
+            .try_collect()
+            .await
+            .map_err(|e| Error::from_store(e, "listing the CTAS's written files"))?;
+        let moves: Vec<_> = staged
+            .into_iter()
+            .filter_map(|m| {
+                let rest = m.location.prefix_match(&self.prefix)?;
+                let to = rest.fold(dest.clone(), |p, part| p.join(part));
+                Some((m.location, to))
+            })
+            .collect();
+        let journal = Journal {
+            database: target.db.clone(),
+            table: target.name.clone(),
+            location: target.stored.clone(),
+            files: moves.iter().map(|(_, to)| to.to_string()).collect(),
+        };
+        let bytes = serde_json::to_vec(&journal)
+            .map_err(|e| Error::internal("writing the CTAS journal", e))?;
+        store
+            .put(&self.journal, bytes.into())
+            .await
+            .map_err(|e| Error::from_store(e, "writing the CTAS journal"))?;
+        for (from, to) in moves {
+            store
+                .rename(&from, &to)
+                .await
+                .map_err(|e| Error::from_store(e, &format!("moving `{from}` into place")))?;
+            self.moved.push(to);
+        }
+        Ok(())
+    }
+
+    /// The table is registered: the journal and the staging folder go.
+    async fn finish(&self, store: &Arc<dyn ObjectStore>) {
+        let _ = store.delete(&self.journal).await;
+        self.remove_local_folders();
+    }
+
+    /// Remove what this statement wrote: its staged files, the files it moved, its journal. Best effort: what
+    /// a failure here leaves is hidden (no query reads it) or named by the journal (the next CTAS here removes
+    /// it).
+    async fn discard(&self, store: &Arc<dyn ObjectStore>) {
+        if let Ok(left) = store
+            .list(Some(&self.prefix))
+            .try_collect::<Vec<object_store::ObjectMeta>>()
+            .await
+        {
+            for m in left {
+                let _ = store.delete(&m.location).await;
+            }
+        }
+        for p in &self.moved {
+            let _ = store.delete(p).await;
+        }
+        let _ = store.delete(&self.journal).await;
+        self.remove_local_folders();
+    }
+
+    /// A local store keeps empty folders after its files have moved: remove the staging folder, and
+    /// `_temporary/` when no other statement is using it.
+    fn remove_local_folders(&self) {
+        if let Ok(dir) = self.url.to_file_path() {
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+    }
+
+    /// Settle the journals that CTAS statements killed while committing left under `prefix` (the location).
+    /// Call holding the registry's lock: a live statement commits under it, so every journal seen is a dead
+    /// one's. Its table registered at this location: the files are the table's, the journal goes. Not
+    /// registered: its files, its staged files and the journal go.
+    async fn recover(
+        store: &Arc<dyn ObjectStore>,
+        prefix: &object_store::path::Path,
+        registry: &Registry,
+    ) -> Result<()> {
+        let temporary = prefix.clone().join("_temporary");
+        let listed: Vec<object_store::ObjectMeta> = store
+            .list(Some(&temporary))
+            .try_collect()
+            .await
+            .map_err(|e| Error::from_store(e, "listing an earlier CTAS's journals"))?;
+        let depth = temporary.parts().count();
+        for m in listed {
+            let below = segments_below(&m.location, depth);
+            let [name] = below.as_slice() else { continue };
+            let Some(run) = name.strip_suffix(".commit") else {
+                continue;
+            };
+            let bytes = store
+                .get(&m.location)
+                .await
+                .map_err(|e| Error::from_store(e, &format!("reading `{}`", m.location)))?
+                .bytes()
+                .await
+                .map_err(|e| Error::from_store(e, &format!("reading `{}`", m.location)))?;
+            // A journal that does not parse was torn before any file moved (it is written before the moves).
+            if let Ok(journal) = serde_json::from_slice::<Journal>(&bytes) {
+                let registered = registry
+                    .load_table(&journal.database, &journal.table)
+                    .is_ok_and(|t| t.location == journal.location);
+                if !registered {
+                    for f in &journal.files {
+                        let _ = store
+                            .delete(&object_store::path::Path::from(f.as_str()))
+                            .await;
+                    }
+                }
+            }
+            let staged = temporary.clone().join(run);
+            if let Ok(left) = store
+                .list(Some(&staged))
+                .try_collect::<Vec<object_store::ObjectMeta>>()
+                .await
+            {
+                for s in left {
+                    let _ = store.delete(&s.location).await;
+                }
+            }
+            let _ = store.delete(&m.location).await;
+        }
+        Ok(())
     }
 }
 
@@ -367,12 +606,12 @@ async fn write(
     df: DataFrame,
     fields: &[Field],
     o: &Options,
-    target: &Target,
+    url: &url::Url,
     store: &Arc<dyn ObjectStore>,
     prefix: &object_store::path::Path,
 ) -> Result<(FormatSpec, u64)> {
     let write = DataFrameWriteOptions::new().with_partition_by(o.partitioned_by.clone());
-    let path = target.url.as_str().to_string();
+    let path = url.as_str().to_string();
     let bad_compression = |allowed: &str| {
         Error::Query(format!(
             "write_compression '{}' is not available for this format: use {allowed}",
