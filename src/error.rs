@@ -92,6 +92,14 @@ pub enum Error {
     #[error("{0}")]
     Query(String),
 
+    /// The query needed more memory than the limit allows, even spilling what can spill (Athena: "Query
+    /// exhausted resources at this scale factor"). `limit` is filled in by the engine that knows it.
+    #[error("query exhausted resources at the memory limit{}: {detail}; raise --memory-limit (OWL_MEMORY_LIMIT) or read less", limit.as_ref().map(|l| format!(" of {l}")).unwrap_or_default())]
+    ResourcesExhausted {
+        detail: String,
+        limit: Option<String>,
+    },
+
     /// Something the user asked for that owl does not do (yet), with the reason.
     #[error("{0}")]
     Unsupported(String),
@@ -243,6 +251,13 @@ impl From<DataFusionError> for Error {
         if let Some(storage) = Error::storage_in(&e) {
             return storage;
         }
+        // Found anywhere in the chain: a join's build side fails every partition with one shared error.
+        if let Some(msg) = exhausted_in(&e) {
+            return Error::ResourcesExhausted {
+                detail: exhausted(msg),
+                limit: None,
+            };
+        }
         let mut e = e;
         loop {
             e = match e {
@@ -261,10 +276,63 @@ impl From<DataFusionError> for Error {
                         },
                     };
                 }
+                DataFusionError::ResourcesExhausted(msg) => {
+                    return Error::ResourcesExhausted {
+                        detail: exhausted(&msg),
+                        limit: None,
+                    };
+                }
                 other => return Error::Query(clean(&other.strip_backtrace())),
             }
         }
     }
+}
+
+/// The message of a `ResourcesExhausted` anywhere in `e`'s chain (contexts, shared errors, errors wrapped by
+/// arrow or another source).
+fn exhausted_in(e: &DataFusionError) -> Option<&str> {
+    match e {
+        DataFusionError::ResourcesExhausted(msg) => Some(msg),
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+            exhausted_in(inner)
+        }
+        DataFusionError::Shared(arc) => exhausted_in(arc),
+        DataFusionError::ArrowError(inner, _) => match inner.as_ref() {
+            arrow::error::ArrowError::ExternalError(source) => source
+                .downcast_ref::<DataFusionError>()
+                .and_then(exhausted_in),
+            _ => None,
+        },
+        DataFusionError::External(source) => source
+            .downcast_ref::<DataFusionError>()
+            .and_then(exhausted_in),
+        _ => None,
+    }
+}
+
+/// What DataFusion's pool says when an allocation fails, in one clause: `HashJoinInput[0] needed 12.0 MB more
+/// (it held 0.0 B; 5.1 MB of the pool was left)`. Another message: its last line.
+fn exhausted(msg: &str) -> String {
+    let tail = msg
+        .rsplit("Failed to allocate additional ")
+        .next()
+        .filter(|t| t.len() < msg.len());
+    let parsed = tail.and_then(|t| {
+        let (size, rest) = t.split_once(" for ")?;
+        let (who, rest) = rest.split_once(" with ")?;
+        let (held, rest) = rest.split_once(" already allocated for this reservation - ")?;
+        let left = rest.split_once(" remain available")?.0;
+        Some(format!(
+            "{who} needed {size} more (it held {held}; {left} of the pool was left)"
+        ))
+    });
+    parsed.unwrap_or_else(|| {
+        msg.lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    })
 }
 
 /// A DataFusion message without its category prefixes, first line only.

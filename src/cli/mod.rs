@@ -86,6 +86,10 @@ pub struct Cli {
     /// For `owl history`: only this work group's statements (default: every work group's).
     #[arg(long, global = true, env = "OWL_WORKGROUP")]
     workgroup: Option<String>,
+    /// The memory queries may hold at once (`256MB`, `4GB`, `512MiB`, `none`); sorts, aggregations and joins
+    /// spill to disk to stay under it. Default: 80% of this machine's (or container's) memory.
+    #[arg(long, global = true, env = "OWL_MEMORY_LIMIT", value_name = "SIZE", value_parser = memory_limit)]
+    memory_limit: Option<MemoryLimit>,
     /// Days of query history kept beside the registry (`owl history`); 0 writes none.
     #[arg(long, global = true, env = "OWL_HISTORY_DAYS", default_value_t = crate::config::DEFAULT_HISTORY_DAYS)]
     history_days: u32,
@@ -126,6 +130,14 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// `--memory-limit`'s value: bytes, or None for no limit.
+#[derive(Debug, Clone, Copy)]
+struct MemoryLimit(Option<usize>);
+
+fn memory_limit(text: &str) -> std::result::Result<MemoryLimit, String> {
+    crate::config::parse_memory_limit(text).map(MemoryLimit)
+}
+
 impl Cli {
     fn settings(&self) -> Settings {
         Settings {
@@ -144,6 +156,10 @@ impl Cli {
                 no_sign_request: self.no_sign_request,
             },
             history_days: self.history_days,
+            memory_limit: match self.memory_limit {
+                Some(MemoryLimit(limit)) => limit,
+                None => crate::config::default_memory_limit(),
+            },
             workgroup: self
                 .workgroup
                 .clone()

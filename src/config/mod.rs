@@ -65,6 +65,10 @@ pub struct Settings {
     /// Local folders statements may name (paths in FROM, table and CTAS locations, COPY targets); None: any
     /// (the CLI). `owl serve` sets them (`--allow-root`).
     pub allowed_roots: Option<Vec<PathBuf>>,
+    /// The bytes the queries of this process may hold at once (DataFusion's memory pool, shared by every query
+    /// of an engine): sorts, aggregations and joins spill to disk to stay under it; what cannot fails with one
+    /// line naming it. None: no limit. Default: [`default_memory_limit`].
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for Settings {
@@ -78,6 +82,141 @@ impl Default for Settings {
             history_days: crate::config::DEFAULT_HISTORY_DAYS,
             workgroup: DEFAULT_WORKGROUP.into(),
             allowed_roots: None,
+            memory_limit: default_memory_limit(),
+        }
+    }
+}
+
+/// The default memory limit: 80% of the memory this process may use (DuckDB's default share), the machine's
+/// (`/proc/meminfo`) or its container's (cgroup `memory.max`), whichever is smaller. None where neither can be
+/// read.
+pub fn default_memory_limit() -> Option<usize> {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bytes = match (total, cgroup) {
+        (Some(t), Some(c)) => t.min(c),
+        (t, c) => t.or(c)?,
+    };
+    Some((bytes / 5 * 4) as usize)
+}
+
+/// A memory size as people write it: `256MB`, `1.5 GB`, `512MiB`, `1073741824` (bytes); KB/MB/GB/TB count in
+/// thousands and KiB/MiB/GiB/TiB in 1024s, as DuckDB's `memory_limit`. `none` (or `unlimited`): no limit.
+pub fn parse_memory_limit(text: &str) -> std::result::Result<Option<usize>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let bad = || {
+        format!(
+            "`{text}` is not a memory size: write a number and a unit, as `256MB`, `2GB` or `512MiB` \
+             (or `none`)"
+        )
+    };
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = number * scale;
+    if !(1.0..=usize::MAX as f64).contains(&bytes) {
+        return Err(format!(
+            "`{text}` is not a memory size owl can use: give at least 1 byte"
+        ));
+    }
+    Ok(Some(bytes as usize))
+}
+
+/// A memory size as [`parse_memory_limit`] reads it back: `256 MB`, `512 MiB`, `1.50 GB`.
+pub fn show_memory_size(bytes: usize) -> String {
+    let b = bytes as u64;
+    let decimal = [
+        ("TB", 1_000_000_000_000u64),
+        ("GB", 1_000_000_000),
+        ("MB", 1_000_000),
+        ("KB", 1_000),
+    ];
+    let binary = [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    // Exact first, decimal before binary (`256MB` reads back as it was written), then two decimals.
+    for (name, size) in decimal.into_iter().chain(binary) {
+        if b >= size && b.is_multiple_of(size) {
+            return format!("{} {name}", b / size);
+        }
+    }
+    for (name, size) in decimal {
+        if b >= size {
+            return format!("{:.2} {name}", b as f64 / size as f64);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_read_and_show_as_written() {
+        let read = |t: &str| parse_memory_limit(t).unwrap();
+        assert_eq!(read("256MB"), Some(256_000_000));
+        assert_eq!(read("1.5 GB"), Some(1_500_000_000));
+        assert_eq!(read("512MiB"), Some(512 << 20));
+        assert_eq!(read("2gib"), Some(2 << 30));
+        assert_eq!(read("4096"), Some(4096));
+        assert_eq!(read("none"), None);
+        assert_eq!(read("Unlimited"), None);
+        for bad in ["", "MB", "12XB", "1..2GB", "0", "0.1"] {
+            assert!(parse_memory_limit(bad).is_err(), "{bad}");
+        }
+        assert_eq!(show_memory_size(256_000_000), "256 MB");
+        assert_eq!(show_memory_size(512 << 20), "512 MiB");
+        assert_eq!(show_memory_size(1_500_000_000), "1500 MB");
+        assert_eq!(show_memory_size(1_234_567), "1.23 MB");
+        assert_eq!(show_memory_size(900), "900 bytes");
+        for t in ["256MB", "512MiB", "8 GB", "1 TiB"] {
+            let bytes = read(t).unwrap();
+            assert_eq!(read(&show_memory_size(bytes)), Some(bytes), "{t}");
+        }
+    }
+
+    #[test]
+    fn the_default_limit_is_a_share_of_this_machines_memory() {
+        if let Some(limit) = default_memory_limit() {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+            let kb: usize = meminfo
+                .lines()
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(limit > 0 && limit <= kb * 1024 / 5 * 4, "{limit}");
         }
     }
 }

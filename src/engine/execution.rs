@@ -652,7 +652,7 @@ impl Engine {
                     Produced { batches: vec![], ..p },
                 ),
                 Ok(p) => (Ending::Succeeded, p),
-                Err((kind, e)) => (Ending::Failed(e), nothing(kind)),
+                Err((kind, e)) => (Ending::Failed(self.naming_limit(e)), nothing(kind)),
             },
         };
         // The reader's stream ends here, before the outcome is known to waiters.

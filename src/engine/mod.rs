@@ -47,6 +47,9 @@ use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
+use datafusion::execution::memory_pool::{
+    FairSpillPool, MemoryPool, TrackConsumersPool, UnboundedMemoryPool,
+};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -75,6 +78,8 @@ struct Shared {
     /// The base of Postgres-dialect sessions (`postgres::Dialect`), made from `base` on first use.
     postgres: std::sync::OnceLock<SessionState>,
     history: crate::history::History,
+    /// The memory every query of this engine draws from (`Settings::memory_limit`).
+    memory: Arc<dyn MemoryPool>,
 }
 
 impl Engine {
@@ -130,6 +135,16 @@ impl Engine {
             datafusion::execution::FunctionRegistry::register_udf(&mut base, Arc::new(udf))
                 .map_err(|e| Error::internal("a query's functions", e))?;
         }
+        // One pool for every query of the engine (a server's concurrent queries share the machine). Fair: each
+        // sort or aggregation that can spill gets an equal share of what joins' build sides (which cannot)
+        // leave; the five biggest holders are named when an allocation fails.
+        let memory: Arc<dyn MemoryPool> = match settings.memory_limit {
+            Some(limit) => Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                std::num::NonZeroUsize::new(5).expect("five"),
+            )),
+            None => Arc::new(UnboundedMemoryPool::default()),
+        };
         Ok(Engine {
             shared: Arc::new(Shared {
                 settings,
@@ -139,8 +154,36 @@ impl Engine {
                 base: Mutex::new(base),
                 postgres: std::sync::OnceLock::new(),
                 history,
+                memory,
             }),
         })
+    }
+
+    /// `e`, with the memory limit named when it is what the query ran out of.
+    pub(crate) fn naming_limit(&self, e: Error) -> Error {
+        match e {
+            Error::ResourcesExhausted {
+                detail,
+                limit: None,
+            } => Error::ResourcesExhausted {
+                detail,
+                limit: self
+                    .shared
+                    .settings
+                    .memory_limit
+                    .map(crate::config::show_memory_size),
+            },
+            Error::Located {
+                error,
+                line,
+                column,
+            } => Error::Located {
+                error: Box::new(self.naming_limit(*error)),
+                line,
+                column,
+            },
+            other => other,
+        }
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -256,6 +299,7 @@ impl Engine {
                 self.shared.stores.clone(),
                 meter,
             )))
+            .with_memory_pool(Arc::clone(&self.shared.memory))
             .build_arc()
             .map_err(|e| Error::internal("a query's runtime", e))?;
         let mut base = match dialect {

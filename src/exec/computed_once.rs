@@ -11,9 +11,11 @@
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::common::Statistics;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -38,6 +40,9 @@ pub struct SharedResult {
     stats: Mutex<Option<Arc<Statistics>>>,
     /// Its batches, per partition of the plan that ran it; an error is kept too, so that it runs once either way.
     batches: OnceCell<Kept>,
+    /// The memory its batches hold, reserved from the query's pool while they are kept (a result that does not
+    /// fit fails the query with the pool's error, not the machine).
+    reservations: Mutex<Vec<MemoryReservation>>,
 }
 
 /// A shared subquery's batches per partition, or the error that stopped it.
@@ -50,6 +55,7 @@ impl SharedResult {
             schema,
             stats: Mutex::new(None),
             batches: OnceCell::new(),
+            reservations: Mutex::new(vec![]),
         }
     }
 
@@ -66,22 +72,43 @@ impl SharedResult {
             .unwrap_or_else(|| Arc::new(Statistics::new_unknown(&self.schema)))
     }
 
-    /// Run `plan` (the subquery) unless it has run (or is running: then wait for it), and keep its batches.
+    /// Run `plan` (the subquery) unless it has run (or is running: then wait for it), and keep its batches, each
+    /// reserved from the query's memory pool as it arrives. Partitions run on tasks of their own.
     async fn compute(&self, plan: Arc<dyn ExecutionPlan>, context: Arc<TaskContext>) -> Result<()> {
         let schema = Arc::clone(&self.schema);
+        let consumer = format!("ComputedOnceExec({})", self.alias);
         let kept = self
             .batches
             .get_or_init(|| async move {
-                let parts = datafusion::physical_plan::collect_partitioned(plan, context).await?;
-                let parts = parts
-                    .into_iter()
-                    .map(|batches| {
-                        batches
-                            .into_iter()
-                            .map(|b| conform(&schema, b))
-                            .collect::<Result<Vec<_>>>()
+                let partitions = plan.properties().partitioning.partition_count();
+                let tasks: Vec<_> = (0..partitions)
+                    .map(|i| {
+                        let (plan, context) = (Arc::clone(&plan), Arc::clone(&context));
+                        let schema = Arc::clone(&schema);
+                        let reservation = MemoryConsumer::new(format!("{consumer}[{i}]"))
+                            .register(context.memory_pool());
+                        SpawnedTask::spawn(async move {
+                            let mut stream = plan.execute(i, context)?;
+                            let mut batches = vec![];
+                            while let Some(batch) = stream.try_next().await? {
+                                let batch = conform(&schema, batch)?;
+                                reservation.try_grow(batch.get_array_memory_size())?;
+                                batches.push(batch);
+                            }
+                            Ok::<_, DataFusionError>((batches, reservation))
+                        })
                     })
-                    .collect::<Result<Vec<_>>>()?;
+                    .collect();
+                let mut parts = Vec::with_capacity(tasks.len());
+                let mut reservations = Vec::with_capacity(tasks.len());
+                for task in tasks {
+                    let (batches, reservation) = task.join_unwind().await.map_err(|e| {
+                        DataFusionError::Execution(format!("a shared subquery's task: {e}"))
+                    })??;
+                    parts.push(batches);
+                    reservations.push(reservation);
+                }
+                *self.reservations.lock().unwrap_or_else(|p| p.into_inner()) = reservations;
                 Ok(Arc::new(parts))
             })
             .await;

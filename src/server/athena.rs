@@ -524,12 +524,14 @@ fn query_execution(r: &Record) -> Value {
     if r.state == QueryState::Failed {
         let reason = r.state_reason.clone().unwrap_or_default();
         let internal = reason.starts_with("internal error");
+        // Athena's types 0-8: "Query exhausted resources at this scale factor".
+        let exhausted = reason.starts_with("query exhausted resources");
         status.insert(
             "AthenaError".into(),
             json!({
                 // 1: system, 2: user (the statement or its data), as Athena's categories.
                 "ErrorCategory": if internal { 1 } else { 2 },
-                "ErrorType": if internal { 401 } else { 1000 },
+                "ErrorType": if internal { 401 } else if exhausted { 1 } else { 1000 },
                 "Retryable": internal,
                 "ErrorMessage": reason,
             }),

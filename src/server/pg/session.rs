@@ -410,6 +410,7 @@ fn pg_error(e: &Error) -> PgWireError {
         Error::InvalidLocation { .. } => "42501",
         Error::BadPartitionValue { .. } => "22023",
         Error::PathUnreadable(_) => "22000",
+        Error::ResourcesExhausted { .. } => "53200",
         Error::Storage { .. } | Error::Io { .. } => "58030",
         Error::CorruptRegistryFile { .. } | Error::RegistryWrite { .. } => "58000",
         Error::Internal(_) | Error::InternalCause { .. } => "XX000",
