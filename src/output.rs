@@ -34,8 +34,52 @@ fn io(e: std::io::Error) -> Error {
     }
 }
 
+/// A value the writers cannot print (a timestamp past chrono's years) is the data's, not a bug: one line.
 fn arrow_err(e: arrow::error::ArrowError) -> Error {
-    Error::internal("formatting results", e)
+    Error::Query(format!("the results cannot be written: {e}"))
+}
+
+/// `batch` with each nested column (struct, list, map) as the JSON text of its values, for CSV and TSV, which
+/// hold only flat values (Athena's CSV result files print them as text too). Flat columns are as they are.
+fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| f.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let options = arrow::json::writer::EncoderOptions::default().with_explicit_nulls(true);
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (f, c) in schema.fields().iter().zip(batch.columns()) {
+        if !f.data_type().is_nested() {
+            fields.push(f.as_ref().clone());
+            columns.push(std::sync::Arc::clone(c));
+            continue;
+        }
+        let mut encoder =
+            arrow::json::writer::make_encoder(f, c.as_ref(), &options).map_err(arrow_err)?;
+        let mut text = arrow::array::StringBuilder::new();
+        let mut buf = Vec::new();
+        for i in 0..c.len() {
+            if c.is_null(i) {
+                text.append_null();
+                continue;
+            }
+            buf.clear();
+            encoder.encode(i, &mut buf);
+            text.append_value(String::from_utf8_lossy(&buf));
+        }
+        fields.push(arrow::datatypes::Field::new(
+            f.name(),
+            arrow::datatypes::DataType::Utf8,
+            true,
+        ));
+        columns.push(std::sync::Arc::new(text.finish()));
+    }
+    RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
+    .map_err(arrow_err)
 }
 
 /// A result's columns as `[{"name", "type"}]`, types in Hive/Athena spelling.
@@ -73,11 +117,11 @@ pub fn write_result(format: OutputFormat, o: &Outcome, out: &mut dyn Write) -> R
                 .with_delimiter(delim)
                 .build(&mut *out);
             if o.batches.is_empty() {
-                w.write(&RecordBatch::new_empty(o.schema.clone()))
+                w.write(&nested_as_json(&RecordBatch::new_empty(o.schema.clone()))?)
                     .map_err(arrow_err)?;
             }
             for b in &o.batches {
-                w.write(b).map_err(arrow_err)?;
+                w.write(&nested_as_json(b)?).map_err(arrow_err)?;
             }
             Ok(())
         }

@@ -42,7 +42,13 @@ pub(crate) fn to_hive(dt: &DataType) -> Result<String> {
         DataType::Struct(fields) => {
             let parts = fields
                 .iter()
-                .map(|f| Ok(format!("{}:{}", f.name(), to_hive(f.data_type())?)))
+                .map(|f| {
+                    Ok(format!(
+                        "{}:{}",
+                        field_name(f.name()),
+                        to_hive(f.data_type())?
+                    ))
+                })
                 .collect::<Result<Vec<_>>>()?;
             format!("struct<{}>", parts.join(","))
         }
@@ -93,6 +99,20 @@ pub(crate) fn to_arrow(ty: &str, column: &str) -> Result<DataType> {
     Ok(dt)
 }
 
+/// A struct field's name as a type string holds it: a plain word as it is, any other name in backticks (Hive's
+/// quoting), a backtick in it doubled.
+fn field_name(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$'));
+    if plain {
+        name.to_string()
+    } else {
+        format!("`{}`", name.replace('`', "``"))
+    }
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
@@ -125,10 +145,25 @@ impl Parser<'_> {
     fn field_name(&mut self) -> Option<String> {
         self.skip_ws();
         if self.s.get(self.pos) == Some(&b'`') {
-            let start = self.pos + 1;
-            let end = start + self.s[start..].iter().position(|&c| c == b'`')?;
-            self.pos = end + 1;
-            return Some(String::from_utf8_lossy(&self.s[start..end]).into_owned());
+            // Up to the backtick that is not doubled.
+            let mut name = Vec::new();
+            let mut at = self.pos + 1;
+            loop {
+                match (self.s.get(at), self.s.get(at + 1)) {
+                    (Some(b'`'), Some(b'`')) => {
+                        name.push(b'`');
+                        at += 2;
+                    }
+                    (Some(b'`'), _) => break,
+                    (Some(&c), _) => {
+                        name.push(c);
+                        at += 1;
+                    }
+                    (None, _) => return None,
+                }
+            }
+            self.pos = at + 1;
+            return Some(String::from_utf8_lossy(&name).into_owned());
         }
         self.word()
     }
@@ -267,6 +302,7 @@ mod tests {
             "array<string>",
             "map<string,bigint>",
             "struct<type:string,arn:string,session:struct<mfa:boolean>>",
+            "struct<`t/pe`:string,`a b`:int,`x``y`:struct<`:`:string>>",
             "array<struct<type:string,arn:string>>",
         ] {
             let dt = to_arrow(s, "c").unwrap();

@@ -452,7 +452,17 @@ impl Engine {
             let mut stream =
                 datafusion::physical_plan::execute_stream(Arc::clone(&physical), ctx.task_ctx())?;
             while let Some(b) = stream.next().await {
-                if !produced.push(b?, sink.as_deref()).await {
+                let b = match b {
+                    Ok(b) => b,
+                    // A page that does not decode: name its file.
+                    Err(e) => {
+                        let stores = self.shared.stores.as_ref();
+                        return Err(
+                            crate::formats::parquet_files::blame(stores, &physical, e).await
+                        );
+                    }
+                };
+                if !produced.push(b, sink.as_deref()).await {
                     break;
                 }
             }
@@ -601,6 +611,9 @@ impl Engine {
             if looks_like_path {
                 // DataFusion's URL tables hide why a remote path could not be listed: ask the store.
                 if let Some(why) = self.probe_remote(table).await {
+                    return why;
+                }
+                if let Some(why) = paths::why_unreadable(&ctx.state(), table).await {
                     return why;
                 }
                 return Error::PathNotFound(table.to_string());

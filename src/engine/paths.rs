@@ -83,12 +83,18 @@ impl UrlTableFactory for PathTables {
             let Ok(table_url) = ListingTableUrl::parse(url) else {
                 return Ok(None);
             };
-            return match ListingTableConfig::new(table_url)
-                .infer_options(&state)
-                .await
-            {
+            // DataFusion reads the file's metadata here: guarded, as a corrupt file can panic a decoder.
+            let what = format!("`{url}`");
+            let config = crate::formats::guard::Guarded::new(
+                ListingTableConfig::new(table_url).infer_options(&state),
+                what.clone(),
+            )
+            .await;
+            return match config {
                 Ok(config) => {
-                    let config = config.infer_schema(&state).await?;
+                    let config =
+                        crate::formats::guard::Guarded::new(config.infer_schema(&state), what)
+                            .await?;
                     Ok(Some(Arc::new(ListingTable::try_new(config)?)))
                 }
                 Err(_) => Ok(None),
@@ -107,5 +113,37 @@ impl UrlTableFactory for PathTables {
             .unwrap_or_else(|p| p.into_inner())
             .push((url.to_string(), Arc::clone(&table)));
         Ok(Some(table))
+    }
+}
+
+/// Why the local file `named` (a path a statement names, that is there) is no table: the error of reading its
+/// format and schema, with its name. None when it is not a local file, or reads.
+pub(super) async fn why_unreadable(state: &SessionState, named: &str) -> Option<Error> {
+    if !std::fs::metadata(named).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let unreadable = |e: DataFusionError| {
+        let cause = Error::from(e).to_string();
+        let cause = cause
+            .rsplit("Parquet error: ")
+            .next()
+            .unwrap_or(&cause)
+            .to_string();
+        Error::Query(format!("reading `{named}`: {cause}"))
+    };
+    let url = ListingTableUrl::parse(named).ok()?;
+    let what = format!("`{named}`");
+    use crate::formats::guard::Guarded;
+    match Guarded::new(
+        ListingTableConfig::new(url).infer_options(state),
+        what.clone(),
+    )
+    .await
+    {
+        Ok(config) => Guarded::new(config.infer_schema(state), what)
+            .await
+            .err()
+            .map(unreadable),
+        Err(e) => Some(unreadable(e)),
     }
 }

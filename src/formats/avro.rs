@@ -10,6 +10,14 @@ use std::io::Cursor;
 /// The schema of the Avro file whose first bytes are `head`; with `whole` (head is the entire file), its
 /// record count too. `Err(None)`: the header does not fit in `head` (read more); `Err(Some(reason))`: not Avro.
 pub(crate) fn inspect(head: &[u8], whole: bool) -> Result<(Schema, Option<u64>), Option<String>> {
+    super::guard::quietly(|| inspect_unguarded(head, whole)).unwrap_or_else(|said| {
+        Err(Some(format!(
+            "corrupt Avro file (its reader failed: {said})"
+        )))
+    })
+}
+
+fn inspect_unguarded(head: &[u8], whole: bool) -> Result<(Schema, Option<u64>), Option<String>> {
     let reader = match arrow_avro::reader::ReaderBuilder::new().build(Cursor::new(head)) {
         Ok(r) => r,
         Err(_) if !whole => return Err(None),

@@ -65,7 +65,9 @@ pub async fn read_footer(
         all.extend_from_slice(&tail[..n - 8]);
         Bytes::from(all)
     };
-    ParquetMetaDataReader::decode_metadata(&buf).map_err(|e| corrupt(&e))
+    super::guard::quietly(|| ParquetMetaDataReader::decode_metadata(&buf))
+        .map_err(|said| corrupt(&format!("its decoder failed: {said}")))?
+        .map_err(|e| corrupt(&e))
 }
 
 #[cfg(test)]

@@ -22,6 +22,18 @@ use datafusion_datasource::decoder::{DecoderDeserializer, deserialize_stream};
 #[cfg(test)]
 use futures::TryStreamExt;
 
+/// The longest line (row) read: Athena's limit on a row's size, 32 MB. Past it a scan fails, naming the file,
+/// instead of buffering a file with no line breaks whole (a binary file registered as text, a gzip bomb).
+pub(crate) const MAX_LINE_BYTES: usize = 32 << 20;
+
+fn line_too_long() -> ArrowError {
+    ArrowError::ParseError(format!(
+        "a line longer than {} MiB, Athena's limit on a row's size: the file is not text of this format, \
+         or its rows are not separated by line breaks",
+        MAX_LINE_BYTES >> 20
+    ))
+}
+
 /// The rows each decoder produced, shown by `EXPLAIN ANALYZE` (`json_rows_fast_path`, `csv_rows_arrow_csv`...).
 #[derive(Debug, Clone, Default)]
 pub struct RowCounts {
@@ -94,6 +106,8 @@ pub(crate) struct LineDecoder<F> {
     rows: usize,
     /// The start of a line whose end has not arrived yet.
     carry: Vec<u8>,
+    /// Bytes handed to the fallback since its input's last line break ([`MAX_LINE_BYTES`]).
+    since_break: usize,
     mode: Mode,
     counts: RowCounts,
     format: F,
@@ -135,6 +149,7 @@ impl<F: LineFormat> LineDecoder<F> {
             columns,
             rows: 0,
             carry: Vec::new(),
+            since_break: 0,
             mode,
             counts: RowCounts::default(),
             format,
@@ -185,6 +200,9 @@ impl<F: LineFormat> LineDecoder<F> {
                     return Ok(0);
                 }
                 None => {
+                    if self.carry.len() + buf.len() > MAX_LINE_BYTES {
+                        return Err(line_too_long());
+                    }
                     self.carry.extend_from_slice(buf);
                     return Ok(buf.len());
                 }
@@ -213,6 +231,9 @@ impl<F: LineFormat> LineDecoder<F> {
                     pos += nl + 1;
                 }
                 None => {
+                    if rest.len() > MAX_LINE_BYTES {
+                        return Err(line_too_long());
+                    }
                     self.carry.extend_from_slice(rest);
                     return Ok(buf.len());
                 }
@@ -256,7 +277,15 @@ impl<F: LineFormat> Decoder for LineDecoder<F> {
                     *pending = Vec::new();
                     *fed = 0;
                 }
-                decoder.decode(buf)
+                let taken = decoder.decode(buf)?;
+                self.since_break = match memchr::memrchr(b'\n', &buf[..taken]) {
+                    Some(at) => taken - at - 1,
+                    None => self.since_break + taken,
+                };
+                if self.since_break > MAX_LINE_BYTES {
+                    return Err(line_too_long());
+                }
+                Ok(taken)
             }
         }
     }

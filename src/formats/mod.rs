@@ -30,6 +30,7 @@ pub(crate) mod columns;
 pub mod csv;
 pub mod footer;
 pub(crate) mod grok;
+pub(crate) mod guard;
 pub(crate) mod json_cursor;
 pub(crate) mod json_serde;
 pub(crate) mod lines;

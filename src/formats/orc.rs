@@ -168,9 +168,18 @@ pub(crate) async fn read_metadata(
     if let Some(all) = whole.filter(|b| b.len() as u64 == meta.size) {
         chunks.tail = Some((0, all));
     }
-    read_metadata_async(&mut chunks)
+    let read = async move {
+        read_metadata_async(&mut chunks)
+            .await
+            .map_err(|e| DataFusionError::Execution(format!("corrupt ORC file: {e}")))
+    };
+    super::guard::Guarded::new(read, "its ORC metadata".into())
         .await
-        .map_err(|e| format!("corrupt ORC file: {e}"))
+        .map_err(|e| {
+            e.strip_backtrace()
+                .trim_start_matches("Execution error: ")
+                .to_string()
+        })
 }
 
 /// The bytes a query reading the file columns `wanted` (None: all) of this ORC file reads, worked out as
@@ -374,31 +383,37 @@ impl FileOpener for OrcOpener {
         let store = Arc::clone(&self.store);
         let wanted = Arc::clone(&self.wanted);
         let batch_size = self.batch_size;
-        Ok(Box::pin(async move {
-            let location = file.object_meta.location.clone();
-            let named = |e: &dyn std::fmt::Display| {
-                DataFusionError::Execution(format!("reading ORC file `{location}`: {e}"))
-            };
-            let chunks = OrcChunks::new(store, &file.object_meta);
-            let mut builder = ArrowReaderBuilder::try_new_async(chunks)
-                .await
-                .map_err(|e| named(&e))?;
-            let names: Vec<&str> = wanted.fields().iter().map(|f| f.name().as_str()).collect();
-            let mask =
-                ProjectionMask::named_roots(builder.file_metadata().root_data_type(), &names);
-            builder = builder.with_projection(mask).with_batch_size(batch_size);
-            if let Some(range) = &file.range {
-                builder = builder.with_file_byte_range(range.start as usize..range.end as usize);
-            }
-            let reader = builder.build_async();
-            let adapter = BatchAdapterFactory::new(wanted).make_adapter(&reader.schema())?;
-            let location = file.object_meta.location.clone();
-            Ok(reader
-                .map_err(move |e| {
+        let what = format!("ORC file `{}`", file.object_meta.location);
+        Ok(Box::pin(super::guard::Guarded::new(
+            async move {
+                let what = format!("ORC file `{}`", file.object_meta.location);
+                let location = file.object_meta.location.clone();
+                let named = |e: &dyn std::fmt::Display| {
                     DataFusionError::Execution(format!("reading ORC file `{location}`: {e}"))
-                })
-                .and_then(move |batch| std::future::ready(adapter.adapt_batch(&batch)))
-                .boxed())
-        }))
+                };
+                let chunks = OrcChunks::new(store, &file.object_meta);
+                let mut builder = ArrowReaderBuilder::try_new_async(chunks)
+                    .await
+                    .map_err(|e| named(&e))?;
+                let names: Vec<&str> = wanted.fields().iter().map(|f| f.name().as_str()).collect();
+                let mask =
+                    ProjectionMask::named_roots(builder.file_metadata().root_data_type(), &names);
+                builder = builder.with_projection(mask).with_batch_size(batch_size);
+                if let Some(range) = &file.range {
+                    builder =
+                        builder.with_file_byte_range(range.start as usize..range.end as usize);
+                }
+                let reader = builder.build_async();
+                let adapter = BatchAdapterFactory::new(wanted).make_adapter(&reader.schema())?;
+                let location = file.object_meta.location.clone();
+                let batches = reader
+                    .map_err(move |e| {
+                        DataFusionError::Execution(format!("reading ORC file `{location}`: {e}"))
+                    })
+                    .and_then(move |batch| std::future::ready(adapter.adapt_batch(&batch)));
+                Ok(super::guard::Guarded::new(batches, what).boxed())
+            },
+            what,
+        )))
     }
 }
