@@ -1,5 +1,5 @@
 //! owl's differential tester: `cargo run --release --example difftest -- --seed S --cases N [--minutes M]
-//! [--queries Q] [--dir DIR]`.
+//! [--queries Q] [--dir DIR] [--record tests/difftest_cases]`.
 //!
 //! Each case makes two random tables, writes each as Parquet, CSV, gzipped CSV and NDJSON, registers every
 //! copy, and runs random queries on them; every answer is checked against its oracles (`run`). Prints the
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         queries: 25,
         time: None,
         dir: None,
+        record: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -31,9 +32,10 @@ fn main() -> ExitCode {
             ("--queries", Some(n)) => options.queries = n as usize,
             ("--minutes", Some(n)) => options.time = Some(Duration::from_secs(60 * n)),
             ("--dir", _) if value.is_some() => options.dir = value.map(Into::into),
+            ("--record", _) if value.is_some() => options.record = value.map(Into::into),
             _ => {
                 eprintln!(
-                    "usage: difftest [--seed S] [--cases N] [--queries Q] [--minutes M] [--dir DIR] ({flag}?)"
+                    "usage: difftest [--seed S] [--cases N] [--queries Q] [--minutes M] [--dir DIR] [--record DIR] ({flag}?)"
                 );
                 return ExitCode::from(2);
             }
@@ -65,6 +67,9 @@ fn main() -> ExitCode {
             "seed {}: against {}: {}\n  {}",
             d.seed, d.oracle, d.what, d.sql
         );
+        if let Some(path) = &d.recorded {
+            eprintln!("  shrunk and recorded: {}", path.display());
+        }
     }
     if report.differences.is_empty() {
         ExitCode::SUCCESS

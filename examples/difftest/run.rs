@@ -8,7 +8,9 @@
 //!
 //! Answers are compared as multisets (in order where an `ORDER BY` fixes it), floats within a relative 1e-9
 //! (`owl::rows::difference`); a query that fails must fail on every side. Each difference is kept with the
-//! seed of its case, so that `--seed S --cases 1` replays it.
+//! seed of its case, so that `--seed S --cases 1` replays it. With `--record DIR`, each is also shrunk to the
+//! fewest rows that still show it ([`shrink`]) and written as `DIR/<seed>-<n>.json`, a [`Case`] that
+//! `tests/difftest.rs` replays from `tests/difftest_cases/` for good.
 
 use super::queries::{Query, query};
 use super::tables::{Rng, table};
@@ -29,11 +31,56 @@ pub struct Options {
     pub time: Option<Duration>,
     /// Where the cases' files and registries go (a temporary folder when None).
     pub dir: Option<PathBuf>,
+    /// Shrink each difference and write it here as a regression case (`tests/difftest_cases/`).
+    pub record: Option<PathBuf>,
+}
+
+/// What an answer is checked against.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Oracle {
+    /// The same query with every `owl.*` switch off.
+    SwitchesOff,
+    /// The same query on another copy of the tables (`csv`, `csv.gz`, `ndjson`).
+    Copy(String),
+    /// `select` is the union of itself filtered by `predicate`, by its negation and by it being NULL.
+    Partitioning { select: String, predicate: String },
+}
+
+impl std::fmt::Display for Oracle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Oracle::SwitchesOff => write!(f, "every owl.* switch off"),
+            Oracle::Copy(format) => write!(f, "the {format} copy"),
+            Oracle::Partitioning { .. } => write!(f, "ternary logic partitioning"),
+        }
+    }
+}
+
+/// A difference, replayable on its own: the two tables, how their Parquet copies are laid out, the query and
+/// its oracle. Written by `--record`, replayed by `tests/difftest.rs`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Case {
+    /// The seed of the run's case it was found in.
+    pub seed: u64,
+    /// What differed when it was recorded.
+    pub what: String,
+    pub oracle: Oracle,
+    /// The query, `{t}` and `{u}` for the tables.
+    pub sql: String,
+    pub ordered: bool,
+    /// Whether the Parquet copies had `ANALYZE` run on them.
+    pub analyze: bool,
+    /// The seed of the Parquet copies' layout (files, row groups, pages, statistics).
+    pub layout: u64,
+    pub t: super::tables::Table,
+    pub u: super::tables::Table,
 }
 
 /// One disagreement between owl and an oracle.
 #[derive(Debug)]
 pub struct Difference {
+    /// Where `--record` wrote it, shrunk.
+    pub recorded: Option<PathBuf>,
     /// The case's seed: `--seed <seed> --cases 1` makes the same tables and queries.
     pub seed: u64,
     pub oracle: String,
@@ -119,14 +166,16 @@ fn named(sql: &str, format: &str) -> String {
         .replace("{u}", &format!("u_{suffix}"))
 }
 
-async fn set_up(
+/// Write `t` and `u` in every format under `dir` and register each copy in `engine`; the Parquet copies laid out
+/// by `rng`.
+async fn register(
     engine: &Engine,
     rng: &mut Rng,
     dir: &Path,
-) -> (super::tables::Table, super::tables::Table) {
-    let t = table(rng, "c");
-    let u = table(rng, "d");
-    for (name, tab) in [("t", &t), ("u", &u)] {
+    t: &super::tables::Table,
+    u: &super::tables::Table,
+) {
+    for (name, tab) in [("t", t), ("u", u)] {
         for format in FORMATS {
             let suffix = format.replace('.', "_");
             let at = dir.join(format!("{name}_{suffix}"));
@@ -148,16 +197,157 @@ async fn set_up(
             }
         }
     }
-    // Half the cases with Glue's column statistics on the Parquet copies: what join ordering and distinct
-    // counts decide by.
-    if rng.chance(0.5) {
-        for name in ["t_parquet", "u_parquet"] {
-            let sql = format!("ANALYZE TABLE {name} COMPUTE STATISTICS");
-            let done = engine.run_sql(&sql).await.unwrap();
-            assert!(done.iter().all(|o| o.error().is_none()), "{sql}");
+}
+
+/// Glue's column statistics on the Parquet copies: what join ordering and distinct counts decide by.
+async fn analyze(engine: &Engine) {
+    for name in ["t_parquet", "u_parquet"] {
+        let sql = format!("ANALYZE TABLE {name} COMPUTE STATISTICS");
+        let done = engine.run_sql(&sql).await.unwrap();
+        assert!(done.iter().all(|o| o.error().is_none()), "{sql}");
+    }
+}
+
+async fn set_up(
+    engine: &Engine,
+    rng: &mut Rng,
+    dir: &Path,
+) -> (super::tables::Table, super::tables::Table, bool) {
+    let t = table(rng, "c");
+    let u = table(rng, "d");
+    register(engine, rng, dir, &t, &u).await;
+    // Half the cases with statistics.
+    let analyzed = rng.chance(0.5);
+    if analyzed {
+        analyze(engine).await;
+    }
+    (t, u, analyzed)
+}
+
+/// Engines over a fresh registry in `dir`: rules on, and the same registry with every switch off.
+async fn engines(dir: &Path) -> (Engine, Engine) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let settings = Settings {
+        catalog_dir: dir.join("catalog"),
+        history_days: 0,
+        ..Settings::default()
+    };
+    let on = Engine::new(settings.clone()).unwrap();
+    let off = Engine::new(settings).unwrap();
+    for name in owl::config::options::names() {
+        off.run_sql(&format!("SET owl.{name} = false"))
+            .await
+            .unwrap();
+    }
+    (on, off)
+}
+
+/// The query of `case` against its oracle, on tables written afresh under `dir`: what differs, if anything.
+pub async fn replay(case: &Case, dir: &Path) -> Option<String> {
+    let (on, off) = engines(dir).await;
+    register(&on, &mut Rng::new(case.layout), dir, &case.t, &case.u).await;
+    if case.analyze {
+        analyze(&on).await;
+    }
+    let sql = named(&case.sql, "parquet");
+    let (want, got) = match &case.oracle {
+        Oracle::SwitchesOff => (run_one(&on, &sql).await, run_one(&off, &sql).await),
+        Oracle::Copy(format) => (
+            run_one(&on, &sql).await,
+            run_one(&on, &named(&case.sql, format)).await,
+        ),
+        Oracle::Partitioning { select, predicate } => (
+            run_one(&on, &named(select, "parquet")).await,
+            run_one(&on, &named(&partitioned(select, predicate), "parquet")).await,
+        ),
+    };
+    compare(&want, &got, case.ordered, &mut Report::default())
+}
+
+fn partitioned(select: &str, p: &str) -> String {
+    format!(
+        "{select} WHERE {p} UNION ALL {select} WHERE NOT ({p}) UNION ALL {select} WHERE ({p}) IS NULL"
+    )
+}
+
+/// The fewest of `items` (removing runs of them, halving the run when none can go: delta debugging) for which
+/// `fails` still holds; at most `tries` calls of it.
+pub async fn ddmin<T: Clone>(
+    items: Vec<T>,
+    tries: usize,
+    mut fails: impl AsyncFnMut(&[T]) -> bool,
+) -> Vec<T> {
+    let mut items = items;
+    let mut chunk = items.len().div_ceil(2).max(1);
+    let mut tried = 0;
+    while !items.is_empty() && tried < tries {
+        let mut progressed = false;
+        let mut at = 0;
+        while at < items.len() && tried < tries {
+            let mut fewer = items.clone();
+            fewer.drain(at..(at + chunk).min(items.len()));
+            tried += 1;
+            if fails(&fewer).await {
+                items = fewer;
+                progressed = true;
+            } else {
+                at += chunk;
+            }
+        }
+        if !progressed {
+            if chunk == 1 {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
         }
     }
-    (t, u)
+    items
+}
+
+/// `case` with as few rows in each table as still show a difference against its oracle. The layout its
+/// Parquet copies had is not known (it came from the run's generator): the first of a few layouts that shows
+/// the difference is kept. None when none does.
+pub async fn shrink(mut case: Case, dir: &Path) -> Option<Case> {
+    let mut shown = false;
+    for layout in 0..16 {
+        case.layout = case.seed.wrapping_mul(31).wrapping_add(layout);
+        if replay(&case, dir).await.is_some() {
+            shown = true;
+            break;
+        }
+    }
+    if !shown {
+        return None;
+    }
+    for side in [0, 1, 0] {
+        let rows = if side == 0 {
+            &case.t.rows
+        } else {
+            &case.u.rows
+        };
+        let kept = ddmin(
+            rows.clone(),
+            200,
+            async |rows: &[Vec<super::tables::Value>]| {
+                let mut fewer = case.clone();
+                if side == 0 {
+                    fewer.t.rows = rows.to_vec();
+                } else {
+                    fewer.u.rows = rows.to_vec();
+                }
+                replay(&fewer, dir).await.is_some()
+            },
+        )
+        .await;
+        if side == 0 {
+            case.t.rows = kept;
+        } else {
+            case.u.rows = kept;
+        }
+    }
+    case.what = replay(&case, dir).await?;
+    Some(case)
 }
 
 pub async fn run(options: &Options) -> Report {
@@ -174,55 +364,70 @@ pub async fn run(options: &Options) -> Report {
         }
         let seed = options.seed.wrapping_add(case as u64);
         let dir = root.join(format!("case-{seed}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let settings = Settings {
-            catalog_dir: dir.join("catalog"),
-            history_days: 0,
-            ..Settings::default()
-        };
-        let on = Engine::new(settings.clone()).unwrap();
+        let (on, off) = engines(&dir).await;
         let mut rng = Rng::new(seed);
-        let (t, u) = set_up(&on, &mut rng, &dir).await;
-        // The same registry, every switch off.
-        let off = Engine::new(settings).unwrap();
-        for name in owl::config::options::names() {
-            off.run_sql(&format!("SET owl.{name} = false"))
-                .await
-                .unwrap();
-        }
+        let (t, u, analyzed) = set_up(&on, &mut rng, &dir).await;
         report.cases += 1;
         for _ in 0..options.queries {
             let q: Query = query(&mut rng, &t, &u);
             report.queries += 1;
             let sql = named(&q.sql, "parquet");
             let want = run_one(&on, &sql).await;
-            let check = |report: &mut Report, oracle: &str, want: &Outcome, got: &Outcome| {
+            let mut found: Vec<Oracle> = vec![];
+            let mut check = |report: &mut Report, oracle: Oracle, want: &Outcome, got: &Outcome| {
                 report.checks += 1;
                 if let Some(what) = compare(want, got, q.ordered, report) {
                     report.differences.push(Difference {
+                        recorded: None,
                         seed,
                         oracle: oracle.to_string(),
                         sql: sql.clone(),
                         what,
                     });
+                    found.push(oracle);
                 }
             };
             let got = run_one(&off, &sql).await;
-            check(&mut report, "every owl.* switch off", &want, &got);
+            check(&mut report, Oracle::SwitchesOff, &want, &got);
             for format in &FORMATS[1..] {
                 let other = run_one(&on, &named(&q.sql, format)).await;
-                check(&mut report, &format!("the {format} copy"), &want, &other);
+                check(&mut report, Oracle::Copy(format.to_string()), &want, &other);
             }
             if let Some((select, p)) = &q.partition
                 && want.error().is_none()
             {
-                let union = format!(
-                    "{select} WHERE {p} UNION ALL {select} WHERE NOT ({p}) UNION ALL {select} WHERE ({p}) IS NULL"
-                );
                 let all = run_one(&on, &named(select, "parquet")).await;
-                let parts = run_one(&on, &named(&union, "parquet")).await;
-                check(&mut report, "ternary logic partitioning", &all, &parts);
+                let parts = run_one(&on, &named(&partitioned(select, p), "parquet")).await;
+                let oracle = Oracle::Partitioning {
+                    select: select.clone(),
+                    predicate: p.clone(),
+                };
+                check(&mut report, oracle, &all, &parts);
+            }
+            if let Some(to) = &options.record {
+                let first = report.differences.len() - found.len();
+                for (i, oracle) in found.into_iter().enumerate() {
+                    let case = Case {
+                        seed,
+                        what: String::new(),
+                        oracle,
+                        sql: q.sql.clone(),
+                        ordered: q.ordered,
+                        analyze: analyzed,
+                        layout: 0,
+                        t: t.clone(),
+                        u: u.clone(),
+                    };
+                    let Some(small) = shrink(case, &dir.join("shrink")).await else {
+                        continue;
+                    };
+                    std::fs::create_dir_all(to).unwrap();
+                    let n = std::fs::read_dir(to).map_or(0, |d| d.count());
+                    let path = to.join(format!("{seed}-{n}.json"));
+                    let text = serde_json::to_string_pretty(&small).unwrap();
+                    std::fs::write(&path, text + "\n").unwrap();
+                    report.differences[first + i].recorded = Some(path);
+                }
             }
             match (want.error(), got.error()) {
                 (Some(e), Some(_)) => {

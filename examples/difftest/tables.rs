@@ -39,7 +39,7 @@ impl Rng {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ty {
     I8,
     I16,
@@ -108,12 +108,13 @@ impl Ty {
 }
 
 /// One value; decimals in hundredths, dates in days since 1970-01-01.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Null,
     Int(i64),
     Dec(i64),
-    F(f64),
+    /// Kept by its bits in a recorded case (JSON has no `-0.0` or NaN of its own).
+    F(#[serde(with = "f64_bits")] f64),
     S(String),
     Date(i32),
     Bool(bool),
@@ -185,11 +186,23 @@ pub fn value(rng: &mut Rng, ty: Ty) -> Value {
     }
 }
 
+/// A double as the bits of its IEEE 754 form.
+mod f64_bits {
+    pub fn serialize<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.to_bits())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        <u64 as serde::Deserialize>::deserialize(d).map(f64::from_bits)
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
     pub ty: Ty,
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Value>>,
