@@ -338,3 +338,24 @@ fn a_gzip_bomb_fails_at_the_row_size_limit_naming_the_file() {
         check(&sql, "b.", owl(&dir, &["query", &sql]));
     }
 }
+
+#[test]
+fn a_querys_own_error_over_one_file_is_not_blamed_on_the_file() {
+    let f = Fixture::new();
+    let file = "sample-data/orders/2024/01/orders.csv";
+    for (sql, says) in [
+        (
+            format!("SELECT 1 / (order_id - order_id) FROM '{file}'"),
+            "Divide by zero",
+        ),
+        (
+            format!("SELECT CAST(customer AS INT) FROM '{file}'"),
+            "Cannot cast string",
+        ),
+    ] {
+        let (code, err) = owl(f.path(), &["query", &sql]);
+        assert_eq!(code, 1, "{sql}: {err}");
+        assert!(err.contains(says), "{sql}: {err}");
+        assert!(!err.contains("orders.csv"), "{sql}: blamed on the file: {err}");
+    }
+}

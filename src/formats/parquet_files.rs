@@ -178,21 +178,11 @@ fn scanned_files(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(url::Url, ObjectM
 fn reading_error(e: &DataFusionError) -> bool {
     match e {
         DataFusionError::ParquetError(_) | DataFusionError::IoError(_) => true,
-        DataFusionError::ArrowError(a, _) => !matches!(
-            a.as_ref(),
-            ArrowError::DivideByZero
-                | ArrowError::ArithmeticOverflow(_)
-                | ArrowError::CastError(_)
-                | ArrowError::ComputeError(_)
-                | ArrowError::NotYetImplemented(_)
-                | ArrowError::SchemaError(_)
-                | ArrowError::MemoryError(_)
-                | ArrowError::DictionaryKeyOverflowError
-                | ArrowError::RunEndIndexOverflowError
-                | ArrowError::OffsetOverflowError(_)
-                | ArrowError::InvalidArgumentError(_)
-        ),
+        DataFusionError::ArrowError(a, _) => arrow_reading_error(a),
         DataFusionError::External(source) => {
+            if let Some(a) = source.downcast_ref::<ArrowError>() {
+                return arrow_reading_error(a);
+            }
             source.downcast_ref::<crate::error::Error>().is_none()
                 && source
                     .downcast_ref::<DataFusionError>()
@@ -204,6 +194,24 @@ fn reading_error(e: &DataFusionError) -> bool {
         DataFusionError::Shared(inner) => reading_error(inner),
         _ => false,
     }
+}
+
+/// An arrow error of reading (parsing, decoding, I/O), not of computing.
+fn arrow_reading_error(a: &ArrowError) -> bool {
+    !matches!(
+        a,
+        ArrowError::DivideByZero
+            | ArrowError::ArithmeticOverflow(_)
+            | ArrowError::CastError(_)
+            | ArrowError::ComputeError(_)
+            | ArrowError::NotYetImplemented(_)
+            | ArrowError::SchemaError(_)
+            | ArrowError::MemoryError(_)
+            | ArrowError::DictionaryKeyOverflowError
+            | ArrowError::RunEndIndexOverflowError
+            | ArrowError::OffsetOverflowError(_)
+            | ArrowError::InvalidArgumentError(_)
+    )
 }
 
 /// Decode every page of the file at `meta` in `store`; its error, if it has one.

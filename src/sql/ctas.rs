@@ -496,9 +496,13 @@ impl Staging {
                 .map_err(|e| Error::from_store(e, &format!("reading `{}`", m.location)))?;
             // A journal that does not parse was torn before any file moved (it is written before the moves).
             if let Ok(journal) = serde_json::from_slice::<Journal>(&bytes) {
-                let registered = registry
-                    .load_table(&journal.database, &journal.table)
-                    .is_ok_and(|t| t.location == journal.location);
+                // Only a table that is surely not there lets the files go: a registry file that does not
+                // read stops the statement instead.
+                let registered = match registry.load_table(&journal.database, &journal.table) {
+                    Ok(t) => t.location == journal.location,
+                    Err(Error::TableNotFound { .. } | Error::DatabaseNotFound(_)) => false,
+                    Err(e) => return Err(e),
+                };
                 if !registered {
                     for f in &journal.files {
                         let _ = store
