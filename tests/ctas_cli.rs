@@ -205,3 +205,31 @@ fn convert_copies_a_table_into_parquet_keeping_its_partitions() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
+
+#[test]
+fn a_textfile_ctas_keeps_empty_strings_apart_from_nulls() {
+    let f = Fixture::new();
+    f.run_ok(&[
+        "query",
+        "CREATE TABLE texts WITH (format = 'TEXTFILE', write_compression = 'NONE') AS \
+         SELECT * FROM (VALUES (1, '', 1.5), (2, NULL, NULL), (3, 'x', 2.0)) AS v(id, s, d)",
+    ]);
+    // NULL is written `\N`, as Athena's LazySimpleSerDe writes it; the empty string as an empty field.
+    let dir = f.path().join("warehouse/default/texts");
+    let files: Vec<_> = common::walk(&dir);
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(text, "id,s,d\n1,,1.5\n2,\\N,\\N\n3,x,2.0\n");
+    for fast in ["true", "false"] {
+        let out = f.csv_in(
+            "default",
+            &format!(
+                "SET owl.csv_fast_path = {fast}; \
+                 SELECT id, s IS NULL AS null_s, length(s) AS len, d FROM texts ORDER BY id"
+            ),
+        );
+        assert!(
+            out.ends_with("id,null_s,len,d\n1,false,0,1.5\n2,true,,\n3,false,1,2.0\n"),
+            "{fast}: {out}"
+        );
+    }
+}

@@ -332,10 +332,12 @@ fn a_gzip_bomb_fails_at_the_row_size_limit_naming_the_file() {
         assert_eq!(code, 1, "{sql}: {err}");
         assert!(!check(sql, "b.", (code, err.clone())));
         assert!(err.contains("a line longer than 32 MiB"), "{sql}: {err}");
-        // A file named in FROM reads through DataFusion's reader, which has no such limit: it may read the line,
-        // within the address space and time allowed.
-        let sql = format!("SELECT count(*) FROM 'lake/{rel}'");
-        check(&sql, "b.", owl(&dir, &["query", &sql]));
+        // So does its folder named in FROM. (A single file named in FROM reads through DataFusion's own
+        // reader, which buffers the line whole: not tried here, see TESTING.md.)
+        let sql = "SELECT count(*) FROM 'lake/t/'";
+        let (code, err) = owl(&dir, &["query", sql]);
+        assert_eq!(code, 1, "{sql}: {err}");
+        assert!(err.contains("a line longer than 32 MiB"), "{sql}: {err}");
     }
 }
 
@@ -356,6 +358,9 @@ fn a_querys_own_error_over_one_file_is_not_blamed_on_the_file() {
         let (code, err) = owl(f.path(), &["query", &sql]);
         assert_eq!(code, 1, "{sql}: {err}");
         assert!(err.contains(says), "{sql}: {err}");
-        assert!(!err.contains("orders.csv"), "{sql}: blamed on the file: {err}");
+        assert!(
+            !err.contains("orders.csv"),
+            "{sql}: blamed on the file: {err}"
+        );
     }
 }

@@ -163,7 +163,7 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
         ordered: false,
         partition: None,
     };
-    match rng.below(10) {
+    match rng.below(12) {
         // A filter: partitioned by its predicate too.
         0 | 1 => {
             let n = 1 + rng.below(a.len());
@@ -313,6 +313,80 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
                     "WITH c AS (SELECT {name} AS g FROM {{t}} a WHERE {}) SELECT count(*), count(g) FROM c",
                     predicate(rng, &a, 1)
                 ))
+            }
+        }
+        // What the rules reached least need: NOT IN over a subquery (NULLs on either side), distinct counts in
+        // many groups, decimal arithmetic, and text compared with text.
+        10 | 11 => {
+            let p = predicate(rng, &a, 1);
+            match rng.below(4) {
+                0 => {
+                    // A column of `t` and one of `u` of the same type, or the keys (of any widths).
+                    let pairs: Vec<(&Col, &Col)> = a
+                        .iter()
+                        .flat_map(|x| b.iter().filter(move |y| y.ty == x.ty).map(move |y| (x, y)))
+                        .collect();
+                    let (x, y) = if pairs.is_empty() || rng.chance(0.3) {
+                        ("a.k".to_string(), "b.k".to_string())
+                    } else {
+                        let (x, y) = pairs[rng.below(pairs.len())];
+                        (x.sql.clone(), y.sql.clone())
+                    };
+                    let inner = if rng.chance(0.5) {
+                        format!(" WHERE {}", predicate(rng, &b, 1))
+                    } else {
+                        String::new()
+                    };
+                    plain(format!(
+                        "SELECT a.k, {x} FROM {{t}} a WHERE {x} NOT IN (SELECT {y} FROM {{u}} b{inner}) AND {p}"
+                    ))
+                }
+                1 => {
+                    let counted: Vec<&Col> = a
+                        .iter()
+                        .filter(|c| c.ty.is_int() || c.ty == Ty::Date)
+                        .collect();
+                    let c = counted[rng.below(counted.len())];
+                    let g = rng.pick(&a).clone();
+                    plain(format!(
+                        "SELECT {g}, count(DISTINCT {c}) FROM {{t}} a WHERE {p} GROUP BY {g}",
+                        g = g.sql,
+                        c = c.sql
+                    ))
+                }
+                2 => {
+                    let decimals: Vec<String> = a
+                        .iter()
+                        .filter(|c| c.ty == Ty::Dec)
+                        .map(|c| c.sql.clone())
+                        .chain(std::iter::once(
+                            "CAST(a.k % 1000 AS DECIMAL(9,2))".to_string(),
+                        ))
+                        .collect();
+                    let d = rng.pick(&decimals).clone();
+                    let e = rng.pick(&decimals).clone();
+                    let lit = literal(&value(rng, Ty::Dec), Ty::Dec);
+                    plain(format!(
+                        "SELECT a.k, {d} {} {e}, {d} {} {lit} FROM {{t}} a WHERE {p}",
+                        rng.pick(&["+", "-", "*"]),
+                        rng.pick(&["+", "-", "*"]),
+                    ))
+                }
+                _ => {
+                    let texts: Vec<String> = a
+                        .iter()
+                        .filter(|c| c.ty == Ty::Str)
+                        .map(|c| c.sql.clone())
+                        .chain(std::iter::once("CAST(a.k AS VARCHAR)".to_string()))
+                        .collect();
+                    let x = rng.pick(&texts).clone();
+                    let y = rng.pick(&texts).clone();
+                    let lit = literal(&value(rng, Ty::Str), Ty::Str);
+                    plain(format!(
+                        "SELECT a.k, {x} FROM {{t}} a WHERE ({x} {} {lit} OR {x} = {y}) AND {p}",
+                        rng.pick(&["=", "<>"]),
+                    ))
+                }
             }
         }
         // UNION ALL of the two keys, and a correlated scalar subquery.

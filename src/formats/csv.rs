@@ -139,6 +139,8 @@ impl LineFormat for CsvLines {
                 self.dialect.quote,
                 usize::from(self.dialect.has_header),
                 texts,
+                // With a NULL text of its own (LazySimpleSerDe), an empty field is an empty string too.
+                self.dialect.null.is_some(),
             )
         });
         Ok(Box::new(CsvFallback {
@@ -190,8 +192,11 @@ impl CsvLines {
                 Some(&b) if b == quote => raw[1..].strip_suffix(&[quote]).ok_or(Unhandled)?,
                 _ => raw,
             };
-            // `""` is an empty string where the column holds text; only an unquoted empty field is NULL.
-            if raw.len() == 2 && inner.is_empty() && columns[column].push_empty_text() {
+            // `""` is an empty string where the column holds text; an unquoted empty field is NULL, unless the
+            // table names its NULL text (LazySimpleSerDe: then only that text is NULL in a text column).
+            let empty_text =
+                (raw.len() == 2 && inner.is_empty()) || (raw.is_empty() && dialect.null.is_some());
+            if empty_text && columns[column].push_empty_text() {
                 continue;
             }
             if raw.len() != inner.len() && memchr::memchr(quote, inner).is_some() {
@@ -485,10 +490,18 @@ struct QuotedEmpty {
     found: Vec<(usize, usize)>,
     /// Where csv-core writes a field's text (only whether it wrote any matters).
     out: [u8; 64],
+    /// Unquoted empty fields are empty strings too (the table names its NULL text).
+    unquoted: bool,
 }
 
 impl QuotedEmpty {
-    fn new(delimiter: u8, quote: u8, skip: usize, texts: Vec<Option<usize>>) -> Self {
+    fn new(
+        delimiter: u8,
+        quote: u8,
+        skip: usize,
+        texts: Vec<Option<usize>>,
+        unquoted: bool,
+    ) -> Self {
         let parser = csv_core::ReaderBuilder::new()
             .delimiter(delimiter)
             .quote(quote)
@@ -505,6 +518,7 @@ impl QuotedEmpty {
             records: 0,
             found: Vec::new(),
             out: [0; 64],
+            unquoted,
         }
     }
 
@@ -521,7 +535,7 @@ impl QuotedEmpty {
                 ReadFieldResult::InputEmpty if !end => return,
                 ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
                 ReadFieldResult::Field { record_end } => {
-                    if self.quoted
+                    if (self.quoted || self.unquoted)
                         && !self.wrote
                         && let Some(&Some(column)) = self.texts.get(self.field)
                     {

@@ -48,8 +48,9 @@ pub struct CsvDialect {
     pub delimiter: u8,
     pub quote: u8,
     pub has_header: bool,
-    /// A field whose text is this is NULL (LazySimpleSerDe's `serialization.null.format`), as an unquoted
-    /// empty field always is (a quoted one, `""`, is an empty string in a text column).
+    /// A field whose text is this is NULL (LazySimpleSerDe's `serialization.null.format`). Without it an
+    /// unquoted empty field is NULL and a quoted one, `""`, an empty string in a text column; with it, as in
+    /// Hive, an empty field in a text column is an empty string however it is written (in other columns NULL).
     pub null: Option<Arc<str>>,
     /// Quoted fields may hold line breaks: files are read whole, never in byte ranges (a range's first line
     /// could start inside quotes). A record with one goes to arrow-csv with the rest of its file.

@@ -693,10 +693,13 @@ async fn write(
                         o.delimiter
                     )));
                 };
+                // NULL written `\N` (Hive's and Athena's LazySimpleSerDe NULL text), so that an empty string,
+                // an empty field, stays apart from it when the table is read.
                 let opts = datafusion::config::CsvOptions {
                     has_header: Some(true),
                     delimiter: *delimiter,
                     compression: variant,
+                    null_value: Some(HIVE_NULL.into()),
                     ..Default::default()
                 };
                 let spec = FormatSpec::csv(
@@ -708,7 +711,7 @@ async fn write(
                         escape: None,
                         // Values may hold newlines (quoted): read files whole.
                         newlines_in_values: true,
-                        null_format: None,
+                        null_format: Some(HIVE_NULL.into()),
                     },
                 );
                 (
@@ -723,6 +726,9 @@ async fn write(
     };
     Ok((format, written?))
 }
+
+/// The text a TEXTFILE CTAS writes for NULL (LazySimpleSerDe's default `serialization.null.format`).
+const HIVE_NULL: &str = "\\N";
 
 /// The row count DataFusion's writers return.
 fn rows_in(batches: &[RecordBatch]) -> u64 {
