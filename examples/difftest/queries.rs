@@ -338,7 +338,7 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
                         String::new()
                     };
                     plain(format!(
-                        "SELECT a.k, {x} FROM {{t}} a WHERE {x} NOT IN (SELECT {y} FROM {{u}} b{inner}) AND {p}"
+                        "SELECT a.k AS key, {x} AS v FROM {{t}} a WHERE {x} NOT IN (SELECT {y} FROM {{u}} b{inner}) AND {p}"
                     ))
                 }
                 1 => {
@@ -349,7 +349,7 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
                     let c = counted[rng.below(counted.len())];
                     let g = rng.pick(&a).clone();
                     plain(format!(
-                        "SELECT {g}, count(DISTINCT {c}) FROM {{t}} a WHERE {p} GROUP BY {g}",
+                        "SELECT {g} AS g, count(DISTINCT {c}) AS n FROM {{t}} a WHERE {p} GROUP BY {g}",
                         g = g.sql,
                         c = c.sql
                     ))
@@ -367,7 +367,7 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
                     let e = rng.pick(&decimals).clone();
                     let lit = literal(&value(rng, Ty::Dec), Ty::Dec);
                     plain(format!(
-                        "SELECT a.k, {d} {} {e}, {d} {} {lit} FROM {{t}} a WHERE {p}",
+                        "SELECT a.k AS key, {d} {} {e} AS v, {d} {} {lit} AS w FROM {{t}} a WHERE {p}",
                         rng.pick(&["+", "-", "*"]),
                         rng.pick(&["+", "-", "*"]),
                     ))
@@ -383,7 +383,7 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
                     let y = rng.pick(&texts).clone();
                     let lit = literal(&value(rng, Ty::Str), Ty::Str);
                     plain(format!(
-                        "SELECT a.k, {x} FROM {{t}} a WHERE ({x} {} {lit} OR {x} = {y}) AND {p}",
+                        "SELECT a.k AS key, {x} AS v FROM {{t}} a WHERE ({x} {} {lit} OR {x} = {y}) AND {p}",
                         rng.pick(&["=", "<>"]),
                     ))
                 }
