@@ -5,6 +5,14 @@ use crate::error::{Error, Result};
 use std::path::{Component, Path, PathBuf};
 use url::Url;
 
+/// The store path of the folder at `url` (`shown` as the user wrote it, for the error).
+pub(crate) fn prefix_of(url: &Url, shown: &str) -> Result<object_store::path::Path> {
+    object_store::path::Path::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
+        location: shown.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// Every object under the folder `url` (`shown` names it in errors): the store's prefix and its listing.
 pub(crate) async fn list_under(
     store: &dyn object_store::ObjectStore,
@@ -12,12 +20,7 @@ pub(crate) async fn list_under(
     shown: &str,
 ) -> Result<(object_store::path::Path, Vec<object_store::ObjectMeta>)> {
     use futures::TryStreamExt;
-    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
-        Error::InvalidLocation {
-            location: shown.to_string(),
-            reason: e.to_string(),
-        }
-    })?;
+    let prefix = prefix_of(url, shown)?;
     let metas = store
         .list(Some(&prefix))
         .try_collect()

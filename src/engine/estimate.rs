@@ -280,7 +280,8 @@ pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
     (rg.total > 0).then_some(rg)
 }
 
-fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {
+/// Every file scan in `plan` (its `DataSourceExec`s over files), outermost first.
+pub(super) fn collect_scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<FileScanConfig>) {
     if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
         && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
     {

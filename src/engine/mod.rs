@@ -457,9 +457,9 @@ impl Engine {
                     // A page that does not decode: name its file.
                     Err(e) => {
                         let stores = self.shared.stores.as_ref();
-                        return Err(
-                            crate::formats::parquet_files::blame(stores, &physical, e).await
-                        );
+                        let mut scans = vec![];
+                        estimate::collect_scans(&physical, &mut scans);
+                        return Err(crate::formats::parquet_files::blame(stores, &scans, e).await);
                     }
                 };
                 if !produced.push(b, sink.as_deref()).await {

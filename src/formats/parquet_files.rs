@@ -147,30 +147,25 @@ fn unnamed_decode_error(e: &DataFusionError) -> bool {
     parquet(e) && !e.to_string().contains("reading Parquet file `")
 }
 
-/// The files `plan` scans (of every format), with the store each is in and whether it is Parquet.
-fn scanned_files(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(url::Url, ObjectMeta, bool)>) {
-    if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
-        && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
-    {
+/// The files `scans` read (of every format), with the store each is in and whether it is Parquet.
+fn scanned_files(scans: &[FileScanConfig]) -> Vec<(url::Url, ObjectMeta, bool)> {
+    let mut out: Vec<(url::Url, ObjectMeta, bool)> = vec![];
+    for config in scans {
         let parquet = config
             .file_source()
             .downcast_ref::<ParquetSource>()
             .is_some();
         let store: &url::Url = config.object_store_url.as_ref();
-        for group in &config.file_groups {
-            for file in group.files() {
-                if !out
-                    .iter()
-                    .any(|(_, m, _)| m.location == file.object_meta.location)
-                {
-                    out.push((store.clone(), file.object_meta.clone(), parquet));
-                }
+        for file in config.file_groups.iter().flat_map(|g| g.files()) {
+            if !out
+                .iter()
+                .any(|(_, m, _)| m.location == file.object_meta.location)
+            {
+                out.push((store.clone(), file.object_meta.clone(), parquet));
             }
         }
     }
-    for child in plan.children() {
-        scanned_files(child, out);
-    }
+    out
 }
 
 /// Whether `e` is a reader's failure on a file's bytes (a decoder's, a decompressor's, an I/O error), not the
@@ -242,17 +237,17 @@ async fn decode_error(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Option<
     None
 }
 
-/// `e`, a reader's failure that DataFusion reports without its file, with the file named. A plan that reads one
+/// `e`, a reader's failure that DataFusion reports without its file, with the file named (`scans`: the failed
+/// plan's file scans, `engine::estimate::collect_scans`). A plan that reads one
 /// file: that file. A Parquet page that does not decode: the Parquet files the plan scans are decoded again, through `stores` (unmetered: a failed query is
 /// not billed), until one fails the same way. Past [`BLAME_FILES`] files or [`BLAME_BYTES`] bytes, or when none
 /// fails again, `e` as it is.
 pub(crate) async fn blame(
     stores: &dyn ObjectStoreRegistry,
-    plan: &Arc<dyn ExecutionPlan>,
+    scans: &[FileScanConfig],
     e: DataFusionError,
 ) -> DataFusionError {
-    let mut files = vec![];
-    scanned_files(plan, &mut files);
+    let mut files = scanned_files(scans);
     let named = |location: &object_store::path::Path, e: DataFusionError| {
         let cause = crate::error::Error::from(e).to_string();
         DataFusionError::External(Box::new(crate::error::Error::Query(format!(

@@ -26,7 +26,7 @@
 use super::Scope;
 use super::discover::discover;
 use super::names::table_name;
-use crate::catalog::location::{for_registry, is_hidden, resolve_dir, segments_below};
+use crate::catalog::location::{for_registry, is_hidden, prefix_of, resolve_dir, segments_below};
 use crate::catalog::model::{Column, Compression, CsvOptions, FormatSpec, TableDef};
 use crate::catalog::store::{Registry, validate_name};
 use crate::catalog::types::column_of;
@@ -302,12 +302,7 @@ impl Target {
             .map_err(Error::from)?;
         let prefix = {
             let _lock = registry.lock_async().await?;
-            let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
-                Error::InvalidLocation {
-                    location: self.shown.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let prefix = prefix_of(url, &self.shown)?;
             Staging::recover(&store, &prefix, registry).await?;
             self.check_empty(&store, &prefix).await?;
             prefix
