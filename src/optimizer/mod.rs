@@ -9,8 +9,10 @@
 //!
 //! The nodes and expressions the rules put in plans live in `crate::exec`; the rules decide where.
 //!
-//! One logical rule is no optimisation and has no switch: `owl_in_list_nulls` (`logical::in_list_nulls`), first
-//! of all, takes the NULLs out of `IN` lists before DataFusion's simplifier merges lists as sets and loses them.
+//! Two logical rules are no optimisation and have no switch ([`CORRECTIONS`]), first of all:
+//! `owl_in_list_nulls` (`logical::in_list_nulls`) takes the NULLs out of `IN` lists before DataFusion's
+//! simplifier merges lists as sets and loses them, and `owl_sort_zeros` (`logical::sort_zeros`) sorts a float
+//! key with its two zeros as one, so that a top-k's filter and its heap agree.
 //!
 //! | rule (as plans name it)        | phase    | runs                         | `owl.*` switches |
 //! |--------------------------------|----------|------------------------------|------------------|
@@ -165,12 +167,13 @@ pub fn logical_rules() -> Vec<LogicalRule> {
     let owl = owl.map(switched).map(|(at, r)| (at, r as LogicalRule));
     let mut rules = place(Optimizer::new().rules, owl, |r| r.name());
     // Corrections, not optimisations: before anything simplifies an expression, always.
+    rules.insert(0, Arc::new(logical::sort_zeros::SortZeros));
     rules.insert(0, Arc::new(logical::in_list_nulls::InListNulls));
     rules
 }
 
 /// owl's logical rules that correct DataFusion rather than speed it up: first of all, always, no switch.
-pub const CORRECTIONS: [&str; 1] = ["owl_in_list_nulls"];
+pub const CORRECTIONS: [&str; 2] = ["owl_in_list_nulls", "owl_sort_zeros"];
 
 /// DataFusion's physical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.
 pub fn physical_rules() -> Vec<PhysicalRule> {

@@ -151,7 +151,8 @@ impl PhysicalOptimizerRule for BestFilesFirst {
                 return Ok(Transformed::no(node));
             };
             let first = sort.expr().first();
-            let Some(column) = first.expr.downcast_ref::<Column>() else {
+            let Some(column) = crate::optimizer::logical::sort_zeros::sorted_column(&first.expr)
+            else {
                 return Ok(Transformed::no(node));
             };
             let Some(input) = reorder_below(sort.input(), column.index(), first.options)? else {
