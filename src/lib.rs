@@ -6,7 +6,7 @@
 //! fails the build otherwise).
 //!
 //! - `cli`: one file per command, the shell (`cli::repl`); the only place that prints (with `output`);
-//!   exit codes.
+//!   exit codes. `fuzz`, beside it: the fuzz targets (`fuzz/` runs them under libFuzzer).
 //! - `server`: `owl serve`, the registry as a service: Athena's and Glue's APIs (AWS JSON 1.1, SigV4), the
 //!   PostgreSQL wire protocol (`server::pg`: psql, drivers, BI tools), one queue of queries through the engine's
 //!   lifecycle, result files.
@@ -50,6 +50,8 @@ pub mod engine;
 pub mod error;
 pub(crate) mod exec;
 pub(crate) mod formats;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod history;
 pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]

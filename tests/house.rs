@@ -73,7 +73,7 @@ fn one_build() {
 /// The library's layers, highest first: a module may use its own layer's modules and those below it, never one
 /// above. (`lib.rs`'s `# Layout` says what each is.)
 const LAYERS: [&[&str]; 12] = [
-    &["cli"],
+    &["cli", "fuzz"],
     &["server"],
     &["compare", "output", "batch", "sample", "rows"],
     &["engine"],

@@ -221,21 +221,7 @@ impl Registry {
                 });
             }
         };
-        let def: TableDef =
-            serde_json::from_str(&text).map_err(|e| Error::CorruptRegistryFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        if def.name != table || def.database != db {
-            return Err(Error::CorruptRegistryFile {
-                path,
-                reason: format!(
-                    "it names table `{}.{}`, but its path says `{db}.{table}`",
-                    def.database, def.name
-                ),
-            });
-        }
-        Ok(def)
+        parse_table(&text, db, table, &path)
     }
 
     /// Create a new table (version "0"). Fails if it exists, unless `if_not_exists`.
@@ -427,6 +413,25 @@ impl Registry {
 #[derive(Debug)]
 pub(crate) struct RegistryLock {
     _file: File,
+}
+
+/// The table `db.table` from the text of its registry file at `path`; a broken one names the file and what is
+/// wrong (also a file that names another table than its path does).
+pub(crate) fn parse_table(text: &str, db: &str, table: &str, path: &Path) -> Result<TableDef> {
+    let def: TableDef = serde_json::from_str(text).map_err(|e| Error::CorruptRegistryFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if def.name != table || def.database != db {
+        return Err(Error::CorruptRegistryFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it names table `{}.{}`, but its path says `{db}.{table}`",
+                def.database, def.name
+            ),
+        });
+    }
+    Ok(def)
 }
 
 /// Write `value` as pretty JSON to `path` atomically ([`write_file_atomic`]).

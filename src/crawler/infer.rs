@@ -36,14 +36,17 @@ pub(crate) fn widen(a: &str, b: &str) -> String {
 /// files is simply absent there: every registry column is nullable.
 pub fn merge(schemas: &[Vec<InferredColumn>]) -> Vec<InferredColumn> {
     let mut out: Vec<InferredColumn> = Vec::new();
-    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // Names differing only in case are one column (SQL's names, Athena's and the JSON reader's keys ignore
+    // case), spelled as first seen: `client_ip` in one record and `client_IP` in another were two columns
+    // that each read both keys.
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for s in schemas {
         for c in s {
-            match at.get(c.name.as_str()) {
+            match at.get(&c.name.to_lowercase()) {
                 Some(&i) if out[i].ty != c.ty => out[i].ty = widen(&out[i].ty, &c.ty),
                 Some(_) => {}
                 None => {
-                    at.insert(&c.name, out.len());
+                    at.insert(c.name.to_lowercase(), out.len());
                     out.push(c.clone());
                 }
             }
@@ -241,6 +244,20 @@ mod tests {
         assert_eq!(widen("date", "timestamp"), "timestamp");
         assert_eq!(widen("bigint", "string"), "string");
         assert_eq!(widen("boolean", "bigint"), "string");
+    }
+
+    /// Found by fuzzing the classifier (`owl::fuzz::classify`): JSON records spelling a key two ways.
+    #[test]
+    fn names_differing_in_case_are_one_column() {
+        let c = |name: &str, ty: &str| InferredColumn {
+            name: name.into(),
+            ty: ty.into(),
+        };
+        let merged = merge(&[
+            vec![c("client_ip", "string"), c("n", "bigint")],
+            vec![c("client_IP", "null"), c("N", "double")],
+        ]);
+        assert_eq!(merged, [c("client_ip", "string"), c("n", "double")]);
     }
 
     #[test]

@@ -897,54 +897,7 @@ async fn inspect(
             compression,
             text,
             truncated,
-        } => match logs::recognise(
-            &text,
-            truncated,
-            opts.sample_records,
-            compression,
-            &opts.classifiers,
-        )
-        .map_err(skip)?
-        {
-            Some(log) => (log.format, log.columns, log.records),
-            None => {
-                match classify::text_format(&text, truncated, opts.sample_records).map_err(skip)? {
-                    TextSample::Ndjson(records) => {
-                        let columns = infer::json_columns(&records).map_err(skip)?;
-                        let n = whole_count(truncated, records.len(), opts.sample_records);
-                        (FormatSpec::json(compression), columns, n)
-                    }
-                    TextSample::JsonArray(records) => {
-                        let columns = infer::json_columns(&records).map_err(skip)?;
-                        let format = FormatSpec {
-                            json_array: true,
-                            ..FormatSpec::json(compression)
-                        };
-                        let n = whole_count(truncated, records.len(), opts.sample_records);
-                        (format, columns, n)
-                    }
-                    TextSample::Csv {
-                        delimiter,
-                        rows,
-                        quoted_newlines,
-                    } => {
-                        let shape = infer::csv_shape(&rows, quoted_newlines).ok_or_else(|| {
-                            skip("delimited text needs at least 2 columns and 2 rows".into())
-                        })?;
-                        let csv = CsvOptions {
-                            delimiter: (delimiter as char).to_string(),
-                            has_header: shape.has_header,
-                            newlines_in_values: shape.quoted_newlines,
-                            ..CsvOptions::default()
-                        };
-                        // Rows counted include the header line, if any.
-                        let n = whole_count(truncated, rows.len(), opts.sample_records)
-                            .map(|n| n - u64::from(shape.has_header));
-                        (FormatSpec::csv(compression, csv), shape.columns, n)
-                    }
-                }
-            }
-        },
+        } => text_table(&text, truncated, compression, opts).map_err(skip)?,
     };
     Ok(FileInfo {
         rel,
@@ -957,6 +910,62 @@ async fn inspect(
         bounds,
         known: false,
     })
+}
+
+/// What a text sample is as a table: its format, its columns and, when the sample holds the whole file, its
+/// record count. Log formats first (`logs::recognise`), then JSON and delimited text (`classify::text_format`).
+pub(crate) fn text_table(
+    text: &str,
+    truncated: bool,
+    compression: Compression,
+    opts: &CrawlOptions,
+) -> std::result::Result<(FormatSpec, Vec<InferredColumn>, Option<u64>), String> {
+    if let Some(log) = logs::recognise(
+        text,
+        truncated,
+        opts.sample_records,
+        compression,
+        &opts.classifiers,
+    )? {
+        return Ok((log.format, log.columns, log.records));
+    }
+    Ok(
+        match classify::text_format(text, truncated, opts.sample_records)? {
+            TextSample::Ndjson(records) => {
+                let columns = infer::json_columns(&records)?;
+                let n = whole_count(truncated, records.len(), opts.sample_records);
+                (FormatSpec::json(compression), columns, n)
+            }
+            TextSample::JsonArray(records) => {
+                let columns = infer::json_columns(&records)?;
+                let format = FormatSpec {
+                    json_array: true,
+                    ..FormatSpec::json(compression)
+                };
+                let n = whole_count(truncated, records.len(), opts.sample_records);
+                (format, columns, n)
+            }
+            TextSample::Csv {
+                delimiter,
+                rows,
+                quoted_newlines,
+            } => {
+                let shape = infer::csv_shape(&rows, quoted_newlines).ok_or_else(|| {
+                    "delimited text needs at least 2 columns and 2 rows".to_string()
+                })?;
+                let csv = CsvOptions {
+                    delimiter: (delimiter as char).to_string(),
+                    has_header: shape.has_header,
+                    newlines_in_values: shape.quoted_newlines,
+                    ..CsvOptions::default()
+                };
+                // Rows counted include the header line, if any.
+                let n = whole_count(truncated, rows.len(), opts.sample_records)
+                    .map(|n| n - u64::from(shape.has_header));
+                (FormatSpec::csv(compression, csv), shape.columns, n)
+            }
+        },
+    )
 }
 
 /// A text file's record count, when its sample holds the whole file: not cut short by the byte limit, and

@@ -586,7 +586,7 @@ impl QuotedEmpty {
 }
 
 /// `array` (text) with the NULLs at `rows` (ascending) made empty strings.
-fn empty_strings(array: &ArrayRef, rows: &[usize]) -> Result<ArrayRef, ArrowError> {
+pub(crate) fn empty_strings(array: &ArrayRef, rows: &[usize]) -> Result<ArrayRef, ArrowError> {
     use arrow::array::{AsArray, LargeStringArray, StringArray, StringViewArray};
     fn filled<'a>(
         values: impl Iterator<Item = Option<&'a str>>,
@@ -630,147 +630,11 @@ fn shift_line(message: &str, by: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::lines::{cut_sets, decode_in_pieces, every_type, schema};
-    use arrow::compute::concat_batches;
+    use crate::formats::oracle::{
+        csv_decoded as decoded, csv_reference as reference, csv_same as same, cut_sets, every_type,
+        schema,
+    };
     use proptest::prelude::*;
-
-    fn dialect(header: bool) -> CsvDialect {
-        CsvDialect {
-            null: None,
-            whole_files: false,
-            fast: true,
-            delimiter: b',',
-            quote: b'"',
-            has_header: header,
-        }
-    }
-
-    /// What arrow-csv alone makes of `input`: one batch, or its error.
-    fn reference(
-        schema: &SchemaRef,
-        projection: &[usize],
-        header: bool,
-        input: &[u8],
-    ) -> Result<RecordBatch, ArrowError> {
-        reference_in(schema, projection, header, input, 3)
-    }
-
-    /// [`reference`] in batches of `batch_size` (which error comes first depends on it).
-    fn reference_in(
-        schema: &SchemaRef,
-        projection: &[usize],
-        header: bool,
-        input: &[u8],
-        batch_size: usize,
-    ) -> Result<RecordBatch, ArrowError> {
-        let reader = arrow::csv::ReaderBuilder::new(Arc::clone(schema))
-            .with_header(header)
-            .with_batch_size(batch_size)
-            .with_projection(projection.to_vec())
-            .build(std::io::Cursor::new(input.to_vec()))?;
-        let batches = reader.collect::<Result<Vec<_>, _>>()?;
-        let batch = concat_batches(&Arc::new(schema.project(projection)?), &batches)?;
-        // Fields written `""` in text columns are empty strings, which arrow-csv reads as NULL.
-        let mut columns = batch.columns().to_vec();
-        for (c, &field) in projection.iter().enumerate() {
-            let rows: Vec<usize> = quoted_empty_fields(input)
-                .into_iter()
-                .skip(usize::from(header))
-                .enumerate()
-                .filter(|(_, fields)| fields.contains(&field))
-                .map(|(row, _)| row)
-                .collect();
-            columns[c] = empty_strings(&columns[c], &rows)?;
-        }
-        let rows = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        RecordBatch::try_new_with_options(batch.schema(), columns, &rows)
-    }
-
-    /// Each record's fields written `""`, from all of `input` at once.
-    fn quoted_empty_fields(input: &[u8]) -> Vec<Vec<usize>> {
-        let mut parser = csv_core::Reader::new();
-        let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), 0);
-        let (mut rest, mut out) = (input, [0u8; 1 << 16]);
-        loop {
-            let (result, taken, wrote) = parser.read_field(rest, &mut out);
-            if wrote == 0 && rest[..taken].contains(&b'"') {
-                record.push(field);
-            }
-            rest = &rest[taken..];
-            match result {
-                csv_core::ReadFieldResult::Field { record_end } => {
-                    field += 1;
-                    if record_end {
-                        records.push(std::mem::take(&mut record));
-                        field = 0;
-                    }
-                }
-                csv_core::ReadFieldResult::End => return records,
-                _ => {}
-            }
-        }
-    }
-
-    /// `input` through owl's decoder as a scan feeds it, cut at `cuts`; and whether it stayed fast.
-    fn decoded(
-        schema: &SchemaRef,
-        projection: &[usize],
-        header: bool,
-        input: &[u8],
-        cuts: &[usize],
-        batch_size: usize,
-    ) -> (Result<RecordBatch, ArrowError>, bool) {
-        let decoder = csv_decoder(
-            Arc::clone(schema),
-            projection.to_vec(),
-            dialect(header),
-            batch_size,
-        )
-        .unwrap();
-        let projected = Arc::new(schema.project(projection).unwrap());
-        decode_in_pieces(decoder, &projected, input, cuts)
-    }
-
-    /// Both ways, whole and in many cuts and batch sizes: the same rows, or both an error with the same
-    /// message. Returns whether the fast path decoded it all.
-    fn same(schema: &SchemaRef, projection: &[usize], header: bool, input: &str) -> bool {
-        let want = reference(schema, projection, header, input.as_bytes());
-        let cut_sets = cut_sets(input.len());
-        let mut all_fast = true;
-        for batch_size in [1, 2, 3, 8192] {
-            for cuts in &cut_sets {
-                let (got, fast) = decoded(
-                    schema,
-                    projection,
-                    header,
-                    input.as_bytes(),
-                    cuts,
-                    batch_size,
-                );
-                all_fast &= fast;
-                match (&want, &got) {
-                    (Ok(w), Ok(g)) => assert_eq!(
-                        w, g,
-                        "input {input:?}, batch size {batch_size}, cuts {cuts:?}"
-                    ),
-                    // arrow-csv's own count of extra fields depends on its buffers ("got more than 6").
-                    (Err(_), Err(g)) if batch_size == 8192 && cuts.is_empty() => {
-                        let w = reference_in(schema, projection, header, input.as_bytes(), 8192)
-                            .unwrap_err()
-                            .to_string();
-                        if !w.contains("more than") {
-                            assert_eq!(w, g.to_string(), "input {input:?}")
-                        }
-                    }
-                    (Err(_), Err(_)) => {}
-                    _ => panic!(
-                        "input {input:?}, batch size {batch_size}, cuts {cuts:?}: arrow-csv {want:?}, owl {got:?}"
-                    ),
-                }
-            }
-        }
-        all_fast
-    }
 
     #[test]
     fn plain_and_quoted_records_decode_as_arrow_csv_decodes_them() {

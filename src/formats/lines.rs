@@ -15,12 +15,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::columns::{Column, Step};
-#[cfg(test)]
-use bytes::Bytes;
-#[cfg(test)]
-use datafusion_datasource::decoder::{DecoderDeserializer, deserialize_stream};
-#[cfg(test)]
-use futures::TryStreamExt;
 
 /// The longest line (row) read: Athena's limit on a row's size, 32 MB. Past it a scan fails, naming the file,
 /// instead of buffering a file with no line breaks whole (a binary file registered as text, a gzip bomb).
@@ -109,6 +103,8 @@ pub(crate) struct LineDecoder<F> {
     carry: Vec<u8>,
     /// Bytes handed to the fallback since its input's last line break ([`MAX_LINE_BYTES`]).
     since_break: usize,
+    /// Whether the input ended (DataFusion's deserializer decodes an empty buffer once, at the end).
+    ended: bool,
     mode: Mode,
     counts: RowCounts,
     format: F,
@@ -151,6 +147,7 @@ impl<F: LineFormat> LineDecoder<F> {
             rows: 0,
             carry: Vec::new(),
             since_break: 0,
+            ended: false,
             mode,
             counts: RowCounts::default(),
             format,
@@ -163,7 +160,6 @@ impl<F: LineFormat> LineDecoder<F> {
     }
 
     /// Whether every line so far was decoded by the fast path.
-    #[cfg(test)]
     pub(crate) fn is_fast(&self) -> bool {
         matches!(self.mode, Mode::Fast)
     }
@@ -243,6 +239,52 @@ impl<F: LineFormat> LineDecoder<F> {
         Ok(pos)
     }
 
+    /// The last flush, once the input ended with the fallback decoding: the fast path's rows, the bytes the
+    /// fallback was not fed yet, and what the fallback holds, in one batch. DataFusion's deserializer flushes
+    /// once after the input's end and stops at the first batch, so rows left for a second flush were lost: a
+    /// last line without a line break that the fast path handed on (a truncated record, whose error is now
+    /// the fallback's) disappeared with the rows before it.
+    fn flush_at_end(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        let mut batches = Vec::new();
+        if self.rows > 0 {
+            batches.push(self.batch()?);
+        }
+        let Mode::Fallback {
+            decoder,
+            pending,
+            fed,
+        } = &mut self.mode
+        else {
+            return Ok(batches.pop());
+        };
+        let mut fallback = Vec::new();
+        while *fed < pending.len() {
+            let taken = decoder.decode(&pending[*fed..])?;
+            *fed += taken;
+            if taken == 0 {
+                // A full batch: it takes more once flushed.
+                match decoder.flush()? {
+                    Some(batch) => fallback.push(batch),
+                    None => break,
+                }
+            }
+        }
+        *pending = Vec::new();
+        *fed = 0;
+        // The end of input, for a fallback that finishes a record on it (arrow-csv).
+        decoder.decode(&[])?;
+        fallback.extend(decoder.flush()?);
+        for b in &fallback {
+            self.counts.fallback.add(b.num_rows());
+        }
+        batches.extend(fallback);
+        match batches.len() {
+            0 => Ok(None),
+            1 => Ok(batches.pop()),
+            _ => arrow::compute::concat_batches(&self.schema, &batches).map(Some),
+        }
+    }
+
     fn batch(&mut self) -> Result<RecordBatch, ArrowError> {
         let columns = self
             .columns
@@ -259,6 +301,7 @@ impl<F: LineFormat> LineDecoder<F> {
 
 impl<F: LineFormat> Decoder for LineDecoder<F> {
     fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
+        self.ended |= buf.is_empty();
         match &mut self.mode {
             Mode::Fast => self.decode_fast(buf),
             Mode::Fallback {
@@ -292,6 +335,9 @@ impl<F: LineFormat> Decoder for LineDecoder<F> {
     }
 
     fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        if self.ended && matches!(self.mode, Mode::Fallback { .. }) {
+            return self.flush_at_end();
+        }
         if self.rows > 0 {
             return self.batch().map(Some);
         }
@@ -310,116 +356,4 @@ impl<F: LineFormat> Decoder for LineDecoder<F> {
     fn can_flush_early(&self) -> bool {
         false
     }
-}
-
-/// For the decoders' tests: `input` through `decoder` the way a scan feeds it (DataFusion's deserializer), in
-/// pieces cut at `cuts`, concatenated as `schema`; and whether the fast path decoded all of it.
-#[cfg(test)]
-pub(crate) fn decode_in_pieces<F: LineFormat + 'static>(
-    decoder: LineDecoder<F>,
-    schema: &SchemaRef,
-    input: &[u8],
-    cuts: &[usize],
-) -> (Result<RecordBatch, ArrowError>, bool) {
-    /// Records whether the decoder stayed on its fast path.
-    struct Probe<F> {
-        inner: LineDecoder<F>,
-        fast: Arc<std::sync::atomic::AtomicBool>,
-    }
-
-    impl<F> fmt::Debug for Probe<F> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            self.inner.fmt(f)
-        }
-    }
-
-    impl<F: LineFormat> Decoder for Probe<F> {
-        fn decode(&mut self, buf: &[u8]) -> Result<usize, ArrowError> {
-            let n = self.inner.decode(buf);
-            if !self.inner.is_fast() {
-                self.fast.store(false, std::sync::atomic::Ordering::Relaxed);
-            }
-            n
-        }
-        fn flush(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-            self.inner.flush()
-        }
-        fn can_flush_early(&self) -> bool {
-            false
-        }
-    }
-
-    let mut pieces = Vec::new();
-    let mut at = 0;
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    for c in cuts.into_iter().chain([input.len()]) {
-        if c > at {
-            pieces.push(Ok(Bytes::copy_from_slice(&input[at..c])));
-            at = c;
-        }
-    }
-    let fast = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let probe = Probe {
-        inner: decoder,
-        fast: Arc::clone(&fast),
-    };
-    let stream = deserialize_stream(
-        futures::stream::iter(pieces),
-        DecoderDeserializer::new(probe),
-    );
-    let batches: Result<Vec<RecordBatch>, ArrowError> =
-        futures::executor::block_on(stream.try_collect());
-    let batches = batches.and_then(|b| arrow::compute::concat_batches(schema, &b));
-    (batches, fast.load(std::sync::atomic::Ordering::Relaxed))
-}
-
-/// For the decoders' tests: the places to cut an input of `n` bytes at — nowhere, everywhere, a few, every 7th.
-#[cfg(test)]
-pub(crate) fn cut_sets(n: usize) -> Vec<Vec<usize>> {
-    vec![
-        vec![],
-        (1..n).collect(),
-        vec![n / 3, n / 2, n - n / 4],
-        (0..n).step_by(7).collect(),
-    ]
-}
-
-/// A schema of nullable fields, for the decoders' tests.
-#[cfg(test)]
-pub(crate) fn schema(fields: &[(&str, arrow::datatypes::DataType)]) -> SchemaRef {
-    use arrow::datatypes::{Field, Schema};
-    let fields: Vec<Field> = fields
-        .iter()
-        .map(|(n, t)| Field::new(*n, t.clone(), true))
-        .collect();
-    Arc::new(Schema::new(fields))
-}
-
-/// A field of every type the fast paths decode, for the decoders' tests; with `large_utf8`, a `LargeUtf8`
-/// field `lt` before the last (arrow-json reads it, arrow-csv's reader does not).
-#[cfg(test)]
-pub(crate) fn every_type(large_utf8: bool) -> SchemaRef {
-    use arrow::datatypes::{DataType, TimeUnit};
-    let mut fields = vec![
-        ("i", DataType::Int64),
-        ("s", DataType::Int16),
-        ("u", DataType::UInt8),
-        ("f", DataType::Float64),
-        ("g", DataType::Float32),
-        ("d", DataType::Decimal128(10, 2)),
-        ("day", DataType::Date32),
-        ("ts", DataType::Timestamp(TimeUnit::Millisecond, None)),
-        (
-            "tz",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
-        ),
-        ("b", DataType::Boolean),
-        ("t", DataType::Utf8),
-    ];
-    if large_utf8 {
-        fields.push(("lt", DataType::LargeUtf8));
-    }
-    fields.push(("v", DataType::Utf8View));
-    schema(&fields)
 }

@@ -35,6 +35,7 @@ pub(crate) mod json_cursor;
 pub(crate) mod json_serde;
 pub(crate) mod lines;
 pub mod ndjson;
+pub(crate) mod oracle;
 pub mod orc;
 pub(crate) mod parquet_files;
 pub(crate) mod regex_lines;

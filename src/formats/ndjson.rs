@@ -331,76 +331,13 @@ impl JsonLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::lines::{cut_sets, decode_in_pieces, every_type, schema};
+    use crate::formats::oracle::{
+        cut_sets, decode_in_pieces, every_type, ndjson_agrees as agrees, ndjson_flat as flat,
+        ndjson_reference as reference, ndjson_same as same, schema,
+    };
     use arrow::array::{AsArray, RecordBatch, StringArray};
-    use arrow::compute::concat_batches;
     use arrow::datatypes::{Field, Schema};
     use proptest::prelude::*;
-
-    /// What arrow-json alone makes of `input`: one batch, or its error.
-    fn reference(schema: &SchemaRef, input: &[u8]) -> Result<RecordBatch, ArrowError> {
-        let reader = ReaderBuilder::new(Arc::clone(schema))
-            .with_batch_size(5)
-            .with_coerce_primitive(true)
-            .build(std::io::Cursor::new(input.to_vec()))?;
-        let batches = reader.collect::<Result<Vec<_>, _>>()?;
-        concat_batches(schema, &batches)
-    }
-
-    /// `input` through [`FlatDecoder`] the way a scan feeds it, cut at `cuts`; and whether it stayed fast.
-    /// Checked against the same decoder with its fast path off (arrow-json behind `json_serde`'s rewriter):
-    /// the same rows or both an error.
-    fn flat(
-        schema: &SchemaRef,
-        input: &[u8],
-        cuts: &[usize],
-        batch_size: usize,
-    ) -> (Result<RecordBatch, ArrowError>, bool) {
-        let options = JsonOptions::default();
-        let decoder = flat_decoder(Arc::clone(schema), batch_size, true, &options).unwrap();
-        let (got, fast) = decode_in_pieces(decoder, schema, input, cuts);
-        let slow = flat_decoder(Arc::clone(schema), batch_size, false, &options).unwrap();
-        let (want, _) = decode_in_pieces(slow, schema, input, cuts);
-        match (&want, &got) {
-            (Ok(w), Ok(g)) => assert_eq!(w, g, "input {input:?}: fast path against arrow-json"),
-            (Err(_), Err(_)) => {}
-            _ => panic!("input {input:?}: arrow-json {want:?}, fast path {got:?}"),
-        }
-        (got, fast)
-    }
-
-    /// Whether owl's rows are arrow-json's: the same rows where arrow-json reads `input`; where it fails, owl may
-    /// read more than it does (a nested value in a string column is its JSON text, as Athena's SerDes read it).
-    fn agrees(
-        want: &Result<RecordBatch, ArrowError>,
-        got: &Result<RecordBatch, ArrowError>,
-    ) -> bool {
-        match (want, got) {
-            (Ok(w), Ok(g)) => w == g,
-            (Ok(_), Err(_)) => false,
-            (Err(_), _) => true,
-        }
-    }
-
-    /// Decodes `input` both ways, in whole and in many cuts and batch sizes: the same rows, or both an error.
-    /// Returns whether the fast path decoded it all.
-    fn same(schema: &SchemaRef, input: &str) -> bool {
-        let want = reference(schema, input.as_bytes());
-        let mut all_fast = true;
-        let cut_sets = cut_sets(input.len());
-        for batch_size in [1, 2, 3, 8192] {
-            for cuts in &cut_sets {
-                let (got, fast) = flat(schema, input.as_bytes(), cuts, batch_size);
-                all_fast &= fast;
-                assert!(
-                    agrees(&want, &got),
-                    "input {input:?}, batch size {batch_size}, cuts {cuts:?}: arrow-json {want:?}, \
-                     fast path {got:?}"
-                );
-            }
-        }
-        all_fast
-    }
 
     #[test]
     fn flat_objects_decode_as_arrow_json_decodes_them() {
