@@ -33,14 +33,30 @@ pub fn csv_fast_path(data: &[u8]) {
     let schema = if pick & 2 == 0 {
         oracle::every_type(false)
     } else {
-        oracle::schema(&[
-            ("a", DataType::Utf8),
-            ("b", DataType::Float64),
-            ("c", DataType::Int64),
-        ])
+        text_double_bigint()
     };
+    if huge_exponent(input) {
+        return;
+    }
     let projection = projection(pick, schema.fields().len());
     oracle::csv_same(&schema, &projection, header, input);
+}
+
+/// Whether `input` holds a number with an exponent of five digits or more. arrow-cast's `parse_decimal`
+/// (behind owl's fast paths, arrow-csv and arrow-json) keeps the exponent in an `i16`, which overflows:
+/// a debug build panics, a release build wraps (`1e65538` would read as 100). Found by fuzzing; upstream's to fix
+/// (TESTING.md), so left out here.
+fn huge_exponent(input: &[u8]) -> bool {
+    (1..input.len()).any(|i| {
+        if !(matches!(input[i], b'e' | b'E') && input[i - 1].is_ascii_digit()) {
+            return false;
+        }
+        let mut rest = &input[i + 1..];
+        if let [b'+' | b'-', after @ ..] = rest {
+            rest = after;
+        }
+        rest.iter().take_while(|b| b.is_ascii_digit()).count() >= 5
+    })
 }
 
 /// The NDJSON decoder against arrow-json. The first byte picks the schema (bit 1: every type the fast path
@@ -52,13 +68,9 @@ pub fn ndjson_fast_path(data: &[u8]) {
     let schema = if pick & 2 == 0 {
         oracle::every_type(true)
     } else {
-        oracle::schema(&[
-            ("a", DataType::Utf8),
-            ("b", DataType::Float64),
-            ("c", DataType::Int64),
-        ])
+        text_double_bigint()
     };
-    if misread_by_arrow_json(input) {
+    if misread_by_arrow_json(input) || huge_exponent(input) {
         return;
     }
     let exact_keys = !input.iter().any(u8::is_ascii_uppercase);
@@ -76,6 +88,15 @@ fn misread_by_arrow_json(input: &[u8]) -> bool {
                 .and_then(|h| u16::from_str_radix(h, 16).ok())
                 .is_some_and(|u| (0xD800..=0xDBFF).contains(&u) && (u - 0xD800) & 0x40 != 0)
     })
+}
+
+/// The decoders' small schema: text `a`, double `b`, bigint `c`.
+fn text_double_bigint() -> arrow::datatypes::SchemaRef {
+    oracle::schema(&[
+        ("a", DataType::Utf8),
+        ("b", DataType::Float64),
+        ("c", DataType::Int64),
+    ])
 }
 
 /// Columns `0..n` picked by bits 2-7 of `pick`: all, the last and the first, one, or all backwards.
@@ -118,11 +139,14 @@ pub fn classify(data: &[u8]) {
         }
     }
     if let Some(n) = records.filter(|_| !format.json_array) {
-        // A whole sample's record count is at most its lines (a line holds at least one record).
-        assert!(
-            n <= text.lines().count() as u64 + 1,
-            "{n} records in {text:?} as {format:?}"
-        );
+        // A whole sample's record count is at most its lines (a line holds at least one record), lines ended
+        // by `\n`, `\r\n` or a lone `\r` as CSV readers end them.
+        let lines = text
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .split('\n')
+            .count();
+        assert!(n <= lines as u64, "{n} records in {text:?} as {format:?}");
     }
 }
 

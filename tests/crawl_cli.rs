@@ -201,6 +201,8 @@ fn junk_is_skipped_with_reasons_and_strict_fails() {
     };
     write(root, "lake/gz/part-0.csv.gz", &gz[..gz.len() - 5]);
     write(root, "lake/pq/part-0.parquet", b"PAR1 not really PAR1");
+    // JSON records without a key (found by fuzzing the classifier): no columns, no table.
+    write(root, "lake/keys/part-0.json", b"{}\n{ }\n");
     let (code, report, stderr) = crawl(&f, &["lake"]);
     assert_eq!(code, 0, "skips are warnings: {stderr}");
     let skipped: Vec<(String, String)> = report["skipped"]
@@ -225,6 +227,7 @@ fn junk_is_skipped_with_reasons_and_strict_fails() {
     assert!(reason("junk.csv").contains("binary") || reason("junk.csv").contains("UTF-8"));
     assert!(reason("part-0.csv.gz").contains("gzip"));
     assert!(reason("part-0.parquet").contains("Parquet"));
+    assert!(reason("keys/part-0.json").contains("no key"));
     assert!(
         !skipped
             .iter()
@@ -236,7 +239,7 @@ fn junk_is_skipped_with_reasons_and_strict_fails() {
         changes(&report),
         vec![("default.lake".to_string(), "created".to_string())]
     );
-    assert!(stderr.contains("skipped 4 files"), "{stderr}");
+    assert!(stderr.contains("skipped 5 files"), "{stderr}");
     let def: Value = f.registry_json("default", "lake");
     assert_eq!(
         def["partition_keys"],
@@ -248,6 +251,7 @@ fn junk_is_skipped_with_reasons_and_strict_fails() {
             "good/empty.csv",
             "good/junk.csv",
             "gz/part-0.csv.gz",
+            "keys/part-0.json",
             "pq/part-0.parquet"
         ])
     );

@@ -204,7 +204,7 @@ pub(crate) fn json_columns(records: &[Value]) -> Result<Vec<InferredColumn>, Str
                         "string".into()
                     }
                 }
-                other => to_hive(other).map_err(|e| e.to_string())?,
+                other => to_hive(&without_empty_structs(other)).map_err(|e| e.to_string())?,
             };
             Ok(InferredColumn {
                 name: f.name().clone(),
@@ -212,6 +212,25 @@ pub(crate) fn json_columns(records: &[Value]) -> Result<Vec<InferredColumn>, Str
             })
         })
         .collect()
+}
+
+/// `dt` with every struct of no fields (an object never seen with a key: `{}`) a string, which reads such a
+/// value as its JSON text; Hive has no `struct<>` (found by fuzzing the classifier, which registered one).
+fn without_empty_structs(dt: &DataType) -> DataType {
+    use arrow::datatypes::{Field, Fields};
+    let field = |f: &Field| {
+        f.clone()
+            .with_data_type(without_empty_structs(f.data_type()))
+    };
+    match dt {
+        DataType::Struct(fields) if fields.is_empty() => DataType::Utf8,
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(|f| field(f)).collect::<Fields>())
+        }
+        DataType::List(f) => DataType::List(std::sync::Arc::new(field(f))),
+        DataType::LargeList(f) => DataType::LargeList(std::sync::Arc::new(field(f))),
+        other => other.clone(),
+    }
 }
 
 /// Jaccard similarity of two schemas' column names.
@@ -244,6 +263,21 @@ mod tests {
         assert_eq!(widen("date", "timestamp"), "timestamp");
         assert_eq!(widen("bigint", "string"), "string");
         assert_eq!(widen("boolean", "bigint"), "string");
+    }
+
+    /// Found by fuzzing the classifier: `{}` was typed `struct<>`, which no reader takes.
+    #[test]
+    fn objects_never_seen_with_a_key_are_strings() {
+        let records = [serde_json::json!({"a": {}, "b": [{}], "c": {"d": {}, "e": 1}})];
+        let types: Vec<String> = json_columns(&records)
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
+            .collect();
+        assert_eq!(
+            types,
+            ["a string", "b array<string>", "c struct<d:string,e:bigint>"]
+        );
     }
 
     /// Found by fuzzing the classifier (`owl::fuzz::classify`): JSON records spelling a key two ways.

@@ -360,7 +360,9 @@ const CLOUDTRAIL_COLUMNS: &[(&str, &str)] = &[
 /// A CloudTrail log file: one JSON object whose `Records` are events (`eventVersion`, `eventSource`, ...).
 fn cloudtrail(text: &str, truncated: bool, compression: Compression) -> Option<Recognised> {
     let trimmed = text.trim_start();
-    if !trimmed.starts_with('{') || !trimmed[..trimmed.len().min(4096)].contains("\"Records\"") {
+    // The first 4 KiB, cut at a character's start (found by fuzzing: a cut inside one panicked).
+    let head = &trimmed[..trimmed.floor_char_boundary(4096)];
+    if !trimmed.starts_with('{') || !head.contains("\"Records\"") {
         return None;
     }
     let mut splitter = crate::formats::json_serde::Records::default();

@@ -932,12 +932,12 @@ pub(crate) fn text_table(
     Ok(
         match classify::text_format(text, truncated, opts.sample_records)? {
             TextSample::Ndjson(records) => {
-                let columns = infer::json_columns(&records)?;
+                let columns = json_columns(&records)?;
                 let n = whole_count(truncated, records.len(), opts.sample_records);
                 (FormatSpec::json(compression), columns, n)
             }
             TextSample::JsonArray(records) => {
-                let columns = infer::json_columns(&records)?;
+                let columns = json_columns(&records)?;
                 let format = FormatSpec {
                     json_array: true,
                     ..FormatSpec::json(compression)
@@ -966,6 +966,17 @@ pub(crate) fn text_table(
             }
         },
     )
+}
+
+/// The columns of sampled JSON records; a sample whose records hold no key is no table (Glue makes none of
+/// it, and a table needs a column): found by fuzzing the classifier, which registered `[{}]` as a table of
+/// no columns.
+fn json_columns(records: &[serde_json::Value]) -> std::result::Result<Vec<InferredColumn>, String> {
+    let columns = infer::json_columns(records)?;
+    if columns.is_empty() {
+        return Err("no key in any sampled JSON record".into());
+    }
+    Ok(columns)
 }
 
 /// A text file's record count, when its sample holds the whole file: not cut short by the byte limit, and
