@@ -599,6 +599,37 @@ impl Query {
     }
 }
 
+/// `df` with its `partition_by` columns as the text of their folders' values (`__HIVE_DEFAULT_PARTITION__` for
+/// NULL), for DataFusion's writers, which read a NULL as the type's zero: a CTAS partitioned by a date column
+/// holding NULLs wrote them as `1970-01-01` (found by the differential tester's partitioned copies). The
+/// table's partition keys keep their types (taken before this); the registry reads the marker back as NULL.
+fn partition_values_as_text(df: DataFrame, partition_by: &[String]) -> Result<DataFrame> {
+    use datafusion::common::Column as DfColumn;
+    use datafusion::logical_expr::{Expr, cast, lit, when};
+    if partition_by.is_empty() {
+        return Ok(df);
+    }
+    let exprs = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let column = Expr::Column(DfColumn::from_name(f.name()));
+            if !partition_by.contains(f.name()) {
+                return Ok(column);
+            }
+            Ok(when(
+                column.clone().is_null(),
+                lit(crate::formats::HIVE_NULL_PARTITION),
+            )
+            .otherwise(cast(column, DataType::Utf8))?
+            .alias(f.name()))
+        })
+        .collect::<datafusion::error::Result<Vec<Expr>>>()
+        .map_err(Error::from)?;
+    df.select(exprs).map_err(Error::from)
+}
+
 /// Step 3: write the query's rows in the asked format; the format as the registry records it, and the rows
 /// written. A failed write may leave files behind: the caller removes them.
 async fn write(
@@ -611,6 +642,12 @@ async fn write(
 ) -> Result<(FormatSpec, u64)> {
     let write = DataFrameWriteOptions::new().with_partition_by(o.partitioned_by.clone());
     let path = url.as_str().to_string();
+    // DataFusion's writers name a partition by its value with NULL read as the type's zero (`day=1970-01-01`):
+    // they get the values as text, NULL as Hive's marker. owl's own (ORC, Avro) take the values as they are.
+    let df = match o.format {
+        Written::Orc | Written::Avro => df,
+        _ => partition_values_as_text(df, &o.partitioned_by)?,
+    };
     let bad_compression = |allowed: &str| {
         Error::Query(format!(
             "write_compression '{}' is not available for this format: use {allowed}",
