@@ -44,6 +44,9 @@ pub enum Oracle {
     Copy(String),
     /// `select` is the union of itself filtered by `predicate`, by its negation and by it being NULL.
     Partitioning { select: String, predicate: String },
+    /// What a run on a copy read against its dry run (`owl estimate`): never more than estimated, and files
+    /// read whole read whole or not at all ([`metered`]).
+    Metered(String),
 }
 
 impl std::fmt::Display for Oracle {
@@ -52,6 +55,7 @@ impl std::fmt::Display for Oracle {
             Oracle::SwitchesOff => write!(f, "every owl.* switch off"),
             Oracle::Copy(format) => write!(f, "the {format} copy"),
             Oracle::Partitioning { .. } => write!(f, "ternary logic partitioning"),
+            Oracle::Metered(format) => write!(f, "the estimate of the {format} copy"),
         }
     }
 }
@@ -118,7 +122,89 @@ const MARKS: [(&str, &str); 8] = [
     ("join_key_bitmaps", "CollectKeysExec"),
 ];
 
-const FORMATS: [&str; 4] = ["parquet", "csv", "csv.gz", "ndjson"];
+/// The copies of each table: written by `tables.rs`, or (ORC, Avro, and Parquet partitioned by a column of few
+/// values) by owl's CTAS from the Parquet copy.
+const FORMATS: [&str; 7] = [
+    "parquet",
+    "csv",
+    "csv.gz",
+    "ndjson",
+    "orc",
+    "avro",
+    "partitioned",
+];
+
+/// How what `got` (the run of `sql` on the `format` copy, whose tables' folders are in `dir`) read differs from
+/// `sql`'s estimate, if it does: never more than estimated; and files a run reads whole (text, Avro) are read
+/// whole or not at all (a join whose one side is empty does not read the other), so what it read is the size of
+/// some of the copies' files.
+async fn metered(
+    engine: &Engine,
+    sql: &str,
+    format: &str,
+    dir: &Path,
+    got: &Outcome,
+) -> Option<String> {
+    if got.error().is_some() {
+        return None;
+    }
+    let stmt = engine.parse(sql).ok()?.remove(0);
+    let estimate = match engine.estimate(&stmt, &[]).await {
+        Ok(e) => e.bytes_scanned,
+        Err(e) => return Some(format!("the estimate failed where the run did not: {e}")),
+    };
+    let read = got.stats.bytes_scanned;
+    if read > estimate {
+        return Some(format!("read {read} bytes, estimated at most {estimate}"));
+    }
+    if !matches!(format, "csv" | "csv.gz" | "ndjson" | "avro") {
+        return None;
+    }
+    let suffix = format.replace('.', "_");
+    let mut sizes = vec![];
+    for table in ["t", "u"] {
+        for file in walk_files(&dir.join(format!("{table}_{suffix}"))) {
+            sizes.push(std::fs::metadata(&file).map_or(0, |m| m.len()));
+        }
+    }
+    if sizes.len() > 16 {
+        return None;
+    }
+    let mut sums = (0u32..1 << sizes.len()).map(|set| {
+        (0..sizes.len())
+            .filter(|i| set & (1 << i) != 0)
+            .map(|i| sizes[i])
+            .sum::<u64>()
+    });
+    if sums.any(|s| s == read) {
+        None
+    } else {
+        Some(format!(
+            "read {read} bytes of files read whole, which is no sum of their sizes {sizes:?}"
+        ))
+    }
+}
+
+/// The visible files under `dir` (names starting with `_` or `.` are not the table's).
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
 
 async fn run_one(engine: &Engine, sql: &str) -> Outcome {
     match engine.parse(sql) {
@@ -174,21 +260,60 @@ async fn register(
     dir: &Path,
     t: &super::tables::Table,
     u: &super::tables::Table,
-) {
+) -> Vec<&'static str> {
+    let mut missing = vec![];
     for (name, tab) in [("t", t), ("u", u)] {
         for format in FORMATS {
             let suffix = format.replace('.', "_");
             let at = dir.join(format!("{name}_{suffix}"));
-            match format {
-                "parquet" => tab.write_parquet(rng, &at),
-                "csv" => tab.write_csv(&at, false),
-                "csv.gz" => tab.write_csv(&at, true),
-                _ => tab.write_ndjson(&at),
-            }
-            let ddl = tab.ddl(&format!("{name}_{suffix}"), format, &at);
+            let ddl = match format {
+                "partitioned" => {
+                    let Some(by) = tab.partition_column() else {
+                        missing.push(format);
+                        continue;
+                    };
+                    let rest: Vec<&str> = tab
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .filter(|c| *c != by)
+                        .collect();
+                    let rest: String = rest.iter().map(|c| format!("{c}, ")).collect();
+                    format!(
+                        "CREATE TABLE {name}_{suffix} WITH (format = 'PARQUET', external_location = '{}', \
+                         partitioned_by = ARRAY['{by}']) AS SELECT {rest}{by} FROM {name}_parquet",
+                        at.display()
+                    )
+                }
+                "orc" | "avro" => format!(
+                    "CREATE TABLE {name}_{suffix} WITH (format = '{}', external_location = '{}') \
+                     AS SELECT * FROM {name}_parquet",
+                    format.to_uppercase(),
+                    at.display()
+                ),
+                _ => {
+                    match format {
+                        "parquet" => tab.write_parquet(rng, &at),
+                        "csv" => tab.write_csv(&at, false),
+                        "csv.gz" => tab.write_csv(&at, true),
+                        _ => tab.write_ndjson(&at),
+                    }
+                    tab.ddl(&format!("{name}_{suffix}"), format, &at)
+                }
+            };
             let done = engine.run_sql(&ddl).await;
             match done {
                 Ok(o) if o.iter().all(|o| o.error().is_none()) => {}
+                // owl's ORC writer has no decimals: such a table has no ORC copy.
+                Ok(o)
+                    if format == "orc"
+                        && o.iter().any(|o| {
+                            o.error()
+                                .is_some_and(|e| e.to_string().contains("cannot be written as ORC"))
+                        }) =>
+                {
+                    missing.push(format)
+                }
                 Ok(o) => panic!(
                     "{ddl}: {:?}",
                     o.iter().find_map(|o| o.error().map(|e| e.to_string()))
@@ -197,6 +322,10 @@ async fn register(
             }
         }
     }
+    FORMATS
+        .into_iter()
+        .filter(|f| !missing.contains(f))
+        .collect()
 }
 
 /// Glue's column statistics on the Parquet copies: what join ordering and distinct counts decide by.
@@ -212,16 +341,21 @@ async fn set_up(
     engine: &Engine,
     rng: &mut Rng,
     dir: &Path,
-) -> (super::tables::Table, super::tables::Table, bool) {
+) -> (
+    super::tables::Table,
+    super::tables::Table,
+    bool,
+    Vec<&'static str>,
+) {
     let t = table(rng, "c");
     let u = table(rng, "d");
-    register(engine, rng, dir, &t, &u).await;
+    let formats = register(engine, rng, dir, &t, &u).await;
     // Half the cases with statistics.
     let analyzed = rng.chance(0.5);
     if analyzed {
         analyze(engine).await;
     }
-    (t, u, analyzed)
+    (t, u, analyzed, formats)
 }
 
 /// Engines over a fresh registry in `dir`: rules on, and the same registry with every switch off.
@@ -261,6 +395,11 @@ pub async fn replay(case: &Case, dir: &Path) -> Option<String> {
             run_one(&on, &named(select, "parquet")).await,
             run_one(&on, &named(&partitioned(select, predicate), "parquet")).await,
         ),
+        Oracle::Metered(format) => {
+            let sql = named(&case.sql, format);
+            let got = run_one(&on, &sql).await;
+            return metered(&on, &sql, format, dir, &got).await;
+        }
     };
     compare(&want, &got, case.ordered, &mut Report::default())
 }
@@ -366,7 +505,7 @@ pub async fn run(options: &Options) -> Report {
         let dir = root.join(format!("case-{seed}"));
         let (on, off) = engines(&dir).await;
         let mut rng = Rng::new(seed);
-        let (t, u, analyzed) = set_up(&on, &mut rng, &dir).await;
+        let (t, u, analyzed, formats) = set_up(&on, &mut rng, &dir).await;
         report.cases += 1;
         for _ in 0..options.queries {
             let q: Query = query(&mut rng, &t, &u);
@@ -389,9 +528,33 @@ pub async fn run(options: &Options) -> Report {
             };
             let got = run_one(&off, &sql).await;
             check(&mut report, Oracle::SwitchesOff, &want, &got);
-            for format in &FORMATS[1..] {
-                let other = run_one(&on, &named(&q.sql, format)).await;
+            let meter = |report: &mut Report, format: &str, what: Option<String>| {
+                report.checks += 1;
+                if let Some(what) = what {
+                    let oracle = Oracle::Metered(format.to_string());
+                    report.differences.push(Difference {
+                        recorded: None,
+                        seed,
+                        oracle: oracle.to_string(),
+                        sql: named(&q.sql, format),
+                        what,
+                    });
+                }
+            };
+            meter(
+                &mut report,
+                "parquet",
+                metered(&on, &sql, "parquet", &dir, &want).await,
+            );
+            for format in &formats[1..] {
+                let copy = named(&q.sql, format);
+                let other = run_one(&on, &copy).await;
                 check(&mut report, Oracle::Copy(format.to_string()), &want, &other);
+                meter(
+                    &mut report,
+                    format,
+                    metered(&on, &copy, format, &dir, &other).await,
+                );
             }
             if let Some((select, p)) = &q.partition
                 && want.error().is_none()

@@ -208,6 +208,28 @@ pub struct Table {
     pub rows: Vec<Vec<Value>>,
 }
 
+impl Table {
+    /// The column a partitioned copy is partitioned by: the first integer, date or boolean column (the key
+    /// too) of at most 20 distinct values, NULL among them; None when there is none.
+    pub fn partition_column(&self) -> Option<&str> {
+        self.columns.iter().enumerate().find_map(|(i, c)| {
+            if !matches!(
+                c.ty,
+                Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64 | Ty::Date | Ty::Bool
+            ) {
+                return None;
+            }
+            let mut seen: Vec<&Value> = vec![];
+            for row in &self.rows {
+                if !seen.contains(&&row[i]) {
+                    seen.push(&row[i]);
+                }
+            }
+            (seen.len() <= 20).then_some(c.name.as_str())
+        })
+    }
+}
+
 /// A table of 1-6 columns besides its key `k` (an integer of a random width), 0-300 rows, each column NULL in
 /// a share of its rows of its own.
 pub fn table(rng: &mut Rng, prefix: &str) -> Table {
