@@ -209,24 +209,37 @@ pub struct Table {
 }
 
 impl Table {
-    /// The column a partitioned copy is partitioned by: the first integer, date or boolean column (the key
-    /// too) of at most 20 distinct values, NULL among them; None when there is none.
+    /// The column a partitioned copy is partitioned by: a string column of at most 20 distinct values (NULL
+    /// among them) and no empty string, else the first such integer, date or boolean column (the key too);
+    /// None when there is none.
     pub fn partition_column(&self) -> Option<&str> {
-        self.columns.iter().enumerate().find_map(|(i, c)| {
-            if !matches!(
-                c.ty,
-                Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64 | Ty::Date | Ty::Bool
-            ) {
-                return None;
-            }
-            let mut seen: Vec<&Value> = vec![];
-            for row in &self.rows {
-                if !seen.contains(&&row[i]) {
-                    seen.push(&row[i]);
+        let eligible: Vec<(usize, &Column)> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                let kind = match c.ty {
+                    Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64 | Ty::Date | Ty::Bool => true,
+                    // Strings as folder names (quotes, `%`, newlines, unicode: Hive's escaping), but not the
+                    // empty string, which is NULL's folder (as Hive, Spark and Athena write it).
+                    Ty::Str => !self.rows.iter().any(|r| r[*i] == Value::S(String::new())),
+                    _ => false,
+                };
+                let mut seen: Vec<&Value> = vec![];
+                for row in &self.rows {
+                    if !seen.contains(&&row[*i]) {
+                        seen.push(&row[*i]);
+                    }
                 }
-            }
-            (seen.len() <= 20).then_some(c.name.as_str())
-        })
+                kind && seen.len() <= 20
+            })
+            .collect();
+        // A string column first: its values are the ones a path cannot hold as they are.
+        let (_, c) = eligible
+            .iter()
+            .find(|(_, c)| c.ty == Ty::Str)
+            .or(eligible.first())?;
+        Some(c.name.as_str())
     }
 }
 

@@ -95,37 +95,40 @@ pub(crate) fn join_partition(table: &Url, partition: &str, base: &Path) -> Resul
     if partition.contains("://") || Path::new(partition).is_absolute() {
         return resolve_dir(partition, base);
     }
-    let mut p = partition.to_string();
-    if !p.ends_with('/') {
-        p.push('/');
-    }
-    table.join(&p).map_err(|e| Error::InvalidLocation {
-        location: partition.into(),
-        reason: e.to_string(),
-    })
-}
-
-/// Hive's partition folder `k=v/k2=v2/` (relative to its table's location), each value as Hive writes it in
-/// a path: the characters a path cannot hold as they are, as `%XX`.
-pub(crate) fn hive_folder(keys: &[&str], values: &[String]) -> String {
-    let escape = |v: &str| {
-        let mut out = String::with_capacity(v.len());
-        for c in v.chars() {
-            if c.is_control() || "\"#%'*/:=?\\\x7f{[]^".contains(c) {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("%{b:02X}"));
+    // The location names folders as the store does (`s=a%2Fb` is one folder, its name holding `%2F`, as Hive
+    // and Spark write it): each segment is pushed as text, never read as a URL's escapes, `?` or `#`.
+    let mut url = table.clone();
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|()| Error::InvalidLocation {
+                location: partition.into(),
+                reason: format!("`{table}` cannot hold folders"),
+            })?;
+        segments.pop_if_empty();
+        for segment in partition.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    segments.pop();
                 }
-            } else {
-                out.push(c);
+                s => {
+                    segments.push(s);
+                }
             }
         }
-        out
-    };
+        segments.push("");
+    }
+    Ok(url)
+}
+
+/// Hive's partition folder `k=v/k2=v2/` (relative to its table's location), each key and value escaped as Hive
+/// writes them in a path ([`crate::formats::hive_folder`]).
+pub(crate) fn hive_folder(keys: &[&str], values: &[String]) -> String {
     let folders: Vec<String> = keys
         .iter()
         .zip(values)
-        .map(|(k, v)| format!("{k}={}", escape(v)))
+        .map(|(k, v)| crate::formats::hive_folder(k, Some(v)))
         .collect();
     format!("{}/", folders.join("/"))
 }
@@ -206,6 +209,14 @@ mod tests {
             p.as_str(),
             "file:///repo/sample-data/weblogs_csv/year=2024/month=01/"
         );
+        // Folder names are text: Hive's escapes in them stay in the name, as the store holds it.
+        let escaped = join_partition(&u, "s=a%2Fb/t=x#y?", Path::new("/")).unwrap();
+        assert_eq!(
+            prefix_of(&escaped, "").unwrap().as_ref(),
+            "repo/sample-data/weblogs_csv/s=a%2Fb/t=x#y?"
+        );
+        let up = join_partition(&u, "../other/./p=1", Path::new("/")).unwrap();
+        assert_eq!(up.as_str(), "file:///repo/sample-data/other/p=1/");
         let s3 = resolve_dir("s3://bucket/logs", Path::new("/x")).unwrap();
         assert_eq!(s3.as_str(), "s3://bucket/logs/");
         assert!(resolve("ftp://h/x", Path::new("/")).is_err());

@@ -1235,7 +1235,7 @@ fn table_def(
                 .all(|s| crate::formats::hive_pair(s).is_some_and(|(k2, _)| k2 == k))
         });
         keys.push(match (hive, key) {
-            (true, Some(k)) => infer::clean_name(&k),
+            (true, Some(k)) => infer::clean_name(&crate::formats::hive_unescape(&k)),
             _ => format!("partition_{i}"),
         });
     }
@@ -1251,9 +1251,10 @@ fn table_def(
         let values = segs
             .iter()
             .map(|s| {
+                // A Hive folder's value as Hive, Spark and MSCK REPAIR read it (`%XX` unescaped); other
+                // folders' names as they are.
                 crate::formats::hive_pair(s)
-                    .map_or(s.as_str(), |(_, v)| v)
-                    .to_string()
+                    .map_or(s.to_string(), |(_, v)| crate::formats::hive_unescape(v))
             })
             .collect();
         parts

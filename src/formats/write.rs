@@ -241,12 +241,14 @@ pub(crate) async fn write_files(
     let mut rows = 0u64;
     let store_file = |folder: &str, seq: usize, bytes: Vec<u8>| {
         let store = Arc::clone(&store);
-        let path = Path::from(format!(
+        // Parsed, not escaped again: the folders are already named as Hive writes them (`s=a%2Fb/`).
+        let path = Path::parse(format!(
             "{prefix}/{folder}part-{seq:05}-{}.{}",
             &run[..12],
             enc.extension()
         ));
         async move {
+            let path = path.map_err(|e| Error::internal("naming a partition's file", e))?;
             store
                 .put(&path, PutPayload::from(bytes))
                 .await

@@ -200,7 +200,9 @@ pub(crate) async fn create_table_as(
             });
         }
         target.check_empty(&store, &prefix).await?;
-        staging.commit(&store, &prefix, &target).await?;
+        staging
+            .commit(&store, &prefix, &target, &o.partitioned_by)
+            .await?;
         discover(ctx, registry.root(), &mut def).await?;
         def.stats.record_count = Some(rows);
         registry.create_table_locked(&lock, def, false)?;
@@ -355,6 +357,30 @@ struct Staging {
     moved: Vec<object_store::path::Path>,
 }
 
+/// A written file's final path: `parts` (below the staging folder) under `dest`, each of the first
+/// `keys.len()` (its partition folders, `key=value`) named as Hive, Spark and Athena name them. DataFusion's
+/// writers name them as object_store escapes a path part (`s=%C3%BC`, `s=x=y`), owl's own writers as Hive
+/// (`s=ü`, `s=x%3Dy`); both read back to the value ([`crate::formats::hive_unescape`]), so one name for both.
+fn hive_named(
+    dest: &object_store::path::Path,
+    parts: &[String],
+    keys: &[String],
+) -> Result<object_store::path::Path> {
+    let mut named: Vec<String> = dest.parts().map(|p| p.as_ref().to_string()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let hive = keys.get(i).and_then(|key| {
+            // `key=value` unescaped whole: the key may hold what either escapes, `=` included.
+            let text = crate::formats::hive_unescape(part);
+            let value = text.strip_prefix(key.as_str())?.strip_prefix('=')?;
+            let value = (value != crate::formats::HIVE_NULL_PARTITION).then_some(value);
+            Some(crate::formats::hive_folder(key, value))
+        });
+        named.push(hive.unwrap_or_else(|| part.clone()));
+    }
+    object_store::path::Path::parse(named.join("/"))
+        .map_err(|e| Error::internal("naming a written file", e))
+}
+
 /// What a journal holds.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Journal {
@@ -381,26 +407,35 @@ impl Staging {
         })
     }
 
-    /// Move every staged file to the same place under `dest`, journal first. Call holding the lock.
+    /// Move every staged file to the same place under `dest` (its partition folders, the first `keys.len()`,
+    /// named as Hive names them), journal first. Call holding the lock.
     async fn commit(
         &mut self,
         store: &Arc<dyn ObjectStore>,
         dest: &object_store::path::Path,
         target: &Target,
+        keys: &[String],
     ) -> Result<()> {
         let staged: Vec<object_store::ObjectMeta> = store
             .list(Some(&self.prefix))
             .try_collect()
             .await
             .map_err(|e| Error::from_store(e, "listing the CTAS's written files"))?;
-        let moves: Vec<_> = staged
-            .into_iter()
-            .filter_map(|m| {
-                let rest = m.location.prefix_match(&self.prefix)?;
-                let to = rest.fold(dest.clone(), |p, part| p.join(part));
-                Some((m.location, to))
-            })
-            .collect();
+        let mut moves = vec![];
+        let mut destinations = std::collections::HashSet::new();
+        for m in staged {
+            let Some(rest) = m.location.prefix_match(&self.prefix) else {
+                continue;
+            };
+            let parts: Vec<String> = rest.map(|p| p.as_ref().to_string()).collect();
+            let to = hive_named(dest, &parts, keys)?;
+            if !destinations.insert(to.clone()) {
+                return Err(Error::Internal(format!(
+                    "two written files would both be `{to}`"
+                )));
+            }
+            moves.push((m.location, to));
+        }
         let journal = Journal {
             database: target.db.clone(),
             table: target.name.clone(),
@@ -499,10 +534,11 @@ impl Staging {
                     Err(e) => return Err(e),
                 };
                 if !registered {
+                    // The paths as the store names them (`s=a%2Fb/...`): parsed, not escaped again.
                     for f in &journal.files {
-                        let _ = store
-                            .delete(&object_store::path::Path::from(f.as_str()))
-                            .await;
+                        if let Ok(path) = object_store::path::Path::parse(f) {
+                            let _ = store.delete(&path).await;
+                        }
                     }
                 }
             }
@@ -600,7 +636,7 @@ impl Query {
 }
 
 /// `df` with its `partition_by` columns as the text of their folders' values (`__HIVE_DEFAULT_PARTITION__` for
-/// NULL), for DataFusion's writers, which read a NULL as the type's zero: a CTAS partitioned by a date column
+/// NULL and the empty string), for DataFusion's writers, which read a NULL as the type's zero: a CTAS partitioned by a date column
 /// holding NULLs wrote them as `1970-01-01` (found by the differential tester's partitioned copies). The
 /// table's partition keys keep their types (taken before this); the registry reads the marker back as NULL.
 fn partition_values_as_text(df: DataFrame, partition_by: &[String]) -> Result<DataFrame> {
@@ -618,11 +654,13 @@ fn partition_values_as_text(df: DataFrame, partition_by: &[String]) -> Result<Da
             if !partition_by.contains(f.name()) {
                 return Ok(column);
             }
+            // An empty string is NULL's folder too, as Hive writes it (one folder for both).
+            let text = cast(column, DataType::Utf8);
             Ok(when(
-                column.clone().is_null(),
+                text.clone().is_null().or(text.clone().eq(lit(""))),
                 lit(crate::formats::HIVE_NULL_PARTITION),
             )
-            .otherwise(cast(column, DataType::Utf8))?
+            .otherwise(text)?
             .alias(f.name()))
         })
         .collect::<datafusion::error::Result<Vec<Expr>>>()

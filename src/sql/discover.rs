@@ -48,9 +48,10 @@ pub(crate) async fn discover(
             .iter()
             .zip(&parts)
             .map(|(k, seg)| {
+                // Read as Hive reads a partition's folder: `s=a%2Fb` is `a/b`.
                 crate::formats::hive_pair(seg)
-                    .filter(|(key, _)| key == k)
-                    .map(|(_, v)| v.to_string())
+                    .filter(|(key, _)| crate::formats::hive_unescape(key) == *k)
+                    .map(|(_, v)| crate::formats::hive_unescape(v))
             })
             .collect();
         if let Some(values) = values {

@@ -1207,13 +1207,16 @@ fn show_spec(def: &TableDef, values: &[String]) -> String {
     format!("({})", pairs.join(", "))
 }
 
-/// `k=v/k2=v2`, as Athena's `SHOW PARTITIONS` prints a partition (the registry's values, as the crawl read them
-/// from the path).
+/// `k=v/k2=v2`, as Athena's `SHOW PARTITIONS` prints a partition (Hive's `makePartName`: the registry's values
+/// escaped as in a path, `s=a%2Fb`).
 fn path_of(def: &TableDef, p: &Partition) -> String {
     def.partition_keys
         .iter()
         .zip(&p.values)
-        .map(|(k, v)| format!("{}={v}", k.name))
+        .map(|(k, v)| {
+            let v = (v != crate::formats::HIVE_NULL_PARTITION).then_some(v.as_str());
+            crate::formats::hive_folder(&k.name, v)
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
