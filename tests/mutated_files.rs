@@ -332,12 +332,17 @@ fn a_gzip_bomb_fails_at_the_row_size_limit_naming_the_file() {
         assert_eq!(code, 1, "{sql}: {err}");
         assert!(!check(sql, "b.", (code, err.clone())));
         assert!(err.contains("a line longer than 32 MiB"), "{sql}: {err}");
-        // So does its folder named in FROM. (A single file named in FROM reads through DataFusion's own
-        // reader, which buffers the line whole: not tried here, see TESTING.md.)
-        let sql = "SELECT count(*) FROM 'lake/t/'";
-        let (code, err) = owl(&dir, &["query", sql]);
-        assert_eq!(code, 1, "{sql}: {err}");
-        assert!(err.contains("a line longer than 32 MiB"), "{sql}: {err}");
+        // So do its folder and the file itself named in FROM.
+        for sql in [
+            "SELECT count(*) FROM 'lake/t/'".to_string(),
+            format!("SELECT count(*) FROM 'lake/{rel}'"),
+        ] {
+            let (code, err) = owl(&dir, &["query", &sql]);
+            assert_eq!(code, 1, "{sql}: {err}");
+            assert!(err.contains("a line longer than 32 MiB"), "{sql}: {err}");
+            assert!(err.contains("b."), "{sql}: names the file: {err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{sql}: one line: {err}");
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use super::columns::{Column, Step};
 /// instead of buffering a file with no line breaks whole (a binary file registered as text, a gzip bomb).
 pub(crate) const MAX_LINE_BYTES: usize = 32 << 20;
 
-fn line_too_long() -> ArrowError {
+pub(crate) fn line_too_long() -> ArrowError {
     ArrowError::ParseError(format!(
         "a line longer than {} MiB, Athena's limit on a row's size: the file is not text of this format, \
          or its rows are not separated by line breaks",
