@@ -470,8 +470,18 @@ fn direct_paths_are_queried_and_billed() {
         .count() as u64;
     let doc = f.json(&format!("SELECT count(*) FROM '{file}'"));
     assert_eq!(doc["rows"][0][0].as_u64().unwrap(), expect);
-    // Schema inference reads the file once; the scan reads it again. Both are real reads, both billed.
-    assert!(stat(&doc, "bytes_scanned") >= size, "{doc}");
+    // Schema inference reads the file's first lines (886 lines, fewer than the 1,001 it reads: the file, in
+    // ranges of 64 KiB and then the rest); the scan reads it again. Both are real reads, both billed.
+    assert_eq!(stat(&doc, "bytes_scanned"), 2 * size, "{doc}");
+    // A longer file: inference reads its first 64 KiB range only (the 1,001st line ends well within it).
+    let lines: String = (0..40_000).map(|i| format!("{i},{}\n", i % 7)).collect();
+    std::fs::write(f.path().join("long.csv"), format!("n,m\n{lines}")).unwrap();
+    let long = std::fs::metadata(f.path().join("long.csv")).unwrap().len();
+    assert!(long > 3 * 65536);
+    let doc = f.json("SELECT count(*), sum(m) FROM 'long.csv'");
+    let sum: u64 = (0..40_000u64).map(|i| i % 7).sum();
+    assert_eq!(doc["rows"], serde_json::json!([[40_000, sum]]));
+    assert_eq!(stat(&doc, "bytes_scanned"), long + 65536, "{doc}");
     let doc = f.json("SELECT count(*) FROM 'sample-data/weblogs_parquet/'");
     assert_eq!(doc["rows"][0][0].as_u64().unwrap(), weblogs().len() as u64);
     assert!(stat(&doc, "bytes_scanned") > 0);

@@ -456,6 +456,37 @@ fn string_partition_values_are_one_folder_each_on_s3() {
 }
 
 #[test]
+fn a_text_file_named_in_from_on_s3_is_read_and_billed_as_the_server_counts() {
+    let (f, s) = lake();
+    for (file, table) in [
+        (
+            "sample-data/weblogs_csv_gz/year=2024/month=01/day=05/part-00000.csv.gz",
+            "weblogs_csv",
+        ),
+        (
+            "sample-data/weblogs_ndjson/year=2024/month=01/day=05/part-00000.json",
+            "weblogs_ndjson",
+        ),
+    ] {
+        let size = std::fs::metadata(f.path().join(file)).unwrap().len();
+        s.reset();
+        let doc = query(
+            &f,
+            &s,
+            "s3lake",
+            &format!("SELECT count(*), sum(bytes) FROM 's3://lake/{file}'"),
+        );
+        let want = f.json(&format!(
+            "SELECT count(*), sum(bytes) FROM {table} WHERE month = 1 AND day = 5"
+        ));
+        assert_eq!(doc["rows"], want["rows"], "{file}");
+        // Its first lines for the columns, in ranges; then the file, whole: what the server sent.
+        assert_eq!(stat(&doc, "bytes_scanned"), s.counts().body_bytes, "{file}");
+        assert!(stat(&doc, "bytes_scanned") <= 2 * size, "{file}: {doc}");
+    }
+}
+
+#[test]
 fn orc_and_avro_written_to_s3_read_back_with_bounded_requests() {
     let (f, s) = lake();
     for (t, fmt) in [("orc_daily", "ORC"), ("avro_daily", "AVRO")] {

@@ -395,7 +395,7 @@ pub(crate) fn estimate_line(
             }
             if e.read_to_estimate > 0 {
                 s.push_str(&format!(
-                    " (read {} of footers to estimate)",
+                    " (read {} to estimate)",
                     human_bytes(e.read_to_estimate, units)
                 ));
             }
