@@ -243,6 +243,55 @@ fn string_partition_values_are_folders_named_as_hive_names_them_and_read_back_wh
 }
 
 #[test]
+fn orc_refuses_a_timestamp_it_cannot_hold_naming_it_and_leaves_nothing() {
+    let f = Fixture::new();
+    let (code, stderr) = f.fails(
+        "CREATE TABLE early WITH (format = 'ORC') AS SELECT * FROM (VALUES \
+         (1, TIMESTAMP '1969-12-31 23:59:58.999'), (2, TIMESTAMP '1969-12-31 23:59:59.250')) AS v(x, t)",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with(
+            "error: column `t`: ORC cannot hold the timestamp 1969-12-31 23:59:59.250"
+        ) && stderr.trim_end().lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(!f.path().join("catalog/default/early.json").exists());
+    let left = f.path().join("warehouse/default/early");
+    assert!(
+        !left.exists() || walk(&left).is_empty(),
+        "{:?}",
+        walk(&left)
+    );
+    // The times around it are held, and read back as written; Parquet holds that one too.
+    f.run_ok(&[
+        "query",
+        "CREATE TABLE around WITH (format = 'ORC') AS SELECT * FROM (VALUES \
+         (1, TIMESTAMP '1969-12-31 23:59:58.999'), (2, TIMESTAMP '1969-12-31 23:59:59.000'), \
+         (3, TIMESTAMP '1970-01-01 00:00:00.001'), (4, TIMESTAMP '1900-01-01 00:00:00.5')) AS v(x, t)",
+    ]);
+    let rows = f.csv_in(
+        "default",
+        "SELECT x, CAST(t AS VARCHAR) FROM around ORDER BY x",
+    );
+    assert_eq!(
+        rows.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "1,1969-12-31T23:59:58.999",
+            "2,1969-12-31T23:59:59",
+            "3,1970-01-01T00:00:00.001",
+            "4,1900-01-01T00:00:00.500"
+        ]
+    );
+    f.run_ok(&[
+        "query",
+        "CREATE TABLE early_parquet AS SELECT TIMESTAMP '1969-12-31 23:59:59.250' AS t",
+    ]);
+    let rows = f.csv_in("default", "SELECT CAST(t AS VARCHAR) FROM early_parquet");
+    assert_eq!(rows.lines().nth(1), Some("1969-12-31T23:59:59.250"));
+}
+
+#[test]
 fn an_occupied_location_or_existing_table_is_refused_and_nothing_is_written() {
     let f = Fixture::new();
     let out = f.path().join("out/taken");

@@ -22,14 +22,48 @@ struct Col {
     ty: Ty,
 }
 
+/// The columns a query compares, groups and orders by: a nested column by what can be taken of it (a list's
+/// first item and length, a struct's fields).
 fn columns(table: &Table, alias: &str) -> Vec<Col> {
     table
         .columns
         .iter()
-        .map(|c| Col {
-            sql: format!("{alias}.{}", c.name),
-            ty: c.ty,
+        .flat_map(|c| {
+            let sql = format!("{alias}.{}", c.name);
+            match c.ty {
+                Ty::List => vec![
+                    Col {
+                        sql: format!("{sql}[1]"),
+                        ty: Ty::I32,
+                    },
+                    Col {
+                        sql: format!("cardinality({sql})"),
+                        ty: Ty::I64,
+                    },
+                ],
+                Ty::Struct => vec![
+                    Col {
+                        sql: format!("{sql}['x']"),
+                        ty: Ty::I32,
+                    },
+                    Col {
+                        sql: format!("{sql}['y']"),
+                        ty: Ty::Str,
+                    },
+                ],
+                ty => vec![Col { sql, ty }],
+            }
         })
+        .collect()
+}
+
+/// The nested columns, whole (shown by filters).
+fn nested(table: &Table, alias: &str) -> Vec<String> {
+    table
+        .columns
+        .iter()
+        .filter(|c| c.ty.is_nested())
+        .map(|c| format!("{alias}.{}", c.name))
         .collect()
 }
 
@@ -168,6 +202,9 @@ pub fn query(rng: &mut Rng, t: &Table, u: &Table) -> Query {
         0 | 1 => {
             let n = 1 + rng.below(a.len());
             let mut shown: Vec<String> = (0..n).map(|_| rng.pick(&a).sql.clone()).collect();
+            if rng.chance(0.5) {
+                shown.extend(nested(t, "a"));
+            }
             shown.sort();
             shown.dedup();
             let p = predicate(rng, &a, 2);

@@ -1,12 +1,15 @@
 //! Random tables and their files: integers of every width at their limits, decimals, floats with `-0.0`,
-//! strings with quotes, delimiters, line breaks, unicode and empty ones, dates, booleans, NULLs in every
-//! column; each written as Parquet (row groups, pages and statistics varied), CSV and NDJSON, and registered
-//! with its columns declared (`CREATE EXTERNAL TABLE`), so every copy has the same types.
+//! strings with quotes, delimiters, line breaks, unicode and empty ones, dates, timestamps, booleans, lists and
+//! structs, NULLs in every column; each written as Parquet (row groups, pages and statistics varied), CSV (no
+//! nested columns) and NDJSON, and registered with its columns declared (`CREATE EXTERNAL TABLE`), so every
+//! copy has the same types.
 
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int8Array, Int16Array,
-    Int32Array, Int64Array, RecordBatch, StringArray,
+    Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampMillisecondArray,
 };
+use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -50,11 +53,17 @@ pub enum Ty {
     F64,
     Str,
     Date,
+    /// TIMESTAMP, in milliseconds (Athena's precision).
+    Ts,
     Bool,
+    /// `array<int>`: nested, in the Parquet, NDJSON, Avro and partitioned copies (not CSV, not ORC).
+    List,
+    /// `struct<x:int,y:string>`, as `List`.
+    Struct,
 }
 
 impl Ty {
-    pub const ALL: [Ty; 9] = [
+    pub const ALL: [Ty; 10] = [
         Ty::I8,
         Ty::I16,
         Ty::I32,
@@ -63,10 +72,14 @@ impl Ty {
         Ty::F64,
         Ty::Str,
         Ty::Date,
+        Ty::Ts,
         Ty::Bool,
     ];
     pub fn is_int(self) -> bool {
         matches!(self, Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64)
+    }
+    pub fn is_nested(self) -> bool {
+        matches!(self, Ty::List | Ty::Struct)
     }
     pub fn is_number(self) -> bool {
         self.is_int() || matches!(self, Ty::Dec | Ty::F64)
@@ -81,7 +94,10 @@ impl Ty {
             Ty::F64 => "DOUBLE",
             Ty::Str => "VARCHAR",
             Ty::Date => "DATE",
+            Ty::Ts => "TIMESTAMP",
             Ty::Bool => "BOOLEAN",
+            Ty::List => "INT[]",
+            Ty::Struct => "STRUCT<x INT, y VARCHAR>",
         }
     }
     fn arrow(self) -> DataType {
@@ -94,7 +110,10 @@ impl Ty {
             Ty::F64 => DataType::Float64,
             Ty::Str => DataType::Utf8,
             Ty::Date => DataType::Date32,
+            Ty::Ts => DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
             Ty::Bool => DataType::Boolean,
+            Ty::List => DataType::new_list(DataType::Int32, true),
+            Ty::Struct => DataType::Struct(struct_fields()),
         }
     }
     fn limits(self) -> (i64, i64) {
@@ -117,7 +136,21 @@ pub enum Value {
     F(#[serde(with = "f64_bits")] f64),
     S(String),
     Date(i32),
+    /// Milliseconds since 1970-01-01 00:00:00.
+    Ts(i64),
     Bool(bool),
+    /// A list's items (integers or NULL); a struct's fields `x` (an integer or NULL) and `y` (a string or NULL).
+    List(Vec<Value>),
+    Struct(Vec<Value>),
+}
+
+/// `Ty::Struct`'s fields.
+fn struct_fields() -> arrow::datatypes::Fields {
+    vec![
+        Field::new("x", DataType::Int32, true),
+        Field::new("y", DataType::Utf8, true),
+    ]
+    .into()
 }
 
 /// Strings that trip readers and comparisons.
@@ -182,7 +215,41 @@ pub fn value(rng: &mut Rng, ty: Ty) -> Value {
             0 => 0,
             _ => 19716 + rng.below(20) as i32,
         }),
+        // Around 2024-01-01 (some at midnight, some with milliseconds), the epoch, and just before it.
+        Ty::Ts => Value::Ts(match rng.below(12) {
+            0 => 0,
+            1 => -1,
+            2 => -86_400_000 + 500,
+            3..=5 => 1_704_067_200_000 + rng.below(5) as i64 * 86_400_000,
+            _ => 1_704_067_200_000 + rng.below(5) as i64 * 3_600_000 + rng.below(3) as i64 * 250,
+        }),
         Ty::Bool => Value::Bool(rng.chance(0.5)),
+        Ty::List => {
+            let n = rng.below(4);
+            Value::List(
+                (0..n)
+                    .map(|_| {
+                        if rng.chance(0.1) {
+                            Value::Null
+                        } else {
+                            Value::Int(rng.below(7) as i64 - 2)
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        Ty::Struct => Value::Struct(vec![
+            if rng.chance(0.2) {
+                Value::Null
+            } else {
+                Value::Int(rng.below(7) as i64 - 2)
+            },
+            if rng.chance(0.2) {
+                Value::Null
+            } else {
+                Value::S(rng.pick(STRINGS).to_string())
+            },
+        ]),
     }
 }
 
@@ -209,6 +276,11 @@ pub struct Table {
 }
 
 impl Table {
+    /// Whether a column is nested (the table then has no CSV copies: CSV holds no lists or structs).
+    pub fn has_nested(&self) -> bool {
+        self.columns.iter().any(|c| c.ty.is_nested())
+    }
+
     /// The column a partitioned copy is partitioned by: a string column of at most 20 distinct values (NULL
     /// among them) and no empty string, else the first such integer, date or boolean column (the key too);
     /// None when there is none.
@@ -254,6 +326,13 @@ pub fn table(rng: &mut Rng, prefix: &str) -> Table {
         columns.push(Column {
             name: format!("{prefix}{i}"),
             ty: *rng.pick(&Ty::ALL),
+        });
+    }
+    // Sometimes a nested column.
+    if rng.chance(0.35) {
+        columns.push(Column {
+            name: format!("{prefix}n"),
+            ty: *rng.pick(&[Ty::List, Ty::Struct]),
         });
     }
     let nulls: Vec<f64> = columns
@@ -332,10 +411,56 @@ impl Table {
                         Value::Date(d) => Some(*d),
                         _ => None,
                     }))),
+                    Ty::Ts => Arc::new(TimestampMillisecondArray::from_iter(cells.map(
+                        |v| match v {
+                            Value::Ts(t) => Some(*t),
+                            _ => None,
+                        },
+                    ))),
                     Ty::Bool => Arc::new(BooleanArray::from_iter(cells.map(|v| match v {
                         Value::Bool(b) => Some(*b),
                         _ => None,
                     }))),
+                    Ty::List => Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+                        cells.map(|v| match v {
+                            Value::List(items) => Some(
+                                items
+                                    .iter()
+                                    .map(|i| match i {
+                                        Value::Int(x) => Some(*x as i32),
+                                        _ => None,
+                                    })
+                                    .collect::<Vec<_>>(),
+                            ),
+                            _ => None,
+                        }),
+                    )),
+                    Ty::Struct => {
+                        let field = |at: usize| {
+                            self.rows.iter().map(move |r| match &r[i] {
+                                Value::Struct(f) => Some(&f[at]),
+                                _ => None,
+                            })
+                        };
+                        let x = Int32Array::from_iter(field(0).map(|v| match v {
+                            Some(Value::Int(x)) => Some(*x as i32),
+                            _ => None,
+                        }));
+                        let y = StringArray::from_iter(field(1).map(|v| match v {
+                            Some(Value::S(s)) => Some(s.as_str()),
+                            _ => None,
+                        }));
+                        let valid: Vec<bool> =
+                            cells.map(|v| matches!(v, Value::Struct(_))).collect();
+                        Arc::new(
+                            StructArray::try_new(
+                                struct_fields(),
+                                vec![Arc::new(x) as ArrayRef, Arc::new(y)],
+                                Some(valid.into()),
+                            )
+                            .unwrap(),
+                        )
+                    }
                 }
             })
             .collect();
@@ -404,7 +529,8 @@ impl Table {
                 let value = match v {
                     Value::Null => "null".to_string(),
                     Value::S(s) => serde_json::to_string(s).unwrap(),
-                    Value::Date(_) => format!("\"{}\"", text(v)),
+                    Value::Date(_) | Value::Ts(_) => format!("\"{}\"", text(v)),
+                    Value::List(_) | Value::Struct(_) => json(v),
                     v => text(v),
                 };
                 let _ = write!(out, "\"{}\":{value}", c.name);
@@ -475,7 +601,24 @@ pub fn text(v: &Value) -> String {
         Value::Date(d) => (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
             + chrono::Duration::days(i64::from(*d)))
         .to_string(),
+        Value::Ts(t) => chrono::DateTime::from_timestamp_millis(*t)
+            .unwrap()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string(),
         Value::Bool(b) => b.to_string(),
+        Value::List(_) | Value::Struct(_) => json(v),
+    }
+}
+
+/// A nested value as JSON: a list as an array, a struct as an object of `x` and `y`.
+fn json(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::S(s) => serde_json::to_string(s).unwrap(),
+        Value::List(items) => format!("[{}]", items.iter().map(json).collect::<Vec<_>>().join(",")),
+        Value::Struct(f) => format!("{{\"x\":{},\"y\":{}}}", json(&f[0]), json(&f[1])),
+        v => text(v),
     }
 }
 
@@ -485,6 +628,7 @@ pub fn literal(v: &Value, ty: Ty) -> String {
         Value::Null => "NULL".into(),
         Value::S(s) => format!("'{}'", s.replace('\'', "''")),
         Value::Date(_) => format!("DATE '{}'", text(v)),
+        Value::Ts(_) => format!("TIMESTAMP '{}'", text(v)),
         Value::Dec(_) => format!("CAST({} AS DECIMAL(9,2))", text(v)),
         // From text: `-9223372036854775808` is no literal (its negation overflows).
         Value::Int(_) => format!("CAST('{}' AS {})", text(v), ty.sql()),

@@ -263,6 +263,9 @@ pub(crate) async fn write_files(
     {
         rows += batch.num_rows() as u64;
         let data = conform(&batch, n_data, &target)?;
+        if let Encoding::Orc(_) = enc {
+            orc_timestamps_hold(&data)?;
+        }
         for (folder, rows_of) in partition_rows(&batch, n_data, partition_by)? {
             let part = match rows_of {
                 None => data.clone(),
@@ -302,6 +305,49 @@ fn conform(batch: &RecordBatch, n_data: usize, target: &SchemaRef) -> Result<Rec
         .collect::<Result<Vec<ArrayRef>>>()?;
     RecordBatch::try_new(Arc::clone(target), columns)
         .map_err(|e| Error::internal("a batch in the file schema", e))
+}
+
+/// Refuses, naming the column and the value, a timestamp ORC cannot hold: one in the second before
+/// 1970-01-01 00:00:00 with a millisecond or more past that second's start (ORC-763: readers would move it by a
+/// second; orc-rust refuses it, with an error naming neither).
+fn orc_timestamps_hold(batch: &RecordBatch) -> Result<()> {
+    use arrow::array::{AsArray, types::Int64Type};
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let DataType::Timestamp(unit, _) = field.data_type() else {
+            continue;
+        };
+        // orc-rust's rule, in the column's unit: seconds -1, and more than 999,999 ns past them.
+        let (per_second, ns_per_unit) = match unit {
+            TimeUnit::Second => (1, 1_000_000_000),
+            TimeUnit::Millisecond => (1_000, 1_000_000),
+            TimeUnit::Microsecond => (1_000_000, 1_000),
+            TimeUnit::Nanosecond => (1_000_000_000, 1),
+        };
+        let raw = cast(column, &DataType::Int64)
+            .map_err(|e| Error::internal("a timestamp column's values", e))?;
+        if let Some(bad) = raw
+            .as_primitive::<Int64Type>()
+            .iter()
+            .flatten()
+            .find(|&v: &i64| {
+                v.div_euclid(per_second) == -1 && v.rem_euclid(per_second) * ns_per_unit > 999_999
+            })
+        {
+            let ns = i128::from(bad) * i128::from(ns_per_unit);
+            let shown = i64::try_from(ns)
+                .ok()
+                .map(chrono::DateTime::from_timestamp_nanos)
+                .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string())
+                .unwrap_or_default();
+            return Err(Error::Query(format!(
+                "column `{}`: ORC cannot hold the timestamp {shown} (a time between 1969-12-31 \
+                 23:59:59.001 and 1970-01-01 00:00:00, which ORC readers move by a second: ORC-763); \
+                 write it as PARQUET or AVRO",
+                field.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch> {
