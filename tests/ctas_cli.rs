@@ -291,6 +291,102 @@ fn orc_refuses_a_timestamp_it_cannot_hold_naming_it_and_leaves_nothing() {
     assert_eq!(rows.lines().nth(1), Some("1969-12-31T23:59:59.250"));
 }
 
+/// A timestamp column that orc-rust 0.9's integer encoder panics on (found by the differential tester): times
+/// of 2024 and around 1970 between NULLs.
+#[test]
+fn an_orc_encoder_panic_is_one_line_and_leaves_nothing() {
+    let f = Fixture::new();
+    let ms: [Option<i64>; 40] = [
+        None,
+        None,
+        Some(1704067200000),
+        None,
+        None,
+        None,
+        None,
+        Some(1704078000250),
+        None,
+        None,
+        None,
+        Some(1704067200000),
+        Some(1704070800250),
+        Some(1704067200500),
+        Some(1704067200250),
+        Some(1704070800500),
+        Some(-86399500),
+        None,
+        Some(1704067200000),
+        Some(1704070800000),
+        Some(1704081600250),
+        None,
+        Some(1704070800000),
+        Some(1704153600000),
+        None,
+        Some(1704067200000),
+        None,
+        Some(1704067200000),
+        Some(1704412800000),
+        None,
+        Some(1704081600250),
+        None,
+        Some(0),
+        None,
+        None,
+        Some(1704067200000),
+        None,
+        Some(1704067200500),
+        None,
+        None,
+    ];
+    let rows: Vec<String> = ms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t {
+            Some(t) => format!("({i}, to_timestamp_millis({t}))"),
+            None => format!("({i}, CAST(NULL AS TIMESTAMP))"),
+        })
+        .collect();
+    let values = format!("SELECT * FROM (VALUES {}) AS v(i, t)", rows.join(", "));
+    let sql = format!("CREATE TABLE times WITH (format = 'ORC') AS {values}");
+    let out = f.owl().args(["query", &sql]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let written = f.path().join("warehouse/default/times");
+    let want = f.csv_in(
+        "default",
+        &format!("SELECT i, CAST(t AS VARCHAR) AS t FROM ({values}) ORDER BY i"),
+    );
+    if out.status.success() {
+        // An orc-rust that encodes them: every value read back.
+        let got = f.csv_in(
+            "default",
+            "SELECT i, CAST(t AS VARCHAR) AS t FROM times ORDER BY i",
+        );
+        assert_eq!(got, want);
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr.starts_with("error: the ORC encoder (orc-rust) failed on these values (")
+                && stderr.contains("write them as PARQUET or AVRO")
+                && stderr.trim_end().lines().count() == 1,
+            "{stderr}"
+        );
+        assert!(!f.path().join("catalog/default/times.json").exists());
+        assert!(
+            !written.exists() || walk(&written).is_empty(),
+            "{:?}",
+            walk(&written)
+        );
+    }
+    // As Parquet, every value.
+    f.run_ok(&["query", &format!("CREATE TABLE times_parquet AS {values}")]);
+    let got = f.csv_in(
+        "default",
+        "SELECT i, CAST(t AS VARCHAR) AS t FROM times_parquet ORDER BY i",
+    );
+    assert_eq!(got, want);
+}
+
 #[test]
 fn an_occupied_location_or_existing_table_is_refused_and_nothing_is_written() {
     let f = Fixture::new();

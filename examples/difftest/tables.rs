@@ -188,6 +188,9 @@ pub const FLOATS: &[f64] = &[
     -1e-10,
     123456.789,
     3.0,
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
 ];
 
 /// A random value of `ty` (never NULL): mostly from a few common values (so that joins, groups and
@@ -530,6 +533,8 @@ impl Table {
                     Value::Null => "null".to_string(),
                     Value::S(s) => serde_json::to_string(s).unwrap(),
                     Value::Date(_) | Value::Ts(_) => format!("\"{}\"", text(v)),
+                    // JSON has no NaN or infinities: written as strings, as Jackson writes them.
+                    Value::F(f) if !f.is_finite() => format!("\"{}\"", text(v)),
                     Value::List(_) | Value::Struct(_) => json(v),
                     v => text(v),
                 };
@@ -596,6 +601,9 @@ pub fn text(v: &Value) -> String {
                 x.unsigned_abs() % 100
             )
         }
+        // As Java's Double.toString (Hive's text) writes what is no number.
+        Value::F(f) if f.is_nan() => "NaN".into(),
+        Value::F(f) if f.is_infinite() => if *f > 0.0 { "Infinity" } else { "-Infinity" }.into(),
         Value::F(f) => format!("{f:?}"),
         Value::S(s) => s.clone(),
         Value::Date(d) => (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
@@ -629,6 +637,7 @@ pub fn literal(v: &Value, ty: Ty) -> String {
         Value::S(s) => format!("'{}'", s.replace('\'', "''")),
         Value::Date(_) => format!("DATE '{}'", text(v)),
         Value::Ts(_) => format!("TIMESTAMP '{}'", text(v)),
+        Value::F(f) if !f.is_finite() => format!("CAST('{}' AS DOUBLE)", text(v)),
         Value::Dec(_) => format!("CAST({} AS DECIMAL(9,2))", text(v)),
         // From text: `-9223372036854775808` is no literal (its negation overflows).
         Value::Int(_) => format!("CAST('{}' AS {})", text(v), ty.sql()),
