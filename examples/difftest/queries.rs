@@ -30,26 +30,15 @@ fn columns(table: &Table, alias: &str) -> Vec<Col> {
         .iter()
         .flat_map(|c| {
             let sql = format!("{alias}.{}", c.name);
+            let col = |sql: String, ty: Ty| Col { sql, ty };
             match c.ty {
                 Ty::List => vec![
-                    Col {
-                        sql: format!("{sql}[1]"),
-                        ty: Ty::I32,
-                    },
-                    Col {
-                        sql: format!("cardinality({sql})"),
-                        ty: Ty::I64,
-                    },
+                    col(format!("{sql}[1]"), Ty::I32),
+                    col(format!("cardinality({sql})"), Ty::I64),
                 ],
                 Ty::Struct => vec![
-                    Col {
-                        sql: format!("{sql}['x']"),
-                        ty: Ty::I32,
-                    },
-                    Col {
-                        sql: format!("{sql}['y']"),
-                        ty: Ty::Str,
-                    },
+                    col(format!("{sql}['x']"), Ty::I32),
+                    col(format!("{sql}['y']"), Ty::Str),
                 ],
                 ty => vec![Col { sql, ty }],
             }

@@ -12,7 +12,9 @@
 //! Two logical rules are no optimisation and have no switch ([`CORRECTIONS`]), first of all:
 //! `owl_in_list_nulls` (`logical::in_list_nulls`) takes the NULLs out of `IN` lists before DataFusion's
 //! simplifier merges lists as sets and loses them, and `owl_sort_zeros` (`logical::sort_zeros`) sorts a float
-//! key with its two zeros as one, so that a top-k's filter and its heap agree.
+//! key with its two zeros as one, so that a top-k's filter and its heap agree. Nor is one physical rule
+//! ([`PHYSICAL_CORRECTIONS`]), right after DataFusion's: `owl_nan_safe_pruning` (`physical::nan_pruning`) keeps
+//! Parquet's min/max, which leave NaN out, from pruning by conditions on float columns.
 //!
 //! | rule (as plans name it)        | phase    | runs                         | `owl.*` switches |
 //! |--------------------------------|----------|------------------------------|------------------|
@@ -182,8 +184,15 @@ pub fn physical_rules() -> Vec<PhysicalRule> {
         _ => None,
     });
     let owl = owl.map(switched).map(|(at, r)| (at, r as PhysicalRule));
-    place(PhysicalOptimizer::new().rules, owl, |r| r.name())
+    let mut rules = PhysicalOptimizer::new().rules;
+    // A correction, not an optimisation: after DataFusion has pushed every filter into the scans (its own and
+    // the run-time ones), before owl's rules that run last; always.
+    rules.push(Arc::new(physical::nan_pruning::NanSafePruning));
+    place(rules, owl, |r| r.name())
 }
+
+/// owl's physical rules that correct DataFusion: after DataFusion's, always, no switch.
+pub const PHYSICAL_CORRECTIONS: [&str; 1] = ["owl_nan_safe_pruning"];
 
 /// DataFusion's physical planner with the planner of owl's logical nodes (`computed_once`'s).
 pub fn query_planner() -> Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync> {
@@ -344,7 +353,11 @@ mod tests {
             let seen: Vec<&str> = names
                 .iter()
                 .map(String::as_str)
-                .filter(|n| n.starts_with("owl_") && !CORRECTIONS.contains(n))
+                .filter(|n| {
+                    n.starts_with("owl_")
+                        && !CORRECTIONS.contains(n)
+                        && !PHYSICAL_CORRECTIONS.contains(n)
+                })
                 .collect();
             assert_eq!(seen, ours, "{phase} rules");
             for rule in RULES.iter().filter(|r| ours.contains(&r.name)) {
