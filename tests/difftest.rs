@@ -39,9 +39,15 @@ async fn random_queries_answer_the_same_with_every_rule_off_on_every_format_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_recorded_difference_stays_fixed() {
-    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/difftest_cases");
+    // `OWL_DIFFTEST_CASES=DIR` replays another folder (a run's `--record`), every case, naming each that fails.
+    let cases = std::env::var_os("OWL_DIFFTEST_CASES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/difftest_cases")
+        });
     let work = tempfile::tempdir().unwrap();
     let mut replayed = 0;
+    let mut failed = vec![];
     for entry in std::fs::read_dir(&cases).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "json") {
@@ -50,17 +56,23 @@ async fn every_recorded_difference_stays_fixed() {
         let case: run::Case = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let now = run::replay(&case, &work.path().join(format!("case-{replayed}"))).await;
-        assert!(
-            now.is_none(),
-            "{}: against {}: {}\n  {}",
-            path.display(),
-            case.oracle,
-            now.unwrap_or_default(),
-            case.sql
-        );
+        if let Some(now) = now {
+            failed.push(format!(
+                "{}: against {}: {now}\n  {}",
+                path.display(),
+                case.oracle,
+                case.sql
+            ));
+        }
         replayed += 1;
     }
     assert!(replayed > 0, "no recorded case in {}", cases.display());
+    assert!(
+        failed.is_empty(),
+        "{} of {replayed} recorded cases differ:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 #[tokio::test]

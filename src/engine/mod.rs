@@ -135,6 +135,15 @@ impl Engine {
             datafusion::execution::FunctionRegistry::register_udf(&mut base, Arc::new(udf))
                 .map_err(|e| Error::internal("a query's functions", e))?;
         }
+        // A correction, always: min and max of floats in total order in every group.
+        for udaf in [
+            datafusion::functions_aggregate::min_max::min_udaf(),
+            datafusion::functions_aggregate::min_max::max_udaf(),
+        ] {
+            let corrected = crate::exec::aggregate::total_order::TotalOrder::udaf(udaf);
+            datafusion::execution::FunctionRegistry::register_udaf(&mut base, Arc::new(corrected))
+                .map_err(|e| Error::internal("a query's functions", e))?;
+        }
         // One pool for every query of the engine (a server's concurrent queries share the machine). Fair: each
         // sort or aggregation that can spill gets an equal share of what joins' build sides (which cannot)
         // leave; the five biggest holders are named when an allocation fails.
