@@ -224,8 +224,12 @@ pub(crate) fn csv_decoded(
         csv_dialect(header),
         batch_size,
     )
-    .unwrap();
-    let projected = Arc::new(schema.project(projection).unwrap());
+    .expect("invariant: the oracle's callers pass a schema of CSV types and indexes into it");
+    let projected = Arc::new(
+        schema
+            .project(projection)
+            .expect("invariant: the projection indexes the schema"),
+    );
     decode_in_pieces(decoder, &projected, input, cuts)
 }
 
@@ -292,9 +296,11 @@ pub(crate) fn ndjson_flat(
     batch_size: usize,
 ) -> (Result<RecordBatch, ArrowError>, bool) {
     let options = JsonOptions::default();
-    let decoder = flat_decoder(Arc::clone(schema), batch_size, true, &options).unwrap();
+    let decoder = flat_decoder(Arc::clone(schema), batch_size, true, &options)
+        .expect("invariant: the oracle's callers pass a schema of NDJSON types");
     let (got, fast) = decode_in_pieces(decoder, schema, input, cuts);
-    let slow = flat_decoder(Arc::clone(schema), batch_size, false, &options).unwrap();
+    let slow = flat_decoder(Arc::clone(schema), batch_size, false, &options)
+        .expect("invariant: the same schema, decoded without the fast path");
     let (want, _) = decode_in_pieces(slow, schema, input, cuts);
     let shown = String::from_utf8_lossy(input);
     match (&want, &got) {

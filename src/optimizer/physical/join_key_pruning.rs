@@ -27,10 +27,6 @@
 use crate::exec::expr::key_hint::KeyHint;
 use crate::exec::expr::keys::BuildKeys;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::datasource::physical_plan::{
-    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
-};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
@@ -45,16 +41,7 @@ pub fn hint_scan(
     node: Arc<dyn ExecutionPlan>,
     collectors: &HashMap<u64, Arc<BuildKeys>>,
 ) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
-    let Some(exec) = node.downcast_ref::<DataSourceExec>() else {
-        return Ok(Transformed::no(node));
-    };
-    let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() else {
-        return Ok(Transformed::no(node));
-    };
-    let Some(parquet) = config.file_source().downcast_ref::<ParquetSource>() else {
-        return Ok(Transformed::no(node));
-    };
-    let Some(predicate) = FileSource::filter(parquet) else {
+    let Some((config, parquet, predicate)) = super::filtered_parquet_scan(&node) else {
         return Ok(Transformed::no(node));
     };
     // A key whose every row group spans its range (not clustered, in the registry) gains nothing: each key would
@@ -82,9 +69,9 @@ pub fn hint_scan(
     if !hinted.transformed {
         return Ok(Transformed::no(node));
     }
-    let source = Arc::new(parquet.with_predicate(hinted.data));
-    let config = FileScanConfigBuilder::from(config.clone())
-        .with_source(source)
-        .build();
-    Ok(Transformed::yes(DataSourceExec::from_data_source(config)))
+    Ok(Transformed::yes(super::with_parquet_filter(
+        config,
+        parquet,
+        hinted.data,
+    )))
 }

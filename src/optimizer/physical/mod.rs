@@ -21,3 +21,35 @@ pub mod nan_pruning;
 pub mod page_index;
 pub mod passthrough;
 pub mod streamed_not_in;
+
+use datafusion::datasource::physical_plan::{
+    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
+};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::ExecutionPlan;
+use std::sync::Arc;
+
+/// `node` as a Parquet scan with a filter: its file scan, its source and the filter. None for any other node.
+pub(crate) fn filtered_parquet_scan(
+    node: &Arc<dyn ExecutionPlan>,
+) -> Option<(&FileScanConfig, &ParquetSource, Arc<dyn PhysicalExpr>)> {
+    let exec = node.downcast_ref::<DataSourceExec>()?;
+    let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
+    let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
+    let predicate = FileSource::filter(parquet)?;
+    Some((config, parquet, predicate))
+}
+
+/// The scan of `config` with `parquet`'s filter replaced by `predicate`.
+pub(crate) fn with_parquet_filter(
+    config: &FileScanConfig,
+    parquet: &ParquetSource,
+    predicate: Arc<dyn PhysicalExpr>,
+) -> Arc<dyn ExecutionPlan> {
+    let source = Arc::new(parquet.with_predicate(predicate));
+    let config = FileScanConfigBuilder::from(config.clone())
+        .with_source(source)
+        .build();
+    DataSourceExec::from_data_source(config)
+}

@@ -18,10 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::datasource::physical_plan::{
-    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
-};
-use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::physical_plan::FileSource;
 use datafusion::error::Result;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{CaseExpr, lit};
@@ -88,16 +85,7 @@ fn is_wrapped(e: &Arc<dyn PhysicalExpr>) -> bool {
 
 /// The Parquet scan `node` with its float conjuncts out of pruning's sight; unchanged when it has none.
 fn nan_safe_scan(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
-    let Some(exec) = node.downcast_ref::<DataSourceExec>() else {
-        return Ok(Transformed::no(node));
-    };
-    let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() else {
-        return Ok(Transformed::no(node));
-    };
-    let Some(parquet) = config.file_source().downcast_ref::<ParquetSource>() else {
-        return Ok(Transformed::no(node));
-    };
-    let Some(predicate) = FileSource::filter(parquet) else {
+    let Some((config, parquet, predicate)) = super::filtered_parquet_scan(&node) else {
         return Ok(Transformed::no(node));
     };
     let schema = FileSource::table_schema(parquet).table_schema();
@@ -124,9 +112,9 @@ fn nan_safe_scan(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Exe
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    let source = Arc::new(parquet.with_predicate(conjunction(wrapped)));
-    let config = FileScanConfigBuilder::from(config.clone())
-        .with_source(source)
-        .build();
-    Ok(Transformed::yes(DataSourceExec::from_data_source(config)))
+    Ok(Transformed::yes(super::with_parquet_filter(
+        config,
+        parquet,
+        conjunction(wrapped),
+    )))
 }
