@@ -625,6 +625,58 @@ pub struct Summary {
 }
 
 /// Write `root/sample-data/`.
+/// The sample documents: (title, body), about the services owl stands in for.
+const DOCS: [(&str, &str); 12] = [
+    (
+        "Querying logs in S3",
+        "Athena runs SQL over log files in S3. You pay for the bytes each query scans, so partition the logs by day and store them as Parquet.",
+    ),
+    (
+        "Crawling a data lake",
+        "A Glue crawler walks the folders of a data lake, infers each table's columns and partitions, and writes them into the Data Catalog.",
+    ),
+    (
+        "Columnar formats",
+        "Parquet and ORC store each column apart and keep statistics per row group, so a query reads only the columns and row groups it needs.",
+    ),
+    (
+        "Partition projection",
+        "Partition projection computes a table's partitions from its properties instead of listing them, which makes queries over many days of logs fast.",
+    ),
+    (
+        "Streaming into the lake",
+        "Kinesis Data Firehose buffers records by size and time, converts them to Parquet and delivers them to S3 under dated prefixes.",
+    ),
+    (
+        "Anomaly detection on streams",
+        "Random cut forest gives each record of a stream an anomaly score; a high score marks a point that does not fit the recent data.",
+    ),
+    (
+        "Forecasting business metrics",
+        "A forecast fits the history of a metric, its trend and its seasonality, and predicts the next days with an interval around each value.",
+    ),
+    (
+        "Cleaning data with Glue",
+        "Glue ETL jobs drop null fields, find matching records without a common key and write the cleaned table back to S3 as Parquet.",
+    ),
+    (
+        "Controlling query cost",
+        "Work groups set a limit on the bytes a query may scan; a query over the limit is cancelled and billed for what it read.",
+    ),
+    (
+        "Compressing text logs",
+        "Gzip shrinks CSV and JSON logs in S3 but a gzip file cannot be split, so one reader scans each file from start to end.",
+    ),
+    (
+        "Searching documents",
+        "TF-IDF weighs a term by how often it appears in a document and how rare it is across all documents; search ranks documents by the weights of the query's terms.",
+    ),
+    (
+        "Access logs of a load balancer",
+        "An application load balancer writes one line per request: the client, the target, the status code and the time each step took.",
+    ),
+];
+
 pub fn generate(root: &Path) -> Result<Summary> {
     let data = root.join("sample-data");
     let mut summary = Summary::default();
@@ -717,6 +769,14 @@ pub fn generate(root: &Path) -> Result<Summary> {
             s.as_bytes(),
         )?;
     }
+
+    // Documents for text search (`tokenize`, `tf_idf`): one NDJSON file.
+    let mut s = String::new();
+    for (id, (title, body)) in DOCS.iter().enumerate() {
+        s.push_str(&json!({"doc_id": id + 1, "title": title, "body": body}).to_string());
+        s.push('\n');
+    }
+    put(data.join("docs/docs.json"), s.as_bytes())?;
 
     // AWS service logs, where and as AWS delivers them.
     let aws = data.join("aws/AWSLogs/123456789012");

@@ -138,7 +138,7 @@ fn tables_and_describe_read_the_registry() {
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let tables = doc["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 9);
+    assert_eq!(tables.len(), 10);
     let pq = tables
         .iter()
         .find(|t| t["table"] == "weblogs_parquet")

@@ -136,7 +136,7 @@ fn corrupt_registry_file_is_named_and_the_rest_still_works() {
     let doc = f.json("SELECT count(*) FROM weblogs_parquet");
     assert_eq!(doc["rows"][0][0].as_u64().unwrap(), weblogs().len() as u64);
     let doc = f.json("SHOW TABLES");
-    assert_eq!(doc["rows"].as_array().unwrap().len(), 9);
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 10);
 }
 
 #[test]

@@ -131,10 +131,16 @@ impl Engine {
             .with_catalog_list(Arc::clone(&catalogs))
             .build();
         let mut base = base;
-        for udf in crate::exec::expr::json::udfs() {
+        for udf in crate::exec::expr::json::udfs()
+            .into_iter()
+            .chain(crate::exec::text::udfs())
+        {
             datafusion::execution::FunctionRegistry::register_udf(&mut base, Arc::new(udf))
                 .map_err(|e| Error::internal("a query's functions", e))?;
         }
+        // Table functions over tables (`tf_idf(TABLE docs)`), planned as SQL over their input.
+        base.register_relation_planner(Arc::new(crate::sql::table_functions::TableFunctions))
+            .map_err(|e| Error::internal("a query's table functions", e))?;
         // A correction, always: min and max of floats in total order in every group.
         for udaf in [
             datafusion::functions_aggregate::min_max::min_udaf(),
@@ -267,6 +273,7 @@ impl Engine {
             v.into_iter()
                 .map(|mut s| {
                     crate::sql::precedence::rebind(&mut s);
+                    crate::sql::table_functions::table_arguments(&mut s);
                     Statement::Sql(s)
                 })
                 .collect()
@@ -274,12 +281,13 @@ impl Engine {
         match DFParser::parse_sql_with_dialect(sql, &dialect) {
             Ok(v) => Ok(bound(v)),
             Err(e) => {
-                // Athena's spellings (`PARTITIONED BY (year int)`, `PREPARE name FROM`): retry in DataFusion's;
+                // Athena's spellings (`PARTITIONED BY (year int)`, `PREPARE name FROM`, `f(TABLE t)`): retry in DataFusion's;
                 // report the first error if that does not parse either.
                 let mut rewritten = None;
                 for rewrite in [
                     crate::sql::athena::typed_partitions,
                     crate::sql::athena::prepare_from,
+                    crate::sql::athena::table_arguments,
                 ] {
                     if let Some(r) = rewrite(rewritten.as_deref().unwrap_or(sql)) {
                         rewritten = Some(r);
@@ -605,7 +613,10 @@ impl Engine {
             return error;
         };
         for reference in references {
-            if ctx.table_provider(reference.clone()).await.is_ok() {
+            // A table function's name (`tf_idf(...)`) is not a table: its own error stands.
+            let function = matches!(&reference, datafusion::common::TableReference::Bare { table }
+                if crate::sql::table_functions::NAMES.contains(&table.to_ascii_lowercase().as_str()));
+            if function || ctx.table_provider(reference.clone()).await.is_ok() {
                 continue;
             }
             if reference.catalog().is_some_and(|c| c != CATALOG_NAME) {

@@ -73,6 +73,7 @@ impl Engine {
                 .map(|s| {
                     let mut s = DFStatement::Statement(Box::new(s));
                     crate::sql::precedence::rebind(&mut s);
+                    crate::sql::table_functions::table_arguments(&mut s);
                     Statement::Sql(s)
                 })
                 .collect()),

@@ -13,6 +13,7 @@
 //! - `expr`: physical expressions: key sets and key hints, in-turn conjunctions, batch-checked decimals,
 //!   string-view equality.
 //! - `aggregate`: `count(DISTINCT)` with a bitmap a group (rule: `optimizer::logical::bitmap_count_distinct`).
+//! - `text`: the text functions `tokenize`, `ngrams` and `hashing_tf`, registered in every session (no rule).
 //!
 //! Layers inside: nodes use `expr`; `expr::keys` (the key-set types) uses nothing of owl's.
 
@@ -22,3 +23,4 @@ pub mod computed_once;
 pub mod expr;
 pub mod not_in;
 pub mod row_filter_choice;
+pub mod text;

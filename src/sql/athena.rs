@@ -138,6 +138,79 @@ pub(crate) fn number_placeholders(sql: &str) -> Option<String> {
     changed.then(|| tokens.iter().map(|t| t.to_string()).collect())
 }
 
+/// A table function's table argument as Trino and the SQL standard write it, `f(TABLE docs)` or
+/// `f(TABLE (SELECT ...))`, in the spellings sqlparser reads: `f(TABLE(docs))` (a call of `TABLE`, what
+/// `crate::sql::table_functions` takes) and `f((SELECT ...))`; None when there is no such argument.
+pub(crate) fn table_arguments(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    // What to do at each token: drop it, or put `(` after it / `)` after it.
+    let mut drop = std::collections::HashSet::new();
+    let mut open_after = std::collections::HashSet::new();
+    let mut close_after = std::collections::HashSet::new();
+    for (k, &i) in sig.iter().enumerate() {
+        let argument_starts = k > 0
+            && matches!(
+                tokens[sig[k - 1]],
+                Token::LParen | Token::Comma | Token::RArrow
+            );
+        if !is_kw(&tokens[i], Keyword::TABLE) || !argument_starts {
+            continue;
+        }
+        match sig.get(k + 1).map(|&j| &tokens[j]) {
+            Some(Token::LParen) => {
+                let query = sig.get(k + 2).is_some_and(|&j| {
+                    is_kw(&tokens[j], Keyword::SELECT)
+                        || is_kw(&tokens[j], Keyword::WITH)
+                        || is_kw(&tokens[j], Keyword::VALUES)
+                });
+                if query {
+                    drop.insert(i);
+                }
+            }
+            Some(Token::SingleQuotedString(_)) => {
+                open_after.insert(i);
+                close_after.insert(sig[k + 1]);
+            }
+            Some(Token::Word(_)) => {
+                // The name: words joined by periods.
+                let mut last = k + 1;
+                while sig
+                    .get(last + 1)
+                    .is_some_and(|&j| tokens[j] == Token::Period)
+                    && sig
+                        .get(last + 2)
+                        .is_some_and(|&j| matches!(tokens[j], Token::Word(_)))
+                {
+                    last += 2;
+                }
+                open_after.insert(i);
+                close_after.insert(sig[last]);
+            }
+            _ => {}
+        }
+    }
+    if drop.is_empty() && open_after.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if drop.contains(&i) {
+            continue;
+        }
+        out.push_str(&t.to_string());
+        if open_after.contains(&i) {
+            out.push('(');
+        }
+        if close_after.contains(&i) {
+            out.push(')');
+        }
+    }
+    Some(out)
+}
+
 /// The index of the `)` that closes the `(` at `open`.
 fn matching(tokens: &[Token], open: usize) -> Option<usize> {
     let mut depth = 0;
@@ -171,6 +244,30 @@ mod tests {
             Some("SELECT '?' , a FROM t WHERE a = $1 AND b = $2; SELECT $1")
         );
         assert_eq!(super::number_placeholders("SELECT '?'"), None);
+    }
+
+    #[test]
+    fn table_arguments_in_sqlparsers_spelling() {
+        use super::table_arguments;
+        assert_eq!(
+            table_arguments("SELECT * FROM tf_idf(TABLE docs, norm => 'l2')").as_deref(),
+            Some("SELECT * FROM tf_idf(TABLE(docs), norm => 'l2')")
+        );
+        assert_eq!(
+            table_arguments("SELECT * FROM f(x => TABLE db.\"Docs\")").as_deref(),
+            Some("SELECT * FROM f(x => TABLE(db.\"Docs\"))")
+        );
+        assert_eq!(
+            table_arguments("SELECT * FROM f(TABLE (SELECT 1 AS a))").as_deref(),
+            Some("SELECT * FROM f( (SELECT 1 AS a))")
+        );
+        assert_eq!(
+            table_arguments("SELECT * FROM f(TABLE 'docs/')").as_deref(),
+            Some("SELECT * FROM f(TABLE('docs/'))")
+        );
+        assert_eq!(table_arguments("SELECT * FROM f(TABLE(docs))"), None);
+        assert_eq!(table_arguments("CREATE TABLE t (a int)"), None);
+        assert_eq!(table_arguments("SELECT 'f(TABLE x)'"), None);
     }
 
     use super::typed_partitions;

@@ -17,6 +17,8 @@
 //! - `names`: `[awsdatacatalog.][db.]table` and Glue's folding of unquoted names; `discover`: a new table's
 //!   location listed once (size, `key=value` partitions).
 //!
+//! - `table_functions`: functions over a whole table, `tf_idf(TABLE docs)`, planned as SQL over their input.
+//!
 //! Everything else a statement can be is DataFusion's, run by `engine`.
 
 pub(crate) mod analyze;
@@ -30,6 +32,7 @@ pub(crate) mod names;
 pub(crate) mod precedence;
 pub(crate) mod prepared;
 pub mod split;
+pub mod table_functions;
 
 use crate::catalog::Registry;
 use crate::error::Result;

@@ -177,6 +177,7 @@ fn execute(
         })
         .collect::<Result<Vec<_>>>()?;
     super::precedence::rebind(&mut stmt);
+    crate::sql::table_functions::table_arguments(&mut stmt);
     Ok((Statement::Sql(stmt), values))
 }
 

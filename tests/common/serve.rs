@@ -356,7 +356,7 @@ pub fn python_venv() -> std::path::PathBuf {
         Command::new(&python)
             .args([
                 "-c",
-                "import boto3, pyathena, pandas, adbc_driver_flightsql.dbapi, pyarrow",
+                "import boto3, pyathena, pandas, adbc_driver_flightsql.dbapi, pyarrow, sklearn, mmh3",
             ])
             .status()
             .is_ok_and(|s| s.success())

@@ -1,0 +1,449 @@
+//! Table functions over a table, `SELECT * FROM tf_idf(TABLE docs, norm => 'l2')`: a function whose input is a
+//! whole table (a name or a query) and whose output is rows. Each is planned as SQL over its input, so it runs in
+//! parallel, spills, is metered and billed like any query, and `EXPLAIN` shows what it does.
+//!
+//! The table argument is written `TABLE name`, `TABLE(name)`, `TABLE (SELECT ...)`, `(SELECT ...)` or a bare
+//! name; the other arguments are named (`norm => 'l2'`) constants. `crate::sql::athena::table_arguments` puts
+//! Trino's `TABLE name` into the spelling sqlparser reads.
+//!
+//! - `tf_idf(TABLE docs [, id => 'col', text => 'col'] [, formula => 'spark'|'smooth'|'plain'] [, norm =>
+//!   'none'|'l2'] [, min_doc_freq => n] [, tokenize's options])`: one row per (document, term) with `tf` (the
+//!   term's count in the document), `df` (documents holding it), `idf` and `tf_idf` = tf × idf.
+//!   1. `spark` (default): Spark MLlib's `IDF`, idf = ln((m + 1) / (df + 1)), m the number of documents; 0 for
+//!      terms in fewer than `min_doc_freq` documents (Spark's `minDocFreq`).
+//!   2. `smooth`: scikit-learn's `TfidfVectorizer` default, ln((1 + m) / (1 + df)) + 1.
+//!   3. `plain`: scikit-learn's `smooth_idf=False`, ln(m / df) + 1.
+//!
+//!   `norm => 'l2'` divides each document's tf-idf values by their Euclidean length (scikit-learn's default;
+//!   Spark's `Normalizer`). The text column is tokenized by `tokenize` with the options given (`stop_words`,
+//!   `stem`, `lower`, `min_length`); a column that is already a list of terms (from `tokenize` or `ngrams`) is
+//!   used as it is. A document whose text is NULL counts in m and has no terms.
+//!
+//! The invariant: a table function's SQL reads its input as written by the user, once per reference the SQL
+//! makes to it, and nothing else (a shared input is computed once by `optimizer::computed_once`).
+
+use crate::exec::text::{TOKENIZE_OPTIONS, TokenizeOptions};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DFSchema, Result, plan_datafusion_err, plan_err};
+use datafusion::logical_expr::planner::{
+    PlannedRelation, RelationPlanner, RelationPlannerContext, RelationPlanning,
+};
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Query,
+    TableFactor, Value,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use std::collections::BTreeMap;
+
+/// The table functions owl plans (a [`RelationPlanner`] registered in every session).
+#[derive(Debug)]
+pub struct TableFunctions;
+
+/// The table functions by name, for messages.
+pub const NAMES: [&str; 1] = ["tf_idf"];
+
+impl RelationPlanner for TableFunctions {
+    fn plan_relation(
+        &self,
+        relation: TableFactor,
+        context: &mut dyn RelationPlannerContext,
+    ) -> Result<RelationPlanning> {
+        let TableFactor::Table {
+            name,
+            alias,
+            args: Some(args),
+            ..
+        } = &relation
+        else {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        };
+        let Some(function) = function_name(name) else {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        };
+        let call = Call::read(&function, &args.args)?;
+        let sql = match function.as_str() {
+            "tf_idf" => tf_idf(&call, context)?,
+            _ => unreachable!("only NAMES reach here"),
+        };
+        let query = parse_query(&sql)?;
+        let plan = context.plan(TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(query),
+            alias: None,
+            sample: None,
+        })?;
+        Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+            plan,
+            alias.clone(),
+        ))))
+    }
+}
+
+fn parse_query(sql: &str) -> Result<Query> {
+    let q = Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_query())
+        .map_err(|e| plan_datafusion_err!("a table function's SQL does not parse: {e}"))?;
+    Ok(*q)
+}
+
+/// Every table function's table argument of `statement` written as a subquery, `tf_idf((SELECT * FROM docs))`:
+/// DataFusion finds the tables a statement reads before planning it, and it looks into subqueries, not into
+/// `TABLE(docs)`. An argument that is not a table is left for planning to name.
+pub(crate) fn table_arguments(statement: &mut datafusion::sql::parser::Statement) {
+    use datafusion::sql::parser::{CopyToSource, Statement};
+    use datafusion::sql::sqlparser::ast::VisitMut;
+    let mut v = AsSubqueries;
+    match statement {
+        Statement::Statement(s) => {
+            let _ = s.as_mut().visit(&mut v);
+        }
+        Statement::CopyTo(copy) => {
+            if let CopyToSource::Query(q) = &mut copy.source {
+                let _ = q.as_mut().visit(&mut v);
+            }
+        }
+        Statement::Explain(explain) => table_arguments(&mut explain.statement),
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => {}
+    }
+}
+
+struct AsSubqueries;
+
+impl datafusion::sql::sqlparser::ast::VisitorMut for AsSubqueries {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> std::ops::ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            args: Some(args),
+            ..
+        } = factor
+            && let Some(function) = function_name(name)
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) = args.args.first_mut()
+            && !matches!(e, SqlExpr::Subquery(_))
+            && let Ok(sql) = table_argument(&function, e)
+            && let Ok(q) = parse_query(&sql)
+        {
+            *e = SqlExpr::Subquery(Box::new(q));
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// The table function `name` calls, if it is one of [`NAMES`].
+fn function_name(name: &ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [part] => part
+            .as_ident()
+            .map(|i| i.value.to_ascii_lowercase())
+            .filter(|n| NAMES.contains(&n.as_str())),
+        _ => None,
+    }
+}
+
+/// A call: its table argument as a query's SQL text, and its named constants.
+struct Call {
+    function: String,
+    input: String,
+    options: BTreeMap<String, String>,
+}
+
+impl Call {
+    fn read(function: &str, args: &[FunctionArg]) -> Result<Call> {
+        let mut input = None;
+        let mut options = BTreeMap::new();
+        for arg in args {
+            match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if input.is_none() => {
+                    input = Some(table_argument(function, e)?);
+                }
+                FunctionArg::Named {
+                    name,
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } => {
+                    let key = name.value.to_ascii_lowercase();
+                    let value = constant(function, &key, e)?;
+                    if options.insert(key.clone(), value).is_some() {
+                        return plan_err!("{function}: `{key}` is given twice");
+                    }
+                }
+                other => {
+                    return plan_err!(
+                        "{function}: `{other}` is not an argument it takes: a table (`TABLE docs`) first, then \
+                         named options (`name => 'value'`)"
+                    );
+                }
+            }
+        }
+        let input = input.ok_or_else(|| {
+            plan_datafusion_err!("{function} reads a table: write {function}(TABLE docs, ...)")
+        })?;
+        Ok(Call {
+            function: function.to_string(),
+            input,
+            options,
+        })
+    }
+
+    /// Takes option `key`, if given.
+    fn take(&mut self, key: &str) -> Option<String> {
+        self.options.remove(key)
+    }
+
+    /// The options no one took: an error naming the first.
+    fn done(&self, known: &[&str]) -> Result<()> {
+        match self.options.keys().next() {
+            Some(k) => plan_err!(
+                "{}: unknown option `{k}`: the options are {}",
+                self.function,
+                known.join(", ")
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The SQL of a table argument's rows.
+fn table_argument(function: &str, e: &SqlExpr) -> Result<String> {
+    let name = |e: &SqlExpr| -> Option<ObjectName> {
+        match e {
+            SqlExpr::Identifier(i) => Some(ObjectName::from(vec![i.clone()])),
+            SqlExpr::CompoundIdentifier(parts) => Some(ObjectName::from(parts.clone())),
+            _ => None,
+        }
+    };
+    // A path (`TABLE 'docs/'`) reads as `FROM 'docs/'` does.
+    let path = |e: &SqlExpr| -> Option<String> {
+        match e {
+            SqlExpr::Value(v) => match &v.value {
+                Value::SingleQuotedString(p) => Some(format!("SELECT * FROM {}", literal(p))),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    if let Some(n) = name(e) {
+        return Ok(format!("SELECT * FROM {n}"));
+    }
+    if let Some(p) = path(e) {
+        return Ok(p);
+    }
+    match e {
+        SqlExpr::Subquery(q) => Ok(q.to_string()),
+        // `TABLE 'docs/'` parses as a typed string, as `DATE '2024-01-01'` does.
+        SqlExpr::TypedString(t) if t.data_type.to_string().eq_ignore_ascii_case("table") => {
+            match &t.value.value {
+                Value::SingleQuotedString(p) => Ok(format!("SELECT * FROM {}", literal(p))),
+                other => plan_err!("{function}: `TABLE {other}` is not a table or a path"),
+            }
+        }
+        SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("table") => {
+            if let FunctionArguments::List(list) = &f.args
+                && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(inner))] = list.args.as_slice()
+            {
+                if let Some(n) = name(inner) {
+                    return Ok(format!("SELECT * FROM {n}"));
+                }
+                if let Some(p) = path(inner) {
+                    return Ok(p);
+                }
+                if let SqlExpr::Subquery(q) = inner {
+                    return Ok(q.to_string());
+                }
+            }
+            plan_err!("{function}: `{e}` is not a table: write TABLE name or TABLE (SELECT ...)")
+        }
+        other => plan_err!(
+            "{function}: its first argument is a table, not `{other}`: write {function}(TABLE name, ...)"
+        ),
+    }
+}
+
+/// A named argument's constant, as text.
+fn constant(function: &str, key: &str, e: &SqlExpr) -> Result<String> {
+    let v = match e {
+        SqlExpr::Value(v) => &v.value,
+        SqlExpr::UnaryOp { op, expr } if op.to_string() == "-" => {
+            return constant(function, key, expr).map(|v| format!("-{v}"));
+        }
+        _ => return plan_err!("{function}: `{key}` is a constant, not `{e}`"),
+    };
+    match v {
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Ok(s.clone()),
+        Value::Number(n, _) => Ok(n.to_string()),
+        Value::Boolean(b) => Ok(b.to_string()),
+        other => plan_err!("{function}: `{key}` is a constant, not `{other}`"),
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `text` as a SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The columns of a query's rows: (name, type).
+fn columns(sql: &str, context: &mut dyn RelationPlannerContext) -> Result<Vec<(String, DataType)>> {
+    let plan = context.plan(TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(parse_query(sql)?),
+        alias: None,
+        sample: None,
+    })?;
+    let schema: &DFSchema = plan.schema();
+    Ok(schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect())
+}
+
+/// The column named by option `key`, or the one at `position` when the table has exactly two.
+fn pick(
+    call: &mut Call,
+    key: &str,
+    position: usize,
+    cols: &[(String, DataType)],
+) -> Result<(String, DataType)> {
+    let listed = || {
+        cols.iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match call.take(key) {
+        Some(name) => cols
+            .iter()
+            .find(|(n, _)| *n == name)
+            .or_else(|| cols.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)))
+            .cloned()
+            .ok_or_else(|| {
+                plan_datafusion_err!(
+                    "{}: no column `{name}` for `{key}`: the table has {}",
+                    call.function,
+                    listed()
+                )
+            }),
+        None if cols.len() == 2 => Ok(cols[position].clone()),
+        None => plan_err!(
+            "{}: the table has {} columns ({}): name the document's with `id => '...'` and its text's with \
+             `text => '...'`",
+            call.function,
+            cols.len(),
+            listed()
+        ),
+    }
+}
+
+/// The options `tf_idf` takes besides tokenize's.
+const TF_IDF_OPTIONS: [&str; 5] = ["id", "text", "formula", "norm", "min_doc_freq"];
+
+fn tf_idf(call: &Call, context: &mut dyn RelationPlannerContext) -> Result<String> {
+    let mut call = Call {
+        function: call.function.clone(),
+        input: call.input.clone(),
+        options: call.options.clone(),
+    };
+    let known: Vec<&str> = TF_IDF_OPTIONS
+        .iter()
+        .chain(TOKENIZE_OPTIONS.iter())
+        .copied()
+        .collect();
+    if let Some(k) = call.options.keys().find(|k| !known.contains(&k.as_str())) {
+        return plan_err!(
+            "tf_idf: unknown option `{k}`: the options are {}",
+            known.join(", ")
+        );
+    }
+    let cols = columns(&call.input, context)?;
+    if cols.len() < 2 {
+        return plan_err!(
+            "tf_idf reads a table of (document id, text); this one has {} column",
+            cols.len()
+        );
+    }
+    let (id, _) = pick(&mut call, "id", 0, &cols)?;
+    let (text, text_type) = pick(&mut call, "text", 1, &cols)?;
+    let mut tokenize = TokenizeOptions::default();
+    for key in TOKENIZE_OPTIONS {
+        if let Some(v) = call.take(key) {
+            tokenize
+                .set(key, &v)
+                .map_err(|e| plan_datafusion_err!("tf_idf: {e}"))?;
+        }
+    }
+    let formula = call.take("formula").unwrap_or_else(|| "spark".into());
+    let norm = call.take("norm").unwrap_or_else(|| "none".into());
+    let min_doc_freq: i64 = match call.take("min_doc_freq") {
+        Some(v) => v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            plan_datafusion_err!("tf_idf: `min_doc_freq` is a whole number ≥ 0, not `{v}`")
+        })?,
+        None => 0,
+    };
+    call.done(&known)?;
+    let (m, df) = ("CAST(m.\"m\" AS DOUBLE)", "CAST(g.\"df\" AS DOUBLE)");
+    let idf = match formula.to_ascii_lowercase().as_str() {
+        "spark" => format!("ln(({m} + 1) / ({df} + 1))"),
+        "smooth" => format!("(ln((1 + {m}) / (1 + {df})) + 1)"),
+        "plain" => format!("(ln({m} / {df}) + 1)"),
+        other => {
+            return plan_err!("tf_idf: `formula` is spark, smooth or plain, not `{other}`");
+        }
+    };
+    let idf = if min_doc_freq > 0 {
+        format!("CASE WHEN g.\"df\" >= {min_doc_freq} THEN {idf} ELSE 0.0 END")
+    } else {
+        idf
+    };
+    let terms = match text_type {
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => ident(&text),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => format!(
+            "tokenize({}, {})",
+            ident(&text),
+            literal(&tokenize.render())
+        ),
+        other => {
+            return plan_err!(
+                "tf_idf: the text column `{text}` is {other}: it must be text or a list of terms"
+            );
+        }
+    };
+    let out_id =
+        if ["term", "tf", "df", "idf", "tf_idf"].contains(&id.to_ascii_lowercase().as_str()) {
+            "document".to_string()
+        } else {
+            id.clone()
+        };
+    let input = &call.input;
+    let base = format!(
+        "WITH \"__owl_docs\" AS (SELECT {id} AS \"d\", {terms} AS \"t\" FROM ({input}) AS \"__owl_input\"), \
+         \"__owl_tf\" AS (SELECT \"d\", \"term\", count(*) AS \"tf\" FROM (SELECT \"d\", unnest(\"t\") AS \"term\" \
+         FROM \"__owl_docs\") AS \"u\" WHERE \"term\" IS NOT NULL GROUP BY \"d\", \"term\"), \
+         \"__owl_df\" AS (SELECT \"term\", count(*) AS \"df\" FROM \"__owl_tf\" GROUP BY \"term\"), \
+         \"__owl_m\" AS (SELECT count(*) AS \"m\" FROM \"__owl_docs\") ",
+        id = ident(&id),
+    );
+    let select = format!(
+        "SELECT f.\"d\" AS \"d\", f.\"term\" AS \"term\", f.\"tf\" AS \"tf\", g.\"df\" AS \"df\", {idf} AS \"idf\", \
+         CAST(f.\"tf\" AS DOUBLE) * {idf} AS \"w\" FROM \"__owl_tf\" AS f JOIN \"__owl_df\" AS g ON f.\"term\" = \
+         g.\"term\" CROSS JOIN \"__owl_m\" AS m"
+    );
+    let out = ident(&out_id);
+    Ok(match norm.to_ascii_lowercase().as_str() {
+        "none" => format!(
+            "{base}SELECT \"d\" AS {out}, \"term\", \"tf\", \"df\", \"idf\", \"w\" AS \"tf_idf\" FROM ({select}) AS s"
+        ),
+        "l2" => format!(
+            "{base}SELECT \"d\" AS {out}, \"term\", \"tf\", \"df\", \"idf\", CASE WHEN \"n\" = 0 THEN 0.0 ELSE \
+             \"w\" / \"n\" END AS \"tf_idf\" FROM (SELECT *, sqrt(sum(\"w\" * \"w\") OVER (PARTITION BY \"d\")) AS \
+             \"n\" FROM ({select}) AS s) AS s"
+        ),
+        other => return plan_err!("tf_idf: `norm` is none or l2, not `{other}`"),
+    })
+}
