@@ -110,6 +110,9 @@ enum Command {
     Estimate(estimate::EstimateArgs),
     /// Run .sql files for CI: stop at the first failure (file:line), budgets, data checks, reports.
     Run(run::RunArgs),
+    /// Run a Glue-style ETL job: a .sql file of CTAS statements over transforms (`drop_null_fields`, `tf_idf`),
+    /// run as `owl run` runs it (stops at the first failure, metered and billed, `--report`).
+    Etl(run::RunArgs),
     /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
     Crawl(crawl::CrawlArgs),
     /// Copy a table into another format as a new table (a CTAS), keeping its partitions.
@@ -316,7 +319,7 @@ pub fn main() -> ExitCode {
             Command::Repl(args) => repl::run(&engine, args, &interrupts).await,
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
             Command::Estimate(args) => estimate::run(&engine, args).await,
-            Command::Run(args) => run::run(&engine, args, &interrupts).await,
+            Command::Run(args) | Command::Etl(args) => run::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
             Command::Convert(args) => convert::run(&engine, args, &interrupts).await,
             Command::Compare(args) => compare::run(&engine, args).await,

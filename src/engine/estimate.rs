@@ -102,6 +102,8 @@ impl Engine {
         }
         let meter = Arc::new(Meter::new());
         let ctx = self.query_context(Arc::clone(&meter), None, super::Dialect::Athena)?;
+        let mut stmt = stmt.clone();
+        crate::sql::table_functions::resolve_for_estimate(&ctx, &mut stmt).await?;
         let state = ctx.state();
         let plan = state
             .statement_to_plan(stmt.clone())

@@ -437,6 +437,12 @@ impl Engine {
                 Error::Internal(format!("`{stmt}` was left unrun")),
             ));
         };
+        // Table functions whose columns depend on the rows read them first (billed with the statement).
+        let mut stmt = stmt.clone();
+        crate::sql::table_functions::resolve(&ctx, &mut stmt)
+            .await
+            .map_err(|e| (StatementType::Dml, e))?;
+        let stmt = &stmt;
         let state = ctx.state();
         let plan = match state.statement_to_plan(stmt.clone()).await {
             Ok(p) => p,

@@ -209,6 +209,9 @@ impl Engine {
                 _ => {}
             }
         }
+        let mut df = df.clone();
+        crate::sql::table_functions::resolve(&ctx, &mut df).await?;
+        let df = &df;
         let plan = match ctx.state().statement_to_plan(df.clone()).await {
             Ok(p) => p,
             Err(e) => return Err(self.explain_not_found(&ctx, df, e).await),

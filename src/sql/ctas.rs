@@ -572,7 +572,8 @@ impl Query {
         query: &datafusion::sql::sqlparser::ast::Query,
         o: &Options,
     ) -> Result<Query> {
-        let select = Statement::Statement(Box::new(Sql::Query(Box::new(query.clone()))));
+        let mut select = Statement::Statement(Box::new(Sql::Query(Box::new(query.clone()))));
+        crate::sql::table_functions::resolve(ctx, &mut select).await?;
         let state = ctx.state();
         let plan = state.statement_to_plan(select).await.map_err(Error::from)?;
         let mut df = ctx.execute_logical_plan(plan).await.map_err(Error::from)?;

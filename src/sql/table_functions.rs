@@ -19,6 +19,14 @@
 //!   `stem`, `lower`, `min_length`); a column that is already a list of terms (from `tokenize` or `ngrams`) is
 //!   used as it is. A document whose text is NULL counts in m and has no terms.
 //!
+//! - `drop_null_fields(TABLE t [, empty_strings => true] [, null_strings => true])`: Glue's `DropNullFields`,
+//!   the table without the columns that are NULL in every row. Its columns depend on the rows, so it is read
+//!   before the statement is planned ([`resolve`]): one query counts each column's values (billed with the
+//!   statement, as Glue reads a frame twice), and the call becomes `(SELECT <the other columns> FROM t)`.
+//!   `empty_strings` and `null_strings` count `''` and the text `null` as NULL too (Glue Studio's "empty
+//!   string" and "null string" choices). A table with no rows keeps its columns; one whose every column is NULL
+//!   is an error. [`resolve_for_estimate`] prices both reads of the table without running either.
+//!
 //! The invariant: a table function's SQL reads its input as written by the user, once per reference the SQL
 //! makes to it, and nothing else (a shared input is computed once by `optimizer::computed_once`).
 
@@ -41,7 +49,7 @@ use std::collections::BTreeMap;
 pub struct TableFunctions;
 
 /// The table functions by name, for messages.
-pub const NAMES: [&str; 1] = ["tf_idf"];
+pub const NAMES: [&str; 2] = ["tf_idf", "drop_null_fields"];
 
 impl RelationPlanner for TableFunctions {
     fn plan_relation(
@@ -64,7 +72,13 @@ impl RelationPlanner for TableFunctions {
         let call = Call::read(&function, &args.args)?;
         let sql = match function.as_str() {
             "tf_idf" => tf_idf(&call, context)?,
-            _ => unreachable!("only NAMES reach here"),
+            // Read before planning (`resolve`): its columns depend on the rows.
+            _ => {
+                return plan_err!(
+                    "{function} reads its table before the statement is planned, which this statement's path \
+                     does not do: run it as a query"
+                );
+            }
         };
         let query = parse_query(&sql)?;
         let plan = context.plan(TableFactor::Derived {
@@ -446,4 +460,241 @@ fn tf_idf(call: &Call, context: &mut dyn RelationPlannerContext) -> Result<Strin
         ),
         other => return plan_err!("tf_idf: `norm` is none or l2, not `{other}`"),
     })
+}
+
+/// How a statement's `drop_null_fields` calls are replaced.
+#[derive(Clone, Copy, PartialEq)]
+enum Resolve {
+    /// Read the table's counts and keep the columns that have values.
+    Run,
+    /// No read: the table twice (`UNION ALL`), so an estimate prices the count and the read of every column.
+    Estimate,
+}
+
+/// Every `drop_null_fields(...)` of `statement` replaced by the query of the columns that hold a value, after
+/// reading the counts through `ctx` (its meter bills them with the statement).
+pub(crate) async fn resolve(
+    ctx: &datafusion::prelude::SessionContext,
+    statement: &mut datafusion::sql::parser::Statement,
+) -> crate::error::Result<()> {
+    resolve_with(ctx, statement, Resolve::Run).await
+}
+
+/// [`resolve`] for an estimate: nothing is read; the call becomes its table read twice.
+pub(crate) async fn resolve_for_estimate(
+    ctx: &datafusion::prelude::SessionContext,
+    statement: &mut datafusion::sql::parser::Statement,
+) -> crate::error::Result<()> {
+    resolve_with(ctx, statement, Resolve::Estimate).await
+}
+
+async fn resolve_with(
+    ctx: &datafusion::prelude::SessionContext,
+    statement: &mut datafusion::sql::parser::Statement,
+    mode: Resolve,
+) -> crate::error::Result<()> {
+    use datafusion::sql::parser::{CopyToSource, Statement};
+    match statement {
+        Statement::Statement(s) => resolve_in(ctx, s.as_mut(), mode).await,
+        Statement::CopyTo(copy) => match &mut copy.source {
+            CopyToSource::Query(q) => resolve_in(ctx, q.as_mut(), mode).await,
+            CopyToSource::Relation(_) => Ok(()),
+        },
+        Statement::Explain(explain) => {
+            Box::pin(resolve_with(ctx, &mut explain.statement, mode)).await
+        }
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => Ok(()),
+    }
+}
+
+/// The outermost calls of a tree, in visiting order (a call inside another's table argument is resolved with
+/// that argument).
+#[derive(Default)]
+struct Calls {
+    found: Vec<std::result::Result<Call, String>>,
+    depth: usize,
+}
+
+fn is_call(factor: &TableFactor) -> bool {
+    matches!(factor, TableFactor::Table { name, args: Some(_), .. }
+        if function_name(name).as_deref() == Some("drop_null_fields"))
+}
+
+impl datafusion::sql::sqlparser::ast::Visitor for Calls {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> std::ops::ControlFlow<()> {
+        if let TableFactor::Table {
+            args: Some(args), ..
+        } = factor
+            && is_call(factor)
+        {
+            if self.depth == 0 {
+                self.found.push(
+                    Call::read("drop_null_fields", &args.args).map_err(|e| e.strip_backtrace()),
+                );
+            }
+            self.depth += 1;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+    fn post_visit_table_factor(&mut self, factor: &TableFactor) -> std::ops::ControlFlow<()> {
+        if is_call(factor) {
+            self.depth -= 1;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// Replaces, in visiting order, each call by the next query of `with`.
+struct Replace(std::collections::VecDeque<Query>);
+
+impl datafusion::sql::sqlparser::ast::VisitorMut for Replace {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> std::ops::ControlFlow<()> {
+        if is_call(factor)
+            && let TableFactor::Table { alias, .. } = factor
+            && let Some(q) = self.0.pop_front()
+        {
+            *factor = TableFactor::Derived {
+                lateral: false,
+                subquery: Box::new(q),
+                alias: alias.clone(),
+                sample: None,
+            };
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+async fn resolve_in<T>(
+    ctx: &datafusion::prelude::SessionContext,
+    tree: &mut T,
+    mode: Resolve,
+) -> crate::error::Result<()>
+where
+    T: datafusion::sql::sqlparser::ast::Visit + datafusion::sql::sqlparser::ast::VisitMut,
+{
+    use crate::error::Error;
+    let mut calls = Calls::default();
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(&*tree, &mut calls);
+    if calls.found.is_empty() {
+        return Ok(());
+    }
+    let mut queries = std::collections::VecDeque::new();
+    for found in calls.found {
+        let mut call = found.map_err(Error::Query)?;
+        // The argument's own calls first.
+        let mut input = parse_query(&call.input).map_err(Error::from)?;
+        Box::pin(resolve_in(ctx, &mut input, mode)).await?;
+        call.input = input.to_string();
+        let sql = match mode {
+            Resolve::Run => drop_null_fields(ctx, &mut call).await?,
+            Resolve::Estimate => {
+                format!(
+                    "SELECT * FROM ({0}) AS t UNION ALL SELECT * FROM ({0}) AS t",
+                    call.input
+                )
+            }
+        };
+        queries.push_back(parse_query(&sql).map_err(Error::from)?);
+    }
+    let _ = datafusion::sql::sqlparser::ast::VisitMut::visit(tree, &mut Replace(queries));
+    Ok(())
+}
+
+/// The options `drop_null_fields` takes.
+const DROP_NULL_FIELDS_OPTIONS: [&str; 2] = ["empty_strings", "null_strings"];
+
+fn flag(call: &mut Call, key: &str) -> Result<bool> {
+    match call.take(key).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => plan_err!("{}: `{key}` is true or false, not `{v}`", call.function),
+    }
+}
+
+/// The query of the columns of `call`'s table that hold a value, after counting them.
+async fn drop_null_fields(
+    ctx: &datafusion::prelude::SessionContext,
+    call: &mut Call,
+) -> crate::error::Result<String> {
+    use crate::error::Error;
+    use datafusion::arrow::array::AsArray;
+    let empty = flag(call, "empty_strings")?;
+    let null_text = flag(call, "null_strings")?;
+    call.done(&DROP_NULL_FIELDS_OPTIONS)?;
+    let input = &call.input;
+    let probe = ctx
+        .state()
+        .create_logical_plan(&format!("SELECT * FROM ({input}) AS t"))
+        .await
+        .map_err(Error::from)?;
+    let cols: Vec<(String, DataType)> = probe
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let counted: Vec<String> = cols
+        .iter()
+        .map(|(name, t)| {
+            let c = ident(name);
+            let text = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+            let mut nulls = vec![];
+            if text && empty {
+                nulls.push("''");
+            }
+            if text && null_text {
+                nulls.push("'null'");
+            }
+            if nulls.is_empty() {
+                format!("count({c})")
+            } else {
+                format!(
+                    "count(CASE WHEN {c} IN ({}) THEN NULL ELSE {c} END)",
+                    nulls.join(", ")
+                )
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT count(*), {} FROM ({input}) AS t",
+        if counted.is_empty() {
+            "0".to_string()
+        } else {
+            counted.join(", ")
+        }
+    );
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(Error::from)?
+        .collect()
+        .await
+        .map_err(Error::from)?;
+    let counts: Vec<i64> = match batches.iter().find(|b| b.num_rows() > 0) {
+        Some(b) => (0..b.num_columns())
+            .map(|i| {
+                b.column(i)
+                    .as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>()
+                    .map_or(0, |a| a.value(0))
+            })
+            .collect(),
+        None => vec![0; cols.len() + 1],
+    };
+    let rows = counts[0];
+    let kept: Vec<String> = cols
+        .iter()
+        .zip(&counts[1..])
+        .filter(|(_, n)| rows == 0 || **n > 0)
+        .map(|((name, _), _)| ident(name))
+        .collect();
+    if kept.is_empty() {
+        return Err(Error::Query(
+            "drop_null_fields: every column of its table is NULL in every row: nothing is left"
+                .into(),
+        ));
+    }
+    Ok(format!("SELECT {} FROM ({input}) AS t", kept.join(", ")))
 }
