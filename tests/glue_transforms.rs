@@ -226,3 +226,241 @@ fn owl_etl_runs_a_glue_job_file_and_reports_its_bill() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// People with duplicates as a CRM export has them: each of `n` persons once, some twice or three times more with
+/// typos, case, spacing, punctuation and missing values. Returns the NDJSON and each row's person.
+fn people(n: usize, seed: u64) -> (String, Vec<usize>) {
+    let first = [
+        "James",
+        "Mary",
+        "Robert",
+        "Patricia",
+        "John",
+        "Jennifer",
+        "Michael",
+        "Linda",
+        "David",
+        "Elizabeth",
+        "William",
+        "Barbara",
+        "Richard",
+        "Susan",
+        "Joseph",
+        "Jessica",
+        "Thomas",
+        "Sarah",
+        "Charles",
+        "Karen",
+        "Christopher",
+        "Lisa",
+        "Daniel",
+        "Nancy",
+        "Matthew",
+        "Betty",
+        "Anthony",
+        "Sandra",
+        "Mark",
+        "Margaret",
+    ];
+    let last = [
+        "Smith",
+        "Johnson",
+        "Williams",
+        "Brown",
+        "Jones",
+        "Garcia",
+        "Miller",
+        "Davis",
+        "Rodriguez",
+        "Martinez",
+        "Hernandez",
+        "Lopez",
+        "Gonzalez",
+        "Wilson",
+        "Anderson",
+        "Thomas",
+        "Taylor",
+        "Moore",
+        "Jackson",
+        "Martin",
+        "Lee",
+        "Perez",
+        "Thompson",
+        "White",
+        "Harris",
+        "Sanchez",
+        "Clark",
+        "Ramirez",
+        "Lewis",
+        "Robinson",
+    ];
+    let cities = [
+        "Seattle", "Austin", "Boston", "Denver", "Chicago", "Portland", "Atlanta", "Phoenix",
+    ];
+    let mut s = seed;
+    let mut next = move |m: usize| {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) as usize) % m
+    };
+    let typo = |v: &str, k: usize| -> String {
+        let mut c: Vec<char> = v.chars().collect();
+        if c.len() > 3 {
+            let i = 1 + k % (c.len() - 2);
+            match k % 3 {
+                0 => c.swap(i, i + 1),
+                1 => {
+                    c.remove(i);
+                }
+                _ => c.insert(i, c[i]),
+            }
+        }
+        c.into_iter().collect()
+    };
+    let mut rows = vec![];
+    // Distinct persons have distinct names (two people of one name in one city, one without an email, cannot be
+    // told apart by anyone).
+    let mut names: Vec<(usize, usize)> = (0..first.len())
+        .flat_map(|a| (0..last.len()).map(move |b| (a, b)))
+        .collect();
+    let domains = [
+        "example.com",
+        "mail.example.org",
+        "corp.example.net",
+        "example.co.uk",
+    ];
+    for p in 0..n {
+        let (a, b) = names.swap_remove(next(names.len()));
+        let (f, l) = (first[a], last[b]);
+        let name = format!("{f} {l}");
+        let email = match next(3) {
+            0 => format!(
+                "{}.{}@{}",
+                f.to_lowercase(),
+                l.to_lowercase(),
+                domains[next(4)]
+            ),
+            1 => format!(
+                "{}{}{}@{}",
+                &f[..1].to_lowercase(),
+                l.to_lowercase(),
+                next(10000),
+                domains[next(4)]
+            ),
+            _ => format!(
+                "{}_{}@{}",
+                l.to_lowercase(),
+                f.to_lowercase(),
+                domains[next(4)]
+            ),
+        };
+        let city = cities[next(cities.len())];
+        rows.push((p, name.clone(), Some(email.clone()), city.to_string()));
+        let copies = [0, 0, 1, 1, 2][next(5)];
+        for _ in 0..copies {
+            let name = match next(4) {
+                0 => name.to_uppercase(),
+                1 => format!("{}, {f}", l),
+                2 => format!("  {name}. "),
+                _ => typo(&name, next(100)),
+            };
+            let email = match next(3) {
+                0 => None,
+                1 => Some(typo(&email, next(100))),
+                _ => Some(email.clone()),
+            };
+            rows.push((p, name, email, city.to_lowercase()));
+        }
+    }
+    // Shuffled, so duplicates are not side by side.
+    for i in (1..rows.len()).rev() {
+        rows.swap(i, next(i + 1));
+    }
+    let text = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (_, name, email, city))| {
+            json!({"row_id": i + 1, "name": name, "email": email, "city": city}).to_string() + "\n"
+        })
+        .collect();
+    (text, rows.iter().map(|r| r.0).collect())
+}
+
+#[test]
+fn find_matches_finds_the_generated_duplicates_with_high_precision_and_recall() {
+    let f = Fixture::new();
+    let (text, person) = people(400, 5);
+    std::fs::create_dir_all(f.path().join("lake/people")).unwrap();
+    std::fs::write(f.path().join("lake/people/people.json"), &text).unwrap();
+    f.run_ok(&["crawl", "lake/people"]);
+    let doc = f.json(
+        "SELECT row_id, match_id FROM find_matches(TABLE people, columns => ARRAY['name', 'email', 'city'], \
+         id => 'row_id')",
+    );
+    // One read of the file.
+    assert_eq!(stat(&doc, "bytes_scanned"), text.len() as u64);
+    let group: std::collections::HashMap<u64, i64> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_u64().unwrap(), r[1].as_i64().unwrap()))
+        .collect();
+    assert_eq!(group.len(), person.len());
+    // Pairs of rows: found (same match_id) against true (same person).
+    let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
+    for i in 0..person.len() {
+        for j in i + 1..person.len() {
+            let found = group[&(i as u64 + 1)] == group[&(j as u64 + 1)];
+            let truth = person[i] == person[j];
+            match (found, truth) {
+                (true, true) => tp += 1,
+                (true, false) => fp += 1,
+                (false, true) => fn_ += 1,
+                _ => {}
+            }
+        }
+    }
+    let precision = tp as f64 / (tp + fp) as f64;
+    let recall = tp as f64 / (tp + fn_) as f64;
+    eprintln!(
+        "find_matches on {} rows: precision {precision:.3}, recall {recall:.3} ({tp} pairs found right, {fp} wrong, {fn_} missed)",
+        person.len()
+    );
+    assert!(precision >= 0.93, "precision {precision}");
+    assert!(recall >= 0.9, "recall {recall}");
+    // A match_id is its group's smallest row_id; a row alone has no confidence.
+    let doc = f.json(
+        "SELECT count(*) FROM find_matches(TABLE people, columns => 'name, email, city', id => 'row_id') \
+         WHERE match_id > row_id OR (match_confidence IS NULL AND match_id <> row_id)",
+    );
+    assert_eq!(doc["rows"][0][0], 0);
+    // Another order of the same rows (a query sorting them) gives the same groups.
+    let again = f.json(
+        "SELECT row_id, match_id FROM find_matches(TABLE (SELECT * FROM people ORDER BY name DESC), \
+         columns => ARRAY['name', 'email', 'city'], id => 'row_id')",
+    );
+    for r in again["rows"].as_array().unwrap() {
+        assert_eq!(group[&r[0].as_u64().unwrap()], r[1].as_i64().unwrap());
+    }
+    for (sql, says) in [
+        (
+            "SELECT * FROM find_matches(TABLE people)",
+            "find_matches compares the columns named by `columns",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'nme')",
+            "no column `nme` for `columns`",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', threshold => 2)",
+            "`threshold` is 0 to 1",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', id => 'email')",
+            "must be an integer column",
+        ),
+    ] {
+        f.fails_naming(sql, says);
+    }
+}

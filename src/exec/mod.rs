@@ -13,6 +13,8 @@
 //! - `expr`: physical expressions: key sets and key hints, in-turn conjunctions, batch-checked decimals,
 //!   string-view equality.
 //! - `aggregate`: `count(DISTINCT)` with a bitmap a group (rule: `optimizer::logical::bitmap_count_distinct`).
+//! - `find_matches`: [`find_matches::FindMatchesExec`], Glue's FindMatches over a whole input (planned from the
+//!   `find_matches` table function, no rule).
 //! - `text`: the text functions `tokenize`, `ngrams` and `hashing_tf`, registered in every session (no rule).
 //!
 //! Layers inside: nodes use `expr`; `expr::keys` (the key-set types) uses nothing of owl's.
@@ -21,6 +23,7 @@ pub mod aggregate;
 pub mod collect_keys;
 pub mod computed_once;
 pub mod expr;
+pub mod find_matches;
 pub mod not_in;
 pub mod row_filter_choice;
 pub mod text;

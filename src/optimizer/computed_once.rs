@@ -363,9 +363,12 @@ impl QueryPlanner for OwlQueryPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn datafusion::catalog::Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(Planner)])
-            .create_physical_plan(logical_plan, session)
-            .await
+        DefaultPhysicalPlanner::with_extension_planners(vec![
+            Arc::new(Planner),
+            Arc::new(crate::exec::find_matches::Planner),
+        ])
+        .create_physical_plan(logical_plan, session)
+        .await
     }
 }
 

@@ -171,6 +171,7 @@ pub(crate) fn table_arguments(sql: &str) -> Option<String> {
                 }
             }
             Some(Token::SingleQuotedString(_)) => {
+                drop.extend(i + 1..sig[k + 1]);
                 open_after.insert(i);
                 close_after.insert(sig[k + 1]);
             }
@@ -186,6 +187,7 @@ pub(crate) fn table_arguments(sql: &str) -> Option<String> {
                 {
                     last += 2;
                 }
+                drop.extend(i + 1..sig[k + 1]);
                 open_after.insert(i);
                 close_after.insert(sig[last]);
             }

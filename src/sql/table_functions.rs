@@ -19,6 +19,12 @@
 //!   `stem`, `lower`, `min_length`); a column that is already a list of terms (from `tokenize` or `ngrams`) is
 //!   used as it is. A document whose text is NULL counts in m and has no terms.
 //!
+//! - `find_matches(TABLE t, columns => 'name, email' [, threshold => 0.9] [, id => 'col'])`: Glue's
+//!   FindMatches, the table's rows with `match_id` (the same for records found to be one thing) and
+//!   `match_confidence`, by blocking and Levenshtein similarity weighted by how distinct each column is
+//!   (`crate::exec::find_matches`). `columns` is a
+//!   string of names or `ARRAY['name', 'email']`; `threshold` the least mean similarity of a match (default
+//!   0.9); `id` an integer column whose smallest value in a group is its `match_id`.
 //! - `drop_null_fields(TABLE t [, empty_strings => true] [, null_strings => true])`: Glue's `DropNullFields`,
 //!   the table without the columns that are NULL in every row. Its columns depend on the rows, so it is read
 //!   before the statement is planned ([`resolve`]): one query counts each column's values (billed with the
@@ -43,13 +49,14 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The table functions owl plans (a [`RelationPlanner`] registered in every session).
 #[derive(Debug)]
 pub struct TableFunctions;
 
 /// The table functions by name, for messages.
-pub const NAMES: [&str; 2] = ["tf_idf", "drop_null_fields"];
+pub const NAMES: [&str; 3] = ["tf_idf", "drop_null_fields", "find_matches"];
 
 impl RelationPlanner for TableFunctions {
     fn plan_relation(
@@ -70,6 +77,13 @@ impl RelationPlanner for TableFunctions {
             return Ok(RelationPlanning::Original(Box::new(relation)));
         };
         let call = Call::read(&function, &args.args)?;
+        if function == "find_matches" {
+            let plan = find_matches(call, context)?;
+            return Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+                plan,
+                alias.clone(),
+            ))));
+        }
         let sql = match function.as_str() {
             "tf_idf" => tf_idf(&call, context)?,
             // Read before planning (`resolve`): its columns depend on the rows.
@@ -279,6 +293,15 @@ fn table_argument(function: &str, e: &SqlExpr) -> Result<String> {
 fn constant(function: &str, key: &str, e: &SqlExpr) -> Result<String> {
     let v = match e {
         SqlExpr::Value(v) => &v.value,
+        // `ARRAY['a', 'b']`: its constants, separated by commas.
+        SqlExpr::Array(a) => {
+            let parts = a
+                .elem
+                .iter()
+                .map(|e| constant(function, key, e))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(parts.join(", "));
+        }
         SqlExpr::UnaryOp { op, expr } if op.to_string() == "-" => {
             return constant(function, key, expr).map(|v| format!("-{v}"));
         }
@@ -697,4 +720,103 @@ async fn drop_null_fields(
         ));
     }
     Ok(format!("SELECT {} FROM ({input}) AS t", kept.join(", ")))
+}
+
+/// The options `find_matches` takes.
+const FIND_MATCHES_OPTIONS: [&str; 3] = ["columns", "threshold", "id"];
+
+fn find_matches(
+    mut call: Call,
+    context: &mut dyn RelationPlannerContext,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use crate::exec::find_matches::{FindMatchesNode, MatchSpec};
+    let columns = call.take("columns");
+    let threshold = call.take("threshold");
+    let id = call.take("id");
+    call.done(&FIND_MATCHES_OPTIONS)?;
+    let input = context.plan(TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(parse_query(&call.input)?),
+        alias: None,
+        sample: None,
+    })?;
+    let schema = input.schema().as_arrow().clone();
+    let listed = || {
+        schema
+            .fields()
+            .iter()
+            .map(|f| format!("`{}`", f.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let position = |name: &str, what: &str| -> Result<usize> {
+        let name = name.trim();
+        schema
+            .fields()
+            .iter()
+            .position(|f| f.name() == name)
+            .or_else(|| {
+                schema
+                    .fields()
+                    .iter()
+                    .position(|f| f.name().eq_ignore_ascii_case(name))
+            })
+            .ok_or_else(|| {
+                plan_datafusion_err!(
+                    "find_matches: no column `{name}` for `{what}`: the table has {}",
+                    listed()
+                )
+            })
+    };
+    let columns = columns.ok_or_else(|| {
+        plan_datafusion_err!(
+            "find_matches compares the columns named by `columns => 'name, email'`: the table has {}",
+            listed()
+        )
+    })?;
+    let columns = columns
+        .split(',')
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| position(c, "columns"))
+        .collect::<Result<Vec<_>>>()?;
+    if columns.is_empty() {
+        return plan_err!("find_matches: `columns` names no column");
+    }
+    let threshold = match threshold {
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .ok_or_else(|| {
+                plan_datafusion_err!("find_matches: `threshold` is 0 to 1, not `{t}`")
+            })?,
+        None => 0.9,
+    };
+    let id = match id {
+        Some(name) => {
+            let i = position(&name, "id")?;
+            if !schema.field(i).data_type().is_integer() {
+                return plan_err!(
+                    "find_matches: the id column `{}` is {}: it must be an integer column",
+                    schema.field(i).name(),
+                    schema.field(i).data_type()
+                );
+            }
+            Some(i)
+        }
+        None => None,
+    };
+    let node = FindMatchesNode::try_new(
+        input,
+        MatchSpec {
+            columns,
+            id,
+            threshold,
+        },
+    )?;
+    Ok(datafusion::logical_expr::LogicalPlan::Extension(
+        datafusion::logical_expr::Extension {
+            node: Arc::new(node),
+        },
+    ))
 }

@@ -1,0 +1,602 @@
+//! Glue's FindMatches as an execution node: records that stand for the same thing without a common key, found
+//! by blocking and string similarity, and given a `match_id` shared by each group (plus `match_confidence`, the
+//! score that joined the record to its group). Planned from `find_matches(TABLE t, columns => '...')`
+//! (`crate::sql::table_functions`); [`FindMatchesNode`] is its logical node, [`FindMatchesExec`] the physical one.
+//!
+//! How two records are compared, in order:
+//! 1. Each compared column's value is normalized: lower-cased Unicode words joined by one space (`"  ACME,
+//!    Inc."` → `acme inc`). NULL stays NULL.
+//! 2. Blocking (only pairs that share a block are scored): records sharing a word of a column, unless the word is
+//!    in more than [`MAX_BLOCK`] records (`inc`, `street`); and, for each column, the records next to each other
+//!    when sorted by the value and by the value reversed ([`WINDOW`] apart at most), which pairs typos that share
+//!    no whole word (`jon`/`john`).
+//! 3. Two values' similarity is the normalized Levenshtein similarity (`strsim`), of the values or of their
+//!    words sorted (`smith james` is `james smith`). A pair's score is the mean of its columns' similarities,
+//!    each weighted by how distinct the column's values are (distinct values over valued rows: an email says
+//!    more than a city), over the columns valued on both sides (a missing value is no evidence either way); a
+//!    pair whose shared columns weigh less than [`MIN_EVIDENCE`] is not scored.
+//! 4. Pairs scoring at least the threshold are matches; groups are their connected components (union-find).
+//!
+//! The invariant: the groups depend on the set of rows only, not on their order: `match_id` is the group's
+//! smallest `id` when an id column is given, else the rank of the group's smallest normalized record.
+
+use arrow::array::{Array, ArrayRef, Float64Builder, Int64Builder, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DFSchema, DFSchemaRef, DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// A word shared by more records than this does not block (it says little and would pair them all).
+pub const MAX_BLOCK: usize = 100;
+/// How many neighbours in sorted order each record is paired with, per column and direction.
+pub const WINDOW: usize = 4;
+
+/// What to compare and when two records match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchSpec {
+    /// The compared columns, as positions in the input.
+    pub columns: Vec<usize>,
+    /// The id column's position, if one is named (its values give `match_id`).
+    pub id: Option<usize>,
+    /// The least score of a match, 0 to 1.
+    pub threshold: f64,
+}
+
+/// The output: the input's columns, then `match_id` and `match_confidence`.
+pub fn output_schema(input: &Schema) -> Schema {
+    let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("match_id", DataType::Int64, false));
+    fields.push(Field::new("match_confidence", DataType::Float64, true));
+    Schema::new(fields)
+}
+
+/// The logical node: its input's rows with their match group.
+#[derive(Debug, Clone)]
+pub struct FindMatchesNode {
+    pub input: LogicalPlan,
+    pub spec: MatchSpec,
+    pub schema: DFSchemaRef,
+}
+
+impl FindMatchesNode {
+    pub fn try_new(input: LogicalPlan, spec: MatchSpec) -> Result<Self> {
+        let qualified: Vec<_> = input
+            .schema()
+            .iter()
+            .map(|(q, f)| (q.cloned(), Arc::clone(f)))
+            .chain([
+                (
+                    None,
+                    Arc::new(Field::new("match_id", DataType::Int64, false)),
+                ),
+                (
+                    None,
+                    Arc::new(Field::new("match_confidence", DataType::Float64, true)),
+                ),
+            ])
+            .collect();
+        let schema = Arc::new(DFSchema::new_with_metadata(qualified, HashMap::new())?);
+        Ok(FindMatchesNode {
+            input,
+            spec,
+            schema,
+        })
+    }
+}
+
+impl PartialEq for FindMatchesNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.input == other.input && self.spec == other.spec
+    }
+}
+impl Eq for FindMatchesNode {}
+impl Hash for FindMatchesNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.input.hash(state);
+        self.spec.columns.hash(state);
+        self.spec.id.hash(state);
+        self.spec.threshold.to_bits().hash(state);
+    }
+}
+impl PartialOrd for FindMatchesNode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (self == other).then_some(std::cmp::Ordering::Equal)
+    }
+}
+
+impl UserDefinedLogicalNodeCore for FindMatchesNode {
+    fn name(&self) -> &str {
+        "FindMatches"
+    }
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "FindMatches: {}",
+            describe(&self.spec, self.input.schema().as_arrow())
+        )
+    }
+    fn with_exprs_and_inputs(
+        &self,
+        _exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> Result<Self> {
+        let input = inputs
+            .pop()
+            .ok_or_else(|| DataFusionError::Internal("FindMatches takes one input".into()))?;
+        FindMatchesNode::try_new(input, self.spec.clone())
+    }
+    fn necessary_children_exprs(&self, _output_columns: &[usize]) -> Option<Vec<Vec<usize>>> {
+        // Every input column is in the output: none can be pruned below.
+        None
+    }
+}
+
+fn describe(spec: &MatchSpec, schema: &Schema) -> String {
+    let names: Vec<&str> = spec
+        .columns
+        .iter()
+        .map(|&i| schema.field(i).name().as_str())
+        .collect();
+    format!(
+        "columns=[{}], threshold={}{}",
+        names.join(", "),
+        spec.threshold,
+        spec.id
+            .map(|i| format!(", id={}", schema.field(i).name()))
+            .unwrap_or_default()
+    )
+}
+
+/// Plans [`FindMatchesNode`] as [`FindMatchesExec`].
+#[derive(Debug)]
+pub struct Planner;
+
+#[async_trait::async_trait]
+impl datafusion::physical_planner::ExtensionPlanner for Planner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn datafusion::physical_planner::PhysicalPlanner,
+        node: &dyn datafusion::logical_expr::UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn datafusion::catalog::Session,
+        _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(node) = node.as_any().downcast_ref::<FindMatchesNode>() else {
+            return Ok(None);
+        };
+        let [input] = physical_inputs else {
+            return Err(DataFusionError::Internal(
+                "FindMatches takes one input".into(),
+            ));
+        };
+        Ok(Some(Arc::new(FindMatchesExec::new(
+            Arc::clone(input),
+            node.spec.clone(),
+        ))))
+    }
+}
+
+/// The physical node: reads its whole input (one partition), then emits it with the match columns.
+#[derive(Debug)]
+pub struct FindMatchesExec {
+    input: Arc<dyn ExecutionPlan>,
+    spec: MatchSpec,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl FindMatchesExec {
+    pub fn new(input: Arc<dyn ExecutionPlan>, spec: MatchSpec) -> Self {
+        let schema = Arc::new(output_schema(&input.schema()));
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        FindMatchesExec {
+            input,
+            spec,
+            schema,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for FindMatchesExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "FindMatchesExec: {}",
+            describe(&self.spec, &self.input.schema())
+        )
+    }
+}
+
+impl ExecutionPlan for FindMatchesExec {
+    fn name(&self) -> &str {
+        "FindMatchesExec"
+    }
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::SinglePartition]
+    }
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = children
+            .pop()
+            .ok_or_else(|| DataFusionError::Internal("FindMatchesExec takes one child".into()))?;
+        Ok(Arc::new(FindMatchesExec::new(input, self.spec.clone())))
+    }
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "FindMatchesExec has one partition, not {partition}"
+            )));
+        }
+        let input = self.input.execute(0, Arc::clone(&context))?;
+        let spec = self.spec.clone();
+        let schema = Arc::clone(&self.schema);
+        let reservation = MemoryConsumer::new("FindMatches").register(context.memory_pool());
+        let out = futures::stream::once(async move {
+            let batches: Vec<RecordBatch> = input
+                .and_then(|b| {
+                    let grown = reservation.try_grow(b.get_array_memory_size());
+                    futures::future::ready(grown.map(|_| b))
+                })
+                .try_collect()
+                .await?;
+            let matched = find(&batches, &spec)?;
+            let mut out = Vec::with_capacity(batches.len());
+            let mut row = 0;
+            for b in &batches {
+                let mut ids = Int64Builder::with_capacity(b.num_rows());
+                let mut confidence = Float64Builder::with_capacity(b.num_rows());
+                for _ in 0..b.num_rows() {
+                    ids.append_value(matched.match_id[row]);
+                    confidence.append_option(matched.confidence[row]);
+                    row += 1;
+                }
+                let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+                columns.push(Arc::new(ids.finish()));
+                columns.push(Arc::new(confidence.finish()));
+                out.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
+            }
+            drop(reservation);
+            Ok::<_, DataFusionError>(futures::stream::iter(out.into_iter().map(Ok)))
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            out.boxed(),
+        )))
+    }
+}
+
+/// Each row's group and confidence, in input order.
+pub struct Matched {
+    pub match_id: Vec<i64>,
+    pub confidence: Vec<Option<f64>>,
+}
+
+/// A value normalized for comparing: lower-cased Unicode words joined by one space; None for NULL or no words.
+pub fn normalize(v: &str) -> Option<String> {
+    let words: Vec<String> = v.unicode_words().map(|w| w.to_lowercase()).collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// How alike two normalized values are, 0 to 1: the normalized Levenshtein similarity (`strsim`) of the
+/// values, or of their words sorted when that is higher (`smith james` is `james smith`).
+pub fn similarity(a: &str, b: &str) -> f64 {
+    let sorted = |v: &str| {
+        let mut w: Vec<&str> = v.split(' ').collect();
+        w.sort_unstable();
+        w.join(" ")
+    };
+    strsim::normalized_levenshtein(a, b).max(strsim::normalized_levenshtein(&sorted(a), &sorted(b)))
+}
+
+/// The score of two records' normalized values: the mean of the columns' similarities weighted by how
+/// distinct each column's values are (`weights`, 0 to 1: a city says less than an email), over the columns
+/// valued on both sides. None when those columns weigh less than [`MIN_EVIDENCE`] together.
+pub fn score(a: &[Option<String>], b: &[Option<String>], weights: &[f64]) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut weight = 0.0;
+    for ((x, y), w) in a.iter().zip(b).zip(weights) {
+        if let (Some(x), Some(y)) = (x, y) {
+            sum += w * similarity(x, y);
+            weight += w;
+        }
+    }
+    (weight >= MIN_EVIDENCE).then(|| sum / weight)
+}
+
+/// The least total weight of the columns a score rests on: half of a column whose values are all distinct.
+pub const MIN_EVIDENCE: f64 = 0.5;
+
+fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// The groups of `batches`' rows.
+pub fn find(batches: &[RecordBatch], spec: &MatchSpec) -> Result<Matched> {
+    // The compared values, normalized, a row each.
+    let mut records: Vec<Vec<Option<String>>> = vec![];
+    let mut ids: Vec<Option<i64>> = vec![];
+    for b in batches {
+        let mut cols = vec![];
+        for &c in &spec.columns {
+            cols.push(arrow::compute::cast(b.column(c), &DataType::Utf8)?);
+        }
+        let id = match spec.id {
+            Some(i) => Some(arrow::compute::cast(b.column(i), &DataType::Int64)?),
+            None => None,
+        };
+        for r in 0..b.num_rows() {
+            records.push(
+                cols.iter()
+                    .map(|a| {
+                        let s = arrow::array::AsArray::as_string::<i32>(a.as_ref());
+                        s.is_valid(r).then(|| normalize(s.value(r))).flatten()
+                    })
+                    .collect(),
+            );
+            ids.push(id.as_ref().and_then(|a| {
+                let a =
+                    arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(a.as_ref());
+                a.is_valid(r).then(|| a.value(r))
+            }));
+        }
+    }
+    let n = records.len();
+    // Each column's weight: its distinct values over its valued rows.
+    let weights: Vec<f64> = (0..spec.columns.len())
+        .map(|c| {
+            let valued: Vec<&String> = records.iter().filter_map(|r| r[c].as_ref()).collect();
+            let distinct: std::collections::HashSet<&String> = valued.iter().copied().collect();
+            if valued.is_empty() {
+                0.0
+            } else {
+                distinct.len() as f64 / valued.len() as f64
+            }
+        })
+        .collect();
+    // Candidate pairs (i < j), from the blocks.
+    let mut candidates: std::collections::HashSet<(usize, usize)> = Default::default();
+    for c in 0..spec.columns.len() {
+        let mut blocks: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Some(v) = &r[c] {
+                let mut words: Vec<&str> = v.split(' ').collect();
+                words.sort_unstable();
+                words.dedup();
+                for w in words {
+                    blocks.entry(w).or_default().push(i);
+                }
+            }
+        }
+        for rows in blocks.values().filter(|r| r.len() <= MAX_BLOCK) {
+            for (k, &i) in rows.iter().enumerate() {
+                for &j in &rows[k + 1..] {
+                    candidates.insert((i.min(j), i.max(j)));
+                }
+            }
+        }
+        // Neighbours in sorted order, forwards and reversed.
+        for reversed in [false, true] {
+            let mut order: Vec<(String, usize)> = records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    r[c].as_ref().map(|v| {
+                        let key = if reversed {
+                            v.chars().rev().collect()
+                        } else {
+                            v.clone()
+                        };
+                        (key, i)
+                    })
+                })
+                .collect();
+            order.sort();
+            for k in 0..order.len() {
+                for m in order.iter().skip(k + 1).take(WINDOW) {
+                    let (i, j) = (order[k].1, m.1);
+                    candidates.insert((i.min(j), i.max(j)));
+                }
+            }
+        }
+    }
+    // Matches, and the groups they make.
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut confidence: Vec<Option<f64>> = vec![None; n];
+    let mut pairs: Vec<(usize, usize)> = candidates.into_iter().collect();
+    pairs.sort_unstable();
+    for (i, j) in pairs {
+        let Some(s) = score(&records[i], &records[j], &weights) else {
+            continue;
+        };
+        if s >= spec.threshold {
+            for k in [i, j] {
+                confidence[k] = Some(confidence[k].map_or(s, |c: f64| c.max(s)));
+            }
+            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+            if a != b {
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    // A group's id: its smallest id value, or the rank of its smallest record.
+    let roots: Vec<usize> = (0..n).map(|i| root(&mut parent, i)).collect();
+    let match_id: Vec<i64> = if spec.id.is_some() {
+        let mut least: HashMap<usize, i64> = HashMap::new();
+        for (i, &g) in roots.iter().enumerate() {
+            if let Some(id) = ids[i] {
+                let e = least.entry(g).or_insert(id);
+                *e = (*e).min(id);
+            }
+        }
+        let missing = |g: usize| -> Result<i64> {
+            Err(DataFusionError::Execution(format!(
+                "find_matches: a group of records has no id (every id in it is NULL; record {g})"
+            )))
+        };
+        roots
+            .iter()
+            .map(|g| least.get(g).copied().map_or_else(|| missing(*g), Ok))
+            .collect::<Result<_>>()?
+    } else {
+        let mut least: HashMap<usize, &Vec<Option<String>>> = HashMap::new();
+        for (i, &g) in roots.iter().enumerate() {
+            let e = least.entry(g).or_insert(&records[i]);
+            if records[i] < **e {
+                *e = &records[i];
+            }
+        }
+        let mut order: Vec<(&Vec<Option<String>>, usize)> =
+            least.iter().map(|(g, r)| (*r, *g)).collect();
+        order.sort();
+        let rank: BTreeMap<usize, i64> = order
+            .iter()
+            .enumerate()
+            .map(|(k, (_, g))| (*g, k as i64 + 1))
+            .collect();
+        roots.iter().map(|g| rank[g]).collect()
+    };
+    Ok(Matched {
+        match_id,
+        confidence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+
+    fn batch(rows: &[(i64, Option<&str>, Option<&str>)]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("city", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.1))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn typos_and_case_group_and_strangers_do_not() {
+        let rows = [
+            (10, Some("Jonathan Smith"), Some("Seattle")),
+            (11, Some("jonathon smith"), Some("SEATTLE")),
+            (12, Some("Maria Garcia"), Some("Austin")),
+            (13, Some("Jonathan  Smith."), None),
+            (14, Some("Mario Garcia"), Some("Boston")),
+        ];
+        let spec = MatchSpec {
+            columns: vec![1, 2],
+            id: Some(0),
+            threshold: 0.9,
+        };
+        let m = find(&[batch(&rows)], &spec).unwrap();
+        assert_eq!(m.match_id, [10, 10, 12, 10, 14]);
+        assert!(m.confidence[2].is_none() && m.confidence[4].is_none());
+        // Order does not change the groups.
+        let mut reversed = rows;
+        reversed.reverse();
+        let r = find(&[batch(&reversed)], &spec).unwrap();
+        let mut again = r.match_id.clone();
+        again.reverse();
+        assert_eq!(again, m.match_id);
+        // Without ids, groups are ranked by their smallest record: the same partition of rows.
+        let spec = MatchSpec { id: None, ..spec };
+        let a = find(&[batch(&rows)], &spec).unwrap().match_id;
+        let mut b = find(&[batch(&reversed)], &spec).unwrap().match_id;
+        b.reverse();
+        assert_eq!(a, b);
+        assert_eq!(a[0], a[1]);
+        assert_eq!(a[0], a[3]);
+        assert_ne!(a[0], a[2]);
+    }
+
+    #[test]
+    fn scores_leave_out_columns_null_on_either_side() {
+        let s = |a: &[Option<&str>], b: &[Option<&str>]| {
+            let n =
+                |v: &[Option<&str>]| v.iter().map(|x| x.and_then(normalize)).collect::<Vec<_>>();
+            score(&n(a), &n(b), &[1.0, 1.0])
+        };
+        assert_eq!(s(&[Some("a b"), None], &[Some("A, b"), None]), Some(1.0));
+        assert_eq!(
+            s(&[Some("abc"), Some("x")], &[Some("abc"), None]),
+            Some(1.0)
+        );
+        assert_eq!(
+            s(&[Some("abc"), Some("x")], &[Some("abd"), Some("x")]).map(|v| v < 1.0),
+            Some(true)
+        );
+        assert_eq!(s(&[None, Some("x")], &[Some("y"), None]), None);
+        // Word order does not count; a city alone (weight 0.1) is not evidence enough.
+        assert_eq!(similarity("smith james", "james smith"), 1.0);
+        let city = score(&[Some("seattle".into())], &[Some("seattle".into())], &[0.1]);
+        assert_eq!(city, None);
+        assert_eq!(normalize("  ACME,   Inc. "), Some("acme inc".into()));
+        assert_eq!(normalize(" ,; "), None);
+    }
+}
