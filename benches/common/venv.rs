@@ -9,13 +9,15 @@ pub const PEERS: &[&str] = &[
     "datafusion==55.0.0",
     "tpchgen-cli==4.0.0",
     "duckdb-cli",
+    // The TF-IDF bench's peer (benches/text/tf_idf.py).
+    "scikit-learn==1.9.1",
 ];
 
 /// The venv's `bin/` folder, with every peer installed.
 pub fn venv_bin() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-venv");
     let bin = venv.join("bin");
-    let check = "import duckdb, datafusion; assert duckdb.__version__ == '2.0.0'; \
+    let check = "import duckdb, datafusion, sklearn; assert duckdb.__version__ == '2.0.0'; \
                  assert datafusion.__version__ == '55.0.0'";
     let ok = Command::new(bin.join("python"))
         .args(["-c", check])
