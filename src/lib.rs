@@ -16,11 +16,13 @@
 //! - `engine`: the session over the registry and **the query lifecycle** (`engine::execution`: where a
 //!   query's state changes, QUEUED -> RUNNING -> SUCCEEDED/FAILED/CANCELLED, and its bill is computed);
 //!   parameters; dry runs (`engine::estimate`).
-//! - `sql`: owl's own statements (DDL, SHOW, DESCRIBE, USE, CTAS, ANALYZE) and the Athena dialect.
+//! - `sql`: owl's own statements (DDL, SHOW, DESCRIBE, USE, CTAS, ANALYZE), the Athena dialect, and the table
+//!   functions over a table (`sql::table_functions`: `tf_idf`, `drop_null_fields`, `find_matches`).
 //! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
 //! - `optimizer`: **the list of owl's rules** (`optimizer::RULES`): each rule's place among DataFusion's and
 //!   its `owl.*` switch; `logical/` and `physical/` hold the rules, one file each.
-//! - `exec`: the execution nodes, expressions (`exec::expr`) and aggregates the rules put in plans.
+//! - `exec`: the execution nodes, expressions (`exec::expr`) and aggregates the rules put in plans; the text
+//!   functions (`exec::text`) and Glue's FindMatches node (`exec::find_matches`).
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions, statistics) and DataFusion's
 //!   view of it (`catalog::provider`). `history`: **the query history** beside it, an entry per statement run.
 //! - `formats`: readers and writers DataFusion lacks (CSV/NDJSON fast paths, ORC, Avro), Parquet footers.

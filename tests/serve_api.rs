@@ -860,6 +860,10 @@ fn statements_name_local_paths_only_under_the_allowed_roots() {
             "SELECT * FROM '/etc/passwd'".to_string(),
             "SELECT * FROM '../../../../etc/passwd'".to_string(),
             format!("SELECT * FROM '{root}/../sample-data/weblogs_csv/'"),
+            // Through the table functions' table arguments.
+            "SELECT * FROM tf_idf(TABLE '/etc/passwd')".to_string(),
+            "SELECT * FROM drop_null_fields(TABLE '../../../../etc/passwd')".to_string(),
+            format!("SELECT * FROM find_matches(TABLE (SELECT * FROM '{root}/../sample-data/docs/'), columns => 'body')"),
             "CREATE EXTERNAL TABLE etc_files (line string) STORED AS CSV LOCATION '/etc/'".to_string(),
             format!("CREATE EXTERNAL TABLE sneaky (line string) STORED AS CSV LOCATION '{escape}'"),
             format!("CREATE TABLE evil WITH (format = 'PARQUET', external_location = '{escape}') AS SELECT 1 AS a"),

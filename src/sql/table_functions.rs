@@ -1,6 +1,7 @@
 //! Table functions over a table, `SELECT * FROM tf_idf(TABLE docs, norm => 'l2')`: a function whose input is a
-//! whole table (a name or a query) and whose output is rows. Each is planned as SQL over its input, so it runs in
-//! parallel, spills, is metered and billed like any query, and `EXPLAIN` shows what it does.
+//! whole table (a name or a query) and whose output is rows. `tf_idf` and `drop_null_fields` are planned as SQL
+//! over their input, so they run in parallel, spill, are metered and billed like any query, and `EXPLAIN` shows
+//! what they do; `find_matches` is a node of its own over its input's plan.
 //!
 //! The table argument is written `TABLE name`, `TABLE(name)`, `TABLE (SELECT ...)`, `(SELECT ...)` or a bare
 //! name; the other arguments are named (`norm => 'l2'`) constants. `crate::sql::athena::table_arguments` puts
@@ -22,9 +23,9 @@
 //! - `find_matches(TABLE t, columns => 'name, email' [, threshold => 0.9] [, id => 'col'])`: Glue's
 //!   FindMatches, the table's rows with `match_id` (the same for records found to be one thing) and
 //!   `match_confidence`, by blocking and Levenshtein similarity weighted by how distinct each column is
-//!   (`crate::exec::find_matches`). `columns` is a
-//!   string of names or `ARRAY['name', 'email']`; `threshold` the least mean similarity of a match (default
-//!   0.9); `id` an integer column whose smallest value in a group is its `match_id`.
+//!   (`crate::exec::find_matches`). `columns` is a string of names or `ARRAY['name', 'email']`; `threshold` the
+//!   least weighted mean similarity of a match (default 0.9); `id` an integer column whose smallest value in a
+//!   group is its `match_id`.
 //! - `drop_null_fields(TABLE t [, empty_strings => true] [, null_strings => true])`: Glue's `DropNullFields`,
 //!   the table without the columns that are NULL in every row. Its columns depend on the rows, so it is read
 //!   before the statement is planned ([`resolve`]): one query counts each column's values (billed with the
@@ -33,8 +34,9 @@
 //!   string" and "null string" choices). A table with no rows keeps its columns; one whose every column is NULL
 //!   is an error. [`resolve_for_estimate`] prices both reads of the table without running either.
 //!
-//! The invariant: a table function's SQL reads its input as written by the user, once per reference the SQL
-//! makes to it, and nothing else (a shared input is computed once by `optimizer::computed_once`).
+//! The invariant: a table function's SQL reads its input as written by the user and nothing else, and holds
+//! nothing whole in memory that a sort could spill (`tf_idf` reads its input twice: for the terms, sorted by
+//! term for df, and for the number of documents, which a table's statistics may answer without reading).
 
 use crate::exec::text::{TOKENIZE_OPTIONS, TokenizeOptions};
 use datafusion::arrow::datatypes::DataType;
@@ -424,7 +426,7 @@ fn tf_idf(call: &Call, context: &mut dyn RelationPlannerContext) -> Result<Strin
         None => 0,
     };
     call.done(&known)?;
-    let (m, df) = ("CAST(m.\"m\" AS DOUBLE)", "CAST(g.\"df\" AS DOUBLE)");
+    let (m, df) = ("CAST(m.\"m\" AS DOUBLE)", "CAST(f.\"df\" AS DOUBLE)");
     let idf = match formula.to_ascii_lowercase().as_str() {
         "spark" => format!("ln(({m} + 1) / ({df} + 1))"),
         "smooth" => format!("(ln((1 + {m}) / (1 + {df})) + 1)"),
@@ -434,7 +436,7 @@ fn tf_idf(call: &Call, context: &mut dyn RelationPlannerContext) -> Result<Strin
         }
     };
     let idf = if min_doc_freq > 0 {
-        format!("CASE WHEN g.\"df\" >= {min_doc_freq} THEN {idf} ELSE 0.0 END")
+        format!("CASE WHEN f.\"df\" >= {min_doc_freq} THEN {idf} ELSE 0.0 END")
     } else {
         idf
     };
@@ -458,26 +460,28 @@ fn tf_idf(call: &Call, context: &mut dyn RelationPlannerContext) -> Result<Strin
             id.clone()
         };
     let input = &call.input;
-    let base = format!(
-        "WITH \"__owl_docs\" AS (SELECT {id} AS \"d\", {terms} AS \"t\" FROM ({input}) AS \"__owl_input\"), \
-         \"__owl_tf\" AS (SELECT \"d\", \"term\", count(*) AS \"tf\" FROM (SELECT \"d\", unnest(\"t\") AS \"term\" \
-         FROM \"__owl_docs\") AS \"u\" WHERE \"term\" IS NOT NULL GROUP BY \"d\", \"term\"), \
-         \"__owl_df\" AS (SELECT \"term\", count(*) AS \"df\" FROM \"__owl_tf\" GROUP BY \"term\"), \
-         \"__owl_m\" AS (SELECT count(*) AS \"m\" FROM \"__owl_docs\") ",
+    // No shared subquery: each (document, term) count streams into a sort by term for df (a window, which
+    // spills), and the number of documents is its own read of the input; nothing is held whole in memory. The
+    // window's key is the term cast, so a filter on `term` stays above it: pushed below, DataFusion 55 drops the
+    // sort of a column it then knows constant and fails an assertion ("All partition by columns should have an
+    // ordering").
+    let counts = format!(
+        "SELECT \"d\", \"term\", count(*) AS \"tf\" FROM (SELECT {id} AS \"d\", unnest({terms}) AS \"term\" \
+         FROM ({input}) AS \"__owl_input\") AS u WHERE \"term\" IS NOT NULL GROUP BY \"d\", \"term\"",
         id = ident(&id),
     );
     let select = format!(
-        "SELECT f.\"d\" AS \"d\", f.\"term\" AS \"term\", f.\"tf\" AS \"tf\", g.\"df\" AS \"df\", {idf} AS \"idf\", \
-         CAST(f.\"tf\" AS DOUBLE) * {idf} AS \"w\" FROM \"__owl_tf\" AS f JOIN \"__owl_df\" AS g ON f.\"term\" = \
-         g.\"term\" CROSS JOIN \"__owl_m\" AS m"
+        "SELECT f.\"d\" AS \"d\", f.\"term\" AS \"term\", f.\"tf\" AS \"tf\", f.\"df\" AS \"df\", {idf} AS \"idf\", \
+         CAST(f.\"tf\" AS DOUBLE) * {idf} AS \"w\" FROM (SELECT \"d\", \"term\", \"tf\", count(*) OVER (PARTITION BY \
+         arrow_cast(\"term\", 'LargeUtf8')) AS \"df\" FROM ({counts}) AS c) AS f CROSS JOIN (SELECT count(*) AS \"m\" FROM ({input}) AS \"__owl_documents\") AS m"
     );
     let out = ident(&out_id);
     Ok(match norm.to_ascii_lowercase().as_str() {
         "none" => format!(
-            "{base}SELECT \"d\" AS {out}, \"term\", \"tf\", \"df\", \"idf\", \"w\" AS \"tf_idf\" FROM ({select}) AS s"
+            "SELECT \"d\" AS {out}, \"term\", \"tf\", \"df\", \"idf\", \"w\" AS \"tf_idf\" FROM ({select}) AS s"
         ),
         "l2" => format!(
-            "{base}SELECT \"d\" AS {out}, \"term\", \"tf\", \"df\", \"idf\", CASE WHEN \"n\" = 0 THEN 0.0 ELSE \
+            "SELECT \"d\" AS {out}, \"term\", \"tf\", \"df\", \"idf\", CASE WHEN \"n\" = 0 THEN 0.0 ELSE \
              \"w\" / \"n\" END AS \"tf_idf\" FROM (SELECT *, sqrt(sum(\"w\" * \"w\") OVER (PARTITION BY \"d\")) AS \
              \"n\" FROM ({select}) AS s) AS s"
         ),
