@@ -22,7 +22,8 @@
 //! - `optimizer`: **the list of owl's rules** (`optimizer::RULES`): each rule's place among DataFusion's and
 //!   its `owl.*` switch; `logical/` and `physical/` hold the rules, one file each.
 //! - `exec`: the execution nodes, expressions (`exec::expr`) and aggregates the rules put in plans; the text
-//!   functions (`exec::text`) and Glue's FindMatches node (`exec::find_matches`).
+//!   functions (`exec::text`), the anomaly scores (`exec::anomaly`) and Glue's FindMatches node
+//!   (`exec::find_matches`).
 //! - `catalog`: the registry on disk (Glue-like tables, partitions, versions, statistics) and DataFusion's
 //!   view of it (`catalog::provider`). `history`: **the query history** beside it, an entry per statement run.
 //! - `formats`: readers and writers DataFusion lacks (CSV/NDJSON fast paths, ORC, Avro), Parquet footers.

@@ -138,6 +138,11 @@ impl Engine {
             datafusion::execution::FunctionRegistry::register_udf(&mut base, Arc::new(udf))
                 .map_err(|e| Error::internal("a query's functions", e))?;
         }
+        // Anomaly scores over ordered streams (`random_cut_forest(v) OVER (ORDER BY ts)`).
+        for udwf in crate::exec::anomaly::udwfs() {
+            datafusion::execution::FunctionRegistry::register_udwf(&mut base, Arc::new(udwf))
+                .map_err(|e| Error::internal("a query's window functions", e))?;
+        }
         // Table functions over tables (`tf_idf(TABLE docs)`), planned as SQL over their input.
         base.register_relation_planner(Arc::new(crate::sql::table_functions::TableFunctions))
             .map_err(|e| Error::internal("a query's table functions", e))?;

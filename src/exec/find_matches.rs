@@ -1,7 +1,7 @@
 //! Glue's FindMatches as an execution node: records that stand for the same thing without a common key, found
 //! by blocking and string similarity, and given a `match_id` shared by each group (plus `match_confidence`, the
 //! score that joined the record to its group). Planned from `find_matches(TABLE t, columns => '...')`
-//! (`crate::sql::table_functions`); [`FindMatchesNode`] is its logical node, [`FindMatchesExec`] the physical one.
+//! (`crate::sql::table_functions`), a [`WholeInput`] computation (`crate::exec::whole_input`'s nodes plan it).
 //!
 //! How two records are compared, in order:
 //! 1. Each compared column's value is normalized: lower-cased Unicode words joined by one space (`"  ACME,
@@ -20,24 +20,11 @@
 //! The invariant: the groups depend on the set of rows only, not on their order: `match_id` is the group's
 //! smallest `id` when an id column is given, else the rank of the group's smallest normalized record.
 
+use crate::exec::whole_input::WholeInput;
 use arrow::array::{Array, ArrayRef, Float64Builder, Int64Builder, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DFSchema, DFSchemaRef, DataFusionError, Result};
-use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::MemoryConsumer;
-use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream,
-};
-use futures::{StreamExt, TryStreamExt};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::common::{DFSchema, DataFusionError, Result, TableReference};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -57,26 +44,28 @@ pub struct MatchSpec {
     pub threshold: f64,
 }
 
-/// The output: the input's columns, then `match_id` and `match_confidence`.
-pub fn output_schema(input: &Schema) -> Schema {
-    let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("match_id", DataType::Int64, false));
-    fields.push(Field::new("match_confidence", DataType::Float64, true));
-    Schema::new(fields)
-}
-
-/// The logical node: its input's rows with their match group.
-#[derive(Debug, Clone)]
-pub struct FindMatchesNode {
-    pub input: LogicalPlan,
-    pub spec: MatchSpec,
-    pub schema: DFSchemaRef,
-}
-
-impl FindMatchesNode {
-    pub fn try_new(input: LogicalPlan, spec: MatchSpec) -> Result<Self> {
-        let qualified: Vec<_> = input
-            .schema()
+impl WholeInput for MatchSpec {
+    fn name(&self) -> &'static str {
+        "FindMatches"
+    }
+    fn describe(&self, schema: &Schema) -> String {
+        let names: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|&i| schema.field(i).name().as_str())
+            .collect();
+        format!(
+            "columns=[{}], threshold={}{}",
+            names.join(", "),
+            self.threshold,
+            self.id
+                .map(|i| format!(", id={}", schema.field(i).name()))
+                .unwrap_or_default()
+        )
+    }
+    /// The input's columns, then `match_id` and `match_confidence`.
+    fn output(&self, input: &DFSchema) -> Result<Vec<(Option<TableReference>, FieldRef)>> {
+        Ok(input
             .iter()
             .map(|(q, f)| (q.cloned(), Arc::clone(f)))
             .chain([
@@ -89,232 +78,26 @@ impl FindMatchesNode {
                     Arc::new(Field::new("match_confidence", DataType::Float64, true)),
                 ),
             ])
-            .collect();
-        let schema = Arc::new(DFSchema::new_with_metadata(qualified, HashMap::new())?);
-        Ok(FindMatchesNode {
-            input,
-            spec,
-            schema,
-        })
+            .collect())
     }
-}
-
-impl PartialEq for FindMatchesNode {
-    fn eq(&self, other: &Self) -> bool {
-        self.input == other.input && self.spec == other.spec
-    }
-}
-impl Eq for FindMatchesNode {}
-impl Hash for FindMatchesNode {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.input.hash(state);
-        self.spec.columns.hash(state);
-        self.spec.id.hash(state);
-        self.spec.threshold.to_bits().hash(state);
-    }
-}
-impl PartialOrd for FindMatchesNode {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        (self == other).then_some(std::cmp::Ordering::Equal)
-    }
-}
-
-impl UserDefinedLogicalNodeCore for FindMatchesNode {
-    fn name(&self) -> &str {
-        "FindMatches"
-    }
-    fn inputs(&self) -> Vec<&LogicalPlan> {
-        vec![&self.input]
-    }
-    fn schema(&self) -> &DFSchemaRef {
-        &self.schema
-    }
-    fn expressions(&self) -> Vec<Expr> {
-        vec![]
-    }
-    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "FindMatches: {}",
-            describe(&self.spec, self.input.schema().as_arrow())
-        )
-    }
-    fn with_exprs_and_inputs(
-        &self,
-        _exprs: Vec<Expr>,
-        mut inputs: Vec<LogicalPlan>,
-    ) -> Result<Self> {
-        let input = inputs
-            .pop()
-            .ok_or_else(|| DataFusionError::Internal("FindMatches takes one input".into()))?;
-        FindMatchesNode::try_new(input, self.spec.clone())
-    }
-    fn necessary_children_exprs(&self, _output_columns: &[usize]) -> Option<Vec<Vec<usize>>> {
-        // Every input column is in the output: none can be pruned below.
-        None
-    }
-}
-
-fn describe(spec: &MatchSpec, schema: &Schema) -> String {
-    let names: Vec<&str> = spec
-        .columns
-        .iter()
-        .map(|&i| schema.field(i).name().as_str())
-        .collect();
-    format!(
-        "columns=[{}], threshold={}{}",
-        names.join(", "),
-        spec.threshold,
-        spec.id
-            .map(|i| format!(", id={}", schema.field(i).name()))
-            .unwrap_or_default()
-    )
-}
-
-/// Plans [`FindMatchesNode`] as [`FindMatchesExec`].
-#[derive(Debug)]
-pub struct Planner;
-
-#[async_trait::async_trait]
-impl datafusion::physical_planner::ExtensionPlanner for Planner {
-    async fn plan_extension(
-        &self,
-        _planner: &dyn datafusion::physical_planner::PhysicalPlanner,
-        node: &dyn datafusion::logical_expr::UserDefinedLogicalNode,
-        _logical_inputs: &[&LogicalPlan],
-        physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session: &dyn datafusion::catalog::Session,
-        _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
-    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-        let Some(node) = node.as_any().downcast_ref::<FindMatchesNode>() else {
-            return Ok(None);
-        };
-        let [input] = physical_inputs else {
-            return Err(DataFusionError::Internal(
-                "FindMatches takes one input".into(),
-            ));
-        };
-        Ok(Some(Arc::new(FindMatchesExec::new(
-            Arc::clone(input),
-            node.spec.clone(),
-        ))))
-    }
-}
-
-/// The physical node: reads its whole input (one partition), then emits it with the match columns.
-#[derive(Debug)]
-pub struct FindMatchesExec {
-    input: Arc<dyn ExecutionPlan>,
-    spec: MatchSpec,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-}
-
-impl FindMatchesExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, spec: MatchSpec) -> Self {
-        let schema = Arc::new(output_schema(&input.schema()));
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        FindMatchesExec {
-            input,
-            spec,
-            schema,
-            properties,
-        }
-    }
-}
-
-impl DisplayAs for FindMatchesExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "FindMatchesExec: {}",
-            describe(&self.spec, &self.input.schema())
-        )
-    }
-}
-
-impl ExecutionPlan for FindMatchesExec {
-    fn name(&self) -> &str {
-        "FindMatchesExec"
-    }
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-    fn required_input_distribution(&self) -> Vec<Distribution> {
-        vec![Distribution::SinglePartition]
-    }
-    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
-    }
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-    fn with_new_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children
-            .pop()
-            .ok_or_else(|| DataFusionError::Internal("FindMatchesExec takes one child".into()))?;
-        Ok(Arc::new(FindMatchesExec::new(input, self.spec.clone())))
-    }
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "FindMatchesExec has one partition, not {partition}"
-            )));
-        }
-        let input = self.input.execute(0, Arc::clone(&context))?;
-        let spec = self.spec.clone();
-        let schema = Arc::clone(&self.schema);
-        let reservation = MemoryConsumer::new("FindMatches").register(context.memory_pool());
-        let out = futures::stream::once(async move {
-            let batches: Vec<RecordBatch> = input
-                .and_then(|b| {
-                    let grown = reservation.try_grow(b.get_array_memory_size());
-                    futures::future::ready(grown.map(|_| b))
-                })
-                .try_collect()
-                .await?;
-            let matched = find(&batches, &spec)?;
-            let mut out = Vec::with_capacity(batches.len());
-            let mut row = 0;
-            for b in &batches {
-                let mut ids = Int64Builder::with_capacity(b.num_rows());
-                let mut confidence = Float64Builder::with_capacity(b.num_rows());
-                for _ in 0..b.num_rows() {
-                    ids.append_value(matched.match_id[row]);
-                    confidence.append_option(matched.confidence[row]);
-                    row += 1;
-                }
-                let mut columns: Vec<ArrayRef> = b.columns().to_vec();
-                columns.push(Arc::new(ids.finish()));
-                columns.push(Arc::new(confidence.finish()));
-                out.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
+    fn compute(&self, batches: Vec<RecordBatch>, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+        let matched = find(&batches, self)?;
+        let mut out = Vec::with_capacity(batches.len());
+        let mut row = 0;
+        for b in &batches {
+            let mut ids = Int64Builder::with_capacity(b.num_rows());
+            let mut confidence = Float64Builder::with_capacity(b.num_rows());
+            for _ in 0..b.num_rows() {
+                ids.append_value(matched.match_id[row]);
+                confidence.append_option(matched.confidence[row]);
+                row += 1;
             }
-            drop(reservation);
-            Ok::<_, DataFusionError>(futures::stream::iter(out.into_iter().map(Ok)))
-        })
-        .try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.schema),
-            out.boxed(),
-        )))
+            let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+            columns.push(Arc::new(ids.finish()));
+            columns.push(Arc::new(confidence.finish()));
+            out.push(RecordBatch::try_new(Arc::clone(schema), columns)?);
+        }
+        Ok(out)
     }
 }
 

@@ -13,17 +13,23 @@
 //! - `expr`: physical expressions: key sets and key hints, in-turn conjunctions, batch-checked decimals,
 //!   string-view equality.
 //! - `aggregate`: `count(DISTINCT)` with a bitmap a group (rule: `optimizer::logical::bitmap_count_distinct`).
-//! - `find_matches`: [`find_matches::FindMatchesExec`], Glue's FindMatches over a whole input (planned from the
-//!   `find_matches` table function, no rule).
+//! - `whole_input`: [`whole_input::WholeInputExec`], a computation that needs its whole input before it answers,
+//!   planned from a table function (no rule): `find_matches` (Glue's FindMatches) and `forecast` (ETS and
+//!   MSTL forecasts, `augurs`).
 //! - `text`: the text functions `tokenize`, `ngrams` and `hashing_tf`, registered in every session (no rule).
+//! - `anomaly`: the window functions `random_cut_forest` and `random_cut_forest_with_explanation` (`krcflib`),
+//!   registered in every session (no rule).
 //!
 //! Layers inside: nodes use `expr`; `expr::keys` (the key-set types) uses nothing of owl's.
 
 pub mod aggregate;
+pub mod anomaly;
 pub mod collect_keys;
 pub mod computed_once;
 pub mod expr;
 pub mod find_matches;
+pub mod forecast;
 pub mod not_in;
 pub mod row_filter_choice;
 pub mod text;
+pub mod whole_input;

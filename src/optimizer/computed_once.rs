@@ -365,7 +365,7 @@ impl QueryPlanner for OwlQueryPlanner {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         DefaultPhysicalPlanner::with_extension_planners(vec![
             Arc::new(Planner),
-            Arc::new(crate::exec::find_matches::Planner),
+            Arc::new(crate::exec::whole_input::Planner),
         ])
         .create_physical_plan(logical_plan, session)
         .await

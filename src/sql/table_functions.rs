@@ -1,7 +1,7 @@
 //! Table functions over a table, `SELECT * FROM tf_idf(TABLE docs, norm => 'l2')`: a function whose input is a
 //! whole table (a name or a query) and whose output is rows. `tf_idf` and `drop_null_fields` are planned as SQL
 //! over their input, so they run in parallel, spill, are metered and billed like any query, and `EXPLAIN` shows
-//! what they do; `find_matches` is a node of its own over its input's plan.
+//! what they do; `find_matches` and `forecast` are nodes of their own over their input's plan.
 //!
 //! The table argument is written `TABLE name`, `TABLE(name)`, `TABLE (SELECT ...)`, `(SELECT ...)` or a bare
 //! name; the other arguments are named (`norm => 'l2'`) constants. `crate::sql::athena::table_arguments` puts
@@ -26,6 +26,11 @@
 //!   (`crate::exec::find_matches`). `columns` is a string of names or `ARRAY['name', 'email']`; `threshold` the
 //!   least weighted mean similarity of a match (default 0.9); `id` an integer column whose smallest value in a
 //!   group is its `match_id`.
+//! - `forecast(TABLE t, time, value, horizon => n [, by => 'col, ...'] [, seasonality => 'automatic'|'none'|n|
+//!   ARRAY[n, m]] [, prediction_interval => 90] [, lower_boundary => x] [, upper_boundary => y])`: QuickSight's
+//!   forecast of a metric (`crate::exec::forecast`): the fitted history and `horizon` periods ahead with their
+//!   prediction interval, one series per `by` value. The time and value columns come by position or as `time =>`
+//!   and `value =>`; the other options are QuickSight's, with its ranges.
 //! - `drop_null_fields(TABLE t [, empty_strings => true] [, null_strings => true])`: Glue's `DropNullFields`,
 //!   the table without the columns that are NULL in every row. Its columns depend on the rows, so it is read
 //!   before the statement is planned ([`resolve`]): one query counts each column's values (billed with the
@@ -58,7 +63,7 @@ use std::sync::Arc;
 pub struct TableFunctions;
 
 /// The table functions by name, for messages.
-pub const NAMES: [&str; 3] = ["tf_idf", "drop_null_fields", "find_matches"];
+pub const NAMES: [&str; 4] = ["tf_idf", "drop_null_fields", "find_matches", "forecast"];
 
 impl RelationPlanner for TableFunctions {
     fn plan_relation(
@@ -79,6 +84,14 @@ impl RelationPlanner for TableFunctions {
             return Ok(RelationPlanning::Original(Box::new(relation)));
         };
         let call = Call::read(&function, &args.args)?;
+        if function == "forecast" {
+            let plan = forecast(call, context)?;
+            return Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+                plan,
+                alias.clone(),
+            ))));
+        }
+        call.no_positional()?;
         if function == "find_matches" {
             let plan = find_matches(call, context)?;
             return Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
@@ -176,17 +189,26 @@ fn function_name(name: &ObjectName) -> Option<String> {
 struct Call {
     function: String,
     input: String,
+    /// Column names given by position after the table (`forecast(TABLE t, ts, revenue)`).
+    positional: Vec<String>,
     options: BTreeMap<String, String>,
 }
 
 impl Call {
     fn read(function: &str, args: &[FunctionArg]) -> Result<Call> {
         let mut input = None;
+        let mut positional = vec![];
         let mut options = BTreeMap::new();
         for arg in args {
             match arg {
                 FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if input.is_none() => {
                     input = Some(table_argument(function, e)?);
+                }
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if options.is_empty() => {
+                    positional.push(match e {
+                        SqlExpr::Identifier(i) => i.value.clone(),
+                        e => constant(function, "a column", e)?,
+                    });
                 }
                 FunctionArg::Named {
                     name,
@@ -213,8 +235,34 @@ impl Call {
         Ok(Call {
             function: function.to_string(),
             input,
+            positional,
             options,
         })
+    }
+
+    /// An error when arguments were given by position after the table (only `forecast` takes them).
+    fn no_positional(&self) -> Result<()> {
+        match self.positional.first() {
+            Some(p) => plan_err!(
+                "{}: `{p}` is not an argument it takes: a table (`TABLE docs`) first, then named options \
+                 (`name => 'value'`)",
+                self.function
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Option `key`, given by name or as the `position`-th argument after the table.
+    fn take_at(&mut self, key: &str, position: usize) -> Result<Option<String>> {
+        let named = self.take(key);
+        let positional = self.positional.get(position).cloned();
+        match (named, positional) {
+            (Some(_), Some(_)) => plan_err!(
+                "{}: `{key}` is given twice, by position and by name",
+                self.function
+            ),
+            (n, p) => Ok(n.or(p)),
+        }
     }
 
     /// Takes option `key`, if given.
@@ -387,6 +435,7 @@ fn tf_idf(call: &Call, context: &mut dyn RelationPlannerContext) -> Result<Strin
     let mut call = Call {
         function: call.function.clone(),
         input: call.input.clone(),
+        positional: vec![],
         options: call.options.clone(),
     };
     let known: Vec<&str> = TF_IDF_OPTIONS
@@ -733,7 +782,7 @@ fn find_matches(
     mut call: Call,
     context: &mut dyn RelationPlannerContext,
 ) -> Result<datafusion::logical_expr::LogicalPlan> {
-    use crate::exec::find_matches::{FindMatchesNode, MatchSpec};
+    use crate::exec::find_matches::MatchSpec;
     let columns = call.take("columns");
     let threshold = call.take("threshold");
     let id = call.take("id");
@@ -810,17 +859,173 @@ fn find_matches(
         }
         None => None,
     };
-    let node = FindMatchesNode::try_new(
+    crate::exec::whole_input::WholeInputNode::plan(
         input,
-        MatchSpec {
+        Arc::new(MatchSpec {
             columns,
             id,
             threshold,
-        },
-    )?;
-    Ok(datafusion::logical_expr::LogicalPlan::Extension(
-        datafusion::logical_expr::Extension {
-            node: Arc::new(node),
-        },
-    ))
+        }),
+    )
+}
+
+/// The options `forecast` takes (`time` and `value` also by position after the table).
+const FORECAST_OPTIONS: [&str; 8] = [
+    "time",
+    "value",
+    "by",
+    "horizon",
+    "seasonality",
+    "prediction_interval",
+    "lower_boundary",
+    "upper_boundary",
+];
+
+fn forecast(
+    mut call: Call,
+    context: &mut dyn RelationPlannerContext,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use crate::exec::forecast::{ForecastSpec, Seasonality, TimeKind};
+    if call.positional.len() > 2 {
+        return plan_err!(
+            "forecast takes the time and value columns by position, then named options: `{}` is one too many",
+            call.positional[2]
+        );
+    }
+    let time = call.take_at("time", 0)?;
+    let value = call.take_at("value", 1)?;
+    let by = call.take("by");
+    let horizon = call.take("horizon");
+    let seasonality = call.take("seasonality");
+    let interval = call.take("prediction_interval");
+    let lower = call.take("lower_boundary");
+    let upper = call.take("upper_boundary");
+    call.done(&FORECAST_OPTIONS)?;
+    let cols = columns(&call.input, context)?;
+    let listed = || {
+        cols.iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let find = |name: &str, what: &str| -> Result<(String, DataType)> {
+        let name = name.trim();
+        cols.iter()
+            .find(|(n, _)| n == name)
+            .or_else(|| cols.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .cloned()
+            .ok_or_else(|| {
+                plan_datafusion_err!(
+                    "forecast: no column `{name}` for the {what}: the table has {}",
+                    listed()
+                )
+            })
+    };
+    let (Some(time), Some(value)) = (time, value) else {
+        return plan_err!(
+            "forecast needs the time and value columns: forecast(TABLE t, ts, revenue, horizon => 12); the \
+             table has {}",
+            listed()
+        );
+    };
+    let (time, time_type) = find(&time, "time")?;
+    if TimeKind::of(&time_type).is_none() {
+        return plan_err!(
+            "forecast: the time column `{time}` is {time_type}: a date, a timestamp or an integer"
+        );
+    }
+    let (value, value_type) = find(&value, "value")?;
+    if !value_type.is_numeric() {
+        return plan_err!(
+            "forecast: the value column `{value}` is {value_type}: it must be a number"
+        );
+    }
+    let by = by
+        .iter()
+        .flat_map(|b| b.split(','))
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| find(b, "series (`by`)").map(|(n, _)| n))
+        .collect::<Result<Vec<_>>>()?;
+    let whole = |key: &str, v: &str, lo: u64, hi: u64| -> Result<u64> {
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| {
+                plan_datafusion_err!(
+                    "forecast: `{key}` is a whole number from {lo} to {hi}, not `{v}`"
+                )
+            })
+    };
+    let horizon = match horizon {
+        Some(h) => whole("horizon", &h, 1, 1000)? as usize,
+        None => {
+            return plan_err!("forecast: how many periods ahead? add `horizon => 12` (1 to 1000)");
+        }
+    };
+    let seasonality = match seasonality.as_deref().map(str::trim) {
+        None => Seasonality::Automatic,
+        Some(s) if s.eq_ignore_ascii_case("automatic") || s.eq_ignore_ascii_case("auto") => {
+            Seasonality::Automatic
+        }
+        Some(s) if s.eq_ignore_ascii_case("none") => Seasonality::Periods(vec![]),
+        Some(s) => Seasonality::Periods(
+            s.split(',')
+                .map(|p| whole("seasonality", p, 1, 180).map(|p| p as usize))
+                .collect::<Result<Vec<_>>>()
+                .map_err(|_| {
+                    plan_datafusion_err!(
+                        "forecast: `seasonality` is automatic, none, or periods from 1 to 180 (`12`, \
+                         ARRAY[24, 168]), not `{s}`"
+                    )
+                })?,
+        ),
+    };
+    let prediction_interval = match interval {
+        Some(i) => whole("prediction_interval", &i, 50, 95)? as u32,
+        None => 90,
+    };
+    let bound = |key: &str, v: Option<String>| -> Result<Option<f64>> {
+        v.map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|b| b.is_finite())
+                .ok_or_else(|| plan_datafusion_err!("forecast: `{key}` is a number, not `{v}`"))
+        })
+        .transpose()
+    };
+    let lower_boundary = bound("lower_boundary", lower)?;
+    let upper_boundary = bound("upper_boundary", upper)?;
+    if let (Some(l), Some(u)) = (lower_boundary, upper_boundary)
+        && l > u
+    {
+        return plan_err!("forecast: `lower_boundary` {l} is above `upper_boundary` {u}");
+    }
+    let selected: Vec<String> = by
+        .iter()
+        .map(|b| ident(b))
+        .chain([
+            ident(&time),
+            format!("CAST({} AS DOUBLE) AS {}", ident(&value), ident(&value)),
+        ])
+        .collect();
+    let sql = format!("SELECT {} FROM ({}) AS t", selected.join(", "), call.input);
+    let input = context.plan(TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(parse_query(&sql)?),
+        alias: None,
+        sample: None,
+    })?;
+    crate::exec::whole_input::WholeInputNode::plan(
+        input,
+        Arc::new(ForecastSpec {
+            by: by.len(),
+            horizon,
+            seasonality,
+            prediction_interval,
+            lower_boundary,
+            upper_boundary,
+        }),
+    )
 }
