@@ -7,7 +7,7 @@ mod common;
 use augurs::ets::AutoETS;
 use augurs::mstl::MSTLModel;
 use augurs::prelude::*;
-use common::{Fixture, stat};
+use common::{Fixture, column_names, json_rows as rows, stat};
 use rcflib::rcf::{RCFBuilder, RCFOptionsBuilder};
 use serde_json::{Value, json};
 
@@ -36,15 +36,6 @@ fn table(f: &Fixture, name: &str, columns: &str, rows: &[Value]) -> u64 {
         ),
     ]);
     text.len() as u64
-}
-
-fn rows(doc: &Value) -> Vec<Vec<Value>> {
-    doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().clone())
-        .collect()
 }
 
 fn num(v: &Value) -> Option<f64> {
@@ -88,6 +79,18 @@ fn readings() -> (Vec<(f64, f64)>, Vec<Value>) {
     (points, rows)
 }
 
+/// The readings as table `metrics` (ts, a, b, host): the points and the file's size.
+fn metrics(f: &Fixture) -> (Vec<(f64, f64)>, u64) {
+    let (points, data) = readings();
+    let size = table(
+        f,
+        "metrics",
+        "ts bigint, a double, b double, host string",
+        &data,
+    );
+    (points, size)
+}
+
 /// The library's own scores of the points (score, then update), skipping the ones marked `None`.
 fn library_scores(
     points: &[Option<Vec<f32>>],
@@ -124,13 +127,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn random_cut_forest_scores_equal_krcflibs_and_rank_the_injected_anomalies_first() {
     let f = Fixture::new();
-    let (points, data) = readings();
-    let size = table(
-        &f,
-        "metrics",
-        "ts bigint, a double, b double, host string",
-        &data,
-    );
+    let (points, size) = metrics(&f);
     let doc = f.json(
         "SELECT ts, random_cut_forest(a, b, 'number_of_trees=50, random_seed=7') OVER (ORDER BY ts) AS s \
          FROM metrics ORDER BY ts",
@@ -198,13 +195,7 @@ fn random_cut_forest_scores_equal_krcflibs_and_rank_the_injected_anomalies_first
 #[test]
 fn the_explanation_splits_the_score_by_column_and_says_which_way() {
     let f = Fixture::new();
-    let (_, data) = readings();
-    table(
-        &f,
-        "metrics",
-        "ts bigint, a double, b double, host string",
-        &data,
-    );
+    metrics(&f);
     let doc = f.json(
         "SELECT ts, random_cut_forest(a, b, 'random_seed=7') OVER (ORDER BY ts) AS score, \
          random_cut_forest_with_explanation(a, b, 'random_seed=7, with_directionality=true') OVER (ORDER BY ts) AS e \
@@ -245,13 +236,7 @@ fn the_explanation_splits_the_score_by_column_and_says_which_way() {
 #[test]
 fn random_cut_forest_refuses_bad_arguments_in_one_line() {
     let f = Fixture::new();
-    let (_, data) = readings();
-    table(
-        &f,
-        "metrics",
-        "ts bigint, a double, b double, host string",
-        &data,
-    );
+    metrics(&f);
     f.fails_naming(
         "SELECT random_cut_forest(a, 'shingle_size=31') OVER (ORDER BY ts) FROM metrics",
         "`shingle_size` is a whole number from 1 to 30",
@@ -324,14 +309,8 @@ fn forecast_equals_augurs_fit_and_the_held_out_year_falls_in_its_interval() {
          prediction_interval => 90)",
     );
     assert_eq!(stat(&doc, "bytes_scanned"), size);
-    let names: Vec<&str> = doc["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        column_names(&doc),
         [
             "month",
             "revenue",

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Fixture, stat};
+use common::{Fixture, column_names as names, stat};
 use serde_json::{Value, json};
 
 /// An NDJSON table `wide` of `rows` rows and columns c0..c9, where column i holds a value with probability p[i]
@@ -61,15 +61,6 @@ fn wide(f: &Fixture, rows: usize, p: [u32; 10]) -> (String, Vec<bool>, Vec<bool>
         &format!("CREATE EXTERNAL TABLE wide ({cols}) STORED AS JSONFILE LOCATION 'lake/wide/'"),
     ]);
     (text, valued, real)
-}
-
-fn names(doc: &Value) -> Vec<String> {
-    doc["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
@@ -387,19 +378,12 @@ fn people(n: usize, seed: u64) -> (String, Vec<usize>) {
     (text, rows.iter().map(|r| r.0).collect())
 }
 
-#[test]
-fn find_matches_finds_the_generated_duplicates_with_high_precision_and_recall() {
-    let f = Fixture::new();
-    let (text, person) = people(400, 5);
-    std::fs::create_dir_all(f.path().join("lake/people")).unwrap();
-    std::fs::write(f.path().join("lake/people/people.json"), &text).unwrap();
-    f.run_ok(&["crawl", "lake/people"]);
-    let doc = f.json(
-        "SELECT row_id, match_id FROM find_matches(TABLE people, columns => ARRAY['name', 'email', 'city'], \
-         id => 'row_id')",
-    );
-    // One read of the file.
-    assert_eq!(stat(&doc, "bytes_scanned"), text.len() as u64);
+/// The pairs of rows a `(row_id, match_id)` result puts together (same match_id) against the true ones (same
+/// person): (precision, recall, each row's group).
+fn precision_recall(
+    doc: &Value,
+    person: &[usize],
+) -> (f64, f64, std::collections::HashMap<u64, i64>) {
     let group: std::collections::HashMap<u64, i64> = doc["rows"]
         .as_array()
         .unwrap()
@@ -407,7 +391,6 @@ fn find_matches_finds_the_generated_duplicates_with_high_precision_and_recall() 
         .map(|r| (r[0].as_u64().unwrap(), r[1].as_i64().unwrap()))
         .collect();
     assert_eq!(group.len(), person.len());
-    // Pairs of rows: found (same match_id) against true (same person).
     let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
     for i in 0..person.len() {
         for j in i + 1..person.len() {
@@ -424,9 +407,142 @@ fn find_matches_finds_the_generated_duplicates_with_high_precision_and_recall() 
     let precision = tp as f64 / (tp + fp) as f64;
     let recall = tp as f64 / (tp + fn_) as f64;
     eprintln!(
-        "find_matches on {} rows: precision {precision:.3}, recall {recall:.3} ({tp} pairs found right, {fp} wrong, {fn_} missed)",
+        "find_matches on {} rows: precision {precision:.3}, recall {recall:.3} ({tp} pairs found right, {fp} wrong, \
+         {fn_} missed)",
         person.len()
     );
+    (precision, recall, group)
+}
+
+#[test]
+fn labeled_pairs_tune_the_threshold_toward_precision_or_recall() {
+    let f = Fixture::new();
+    let (text, person) = people(400, 8);
+    std::fs::create_dir_all(f.path().join("lake/people")).unwrap();
+    std::fs::write(f.path().join("lake/people/people.json"), &text).unwrap();
+    f.run_ok(&["crawl", "lake/people"]);
+    // Glue's labeling file: 4 labeling sets, each every row of 50 people, labeled by person: each set holds
+    // the matching pairs of those people (their copies) and every pair of strangers among them, as the whole
+    // table does.
+    let mut labels = String::new();
+    for (i, &p) in person.iter().enumerate() {
+        if p < 200 {
+            labels.push_str(
+                &json!({"labeling_set_id": format!("set{}", p / 50), "label": format!("p{p}"), "row_id": i + 1})
+                    .to_string(),
+            );
+            labels.push('\n');
+        }
+    }
+    std::fs::create_dir_all(f.path().join("lake/labels")).unwrap();
+    std::fs::write(f.path().join("lake/labels/labels.json"), &labels).unwrap();
+    f.run_ok(&["crawl", "lake/labels"]);
+    std::fs::create_dir_all(f.path().join("lake/apart")).unwrap();
+    std::fs::write(
+        f.path().join("lake/apart/apart.json"),
+        (1..=20)
+            .map(|i| {
+                json!({"labeling_set_id": "s", "label": format!("r{i}"), "row_id": i}).to_string()
+                    + "\n"
+            })
+            .collect::<String>(),
+    )
+    .unwrap();
+    let run = |tradeoff: f64| {
+        let doc = f.json(&format!(
+            "SELECT row_id, match_id FROM find_matches(TABLE people, columns => ARRAY['name', 'email', 'city'], \
+             id => 'row_id', labels => 'labels', precision_recall_tradeoff => {tradeoff})"
+        ));
+        // The people and the labels, each read once.
+        assert_eq!(
+            stat(&doc, "bytes_scanned"),
+            (text.len() + labels.len()) as u64
+        );
+        let (p, r, _) = precision_recall(&doc, &person);
+        (p, r)
+    };
+    let (p_balanced, r_balanced) = run(0.5);
+    assert!(
+        p_balanced >= 0.9 && r_balanced >= 0.9,
+        "{p_balanced} {r_balanced}"
+    );
+    let (p_precise, r_precise) = run(0.95);
+    let (p_recall, r_recall) = run(0.05);
+    assert!(
+        p_precise >= p_balanced && p_balanced >= p_recall,
+        "{p_precise} {p_balanced} {p_recall}"
+    );
+    assert!(
+        r_precise <= r_balanced && r_balanced <= r_recall,
+        "{r_precise} {r_balanced} {r_recall}"
+    );
+    assert!(
+        p_precise > p_recall || r_recall > r_precise,
+        "the tradeoff changed nothing"
+    );
+    // The labels' columns stay out of the result.
+    let doc = f.json(
+        "SELECT * FROM find_matches(TABLE people, columns => 'name, email', id => 'row_id', labels => 'labels') \
+         LIMIT 1",
+    );
+    assert_eq!(
+        names(&doc),
+        [
+            "row_id",
+            "name",
+            "email",
+            "city",
+            "match_id",
+            "match_confidence"
+        ]
+    );
+    for (sql, says) in [
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', labels => 'labels')",
+            "add `id => 'column'`",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', id => 'row_id', labels => 'labels', \
+             threshold => 0.8)",
+            "give `labels` or `threshold`, not both",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', id => 'row_id', labels => 'people')",
+            "the labels table has no column `labeling_set_id`",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', precision_recall_tradeoff => 0.3)",
+            "add `labels => 'table'`",
+        ),
+        (
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', id => 'row_id', labels => 'labels', \
+             precision_recall_tradeoff => 1)",
+            "between 0 and 1",
+        ),
+        (
+            // Every labeled record its own label: no pair to learn a match from.
+            "SELECT * FROM find_matches(TABLE people, columns => 'name', id => 'row_id', labels => 'lake/apart/')",
+            "the labels hold no matching pair",
+        ),
+    ] {
+        f.fails_naming(sql, says);
+    }
+}
+
+#[test]
+fn find_matches_finds_the_generated_duplicates_with_high_precision_and_recall() {
+    let f = Fixture::new();
+    let (text, person) = people(400, 5);
+    std::fs::create_dir_all(f.path().join("lake/people")).unwrap();
+    std::fs::write(f.path().join("lake/people/people.json"), &text).unwrap();
+    f.run_ok(&["crawl", "lake/people"]);
+    let doc = f.json(
+        "SELECT row_id, match_id FROM find_matches(TABLE people, columns => ARRAY['name', 'email', 'city'], \
+         id => 'row_id')",
+    );
+    // One read of the file.
+    assert_eq!(stat(&doc, "bytes_scanned"), text.len() as u64);
+    let (precision, recall, group) = precision_recall(&doc, &person);
     assert!(precision >= 0.93, "precision {precision}");
     assert!(recall >= 0.9, "recall {recall}");
     // A match_id is its group's smallest row_id; a row alone has no confidence.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Fixture, stat, table_in, write_gz};
+use common::{Fixture, json_rows as rows, stat, table_in, write_gz};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -14,15 +14,6 @@ fn counts(doc: &serde_json::Value) -> Vec<(String, u64)> {
     rows(doc)
         .iter()
         .map(|r| (r[0].as_str().unwrap().into(), r[1].as_u64().unwrap()))
-        .collect()
-}
-
-fn rows(doc: &serde_json::Value) -> Vec<Vec<serde_json::Value>> {
-    doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().clone())
         .collect()
 }
 

@@ -7,20 +7,14 @@ mod common;
 #[path = "common/serve.rs"]
 mod serve;
 
-use common::{Fixture, stat};
+use common::{Fixture, column_names, json_rows, stat};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;
 
 /// The rows of `sql` as JSON values.
 fn rows(f: &Fixture, sql: &str) -> Vec<Vec<Value>> {
-    let doc = f.json(sql);
-    doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().clone())
-        .collect()
+    json_rows(&f.json(sql))
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -331,13 +325,10 @@ fn the_table_argument_is_a_name_a_path_a_query_or_a_cte_and_bad_ones_are_named()
     assert_eq!(r[0][1].as_f64().unwrap(), (4.0f64 / 2.0).ln());
     // The output's id column keeps its name unless a tf_idf column has it.
     let doc = f.json("SELECT * FROM tf_idf(TABLE (SELECT doc_id AS term, body FROM docs)) LIMIT 1");
-    let names: Vec<&str> = doc["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["document", "term", "tf", "df", "idf", "tf_idf"]);
+    assert_eq!(
+        column_names(&doc),
+        ["document", "term", "tf", "df", "idf", "tf_idf"]
+    );
     for (sql, says) in [
         (
             "SELECT * FROM tf_idf(TABLE docs)",

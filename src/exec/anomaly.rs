@@ -81,13 +81,7 @@ impl RcfOptions {
     /// range is an error naming it.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let mut o = RcfOptions::default();
-        for pair in text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("`{pair}` is not `key=value`"))?;
+        for (key, value) in crate::exec::text::option_pairs(text)? {
             let value = value.trim();
             let number = |lo: u64, hi: u64| -> std::result::Result<u64, String> {
                 value

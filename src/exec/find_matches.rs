@@ -15,7 +15,8 @@
 //!    each weighted by how distinct the column's values are (distinct values over valued rows: an email says
 //!    more than a city), over the columns valued on both sides (a missing value is no evidence either way); a
 //!    pair whose shared columns weigh less than [`MIN_EVIDENCE`] is not scored.
-//! 4. Pairs scoring at least the threshold are matches; groups are their connected components (union-find).
+//! 4. Pairs scoring at least the threshold (given, or tuned on labeled records: [`Labels::tune`]) are matches;
+//!    groups are their connected components (union-find).
 //!
 //! The invariant: the groups depend on the set of rows only, not on their order: `match_id` is the group's
 //! smallest `id` when an id column is given, else the rank of the group's smallest normalized record.
@@ -40,8 +41,69 @@ pub struct MatchSpec {
     pub columns: Vec<usize>,
     /// The id column's position, if one is named (its values give `match_id`).
     pub id: Option<usize>,
-    /// The least score of a match, 0 to 1.
+    /// The least score of a match, 0 to 1 (unless labels tune it).
     pub threshold: f64,
+    /// Labeled records that tune the threshold, when given.
+    pub labels: Option<Labels>,
+}
+
+/// Glue's labeling set: records given the same label in one labeling set are matches, records given
+/// different labels are not. The input's last two columns hold each record's set and label (NULL: unlabeled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    /// Glue's `precision_recall_tradeoff`, 0 to 1: higher favours precision, lower recall (0.5: F1).
+    pub tradeoff: f64,
+}
+
+impl Labels {
+    /// The threshold that scores best on the labeled pairs `(score, is a match)`: the F-beta score with
+    /// beta = (1 - tradeoff) / tradeoff, the highest such threshold on ties. None when no pair is a match.
+    ///
+    /// The labeled pairs are a sample of the table's: `labeled` of its `rows` records. A record's matches grow
+    /// with the table as its records do, its strangers as its pairs do (quadratically), so each labeled match
+    /// counts for (rows / labeled) of the table's and each labeled stranger pair for the table's stranger pairs
+    /// over the labeled ones; the F-beta score is the table's so estimated. Without that, a sample's few
+    /// strangers would pull the threshold down and the whole table would match too much.
+    pub fn tune(&self, pairs: &[(f64, bool)], labeled: usize, rows: usize) -> Option<f64> {
+        let positives = pairs.iter().filter(|p| p.1).count();
+        if positives == 0 {
+            return None;
+        }
+        let negatives = pairs.len() - positives;
+        let match_scale = rows.max(labeled) as f64 / labeled.max(1) as f64;
+        let table_pairs = rows as f64 * (rows as f64 - 1.0) / 2.0;
+        let stranger_scale = if negatives == 0 {
+            1.0
+        } else {
+            ((table_pairs - positives as f64 * match_scale) / negatives as f64).max(1.0)
+        };
+        let beta2 = ((1.0 - self.tradeoff) / self.tradeoff).powi(2);
+        let mut sorted: Vec<(f64, bool)> = pairs.to_vec();
+        sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let (mut tp, mut fp) = (0usize, 0usize);
+        let mut best: Option<(f64, f64)> = None;
+        for (k, &(score, truth)) in sorted.iter().enumerate() {
+            if truth {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            // Only where the next pair scores lower: a threshold takes every pair at its score.
+            if sorted.get(k + 1).is_some_and(|next| next.0 == score) {
+                continue;
+            }
+            let (tp_t, missed_t, fp_t) = (
+                tp as f64 * match_scale,
+                (positives - tp) as f64 * match_scale,
+                fp as f64 * stranger_scale,
+            );
+            let f = (1.0 + beta2) * tp_t / ((1.0 + beta2) * tp_t + beta2 * missed_t + fp_t);
+            if best.is_none_or(|(b, _)| f > b) {
+                best = Some((f, score));
+            }
+        }
+        best.map(|(_, t)| t)
+    }
 }
 
 impl WholeInput for MatchSpec {
@@ -54,19 +116,24 @@ impl WholeInput for MatchSpec {
             .iter()
             .map(|&i| schema.field(i).name().as_str())
             .collect();
+        let threshold = match &self.labels {
+            Some(l) => format!("tuned by labels (precision_recall_tradeoff={})", l.tradeoff),
+            None => self.threshold.to_string(),
+        };
         format!(
-            "columns=[{}], threshold={}{}",
+            "columns=[{}], threshold={threshold}{}",
             names.join(", "),
-            self.threshold,
             self.id
                 .map(|i| format!(", id={}", schema.field(i).name()))
                 .unwrap_or_default()
         )
     }
-    /// The input's columns, then `match_id` and `match_confidence`.
+    /// The input's columns (less the labels'), then `match_id` and `match_confidence`.
     fn output(&self, input: &DFSchema) -> Result<Vec<(Option<TableReference>, FieldRef)>> {
+        let kept = input.fields().len() - self.label_columns();
         Ok(input
             .iter()
+            .take(kept)
             .map(|(q, f)| (q.cloned(), Arc::clone(f)))
             .chain([
                 (
@@ -93,11 +160,19 @@ impl WholeInput for MatchSpec {
                 row += 1;
             }
             let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+            columns.truncate(columns.len() - self.label_columns());
             columns.push(Arc::new(ids.finish()));
             columns.push(Arc::new(confidence.finish()));
             out.push(RecordBatch::try_new(Arc::clone(schema), columns)?);
         }
         Ok(out)
+    }
+}
+
+impl MatchSpec {
+    /// How many of the input's last columns are the labels' (set and label).
+    fn label_columns(&self) -> usize {
+        if self.labels.is_some() { 2 } else { 0 }
     }
 }
 
@@ -193,6 +268,46 @@ pub fn find(batches: &[RecordBatch], spec: &MatchSpec) -> Result<Matched> {
             }
         })
         .collect();
+    // Labels tune the threshold: every pair within a labeling set, scored as any pair.
+    let threshold = match &spec.labels {
+        None => spec.threshold,
+        Some(labels) => {
+            let mut sets: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+            let mut row = 0;
+            for b in batches {
+                let width = b.num_columns();
+                let set = arrow::compute::cast(b.column(width - 2), &DataType::Utf8)?;
+                let label = arrow::compute::cast(b.column(width - 1), &DataType::Utf8)?;
+                let set = arrow::array::AsArray::as_string::<i32>(set.as_ref());
+                let label = arrow::array::AsArray::as_string::<i32>(label.as_ref());
+                for r in 0..b.num_rows() {
+                    if set.is_valid(r) && label.is_valid(r) {
+                        sets.entry(set.value(r).to_string())
+                            .or_default()
+                            .push((row, label.value(r).to_string()));
+                    }
+                    row += 1;
+                }
+            }
+            let labeled: usize = sets.values().map(Vec::len).sum();
+            let mut pairs = vec![];
+            for members in sets.values() {
+                for (k, (i, a)) in members.iter().enumerate() {
+                    for (j, b) in &members[k + 1..] {
+                        let s = score(&records[*i], &records[*j], &weights).unwrap_or(0.0);
+                        pairs.push((s, a == b));
+                    }
+                }
+            }
+            labels.tune(&pairs, labeled, records.len()).ok_or_else(|| {
+                DataFusionError::Execution(format!(
+                    "find_matches: the labels hold no matching pair ({} labeled pairs, none with one label in \
+                     one labeling set): label some records as the same thing",
+                    pairs.len()
+                ))
+            })?
+        }
+    };
     // Candidate pairs (i < j), from the blocks.
     let mut candidates: std::collections::HashSet<(usize, usize)> = Default::default();
     for c in 0..spec.columns.len() {
@@ -248,7 +363,7 @@ pub fn find(batches: &[RecordBatch], spec: &MatchSpec) -> Result<Matched> {
         let Some(s) = score(&records[i], &records[j], &weights) else {
             continue;
         };
-        if s >= spec.threshold {
+        if s >= threshold {
             for k in [i, j] {
                 confidence[k] = Some(confidence[k].map_or(s, |c: f64| c.max(s)));
             }
@@ -336,6 +451,7 @@ mod tests {
             columns: vec![1, 2],
             id: Some(0),
             threshold: 0.9,
+            labels: None,
         };
         let m = find(&[batch(&rows)], &spec).unwrap();
         assert_eq!(m.match_id, [10, 10, 12, 10, 14]);
@@ -356,6 +472,32 @@ mod tests {
         assert_eq!(a[0], a[1]);
         assert_eq!(a[0], a[3]);
         assert_ne!(a[0], a[2]);
+    }
+
+    #[test]
+    fn labels_pick_the_threshold_that_scores_best_for_the_tradeoff() {
+        let pairs = [
+            (0.99, true),
+            (0.95, true),
+            (0.9, false),
+            (0.85, true),
+            (0.7, false),
+            (0.6, true),
+        ];
+        // Labels covering the table (4 records, 6 pairs): counts as they are.
+        let tune = |tradeoff: f64, pairs: &[(f64, bool)], labeled: usize, rows: usize| {
+            Labels { tradeoff }.tune(pairs, labeled, rows)
+        };
+        // F1: 0.6 takes every match and two strangers (8/10, against 0.85's 6/8 and 0.95's 4/6).
+        assert_eq!(tune(0.5, &pairs, 4, 4), Some(0.6));
+        // Precision first: no stranger at all.
+        assert_eq!(tune(0.9, &pairs, 4, 4), Some(0.95));
+        // Recall first: every match.
+        assert_eq!(tune(0.1, &pairs, 4, 4), Some(0.6));
+        assert_eq!(tune(0.5, &[(0.9, false)], 4, 4), None);
+        // The same labels from a table a hundred times larger: a stranger above the threshold there is many,
+        // so F1 wants none.
+        assert_eq!(tune(0.5, &pairs, 4, 400), Some(0.95));
     }
 
     #[test]

@@ -93,6 +93,18 @@ fn language(name: &str) -> Option<(&'static str, rust_stemmers::Algorithm)> {
         .map(|(_, code, a)| (*code, *a))
 }
 
+/// An options string's `key=value` pairs (separated by commas or spaces), in order; a part without `=` is an
+/// error naming it.
+pub fn option_pairs(text: &str) -> std::result::Result<Vec<(&str, &str)>, String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not `key=value`"))
+        })
+        .collect()
+}
+
 fn language_names() -> String {
     LANGUAGES.map(|(n, _, _)| n).join(", ")
 }
@@ -102,13 +114,7 @@ impl TokenizeOptions {
     /// naming it.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let mut o = TokenizeOptions::default();
-        for pair in text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("`{pair}` is not `key=value`"))?;
+        for (key, value) in option_pairs(text)? {
             o.set(key, value)?;
         }
         Ok(o)

@@ -25,7 +25,9 @@
 //!   `match_confidence`, by blocking and Levenshtein similarity weighted by how distinct each column is
 //!   (`crate::exec::find_matches`). `columns` is a string of names or `ARRAY['name', 'email']`; `threshold` the
 //!   least weighted mean similarity of a match (default 0.9); `id` an integer column whose smallest value in a
-//!   group is its `match_id`.
+//!   group is its `match_id`. `labels => 'table'` (Glue's labeling file: `labeling_set_id`, `label` and the
+//!   `id` column) tunes the threshold instead, weighted by `precision_recall_tradeoff` (default 0.5): the
+//!   labels are joined to the input by `id`, so one plan reads both.
 //! - `forecast(TABLE t, time, value, horizon => n [, by => 'col, ...'] [, seasonality => 'automatic'|'none'|n|
 //!   ARRAY[n, m]] [, prediction_interval => 90] [, lower_boundary => x] [, upper_boundary => y])`: QuickSight's
 //!   forecast of a metric (`crate::exec::forecast`): the fitted history and `horizon` periods ahead with their
@@ -170,7 +172,45 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for AsSubqueries {
         {
             *e = SqlExpr::Subquery(Box::new(q));
         }
+        // A table named in an option (`find_matches`' `labels => 'labels'`) too.
+        if let TableFactor::Table {
+            name,
+            args: Some(args),
+            ..
+        } = factor
+            && let Some(function) = function_name(name)
+        {
+            for arg in args.args.iter_mut() {
+                if let FunctionArg::Named {
+                    name,
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } = arg
+                    && TABLE_OPTIONS.contains(&name.value.to_ascii_lowercase().as_str())
+                    && !matches!(e, SqlExpr::Subquery(_))
+                    && let Ok(sql) = option_table(&function, e)
+                    && let Ok(q) = parse_query(&sql)
+                {
+                    *e = SqlExpr::Subquery(Box::new(q));
+                }
+            }
+        }
         std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// The options that name a table.
+const TABLE_OPTIONS: [&str; 1] = ["labels"];
+
+/// The SQL of a table given as an option: a name or a path as a string (`'labels'`, `'lake/labels/'`), or
+/// written as a table argument is (`TABLE labels`, `(SELECT ...)`).
+fn option_table(function: &str, e: &SqlExpr) -> Result<String> {
+    match e {
+        SqlExpr::Value(v) => match &v.value {
+            Value::SingleQuotedString(t) => Ok(table_argument_sql(t)),
+            other => plan_err!("{function}: `{other}` is not a table: give its name as a string"),
+        },
+        e => table_argument(function, e),
     }
 }
 
@@ -216,7 +256,11 @@ impl Call {
                     ..
                 } => {
                     let key = name.value.to_ascii_lowercase();
-                    let value = constant(function, &key, e)?;
+                    let value = if TABLE_OPTIONS.contains(&key.as_str()) {
+                        option_table(function, e)?
+                    } else {
+                        constant(function, &key, e)?
+                    };
                     if options.insert(key.clone(), value).is_some() {
                         return plan_err!("{function}: `{key}` is given twice");
                     }
@@ -776,23 +820,34 @@ async fn drop_null_fields(
 }
 
 /// The options `find_matches` takes.
-const FIND_MATCHES_OPTIONS: [&str; 3] = ["columns", "threshold", "id"];
+const FIND_MATCHES_OPTIONS: [&str; 5] = [
+    "columns",
+    "threshold",
+    "id",
+    "labels",
+    "precision_recall_tradeoff",
+];
 
 fn find_matches(
     mut call: Call,
     context: &mut dyn RelationPlannerContext,
 ) -> Result<datafusion::logical_expr::LogicalPlan> {
-    use crate::exec::find_matches::MatchSpec;
+    use crate::exec::find_matches::{Labels, MatchSpec};
     let columns = call.take("columns");
     let threshold = call.take("threshold");
     let id = call.take("id");
+    let labels = call.take("labels");
+    let tradeoff = call.take("precision_recall_tradeoff");
     call.done(&FIND_MATCHES_OPTIONS)?;
-    let input = context.plan(TableFactor::Derived {
-        lateral: false,
-        subquery: Box::new(parse_query(&call.input)?),
-        alias: None,
-        sample: None,
-    })?;
+    let plan = |sql: &str, context: &mut dyn RelationPlannerContext| {
+        context.plan(TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(parse_query(sql)?),
+            alias: None,
+            sample: None,
+        })
+    };
+    let mut input = plan(&call.input, context)?;
     let schema = input.schema().as_arrow().clone();
     let listed = || {
         schema
@@ -835,6 +890,7 @@ fn find_matches(
     if columns.is_empty() {
         return plan_err!("find_matches: `columns` names no column");
     }
+    let threshold_given = threshold.is_some();
     let threshold = match threshold {
         Some(t) => t
             .parse::<f64>()
@@ -859,14 +915,87 @@ fn find_matches(
         }
         None => None,
     };
+    let labels = match (labels, tradeoff) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return plan_err!(
+                "find_matches: `precision_recall_tradeoff` weighs the labels: add `labels => 'table'`"
+            );
+        }
+        (Some(table), tradeoff) => {
+            let tradeoff = match tradeoff {
+                Some(t) => t.parse::<f64>().ok().filter(|t| *t > 0.0 && *t < 1.0).ok_or_else(|| {
+                    plan_datafusion_err!(
+                        "find_matches: `precision_recall_tradeoff` is between 0 and 1 (0.5 weighs both alike), not `{t}`"
+                    )
+                })?,
+                None => 0.5,
+            };
+            if threshold_given {
+                return plan_err!(
+                    "find_matches: the labels tune the threshold: give `labels` or `threshold`, not both"
+                );
+            }
+            let Some(id) = id else {
+                return plan_err!(
+                    "find_matches: labeled records are found by their id: add `id => 'column'`, the column the \
+                     labels table names them by"
+                );
+            };
+            let id_name = schema.field(id).name().clone();
+            let labels_sql = table;
+            let label_columns = columns_of(&labels_sql, context)?;
+            for needed in [id_name.as_str(), "labeling_set_id", "label"] {
+                if !label_columns.iter().any(|c| c == needed) {
+                    return plan_err!(
+                        "find_matches: the labels table has no column `{needed}`: it needs `labeling_set_id`, \
+                         `label` and the id column `{id_name}` (Glue's labeling file); it has {}",
+                        label_columns
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            // Each record's set and label (a record in several sets counts in the first).
+            let sql = format!(
+                "SELECT t.*, l.\"__owl_labeling_set\", l.\"__owl_label\" FROM ({input}) AS t LEFT JOIN \
+                 (SELECT {id} AS \"__owl_id\", min(CAST(labeling_set_id AS VARCHAR)) AS \"__owl_labeling_set\", \
+                 min(CAST(label AS VARCHAR)) AS \"__owl_label\" FROM ({labels_sql}) AS l GROUP BY {id}) AS l \
+                 ON t.{id} = l.\"__owl_id\"",
+                input = call.input,
+                id = ident(&id_name),
+            );
+            input = plan(&sql, context)?;
+            Some(Labels { tradeoff })
+        }
+    };
     crate::exec::whole_input::WholeInputNode::plan(
         input,
         Arc::new(MatchSpec {
             columns,
             id,
             threshold,
+            labels,
         }),
     )
+}
+
+/// The SQL of a table named in an option (`labels => 'name'` or a path, `labels => 'lake/labels/'`).
+fn table_argument_sql(table: &str) -> String {
+    let t = table.trim();
+    if t.contains('/') {
+        format!("SELECT * FROM {}", literal(t))
+    } else {
+        let parts: Vec<String> = t.split('.').map(|p| ident(p.trim())).collect();
+        format!("SELECT * FROM {}", parts.join("."))
+    }
+}
+
+/// The column names of a query's rows.
+fn columns_of(sql: &str, context: &mut dyn RelationPlannerContext) -> Result<Vec<String>> {
+    Ok(columns(sql, context)?.into_iter().map(|(n, _)| n).collect())
 }
 
 /// The options `forecast` takes (`time` and `value` also by position after the table).

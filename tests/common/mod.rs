@@ -123,6 +123,26 @@ impl Fixture {
     }
 }
 
+/// A `--format json` document's rows, each an array of JSON values in column order.
+pub fn json_rows(doc: &Value) -> Vec<Vec<Value>> {
+    doc["rows"]
+        .as_array()
+        .expect("a document's rows")
+        .iter()
+        .map(|r| r.as_array().expect("a row").clone())
+        .collect()
+}
+
+/// A `--format json` document's column names, in order.
+pub fn column_names(doc: &Value) -> Vec<String> {
+    doc["columns"]
+        .as_array()
+        .expect("a document's columns")
+        .iter()
+        .map(|c| c["name"].as_str().expect("a column's name").to_string())
+        .collect()
+}
+
 /// Write `text` gzip-compressed to `path` (folders made); its size.
 pub fn write_gz(path: &Path, text: &str) -> u64 {
     use std::io::Write;
