@@ -110,8 +110,9 @@ enum Command {
     Estimate(estimate::EstimateArgs),
     /// Run .sql files for CI: stop at the first failure (file:line), budgets, data checks, reports.
     Run(run::RunArgs),
-    /// Run a Glue-style ETL job: a .sql file of CTAS statements over transforms (`drop_null_fields`, `tf_idf`),
-    /// run as `owl run` runs it (stops at the first failure, metered and billed, `--report`).
+    /// Run a Glue-style ETL job: a .sql file of CTAS statements over transforms (`drop_null_fields`,
+    /// `find_matches`, `tf_idf`, `forecast`), run as `owl run` runs it (stops at the first failure, metered and
+    /// billed, `--report`).
     Etl(run::RunArgs),
     /// Find tables in files (local folders or S3 prefixes) and write them into the registry.
     Crawl(crawl::CrawlArgs),

@@ -348,11 +348,19 @@ impl Evaluator {
             .collect()
     }
 
-    fn doubles(values: &[ArrayRef], dimensions: usize) -> Result<Vec<ArrayRef>> {
+    /// The values as doubles (they are, after `coerce_types`; cast only when a caller skipped it).
+    fn doubles(values: &[ArrayRef], dimensions: usize) -> Result<std::borrow::Cow<'_, [ArrayRef]>> {
+        if values[..dimensions]
+            .iter()
+            .all(|a| a.data_type() == &DataType::Float64)
+        {
+            return Ok(std::borrow::Cow::Borrowed(&values[..dimensions]));
+        }
         values[..dimensions]
             .iter()
             .map(|a| Ok(cast(a, &DataType::Float64)?))
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .map(std::borrow::Cow::Owned)
     }
 
     fn finish(&self, scored: Vec<Scored>) -> Result<ArrayRef> {
@@ -394,8 +402,12 @@ impl PartitionEvaluator for Evaluator {
         self.finish(scored)
     }
     fn evaluate(&mut self, values: &[ArrayRef], range: &Range<usize>) -> Result<ScalarValue> {
+        // One row at a time as the window streams: no array is built for a plain score.
         let values = Self::doubles(values, self.dimensions)?;
         let scored = self.step(Self::point(&values, self.dimensions, range.start))?;
+        if !self.explain {
+            return Ok(ScalarValue::Float64(scored.map(|(s, _)| s)));
+        }
         ScalarValue::try_from_array(&self.finish(vec![scored])?, 0)
     }
 }
