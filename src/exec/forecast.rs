@@ -294,50 +294,35 @@ impl ForecastSpec {
         };
         let level = f64::from(self.prediction_interval) / 100.0;
         let (fitted, future) = fit(&y, periods, self.horizon, level)?;
-        let interval = |f: &Forecast, i: usize| -> (Option<f64>, Option<f64>) {
-            match &f.intervals {
-                Some(iv) => (
-                    iv.lower.get(i).copied().filter(|v| v.is_finite()),
-                    iv.upper.get(i).copied().filter(|v| v.is_finite()),
-                ),
-                None => (None, None),
-            }
-        };
-        let source = rows[0] as u32;
-        for (p, point) in positions.iter().zip(&points) {
-            let (lo, hi) = interval(&fitted, *p);
-            out.source.push(point.2 as u32);
-            out.time.push(point.0);
-            out.value.append_option(point.1);
-            out.forecast.append_option(
-                fitted
-                    .point
-                    .get(*p)
+        // Row `i` of a forecast into the output: its point and interval, finite and clamped.
+        let emit = |out: &mut Output,
+                    f: &Forecast,
+                    i: usize,
+                    source: usize,
+                    row: (i64, Option<f64>, bool)| {
+            let (time, value, ahead) = row;
+            let at = |v: Option<&Vec<f64>>| {
+                v.and_then(|v| v.get(i))
                     .copied()
                     .filter(|v| v.is_finite())
-                    .map(|v| self.clamp(v)),
-            );
-            out.lower.append_option(lo.map(|v| self.clamp(v)));
-            out.upper.append_option(hi.map(|v| self.clamp(v)));
-            out.is_forecast.append_value(false);
+                    .map(|v| self.clamp(v))
+            };
+            let intervals = f.intervals.as_ref();
+            out.source.push(source as u32);
+            out.time.push(time);
+            out.value.append_option(value);
+            out.forecast.append_option(at(Some(&f.point)));
+            out.lower.append_option(at(intervals.map(|iv| &iv.lower)));
+            out.upper.append_option(at(intervals.map(|iv| &iv.upper)));
+            out.is_forecast.append_value(ahead);
+        };
+        for (p, point) in positions.iter().zip(&points) {
+            emit(out, &fitted, *p, point.2, (point.0, point.1, false));
         }
         let last = *t.last().unwrap_or(&0);
         for h in 0..self.horizon {
-            let (lo, hi) = interval(&future, h);
-            out.source.push(source);
-            out.time.push(step.after(last, h + 1, kind)?);
-            out.value.append_null();
-            out.forecast.append_option(
-                future
-                    .point
-                    .get(h)
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .map(|v| self.clamp(v)),
-            );
-            out.lower.append_option(lo.map(|v| self.clamp(v)));
-            out.upper.append_option(hi.map(|v| self.clamp(v)));
-            out.is_forecast.append_value(true);
+            let time = step.after(last, h + 1, kind)?;
+            emit(out, &future, h, rows[0], (time, None, true));
         }
         Ok(())
     }
