@@ -169,6 +169,14 @@ fn bad_drop_null_fields_calls_are_named() {
             "SELECT * FROM drop_null_fields(42)",
             "its first argument is a table",
         ),
+        (
+            "SELECT * FROM drop_null_fields(TABLE docs, body)",
+            "`body` is not an argument it takes",
+        ),
+        (
+            "SELECT * FROM tf_idf(TABLE docs, body)",
+            "`body` is not an argument it takes",
+        ),
     ] {
         f.fails_naming(sql, says);
     }

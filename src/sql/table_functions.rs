@@ -743,6 +743,7 @@ async fn drop_null_fields(
     use datafusion::arrow::array::AsArray;
     let empty = flag(call, "empty_strings")?;
     let null_text = flag(call, "null_strings")?;
+    call.no_positional()?;
     call.done(&DROP_NULL_FIELDS_OPTIONS)?;
     let input = &call.input;
     let probe = ctx
