@@ -304,10 +304,16 @@ fn forecast_equals_augurs_fit_and_the_held_out_year_falls_in_its_interval() {
         .map(|(m, v)| json!({"month": month(m), "revenue": v}))
         .collect();
     let size = table(&f, "sales", "month date, revenue double", &data);
-    let doc = f.json(
-        "SELECT * FROM forecast(TABLE sales, month, revenue, horizon => 12, seasonality => 12, \
-         prediction_interval => 90)",
+    let sql = "SELECT * FROM forecast(TABLE sales, month, revenue, horizon => 12, seasonality => 12, \
+               prediction_interval => 90)";
+    // The estimate prices the one read of the file without running it; the run reads exactly that.
+    let est: Value = serde_json::from_slice(&f.run_ok(&["estimate", "-f", "json", sql])).unwrap();
+    assert_eq!(
+        est["statements"][0]["bytes_scanned"].as_u64(),
+        Some(size),
+        "{est}"
     );
+    let doc = f.json(sql);
     assert_eq!(stat(&doc, "bytes_scanned"), size);
     assert_eq!(
         column_names(&doc),
