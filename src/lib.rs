@@ -10,9 +10,10 @@
 //! - `server`: `owl serve`, the registry as a service: Athena's and Glue's APIs (AWS JSON 1.1, SigV4), the
 //!   PostgreSQL wire protocol (`server::pg`: psql, drivers, BI tools), one queue of queries through the engine's
 //!   lifecycle, result files.
-//! - `compare`, `output`, `batch`, `sample`, `rows`: `owl compare`'s copies and runs, result renderers and the
-//!   stats line, `owl run`'s inputs and reports, the generator of `sample-data/`, answers compared as a tester
-//!   compares them (multisets, floats within a tolerance).
+//! - `compare`, `output`, `batch`, `sample`, `rows`, `ingest`: `owl compare`'s copies and runs, result renderers
+//!   and the stats line, `owl run`'s inputs and reports, the generator of `sample-data/`, answers compared as a
+//!   tester compares them (multisets, floats within a tolerance), Firehose-style delivery of records into a
+//!   table (`owl ingest`, the server's Firehose API).
 //! - `engine`: the session over the registry and **the query lifecycle** (`engine::execution`: where a
 //!   query's state changes, QUEUED -> RUNNING -> SUCCEEDED/FAILED/CANCELLED, and its bill is computed);
 //!   parameters; dry runs (`engine::estimate`).
@@ -56,6 +57,7 @@ pub(crate) mod formats;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod history;
+pub mod ingest;
 pub mod optimizer;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod output;

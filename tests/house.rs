@@ -75,7 +75,7 @@ fn one_build() {
 const LAYERS: [&[&str]; 12] = [
     &["cli", "fuzz"],
     &["server"],
-    &["compare", "output", "batch", "sample", "rows"],
+    &["compare", "output", "batch", "sample", "rows", "ingest"],
     &["engine"],
     &["sql", "crawler"],
     &["optimizer"],

@@ -5,6 +5,7 @@ mod convert;
 mod crawl;
 mod estimate;
 pub(crate) mod history;
+mod ingest;
 mod query;
 mod repl;
 mod run;
@@ -118,6 +119,9 @@ enum Command {
     Crawl(crawl::CrawlArgs),
     /// Copy a table into another format as a new table (a CTAS), keeping its partitions.
     Convert(convert::ConvertArgs),
+    /// Deliver records (NDJSON, a line each) into a Parquet or ORC table as Kinesis Data Firehose does:
+    /// buffered, converted, written by hour or partition key, new partitions registered, misfits set aside.
+    Ingest(ingest::IngestArgs),
     /// The same queries on a table in CSV, NDJSON, Parquet...: bytes scanned and cost per format, side by side.
     Compare(compare::CompareArgs),
     /// List the tables of a database.
@@ -323,6 +327,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) | Command::Etl(args) => run::run(&engine, args, &interrupts).await,
             Command::Crawl(args) => crawl::run(&engine, args).await,
             Command::Convert(args) => convert::run(&engine, args, &interrupts).await,
+            Command::Ingest(args) => ingest::run(&engine, args).await,
             Command::Compare(args) => compare::run(&engine, args).await,
             Command::Tables(args) => tables::tables(&engine, args),
             Command::Describe(args) => tables::describe(&engine, args),

@@ -313,6 +313,18 @@ pub(crate) async fn write_files(
     Ok(rows)
 }
 
+/// One `enc` file holding `batch` (every column data; cast to the file schema).
+pub(crate) fn encode_one(batch: &RecordBatch, enc: Encoding) -> Result<Vec<u8>> {
+    let target = file_schema(batch.schema().as_ref(), enc)?;
+    let data = conform(batch, batch.num_columns(), &target)?;
+    if let Encoding::Orc(_) = enc {
+        orc_timestamps_hold(&data)?;
+    }
+    let mut file = OpenFile::new(&target, enc)?;
+    file.write(&data)?;
+    file.finish()
+}
+
 /// The batch's data columns cast to the file schema.
 fn conform(batch: &RecordBatch, n_data: usize, target: &SchemaRef) -> Result<RecordBatch> {
     let columns = (0..n_data)

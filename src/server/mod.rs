@@ -10,12 +10,14 @@
 //! - `athena`: the Athena operations (`AmazonAthena.*`).
 //! - `glue`: the Glue operations (`AWSGlue.*`) over the same registry; crawlers run owl's crawler.
 //! - `pg`: the PostgreSQL wire protocol (`--pg`, on by default): psql, drivers and BI tools.
+//! - `firehose`: the Firehose operations (`Firehose_20150804.*`): delivery streams into tables (`crate::ingest`).
 //! - `flight`: Arrow Flight SQL (`--flight`): ADBC, pyarrow, JDBC's Flight SQL driver; results as Arrow.
 //!
 //! Each protocol is a listener of its own over the same [`queries::Queries`]: one queue, one history, one set
 //! of limits.
 
 pub mod athena;
+pub mod firehose;
 pub mod flight;
 pub mod glue;
 pub mod pg;
@@ -163,6 +165,8 @@ pub struct Server {
     queries: Arc<queries::Queries>,
     /// Held while a crawler is started (its state read and set RUNNING at once).
     crawlers: std::sync::Mutex<()>,
+    /// The delivery streams, opened (their logs delivered) when the server starts serving.
+    firehose: tokio::sync::OnceCell<crate::ingest::stream::Streams>,
 }
 
 impl Server {
@@ -185,6 +189,7 @@ impl Server {
             options,
             queries,
             crawlers: std::sync::Mutex::new(()),
+            firehose: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -228,6 +233,16 @@ impl Server {
             .and_then(|cs| cs.iter().find(|c| c.access_key_id == user))
     }
 
+    /// The delivery streams (opened on first use: `serve` opens them at its start).
+    pub(crate) async fn streams(
+        &self,
+    ) -> std::result::Result<&crate::ingest::stream::Streams, ApiError> {
+        self.firehose
+            .get_or_try_init(|| crate::ingest::stream::Streams::open(self.engine.clone()))
+            .await
+            .map_err(ApiError::from)
+    }
+
     pub(crate) fn crawler_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.crawlers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -242,6 +257,16 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(shutdown);
+        // Delivery streams a killed server left deliver their logs now, not at the next put.
+        if let Err(e) = self.streams().await {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "owl serve: the delivery streams are not running: {}",
+                    e.message
+                );
+            }
+        }
         // The other listeners stop with this one.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if let Some(pg) = pg {
@@ -282,6 +307,9 @@ impl Server {
         }
         drop(listener);
         stop.send_replace(true);
+        if let Some(streams) = self.firehose.get() {
+            streams.shut_down().await;
+        }
         self.queries.shut_down().await;
         Ok(())
     }
@@ -400,10 +428,15 @@ impl Server {
                 },
                 _ => e,
             }),
+            "Firehose_20150804" => {
+                caller.check_service("firehose", operation)?;
+                firehose::call(self, &caller, operation, &input).await
+            }
             _ => Err(ApiError::new(
                 "UnknownOperationException",
                 format!(
-                    "unknown service `{service}` (this server answers AmazonAthena and AWSGlue)"
+                    "unknown service `{service}` (this server answers AmazonAthena, AWSGlue and \
+                     Firehose_20150804)"
                 ),
             )),
         }

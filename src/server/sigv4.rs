@@ -44,7 +44,7 @@ fn every_workgroup() -> Vec<String> {
 }
 
 fn every_service() -> Vec<String> {
-    vec!["athena".into(), "glue".into()]
+    vec!["athena".into(), "glue".into(), "firehose".into()]
 }
 
 impl Credential {
