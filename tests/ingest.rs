@@ -360,6 +360,57 @@ fn owl_ingest_delivers_by_hour_and_sets_misfits_aside() {
     assert!(!table_dir(&f, "csv_table").exists());
 }
 
+/// A buffer is delivered when it is as old as the interval, while the input is still open: `tail -F | owl
+/// ingest` makes its records queryable as it goes.
+#[test]
+fn a_buffer_is_delivered_when_its_interval_passes() {
+    use std::io::Write;
+    let f = Fixture::new();
+    create_tables(&f);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+        .current_dir(f.path())
+        .env_remove("OWL_CATALOG")
+        .env_remove("OWL_DATABASE")
+        .env("OWL_FIREHOSE_MIN_INTERVAL_S", "1")
+        .args(["ingest", "ev", "--buffer-interval", "1", "-f", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let start = Instant::now();
+    loop {
+        let n = as_u64(&count(&f, "SELECT count(*) FROM ev")[0][0]);
+        if n == 3 {
+            break;
+        }
+        assert_eq!(n, 0, "a part of the buffer was delivered");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the buffer was not delivered by its interval"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stdin.write_all(b"{\"id\": 4}\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(as_u64(&s["delivered"]), 4, "{s}");
+    assert_eq!(as_u64(&s["files"]), 2, "{s}");
+    let rows = count(&f, "SELECT sum(id) FROM ev");
+    assert_eq!(as_u64(&rows[0][0]), 10);
+}
+
 /// boto3's Firehose client puts 100,000 records (every 997th does not fit) while the server is killed with
 /// SIGKILL after 30,000 are acknowledged; a new server on the same registry delivers the log, takes the rest,
 /// and delivers its buffer when the stream is deleted. Every acknowledged record is then read exactly once, and

@@ -109,7 +109,12 @@ async fn ingest(engine: &Engine, args: IngestArgs) -> Result<ExitStatus, Error> 
             }
             batch_bytes += text.len();
             batch.push(Bytes::copy_from_slice(text));
-            if batch.len() >= ingest::MAX_BATCH_RECORDS || batch_bytes >= ingest::MAX_BATCH_BYTES {
+            // A batch goes when it is full, or when the next line would wait for more input (a pipe that a
+            // producer writes as it goes: its records must not wait for 500 more to be buffered and timed).
+            if batch.len() >= ingest::MAX_BATCH_RECORDS
+                || batch_bytes >= ingest::MAX_BATCH_BYTES
+                || lines.buffer().is_empty()
+            {
                 if tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
                     return;
                 }
