@@ -8,7 +8,7 @@
 //!    buffer until Athena's API counts every record of it.
 //!
 //! `cargo bench --bench ingest` (1,000,000 records; `OWL_BENCH_RECORDS=N` for another count). DuckDB comes from
-//! the benches' venv (`target/bench-venv`), boto3 is added to it on first use.
+//! the benches' venv (`target/bench-venv`), boto3 (the tests' pin) is added to it on first use.
 
 #[path = "common/venv.rs"]
 mod venv;
@@ -93,13 +93,17 @@ fn count(catalog: &Path) -> u64 {
 fn python() -> PathBuf {
     let bin = venv::venv_bin();
     let py = bin.join("python");
+    // The tests' pin (tests/python/requirements.txt): later botocore speaks REST-JSON to Athena.
     let has_boto3 = Command::new(&py)
-        .args(["-c", "import boto3"])
+        .args([
+            "-c",
+            "import boto3, botocore; assert botocore.__version__ == '1.44.8'",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if !has_boto3 {
         let ok = Command::new(bin.join("pip"))
-            .args(["install", "--quiet", "boto3"])
+            .args(["install", "--quiet", "boto3==1.44.8", "botocore==1.44.8"])
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "pip install boto3 failed");

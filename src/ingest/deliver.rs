@@ -17,7 +17,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -48,8 +50,11 @@ pub(crate) struct Target {
     local: Option<std::path::PathBuf>,
     /// The data columns as files hold them.
     schema: SchemaRef,
-    /// Lower-cased column name -> the column's name (OpenX JSON SerDe matches keys case-insensitively).
-    names: HashMap<String, String>,
+    /// Lower-cased column name -> the column's name and its JSON string (the OpenX JSON SerDe matches keys
+    /// case-insensitively).
+    names: HashMap<String, (String, Vec<u8>)>,
+    /// Whether the data prefix takes nothing from the records (the arrival time alone).
+    by_time_only: bool,
     /// The partition keys' types.
     keys: Vec<(String, DataType)>,
     codec: Codec,
@@ -89,16 +94,24 @@ impl Target {
         let names = def
             .columns
             .iter()
-            .map(|c| (c.name.to_lowercase(), c.name.clone()))
+            .map(|c| {
+                let quoted = serde_json::to_vec(&c.name).unwrap_or_default();
+                (c.name.to_lowercase(), (c.name.clone(), quoted))
+            })
             .collect();
         let keys = def
             .partition_keys
             .iter()
             .map(|k| Ok((k.name.clone(), to_arrow(&k.ty, &k.name)?)))
             .collect::<Result<Vec<_>>>()?;
+        let data = Template::parse(&config.prefix_template(&def), "Prefix")?;
         Ok(Target {
             codec: super::codec(&def, &config.compression)?,
-            data: Template::parse(&config.prefix_template(&def), "Prefix")?,
+            by_time_only: !data
+                .parts
+                .iter()
+                .any(|p| matches!(p, super::Part::Field(_))),
+            data,
             errors: Template::parse(config.error_template(), "ErrorOutputPrefix")?,
             schema: Arc::new(Schema::new(fields)),
             def,
@@ -140,31 +153,43 @@ pub(crate) fn convert(
     records: &[Record],
 ) -> Result<Delivery> {
     let mut failed: Vec<Failed> = vec![];
-    let mut groups: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
+    // Per folder: the records as JSON lines with the table's column names, and each line's record and span.
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut key_checked: HashMap<(usize, String), Option<String>> = HashMap::new();
+    let mut folder_of_time: Option<(i64, String)> = None;
     for (index, r) in records.iter().enumerate() {
-        let object = match serde_json::from_slice::<Value>(&r.data) {
-            Ok(Value::Object(o)) => o,
-            Ok(_) => {
-                failed.push(Failed {
-                    index,
-                    code: "DataFormatConversion.MalformedData",
-                    message: "the record is JSON but not an object".into(),
-                });
-                continue;
-            }
+        let object = match serde_json::from_slice::<Fields<'_>>(&r.data) {
+            Ok(o) => o.0,
             Err(e) => {
+                let message = match serde_json::from_slice::<serde::de::IgnoredAny>(&r.data) {
+                    Ok(_) => "the record is JSON but not an object".to_string(),
+                    Err(_) => format!("the record is not JSON: {e}"),
+                };
                 failed.push(Failed {
                     index,
                     code: "DataFormatConversion.MalformedData",
-                    message: format!("the record is not JSON: {e}"),
+                    message,
                 });
                 continue;
             }
         };
-        let folder = target
-            .data
-            .eval(r.arrival_ms, |field| field_segment(&object, field));
+        // The prefix: from the arrival time alone (the same for a whole put), or from the record's fields.
+        let folder = if target.by_time_only {
+            match &folder_of_time {
+                Some((ms, f)) if *ms == r.arrival_ms => Ok(f.clone()),
+                _ => {
+                    let f = target.data.eval(r.arrival_ms, |_| Err(String::new()));
+                    if let Ok(f) = &f {
+                        folder_of_time = Some((r.arrival_ms, f.clone()));
+                    }
+                    f
+                }
+            }
+        } else {
+            target
+                .data
+                .eval(r.arrival_ms, |field| field_segment(&object, field))
+        };
         let folder = match folder.and_then(|f| {
             // A field's value may not move the file out of the table's folder or out of the queries' sight.
             if let Some(bad) = f
@@ -189,34 +214,50 @@ pub(crate) fn convert(
                 continue;
             }
         };
-        let mut row = Map::new();
-        for (k, v) in object {
-            if let Some(name) = target.names.get(&k.to_lowercase()) {
-                row.insert(name.clone(), v);
+        let group = groups.entry(folder).or_default();
+        let start = group.text.len();
+        group.text.push(b'{');
+        let mut first = true;
+        for Member(key, value) in &object {
+            let name = match target.names.get(key.as_ref()) {
+                Some(n) => n,
+                None if key.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    match target.names.get(&key.to_lowercase()) {
+                        Some(n) => n,
+                        None => continue,
+                    }
+                }
+                None => continue,
+            };
+            if !first {
+                group.text.push(b',');
             }
+            first = false;
+            group.text.extend_from_slice(&name.1);
+            group.text.push(b':');
+            group.text.extend_from_slice(value.get().as_bytes());
         }
-        groups
-            .entry(folder)
-            .or_default()
-            .push((index, Value::Object(row)));
+        group.text.extend_from_slice(b"}\n");
+        group.lines.push((index, start..group.text.len()));
     }
 
     let mut out = Delivery::default();
-    for (folder, rows) in groups {
-        let first = rows
+    for (folder, group) in groups {
+        let first = group
+            .lines
             .iter()
             .map(|(i, _)| records[*i].arrival_ms)
             .min()
             .unwrap_or(0);
-        let values: Vec<Value> = rows.iter().map(|(_, v)| v.clone()).collect();
-        let batch = match decode(&target.schema, &values) {
+        let batches = match decode(&target.schema, &group.text) {
             Ok(b) => b,
             Err(_) => {
                 // Find the records that do not fit, one by one; the others make the file.
-                let mut good = vec![];
-                for (index, v) in rows {
-                    match decode(&target.schema, std::slice::from_ref(&v)) {
-                        Ok(_) => good.push(v),
+                let mut good = Vec::with_capacity(group.text.len());
+                for (index, span) in group.lines {
+                    let line = &group.text[span];
+                    match decode(&target.schema, line) {
+                        Ok(_) => good.extend_from_slice(line),
                         Err(e) => failed.push(Failed {
                             index,
                             code: "DataFormatConversion.MalformedData",
@@ -230,9 +271,10 @@ pub(crate) fn convert(
                 decode(&target.schema, &good).map_err(Error::Query)?
             }
         };
-        out.delivered += batch.num_rows() as u64;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        out.delivered += rows as u64;
         let name = file_name(stream, first, segment);
-        let bytes = encode(&batch, target.codec)?;
+        let bytes = encode(&target.schema, &batches, target.codec)?;
         out.files.push((
             format!("{folder}{name}.{}", target.codec.extension()),
             bytes,
@@ -297,16 +339,20 @@ fn file_name(stream: &str, first_ms: i64, segment: &str) -> String {
 
 /// A record's field as a path segment: a string, number or boolean (matched case-insensitively, as the OpenX
 /// SerDe matches keys), Hive-escaped.
-fn field_segment(object: &Map<String, Value>, field: &str) -> std::result::Result<String, String> {
-    let value = object
-        .get(field)
+fn field_segment(object: &[Member<'_>], field: &str) -> std::result::Result<String, String> {
+    let raw = object
+        .iter()
+        .rev()
+        .find(|f| f.0 == field)
         .or_else(|| {
             object
                 .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(field))
-                .map(|(_, v)| v)
+                .rev()
+                .find(|f| f.0.eq_ignore_ascii_case(field))
         })
         .ok_or_else(|| format!("the record has no field `{field}` for the prefix"))?;
+    let value: Value = serde_json::from_str(raw.1.get()).map_err(|e| e.to_string())?;
+    let value = &value;
     let text = match value {
         Value::String(s) if !s.is_empty() => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -364,37 +410,98 @@ fn check_keys(
     Ok(())
 }
 
-/// JSON objects as a batch of `schema` (arrow-json: numbers in strings are read, other fields ignored, a
-/// missing one is NULL); Err says which value did not fit.
-fn decode(schema: &SchemaRef, rows: &[Value]) -> std::result::Result<RecordBatch, String> {
+/// JSON lines as batches of `schema` (arrow-json: numbers in strings are read, a missing field is NULL); Err
+/// says which value did not fit.
+fn decode(schema: &SchemaRef, text: &[u8]) -> std::result::Result<Vec<RecordBatch>, String> {
+    let clean = |e: arrow::error::ArrowError| e.to_string().replace("Json error: ", "");
     let mut d = arrow::json::ReaderBuilder::new(Arc::clone(schema))
-        .with_batch_size(rows.len().max(1))
+        .with_batch_size(BATCH_ROWS)
         .build_decoder()
-        .map_err(|e| e.to_string())?;
-    d.serialize(rows).map_err(|e| e.to_string())?;
-    d.flush()
-        .map_err(|e| e.to_string().replace("Json error: ", ""))?
-        .ok_or_else(|| "no rows".to_string())
+        .map_err(clean)?;
+    let mut out = vec![];
+    let mut at = 0;
+    while at < text.len() {
+        let read = d.decode(&text[at..]).map_err(clean)?;
+        at += read;
+        if at < text.len() {
+            match d.flush().map_err(clean)? {
+                Some(b) => out.push(b),
+                None if read == 0 => return Err("a record that does not end".into()),
+                None => {}
+            }
+        }
+    }
+    if let Some(b) = d.flush().map_err(clean)? {
+        out.push(b);
+    }
+    Ok(out)
 }
 
-/// One file of the batch.
-fn encode(batch: &RecordBatch, codec: Codec) -> Result<Bytes> {
+/// Rows a decoded batch holds.
+const BATCH_ROWS: usize = 8192;
+
+/// A folder's records, as JSON lines.
+#[derive(Default)]
+struct Group {
+    text: Vec<u8>,
+    /// (record index, its line in `text`).
+    lines: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+/// One member of a record: its key and its value's JSON text, as they are in the record.
+#[derive(serde::Deserialize)]
+struct Member<'a>(#[serde(borrow)] Cow<'a, str>, #[serde(borrow)] &'a RawValue);
+
+/// A record's members in order (duplicates kept: the last one wins, as arrow-json reads them).
+struct Fields<'a>(Vec<Member<'a>>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> std::result::Result<Fields<'a>, M::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some((k, v)) = m.next_entry::<Cow<'a, str>, &'a RawValue>()? {
+                    out.push(Member(k, v));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// One file of the batches.
+fn encode(schema: &SchemaRef, batches: &[RecordBatch], codec: Codec) -> Result<Bytes> {
     match codec {
         Codec::Parquet(c) => {
             let props = parquet::file::properties::WriterProperties::builder()
                 .set_compression(c)
                 .build();
             let mut w =
-                parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
+                parquet::arrow::ArrowWriter::try_new(Vec::new(), Arc::clone(schema), Some(props))
                     .map_err(|e| Error::internal("starting a Parquet file", e))?;
-            w.write(batch)
-                .map_err(|e| Error::internal("writing a Parquet file", e))?;
+            for batch in batches {
+                w.write(batch)
+                    .map_err(|e| Error::internal("writing a Parquet file", e))?;
+            }
             let bytes = w
                 .into_inner()
                 .map_err(|e| Error::internal("finishing a Parquet file", e))?;
             Ok(Bytes::from(bytes))
         }
-        Codec::Orc(enc) => crate::formats::write::encode_one(batch, enc).map(Bytes::from),
+        Codec::Orc(enc) => {
+            let batch = arrow::compute::concat_batches(schema, batches)
+                .map_err(|e| Error::internal("joining batches", e))?;
+            crate::formats::write::encode_one(&batch, enc).map(Bytes::from)
+        }
     }
 }
 
@@ -474,9 +581,8 @@ mod tests {
 
     #[test]
     fn fields_become_escaped_segments() {
-        let o: Map<String, Value> =
-            serde_json::from_str(r#"{"Region":"eu/west","n":3,"b":true,"z":null,"a":[1]}"#)
-                .unwrap();
+        let text = r#"{"Region":"eu/west","n":3,"b":true,"z":null,"a":[1]}"#;
+        let o = serde_json::from_str::<Fields<'_>>(text).unwrap().0;
         assert_eq!(field_segment(&o, "region").unwrap(), "eu%2Fwest");
         assert_eq!(field_segment(&o, "n").unwrap(), "3");
         assert_eq!(field_segment(&o, "b").unwrap(), "true");
