@@ -134,7 +134,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Work groups: create, list, show, update, delete (each query runs in one: `--workgroup`).
     Workgroup(workgroup::WorkgroupArgs),
-    /// Serve the registry over Athena's API (AWS JSON 1.1, SigV4): boto3, PyAthena and the AWS SDKs connect.
+    /// Serve the registry over Athena's, Glue's and Firehose's APIs (AWS JSON 1.1, SigV4), Postgres and Flight SQL:
+    /// boto3, PyAthena, the AWS SDKs, psql and ADBC connect.
     Serve(serve::ServeArgs),
 }
 
