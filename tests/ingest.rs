@@ -215,6 +215,11 @@ fn owl_ingest_delivers_by_hour_and_sets_misfits_aside() {
     assert_eq!(rows[0][3].as_f64().unwrap(), good_sum as f64 / 4.0);
     assert_eq!(as_u64(&rows[0][4]), good);
     // The misfits: each one once, with its bytes, out of every query's way.
+    assert_eq!(
+        as_u64(&s["error_files"]),
+        files_under(&dir, true).len() as u64,
+        "{s}"
+    );
     let errors = error_docs(&dir);
     let raw: BTreeSet<String> = errors.iter().map(|(r, _)| r.clone()).collect();
     assert_eq!(errors.len(), bad.len());

@@ -39,9 +39,6 @@ pub struct Stats {
     pub errors: Vec<String>,
     /// Buffers waiting or being delivered.
     pub pending: usize,
-    /// Milliseconds from a buffer's first record to its delivery: the latest and the largest.
-    pub last_latency_ms: Option<u64>,
-    pub max_latency_ms: Option<u64>,
 }
 
 struct Buffer {
@@ -57,7 +54,6 @@ struct Sealed {
     id: String,
     records: Arc<Vec<Record>>,
     log: Option<PathBuf>,
-    opened: Instant,
 }
 
 pub struct Stream {
@@ -141,7 +137,6 @@ impl Stream {
                 id,
                 records: Arc::new(records),
                 log: Some(path),
-                opened: Instant::now(),
             })
             .await;
         }
@@ -281,7 +276,6 @@ impl Stream {
                 source,
             })?;
         }
-        let latency = sealed.opened.elapsed().as_millis() as u64;
         let mut s = lock(&self.stats);
         s.delivered += delivery.delivered;
         s.failed += delivery.failed;
@@ -293,8 +287,6 @@ impl Stream {
             .map(|(_, b)| b.len() as u64)
             .sum::<u64>();
         s.partitions_added.extend(added);
-        s.last_latency_ms = Some(latency);
-        s.max_latency_ms = Some(s.max_latency_ms.unwrap_or(0).max(latency));
         Ok(())
     }
 
@@ -347,12 +339,11 @@ fn seal(b: &mut Buffer) -> Option<Sealed> {
     let id = b.id.take()?;
     let segment = b.segment.take();
     b.bytes = 0;
-    let opened = b.opened.take().unwrap_or_else(Instant::now);
+    b.opened = None;
     Some(Sealed {
         id,
         records: Arc::new(std::mem::take(&mut b.records)),
         log: segment.map(|s| s.path().to_path_buf()),
-        opened,
     })
 }
 
