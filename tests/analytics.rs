@@ -1,6 +1,8 @@
-//! Anomaly scores and forecasts as SQL through the real `owl` binary, each against its library's own API on the
-//! same points (`krcflib` for `random_cut_forest`, `augurs` for `forecast`), plus what the data was made to
-//! hold: injected anomalies ranked first, a seasonal series' held-out future inside the prediction interval.
+//! Anomaly scores, hotspots and forecasts as SQL through the real `owl` binary, each against an independent
+//! answer on the same points (`krcflib`'s own API for `random_cut_forest`, a brute-force DBSCAN written here for
+//! `hotspots`, `augurs` for `forecast`), plus what the data was made to hold: injected anomalies ranked first,
+//! injected dense groups found where and while they are, a seasonal series' held-out future inside the
+//! prediction interval.
 
 mod common;
 
@@ -496,4 +498,252 @@ fn forecast_refuses_what_it_cannot_forecast_in_one_line() {
         "SELECT * FROM forecast(TABLE (SELECT * FROM even WHERE t < 6), t, v, horizon => 2)",
         "the series has 6 values: it needs at least 7",
     );
+}
+
+/// Points in the plane for `hotspots`: uniform noise over [0, 10)², with two groups injected: every second row
+/// of 300..500 near (7, 3) and every third row of 420..600 near (2, 8) (a wider one). Row 250's `y` is missing.
+const PLANE: usize = 800;
+
+fn plane() -> (Vec<Option<(f64, f64)>>, Vec<Value>) {
+    let mut rng = Lcg(11);
+    let mut points = vec![];
+    let mut rows = vec![];
+    for i in 0..PLANE {
+        let (mut x, mut y) = (rng.next() * 10.0, rng.next() * 10.0);
+        let (dx, dy) = (rng.next() - 0.5, rng.next() - 0.5);
+        if (300..500).contains(&i) && i % 2 == 0 {
+            (x, y) = (7.0 + dx * 0.1, 3.0 + dy * 0.1);
+        } else if (420..600).contains(&i) && i % 3 == 0 {
+            (x, y) = (2.0 + dx * 0.3, 8.0 + dy * 0.3);
+        }
+        let missing = i == 250;
+        rows.push(
+            json!({"ts": i, "x": x, "y": if missing { Value::Null } else { json!(y) }, "g": i % 2}),
+        );
+        points.push((!missing).then_some((x, y)));
+    }
+    (points, rows)
+}
+
+/// DBSCAN by brute force (every pair's distance), in window order: a point with at least `min` points within
+/// `eps` (itself counted) is a core; a cluster is what its cores reach; one of fewer than `min` points is not a
+/// hotspot. Each hotspot as (density, min values, max values), densest first, owl's size (the bounding box
+/// widened by `eps`).
+/// A hotspot as (density, min values, max values).
+type Spot = (f64, [f64; 2], [f64; 2]);
+
+fn dbscan_by_hand(window: &[(f64, f64)], eps: f64, min: usize) -> Vec<Spot> {
+    let n = window.len();
+    let near = |i: usize, j: usize| {
+        let (a, b) = (window[i], window[j]);
+        ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt() < eps
+    };
+    let neighbours: Vec<Vec<usize>> = (0..n)
+        .map(|i| (0..n).filter(|&j| near(i, j)).collect())
+        .collect();
+    let mut seen = vec![false; n];
+    let mut out = vec![];
+    for start in 0..n {
+        if seen[start] || neighbours[start].len() < min {
+            continue;
+        }
+        let mut members = vec![];
+        let mut todo = vec![start];
+        while let Some(p) = todo.pop() {
+            if std::mem::replace(&mut seen[p], true) {
+                continue;
+            }
+            members.push(p);
+            if neighbours[p].len() >= min {
+                todo.extend(neighbours[p].iter().filter(|&&q| !seen[q]));
+            }
+        }
+        if members.len() < min {
+            continue;
+        }
+        let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+        for &m in &members {
+            let p = [window[m].0, window[m].1];
+            for d in 0..2 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        let size = (hi[0] - lo[0] + eps) * (hi[1] - lo[1] + eps);
+        out.push((members.len() as f64 / size, lo, hi));
+    }
+    out.sort_by(|a, b| b.0.total_cmp(&a.0));
+    out
+}
+
+/// Each row's expected hotspots over the sliding window of the last `size` points (None for a row without one).
+fn hotspots_by_hand(
+    points: &[Option<(f64, f64)>],
+    size: usize,
+    eps: f64,
+    min: usize,
+) -> Vec<Option<Vec<Spot>>> {
+    let mut window: std::collections::VecDeque<(f64, f64)> = Default::default();
+    points
+        .iter()
+        .map(|p| {
+            let p = (*p)?;
+            if window.len() == size {
+                window.pop_front();
+            }
+            window.push_back(p);
+            Some(dbscan_by_hand(window.make_contiguous(), eps, min))
+        })
+        .collect()
+}
+
+/// Compares owl's `HOTSPOTS_RESULT` text with the expected hotspots.
+fn same_hotspots(row: &str, got: &Value, want: &Option<Vec<Spot>>) {
+    let Some(want) = want else {
+        assert_eq!(got, &Value::Null, "{row}");
+        return;
+    };
+    let doc: Value = serde_json::from_str(got.as_str().expect("a JSON string")).unwrap();
+    let list = doc["hotspots"].as_array().expect("a hotspots list");
+    assert_eq!(list.len(), want.len(), "{row}: owl {doc}, by hand {want:?}");
+    for (h, (density, lo, hi)) in list.iter().zip(want) {
+        assert!(
+            close(h["density"].as_f64().unwrap(), *density),
+            "{row}: {h}"
+        );
+        // Within an ulp or so: owl writes the doubles exactly, but serde_json here parses them without
+        // `float_roundtrip`.
+        for d in 0..2 {
+            assert!(
+                close(h["minValues"][d].as_f64().unwrap(), lo[d]),
+                "{row}: {h}"
+            );
+            assert!(
+                close(h["maxValues"][d].as_f64().unwrap(), hi[d]),
+                "{row}: {h}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hotspots_equal_dbscan_by_hand_and_find_the_injected_groups_while_they_last() {
+    let f = Fixture::new();
+    let (points, data) = plane();
+    let size = table(
+        &f,
+        "plane",
+        "ts bigint, x double, y double, g bigint",
+        &data,
+    );
+    let doc = f.json(
+        "SELECT ts, hotspots(x, y, 100, 0.2, 10) OVER (ORDER BY ts) AS hotspots_result FROM plane ORDER BY ts",
+    );
+    assert_eq!(stat(&doc, "bytes_scanned"), size);
+    let got = rows(&doc);
+    assert_eq!(got.len(), PLANE);
+    let want = hotspots_by_hand(&points, 100, 0.2, 10);
+    for (i, (r, w)) in got.iter().zip(&want).enumerate() {
+        same_hotspots(&format!("row {i}"), &r[1], w);
+    }
+    // What the data was made to hold: no hotspot in pure noise, and each group found while it lasts.
+    let boxes = |i: usize| -> Vec<([f64; 2], [f64; 2])> {
+        want[i].iter().flatten().map(|h| (h.1, h.2)).collect()
+    };
+    let holds = |b: &[([f64; 2], [f64; 2])], x: f64, y: f64| {
+        b.iter()
+            .any(|(lo, hi)| lo[0] <= x && x <= hi[0] && lo[1] <= y && y <= hi[1])
+    };
+    for i in 0..300 {
+        assert!(boxes(i).is_empty(), "row {i}: {:?}", boxes(i));
+    }
+    // The tight group (all its points within 0.2 of each other) is a hotspot exactly while the window holds
+    // ten of them: from its tenth point (row 318) until its tenth-last (row 480) leaves (row 580).
+    for i in 300..PLANE {
+        assert_eq!(
+            holds(&boxes(i), 7.0, 3.0),
+            (318..580).contains(&i),
+            "row {i}: {:?}",
+            boxes(i)
+        );
+    }
+    // The wide group (not all within 0.2 of each other) is found once enough of it is in the window, for one
+    // stretch of rows, and never after its tenth-last point (row 570) has left the window (row 670).
+    let wide: Vec<usize> = (0..PLANE).filter(|&i| holds(&boxes(i), 2.0, 8.0)).collect();
+    let (first, last) = (wide[0], wide[wide.len() - 1]);
+    assert_eq!(wide.len(), last - first + 1, "{wide:?}");
+    assert!(first <= 500 && (640..670).contains(&last), "{wide:?}");
+    assert!(boxes(PLANE - 1).is_empty());
+    // Both at once, the tighter group first (it is denser).
+    let both = boxes(500);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(holds(&both[..1], 7.0, 3.0), "{both:?}");
+
+    // A stream per partition, integers read as doubles, and a wider window with a smaller minimum.
+    let doc = f.json(
+        "SELECT g, ts, hotspots(CAST(x * 1000 AS BIGINT), CAST(y * 1000 AS BIGINT), 150, 150, 5) \
+         OVER (PARTITION BY g ORDER BY ts) FROM plane ORDER BY g, ts",
+    );
+    let got = rows(&doc);
+    for g in 0..2usize {
+        let mine: Vec<&Vec<Value>> = got.iter().filter(|r| r[0] == json!(g)).collect();
+        let pts: Vec<Option<(f64, f64)>> = (0..PLANE)
+            .filter(|i| i % 2 == g)
+            .map(|i| points[i].map(|(x, y)| ((x * 1000.0).trunc(), (y * 1000.0).trunc())))
+            .collect();
+        let want = hotspots_by_hand(&pts, 150, 150.0, 5);
+        assert_eq!(mine.len(), want.len());
+        for (i, (r, w)) in mine.iter().zip(&want).enumerate() {
+            same_hotspots(&format!("g={g} row {i}"), &r[2], w);
+        }
+    }
+}
+
+#[test]
+fn hotspots_refuses_bad_parameters_in_one_line() {
+    let f = Fixture::new();
+    let (_, data) = plane();
+    table(
+        &f,
+        "plane",
+        "ts bigint, x double, y double, g bigint",
+        &data,
+    );
+    let cases = [
+        (
+            "hotspots(x, y, 99, 0.2, 10)",
+            "windowSize is a whole number from 100 to 1000, not 99",
+        ),
+        (
+            "hotspots(x, y, 100, 0, 10)",
+            "scanRadius is a number above 0, not 0",
+        ),
+        (
+            "hotspots(x, y, 100, 0.2, 101)",
+            "from 2 to windowSize (100), not 101",
+        ),
+        (
+            "hotspots(x, y, 100, 0.2, 1)",
+            "from 2 to windowSize (100), not 1",
+        ),
+        ("hotspots(x, 100, 0.2)", "not 3 arguments"),
+        (
+            "hotspots(x, y, 100.5, 0.2, 10)",
+            "windowSize is a whole number, not Float64",
+        ),
+        (
+            "hotspots(x, y, 100, 0.2, g)",
+            "minimumNumberOfPointsInAHotspot is a constant",
+        ),
+        (
+            "hotspots(x, CAST(g AS VARCHAR), 100, 0.2, 10)",
+            "argument 2 is Utf8",
+        ),
+    ];
+    for (call, says) in cases {
+        f.fails_naming(
+            &format!("SELECT {call} OVER (ORDER BY ts) FROM plane"),
+            says,
+        );
+    }
 }

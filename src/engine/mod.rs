@@ -138,8 +138,12 @@ impl Engine {
             datafusion::execution::FunctionRegistry::register_udf(&mut base, Arc::new(udf))
                 .map_err(|e| Error::internal("a query's functions", e))?;
         }
-        // Anomaly scores over ordered streams (`random_cut_forest(v) OVER (ORDER BY ts)`).
-        for udwf in crate::exec::anomaly::udwfs() {
+        // Anomaly scores and dense regions over ordered streams (`random_cut_forest(v) OVER (ORDER BY ts)`,
+        // `hotspots(x, y, 100, 0.5, 10) OVER (ORDER BY ts)`).
+        for udwf in crate::exec::anomaly::udwfs()
+            .into_iter()
+            .chain([crate::exec::hotspots::udwf()])
+        {
             datafusion::execution::FunctionRegistry::register_udwf(&mut base, Arc::new(udwf))
                 .map_err(|e| Error::internal("a query's window functions", e))?;
         }

@@ -19,6 +19,8 @@
 //! - `text`: the text functions `tokenize`, `ngrams` and `hashing_tf`, registered in every session (no rule).
 //! - `anomaly`: the window functions `random_cut_forest` and `random_cut_forest_with_explanation` (`krcflib`),
 //!   registered in every session (no rule).
+//! - `hotspots`: the window function `hotspots` (KDA's HOTSPOTS: DBSCAN from `petal-clustering` over a sliding
+//!   window), registered in every session (no rule).
 //!
 //! Layers inside: nodes use `expr`; `expr::keys` (the key-set types) uses nothing of owl's.
 
@@ -29,6 +31,7 @@ pub mod computed_once;
 pub mod expr;
 pub mod find_matches;
 pub mod forecast;
+pub mod hotspots;
 pub mod not_in;
 pub mod row_filter_choice;
 pub mod text;
