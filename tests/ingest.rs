@@ -420,45 +420,44 @@ fn a_buffer_is_delivered_when_its_interval_passes() {
 /// SIGKILL after 30,000 are acknowledged; a new server on the same registry delivers the log, takes the rest,
 /// and delivers its buffer when the stream is deleted. Every acknowledged record is then read exactly once, and
 /// every acknowledged misfit is in the error prefix once.
+/// `tests/python/firehose_clients.py ARGS` (boto3) against `server`, with the server's credentials only.
+fn client(f: &Fixture, server: &serve::Served, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(serve::python_venv());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/firehose_clients.py"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", f.path())
+        .env("OWL_ENDPOINT", &server.endpoint)
+        .env("OWL_KEY", serve::KEY)
+        .env("OWL_SECRET", serve::SECRET)
+        .env("OWL_NARROW_KEY", serve::NARROW_KEY)
+        .env("OWL_NARROW_SECRET", serve::NARROW_SECRET)
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+/// `client`, which must succeed: its output.
+fn run_client(f: &Fixture, server: &serve::Served, args: &[&str]) -> String {
+    let out = client(f, server, args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    stdout
+}
+
 #[test]
 fn boto3_firehose_puts_survive_a_kill_9() {
     let f = Fixture::new();
     create_tables(&f);
-    let env_of = |server: &serve::Served| -> Vec<(String, String)> {
-        vec![
-            ("OWL_ENDPOINT".into(), server.endpoint.clone()),
-            ("OWL_KEY".into(), serve::KEY.into()),
-            ("OWL_SECRET".into(), serve::SECRET.into()),
-            ("OWL_NARROW_KEY".into(), serve::NARROW_KEY.into()),
-            ("OWL_NARROW_SECRET".into(), serve::NARROW_SECRET.into()),
-            ("AWS_CONFIG_FILE".into(), "/nonexistent".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
-    };
-    let python = |server: &serve::Served, args: &[&str]| -> std::process::Command {
-        let mut cmd = std::process::Command::new(serve::python_venv());
-        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/firehose_clients.py"))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", f.path());
-        for (k, v) in env_of(server) {
-            cmd.env(k, v);
-        }
-        cmd
-    };
-    let run = |server: &serve::Served, args: &[&str]| -> String {
-        let out = python(server, args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout}\n{}\nserver: {}",
-            String::from_utf8_lossy(&out.stderr),
-            server.log_text()
-        );
-        stdout
-    };
+    let python = |server: &serve::Served, args: &[&str]| client(&f, server, args);
+    let run = |server: &serve::Served, args: &[&str]| run_client(&f, server, args);
     let acked_path = f.path().join("acked.txt");
     let acked_file = acked_path.display().to_string();
     let acked = || -> Vec<u64> {
@@ -570,4 +569,54 @@ fn boto3_firehose_puts_survive_a_kill_9() {
     // The log is gone with the stream.
     assert!(!f.path().join("catalog/.firehose/events").exists());
     assert!(!f.path().join("catalog/.firehose/events.json").exists());
+}
+
+#[test]
+fn a_delete_that_cannot_deliver_keeps_the_stream_and_its_records() {
+    let f = Fixture::new();
+    create_tables(&f);
+    let lake = f.path().join("lake").display().to_string();
+    let server = serve::Served::start(&f, &[], &["--allow-root", &lake]);
+    let run = |args: &[&str]| run_client(&f, &server, args);
+    let acked_path = f.path().join("acked.txt");
+    let acked_file = acked_path.display().to_string();
+    assert!(run(&["create", "events", "default", "ev"]).contains("create: ok"));
+    run(&["put", "events", "1", "1000", &acked_file]);
+    // The table goes away under the stream: the buffer (1 MB, 60 s: not due yet) cannot be delivered.
+    let ev_ddl = format!(
+        "CREATE EXTERNAL TABLE ev (id bigint, name string, amount double, ts timestamp) STORED AS PARQUET \
+         LOCATION '{}/'",
+        table_dir(&f, "ev").display()
+    );
+    ddl(&f, "DROP TABLE ev");
+    assert!(run(&["delete_refused", "events"]).contains("delete refused: ok"));
+    // Still taking records, and its log still holds the first ones.
+    run(&["put", "events", "1001", "500", &acked_file]);
+    let logged = walk(&f.path().join("catalog/.firehose/events"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .count();
+    assert!(logged >= 1, "the undelivered records are not in the log");
+    // The table is back: the retries deliver, and the delete goes through.
+    ddl(&f, &ev_ddl);
+    assert!(run(&["delete_eventually", "events", "90"]).contains("delete: ok"));
+    assert!(!f.path().join("catalog/.firehose/events").exists());
+
+    let acked: BTreeSet<u64> = std::fs::read_to_string(&acked_path)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(acked.len(), 1500);
+    let doc = f.json("SELECT id FROM ev");
+    let ids: Vec<u64> = json_rows(&doc).iter().map(|r| as_u64(&r[0])).collect();
+    let unique: BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "a record was delivered twice");
+    let good: BTreeSet<u64> = acked.iter().copied().filter(|n| n % 997 != 0).collect();
+    assert_eq!(unique, good);
+    assert_eq!(
+        error_docs(&table_dir(&f, "ev")).len(),
+        1,
+        "record 997 is a misfit"
+    );
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -67,8 +68,15 @@ pub struct Stream {
     slots: Arc<tokio::sync::Semaphore>,
     stats: Mutex<Stats>,
     settled: tokio::sync::Notify,
-    closed: std::sync::atomic::AtomicBool,
+    /// Puts are refused (the stream is being deleted, or the server stops).
+    closed: AtomicBool,
+    /// The server stops: deliveries are not tried again (their records stay in the log for the next start).
+    stopping: AtomicBool,
 }
+
+/// How long DeleteDeliveryStream waits for the last deliveries (with their retries) before it answers that the
+/// stream still holds records it cannot deliver.
+const DELETE_PATIENCE: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,7 +114,8 @@ impl Stream {
             slots: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             stats: Mutex::new(Stats::default()),
             settled: tokio::sync::Notify::new(),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
         });
         stream.recover().await?;
         let weak = Arc::downgrade(&stream);
@@ -162,12 +171,6 @@ impl Stream {
     /// Buffer `data` (each one record): logged and synced first when the stream has a log. Returns a record
     /// id for each. A buffer this fills is delivered in the background.
     pub async fn put(self: &Arc<Self>, data: Vec<Bytes>) -> Result<Vec<String>> {
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::Query(format!(
-                "the delivery stream `{}` is being deleted",
-                self.config.name
-            )));
-        }
         let me = Arc::clone(self);
         let (ids, sealed) = tokio::task::spawn_blocking(move || me.append(data))
             .await
@@ -190,6 +193,13 @@ impl Stream {
             })
             .collect();
         let mut b = lock(&self.buffer);
+        // Checked under the buffer's lock: a put either lands in the buffer that closing seals, or is refused.
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Query(format!(
+                "the delivery stream `{}` is being deleted",
+                self.config.name
+            )));
+        }
         let id = match &b.id {
             Some(id) => id.clone(),
             None => {
@@ -240,7 +250,7 @@ impl Stream {
                     Ok(()) => break,
                     Err(e) => {
                         me.note_error(format!("{}: {e}", sealed.id));
-                        if !me.retry || me.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                        if !me.retry || me.stopping.load(Ordering::SeqCst) {
                             break;
                         }
                         tokio::time::sleep(wait).await;
@@ -293,23 +303,27 @@ impl Stream {
     /// Deliver what is buffered now, and wait until every delivery under way has finished (or failed:
     /// `stats().errors`).
     pub async fn flush(self: &Arc<Self>) {
+        self.flush_within(Duration::from_secs(60)).await
+    }
+
+    /// `flush`, leaving a logged stream's failing deliveries to their retries after `patience`.
+    async fn flush_within(self: &Arc<Self>, patience: Duration) {
         let sealed = seal(&mut lock(&self.buffer));
         if let Some(s) = sealed {
             self.deliver_later(s).await;
         }
+        let deadline = Instant::now() + patience;
         loop {
             let settled = self.settled.notified();
             if lock(&self.stats).pending == 0 {
                 return;
             }
-            // A delivery that retries forever (a logged stream) is left to its retries after a while.
-            if tokio::time::timeout(Duration::from_secs(60), settled)
-                .await
-                .is_err()
-                && self.retry
-            {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.retry && left.is_zero() {
                 return;
             }
+            let wait = if self.retry { left } else { patience };
+            let _ = tokio::time::timeout(wait, settled).await;
         }
     }
 
@@ -327,10 +341,22 @@ impl Stream {
         }
     }
 
-    /// Stop taking records (a put answers that the stream is being deleted), deliver the buffer, and stop.
+    /// Stop taking records (a put answers that the stream is being deleted) and deliver the buffer.
     pub async fn close(self: &Arc<Self>) {
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.closed.store(true, Ordering::SeqCst);
         self.flush().await;
+    }
+
+    /// Take records again (a delete that could not deliver everything).
+    fn reopen(&self) {
+        self.closed.store(false, Ordering::SeqCst);
+    }
+
+    /// The server stops: no more records, the buffer delivered once, failing deliveries not tried again (their
+    /// records stay in the log for the next start).
+    pub async fn stop(self: &Arc<Self>) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.close().await;
     }
 }
 
@@ -351,11 +377,20 @@ async fn timer(stream: Weak<Stream>, tick: Duration) {
     loop {
         tokio::time::sleep(tick).await;
         let Some(s) = stream.upgrade() else { return };
-        if s.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if s.stopping.load(Ordering::SeqCst) {
             return;
         }
         s.tick().await;
     }
+}
+
+/// What DeleteDeliveryStream did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Deleted {
+    Gone,
+    NotFound,
+    /// Not deleted: records it could not deliver (the message says why).
+    Undelivered(String),
 }
 
 /// The folder of a registry's delivery streams.
@@ -477,21 +512,27 @@ impl Streams {
         self.open.lock().await.get(name).cloned()
     }
 
-    /// Deliver what `name` holds and delete it. Returns false when there is no such stream.
-    pub async fn delete(&self, name: &str) -> Result<bool> {
-        let mut open = self.open.lock().await;
-        let stream = open.remove(name);
+    /// Deliver what `name` holds and delete it. A stream whose last records cannot be delivered (within
+    /// `DELETE_PATIENCE`) is not deleted: it takes records again and goes on trying.
+    pub async fn delete(&self, name: &str) -> Result<Deleted> {
+        // Out of the map while it closes, so that other streams' calls do not wait on this one.
+        let stream = self.open.lock().await.remove(name);
         let exists = stream.is_some() || self.config(name)?.is_some();
         if !exists {
-            return Ok(false);
+            return Ok(Deleted::NotFound);
         }
         if let Some(s) = &stream {
-            s.close().await;
+            s.closed.store(true, Ordering::SeqCst);
+            s.flush_within(DELETE_PATIENCE).await;
             if lock(&s.stats).pending > 0 {
-                open.insert(name.to_string(), Arc::clone(s));
-                return Err(Error::Query(format!(
-                    "delivery stream `{name}` still has records it cannot deliver ({}); fix that, or they stay \
-                     in its log",
+                s.reopen();
+                self.open
+                    .lock()
+                    .await
+                    .insert(name.to_string(), Arc::clone(s));
+                return Ok(Deleted::Undelivered(format!(
+                    "delivery stream `{name}` still has records it cannot deliver ({}): it keeps them in its log, \
+                     takes records again and goes on trying; delete it once they are delivered",
                     s.stats().errors.last().cloned().unwrap_or_default()
                 )));
             }
@@ -502,14 +543,14 @@ impl Streams {
             source,
         })?;
         let _ = std::fs::remove_dir_all(self.log_dir(name));
-        Ok(true)
+        Ok(Deleted::Gone)
     }
 
     /// Deliver every stream's buffer (the server is stopping).
     pub async fn shut_down(&self) {
         let open: Vec<Arc<Stream>> = self.open.lock().await.values().cloned().collect();
         for s in open {
-            s.close().await;
+            s.stop().await;
         }
     }
 }

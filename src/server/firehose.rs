@@ -15,7 +15,7 @@
 
 use super::input::{opt_int, opt_str, req_str};
 use super::{ApiError, Caller, Server};
-use crate::ingest::stream::Streams;
+use crate::ingest::stream::{Deleted, Streams};
 use crate::ingest::{self, StreamConfig};
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -88,10 +88,10 @@ pub async fn call(
         }
         "DeleteDeliveryStream" => {
             let name = req_str(input, "DeliveryStreamName")?;
-            if streams.delete(name).await? {
-                Ok(json!({}))
-            } else {
-                Err(not_found(name))
+            match streams.delete(name).await? {
+                Deleted::Gone => Ok(json!({})),
+                Deleted::NotFound => Err(not_found(name)),
+                Deleted::Undelivered(why) => Err(ApiError::new("ResourceInUseException", why)),
             }
         }
         "PutRecord" => {

@@ -13,6 +13,7 @@ Record n is `{"id": n, "name": "r<n>", "amount": n / 4}`, except that every 997t
 import json
 import os
 import sys
+import time
 
 import boto3
 import botocore.exceptions
@@ -150,6 +151,37 @@ def delete(stream):
     print("delete: ok")
 
 
+def delete_refused(stream):
+    """A delete that cannot deliver the stream's last records is refused, and the stream is still there."""
+    fh = client()
+    try:
+        fh.delete_delivery_stream(DeliveryStreamName=stream)
+        raise AssertionError("the delete of a stream with undeliverable records succeeded")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "ResourceInUseException", e.response
+        message = e.response["Error"]["Message"]
+        assert "cannot deliver" in message and "\n" not in message, message
+    d = fh.describe_delivery_stream(DeliveryStreamName=stream)["DeliveryStreamDescription"]
+    assert d["DeliveryStreamStatus"] == "ACTIVE", d
+    print("delete refused: ok")
+
+
+def delete_eventually(stream, seconds):
+    """Delete once the stream has delivered what it holds (its retries run on a backoff)."""
+    fh = client()
+    deadline = time.time() + float(seconds)
+    while True:
+        try:
+            fh.delete_delivery_stream(DeliveryStreamName=stream)
+            break
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "ResourceInUseException", e.response
+            assert time.time() < deadline, "still refused after %s s: %s" % (seconds, e.response)
+            time.sleep(1)
+    assert error_code(lambda: fh.describe_delivery_stream(DeliveryStreamName=stream)) == "ResourceNotFoundException"
+    print("delete: ok")
+
+
 if __name__ == "__main__":
     op = sys.argv[1]
     if op == "create":
@@ -158,5 +190,9 @@ if __name__ == "__main__":
         put(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif op == "delete":
         delete(sys.argv[2])
+    elif op == "delete_refused":
+        delete_refused(sys.argv[2])
+    elif op == "delete_eventually":
+        delete_eventually(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit("unknown operation " + op)
