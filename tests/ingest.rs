@@ -620,3 +620,30 @@ fn a_delete_that_cannot_deliver_keeps_the_stream_and_its_records() {
         "record 997 is a misfit"
     );
 }
+
+#[test]
+fn a_stream_has_one_server_on_a_registry() {
+    let f = Fixture::new();
+    create_tables(&f);
+    let lake = f.path().join("lake").display().to_string();
+    let first = serve::Served::start(&f, &[], &["--allow-root", &lake]);
+    let acked_file = f.path().join("acked.txt").display().to_string();
+    run_client(&f, &first, &["create", "events", "default", "ev"]);
+    run_client(&f, &first, &["put", "events", "1", "300", &acked_file]);
+    // A second server on the same registry leaves the stream, and the log the first is writing, alone: it
+    // neither replays nor deletes it, and says why.
+    let second = serve::Served::start(&f, &[], &["--allow-root", &lake]);
+    let says = "run by another owl process";
+    let out = run_client(
+        &f,
+        &second,
+        &["refused", "events", "ServiceUnavailableException", says],
+    );
+    assert!(out.contains("refused: ok"), "{out}");
+    assert!(second.log_text().contains(says), "{}", second.log_text());
+    drop(second);
+    assert!(run_client(&f, &first, &["delete", "events"]).contains("delete: ok"));
+    let doc = f.json("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM ev");
+    let row: Vec<u64> = json_rows(&doc)[0].iter().map(as_u64).collect();
+    assert_eq!(row, vec![300, 300, 1, 300]);
+}

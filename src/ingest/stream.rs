@@ -72,6 +72,8 @@ pub struct Stream {
     closed: AtomicBool,
     /// The server stops: deliveries are not tried again (their records stay in the log for the next start).
     stopping: AtomicBool,
+    /// The lock that makes this process the log's only reader and writer (None: no log).
+    _owner: Option<std::fs::File>,
 }
 
 /// How long DeleteDeliveryStream waits for the last deliveries (with their retries) before it answers that the
@@ -99,6 +101,10 @@ impl Stream {
         log_dir: Option<PathBuf>,
     ) -> Result<Arc<Stream>> {
         Target::resolve(&engine, &config)?;
+        let owner = match &log_dir {
+            Some(dir) => Some(own_log(dir, &config.name)?),
+            None => None,
+        };
         let stream = Arc::new(Stream {
             engine,
             retry: log_dir.is_some(),
@@ -116,6 +122,7 @@ impl Stream {
             settled: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            _owner: owner,
         });
         stream.recover().await?;
         let weak = Arc::downgrade(&stream);
@@ -360,6 +367,22 @@ impl Stream {
     }
 }
 
+/// The lock on stream `name`'s log folder `dir`: an error naming the other process's hold when it has it.
+fn own_log(dir: &std::path::Path, name: &str) -> Result<std::fs::File> {
+    match wal::own(dir) {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(Error::Query(format!(
+            "delivery stream `{name}` is run by another owl process on this registry (it holds the lock on \
+             `{}`): a stream has one server",
+            dir.join(".owner").display()
+        ))),
+        Err(source) => Err(Error::Io {
+            context: format!("locking the log `{}`", dir.display()),
+            source,
+        }),
+    }
+}
+
 /// Take the buffer's records (None when it holds none).
 fn seal(b: &mut Buffer) -> Option<Sealed> {
     let id = b.id.take()?;
@@ -402,6 +425,8 @@ pub struct Streams {
     engine: Engine,
     dir: PathBuf,
     open: tokio::sync::Mutex<BTreeMap<String, Arc<Stream>>>,
+    /// Why each stream that is not running did not open.
+    down: Mutex<BTreeMap<String, String>>,
 }
 
 impl Streams {
@@ -413,6 +438,7 @@ impl Streams {
             engine,
             dir,
             open: tokio::sync::Mutex::new(BTreeMap::new()),
+            down: Mutex::new(BTreeMap::new()),
         };
         let mut open = streams.open.lock().await;
         for config in streams.configs()? {
@@ -431,6 +457,7 @@ impl Streams {
                         "delivery stream `{}` is not running: {e}",
                         config.name
                     ));
+                    lock(&streams.down).insert(config.name.clone(), e.to_string());
                 }
             }
         }
@@ -512,6 +539,11 @@ impl Streams {
         self.open.lock().await.get(name).cloned()
     }
 
+    /// Why stream `name` is not running, when it failed to open as the server started.
+    pub fn why_down(&self, name: &str) -> Option<String> {
+        lock(&self.down).get(name).cloned()
+    }
+
     /// Deliver what `name` holds and delete it. A stream whose last records cannot be delivered (within
     /// `DELETE_PATIENCE`) is not deleted: it takes records again and goes on trying.
     pub async fn delete(&self, name: &str) -> Result<Deleted> {
@@ -521,6 +553,15 @@ impl Streams {
         if !exists {
             return Ok(Deleted::NotFound);
         }
+        // A stream this process does not run may be another's: its log is only removed under the lock.
+        let _owner = match &stream {
+            Some(_) => None,
+            None if self.log_dir(name).exists() => match own_log(&self.log_dir(name), name) {
+                Ok(file) => Some(file),
+                Err(e) => return Ok(Deleted::Undelivered(e.to_string())),
+            },
+            None => None,
+        };
         if let Some(s) = &stream {
             s.closed.store(true, Ordering::SeqCst);
             s.flush_within(DELETE_PATIENCE).await;
@@ -543,6 +584,7 @@ impl Streams {
             source,
         })?;
         let _ = std::fs::remove_dir_all(self.log_dir(name));
+        lock(&self.down).remove(name);
         Ok(Deleted::Gone)
     }
 

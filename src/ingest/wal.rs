@@ -122,6 +122,22 @@ pub(crate) fn segments(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
+/// The log's owner: an exclusive advisory lock on `<dir>/.owner`, held while a process runs the stream (and
+/// released when it dies). None: another process holds it.
+pub(crate) fn own(dir: &Path) -> io::Result<Option<std::fs::File>> {
+    std::fs::create_dir_all(dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".owner"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Remove a delivered segment (and sync the folder, so that it does not come back after a crash to be
 /// delivered again: harmless, but work).
 pub(crate) fn remove(path: &Path) -> io::Result<()> {

@@ -173,9 +173,12 @@ async fn running(
         return Ok(s);
     }
     if streams.config(name)?.is_some() {
+        let why = streams
+            .why_down(name)
+            .unwrap_or_else(|| "it did not open when the server started".into());
         return Err(unavailable(crate::error::Error::Query(format!(
-            "delivery stream `{name}` is not running: its table could not be opened when the server started \
-             (its log is kept); fix the table and restart the server, or delete the stream"
+            "delivery stream `{name}` is not running here: {why} (its log is kept); fix that and restart the \
+             server, or delete the stream"
         ))));
     }
     Err(not_found(name))

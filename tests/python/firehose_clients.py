@@ -166,6 +166,21 @@ def delete_refused(stream):
     print("delete refused: ok")
 
 
+def refused(stream, code, says):
+    """A put and a delete that this server refuses with `code`, its message naming `says`."""
+    fh = client()
+    for call in (lambda: fh.put_record(DeliveryStreamName=stream, Record={"Data": b'{"id": 1}\n'}),
+                 lambda: fh.delete_delivery_stream(DeliveryStreamName=stream)):
+        try:
+            call()
+            raise AssertionError("not refused")
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == code, e.response
+            assert says in e.response["Error"]["Message"], e.response
+        code = "ResourceInUseException"
+    print("refused: ok")
+
+
 def delete_eventually(stream, seconds):
     """Delete once the stream has delivered what it holds (its retries run on a backoff)."""
     fh = client()
@@ -192,6 +207,8 @@ if __name__ == "__main__":
         delete(sys.argv[2])
     elif op == "delete_refused":
         delete_refused(sys.argv[2])
+    elif op == "refused":
+        refused(sys.argv[2], sys.argv[3], sys.argv[4])
     elif op == "delete_eventually":
         delete_eventually(sys.argv[2], sys.argv[3])
     else:
