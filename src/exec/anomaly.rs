@@ -337,30 +337,9 @@ impl Evaluator {
         serde_json::Value::Object(out).to_string()
     }
 
-    /// Row `i`'s point: None when a value is NULL or not finite.
+    /// Row `i`'s point, in the forest's precision.
     fn point(values: &[ArrayRef], dimensions: usize, i: usize) -> Option<Vec<f32>> {
-        values[..dimensions]
-            .iter()
-            .map(|a| {
-                let a = a.as_primitive::<Float64Type>();
-                (a.is_valid(i) && a.value(i).is_finite()).then(|| a.value(i) as f32)
-            })
-            .collect()
-    }
-
-    /// The values as doubles (they are, after `coerce_types`; cast only when a caller skipped it).
-    fn doubles(values: &[ArrayRef], dimensions: usize) -> Result<std::borrow::Cow<'_, [ArrayRef]>> {
-        if values[..dimensions]
-            .iter()
-            .all(|a| a.data_type() == &DataType::Float64)
-        {
-            return Ok(std::borrow::Cow::Borrowed(&values[..dimensions]));
-        }
-        values[..dimensions]
-            .iter()
-            .map(|a| Ok(cast(a, &DataType::Float64)?))
-            .collect::<Result<Vec<_>>>()
-            .map(std::borrow::Cow::Owned)
+        point(values, dimensions, i, |v| v as f32)
     }
 
     fn finish(&self, scored: Vec<Scored>) -> Result<ArrayRef> {
@@ -381,6 +360,42 @@ impl Evaluator {
     }
 }
 
+/// Row `i`'s point from the first `dimensions` arrays (doubles), each value through `to`: None when a value is
+/// NULL or not finite. Shared with `hotspots`.
+pub(crate) fn point<T>(
+    values: &[ArrayRef],
+    dimensions: usize,
+    i: usize,
+    to: impl Fn(f64) -> T,
+) -> Option<Vec<T>> {
+    values[..dimensions]
+        .iter()
+        .map(|a| {
+            let a = a.as_primitive::<Float64Type>();
+            (a.is_valid(i) && a.value(i).is_finite()).then(|| to(a.value(i)))
+        })
+        .collect()
+}
+
+/// The first `dimensions` arrays as doubles (they are, after `coerce_types`; cast only when a caller skipped
+/// it). Shared with `hotspots`.
+pub(crate) fn doubles(
+    values: &[ArrayRef],
+    dimensions: usize,
+) -> Result<std::borrow::Cow<'_, [ArrayRef]>> {
+    if values[..dimensions]
+        .iter()
+        .all(|a| a.data_type() == &DataType::Float64)
+    {
+        return Ok(std::borrow::Cow::Borrowed(&values[..dimensions]));
+    }
+    values[..dimensions]
+        .iter()
+        .map(|a| Ok(cast(a, &DataType::Float64)?))
+        .collect::<Result<Vec<_>>>()
+        .map(std::borrow::Cow::Owned)
+}
+
 fn json_number(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v)
         .map(serde_json::Value::Number)
@@ -395,7 +410,7 @@ impl PartitionEvaluator for Evaluator {
         true
     }
     fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
-        let values = Self::doubles(values, self.dimensions)?;
+        let values = doubles(values, self.dimensions)?;
         let scored = (0..num_rows)
             .map(|i| self.step(Self::point(&values, self.dimensions, i)))
             .collect::<Result<Vec<_>>>()?;
@@ -403,7 +418,7 @@ impl PartitionEvaluator for Evaluator {
     }
     fn evaluate(&mut self, values: &[ArrayRef], range: &Range<usize>) -> Result<ScalarValue> {
         // One row at a time as the window streams: no array is built for a plain score.
-        let values = Self::doubles(values, self.dimensions)?;
+        let values = doubles(values, self.dimensions)?;
         let scored = self.step(Self::point(&values, self.dimensions, range.start))?;
         if !self.explain {
             return Ok(ScalarValue::Float64(scored.map(|(s, _)| s)));

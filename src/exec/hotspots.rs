@@ -23,9 +23,9 @@
 //! The invariant: the same rows in the same order with the same parameters give the same answers on any
 //! machine (DBSCAN visits points in window order; hotspots are sorted by density, then values).
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use super::anomaly::{doubles, point};
+use datafusion::arrow::array::{ArrayRef, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{ScalarValue, exec_datafusion_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
@@ -304,32 +304,6 @@ impl Evaluator {
             &self.options,
         )))
     }
-
-    /// Row `i`'s point: None when a value is NULL or not finite.
-    fn point(values: &[ArrayRef], dimensions: usize, i: usize) -> Option<Vec<f64>> {
-        values[..dimensions]
-            .iter()
-            .map(|a| {
-                let a = a.as_primitive::<Float64Type>();
-                (a.is_valid(i) && a.value(i).is_finite()).then(|| a.value(i))
-            })
-            .collect()
-    }
-
-    /// The values as doubles (they are, after `coerce_types`; cast only when a caller skipped it).
-    fn doubles(values: &[ArrayRef], dimensions: usize) -> Result<std::borrow::Cow<'_, [ArrayRef]>> {
-        if values[..dimensions]
-            .iter()
-            .all(|a| a.data_type() == &DataType::Float64)
-        {
-            return Ok(std::borrow::Cow::Borrowed(&values[..dimensions]));
-        }
-        values[..dimensions]
-            .iter()
-            .map(|a| Ok(cast(a, &DataType::Float64)?))
-            .collect::<Result<Vec<_>>>()
-            .map(std::borrow::Cow::Owned)
-    }
 }
 
 impl PartitionEvaluator for Evaluator {
@@ -340,19 +314,20 @@ impl PartitionEvaluator for Evaluator {
         true
     }
     fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
-        let values = Self::doubles(values, self.dimensions)?;
+        let values = doubles(values, self.dimensions)?;
         let mut out = StringBuilder::new();
         for i in 0..num_rows {
-            out.append_option(self.step(Self::point(&values, self.dimensions, i)));
+            out.append_option(self.step(point(&values, self.dimensions, i, |v| v)));
         }
         Ok(Arc::new(out.finish()))
     }
     fn evaluate(&mut self, values: &[ArrayRef], range: &Range<usize>) -> Result<ScalarValue> {
-        let values = Self::doubles(values, self.dimensions)?;
-        Ok(ScalarValue::Utf8(self.step(Self::point(
+        let values = doubles(values, self.dimensions)?;
+        Ok(ScalarValue::Utf8(self.step(point(
             &values,
             self.dimensions,
             range.start,
+            |v| v,
         ))))
     }
 }
