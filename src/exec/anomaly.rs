@@ -396,7 +396,8 @@ pub(crate) fn doubles(
         .map(std::borrow::Cow::Owned)
 }
 
-fn json_number(v: f64) -> serde_json::Value {
+/// A double as a JSON number (null for NaN and infinities, which JSON has not). Shared with `hotspots`.
+pub(crate) fn json_number(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v)
         .map(serde_json::Value::Number)
         .unwrap_or(serde_json::Value::Null)

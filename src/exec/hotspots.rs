@@ -23,7 +23,7 @@
 //! The invariant: the same rows in the same order with the same parameters give the same answers on any
 //! machine (DBSCAN visits points in window order; hotspots are sorted by density, then values).
 
-use super::anomaly::{doubles, point};
+use super::anomaly::{doubles, json_number, point};
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{ScalarValue, exec_datafusion_err, plan_err};
@@ -147,11 +147,7 @@ fn cmp_values(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
 
 /// KDA's `HOTSPOTS_RESULT` JSON.
 pub fn result_json(hotspots: &[Hotspot]) -> String {
-    let number = |v: f64| {
-        serde_json::Number::from_f64(v)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
-    };
+    let number = json_number;
     let list: Vec<serde_json::Value> = hotspots
         .iter()
         .map(|h| {
