@@ -347,10 +347,22 @@ pub fn history(f: &Fixture) -> Vec<serde_json::Value> {
 
 /// The venv of the Python clients (boto3, PyAthena, ADBC's Flight SQL driver, pyarrow) and tpchgen-cli, built
 /// from PyPI into Cargo's target folder (`tests/python/requirements.txt`), or completed when it lacks one.
+/// Built by one test at a time: the tests of a binary run in parallel, and two building it at once on a fresh
+/// machine would race (one finds the other's half-made venv without its pip). A file lock covers other test
+/// processes too.
 pub fn python_venv() -> std::path::PathBuf {
     use std::path::Path;
     use std::process::Command;
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv-serve");
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv-serve.lock"))
+        .unwrap();
+    lock_file.lock().unwrap();
     let python = dir.join("bin/python");
     let ready = || {
         Command::new(&python)
