@@ -547,10 +547,10 @@ impl Streams {
     /// Deliver what `name` holds and delete it. A stream whose last records cannot be delivered (within
     /// `DELETE_PATIENCE`) is not deleted: it takes records again and goes on trying.
     pub async fn delete(&self, name: &str) -> Result<Deleted> {
+        let config = self.config(name)?;
         // Out of the map while it closes, so that other streams' calls do not wait on this one.
         let stream = self.open.lock().await.remove(name);
-        let exists = stream.is_some() || self.config(name)?.is_some();
-        if !exists {
+        if stream.is_none() && config.is_none() {
             return Ok(Deleted::NotFound);
         }
         // A stream this process does not run may be another's: its log is only removed under the lock.
