@@ -539,3 +539,46 @@ fn a_textfile_ctas_keeps_empty_strings_apart_from_nulls() {
         );
     }
 }
+
+#[test]
+fn unnamed_expressions_are_named_as_athena_names_them() {
+    let f = Fixture::new();
+    let names = |table: &str| -> Vec<String> {
+        f.registry_json("default", table)["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    f.json(
+        "CREATE TABLE by_status WITH (format = 'PARQUET', external_location = 'out/by_status/') AS \
+         SELECT status, count(*), sum(bytes) AS total, upper(method) FROM weblogs_parquet \
+         GROUP BY status, upper(method)",
+    );
+    assert_eq!(names("by_status"), ["status", "_col1", "total", "_col3"]);
+    // The names are the table's: queried as such, with the counts of the source.
+    let doc = f.json("SELECT sum(_col1), count(DISTINCT _col3) FROM by_status");
+    let want = f.json("SELECT count(*), count(DISTINCT upper(method)) FROM weblogs_parquet");
+    assert_eq!(json_rows(&doc), json_rows(&want));
+
+    // A set operation takes its first SELECT's names; after a `*`, a position counts the columns it gave.
+    f.json(
+        "CREATE TABLE both_ends WITH (format = 'JSON', external_location = 'out/both_ends/') AS \
+         SELECT status, bytes + 1 FROM weblogs_parquet WHERE status = 404 \
+         UNION ALL SELECT status, bytes AS b FROM weblogs_parquet WHERE status = 500",
+    );
+    assert_eq!(names("both_ends"), ["status", "_col1"]);
+    f.json(
+        "CREATE TABLE starred WITH (format = 'PARQUET', external_location = 'out/starred/') AS \
+         SELECT *, bytes * 2 FROM weblogs_parquet WHERE status = 500",
+    );
+    let starred = names("starred");
+    let width = names("weblogs_parquet").len()
+        + f.registry_json("default", "weblogs_parquet")["partition_keys"]
+            .as_array()
+            .unwrap()
+            .len();
+    assert_eq!(starred.last().unwrap(), &format!("_col{width}"));
+    assert_eq!(starred.len(), width + 1);
+}

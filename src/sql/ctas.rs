@@ -22,6 +22,9 @@
 //!    journal ([`Staging`]). A CTAS killed at any moment leaves the registry and the location as before it or
 //!    after it: never a table with part of its files, never visible files without their table once the next
 //!    CTAS there has looked. Hidden leftovers do not make the location "not empty" for the next try.
+//! 8. Column names are Athena's: a column of the SELECT keeps its name, an alias is the name, and any other
+//!    expression is `_col<N>` by its position from 0 (`SELECT id, count(*)` makes `id` and `_col1`), never
+//!    DataFusion's text of the expression.
 
 use super::Scope;
 use super::discover::discover;
@@ -577,6 +580,7 @@ impl Query {
         let state = ctx.state();
         let plan = state.statement_to_plan(select).await.map_err(Error::from)?;
         let mut df = ctx.execute_logical_plan(plan).await.map_err(Error::from)?;
+        df = athena_names(df, query)?;
         let names: Vec<String> = df
             .schema()
             .fields()
@@ -634,6 +638,74 @@ impl Query {
             partition_keys,
         })
     }
+}
+
+/// `df` with Athena's names for its columns: those the query's (first) SELECT lists as expressions without an
+/// alias are `_col<N>`, N their position from 0. A `*` before such an expression is counted as the columns it
+/// gave; after two of them the positions are not known from the text, and the names stay.
+fn athena_names(
+    df: DataFrame,
+    query: &datafusion::sql::sqlparser::ast::Query,
+) -> Result<DataFrame> {
+    use datafusion::sql::sqlparser::ast::{SelectItem, SetExpr};
+    let mut body = query.body.as_ref();
+    let select = loop {
+        match body {
+            SetExpr::Select(select) => break select,
+            SetExpr::SetOperation { left, .. } => body = left,
+            SetExpr::Query(q) => body = q.body.as_ref(),
+            _ => return Ok(df),
+        }
+    };
+    let width = df.schema().fields().len();
+    let items = &select.projection;
+    let stars = items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            )
+        })
+        .count();
+    let mut renamed: Vec<Option<String>> = vec![None; width];
+    let mut star_seen = false;
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => star_seen = true,
+            SelectItem::UnnamedExpr(Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+            | SelectItem::ExprWithAlias { .. }
+            | SelectItem::ExprWithAliases { .. } => {}
+            SelectItem::UnnamedExpr(_) => {
+                // Before any `*`, its place in the list; after the only one, counted from the end.
+                let position = match (star_seen, stars) {
+                    (false, _) => Some(i),
+                    (true, 1) => (width + i).checked_sub(items.len()),
+                    (true, _) => None,
+                };
+                if let Some(p) = position.filter(|p| *p < width) {
+                    renamed[p] = Some(format!("_col{p}"));
+                }
+            }
+        }
+    }
+    if renamed.iter().all(Option::is_none) {
+        return Ok(df);
+    }
+    let exprs: Vec<datafusion::logical_expr::Expr> = df
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(renamed)
+        .map(|(c, name)| {
+            let e = datafusion::logical_expr::Expr::Column(c);
+            match name {
+                Some(n) => e.alias(n),
+                None => e,
+            }
+        })
+        .collect();
+    df.select(exprs).map_err(Error::from)
 }
 
 /// `df` with its `partition_by` columns as the text of their folders' values (`__HIVE_DEFAULT_PARTITION__` for
