@@ -268,7 +268,6 @@ impl WindowUDFImpl for Hotspots {
             options,
             dimensions,
             window: VecDeque::with_capacity(options.window_size * dimensions),
-            points: Vec::with_capacity(options.window_size * dimensions),
         }))
     }
 }
@@ -280,8 +279,6 @@ struct Evaluator {
     dimensions: usize,
     /// The window's points, `dimensions` values each, oldest first.
     window: VecDeque<f64>,
-    /// Scratch: the window as one slice for the clustering.
-    points: Vec<f64>,
 }
 
 impl Evaluator {
@@ -292,13 +289,8 @@ impl Evaluator {
             self.window.drain(..self.dimensions);
         }
         self.window.extend(point);
-        self.points.clear();
-        self.points.extend(self.window.iter().copied());
-        Some(result_json(&find(
-            &self.points,
-            self.dimensions,
-            &self.options,
-        )))
+        let points = self.window.make_contiguous();
+        Some(result_json(&find(points, self.dimensions, &self.options)))
     }
 }
 
