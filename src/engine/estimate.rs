@@ -54,6 +54,16 @@ impl Engine {
         stmt: &Statement,
         params: &[(String, String)],
     ) -> Result<Estimate> {
+        self.estimate_in(stmt, params, None).await
+    }
+
+    /// [`Engine::estimate`] with unqualified names resolved in `database` (the engine's own when None).
+    pub async fn estimate_in(
+        &self,
+        stmt: &Statement,
+        params: &[(String, String)],
+        database: Option<&str>,
+    ) -> Result<Estimate> {
         let free = |kind| Estimate {
             statement_type: kind,
             bytes_scanned: 0,
@@ -79,7 +89,7 @@ impl Engine {
                     if let Some(q) = &ct.query {
                         let select =
                             Statement::Sql(DFStatement::Statement(Box::new(Sql::Query(q.clone()))));
-                        return Box::pin(self.estimate(&select, params)).await;
+                        return Box::pin(self.estimate_in(&select, params, database)).await;
                     }
                 }
                 // ANALYZE costs what its scan reads.
@@ -88,7 +98,7 @@ impl Engine {
                     let Some(select) = self.parse(&sql)?.into_iter().next() else {
                         return Err(Error::Internal("ANALYZE's query did not parse".into()));
                     };
-                    return Box::pin(self.estimate(&select, params)).await;
+                    return Box::pin(self.estimate_in(&select, params, database)).await;
                 }
                 Sql::CreateDatabase { .. }
                 | Sql::CreateSchema { .. }
@@ -101,7 +111,7 @@ impl Engine {
             _ => {}
         }
         let meter = Arc::new(Meter::new());
-        let ctx = self.query_context(Arc::clone(&meter), None, super::Dialect::Athena)?;
+        let ctx = self.query_context(Arc::clone(&meter), database, super::Dialect::Athena)?;
         let mut stmt = stmt.clone();
         crate::sql::table_functions::resolve_for_estimate(&ctx, &mut stmt).await?;
         let state = ctx.state();

@@ -150,7 +150,10 @@ pub fn render(batches: &[RecordBatch]) -> Result<Vec<Vec<Option<String>>>> {
 }
 
 /// One CSV line in Athena's quoting.
-fn csv_line(out: &mut String, values: impl IntoIterator<Item = Option<impl AsRef<str>>>) {
+pub(crate) fn csv_line(
+    out: &mut String,
+    values: impl IntoIterator<Item = Option<impl AsRef<str>>>,
+) {
     for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
             out.push(',');

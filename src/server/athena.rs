@@ -470,7 +470,7 @@ fn is_update(sql: &str, server: &Server) -> bool {
 }
 
 /// A query the caller may see: one of a work group it may use.
-fn visible(server: &Server, caller: &Caller, id: &str) -> Result<Record, ApiError> {
+pub(crate) fn visible(server: &Server, caller: &Caller, id: &str) -> Result<Record, ApiError> {
     let not_found = || ApiError::invalid(format!("QueryExecution {id} was not found"));
     if id.is_empty() || id.len() > 128 {
         return Err(not_found());
@@ -511,7 +511,7 @@ fn result_file(r: &Record) -> Option<String> {
 }
 
 /// Athena's `QueryExecution` of a record.
-fn query_execution(r: &Record) -> Value {
+pub(crate) fn query_execution(r: &Record) -> Value {
     let mut status = Map::new();
     status.insert("State".into(), json!(state_name(r.state)));
     status.insert("SubmissionDateTime".into(), epoch(&r.submitted_at));
@@ -618,7 +618,7 @@ fn list_query_executions(
 }
 
 /// A query's results, ready to page: it must have succeeded.
-async fn finished_results(
+pub(crate) async fn finished_results(
     server: &Server,
     r: &Record,
 ) -> Result<std::sync::Arc<crate::engine::results::ResultFile>, ApiError> {

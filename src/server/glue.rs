@@ -446,6 +446,16 @@ fn table(def: &TableDef) -> Value {
     for (k, v) in &def.properties {
         parameters.insert(k.clone(), json!(v));
     }
+    // The statistics Glue's crawler writes, under its names, where the registry knows them.
+    for (k, v) in [
+        ("objectCount", def.stats.object_count),
+        ("sizeKey", def.stats.size_bytes),
+        ("recordCount", def.stats.record_count),
+    ] {
+        if let Some(v) = v {
+            parameters.insert(k.into(), json!(v.to_string()));
+        }
+    }
     json!({
         "Name": def.name,
         "DatabaseName": def.database,
@@ -644,7 +654,15 @@ fn table_input(server: &Server, db: &str, input: &Value) -> Result<TableDef, Api
             if let Some(v) = v.as_str()
                 && !matches!(
                     k.as_str(),
-                    "classification" | "compressionType" | "delimiter" | "skip.header.line.count"
+                    "classification"
+                        | "compressionType"
+                        | "delimiter"
+                        | "skip.header.line.count"
+                        // owl's statistics of the files, not settings: a table read back and sent again
+                        // does not freeze them.
+                        | "objectCount"
+                        | "sizeKey"
+                        | "recordCount"
                 )
             {
                 def.properties.insert(k.clone(), v.to_string());

@@ -11,12 +11,14 @@
 //! - `glue`: the Glue operations (`AWSGlue.*`) over the same registry; crawlers run owl's crawler.
 //! - `pg`: the PostgreSQL wire protocol (`--pg`, on by default): psql, drivers and BI tools.
 //! - `firehose`: the Firehose operations (`Firehose_20150804.*`): delivery streams into tables (`crate::ingest`).
+//! - `console`: the web console (`GET /`), its sessions and its API over the operations above.
 //! - `flight`: Arrow Flight SQL (`--flight`): ADBC, pyarrow, JDBC's Flight SQL driver; results as Arrow.
 //!
 //! Each protocol is a listener of its own over the same [`queries::Queries`]: one queue, one history, one set
 //! of limits.
 
 pub mod athena;
+pub mod console;
 pub mod firehose;
 pub mod flight;
 pub mod glue;
@@ -167,6 +169,8 @@ pub struct Server {
     crawlers: std::sync::Mutex<()>,
     /// The delivery streams, opened (their logs delivered) when the server starts serving.
     firehose: tokio::sync::OnceCell<crate::ingest::stream::Streams>,
+    /// The web console's logged-in sessions.
+    console: console::Sessions,
 }
 
 impl Server {
@@ -190,6 +194,7 @@ impl Server {
             queries,
             crawlers: std::sync::Mutex::new(()),
             firehose: tokio::sync::OnceCell::new(),
+            console: console::Sessions::default(),
         })
     }
 
@@ -315,6 +320,9 @@ impl Server {
     }
 
     async fn handle(self: &Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if console::is_console(&req) {
+            return console::handle(self, req).await;
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         let response = self.answer(req).await;
         let (status, body, error) = match response {
@@ -388,12 +396,6 @@ impl Server {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let Some((service, operation)) = target.split_once('.') else {
-            return Err(ApiError::new(
-                "UnknownOperationException",
-                format!("no operation named: X-Amz-Target `{target}` is not <Service>.<Operation>"),
-            ));
-        };
         let input: Value = if body.is_empty() {
             json!({})
         } else {
@@ -404,6 +406,23 @@ impl Server {
                 )
             })?
         };
+        self.dispatch(&caller, target, &input).await
+    }
+
+    /// Run operation `target` (`<Service>.<Operation>`) with `input` for `caller`, whose request was already
+    /// authenticated: signed (the AWS protocol) or by a console session.
+    pub(crate) async fn dispatch(
+        self: &Arc<Self>,
+        caller: &Caller,
+        target: &str,
+        input: &Value,
+    ) -> std::result::Result<Value, ApiError> {
+        let Some((service, operation)) = target.split_once('.') else {
+            return Err(ApiError::new(
+                "UnknownOperationException",
+                format!("no operation named: X-Amz-Target `{target}` is not <Service>.<Operation>"),
+            ));
+        };
         if !input.is_object() {
             return Err(ApiError::new(
                 "SerializationException",
@@ -413,12 +432,12 @@ impl Server {
         match service {
             "AmazonAthena" => {
                 caller.check_service("athena", operation)?;
-                athena::call(self, &caller, operation, &input).await
+                athena::call(self, caller, operation, input).await
             }
             // Glue names a bad request InvalidInputException.
             "AWSGlue" => async {
                 caller.check_service("glue", operation)?;
-                glue::call(self, &caller, operation, &input).await
+                glue::call(self, caller, operation, input).await
             }
             .await
             .map_err(|e| match e.code {
@@ -430,7 +449,7 @@ impl Server {
             }),
             "Firehose_20150804" => {
                 caller.check_service("firehose", operation)?;
-                firehose::call(self, &caller, operation, &input).await
+                firehose::call(self, caller, operation, input).await
             }
             _ => Err(ApiError::new(
                 "UnknownOperationException",

@@ -1,0 +1,135 @@
+//! Builds the web console (`console/`, TypeScript with Vite) and embeds its files in the binary: `owl serve`
+//! serves them from memory, so there is nothing to deploy beside `owl`.
+//!
+//! It needs Node.js and npm (node 20 or newer). The packages come from the npm registry, pinned by
+//! `console/package-lock.json` (`npm ci`, once, and again when the lock file changes). The bundle is written
+//! under `OUT_DIR`, never into the source tree; `console/node_modules` is ignored by git.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let console = root.join("console");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    for watched in [
+        "src",
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "tsconfig.json",
+        "vite.config.ts",
+    ] {
+        println!("cargo:rerun-if-changed=console/{watched}");
+    }
+    let dist = out.join("console");
+    install(&console);
+    // The types first: a console that does not type-check does not ship.
+    node(
+        &console,
+        &["node_modules/typescript/bin/tsc", "--noEmit", "-p", "."],
+    );
+    node(
+        &console,
+        &[
+            "node_modules/vite/bin/vite.js",
+            "build",
+            "--logLevel",
+            "warn",
+            "--emptyOutDir",
+            "--outDir",
+            dist.to_str().expect("OUT_DIR is UTF-8"),
+        ],
+    );
+    let mut files = Vec::new();
+    walk(&dist, &dist, &mut files);
+    files.sort();
+    assert!(
+        files.iter().any(|(name, _)| name == "index.html"),
+        "the console's build wrote no index.html under {}",
+        dist.display()
+    );
+    let mut code = String::from(
+        "/// The console's files: (path under `/`, content type, bytes).\n\
+         pub static ASSETS: &[(&str, &str, &[u8])] = &[\n",
+    );
+    for (name, path) in &files {
+        code.push_str(&format!(
+            "    ({name:?}, {:?}, include_bytes!({:?})),\n",
+            content_type(name),
+            path.to_str().expect("OUT_DIR is UTF-8"),
+        ));
+    }
+    code.push_str("];\n");
+    std::fs::write(out.join("console_assets.rs"), code).expect("write console_assets.rs");
+}
+
+/// `npm ci` when the installed packages are missing or older than the lock file.
+fn install(console: &Path) {
+    let lock = console.join("package-lock.json");
+    let installed = console.join("node_modules/.package-lock.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = match (modified(&installed), modified(&lock)) {
+        (Some(i), Some(l)) => i >= l,
+        _ => false,
+    };
+    if fresh {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel", "error"])
+        .current_dir(console)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("the web console needs npm (Node.js 20 or newer) to build, and `npm` could not start: {e}")
+        });
+    assert!(
+        status.success(),
+        "`npm ci` in {} failed ({status})",
+        console.display()
+    );
+}
+
+fn node(dir: &Path, args: &[&str]) {
+    let status = Command::new("node")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap_or_else(|e| panic!("the web console needs Node.js 20 or newer to build: {e}"));
+    assert!(
+        status.success(),
+        "building the web console failed: `node {}` ({status})",
+        args.join(" ")
+    );
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(base, &path, out);
+        } else if let Ok(rel) = path.strip_prefix(base) {
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((name, path));
+        }
+    }
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "json" => "application/json",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
