@@ -41,8 +41,14 @@ fn main() {
             dist.to_str().expect("OUT_DIR is UTF-8"),
         ],
     );
+    // Each text file also gzipped (Node's zlib), served to browsers that accept it.
+    node(
+        &console,
+        &["-e", GZIP_ALL, dist.to_str().expect("OUT_DIR is UTF-8")],
+    );
     let mut files = Vec::new();
     walk(&dist, &dist, &mut files);
+    files.retain(|(name, _)| !name.ends_with(".gz"));
     files.sort();
     assert!(
         files.iter().any(|(name, _)| name == "index.html"),
@@ -50,14 +56,21 @@ fn main() {
         dist.display()
     );
     let mut code = String::from(
-        "/// The console's files: (path under `/`, content type, bytes).\n\
-         pub static ASSETS: &[(&str, &str, &[u8])] = &[\n",
+        "/// The console's files: (path under `/`, content type, bytes, the bytes gzipped when that is \
+         smaller).\n\
+         pub static ASSETS: &[(&str, &str, &[u8], Option<&[u8]>)] = &[\n",
     );
     for (name, path) in &files {
+        let text = path.to_str().expect("OUT_DIR is UTF-8");
+        let gz = format!("{text}.gz");
+        let gz = if Path::new(&gz).exists() {
+            format!("Some(include_bytes!({gz:?}))")
+        } else {
+            "None".to_string()
+        };
         code.push_str(&format!(
-            "    ({name:?}, {:?}, include_bytes!({:?})),\n",
+            "    ({name:?}, {:?}, include_bytes!({text:?}), {gz}),\n",
             content_type(name),
-            path.to_str().expect("OUT_DIR is UTF-8"),
         ));
     }
     code.push_str("];\n");
@@ -102,6 +115,20 @@ fn node(dir: &Path, args: &[&str]) {
         args.join(" ")
     );
 }
+
+/// Node: gzip (level 9) every .html, .js, .css and .svg file under the folder named by the first argument,
+/// beside it as `<name>.gz`, when that is smaller.
+const GZIP_ALL: &str = r#"
+const fs = require("fs"), path = require("path"), zlib = require("zlib");
+const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);
+for (const f of walk(process.argv[1])) {
+  if (!/\.(html|js|css|svg)$/.test(f)) continue;
+  const raw = fs.readFileSync(f);
+  const gz = zlib.gzipSync(raw, { level: 9 });
+  if (gz.length < raw.length) fs.writeFileSync(f + ".gz", gz);
+}
+"#;
 
 fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));

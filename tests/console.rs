@@ -49,6 +49,19 @@ fn http(
     (status, headers, body.to_string())
 }
 
+/// The body of `GET path` with `Accept-Encoding: encoding`, as bytes.
+fn raw_body(addr: &str, path: &str, encoding: &str) -> Vec<u8> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    out[at..].to_vec()
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -123,6 +136,28 @@ fn console_pages_are_served_and_every_call_needs_a_session_and_its_csrf_token() 
             .starts_with("text/javascript")
     );
     assert!(js.len() > 10_000, "the bundle is {} bytes", js.len());
+    // Gzipped for a browser that takes it: the same bytes once inflated.
+    let (status, headers, _) = http(
+        &addr,
+        "GET",
+        script,
+        &[("accept-encoding", "gzip, deflate, br")],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+    let zipped = raw_body(&addr, script, "gzip");
+    let mut inflated = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, js);
+    assert!(
+        zipped.len() * 2 < js.len(),
+        "{} gzipped of {}",
+        zipped.len(),
+        js.len()
+    );
     assert_eq!(http(&addr, "GET", "/assets/nope.js", &[], "").0, 404);
     assert_eq!(http(&addr, "GET", "/../../etc/passwd", &[], "").0, 404);
 
@@ -270,20 +305,15 @@ fn console_pages_are_served_and_every_call_needs_a_session_and_its_csrf_token() 
         json!({"QueryString": sql}),
     );
     let id = started["QueryExecutionId"].as_str().unwrap().to_string();
-    let execution = loop {
-        let (_, q) = api(
-            &addr,
-            &cookie,
-            &csrf,
-            "Owl.GetQueryExecution",
-            json!({"QueryExecutionId": id}),
-        );
-        let state = q["QueryExecution"]["Status"]["State"].as_str().unwrap();
-        if state != "QUEUED" && state != "RUNNING" {
-            break q["QueryExecution"].clone();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    // One long poll (`WaitMs`) answers when the query has ended: no polling loop.
+    let (_, answer) = api(
+        &addr,
+        &cookie,
+        &csrf,
+        "Owl.GetQueryExecution",
+        json!({"QueryExecutionId": id, "WaitMs": 20000}),
+    );
+    let execution = answer["QueryExecution"].clone();
     assert_eq!(execution["Status"]["State"], "SUCCEEDED", "{execution}");
     assert_eq!(
         execution["Bill"]["BytesScanned"].as_u64(),

@@ -5,7 +5,10 @@ import type { EditorView } from "@codemirror/view";
 import type { SQLNamespace } from "@codemirror/lang-sql";
 import * as api from "./api";
 import { $, bytes, clear, dollars, h, seconds } from "./dom";
-import { createEditor, setDark, setFunctions, setSchema, statementAtCursor } from "./editor";
+// The editor (CodeMirror) loads after the page paints: the login form needs none of it.
+type EditorModule = typeof import("./editor");
+let ed: EditorModule;
+const loadEditor = (): Promise<EditorModule> => import("./editor");
 import { Grid, toJson, type Cell, type Column } from "./grid";
 import { chartable, drawChart } from "./chart";
 
@@ -111,18 +114,22 @@ function showLogin(message = ""): void {
   });
   app.appendChild(form);
   key.focus();
+  // Fetched while the user types.
+  void loadEditor();
 }
 
 // ---------------------------------------------------------------------------------------------- the app
 
 async function boot(): Promise<void> {
   applyTheme();
+  const editorModule = loadEditor();
   const s = await api.session();
   if (!s) return showLogin();
+  ed = await editorModule;
   api.setCsrf(s.CsrfToken);
   state.user = s.User;
   state.workgroup = store.get("workgroup", s.WorkGroup);
-  setFunctions(s.Functions ?? []);
+  ed.setFunctions(s.Functions ?? []);
   if (state.tabs.length === 0) state.tabs.push(newTab());
   state.active = Math.min(state.active, state.tabs.length - 1);
   showApp();
@@ -156,7 +163,7 @@ function showApp(): void {
       onclick: () => {
         state.dark = !state.dark;
         applyTheme();
-        setDark(editor, state.dark);
+        ed.setDark(editor, state.dark);
         if (state.pane === "chart") void showChart();
       },
     }, "Theme"),
@@ -194,7 +201,7 @@ function showApp(): void {
   const main = h("main", {}, tabs, editorBox, toolbar, status, panes, pane);
   app.appendChild(h("div", { class: "layout" }, header, h("div", { class: "body" }, catalog, main)));
 
-  editor = createEditor(
+  editor = ed.createEditor(
     editorBox,
     state.tabs[state.active].sql,
     {
@@ -354,7 +361,7 @@ async function loadCatalog(): Promise<void> {
       nav.appendChild(db);
     });
     schemaNow = schema as SQLNamespace;
-    setSchema(editor, schemaNow, defaultTableNow);
+    ed.setSchema(editor, schemaNow, defaultTableNow);
   } catch (e) {
     clear(nav);
     nav.appendChild(h("p", { class: "error" }, (e as Error).message));
@@ -440,12 +447,12 @@ function scheduleEstimate(delay = 350): void {
 
 async function estimate(): Promise<void> {
   const box = $(".estimate");
-  const sql = statementAtCursor(editor);
+  const sql = ed.statementAtCursor(editor);
   const seq = ++estimateSeq;
   const from = /\bfrom\s+"?([\w.]+)"?/i.exec(sql)?.[1];
   if (from !== defaultTableNow) {
     defaultTableNow = from;
-    setSchema(editor, schemaNow, from);
+    ed.setSchema(editor, schemaNow, from);
   }
   if (!sql) {
     box.textContent = "";
@@ -493,7 +500,7 @@ function setRunning(running: boolean): void {
 }
 
 async function run(): Promise<void> {
-  const sql = statementAtCursor(editor);
+  const sql = ed.statementAtCursor(editor);
   if (!sql || state.running) return;
   const status = $(".status");
   status.className = "status";
@@ -521,17 +528,15 @@ async function follow(id: string): Promise<void> {
   for (const k of ["bytes", "billed", "cost", "rows"]) delete status.dataset[k];
   status.dataset.state = "QUEUED";
   status.dataset.id = id;
-  let delay = 5;
   for (;;) {
-    const q = (await api.call("Owl.GetQueryExecution", { QueryExecutionId: id })).QueryExecution;
+    // A long poll: the server answers as the query ends, or after 250 ms with how far it got.
+    const q = (await api.call("Owl.GetQueryExecution", { QueryExecutionId: id, WaitMs: 250 })).QueryExecution;
     const st: string = q.Status.State;
     const bill = q.Bill;
     const elapsed = performance.now() - (state.running?.started ?? performance.now());
     status.dataset.state = st;
     if (st === "QUEUED" || st === "RUNNING") {
       status.textContent = `${st} · ${seconds(elapsed)} · scanned ${bytes(bill.BytesScanned)}`;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 250);
       continue;
     }
     const line = `${bill.Rows.toLocaleString()} rows in ${seconds(q.Statistics.TotalExecutionTimeInMillis)} · scanned ${bytes(bill.BytesScanned)} · billed ${bytes(bill.BilledBytes)} · ${dollars(bill.CostUsd)}`;
@@ -581,7 +586,7 @@ async function format(): Promise<void> {
 }
 
 async function explain(): Promise<void> {
-  const sql = statementAtCursor(editor);
+  const sql = ed.statementAtCursor(editor);
   if (!sql) return;
   state.pane = "plan";
   const pane = $(".pane");
@@ -594,11 +599,9 @@ async function explain(): Promise<void> {
       QueryExecutionContext: { Database: state.database },
     });
     let q: any;
-    for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
-      q = (await api.call("Owl.GetQueryExecution", { QueryExecutionId: r.QueryExecutionId })).QueryExecution;
-      if (!["QUEUED", "RUNNING"].includes(q.Status.State)) break;
-      await new Promise((res) => setTimeout(res, delay));
-    }
+    do {
+      q = (await api.call("Owl.GetQueryExecution", { QueryExecutionId: r.QueryExecutionId, WaitMs: 1000 })).QueryExecution;
+    } while (["QUEUED", "RUNNING"].includes(q.Status.State));
     clear(pane);
     if (q.Status.State !== "SUCCEEDED") {
       pane.appendChild(h("p", { class: "error" }, q.Status.StateChangeReason ?? q.Status.State));
@@ -710,7 +713,7 @@ async function showChart(): Promise<void> {
 }
 
 async function save(): Promise<void> {
-  const sql = statementAtCursor(editor) || editor.state.doc.toString().trim();
+  const sql = ed.statementAtCursor(editor) || editor.state.doc.toString().trim();
   const input = document.querySelector<HTMLInputElement>(".save-name");
   const name = input?.value.trim() || state.tabs[state.active].title;
   if (!sql) return;

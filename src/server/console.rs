@@ -114,11 +114,17 @@ pub async fn handle(server: &Arc<Server>, req: Request<Incoming>) -> Response<Fu
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let get = matches!(parts.method, Method::GET | Method::HEAD);
+    let head = parts.method == Method::HEAD;
+    let gzip = parts
+        .headers
+        .get_all(hyper::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip"));
     let answer = match (get, parts.method == Method::POST, path.as_str()) {
-        (true, _, "/" | "/index.html") => return file("index.html", parts.method == Method::HEAD),
-        (true, _, p) if p.starts_with("/assets/") => {
-            return file(&p[1..], parts.method == Method::HEAD);
-        }
+        (true, _, "/" | "/index.html") => return file("index.html", head, gzip),
+        (true, _, p) if p.starts_with("/assets/") => return file(&p[1..], head, gzip),
         (true, _, "/console/session") => who(server, &parts).map(|(caller, s)| {
             json!({
                 "User": caller.user,
@@ -147,9 +153,11 @@ pub async fn handle(server: &Arc<Server>, req: Request<Incoming>) -> Response<Fu
     }
 }
 
-/// One of the bundle's files.
-fn file(name: &str, head: bool) -> Response<Full<Bytes>> {
-    let Some((_, content_type, bytes)) = bundle::ASSETS.iter().find(|(n, _, _)| *n == name) else {
+/// One of the bundle's files (gzipped when the browser accepts it).
+fn file(name: &str, head: bool, gzip: bool) -> Response<Full<Bytes>> {
+    let Some((_, content_type, raw, gzipped)) =
+        bundle::ASSETS.iter().find(|(n, _, _, _)| *n == name)
+    else {
         return json_response(
             StatusCode::NOT_FOUND,
             &json!({ "__type": "ResourceNotFoundException", "Message": format!("/{name}: no such file") }),
@@ -162,16 +170,25 @@ fn file(name: &str, head: bool) -> Response<Full<Bytes>> {
     } else {
         "public, max-age=31536000, immutable"
     };
+    let (bytes, encoding) = match gzipped {
+        Some(gz) if gzip => (*gz, Some("gzip")),
+        _ => (*raw, None),
+    };
     let body = if head {
         Bytes::new()
     } else {
         Bytes::from_static(bytes)
     };
-    with_security_headers(Response::builder())
+    let mut builder = with_security_headers(Response::builder())
         .status(StatusCode::OK)
         .header("content-type", *content_type)
         .header("cache-control", cache)
         .header("content-security-policy", CSP)
+        .header("vary", "accept-encoding");
+    if let Some(e) = encoding {
+        builder = builder.header("content-encoding", e);
+    }
+    builder
         .body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
@@ -411,7 +428,20 @@ async fn owl(
         // and its rows.
         "GetQueryExecution" => {
             caller.check_service("athena", "GetQueryExecution")?;
-            let r = super::athena::visible(server, caller, req_str(input, "QueryExecutionId")?)?;
+            let id = req_str(input, "QueryExecutionId")?;
+            let mut r = super::athena::visible(server, caller, id)?;
+            // `WaitMs`: answer when the query ends, or after that long (a long poll: the page learns of the
+            // end at once, without asking every few milliseconds).
+            let wait = super::input::opt_int(input, "WaitMs")?
+                .unwrap_or(0)
+                .clamp(0, 20_000);
+            if wait > 0 && !r.state.is_terminal() {
+                server
+                    .queries()
+                    .wait_for(id, Duration::from_millis(wait as u64))
+                    .await;
+                r = super::athena::visible(server, caller, id)?;
+            }
             let bill =
                 server
                     .engine()

@@ -370,6 +370,15 @@ impl Queries {
         Ok(file)
     }
 
+    /// Wait up to `patience` for query `id` to end, when it is one of this server's that is queued or running.
+    pub async fn wait_for(&self, id: &str, patience: std::time::Duration) {
+        let live = match self.table().by_id.get(id) {
+            Some(Known::Live(e, _)) => e.clone(),
+            _ => return,
+        };
+        let _ = tokio::time::timeout(patience, live.wait()).await;
+    }
+
     /// Queries queued or running now.
     pub fn live(&self) -> Vec<QueryExecution> {
         self.table()

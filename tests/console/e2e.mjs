@@ -83,6 +83,7 @@ async function main() {
     await page.keyboard.press("Control+A");
     await page.keyboard.press("Delete");
     await page.keyboard.insertText(sql);
+    if (sql) await page.keyboard.press("Escape"); // no completion left open
   };
   // Run the editor's statement (Ctrl+Enter) and wait for it to end: a new query id in the status line, in a
   // final state, and (when it succeeded) its rows in the grid.
