@@ -56,9 +56,9 @@ fn main() {
         dist.display()
     );
     let mut code = String::from(
-        "/// The console's files: (path under `/`, content type, bytes, the bytes gzipped when that is \
-         smaller).\n\
-         pub static ASSETS: &[(&str, &str, &[u8], Option<&[u8]>)] = &[\n",
+        "/// The console's files (`Asset`: its path under `/`, content type, bytes, and the bytes gzipped when \
+         that is smaller).\n\
+         pub static ASSETS: &[Asset] = &[\n",
     );
     for (name, path) in &files {
         let text = path.to_str().expect("OUT_DIR is UTF-8");
@@ -69,7 +69,7 @@ fn main() {
             "None".to_string()
         };
         code.push_str(&format!(
-            "    ({name:?}, {:?}, include_bytes!({text:?}), {gz}),\n",
+            "    Asset {{ name: {name:?}, content_type: {:?}, raw: include_bytes!({text:?}), gzipped: {gz} }},\n",
             content_type(name),
         ));
     }

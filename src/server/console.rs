@@ -25,7 +25,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
+/// One file of the console's bundle.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    raw: &'static [u8],
+    gzipped: Option<&'static [u8]>,
+}
+
 mod bundle {
+    use super::Asset;
     include!(concat!(env!("OUT_DIR"), "/console_assets.rs"));
 }
 
@@ -155,9 +164,7 @@ pub async fn handle(server: &Arc<Server>, req: Request<Incoming>) -> Response<Fu
 
 /// One of the bundle's files (gzipped when the browser accepts it).
 fn file(name: &str, head: bool, gzip: bool) -> Response<Full<Bytes>> {
-    let Some((_, content_type, raw, gzipped)) =
-        bundle::ASSETS.iter().find(|(n, _, _, _)| *n == name)
-    else {
+    let Some(asset) = bundle::ASSETS.iter().find(|a| a.name == name) else {
         return json_response(
             StatusCode::NOT_FOUND,
             &json!({ "__type": "ResourceNotFoundException", "Message": format!("/{name}: no such file") }),
@@ -170,9 +177,9 @@ fn file(name: &str, head: bool, gzip: bool) -> Response<Full<Bytes>> {
     } else {
         "public, max-age=31536000, immutable"
     };
-    let (bytes, encoding) = match gzipped {
-        Some(gz) if gzip => (*gz, Some("gzip")),
-        _ => (*raw, None),
+    let (bytes, encoding) = match asset.gzipped {
+        Some(gz) if gzip => (gz, Some("gzip")),
+        _ => (asset.raw, None),
     };
     let body = if head {
         Bytes::new()
@@ -181,7 +188,7 @@ fn file(name: &str, head: bool, gzip: bool) -> Response<Full<Bytes>> {
     };
     let mut builder = with_security_headers(Response::builder())
         .status(StatusCode::OK)
-        .header("content-type", *content_type)
+        .header("content-type", asset.content_type)
         .header("cache-control", cache)
         .header("content-security-policy", CSP)
         .header("vary", "accept-encoding");
