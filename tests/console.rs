@@ -642,6 +642,8 @@ fn the_console_in_chromium_shows_what_the_cli_shows() {
         "crawlPath": f.path().join("drop/visits"),
         "crawledTable": "visits",
         "historyText": "RANGE(100000)",
+        "compareTable": "weblogs_csv",
+        "compareQuery": "SELECT count(*) FROM weblogs_csv",
         "queries": { "day": day, "chart": chart, "xss": xss, "many": many, "slow": slow },
     });
     let out = Command::new("node")
@@ -836,16 +838,21 @@ fn the_console_in_chromium_shows_what_the_cli_shows() {
     assert_eq!(seen["tabsAfterReopen"], 1);
     assert_eq!(seen["reopened"], slow);
     // The per-day totals are the history's bills, and are charted.
+    // (The Plan tab's EXPLAIN ANALYZE ran after the History tab was read.)
+    let before: Vec<&Value> = entries
+        .iter()
+        .filter(|e| !e["sql"].as_str().unwrap().starts_with("EXPLAIN ANALYZE"))
+        .collect();
     let totals = &seen["historyTotals"];
-    let billed: u64 = entries
+    let billed: u64 = before
         .iter()
         .map(|e| e["billed_bytes"].as_u64().unwrap())
         .sum();
-    let scanned: u64 = entries
+    let scanned: u64 = before
         .iter()
         .map(|e| e["bytes_scanned"].as_u64().unwrap())
         .sum();
-    assert_eq!(number(&totals["queries"]), entries.len() as u64, "{totals}");
+    assert_eq!(number(&totals["queries"]), before.len() as u64, "{totals}");
     assert_eq!(number(&totals["billed"]), billed, "{totals}");
     assert_eq!(number(&totals["bytes"]), scanned, "{totals}");
     assert_eq!(seen["historyChart"], 1);
@@ -866,6 +873,51 @@ fn the_console_in_chromium_shows_what_the_cli_shows() {
     assert_eq!(seen["crawledTableShown"], true);
     let visits = f.json("SELECT sum(visits) AS v FROM visits");
     assert_eq!(json_rows(&visits)[0][0], json!(8));
+
+    // The plan as it ran: a tree of operators, and what the scan read of the table: the partitions the CLI's
+    // EXPLAIN ANALYZE names, one file opened.
+    let why: Vec<String> = serde_json::from_value(seen["why"].clone()).unwrap();
+    let cli_plan = f.json(&format!("EXPLAIN ANALYZE {day}"));
+    let partitions = json_rows(&cli_plan)
+        .into_iter()
+        .find(|r| r[0] == "owl_partitions")
+        .map(|r| r[1].as_str().unwrap().trim().to_string())
+        .unwrap();
+    assert!(why.contains(&partitions), "{why:?} lacks {partitions}");
+    assert!(partitions.contains("1 of"), "{partitions}");
+    assert!(
+        why.iter()
+            .any(|w| w.starts_with("scan 1") && w.contains("1 file opened")),
+        "{why:?}"
+    );
+    let operators = seen["planOperators"].as_array().unwrap();
+    assert!(
+        operators.len() >= 3 && operators.iter().any(|o| o == "DataSourceExec"),
+        "{operators:?}"
+    );
+
+    // The format comparison: the CSV copy is read whole by a count, Parquet's read is its footers, and every
+    // format's row is there with what it read.
+    let compare = &seen["compare"];
+    let runs = compare["runs"].as_array().unwrap();
+    let run_of = |format: &str| {
+        runs.iter()
+            .find(|r| r[0] == format)
+            .unwrap_or_else(|| panic!("no {format} in {compare}"))
+    };
+    assert_eq!(run_of("csv")[1], compare["sizes"]["csv"], "{compare}");
+    assert!(
+        run_of("parquet")[1].as_u64().unwrap() < run_of("csv")[1].as_u64().unwrap(),
+        "{compare}"
+    );
+    for format in ["csv.gz", "ndjson", "parquet.zstd"] {
+        assert!(run_of(format)[1].as_u64().unwrap() > 0, "{compare}");
+    }
+    assert!(
+        run_of("parquet")[2].as_str().unwrap().contains("files"),
+        "{compare}"
+    );
+    assert_eq!(compare["chart"], 1);
 
     // Tabs are kept across a reload.
     assert!(seen["tabsAfterReload"].as_u64().unwrap() >= 3);

@@ -11,6 +11,7 @@ let ed: EditorModule;
 const loadEditor = (): Promise<EditorModule> => import("./editor");
 import { Grid, toJson, type Cell, type Column } from "./grid";
 import { chartable, drawChart } from "./chart";
+import { planView } from "./plan";
 
 interface Tab {
   id: string;
@@ -49,7 +50,7 @@ const state = {
   dark: store.get("dark", window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false),
   result: null as Result | null,
   running: null as { id: string; started: number } | null,
-  pane: "results" as "results" | "chart" | "history" | "saved" | "plan",
+  pane: "results" as "results" | "chart" | "history" | "saved" | "compare" | "plan",
   chartKind: "bar" as "bar" | "line",
 };
 
@@ -58,6 +59,8 @@ let editor: EditorView;
 // bare).
 let schemaNow: SQLNamespace = {};
 let defaultTableNow: string | undefined;
+// The tables of the current database, for the comparison's table list.
+let tablesNow: string[] = [];
 let grid: Grid;
 let estimateSeq = 0;
 let estimateTimer = 0;
@@ -193,7 +196,7 @@ function showApp(): void {
   const panes = h(
     "div",
     { class: "pane-tabs", role: "tablist" },
-    ...(["results", "chart", "history", "saved", "plan"] as const).map((p) =>
+    ...(["results", "chart", "history", "saved", "compare", "plan"] as const).map((p) =>
       h("button", { role: "tab", "data-pane": p, "data-testid": `pane-${p}`, onclick: () => void showPane(p) }, p[0].toUpperCase() + p.slice(1)),
     ),
   );
@@ -361,6 +364,7 @@ async function loadCatalog(): Promise<void> {
       nav.appendChild(db);
     });
     schemaNow = schema as SQLNamespace;
+    tablesNow = tables[dbs.findIndex((d) => d.Name === state.database)]?.map((t: any) => t.Name as string) ?? [];
     ed.setSchema(editor, schemaNow, defaultTableNow);
   } catch (e) {
     clear(nav);
@@ -589,6 +593,9 @@ async function explain(): Promise<void> {
   const sql = ed.statementAtCursor(editor);
   if (!sql) return;
   state.pane = "plan";
+  document.querySelectorAll<HTMLElement>(".pane-tabs [role=tab]").forEach((b) => {
+    b.setAttribute("aria-selected", String(b.dataset.pane === "plan"));
+  });
   const pane = $(".pane");
   clear(pane);
   pane.appendChild(h("p", { class: "hint" }, "Running EXPLAIN ANALYZE…"));
@@ -610,10 +617,14 @@ async function explain(): Promise<void> {
     const res = await api.call("Owl.GetResults", { QueryExecutionId: r.QueryExecutionId });
     const b = q.Bill;
     pane.appendChild(h("p", { class: "hint" }, `The plan as it ran: scanned ${bytes(b.BytesScanned)} · billed ${bytes(b.BilledBytes)} · ${dollars(b.CostUsd)}`));
-    for (const row of res.Rows as Cell[][]) {
-      pane.appendChild(h("h3", {}, row[0] ?? ""));
-      pane.appendChild(h("pre", { class: "plan", "data-testid": "plan" }, row[row.length - 1] ?? ""));
-    }
+    const sections = (res.Rows as Cell[][]).map((row) => [row[0] ?? "", row[row.length - 1] ?? ""] as [string, string]);
+    const tree = planView(sections);
+    tree.classList.add("plan");
+    tree.dataset.testid = "plan";
+    pane.appendChild(tree);
+    const raw = h("details", {}, h("summary", {}, "The plan as text"));
+    for (const [kind, text] of sections) raw.appendChild(h("pre", { class: "plan-text" }, `${kind}\n${text}`));
+    pane.appendChild(raw);
   } catch (e) {
     clear(pane);
     pane.appendChild(h("p", { class: "error" }, (e as Error).message));
@@ -631,6 +642,7 @@ async function showPane(p: typeof state.pane): Promise<void> {
   else if (p === "chart") await showChart();
   else if (p === "history") await showHistory();
   else if (p === "saved") await showSaved();
+  else if (p === "compare") showCompare();
   else if (p === "plan") {
     const pane = $(".pane");
     if (!pane.querySelector(".plan")) {
@@ -710,6 +722,111 @@ async function showChart(): Promise<void> {
     void draw();
   });
   await draw();
+}
+
+/// Why a query cost what it did, format by format: `owl compare` of a table (copied into each format in the
+/// registry's work folder) with the queries, each copy's bytes, bill and what it read of what it has.
+function showCompare(): void {
+  const pane = $(".pane");
+  clear(pane);
+  const current = ed.statementAtCursor(editor);
+  const from = /\bfrom\s+"?([\w]+)"?/i.exec(current)?.[1];
+  const table = h(
+    "select",
+    { "data-testid": "compare-table", "aria-label": "Table to compare" },
+    ...tablesNow.map((t) => h("option", { value: t, selected: t === from }, t)),
+  );
+  const queries = h(
+    "textarea",
+    { "data-testid": "compare-queries", "aria-label": "Queries, separated by ;", rows: 3, class: "compare-queries" },
+    current,
+  );
+  const go = h("button", { class: "primary", "data-testid": "compare-run" }, "Compare formats");
+  const out = h("div", { class: "compare-out", "data-testid": "compare-out" });
+  pane.appendChild(
+    h(
+      "p",
+      { class: "hint" },
+      "What the queries would scan and cost if the table were stored in each format: the table is copied into each (in owl's work folder, once while it is unchanged) and the queries run on every copy.",
+    ),
+  );
+  pane.appendChild(h("div", { class: "result-bar" }, h("label", {}, "Table ", table), go));
+  pane.appendChild(queries);
+  pane.appendChild(out);
+  go.addEventListener("click", async () => {
+    const text = queries.value;
+    const list = ed
+      .statements(text)
+      .map(([a, b]) => text.slice(a, b).trim())
+      .filter((q) => q);
+    clear(out);
+    out.appendChild(h("p", { class: "hint" }, "Copying the table and running the queries…"));
+    go.disabled = true;
+    try {
+      const c = await api.call("Owl.Compare", {
+        Table: table.value,
+        Database: state.database,
+        WorkGroup: state.workgroup,
+        Queries: list,
+      });
+      clear(out);
+      const copies = h("p", { class: "hint" }, `${c.table}: ${bytes(c.source_size_bytes)} as it is; copies: ${c.copies.map((x: any) => `${x.format} ${bytes(x.size_bytes)}`).join(" · ")}`);
+      copies.dataset.sizes = JSON.stringify(Object.fromEntries(c.copies.map((x: any) => [x.format, x.size_bytes])));
+      copies.dataset.testid = "compare-copies";
+      out.appendChild(copies);
+      for (const s of c.skipped ?? []) out.appendChild(h("p", { class: "hint" }, `${s.format} left out: ${s.reason}`));
+      c.queries.forEach((q: any, qi: number) => {
+        out.appendChild(h("h3", { class: "sql" }, q.sql));
+        out.appendChild(
+          h(
+            "p",
+            { class: q.identical ? "hint" : "error" },
+            q.identical ? "Every format gave the same rows." : `Formats disagree: ${q.differences.join("; ")}`,
+          ),
+        );
+        const t = h("table", { class: "history compare", "data-testid": `compare-query-${qi}` });
+        t.appendChild(h("thead", {}, h("tr", {}, ...["Format", "Scanned", "Billed", "Cost", "Read", "vs CSV", "Time"].map((x) => h("th", {}, x)))));
+        const body = h("tbody");
+        for (const r of q.runs) {
+          body.appendChild(
+            h(
+              "tr",
+              { "data-format": r.format, "data-bytes": r.bytes_scanned, "data-billed": r.billed_bytes },
+              h("td", {}, r.format),
+              h("td", { class: "num" }, bytes(r.bytes_scanned)),
+              h("td", { class: "num" }, bytes(r.billed_bytes)),
+              h("td", { class: "num" }, dollars(r.cost_usd)),
+              h("td", { class: r.error ? "error" : "" }, r.error ?? r.why),
+              h("td", { class: "num" }, r.savings_vs_csv_pct == null ? "" : `${r.savings_vs_csv_pct.toFixed(1)}% less`),
+              h("td", { class: "num" }, seconds(r.elapsed_ms)),
+            ),
+          );
+        }
+        t.appendChild(body);
+        out.appendChild(t);
+      });
+      const first = c.queries[0];
+      if (first) {
+        const box = h("div", { class: "chart small", "data-testid": "compare-chart" });
+        out.appendChild(box);
+        await drawChart(
+          box,
+          [
+            { Name: "format", Type: "varchar" },
+            { Name: "bytes scanned", Type: "bigint" },
+          ],
+          first.runs.map((r: any) => [r.format, String(r.bytes_scanned)]),
+          "bar",
+          state.dark,
+        );
+      }
+    } catch (e) {
+      clear(out);
+      out.appendChild(h("p", { class: "error" }, (e as Error).message));
+    } finally {
+      go.disabled = false;
+    }
+  });
 }
 
 async function save(): Promise<void> {

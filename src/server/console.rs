@@ -46,6 +46,8 @@ pub const CSRF_HEADER: &str = "x-owl-csrf";
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// Sessions kept at most; past it the oldest go.
 const MAX_SESSIONS: usize = 10_000;
+/// Queries one comparison runs at most (each on every format's copy).
+const MAX_COMPARED_QUERIES: usize = 10;
 /// Rows of one result sent to the grid; the result file has them all.
 const MAX_GRID_ROWS: usize = 1_000_000;
 /// The largest console request (a query is at most 262,144 bytes).
@@ -526,6 +528,59 @@ async fn owl(
                 .collect();
             Ok(json!({ "Queries": queries, "Days": days }))
         }
+        // `owl compare`: the table copied into each format (in the registry's work folder, never the registry),
+        // the queries run on every copy, and what each scanned and would cost. One at a time on a server: the
+        // copies of a table are written once and shared.
+        "Compare" => {
+            caller.check_service("athena", "StartQueryExecution")?;
+            let wg = opt_str(input, "WorkGroup")?.unwrap_or(crate::engine::DEFAULT_WORKGROUP);
+            caller.check_workgroup("StartQueryExecution", wg)?;
+            let table = req_str(input, "Table")?;
+            let database = opt_str(input, "Database")?
+                .map(str::to_string)
+                .unwrap_or_else(|| server.engine().database());
+            let queries = super::input::str_list(input, "Queries")?;
+            if queries.is_empty() || queries.len() > MAX_COMPARED_QUERIES {
+                return Err(ApiError::invalid(format!(
+                    "Queries: compare 1 to {MAX_COMPARED_QUERIES} queries, not {}",
+                    queries.len()
+                )));
+            }
+            let asked = super::input::str_list(input, "Formats")?;
+            let (formats, unwritable) = if asked.is_empty() {
+                (
+                    crate::compare::FORMATS
+                        .iter()
+                        .map(|(n, _, _)| n.to_string())
+                        .collect(),
+                    crate::compare::Unwritable::Skip,
+                )
+            } else {
+                (asked, crate::compare::Unwritable::Fail)
+            };
+            if !server.engine().registry().table_exists(&database, table) {
+                return Err(ApiError::invalid(format!(
+                    "Table {database}.{table} was not found"
+                )));
+            }
+            let mut settings = server.engine().settings().clone();
+            settings.database = database;
+            let engine = crate::engine::Engine::new(settings)?;
+            static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+            let _turn = ONE_AT_A_TIME.lock().await;
+            let work = crate::compare::default_work_dir(server.engine().registry().root());
+            // Its writers (ORC's) are not `Send`: it runs on a thread of its own, as queries do.
+            let runtime = tokio::runtime::Handle::current();
+            let table = table.to_string();
+            let c = tokio::task::spawn_blocking(move || {
+                runtime.block_on(crate::compare::compare(
+                    &engine, &table, &formats, &queries, &work, unwritable,
+                ))
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("the comparison stopped: {e}")))??;
+            serde_json::to_value(c).map_err(|e| ApiError::internal(e.to_string()))
+        }
         // A finished query's whole result: column names and types, and rows (null: SQL's NULL).
         "GetResults" => {
             caller.check_service("athena", "GetQueryResults")?;
@@ -548,7 +603,7 @@ async fn owl(
         _ => Err(ApiError::new(
             "UnknownOperationException",
             format!(
-                "Owl.{operation}: the console's operations are Owl.Estimate, Owl.GetQueryExecution, Owl.GetHistory and Owl.GetResults"
+                "Owl.{operation}: the console's operations are Owl.Estimate, Owl.GetQueryExecution, Owl.GetHistory, Owl.GetResults and Owl.Compare"
             ),
         )),
     }

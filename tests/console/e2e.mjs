@@ -264,6 +264,32 @@ async function main() {
   await page.locator(`[data-testid=catalog] [data-table="${cfg.crawledTable}"]`).waitFor();
   seen.crawledTableShown = true;
 
+  // ------------------------------------------------------------------ the plan as it ran, and why it cost that
+  step("plan");
+  await page.getByTestId("pane-results").click();
+  await setSql(cfg.queries.day);
+  await page.getByTestId("explain").click();
+  await page.locator("[data-testid=why] li").first().waitFor();
+  seen.why = await page.locator("[data-testid=why] li").allTextContents();
+  seen.planOperators = await page.locator("[data-testid=plan] [data-operator]").evaluateAll((ns) => ns.map((n) => n.dataset.operator));
+  await shot("plan");
+
+  // ------------------------------------------------------------------ why it cost that: every format
+  step("compare");
+  await page.getByTestId("pane-compare").click();
+  await page.getByTestId("compare-table").selectOption(cfg.compareTable);
+  await page.getByTestId("compare-queries").fill(cfg.compareQuery);
+  await page.getByTestId("compare-run").click();
+  await page.locator("[data-testid=compare-query-0] tbody tr").first().waitFor({ timeout: 120_000 });
+  seen.compare = {
+    sizes: JSON.parse(await page.getByTestId("compare-copies").getAttribute("data-sizes")),
+    runs: await page
+      .locator("[data-testid=compare-query-0] tbody tr")
+      .evaluateAll((rows) => rows.map((r) => [r.dataset.format, Number(r.dataset.bytes), r.cells[4].textContent])),
+    chart: await page.locator("[data-testid=compare-chart] canvas").count(),
+  };
+  await shot("compare");
+
   // ------------------------------------------------------------------ tabs survive a reload
   step("reload");
   await page.reload();
