@@ -158,6 +158,18 @@ fn console_pages_are_served_and_every_call_needs_a_session_and_its_csrf_token() 
         zipped.len(),
         js.len()
     );
+    let (_, headers, _) = http(
+        &addr,
+        "GET",
+        script,
+        &[("accept-encoding", "gzip;q=0, br")],
+        "",
+    );
+    assert_eq!(
+        header(&headers, "content-encoding"),
+        None,
+        "gzip;q=0 refuses gzip"
+    );
     assert_eq!(http(&addr, "GET", "/assets/nope.js", &[], "").0, 404);
     assert_eq!(http(&addr, "GET", "/../../etc/passwd", &[], "").0, 404);
 

@@ -132,7 +132,15 @@ pub async fn handle(server: &Arc<Server>, req: Request<Incoming>) -> Response<Fu
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip"));
+        .any(|e| {
+            // `gzip;q=0` refuses it.
+            let mut parts = e.split(';').map(str::trim);
+            parts.next() == Some("gzip")
+                && parts.all(|p| {
+                    p.strip_prefix("q=")
+                        .is_none_or(|q| q.parse::<f64>().map_or(true, |q| q > 0.0))
+                })
+        });
     let answer = match (get, parts.method == Method::POST, path.as_str()) {
         (true, _, "/" | "/index.html") => return file("index.html", head, gzip),
         (true, _, p) if p.starts_with("/assets/") => return file(&p[1..], head, gzip),
@@ -497,7 +505,7 @@ async fn owl(
                 day.1 += bill.billed_bytes;
                 day.2 += bill.cost_usd;
                 day.3 += 1;
-                let state_name = super::athena::query_execution(&r)["Status"]["State"].clone();
+                let state_name = r.state.as_str();
                 if state.is_some_and(|s| state_name != s)
                     || text
                         .as_ref()
