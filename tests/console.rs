@@ -628,6 +628,7 @@ fn the_console_in_chromium_shows_what_the_cli_shows() {
         "SELECT count(*) FROM weblogs_csv CROSS JOIN range(2000000000) r WHERE r.value % 7 = 3";
     let want_day = f.json(day);
     let want_xss = f.json(xss);
+    let want_chart = f.json(chart);
     let estimate: Value =
         serde_json::from_slice(&f.run_ok(&["estimate", "-f", "json", day])).unwrap();
     let estimate = &estimate["statements"][0];
@@ -772,6 +773,57 @@ fn the_console_in_chromium_shows_what_the_cli_shows() {
     assert_eq!(number(&status["bytes"]), stat(&want_day, "bytes_scanned"));
     assert_eq!(number(&status["billed"]), stat(&want_day, "billed_bytes"));
     assert_eq!(number(&status["rows"]), json_rows(&want_day).len() as u64);
+    // Why it cost that, kept with the run (no second run): what `owl query -f json` says it read, and the
+    // files of the one partition it chose, as the folder holds them.
+    let why = &seen["whyLine"];
+    let read = &want_day["stats"]["read"];
+    for (attr, key) in [
+        ("filesRead", "files_read"),
+        ("filesPlanned", "files_planned"),
+        ("filesSkipped", "files_skipped"),
+        ("columnsRead", "columns_read"),
+        ("columnsTotal", "columns_total"),
+    ] {
+        assert_eq!(
+            number(&why[attr]),
+            read[key].as_u64().unwrap(),
+            "{attr}: {why} vs {read}"
+        );
+    }
+    let day_files = common::walk(&f.data("weblogs_parquet/year=2024/month=01/day=02")).len();
+    assert_eq!(read["files_planned"], day_files as u64, "{read}");
+    assert_eq!(read["columns_read"], 2, "status and bytes: {read}");
+    assert_eq!(
+        why["rowGroups"].as_str().unwrap(),
+        format!(
+            "{}/{}",
+            read["row_groups"]["read"], read["row_groups"]["total"]
+        )
+    );
+    assert_eq!(
+        why["partitions"], "weblogs_parquet: 1 of 8 partitions",
+        "{why}"
+    );
+    assert!(
+        why["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Why it cost that: 1 of 1 file read"),
+        "{why}"
+    );
+    // The history keeps it too.
+    assert_eq!(
+        seen["historyRead"].as_str().unwrap(),
+        format!(
+            "{}/{} files · {}/{} cols · {}/{} RGs",
+            read["files_read"],
+            read["files_planned"],
+            read["columns_read"],
+            read["columns_total"],
+            read["row_groups"]["read"],
+            read["row_groups"]["total"]
+        )
+    );
     // Sorted by `hits`, descending.
     let mut by_hits = texts(&want_day);
     by_hits.sort_by_key(|r| std::cmp::Reverse(r[1].as_ref().unwrap().parse::<i64>().unwrap()));
@@ -809,6 +861,24 @@ fn the_console_in_chromium_shows_what_the_cli_shows() {
         seen["chartInked"]
     );
     assert!(seen["chartDownload"].as_str().unwrap().ends_with(".png"));
+    // And as a vector SVG: one bar per row of the query, each category as text, no picture inside.
+    let svg = seen["svg"].as_str().unwrap();
+    assert!(seen["svgName"].as_str().unwrap().ends_with(".svg"));
+    assert!(svg.starts_with("<svg") && !svg.contains("<image"), "{svg}");
+    let bars = svg
+        .split("<g class=\"dataset\"")
+        .nth(1)
+        .and_then(|g| g.split("</g>").next())
+        .unwrap_or_else(|| panic!("no dataset in {svg}"));
+    assert_eq!(
+        bars.matches("<rect").count(),
+        json_rows(&want_chart).len(),
+        "{svg}"
+    );
+    for row in json_rows(&want_chart) {
+        let label = format!(">{}</text>", row[0].as_str().unwrap());
+        assert!(svg.contains(&label), "{label} not in {svg}");
+    }
 
     // Cancel: live bytes while it ran, then CANCELLED with the bill the history keeps.
     assert!(

@@ -249,3 +249,117 @@ fn long_footers_and_page_indexes_are_in_the_estimate() {
     let read = stat(&doc, "bytes_scanned");
     assert!(estimate(sql) >= read, "{} < {read}", estimate(sql));
 }
+
+/// Every run keeps what it read of what its tables hold (`stats.read`, and the history entry): the files of the
+/// partitions it chose, the file columns it read, and the row groups it read of those its files hold. Each
+/// number against the files themselves: the folders on disk, and the Parquet footers' own row group
+/// statistics.
+#[test]
+fn every_run_keeps_what_it_read_of_what_its_tables_hold() {
+    use arrow::array::{Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::statistics::Statistics;
+    use std::sync::Arc;
+
+    let f = Fixture::new();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("label", DataType::Utf8, false),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    // Three partitions; `a` has two files of 4 row groups each, with k in 0..400 and 1000..1400.
+    let files = [
+        ("a", "part-0", 0i64),
+        ("a", "part-1", 1000),
+        ("b", "part-0", 0),
+        ("c", "part-0", 0),
+    ];
+    for (region, name, from) in files {
+        let dir = f.path().join(format!("lake/events/region={region}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(from..from + 400)),
+                Arc::new(StringArray::from_iter_values(
+                    (0..400).map(|k| format!("row-{k}")),
+                )),
+                Arc::new(Int64Array::from_iter_values((0..400).map(|k| k % 7))),
+            ],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let file = std::fs::File::create(dir.join(format!("{name}.parquet"))).unwrap();
+        let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    f.run_ok(&["crawl", "lake/events"]);
+
+    let (lo, hi) = (150, 160);
+    let sql = format!("SELECT sum(v) FROM events WHERE region = 'a' AND k BETWEEN {lo} AND {hi}");
+    let doc = f.json(&sql);
+    let read = &doc["stats"]["read"];
+    // The files of the one partition chosen, as the folder holds them.
+    let partition = f.path().join("lake/events/region=a");
+    let on_disk = walk(&partition);
+    assert_eq!(read["files_planned"], on_disk.len() as u64, "{read}");
+    assert_eq!(
+        read["partitions"],
+        serde_json::json!(["events: 1 of 3 partitions"])
+    );
+    // Every planned file is read or skipped by statistics, and the meter saw the ones read.
+    let skipped = read["files_skipped"].as_u64().unwrap();
+    let files_read = read["files_read"].as_u64().unwrap();
+    assert_eq!(files_read + skipped, on_disk.len() as u64, "{read}");
+    assert_eq!(files_read, stat(&doc, "files_read"));
+    // k and v of the files' three columns (region lives in the folder names).
+    assert_eq!(read["columns_read"], 2, "{read}");
+    assert_eq!(read["columns_total"], 3, "{read}");
+    assert_eq!(read["row_format"], false);
+    // Row groups: those whose k statistics meet [lo, hi], of those the opened files hold.
+    let mut meeting = 0;
+    let mut per_file = Vec::new();
+    for p in &on_disk {
+        let reader = SerializedFileReader::new(std::fs::File::open(p).unwrap()).unwrap();
+        per_file.push(reader.metadata().num_row_groups() as u64);
+        for rg in reader.metadata().row_groups() {
+            let Some(Statistics::Int64(s)) = rg.column(0).statistics() else {
+                panic!("no k statistics in {}", p.display());
+            };
+            if *s.min_opt().unwrap() <= hi && *s.max_opt().unwrap() >= lo {
+                meeting += 1;
+            }
+        }
+    }
+    assert_eq!(read["row_groups"]["read"], meeting, "{read}");
+    assert_eq!(meeting, 1);
+    assert!(per_file.iter().all(|n| *n == per_file[0]));
+    assert_eq!(
+        read["row_groups"]["total"].as_u64().unwrap(),
+        per_file[0] * files_read,
+        "{read}"
+    );
+    // The history keeps it with the query.
+    let history: Vec<serde_json::Value> =
+        serde_json::from_slice(&f.run_ok(&["history", "-n", "0", "-f", "json"])).unwrap();
+    let entry = history
+        .iter()
+        .find(|e| e["query_id"] == doc["stats"]["query_id"])
+        .expect("the query's history entry");
+    assert_eq!(&entry["read"], read);
+
+    // A row format parses every column, whatever the query keeps.
+    let doc = f.json("SELECT count(*) FROM weblogs_csv");
+    let read = &doc["stats"]["read"];
+    assert_eq!(read["row_format"], true, "{read}");
+    assert_eq!(read["columns_read"], read["columns_total"], "{read}");
+    assert!(read.get("row_groups").is_none(), "{read}");
+    // A statement that reads no file has nothing to break down.
+    let doc = f.json("SELECT 1");
+    assert!(doc["stats"].get("read").is_none(), "{}", doc["stats"]);
+}

@@ -10,8 +10,8 @@ type EditorModule = typeof import("./editor");
 let ed: EditorModule;
 const loadEditor = (): Promise<EditorModule> => import("./editor");
 import { Grid, toJson, type Cell, type Column } from "./grid";
-import { chartable, drawChart } from "./chart";
-import { planView } from "./plan";
+import { chartable, drawChart, svgOf } from "./chart";
+import { planView, readParts, readShort, type Read } from "./plan";
 
 interface Tab {
   id: string;
@@ -193,6 +193,7 @@ function showApp(): void {
     h("span", { class: "estimate", "data-testid": "estimate", role: "status" }),
   );
   const status = h("div", { class: "status", "data-testid": "status", role: "status" });
+  const why = h("div", { class: "why-line", "data-testid": "why-line" });
   const panes = h(
     "div",
     { class: "pane-tabs", role: "tablist" },
@@ -201,7 +202,7 @@ function showApp(): void {
     ),
   );
   const pane = h("section", { class: "pane", "data-testid": "pane" });
-  const main = h("main", {}, tabs, editorBox, toolbar, status, panes, pane);
+  const main = h("main", {}, tabs, editorBox, toolbar, status, why, panes, pane);
   app.appendChild(h("div", { class: "layout" }, header, h("div", { class: "body" }, catalog, main)));
 
   editor = ed.createEditor(
@@ -527,7 +528,33 @@ async function run(): Promise<void> {
   }
 }
 
+/// "Why it cost that", from what the server kept of the run (no second run): files, columns, row groups and
+/// partitions read of what the tables hold, and a way to see what another format would have cost.
+function showWhy(read: Read | null): void {
+  const line = $(".why-line");
+  clear(line);
+  for (const k of Object.keys(line.dataset)) if (k !== "testid") delete line.dataset[k];
+  if (!read) return;
+  line.dataset.filesRead = String(read.files_read);
+  line.dataset.filesPlanned = String(read.files_planned);
+  line.dataset.filesSkipped = String(read.files_skipped);
+  line.dataset.columnsRead = String(read.columns_read);
+  line.dataset.columnsTotal = String(read.columns_total);
+  if (read.row_groups) line.dataset.rowGroups = `${read.row_groups.read}/${read.row_groups.total}`;
+  line.dataset.partitions = (read.partitions ?? []).join("\n");
+  line.appendChild(h("strong", {}, "Why it cost that: "));
+  line.appendChild(h("span", { "data-testid": "why-parts" }, readParts(read).join(" · ")));
+  line.appendChild(
+    h(
+      "button",
+      { class: "link", "data-testid": "why-compare", title: "What this query would scan and cost were the table in each format", onclick: () => void showPane("compare") },
+      "What would another format cost?",
+    ),
+  );
+}
+
 async function follow(id: string): Promise<void> {
+  showWhy(null);
   const status = $(".status");
   for (const k of ["bytes", "billed", "cost", "rows"]) delete status.dataset[k];
   status.dataset.state = "QUEUED";
@@ -540,9 +567,11 @@ async function follow(id: string): Promise<void> {
     const elapsed = performance.now() - (state.running?.started ?? performance.now());
     status.dataset.state = st;
     if (st === "QUEUED" || st === "RUNNING") {
-      status.textContent = `${st} · ${seconds(elapsed)} · scanned ${bytes(bill.BytesScanned)}`;
+      const files = q.Read ? ` · files ${q.Read.files_read}/${q.Read.files_planned}` : "";
+      status.textContent = `${st} · ${seconds(elapsed)} · scanned ${bytes(bill.BytesScanned)}${files}`;
       continue;
     }
+    showWhy(q.Read ?? null);
     const line = `${bill.Rows.toLocaleString()} rows in ${seconds(q.Statistics.TotalExecutionTimeInMillis)} · scanned ${bytes(bill.BytesScanned)} · billed ${bytes(bill.BilledBytes)} · ${dollars(bill.CostUsd)}`;
     status.className = st === "SUCCEEDED" ? "status ok" : st === "CANCELLED" ? "status cancelled" : "status error";
     status.dataset.bytes = String(bill.BytesScanned);
@@ -705,7 +734,12 @@ async function showChart(): Promise<void> {
   );
   const box = h("div", { class: "chart", "data-testid": "chart" });
   const png = h("button", { "data-testid": "chart-png", disabled: !chartable(r.columns) }, "Export PNG");
-  pane.appendChild(h("div", { class: "result-bar" }, kind, png));
+  const svg = h("button", { "data-testid": "chart-svg", disabled: !chartable(r.columns) }, "Export SVG");
+  svg.onclick = () => {
+    const text = svgOf(state.dark);
+    if (text) download(`${r.id}.svg`, "image/svg+xml", text);
+  };
+  pane.appendChild(h("div", { class: "result-bar" }, kind, png, svg));
   pane.appendChild(box);
   const draw = async () => {
     const canvas = await drawChart(box, r.columns, r.rows, state.chartKind, state.dark);
@@ -958,7 +992,7 @@ async function showHistory(): Promise<void> {
   const render = (queries: any[]) => {
     clear(table);
     table.appendChild(
-      h("thead", {}, h("tr", {}, ...["State", "Submitted", "Query", "Scanned", "Billed", "Time", "User", ""].map((c) => h("th", {}, c)))),
+      h("thead", {}, h("tr", {}, ...["State", "Submitted", "Query", "Scanned", "Billed", "Read", "Time", "User", ""].map((c) => h("th", {}, c)))),
     );
     const body = h("tbody");
     for (const q of queries) {
@@ -973,6 +1007,7 @@ async function showHistory(): Promise<void> {
           h("td", { class: "sql", title: q.Query }, q.Query),
           h("td", { class: "num" }, bytes(q.BytesScanned)),
           h("td", { class: "num" }, `${bytes(q.BilledBytes)} · ${dollars(q.CostUsd)}`),
+          h("td", { class: "num read", title: q.Read ? readParts(q.Read).join("\n") : "" }, q.Read ? readShort(q.Read) : ""),
           h("td", { class: "num" }, seconds(q.TotalExecutionTimeInMillis)),
           h("td", {}, q.User),
           h(

@@ -148,3 +148,43 @@ export function planView(sections: Array<[string, string]>): HTMLElement {
   }
   return box;
 }
+
+/// What a run read of what its tables hold, as the server keeps it with every query (`Read`).
+export interface Read {
+  files_planned: number;
+  files_skipped: number;
+  files_read: number;
+  columns_read: number;
+  columns_total: number;
+  row_format: boolean;
+  row_groups?: { read: number; total: number };
+  partitions?: string[];
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+
+/// The read breakdown in words, one part each: files, columns, row groups, then each scan's partitions.
+export function readParts(read: Read): string[] {
+  const parts: string[] = [];
+  let files = `${read.files_read.toLocaleString()} of ${plural(read.files_planned, "file")} read`;
+  if (read.files_skipped > 0) files += ` (${read.files_skipped.toLocaleString()} skipped by statistics)`;
+  parts.push(files);
+  parts.push(
+    read.row_format
+      ? `all ${plural(read.columns_total, "column")} (a row format parses every column)`
+      : `${read.columns_read.toLocaleString()} of ${plural(read.columns_total, "column")}`,
+  );
+  const rg = read.row_groups;
+  if (rg && rg.total > 0) {
+    parts.push(`${rg.read.toLocaleString()} of ${plural(rg.total, "row group")}${rg.read < rg.total ? ` (${(rg.total - rg.read).toLocaleString()} skipped)` : ""}`);
+  }
+  for (const p of read.partitions ?? []) parts.push(p);
+  return parts;
+}
+
+/// The breakdown, short, for a table cell (`1/8 files · 2/11 cols · 3/8 RGs`).
+export function readShort(read: Read): string {
+  const parts = [`${read.files_read}/${read.files_planned} files`, `${read.row_format ? read.columns_total : read.columns_read}/${read.columns_total} cols`];
+  if (read.row_groups && read.row_groups.total > 0) parts.push(`${read.row_groups.read}/${read.row_groups.total} RGs`);
+  return parts.join(" · ");
+}

@@ -285,8 +285,12 @@ pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
     let mut files = BTreeSet::new();
     let mut read = BTreeSet::new();
     let mut all = BTreeSet::new();
+    let mut row_format = false;
     for config in &scans {
         let store = config.object_store_url.as_str();
+        // A row format parses every field of each row it reads, whatever the projection keeps.
+        let rows = !matches!(config.file_source().file_type(), "parquet" | "orc");
+        row_format |= rows;
         for group in &config.file_groups {
             for f in group.files() {
                 files.insert((store, &f.object_meta.location));
@@ -295,16 +299,18 @@ pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
         let wanted = referenced_file_columns(config);
         for field in config.file_schema().fields() {
             // A filter may name partition columns, which are not in the files.
-            if wanted.as_ref().is_none_or(|w| w.contains(field.name())) {
+            if rows || wanted.as_ref().is_none_or(|w| w.contains(field.name())) {
                 read.insert(field.name().clone());
             }
             all.insert(field.name().clone());
         }
     }
     ScanPlan {
+        scans: scans.len() as u64,
         files: files.len() as u64,
         columns_read: read.len() as u64,
         columns_total: all.len() as u64,
+        row_format,
     }
 }
 
@@ -345,6 +351,29 @@ pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
     let mut rg = RowGroups::default();
     visit(plan, &mut rg);
     (rg.total > 0).then_some(rg)
+}
+
+/// Files the run's scans skipped by statistics before reading any of their data (DataFusion's file pruning,
+/// `files_ranges_pruned_statistics`), from the scans' metrics after the run. A file split into ranges across
+/// threads counts once per range.
+pub(super) fn files_skipped(plan: &Arc<dyn ExecutionPlan>) -> u64 {
+    use datafusion::physical_plan::metrics::MetricValue;
+    let mut n = 0;
+    if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
+        && let Some(metrics) = exec.metrics()
+    {
+        for m in metrics.iter() {
+            if let MetricValue::PruningMetrics {
+                name,
+                pruning_metrics: p,
+            } = m.value()
+                && name.as_ref() == "files_ranges_pruned_statistics"
+            {
+                n += p.pruned() as u64;
+            }
+        }
+    }
+    n + plan.children().into_iter().map(files_skipped).sum::<u64>()
 }
 
 /// Every file scan in `plan` (its `DataSourceExec`s over files), outermost first.

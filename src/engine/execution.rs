@@ -81,6 +81,9 @@ pub struct QueryStats {
     pub cost_usd: f64,
     pub files_read: u64,
     pub requests: Requests,
+    /// What it read of what its tables hold, and what it skipped; absent when it scanned no file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<crate::storage::meter::ReadBreakdown>,
     /// Why a statement was cancelled or failed, when owl decided it (`Bytes scanned limit was exceeded`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
@@ -702,6 +705,7 @@ impl Engine {
                 cost_usd,
                 files_read: reading.files_read,
                 requests: reading.requests,
+                read: meter.breakdown(),
                 state_reason: reason,
             },
         }
@@ -742,6 +746,7 @@ fn entry(
         cost_usd: outcome.stats.cost_usd,
         rows: outcome.stats.rows,
         files_read: outcome.stats.files_read,
+        read: outcome.stats.read.clone(),
         user: user.to_string(),
         output_location: match outcome.ending {
             Ending::Succeeded => output_location.map(str::to_string),

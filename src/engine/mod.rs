@@ -477,6 +477,13 @@ impl Engine {
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await?;
             meter.set_plan(estimate::scan_plan(&physical));
+            if let Some(log) = ctx
+                .state()
+                .config()
+                .get_extension::<crate::catalog::provider::PartitionLog>()
+            {
+                meter.set_partitions(log.scans());
+            }
             if let Some(sink) = sink.as_deref_mut() {
                 sink.schema(&schema);
             }
@@ -505,6 +512,7 @@ impl Engine {
             if let Some(rg) = estimate::row_groups(&physical) {
                 meter.set_row_groups(rg);
             }
+            meter.set_files_skipped(estimate::files_skipped(&physical));
             Ok::<_, DataFusionError>(produced)
         }
         .await

@@ -45,6 +45,9 @@ pub struct Entry {
     pub cost_usd: f64,
     pub rows: u64,
     pub files_read: u64,
+    /// What it read of what its tables hold, and what it skipped (files, columns, row groups, partitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<crate::storage::meter::ReadBreakdown>,
     /// Who ran it: the account of the CLI's user, or the server's caller.
     pub user: String,
     /// Where its rows were written (`<location>/<query id>.csv`), when they were.
@@ -236,6 +239,7 @@ mod tests {
             cost_usd: 0.0,
             rows: 1,
             files_read: 0,
+            read: None,
             user: "me".into(),
             output_location: None,
             reused_from: None,

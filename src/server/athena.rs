@@ -397,6 +397,7 @@ fn reuse(server: &Server, caller: &Caller, previous: &Record) -> Result<String, 
         bytes_scanned: 0,
         reused_from: Some(origin),
         user: caller.user.clone(),
+        read: None,
         ..previous.clone()
     };
     let entry = crate::history::Entry {
@@ -417,6 +418,7 @@ fn reuse(server: &Server, caller: &Caller, previous: &Record) -> Result<String, 
         cost_usd: 0.0,
         rows: record.rows,
         files_read: 0,
+        read: None,
         user: record.user.clone(),
         output_location: record.output_location.clone(),
         reused_from: record.reused_from.clone(),

@@ -472,6 +472,8 @@ async fn owl(
                 "Rows": r.rows,
                 "User": r.user,
             });
+            // What it read of what its tables hold (files, columns, row groups, partitions), kept with the run.
+            out["Read"] = json!(r.read);
             Ok(json!({ "QueryExecution": out }))
         }
         // The work group's history from every client, newest first, filtered by state and text, with each
@@ -526,6 +528,7 @@ async fn owl(
                     "BytesScanned": bill.bytes_scanned,
                     "BilledBytes": bill.billed_bytes,
                     "CostUsd": bill.cost_usd,
+                    "Read": r.read,
                 }));
             }
             let days: Vec<Value> = by_day

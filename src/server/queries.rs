@@ -41,6 +41,8 @@ pub struct Record {
     pub reused_from: Option<String>,
     pub execution_parameters: Vec<String>,
     pub user: String,
+    /// What it read of what its tables hold, and what it skipped (so far, while it runs).
+    pub read: Option<crate::storage::meter::ReadBreakdown>,
 }
 
 impl Record {
@@ -64,6 +66,7 @@ impl Record {
             reused_from: e.reused_from.clone(),
             execution_parameters: vec![],
             user: e.user.clone(),
+            read: e.read.clone(),
         }
     }
 
@@ -95,6 +98,7 @@ impl Record {
             reused_from: None,
             execution_parameters: extra.execution_parameters.clone(),
             user: extra.user.clone(),
+            read: exec.meter().breakdown(),
         }
     }
 }
@@ -112,7 +116,7 @@ pub struct Extra {
 #[derive(Debug)]
 enum Known {
     Live(QueryExecution, Extra),
-    Done(Record),
+    Done(Box<Record>),
 }
 
 #[derive(Debug, Default)]
@@ -287,7 +291,7 @@ impl Queries {
             let record = Record::from_live(e, extra);
             table
                 .by_id
-                .insert(exec.id().to_string(), Known::Done(record));
+                .insert(exec.id().to_string(), Known::Done(Box::new(record)));
             table.ended(exec.id());
         }
     }
@@ -297,7 +301,7 @@ impl Queries {
         if let Some(known) = self.table().by_id.get(id) {
             return Some(match known {
                 Known::Live(e, extra) => Record::from_live(e, extra),
-                Known::Done(r) => r.clone(),
+                Known::Done(r) => (**r).clone(),
             });
         }
         let read = self.engine.history().read().ok()?;
@@ -320,7 +324,7 @@ impl Queries {
             .values()
             .map(|k| match k {
                 Known::Live(e, extra) => Record::from_live(e, extra),
-                Known::Done(r) => r.clone(),
+                Known::Done(r) => (**r).clone(),
             })
             .collect();
         let seen: std::collections::HashSet<String> =
@@ -352,7 +356,7 @@ impl Queries {
     pub fn remember(&self, record: Record) {
         let mut table = self.table();
         let id = record.id.clone();
-        table.by_id.insert(id.clone(), Known::Done(record));
+        table.by_id.insert(id.clone(), Known::Done(Box::new(record)));
         table.ended(&id);
     }
 

@@ -4,6 +4,7 @@
 // Any step that does not happen in time fails the script with the step's name.
 
 import { chromium } from "playwright-core";
+import fs from "node:fs";
 
 const cfg = JSON.parse(process.env.OWL_E2E);
 const seen = { steps: [] };
@@ -137,6 +138,7 @@ async function main() {
   await runAndWait();
   seen.runToRows = (await page.evaluate(() => performance.now())) - runStarted;
   seen.status = await page.getByTestId("status").evaluate((e) => ({ text: e.textContent, ...e.dataset }));
+  seen.whyLine = await page.getByTestId("why-line").evaluate((e) => ({ text: e.textContent, ...e.dataset }));
   seen.grid = await readGrid(page);
   await shot("results");
 
@@ -185,6 +187,12 @@ async function main() {
   const download = page.waitForEvent("download");
   await page.getByTestId("chart-png").click();
   seen.chartDownload = (await download).suggestedFilename();
+  const svgDownload = page.waitForEvent("download");
+  await page.getByTestId("chart-svg").click();
+  const svgFile = await svgDownload;
+  seen.svgName = svgFile.suggestedFilename();
+  seen.svg = fs.readFileSync(await svgFile.path(), "utf8");
+  fs.writeFileSync(`${cfg.shots}/chart.svg`, seen.svg);
   await shot("chart");
   await page.getByTestId("pane-results").click();
 
@@ -209,6 +217,7 @@ async function main() {
     .locator("[data-testid=history] tbody tr")
     .evaluateAll((rows) => rows.map((r) => ({ id: r.dataset.id, state: r.dataset.state, sql: r.querySelector(".sql").textContent })));
   await shot("history");
+  seen.historyRead = await page.locator(`[data-testid=history] tbody tr[data-id="${seen.status.id}"] td.read`).textContent();
   seen.historyTotals = await page.getByTestId("history-totals").evaluate((e) => ({ text: e.textContent, ...e.dataset }));
   seen.historyChart = await page.locator("[data-testid=history-chart] canvas").count();
   const allRows = await page.locator("[data-testid=history] tbody tr").count();

@@ -651,6 +651,7 @@ mod tests {
             cost_usd: cost,
             files_read: 0,
             requests: Default::default(),
+            read: None,
             state_reason: None,
         };
         t.add(&stats(

@@ -11,7 +11,7 @@ mod store;
 
 pub use store::{MeteredRegistry, MeteredStore, RangeReads};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +35,10 @@ pub struct Meter {
     planned: Mutex<Option<ScanPlan>>,
     /// Parquet row groups read of those the opened files hold, once the query has run.
     row_groups: Mutex<Option<RowGroups>>,
+    /// Files the scans skipped by their statistics without reading them, once the query has run.
+    files_skipped: Mutex<Option<u64>>,
+    /// Each partitioned scan's partitions in words (`logs: 1 of 8 partitions`), once planned.
+    partitions: Mutex<Vec<String>>,
     /// A scan budget (`--max-bytes-per-query`): crossing it flips `over`.
     limit: Option<u64>,
     over: tokio::sync::watch::Sender<bool>,
@@ -43,20 +47,49 @@ pub struct Meter {
 /// What a planned query's file scans will read (from the physical plan, before any data is read).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ScanPlan {
+    /// File scans in the plan.
+    pub scans: u64,
     /// Distinct files the scans open.
     pub files: u64,
     /// File columns the scans read (projection and pushed-down filters) and the files' columns; partition
-    /// columns live in paths and are neither. A row format parses every column whatever this says.
+    /// columns live in paths and are neither. A scan of a row format reads every column of its files.
     pub columns_read: u64,
     pub columns_total: u64,
+    /// Whether a scan reads a row format (CSV, JSON, Avro): it parses every column of every row it reads.
+    pub row_format: bool,
 }
 
 /// Parquet row groups a run read, of those its opened files hold: the rest were pruned by min/max statistics
 /// or bloom filters (DataFusion's scan metrics).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowGroups {
     pub read: u64,
     pub total: u64,
+}
+
+/// What a query read of what its tables hold, and what it skipped: kept with every run that scanned files
+/// (its stats, the history, the console's "Why it cost that"), from the plan and the scans' own metrics, so
+/// nothing is run again to explain a bill.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadBreakdown {
+    /// Files the scans were planned to open (what partition pruning and the listing left).
+    pub files_planned: u64,
+    /// Of those, files skipped by their statistics before a byte of data was read (DataFusion's file pruning).
+    pub files_skipped: u64,
+    /// Distinct files a byte was read from (the meter's own count).
+    pub files_read: u64,
+    /// File columns the scans read (the projection and filters), of the files' columns. A row format parses
+    /// every column however few it keeps (`row_format`).
+    pub columns_read: u64,
+    pub columns_total: u64,
+    pub row_format: bool,
+    /// Parquet row groups read, of those the opened files hold (the rest skipped by statistics or bloom
+    /// filters); absent without a Parquet scan that opened a row group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_groups: Option<RowGroups>,
+    /// Each partitioned scan's partitions in words (`logs: 1 of 8 partitions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
 }
 
 /// One remote request in flight (see [`Meter::begin`]).
@@ -177,6 +210,46 @@ impl Meter {
     /// What the planned scans will read, once the query is planned.
     pub fn plan(&self) -> Option<ScanPlan> {
         self.planned.lock().ok().and_then(|p| *p)
+    }
+
+    /// Record the files the scans skipped by statistics (after the run).
+    pub fn set_files_skipped(&self, n: u64) {
+        if let Ok(mut f) = self.files_skipped.lock() {
+            *f = Some(n);
+        }
+    }
+
+    /// Record each partitioned scan's choice of partitions, in words.
+    pub fn set_partitions(&self, scans: Vec<String>) {
+        if let Ok(mut p) = self.partitions.lock() {
+            *p = scans;
+        }
+    }
+
+    /// What the query read of what its tables hold; None when it planned no file scan.
+    pub fn breakdown(&self) -> Option<ReadBreakdown> {
+        let plan = self.plan().filter(|p| p.scans > 0)?;
+        Some(ReadBreakdown {
+            files_planned: plan.files,
+            // DataFusion counts skipped file ranges: a large file split across threads is one file.
+            files_skipped: self
+                .files_skipped
+                .lock()
+                .ok()
+                .and_then(|f| *f)
+                .unwrap_or(0)
+                .min(plan.files),
+            files_read: self.files_read(),
+            columns_read: plan.columns_read,
+            columns_total: plan.columns_total,
+            row_format: plan.row_format,
+            row_groups: self.row_groups(),
+            partitions: self
+                .partitions
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default(),
+        })
     }
 
     fn add_bytes(&self, n: u64) {
