@@ -550,6 +550,118 @@ def cold(args, owl_exe, venv_bin):
     return out
 
 
+def s3_counts(stats_url, reset=False):
+    """The S3 server's own counts (requests by kind, object bytes sent) from the runner's counter endpoint."""
+    import urllib.request
+
+    with urllib.request.urlopen(stats_url + ("/reset" if reset else "/counts")) as r:
+        return json.loads(r.read())
+
+
+def store_etags(bucket: Path):
+    """Give each object of the bucket's folder its ETag, kept beside it as S3 keeps it with the object. The
+    server (s3s-fs) otherwise computes the MD5 of the whole file on every GET and HEAD, even of 8 KiB: that, not
+    the network, would be what the benchmark measured. Written where s3s-fs keeps it: a file under the server's
+    root named by the URL-safe base64 of bucket and key."""
+    import base64
+    import hashlib
+
+    b64 = lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("=")
+    for f in bucket.rglob("*"):
+        if not f.is_file():
+            continue
+        key = f.relative_to(bucket).as_posix()
+        info = bucket.parent / f".bucket-{b64(bucket.name)}.object-{b64(key)}.internal.json"
+        if info.exists():
+            continue
+        md5 = hashlib.md5()
+        with open(f, "rb") as r:
+            for block in iter(lambda: r.read(1 << 20), b""):
+                md5.update(block)
+        info.write_text(json.dumps({"e_tag": md5.hexdigest()}))
+
+
+def s3(args, owl_exe, venv_bin):
+    """The TPC-H Parquet queries and the web-log suite read from S3 through the latency-shaping proxy: owl (a
+    registry crawled from the bucket, crawl only) against DuckDB's httpfs. Per query: the best time of `runs`
+    after a warm-up, and one cold run's requests and bytes as the S3 server counted them."""
+    bucket = Path(args.s3_bucket_dir)
+    data = Path(args.data)
+    generate_tpch(data, args.sf, ["parquet"], venv_bin)
+    web = data.parent / "weblogs"
+    generate_weblogs(web, args.weblog_rows)
+    # The server serves the bucket's folder as it is on disk: hard links put the data there at no cost.
+    for src, dst in ((data / "parquet", bucket / "tpch"), (web / "parquet" / "weblogs", bucket / "weblogs")):
+        if not dst.exists():
+            shutil.copytree(src, dst, copy_function=os.link)
+    store_etags(bucket)
+    env = {"AWS_ENDPOINT_URL": args.s3_endpoint, "AWS_REGION": "us-east-1"}
+    os.environ.update(env)
+    catalog = Path(tempfile.mkdtemp()) / "catalog"
+    for db, url in (("tpch_s3", "s3://bench/tpch/"), ("weblogs", "s3://bench/weblogs/")):
+        sh([owl_exe, "--catalog", str(catalog), "query", f"CREATE DATABASE {db}"], capture_output=True)
+        sh([owl_exe, "--catalog", str(catalog), "-d", db, "crawl", url], capture_output=True)
+    suites = [
+        ("tpch", "tpch_s3", pick(sorted(QUERIES.glob("q*.sql")), args.queries),
+         [(t, f"s3://bench/tpch/{t}", []) for t in TABLES]),
+        ("weblogs", "weblogs", pick(sorted(WEBLOG_QUERIES.glob("w*.sql")), args.weblog_queries),
+         [("weblogs", "s3://bench/weblogs", WEBLOG_KEYS)]),
+    ]
+    out = {}
+    for label, db, queries, tables in suites:
+        cfg = {"endpoint": args.s3_endpoint, "key": os.environ["AWS_ACCESS_KEY_ID"],
+               "secret": os.environ["AWS_SECRET_ACCESS_KEY"], "threads": args.threads, "tables": tables}
+        duck = subprocess.Popen([args.httpfs_python, str(Path(__file__).parent / "duckdb_s3.py"), json.dumps(cfg)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = json.loads(duck.stdout.readline())
+        out.setdefault("duckdb_version", ready["ready"])
+
+        def ask(req):
+            duck.stdin.write(json.dumps(req) + "\n")
+            duck.stdin.flush()
+            return json.loads(duck.stdout.readline())
+
+        owl = Owl(owl_exe, catalog, db, args.threads, args.owl_set)
+        results = []
+        for i, q in enumerate(queries):
+            sql = q.read_text()
+            res = {"query": q.stem}
+            # One cold run each, counted by the server: owl as a fresh `owl query`, DuckDB on a fresh connection.
+            s3_counts(args.s3_stats, reset=True)
+            p = subprocess.run([owl_exe, "--catalog", str(catalog), "-d", db, "query", "-f", "json",
+                                sql.strip().rstrip(";")], capture_output=True, text=True,
+                               env=dict(os.environ, OWL_THREADS=str(args.threads)))
+            owl_counts = s3_counts(args.s3_stats)
+            meter = json.loads(p.stdout)["stats"]["bytes_scanned"] if p.returncode == 0 else None
+            s3_counts(args.s3_stats, reset=True)
+            cold = ask({"op": "cold", "sql": sql})
+            duck_counts = s3_counts(args.s3_stats)
+            # Then the timed runs, taking turns.
+            timed = {}
+            for who in (["owl", "duckdb"] if i % 2 == 0 else ["duckdb", "owl"]):
+                if who == "owl":
+                    ms, rows, extra, err = owl.run(sql, args.runs)
+                    timed["owl"] = {"ms": ms, "error": err, "rows": rows}
+                else:
+                    a = ask({"op": "time", "sql": sql, "runs": args.runs})
+                    timed["duckdb"] = {"ms": a.get("ms"), "error": a.get("error"), "rows": a.get("rows")}
+            res["owl"] = {"ms": timed["owl"]["ms"], "error": timed["owl"]["error"], "meter_bytes": meter,
+                          **{f"s3_{k}": v for k, v in owl_counts.items()}}
+            res["duckdb"] = {"ms": timed["duckdb"]["ms"], "error": timed["duckdb"]["error"] or cold.get("error"),
+                             **{f"s3_{k}": v for k, v in duck_counts.items()}}
+            res["answers_equal"] = same_answers(timed["owl"]["rows"], timed["duckdb"]["rows"])
+            res["owl_vs_duckdb"] = ratio(res["owl"]["ms"], res["duckdb"]["ms"])
+            log(f"s3 {label} {q.stem}: owl {res['owl']['ms']} ms ({owl_counts['requests']} requests, "
+                f"{owl_counts['body_bytes']} B; meter {meter}), duckdb {res['duckdb']['ms']} ms "
+                f"({duck_counts['requests']} requests, {duck_counts['body_bytes']} B), equal={res['answers_equal']}")
+            results.append(res)
+        duck.stdin.close()
+        duck.wait()
+        out[label] = results
+    shutil.rmtree(catalog.parent, ignore_errors=True)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -598,6 +710,8 @@ def markdown(doc):
             lines.append(f"Max owl/DuckDB: {worst['query']} at {fmt_r(worst['owl_vs_duckdb'])}.")
         if any(r["owl"].get("bytes_scanned") is not None for r in results):
             lines.extend(bytes_table(results, mb))
+    if doc.get("s3"):
+        lines.extend(s3_markdown(doc["s3"], meta))
     if doc.get("cold"):
         lines.append("")
         lines.append("**Cold start** (a fresh process, wall time, best of 10 after one)")
@@ -608,6 +722,37 @@ def markdown(doc):
             lines.append(f"| {c['case']} | {c['owl']:.1f} ms | {c['duckdb_cli']:.1f} ms | "
                          f"{c['owl'] / c['duckdb_cli']:.2f}x |")
     return "\n".join(lines)
+
+
+def s3_markdown(s3doc, meta):
+    """The S3 suite: time through the proxy, and each engine's requests and bytes as the server counted them."""
+    shape = s3doc.get("shape", {})
+    lines = ["", f"**S3 through a shaped network** ({shape.get('latency_ms', '?')} ms to first byte, "
+             f"{shape.get('mbps', '?')} MB/s per connection; owl crawl only, DuckDB {s3doc.get('duckdb_version')} "
+             "with httpfs; requests and MB: one cold run, counted by the S3 server; owl's meter checked against it)"]
+    mb = lambda b: "" if b is None else f"{b / 1e6:.1f}"
+    for label in ("tpch", "weblogs"):
+        results = s3doc.get(label) or []
+        if not results:
+            continue
+        lines += ["", f"*{'TPC-H SF' + format(meta['sf'], 'g') + ' Parquet' if label == 'tpch' else 'Web logs'}*", "",
+                  "| query | owl ms | DuckDB ms | owl/DuckDB | owl requests | DuckDB requests | owl MB | DuckDB MB "
+                  "| meter = server | answers |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        for r in results:
+            o, d = r["owl"], r["duckdb"]
+            lines.append(f"| {r['query']} | {fmt_ms(o['ms'])} | {fmt_ms(d['ms'])} | {fmt_r(r['owl_vs_duckdb'])} | "
+                         f"{o['s3_requests']} | {d['s3_requests']} | {mb(o['s3_body_bytes'])} | "
+                         f"{mb(d['s3_body_bytes'])} | {'yes' if o['meter_bytes'] == o['s3_body_bytes'] else 'NO'} | "
+                         f"{'equal' if r['answers_equal'] else 'DIFFER'} |")
+        tot = lambda who, k: sum(r[who][k] or 0 for r in results)
+        lines.append(f"| **geomean / total** | {tot('owl', 'ms'):.0f} | {tot('duckdb', 'ms'):.0f} | "
+                     f"**{fmt_r(geomean([r['owl_vs_duckdb'] for r in results]))}** | {tot('owl', 's3_requests')} | "
+                     f"{tot('duckdb', 's3_requests')} | {mb(tot('owl', 's3_body_bytes'))} | "
+                     f"{mb(tot('duckdb', 's3_body_bytes'))} | | |")
+        more = [r["query"] for r in results if r["owl"]["s3_requests"] > r["duckdb"]["s3_requests"]]
+        lines += ["", f"owl makes more requests than DuckDB on: {', '.join(more) or 'none'}."]
+    return lines
 
 
 def bytes_table(results, mb):
@@ -661,6 +806,11 @@ def main():
     ap.add_argument("--merge", action="store_true",
                     help="keep the formats and suites this run skips from the results file (--out)")
     ap.add_argument("--write", action="store_true", help="rewrite the generated section of BENCHMARKS.md")
+    ap.add_argument("--s3-endpoint", help="the latency-shaping proxy in front of the S3 server (suite s3)")
+    ap.add_argument("--s3-stats", help="the runner's endpoint of the S3 server's counts (suite s3)")
+    ap.add_argument("--s3-bucket-dir", help="the folder the S3 server serves as bucket `bench` (suite s3)")
+    ap.add_argument("--s3-shape", default="{}", help="the proxy's latency and bandwidth, as JSON (suite s3)")
+    ap.add_argument("--httpfs-python", help="the python of the venv with DuckDB and its httpfs (suite s3)")
     args = ap.parse_args()
     import datafusion
     import duckdb
@@ -679,6 +829,8 @@ def main():
         doc["tpch"] = tpch(args, args.owl, venv_bin)
     if "weblogs" in suites:
         doc["weblogs"] = weblogs(args, args.owl, venv_bin)
+    if "s3" in suites:
+        doc["s3"] = {**s3(args, args.owl, venv_bin), "shape": json.loads(args.s3_shape)}
     if "cold" in suites:
         generate_tpch(Path(args.data), args.sf, [], venv_bin)
         doc["cold"] = cold(args, args.owl, venv_bin)
@@ -698,6 +850,8 @@ def main():
             doc["weblogs"] = by_query(old["weblogs"], doc.get("weblogs", []))
         if "cold" not in doc and "cold" in old:
             doc["cold"] = old["cold"]
+        if "s3" not in doc and "s3" in old:
+            doc["s3"] = old["s3"]
     Path(args.out).write_text(json.dumps(doc, indent=1))
     md = markdown(doc)
     print(md)

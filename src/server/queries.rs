@@ -356,7 +356,9 @@ impl Queries {
     pub fn remember(&self, record: Record) {
         let mut table = self.table();
         let id = record.id.clone();
-        table.by_id.insert(id.clone(), Known::Done(Box::new(record)));
+        table
+            .by_id
+            .insert(id.clone(), Known::Done(Box::new(record)));
         table.ended(&id);
     }
 
