@@ -6,7 +6,8 @@
 //! - `OWL_PEERS_SUITES` (default `tpch,weblogs,cold`; `s3`: S3 through a shaped network, below),
 //!   `OWL_PEERS_FORMATS` (default `parquet,csv,ndjson`),
 //!   `OWL_PEERS_QUERIES` (e.g. `1,6,17`; default all 22), `OWL_PEERS_SF` (default 1), `OWL_PEERS_RUNS`
-//!   (default 3), `OWL_PEERS_THREADS` (default: the cores), `OWL_PEERS_WEBLOG_ROWS` (default 4000000);
+//!   (default 3), `OWL_PEERS_THREADS` (default: the cores), `OWL_PEERS_WEBLOG_ROWS` (default 4000000),
+//!   `OWL_PEERS_OWL_SET` (`owl.x=false,...`: settings for owl's queries, for an A/B without a rebuild);
 //! - `OWL_PEERS_WRITE=1` rewrites the generated section of BENCHMARKS.md from the results; `OWL_PEERS_MERGE=1`
 //!   keeps the formats, queries and suites this run skips from the last results (rerun one format, or one query);
 //! - the `s3` suite starts the in-process S3 server (s3s-fs, SigV4) and a latency-shaping proxy in front of it
@@ -49,6 +50,13 @@ fn main() {
         .args(["--weblog-rows", &env("OWL_PEERS_WEBLOG_ROWS", "4000000")]);
     if let Ok(t) = std::env::var("OWL_PEERS_THREADS") {
         cmd.args(["--threads", &t]);
+    }
+    // `OWL_PEERS_OWL_SET=owl.remote_streams=false,...`: settings for owl's queries (an A/B without a rebuild).
+    for kv in env("OWL_PEERS_OWL_SET", "")
+        .split(',')
+        .filter(|kv| !kv.is_empty())
+    {
+        cmd.args(["--owl-set", kv]);
     }
     if std::env::var("OWL_PEERS_WRITE").is_ok_and(|v| v == "1") {
         cmd.arg("--write");

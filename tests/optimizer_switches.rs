@@ -185,6 +185,13 @@ fn answers(f: &Fixture, case: &Case, on: bool) -> String {
     lines.join("\n")
 }
 
+/// Switches that change only scans of an object store, with the test (against the in-process S3 server) that
+/// checks their plans and answers on and off.
+const ON_AN_OBJECT_STORE: [(&str, &str); 1] = [(
+    "remote_streams",
+    "tests/s3_cli.rs: more_streams_than_threads_on_s3_answer_and_bill_the_same",
+)];
+
 #[test]
 fn every_switch_turns_its_rule_off() {
     let f = Fixture::new();
@@ -214,10 +221,24 @@ fn every_switch_turns_its_rule_off() {
             case.query
         );
     }
-    // Every switch has its case.
-    let mut tested: Vec<&str> = CASES.iter().map(|c| c.switch).collect();
+    // Every switch has its case, here or (one that acts only on an object store) in its own test.
+    let mut tested: Vec<&str> = CASES
+        .iter()
+        .map(|c| c.switch)
+        .chain(ON_AN_OBJECT_STORE.iter().map(|(switch, _)| *switch))
+        .collect();
     tested.sort();
     tested.dedup();
+    for (switch, test) in ON_AN_OBJECT_STORE {
+        let (file, name) = test.split_once(": ").unwrap();
+        let text =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+                .unwrap();
+        assert!(
+            text.contains(&format!("fn {name}()")) && text.contains(&format!("owl.{switch}")),
+            "owl.{switch}: no test `{name}` setting it in {file}"
+        );
+    }
     let mut switches = owl::config::options::names();
     switches.sort();
     assert_eq!(tested, switches);

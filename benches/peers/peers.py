@@ -628,11 +628,12 @@ def s3(args, owl_exe, venv_bin):
             res = {"query": q.stem}
             # One cold run each, counted by the server: owl as a fresh `owl query`, DuckDB on a fresh connection.
             s3_counts(args.s3_stats, reset=True)
-            p = subprocess.run([owl_exe, "--catalog", str(catalog), "-d", db, "query", "-f", "json",
-                                sql.strip().rstrip(";")], capture_output=True, text=True,
-                               env=dict(os.environ, OWL_THREADS=str(args.threads)))
+            script = ";\n".join(owl.sets + [sql.strip().rstrip(";")])
+            p = subprocess.run([owl_exe, "--catalog", str(catalog), "-d", db, "query", "-f", "json", script],
+                               capture_output=True, text=True, env=dict(os.environ, OWL_THREADS=str(args.threads)))
             owl_counts = s3_counts(args.s3_stats)
-            meter = json.loads(p.stdout)["stats"]["bytes_scanned"] if p.returncode == 0 else None
+            last = [l for l in p.stdout.splitlines() if l.strip()][-1:] if p.returncode == 0 else []
+            meter = json.loads(last[0])["stats"]["bytes_scanned"] if last else None
             s3_counts(args.s3_stats, reset=True)
             cold = ask({"op": "cold", "sql": sql})
             duck_counts = s3_counts(args.s3_stats)
@@ -728,7 +729,8 @@ def s3_markdown(s3doc, meta):
     """The S3 suite: time through the proxy, and each engine's requests and bytes as the server counted them."""
     shape = s3doc.get("shape", {})
     lines = ["", f"**S3 through a shaped network** ({shape.get('latency_ms', '?')} ms to first byte, "
-             f"{shape.get('mbps', '?')} MB/s per connection; owl crawl only, DuckDB {s3doc.get('duckdb_version')} "
+             f"{shape.get('mbps', '?')} MB/s per connection; {meta['threads']} threads; best of {meta['runs']} after a "
+             f"warm-up; owl crawl only, DuckDB {s3doc.get('duckdb_version')} "
              "with httpfs; requests and MB: one cold run, counted by the S3 server; owl's meter checked against it)"]
     mb = lambda b: "" if b is None else f"{b / 1e6:.1f}"
     for label in ("tpch", "weblogs"):
@@ -751,7 +753,10 @@ def s3_markdown(s3doc, meta):
                      f"{tot('duckdb', 's3_requests')} | {mb(tot('owl', 's3_body_bytes'))} | "
                      f"{mb(tot('duckdb', 's3_body_bytes'))} | | |")
         more = [r["query"] for r in results if r["owl"]["s3_requests"] > r["duckdb"]["s3_requests"]]
-        lines += ["", f"owl makes more requests than DuckDB on: {', '.join(more) or 'none'}."]
+        heavier = [f"{r['query']} ({r['owl']['s3_body_bytes'] / r['duckdb']['s3_body_bytes']:.2f}x)" for r in results
+                   if r["duckdb"]["s3_body_bytes"] and r["owl"]["s3_body_bytes"] > r["duckdb"]["s3_body_bytes"]]
+        lines += ["", f"owl makes more requests than DuckDB on: {', '.join(more) or 'none'}; "
+                  f"reads more bytes on: {', '.join(heavier) or 'none'}."]
     return lines
 
 

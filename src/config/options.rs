@@ -49,6 +49,9 @@ pub struct OwlOptions {
     /// Skip a partition's files unopened by the registry's bounds while its listing shows the files the crawl
     /// read (see `catalog::provider::statistics`).
     pub partition_bounds: bool,
+    /// Read a scan of many files on an object store through more streams than threads, so that files' requests
+    /// overlap (see `catalog::provider::table::REMOTE_STREAMS`).
+    pub remote_streams: bool,
 }
 
 impl Default for OwlOptions {
@@ -71,6 +74,7 @@ impl Default for OwlOptions {
             best_files_first: true,
             projection_list_common: true,
             partition_bounds: true,
+            remote_streams: true,
         }
     }
 }
@@ -78,7 +82,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 17] = [
+const SETTINGS: [Setting; 18] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -203,6 +207,13 @@ const SETTINGS: [Setting; 17] = [
          one's name, size, modification time and, on an object store, ETag); false: open every file and \
          prune by its own footer, as DataFusion does",
         |o| &mut o.partition_bounds,
+    ),
+    (
+        "remote_streams",
+        "Read a scan of an object store (S3) that has more files than threads through up to 16 streams, one \
+         file group each, so that one file's requests wait out their first-byte latency while others' arrive \
+         (threads still do the decoding); false: one stream a thread, as for local files",
+        |o| &mut o.remote_streams,
     ),
 ];
 

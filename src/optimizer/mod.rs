@@ -153,11 +153,12 @@ pub const RULES: [Rule; 9] = [
 ];
 
 /// The `owl.*` switches that pick a reader rather than a rule, with the module that reads them.
-pub const READER_SWITCHES: [(&str, &str); 4] = [
+pub const READER_SWITCHES: [(&str, &str); 5] = [
     ("csv_fast_path", "formats::csv"),
     ("ndjson_fast_path", "formats::ndjson"),
     ("projection_list_common", "catalog::provider::listing"),
     ("partition_bounds", "catalog::provider::statistics"),
+    ("remote_streams", "catalog::provider::table"),
 ];
 
 /// DataFusion's logical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.
