@@ -314,42 +314,52 @@ pub(super) fn scan_plan(plan: &Arc<dyn ExecutionPlan>) -> ScanPlan {
     }
 }
 
+/// Every pruning metric of the file scans in `plan`, after a run, in plan order: `f(file type, metric name,
+/// pruned, matched)`.
+fn pruning_metrics(plan: &Arc<dyn ExecutionPlan>, f: &mut impl FnMut(&str, &str, u64, u64)) {
+    use datafusion::physical_plan::metrics::MetricValue;
+    if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
+        && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
+        && let Some(metrics) = exec.metrics()
+    {
+        let file_type = config.file_source().file_type();
+        for m in metrics.iter() {
+            if let MetricValue::PruningMetrics {
+                name,
+                pruning_metrics: p,
+            } = m.value()
+            {
+                f(
+                    file_type,
+                    name.as_ref(),
+                    p.pruned() as u64,
+                    p.matched() as u64,
+                );
+            }
+        }
+    }
+    for child in plan.children() {
+        pruning_metrics(child, f);
+    }
+}
+
 /// The Parquet row groups a run's scans read, of those the opened files hold, from the scans' metrics (after
 /// the run); None when the plan has no Parquet scan or opened no row group.
 pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
-    use datafusion::physical_plan::metrics::MetricValue;
-    fn visit(plan: &Arc<dyn ExecutionPlan>, rg: &mut RowGroups) {
-        if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
-            && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
-            && config.file_source().file_type() == "parquet"
-            && let Some(metrics) = exec.metrics()
-        {
-            for m in metrics.iter() {
-                if let MetricValue::PruningMetrics {
-                    name,
-                    pruning_metrics: p,
-                } = m.value()
-                {
-                    match name.as_ref() {
-                        // Every row group of an opened file is either pruned or matched by statistics.
-                        "row_groups_pruned_statistics" => {
-                            rg.total += (p.pruned() + p.matched()) as u64;
-                            rg.read += p.matched() as u64;
-                        }
-                        "row_groups_pruned_bloom_filter" | "limit_pruned_row_groups" => {
-                            rg.read = rg.read.saturating_sub(p.pruned() as u64);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for child in plan.children() {
-            visit(child, rg);
-        }
-    }
     let mut rg = RowGroups::default();
-    visit(plan, &mut rg);
+    pruning_metrics(plan, &mut |file_type, name, pruned, matched| {
+        match (file_type, name) {
+            // Every row group of an opened file is either pruned or matched by statistics.
+            ("parquet", "row_groups_pruned_statistics") => {
+                rg.total += pruned + matched;
+                rg.read += matched;
+            }
+            ("parquet", "row_groups_pruned_bloom_filter" | "limit_pruned_row_groups") => {
+                rg.read = rg.read.saturating_sub(pruned);
+            }
+            _ => {}
+        }
+    });
     (rg.total > 0).then_some(rg)
 }
 
@@ -357,23 +367,13 @@ pub(super) fn row_groups(plan: &Arc<dyn ExecutionPlan>) -> Option<RowGroups> {
 /// `files_ranges_pruned_statistics`), from the scans' metrics after the run. A file split into ranges across
 /// threads counts once per range.
 pub(super) fn files_skipped(plan: &Arc<dyn ExecutionPlan>) -> u64 {
-    use datafusion::physical_plan::metrics::MetricValue;
     let mut n = 0;
-    if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
-        && let Some(metrics) = exec.metrics()
-    {
-        for m in metrics.iter() {
-            if let MetricValue::PruningMetrics {
-                name,
-                pruning_metrics: p,
-            } = m.value()
-                && name.as_ref() == "files_ranges_pruned_statistics"
-            {
-                n += p.pruned() as u64;
-            }
+    pruning_metrics(plan, &mut |_, name, pruned, _| {
+        if name == "files_ranges_pruned_statistics" {
+            n += pruned;
         }
-    }
-    n + plan.children().into_iter().map(files_skipped).sum::<u64>()
+    });
+    n
 }
 
 /// Every file scan in `plan` (its `DataSourceExec`s over files), outermost first.
