@@ -107,6 +107,17 @@ fn a_folder_runs_in_name_order_with_checks_and_a_report() {
     assert_eq!(st[1]["checks"][0]["check"], "rows >= 1");
     assert_eq!(st[1]["checks"][0]["passed"], true);
     assert_eq!(st[1]["bytes_scanned"], 0);
+    // What each statement read of its tables: every CSV file of the table, all its columns (a row format);
+    // `owl query -f json`'s own breakdown; none for a statement that scans no file.
+    let csv_files = walk(&f.data("weblogs_csv")).len() as u64;
+    assert_eq!(first["read"]["files_read"], csv_files, "{first}");
+    assert_eq!(first["read"]["files_planned"], csv_files, "{first}");
+    assert_eq!(first["read"]["row_format"], true, "{first}");
+    assert_eq!(
+        first["read"],
+        f.json("SELECT count(*) AS n FROM weblogs_csv")["stats"]["read"]
+    );
+    assert!(st[1].get("read").is_none(), "{}", st[1]);
     assert_eq!(st[2]["file"], "checks/02_second.sql");
     assert_eq!(st[2]["checks"].as_array().unwrap().len(), 2);
     let t = &r["totals"];

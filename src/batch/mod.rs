@@ -87,6 +87,9 @@ pub struct StatementReport {
     pub billed_bytes: u64,
     pub cost_usd: f64,
     pub files_read: u64,
+    /// What it read of what its tables hold (as `owl query -f json`'s `stats.read`); absent without a file scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<crate::storage::meter::ReadBreakdown>,
     pub error: Option<String>,
     pub checks: Vec<CheckReport>,
     /// What a dry run estimated for this statement (in a real run, next to the actual, so drift shows).
@@ -110,6 +113,7 @@ impl StatementReport {
             billed_bytes: 0,
             cost_usd: 0.0,
             files_read: 0,
+            read: None,
             error: None,
             checks: Vec::new(),
             estimated_bytes: None,

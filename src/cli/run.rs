@@ -312,6 +312,7 @@ fn report_of(p: &Planned, o: &Outcome) -> StatementReport {
         billed_bytes: s.billed_bytes,
         cost_usd: s.cost_usd,
         files_read: s.files_read,
+        read: s.read.clone(),
         error: o.error().map(|e| e.to_string()),
         checks: Vec::new(),
         estimated_bytes: None,
