@@ -344,7 +344,6 @@ pub(super) fn compression_variant(c: Compression) -> CompressionTypeVariant {
     }
 }
 
-/// Spread files over `n` groups, largest first onto the lightest group, so parallel scans finish together.
 /// Streams a scan of an object store may read through at once (`owl.remote_streams`): a request to S3 waits
 /// tens of milliseconds for its first byte, so a scan of many small files (a day a partition) spends most of its
 /// time waiting with one stream a thread. With more streams than threads, files' footers and column chunks are
@@ -366,6 +365,7 @@ impl RegistryTable {
     }
 }
 
+/// Spread files over `n` groups, largest first onto the lightest group, so parallel scans finish together.
 pub(super) fn balance(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
     let n = n.clamp(1, files.len().max(1));
     files.sort_by(|a, b| {
