@@ -187,10 +187,16 @@ fn answers(f: &Fixture, case: &Case, on: bool) -> String {
 
 /// Switches that change only scans of an object store, with the test (against the in-process S3 server) that
 /// checks their plans and answers on and off.
-const ON_AN_OBJECT_STORE: [(&str, &str); 1] = [(
-    "remote_streams",
-    "tests/s3_cli.rs: more_streams_than_threads_on_s3_answer_and_bill_the_same",
-)];
+const ON_AN_OBJECT_STORE: [(&str, &str); 2] = [
+    (
+        "remote_streams",
+        "tests/s3_cli.rs: more_streams_than_threads_on_s3_answer_and_bill_the_same",
+    ),
+    (
+        "remote_exact_ranges",
+        "tests/s3_cli.rs: s3_scans_fetch_the_chunks_they_project_and_not_the_gaps",
+    ),
+];
 
 #[test]
 fn every_switch_turns_its_rule_off() {

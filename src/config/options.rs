@@ -52,6 +52,9 @@ pub struct OwlOptions {
     /// Read a scan of many files on an object store through more streams than threads, so that files' requests
     /// overlap (see `catalog::provider::table::REMOTE_STREAMS`).
     pub remote_streams: bool,
+    /// Fetch from an object store only the byte ranges a reader asks for, merging ranges at most
+    /// `storage::meter::REMOTE_COALESCE_GAP` apart (see `storage::meter::store`).
+    pub remote_exact_ranges: bool,
 }
 
 impl Default for OwlOptions {
@@ -75,6 +78,7 @@ impl Default for OwlOptions {
             projection_list_common: true,
             partition_bounds: true,
             remote_streams: true,
+            remote_exact_ranges: true,
         }
     }
 }
@@ -82,7 +86,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 18] = [
+const SETTINGS: [Setting; 19] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -214,6 +218,13 @@ const SETTINGS: [Setting; 18] = [
          file group each, so that one file's requests wait out their first-byte latency while others' arrive \
          (threads still do the decoding); false: one stream a thread, as for local files",
         |o| &mut o.remote_streams,
+    ),
+    (
+        "remote_exact_ranges",
+        "Fetch from an object store (S3) only the byte ranges a reader asks for, each in its own ranged GET, \
+         sent together, merging only ranges at most 16 KiB apart (every byte received is billed); false: merge \
+         ranges up to 1 MiB apart into one GET, the gap between them read and billed, as object_store does",
+        |o| &mut o.remote_exact_ranges,
     ),
 ];
 

@@ -401,7 +401,7 @@ impl Crawler {
             format!("{stored_root}/")
         };
         let meter = Arc::new(Meter::new());
-        let stores = MeteredRegistry::new(Arc::clone(&self.stores), Arc::clone(&meter));
+        let stores = MeteredRegistry::new(Arc::clone(&self.stores), Arc::clone(&meter), true);
         let store = stores.get_store(&url).map_err(Error::from)?;
         let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| Error::InvalidLocation {
             location: include.into(),

@@ -320,18 +320,21 @@ impl Engine {
         database: Option<&str>,
         dialect: Dialect,
     ) -> Result<SessionContext> {
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(MeteredRegistry::new(
-                self.shared.stores.clone(),
-                meter,
-            )))
-            .with_memory_pool(Arc::clone(&self.shared.memory))
-            .build_arc()
-            .map_err(|e| Error::internal("a query's runtime", e))?;
         let mut base = match dialect {
             Dialect::Athena => self.base_state(),
             Dialect::Postgres => self.postgres_state()?,
         };
+        let exact_ranges =
+            crate::config::options::of_config(base.config_options()).remote_exact_ranges;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(MeteredRegistry::new(
+                self.shared.stores.clone(),
+                meter,
+                exact_ranges,
+            )))
+            .with_memory_pool(Arc::clone(&self.shared.memory))
+            .build_arc()
+            .map_err(|e| Error::internal("a query's runtime", e))?;
         if let Some(db) = database {
             base.config_mut().options_mut().catalog.default_schema = db.to_string();
         }

@@ -35,6 +35,9 @@ pub struct Stats {
     /// Fail every request with 503 SlowDown.
     pub fail_always: AtomicBool,
     pub injected: AtomicU64,
+    /// `OWL_S3_REQUEST_LOG=<file>`: each GET of an object as `<path> <Range header>`, one a line (for
+    /// looking at which ranges a reader asks for).
+    pub log: Option<std::sync::Mutex<std::fs::File>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +105,12 @@ impl S3Server {
         for b in buckets {
             std::fs::create_dir_all(root.path().join(b)).unwrap();
         }
-        let stats = Arc::new(Stats::default());
+        let log = std::env::var_os("OWL_S3_REQUEST_LOG")
+            .map(|p| std::sync::Mutex::new(std::fs::File::create(p).unwrap()));
+        let stats = Arc::new(Stats {
+            log,
+            ..Stats::default()
+        });
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let fs_root = root.path().to_path_buf();
@@ -263,6 +271,14 @@ async fn handle(
         Kind::Other => &st.other,
     }
     .fetch_add(1, Ordering::SeqCst);
+    if k == Kind::Get
+        && let Some(log) = &st.log
+    {
+        use std::io::Write;
+        let range = req.headers().get(http::header::RANGE);
+        let range = range.and_then(|r| r.to_str().ok()).unwrap_or("-");
+        let _ = writeln!(log.lock().unwrap(), "{} {range}", req.uri().path());
+    }
     let resp = hyper::service::Service::call(&service, req).await?;
     let count = k == Kind::Get && resp.status().is_success();
     Ok(resp.map(move |body| {

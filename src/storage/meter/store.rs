@@ -37,14 +37,21 @@ const REMOTE_CHUNK_MAX: u64 = 8 * 1024 * 1024;
 /// A remote span up to this size is fetched in one request (a crawler's sample, a footer, a small file).
 const REMOTE_SINGLE_MAX: u64 = 1024 * 1024;
 
+/// Ranges of one `get_ranges` call at most this far apart are fetched as one GET (`owl.remote_exact_ranges`):
+/// a reader's ranges are column chunks and pages, and a gap between them is bytes no one asked for that the
+/// query would be billed for. Up to this much (page headers, a tiny column between two wanted ones) a GET
+/// saved is worth more than the bytes; object_store's own default (1 MiB) reads whole row groups' worth of
+/// unwanted columns.
+pub const REMOTE_COALESCE_GAP: u64 = 16 * 1024;
+
 /// How `get_ranges` is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RangeReads {
     /// The inner store reads exactly the ranges asked for (local files): forward the call.
     Forward,
     /// The inner store would merge nearby ranges out of sight (S3 and other remote stores): merge them here
-    /// instead, the same way, so every GET and every gap byte passes through the meter.
-    Coalesce,
+    /// instead, those at most `gap` bytes apart, so every GET and every gap byte passes through the meter.
+    Coalesce { gap: u64 },
 }
 
 /// An `ObjectStore` that charges every request and every byte received to a [`Meter`].
@@ -77,7 +84,7 @@ impl MeteredStore {
     }
 
     fn remote(&self) -> bool {
-        self.ranges == RangeReads::Coalesce
+        matches!(self.ranges, RangeReads::Coalesce { .. })
     }
 
     fn fail(&self, e: object_store::Error, location: &Path) -> object_store::Error {
@@ -273,13 +280,9 @@ impl ObjectStore for MeteredStore {
                 self.meter.add_bytes(n);
                 Ok(parts)
             }
-            RangeReads::Coalesce => {
-                object_store::coalesce_ranges(
-                    ranges,
-                    |r| self.get_range_counted(location, r),
-                    object_store::OBJECT_STORE_COALESCE_DEFAULT,
-                )
-                .await
+            RangeReads::Coalesce { gap } => {
+                object_store::coalesce_ranges(ranges, |r| self.get_range_counted(location, r), gap)
+                    .await
             }
         }
     }
@@ -523,14 +526,24 @@ fn file_stream(
 pub struct MeteredRegistry {
     base: Arc<dyn ObjectStoreRegistry>,
     meter: Arc<Meter>,
+    /// How far apart two ranges of a remote object may be and still be fetched as one GET.
+    gap: u64,
     wrapped: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
 }
 
 impl MeteredRegistry {
-    pub fn new(base: Arc<dyn ObjectStoreRegistry>, meter: Arc<Meter>) -> Self {
+    /// `exact_ranges` (`owl.remote_exact_ranges`): merge a remote object's ranges only up to
+    /// [`REMOTE_COALESCE_GAP`] apart; false: up to object_store's default, 1 MiB.
+    pub fn new(base: Arc<dyn ObjectStoreRegistry>, meter: Arc<Meter>, exact_ranges: bool) -> Self {
+        let gap = if exact_ranges {
+            REMOTE_COALESCE_GAP
+        } else {
+            object_store::OBJECT_STORE_COALESCE_DEFAULT
+        };
         MeteredRegistry {
             base,
             meter,
+            gap,
             wrapped: Mutex::new(HashMap::new()),
         }
     }
@@ -568,7 +581,7 @@ impl ObjectStoreRegistry for MeteredRegistry {
         let ranges = if url.scheme() == "file" {
             RangeReads::Forward
         } else {
-            RangeReads::Coalesce
+            RangeReads::Coalesce { gap: self.gap }
         };
         let store: Arc<dyn ObjectStore> = Arc::new(MeteredStore::new(
             inner,
@@ -657,7 +670,9 @@ mod tests {
     #[tokio::test]
     async fn remote_streams_are_fetched_in_growing_whole_chunks() {
         let (_d, mut store, meter, p) = setup(3_000_000);
-        store.ranges = RangeReads::Coalesce;
+        store.ranges = RangeReads::Coalesce {
+            gap: object_store::OBJECT_STORE_COALESCE_DEFAULT,
+        };
         // With the size known from a listing: ranged GETs of 256 KiB, 512 KiB, 1 MiB, ... each received whole.
         let listed: Vec<_> = store.list(None).collect().await;
         assert_eq!(listed.len(), 1);
@@ -684,12 +699,33 @@ mod tests {
     #[tokio::test]
     async fn coalesced_ranges_count_gap_bytes() {
         let (_d, mut store, meter, p) = setup(10_000);
-        store.ranges = RangeReads::Coalesce;
+        store.ranges = RangeReads::Coalesce {
+            gap: object_store::OBJECT_STORE_COALESCE_DEFAULT,
+        };
         let parts = store.get_ranges(&p, &[0..10, 100..110]).await.unwrap();
         assert_eq!(parts.len(), 2);
         // One merged GET of 0..110: the 90-byte gap was received too, so it is billed.
         let m = meter.reading();
         assert_eq!(m.requests.get, 1);
         assert_eq!(m.bytes_scanned, 110);
+    }
+
+    #[tokio::test]
+    async fn exact_ranges_merge_only_small_gaps() {
+        let (_d, mut store, meter, p) = setup(100_000);
+        store.ranges = RangeReads::Coalesce {
+            gap: REMOTE_COALESCE_GAP,
+        };
+        let far = REMOTE_COALESCE_GAP + 10;
+        let ranges = [0..10, 100..110, far + 110..far + 120];
+        let parts = store.get_ranges(&p, &ranges).await.unwrap();
+        assert_eq!(
+            parts.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [10, 10, 10]
+        );
+        // The first two (90 bytes apart) in one GET of 0..110; the third, further than the gap, on its own.
+        let m = meter.reading();
+        assert_eq!(m.requests.get, 2);
+        assert_eq!(m.bytes_scanned, 110 + 10);
     }
 }
