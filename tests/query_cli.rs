@@ -1061,6 +1061,75 @@ fn facts_and_dims(f: &Fixture) {
     f.run_ok(&["-d", "crawled", "crawl", "lake"]);
 }
 
+/// A top-k on a float column filters its Parquet scan row by row too: the scan's condition on a float is kept
+/// out of pruning's sight (NaN is in no min/max), and the row filter still finds the top-k's filter inside it.
+/// NaN sorts above every number, -0.0 and 0.0 are one zero; the answers are the same with the setting off.
+#[test]
+fn a_top_k_on_a_float_column_filters_row_by_row() {
+    let f = Fixture::new();
+    f.run_ok(&["query", "CREATE DATABASE lake"]);
+    f.run_ok(&[
+        "-d",
+        "lake",
+        "query",
+        "CREATE TABLE floats WITH (format = 'PARQUET', external_location = 'lake/floats/') AS \
+         SELECT value AS k, CASE WHEN value % 20011 = 5 THEN CAST('NaN' AS DOUBLE) \
+         WHEN value % 1009 = 0 THEN CAST(-0.0 AS DOUBLE) ELSE CAST(value % 997 AS DOUBLE) / 10 END AS x, \
+         concat('row-', CAST(value AS VARCHAR)) AS label FROM generate_series(0, 59999)",
+    ]);
+    f.run_ok(&["query", "CREATE DATABASE crawled"]);
+    f.run_ok(&["-d", "crawled", "crawl", "lake/floats"]);
+    // The expected keys, from the rows as the CTAS wrote them: by x (NaN above all, the zeros equal), then k.
+    let x = |k: i64| {
+        if k % 20011 == 5 {
+            f64::NAN
+        } else if k % 1009 == 0 {
+            0.0
+        } else {
+            (k % 997) as f64 / 10.0
+        }
+    };
+    let mut keys: Vec<i64> = (0..60_000).collect();
+    keys.sort_by(|a, b| x(*a).total_cmp(&x(*b)).then(a.cmp(b)));
+    let first = |ks: &[i64]| serde_json::json!(ks.iter().map(|k| [*k]).collect::<Vec<_>>());
+    let desc: Vec<i64> = {
+        let mut d = keys.clone();
+        d.sort_by(|a, b| x(*b).total_cmp(&x(*a)).then(a.cmp(b)));
+        d
+    };
+    for (sql, rows) in [
+        (
+            "SELECT k FROM floats ORDER BY x DESC, k LIMIT 4",
+            first(&desc[..4]),
+        ),
+        (
+            "SELECT k FROM floats ORDER BY x, k LIMIT 3",
+            first(&keys[..3]),
+        ),
+    ] {
+        let doc = f.json_with(&["-d", "crawled"], sql);
+        assert_eq!(doc["rows"], rows, "{sql}");
+        let plan = f.csv_in("crawled", &format!("EXPLAIN ANALYZE {sql}"));
+        assert!(
+            plan.contains("row_filter=on (a top-k's filter)"),
+            "{sql}: {plan}"
+        );
+        assert!(plan.contains("CASE WHEN DynamicFilter"), "{sql}: {plan}");
+        let off = f.csv_in(
+            "crawled",
+            &format!("SET owl.dynamic_row_filters = false; {sql}"),
+        );
+        let on = f.csv_in(
+            "crawled",
+            &format!("SET owl.dynamic_row_filters = true; {sql}"),
+        );
+        assert_eq!(on, off, "{sql}");
+    }
+    // The NaN rows lead the descending order; the zeros (k = 0 is -0.0, k = 997 is 0.0) the ascending one.
+    assert_eq!(&desc[..3], [5, 20016, 40027]);
+    assert_eq!(&keys[..3], [0, 997, 1009]);
+}
+
 /// A scan with a `WHERE` of its own gets a join's run-time filter in the filter above it, after its own
 /// conditions: when the filter lists the join's keys, and when the join pushed it through an aggregation (even
 /// as lookups into the join's hash table). Answers are the same with the setting off.

@@ -382,8 +382,25 @@ impl PhysicalExpr for KeyHint {
     }
 }
 
-/// The join's dynamic filter under `expr`, itself or wrapped in a [`KeyHint`].
+/// `p` of `CASE WHEN p THEN true ELSE false END`, the form in which a Parquet scan's condition on a float column
+/// is kept out of pruning's sight (`optimizer::physical::nan_pruning`); row by row it is `p`. None for any
+/// other expression.
+pub fn nan_safe_inner(expr: &Arc<dyn PhysicalExpr>) -> Option<&Arc<dyn PhysicalExpr>> {
+    let case = expr.downcast_ref::<CaseExpr>()?;
+    let is = |e: &Arc<dyn PhysicalExpr>, v: bool| {
+        e.downcast_ref::<Literal>()
+            .is_some_and(|l| l.value() == &ScalarValue::Boolean(Some(v)))
+    };
+    match (case.expr(), case.when_then_expr(), case.else_expr()) {
+        (None, [(when, then)], Some(no)) if is(then, true) && is(no, false) => Some(when),
+        _ => None,
+    }
+}
+
+/// The join's dynamic filter under `expr`, itself or wrapped in a [`KeyHint`], either of them as it is or kept
+/// out of pruning's sight ([`nan_safe_inner`]: a filter on a float column).
 pub fn dynamic_filter(expr: &Arc<dyn PhysicalExpr>) -> Option<&DynamicFilterPhysicalExpr> {
+    let expr = nan_safe_inner(expr).unwrap_or(expr);
     match expr.downcast_ref::<KeyHint>() {
         Some(hint) => hint.filter.downcast_ref::<DynamicFilterPhysicalExpr>(),
         None => expr.downcast_ref::<DynamicFilterPhysicalExpr>(),

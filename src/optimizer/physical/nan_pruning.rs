@@ -76,11 +76,7 @@ fn reads_float(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> bool {
 
 /// Already written as this rule writes it.
 fn is_wrapped(e: &Arc<dyn PhysicalExpr>) -> bool {
-    e.downcast_ref::<CaseExpr>().is_some_and(|c| {
-        c.expr().is_none()
-            && c.when_then_expr().len() == 1
-            && c.else_expr().is_some_and(|e| e.to_string() == "false")
-    })
+    crate::exec::expr::key_hint::nan_safe_inner(e).is_some()
 }
 
 /// The Parquet scan `node` with its float conjuncts out of pruning's sight; unchanged when it has none.
