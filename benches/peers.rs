@@ -1,7 +1,8 @@
 //! owl against DuckDB and DataFusion, side by side: `cargo bench --bench peers`.
 //!
 //! Builds the release `owl`, installs the peers (PyPI: duckdb 2.0.0, datafusion 55.0.0, tpchgen-cli 4.0.0,
-//! duckdb-cli) into `target/bench-venv`, and runs `benches/peers/peers.py` (the suites, the timing rules and
+//! duckdb-cli) into `target/bench-venv` and, for the cold-start suite, datafusion-cli 55.2.0 from crates.io into
+//! `target/bench-datafusion-cli`, and runs `benches/peers/peers.py` (the suites, the timing rules and
 //! the report are described there). Settings, from the environment:
 //! - `OWL_PEERS_SUITES` (default `tpch,weblogs,cold`; `s3`: S3 through a shaped network, below),
 //!   `OWL_PEERS_FORMATS` (default `parquet,csv,ndjson`),
@@ -66,8 +67,11 @@ fn main() {
     if std::env::var("OWL_PEERS_MERGE").is_ok_and(|v| v == "1") {
         cmd.arg("--merge");
     }
-    // S3 through a shaped network: the server, the proxy in front, and the server's counts for the runner.
     let suites = env("OWL_PEERS_SUITES", "tpch,weblogs,cold");
+    if suites.split(',').any(|s| s == "cold") {
+        cmd.arg("--datafusion-cli").arg(venv::datafusion_cli());
+    }
+    // S3 through a shaped network: the server, the proxy in front, and the server's counts for the runner.
     let _s3 = suites.split(',').any(|s| s == "s3").then(|| {
         let server = s3server::S3Server::start(&["bench"]);
         let shape = latency_proxy::Shape::from_env();

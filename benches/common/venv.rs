@@ -70,3 +70,36 @@ pub fn httpfs_python() -> PathBuf {
     })
     .join("python")
 }
+
+/// datafusion-cli's version, the cold-start peer (the DataFusion owl builds on; not on PyPI).
+pub const DATAFUSION_CLI: &str = "55.2.0";
+
+/// `target/bench-datafusion-cli/bin/datafusion-cli`, built once from crates.io (`cargo install --locked`, its own
+/// target folder: owl's build is left as it is). A cold build takes about 40 minutes on two cores.
+pub fn datafusion_cli() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-datafusion-cli");
+    let exe = root.join("bin/datafusion-cli");
+    let ready = Command::new(&exe).arg("--version").output().is_ok_and(|o| {
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains(DATAFUSION_CLI)
+    });
+    if !ready {
+        eprintln!(
+            "building datafusion-cli {DATAFUSION_CLI} into {}",
+            root.display()
+        );
+        let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["install", "datafusion-cli", "--locked", "--version"])
+            .arg(DATAFUSION_CLI)
+            .arg("--root")
+            .arg(&root)
+            .arg("--target-dir")
+            .arg(root.join("build"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            built,
+            "cargo install datafusion-cli {DATAFUSION_CLI} failed"
+        );
+    }
+    exe
+}

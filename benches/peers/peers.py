@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -527,25 +528,26 @@ def compare(engines, queries, runs, label):
 
 
 def cold(args, owl_exe, venv_bin):
-    """Fresh processes: owl query vs the DuckDB CLI, best of 10 after one warm-up, wall time."""
+    """Fresh processes: owl query vs the DuckDB CLI and datafusion-cli (when built), best of 10 after one
+    warm-up, wall time. Each prints the same answer (checked), so none is timed for doing less."""
     data = Path(args.data)
     one = sorted((data / "parquet" / "nation").glob("*.parquet"))[0]
     empty = Path(tempfile.mkdtemp()) / "catalog"
-    cases = {
-        "SELECT 1": ([owl_exe, "--catalog", str(empty), "query", "SELECT 1"],
-                     [str(venv_bin / "duckdb"), "-c", "SELECT 1"]),
-        "count(*) of one Parquet file": (
-            [owl_exe, "--catalog", str(empty), "query", f"SELECT count(*) FROM '{one}'"],
-            [str(venv_bin / "duckdb"), "-c", f"SELECT count(*) FROM '{one}'"]),
-    }
+    clis = {"owl": [owl_exe, "--catalog", str(empty), "query"], "duckdb_cli": [str(venv_bin / "duckdb"), "-c"]}
+    if args.datafusion_cli:
+        clis["datafusion_cli"] = [args.datafusion_cli, "-q", "-c"]
+    cases = {"SELECT 1": ("SELECT 1", "1"),
+             "count(*) of one Parquet file": (f"SELECT count(*) FROM '{one}'", "25")}
     out = []
-    for what, (o, d) in cases.items():
+    for what, (sql, answer) in cases.items():
         best = {}
-        for name, cmd in (("owl", o), ("duckdb_cli", d)):
-            subprocess.run(cmd, check=True, capture_output=True)  # warm-up
+        for name, cli in clis.items():
+            cmd = cli + [sql]
+            p = subprocess.run(cmd, check=True, capture_output=True, text=True)  # warm-up
+            assert re.search(rf"(^|[^0-9]){answer}([^0-9]|$)", p.stdout), f"{name}: {sql} printed {p.stdout!r}"
             best[name] = best_ms(lambda: subprocess.run(cmd, check=True, capture_output=True), 10)
         out.append({"case": what, **best})
-        log(f"cold {what}: owl {best['owl']:.1f} ms, duckdb cli {best['duckdb_cli']:.1f} ms")
+        log(f"cold {what}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in best.items()))
     shutil.rmtree(empty.parent, ignore_errors=True)
     return out
 
@@ -717,11 +719,14 @@ def markdown(doc):
         lines.append("")
         lines.append("**Cold start** (a fresh process, wall time, best of 10 after one)")
         lines.append("")
-        lines.append("| case | owl query | DuckDB CLI | owl/DuckDB |")
-        lines.append("|---|---:|---:|---:|")
+        dfc = all(c.get("datafusion_cli") for c in doc["cold"])
+        lines.append("| case | owl query | DuckDB CLI | owl/DuckDB |"
+                     + (" datafusion-cli | owl/datafusion-cli |" if dfc else ""))
+        lines.append("|---|---:|---:|---:|" + ("---:|---:|" if dfc else ""))
         for c in doc["cold"]:
             lines.append(f"| {c['case']} | {c['owl']:.1f} ms | {c['duckdb_cli']:.1f} ms | "
-                         f"{c['owl'] / c['duckdb_cli']:.2f}x |")
+                         f"{c['owl'] / c['duckdb_cli']:.2f}x |"
+                         + (f" {c['datafusion_cli']:.1f} ms | {c['owl'] / c['datafusion_cli']:.2f}x |" if dfc else ""))
     return "\n".join(lines)
 
 
@@ -815,6 +820,7 @@ def main():
     ap.add_argument("--s3-stats", help="the runner's endpoint of the S3 server's counts (suite s3)")
     ap.add_argument("--s3-bucket-dir", help="the folder the S3 server serves as bucket `bench` (suite s3)")
     ap.add_argument("--s3-shape", default="{}", help="the proxy's latency and bandwidth, as JSON (suite s3)")
+    ap.add_argument("--datafusion-cli", help="datafusion-cli built from crates.io (suite cold)")
     ap.add_argument("--httpfs-python", help="the python of the venv with DuckDB and its httpfs (suite s3)")
     args = ap.parse_args()
     import datafusion
