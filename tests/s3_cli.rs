@@ -535,6 +535,28 @@ fn orc_and_avro_written_to_s3_read_back_with_bounded_requests() {
     assert_eq!(req(&doc, "get"), walk(&avro.join("day=2")).len() as u64);
 }
 
+/// `sql` in database `s3lake` on 2 threads with `SET owl.<switch> = <on>` before it: the query's JSON document
+/// and what the server counted for it.
+fn with_switch(
+    f: &Fixture,
+    s: &S3Server,
+    switch: &str,
+    on: bool,
+    sql: &str,
+) -> (Value, s3server::Counts) {
+    s.reset();
+    let out = succeed(s3(f, s).env("OWL_THREADS", "2").args([
+        "-d",
+        "s3lake",
+        "query",
+        "-f",
+        "json",
+        &format!("SET owl.{switch} = {on}; {sql}"),
+    ]));
+    let last = out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
+    (serde_json::from_slice(last).unwrap(), s.counts())
+}
+
 /// `owl.remote_streams`: a scan of an object store's files through more streams than threads (so that their
 /// requests overlap) gives the rows the one-stream-a-thread scan gives, reads the same bytes with the same
 /// requests as the server counts them, and the plan shows the streams. The sample's web logs: one file a day,
@@ -542,19 +564,7 @@ fn orc_and_avro_written_to_s3_read_back_with_bounded_requests() {
 #[test]
 fn more_streams_than_threads_on_s3_answer_and_bill_the_same() {
     let (f, s) = lake();
-    let run = |on: bool, sql: &str| -> (Value, s3server::Counts) {
-        s.reset();
-        let out = succeed(s3(&f, &s).env("OWL_THREADS", "2").args([
-            "-d",
-            "s3lake",
-            "query",
-            "-f",
-            "json",
-            &format!("SET owl.remote_streams = {on}; {sql}"),
-        ]));
-        let last = out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
-        (serde_json::from_slice(last).unwrap(), s.counts())
-    };
+    let run = |on: bool, sql: &str| with_switch(&f, &s, "remote_streams", on, sql);
     for t in ["weblogs_parquet", "weblogs_csv", "weblogs_ndjson"] {
         // The plan: eight streams (a file each) with the switch on, one a thread without.
         let plan = |on: bool| {
@@ -679,19 +689,7 @@ fn s3_scans_fetch_the_chunks_they_project_and_not_the_gaps() {
         "CREATE EXTERNAL TABLE gaps (a bigint, pad string, b bigint) STORED AS PARQUET \
          LOCATION 's3://lake/gaps/'",
     ]));
-    let run = |on: bool, sql: &str| -> (Value, s3server::Counts) {
-        s.reset();
-        let out = succeed(s3(&f, &s).args([
-            "-d",
-            "s3lake",
-            "query",
-            "-f",
-            "json",
-            &format!("SET owl.remote_exact_ranges = {on}; {sql}"),
-        ]));
-        let last = out.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
-        (serde_json::from_slice(last).unwrap(), s.counts())
-    };
+    let run = |on: bool, sql: &str| with_switch(&f, &s, "remote_exact_ranges", on, sql);
     let sql = "SELECT count(*), sum(a), sum(b) FROM gaps";
     let (on, on_counts) = run(true, sql);
     let (off, off_counts) = run(false, sql);
