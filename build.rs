@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    link_without_pie();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let console = root.join("console");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
@@ -75,6 +76,23 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("console_assets.rs"), code).expect("write console_assets.rs");
+}
+
+/// Link the `owl` executable at a fixed address (not as a position-independent executable) on Linux.
+///
+/// A PIE must have every pointer in its read-only data (DataFusion's and Arrow's vtables and tables: 215,000
+/// of them, 3.8 MB) relocated by the loader at every start, and each page it writes is copied: about 1,050 of
+/// the 1,770 page faults of `owl query 'SELECT 1'`. Linked at a fixed address, those pages are read from the
+/// page cache when used, and most never are. The price is that the executable's own code is not placed at a
+/// random address (the stack, heap, mmap'd memory and shared libraries still are); `OWL_LINK_PIE=1` at build
+/// time keeps a PIE. Measured in BENCHMARKS.md ("Cold start").
+fn link_without_pie() {
+    println!("cargo:rerun-if-env-changed=OWL_LINK_PIE");
+    let linux = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
+    let pie = std::env::var("OWL_LINK_PIE").is_ok_and(|v| !v.is_empty() && v != "0");
+    if linux && !pie {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
 }
 
 /// `npm ci` when the installed packages are missing or older than the lock file.

@@ -70,6 +70,24 @@ fn one_build() {
     );
 }
 
+/// `owl` is linked at a fixed address on Linux (build.rs): a position-independent executable has its 3.8 MB of
+/// pointer tables relocated, page by page, at every start, which was most of a cold `owl query`'s page faults.
+/// The ELF header's `e_type` says which it is: 2 (`ET_EXEC`) fixed, 3 (`ET_DYN`) position-independent.
+/// `OWL_LINK_PIE=1` at build time asks for a PIE, and this test then expects one.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_executable_is_linked_at_a_fixed_address() {
+    let exe = std::fs::read(env!("CARGO_BIN_EXE_owl")).unwrap();
+    assert_eq!(&exe[..4], b"\x7fELF", "owl is not an ELF file");
+    let e_type = u16::from_le_bytes([exe[16], exe[17]]);
+    let pie = option_env!("OWL_LINK_PIE").is_some_and(|v| !v.is_empty() && v != "0");
+    assert_eq!(
+        e_type,
+        if pie { 3 } else { 2 },
+        "owl's ELF type is {e_type} (2: fixed address, 3: position-independent; OWL_LINK_PIE={pie})"
+    );
+}
+
 /// The library's layers, highest first: a module may use its own layer's modules and those below it, never one
 /// above. (`lib.rs`'s `# Layout` says what each is.)
 const LAYERS: [&[&str]; 12] = [
