@@ -387,6 +387,7 @@ fn registry(c: &mut Criterion) {
             columns,
             last_modified: Some("2024-12-31T00:00:00.000Z".into()),
             files: Some("0123456789abcdef0123456789abcdef".into()),
+            footer_bytes: Some([20_480, 20_992]),
         });
     }
     registry.create_table(def, false).expect("table");

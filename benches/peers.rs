@@ -9,7 +9,8 @@
 //!   `OWL_PEERS_QUERIES` (e.g. `1,6,17`; default all 22), `OWL_PEERS_SF` (default 1), `OWL_PEERS_RUNS`
 //!   (default 3), `OWL_PEERS_THREADS` (default: the cores), `OWL_PEERS_WEBLOG_ROWS` (default 4000000),
 //!   `OWL_PEERS_WEBLOG_QUERIES` (e.g. `3,7`; default all),
-//!   `OWL_PEERS_OWL_SET` (`owl.x=false,...`: settings for owl's queries, for an A/B without a rebuild);
+//!   `OWL_PEERS_OWL_SET` (`owl.x=false,...`: settings for owl's queries, for an A/B without a rebuild),
+//!   `OWL_PEERS_CRAWL_ONLY=1` (owl's TPC-H tables as `owl crawl` leaves them, no `ANALYZE TABLE`);
 //! - `OWL_PEERS_WRITE=1` rewrites the generated section of BENCHMARKS.md from the results; `OWL_PEERS_MERGE=1`
 //!   keeps the formats, queries and suites this run skips from the last results (rerun one format, or one query);
 //! - the `s3` suite starts the in-process S3 server (s3s-fs, SigV4) and a latency-shaping proxy in front of it
@@ -51,6 +52,9 @@ fn main() {
         .args(["--runs", &env("OWL_PEERS_RUNS", "3")])
         .args(["--weblog-rows", &env("OWL_PEERS_WEBLOG_ROWS", "4000000")])
         .args(["--weblog-queries", &env("OWL_PEERS_WEBLOG_QUERIES", "")]);
+    if std::env::var("OWL_PEERS_CRAWL_ONLY").is_ok_and(|v| v == "1") {
+        cmd.arg("--crawl-only");
+    }
     if let Ok(t) = std::env::var("OWL_PEERS_THREADS") {
         cmd.args(["--threads", &t]);
     }

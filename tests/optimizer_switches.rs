@@ -187,7 +187,11 @@ fn answers(f: &Fixture, case: &Case, on: bool) -> String {
 
 /// Switches that change only scans of an object store, with the test (against the in-process S3 server) that
 /// checks their plans and answers on and off.
-const ON_AN_OBJECT_STORE: [(&str, &str); 2] = [
+const ON_AN_OBJECT_STORE: [(&str, &str); 3] = [
+    (
+        "footer_hints",
+        "tests/s3_cli.rs: crawled_long_footers_are_read_in_one_request",
+    ),
     (
         "remote_streams",
         "tests/s3_cli.rs: more_streams_than_threads_on_s3_answer_and_bill_the_same",

@@ -730,3 +730,147 @@ fn s3_scans_fetch_the_chunks_they_project_and_not_the_gaps() {
         );
     }
 }
+
+/// `owl.footer_hints`: a crawled table whose Parquet footers are all longer than the 8 KiB first read (many
+/// row groups) has each footer read in one GET, where DataFusion's reader takes two (8 KiB from the end, then
+/// the footer whole). The crawl keeps the shortest and longest footer of the table's files; the bytes are
+/// exactly each file's footer and projected chunks with the switch on, the 8 KiB more per file without, the
+/// meter equal to the server's count both ways, and `owl estimate` equal to the run.
+#[test]
+fn crawled_long_footers_are_read_in_one_request() {
+    use arrow::array::{Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    let (f, s) = lake();
+    let dir = s.bucket_dir("lake").join("events");
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("label", DataType::Utf8, false),
+    ]));
+    // Two files of 200 row groups each (4 rows a group): footers of ~30 KB, a few bytes apart.
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(4))
+        .build();
+    let mut footers = Vec::new();
+    for part in 0..2i64 {
+        let from = part * 800;
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(from..from + 800)),
+                Arc::new(StringArray::from_iter_values(
+                    (from..from + 800).map(|k| format!("event-{k}")),
+                )),
+            ],
+        )
+        .unwrap();
+        let path = dir.join(format!("part-{part}.parquet"));
+        let mut w = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            Arc::clone(&schema),
+            Some(props.clone()),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        let metadata = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as u64;
+        assert!(metadata > 8192, "{metadata}: the test needs long footers");
+        footers.push(metadata + 8);
+    }
+    succeed(s3(&f, &s).args(["-d", "s3lake", "crawl", "s3://lake/events/", "-f", "json"]));
+    let table = f.path().join("catalog/s3lake/events.json");
+    let def: Value = serde_json::from_slice(&std::fs::read(&table).unwrap_or_else(|e| {
+        let listed: Vec<_> = walk(&f.path().join("catalog/s3lake"));
+        panic!("{}: {e}; the registry holds {listed:?}", table.display())
+    }))
+    .unwrap();
+    let (shortest, longest) = (
+        *footers.iter().min().unwrap(),
+        *footers.iter().max().unwrap(),
+    );
+    assert_eq!(
+        def["stats"]["footer_bytes"],
+        serde_json::json!([shortest, longest]),
+        "{def}"
+    );
+    // The projected chunks of both files, from their own footers.
+    let chunks = |columns: &[&str]| -> u64 {
+        walk(&dir)
+            .iter()
+            .map(|p| {
+                let reader = parquet::file::reader::SerializedFileReader::new(
+                    std::fs::File::open(p).unwrap(),
+                )
+                .unwrap();
+                let meta = parquet::file::reader::FileReader::metadata(&reader);
+                meta.row_groups()
+                    .iter()
+                    .flat_map(|rg| rg.columns())
+                    .filter(|c| columns.contains(&c.column_path().string().as_str()))
+                    .map(|c| c.byte_range().1)
+                    .sum::<u64>()
+            })
+            .sum()
+    };
+    let run = |on: bool, sql: &str| with_switch(&f, &s, "footer_hints", on, sql);
+    let sql = "SELECT count(*), sum(k), max(label) FROM events";
+    let (on, on_counts) = run(true, sql);
+    let (off, off_counts) = run(false, sql);
+    same_rows(&on, &off, sql);
+    assert_eq!(
+        on["rows"][0],
+        serde_json::json!([1600, 1600 * 1599 / 2, "event-999"])
+    );
+    // On: the longest footer from each file's end, one GET a file; off: 8 KiB, then the footer whole.
+    assert_eq!(
+        on_counts.body_bytes,
+        2 * longest + chunks(&["k", "label"]),
+        "{on_counts:?}"
+    );
+    let metadata: u64 = footers.iter().map(|f| f - 8).sum();
+    assert_eq!(
+        off_counts.body_bytes,
+        2 * 8192 + metadata + chunks(&["k", "label"]),
+        "{off_counts:?}"
+    );
+    assert_eq!(
+        off_counts.get,
+        on_counts.get + 2,
+        "{on_counts:?} {off_counts:?}"
+    );
+    for (doc, counts) in [(&on, on_counts), (&off, off_counts)] {
+        assert_eq!(stat(doc, "bytes_scanned"), counts.body_bytes);
+        assert_eq!(req(doc, "get"), counts.get);
+    }
+    // The estimate prices the run as it reads.
+    let est: Value = serde_json::from_slice(&succeed(
+        s3(&f, &s).args(["-d", "s3lake", "estimate", "-f", "json", sql]),
+    ))
+    .unwrap();
+    assert_eq!(
+        est["statements"][0]["bytes_scanned"].as_u64(),
+        Some(on_counts.body_bytes),
+        "{est}"
+    );
+    // A filter: the same rows either way, never more bytes with the hint.
+    let sql = "SELECT k, label FROM events WHERE k BETWEEN 798 AND 803 ORDER BY k";
+    let (on, on_counts) = run(true, sql);
+    let (off, off_counts) = run(false, sql);
+    same_rows(&on, &off, sql);
+    assert_eq!(json_rows(&on).len(), 6);
+    assert_eq!(stat(&on, "bytes_scanned"), on_counts.body_bytes);
+    assert!(
+        on_counts.body_bytes < off_counts.body_bytes,
+        "{on_counts:?} {off_counts:?}"
+    );
+    assert!(
+        on_counts.get < off_counts.get,
+        "{on_counts:?} {off_counts:?}"
+    );
+}

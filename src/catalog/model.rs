@@ -126,6 +126,39 @@ pub struct TableStats {
     /// `cp -p` and `rsync -t` do) changes it, and the partition's files are then all opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<String>,
+    /// The shortest and the longest Parquet footer of the files the crawl read (with the footer's 8-byte
+    /// length and magic), bytes. Where every footer is longer than the first read from a file's end
+    /// (`config::PARQUET_FOOTER_HINT`) and they differ by less than it, a scan reads the longest from each
+    /// file's end in one request, where it would take two: that read followed by the footer's metadata whole
+    /// (**owl**, `owl.footer_hints`), never more bytes than those two. A stale value only costs that request
+    /// again, or a few bytes: the footer read is always the file's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer_bytes: Option<[u64; 2]>,
+}
+
+impl TableStats {
+    /// The bytes a scan should read first from the end of each file these statistics describe, when the
+    /// crawl's footers make one read enough for every file at no more bytes than two reads would take.
+    pub fn footer_hint(&self) -> Option<usize> {
+        let hint = crate::config::PARQUET_FOOTER_HINT as u64;
+        let [shortest, longest] = self.footer_bytes?;
+        (shortest > hint && longest >= shortest && longest - shortest + 8 <= hint)
+            .then(|| usize::try_from(longest).ok())
+            .flatten()
+    }
+}
+
+/// The shortest and the longest of some footers' lengths; None when any is unknown (or there are none).
+pub fn footer_range(footers: impl IntoIterator<Item = Option<u64>>) -> Option<[u64; 2]> {
+    let mut out: Option<[u64; 2]> = None;
+    for f in footers {
+        let f = f?;
+        out = Some(match out {
+            None => [f, f],
+            Some([lo, hi]) => [lo.min(f), hi.max(f)],
+        });
+    }
+    out
 }
 
 /// One column's statistics, as Glue's `ColumnStatisticsData` (`MinimumValue`, `MaximumValue`,
@@ -526,6 +559,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_footer_hint_only_where_one_read_costs_no_more_than_two() {
+        let hint = crate::config::PARQUET_FOOTER_HINT as u64;
+        let with = |range: Option<[u64; 2]>| TableStats {
+            footer_bytes: range,
+            ..TableStats::default()
+        };
+        assert_eq!(
+            footer_range([Some(9000), Some(12000), Some(10000)]),
+            Some([9000, 12000])
+        );
+        assert_eq!(footer_range([Some(9000), None]), None);
+        assert_eq!(footer_range(std::iter::empty()), None);
+        assert_eq!(with(Some([20_000, 20_100])).footer_hint(), Some(20_100));
+        // The longest may exceed a file's footer by the 8 KiB first read less the 8-byte tail, no more.
+        assert_eq!(
+            with(Some([20_000, 20_000 + hint - 8])).footer_hint(),
+            Some((20_000 + hint - 8) as usize)
+        );
+        assert_eq!(with(Some([20_000, 20_000 + hint - 7])).footer_hint(), None);
+        // A footer the first read holds: one read already.
+        assert_eq!(with(Some([hint, 20_000])).footer_hint(), None);
+        assert_eq!(with(Some([30_000, 20_000])).footer_hint(), None);
+        assert_eq!(with(None).footer_hint(), None);
+    }
+
+    #[test]
     fn partition_statistics_are_kept_as_text_until_read() {
         let stats = TableStats {
             object_count: Some(2),
@@ -542,6 +601,7 @@ mod tests {
             )]),
             last_modified: Some("2024-12-31T00:00:00.000Z".into()),
             files: Some("00112233445566778899aabbccddeeff".into()),
+            footer_bytes: None,
         };
         let p = Partition {
             values: vec!["1".into()],

@@ -55,6 +55,9 @@ pub struct OwlOptions {
     /// Fetch from an object store only the byte ranges a reader asks for, merging ranges at most
     /// `storage::meter::REMOTE_COALESCE_GAP` apart (see `storage::meter::store`).
     pub remote_exact_ranges: bool,
+    /// Read each Parquet file's footer in one request, as long as the crawl saw it (see
+    /// `catalog::model::TableStats::footer_hint`).
+    pub footer_hints: bool,
 }
 
 impl Default for OwlOptions {
@@ -79,6 +82,7 @@ impl Default for OwlOptions {
             partition_bounds: true,
             remote_streams: true,
             remote_exact_ranges: true,
+            footer_hints: true,
         }
     }
 }
@@ -86,7 +90,7 @@ impl Default for OwlOptions {
 /// Each setting: its name, what it does (for `SHOW ALL`), and where its value lives.
 type Setting = (&'static str, &'static str, fn(&mut OwlOptions) -> &mut bool);
 
-const SETTINGS: [Setting; 19] = [
+const SETTINGS: [Setting; 20] = [
     (
         "materialize_ctes",
         "Compute a common table expression that a query references more than once a single time, when it \
@@ -225,6 +229,14 @@ const SETTINGS: [Setting; 19] = [
          sent together, merging only ranges at most 16 KiB apart (every byte received is billed); false: merge \
          ranges up to 1 MiB apart into one GET, the gap between them read and billed, as object_store does",
         |o| &mut o.remote_exact_ranges,
+    ),
+    (
+        "footer_hints",
+        "Read a Parquet file's footer from its end in one request as long as the crawl found it (the registry \
+         keeps the shortest and longest footer of a table's or partition's files), where every footer is longer \
+         than the 8 KiB first read and they differ by at most that; false: read 8 KiB, then a longer footer whole \
+         in a second request, as DataFusion does",
+        |o| &mut o.footer_hints,
     ),
 ];
 

@@ -166,6 +166,7 @@ impl Job {
                 columns,
                 records: None,
                 bounds: None,
+                footer: None,
                 known: true,
             }),
             None => inspect(store, self.rel, self.meta, opts).await,
@@ -335,6 +336,8 @@ struct FileInfo {
     records: Option<u64>,
     /// Column bounds, where the format's metadata holds them (Parquet footers).
     bounds: Option<colstats::FileBounds>,
+    /// A Parquet file's footer length, with its 8-byte tail (`TableStats::footer_bytes`).
+    footer: Option<u64>,
     /// Taken from the registry (`--new-folders-only`), not read.
     known: bool,
 }
@@ -536,6 +539,16 @@ impl Crawler {
                 Some(o) if kept && !any_read => o.stats.columns.clone(),
                 Some(o) if kept => colstats::merge_tables(o, &def, added),
                 _ => BTreeMap::new(),
+            };
+            // And the footers' range: the old files' and the new ones'.
+            let old_footers = old
+                .as_ref()
+                .filter(|_| kept)
+                .and_then(|o| o.stats.footer_bytes);
+            def.stats.footer_bytes = match (old_footers, def.stats.footer_bytes) {
+                (Some(o), _) if !any_read => Some(o),
+                (Some([a, b]), Some([c, d])) => Some([a.min(c), b.max(d)]),
+                _ => None,
             };
         }
         let change = if opts.dry_run {
@@ -873,11 +886,14 @@ async fn inspect(
     }
     let sniffed = sniffed.map_err(skip)?;
     let mut bounds = None;
+    let mut footer = None;
     let (format, columns, records) = match sniffed {
         Sniffed::Parquet => {
             let whole = (head.len() as u64 == meta.size).then(|| head.clone());
-            let (columns, rows, b) = parquet_footer(&store, &meta, whole).await.map_err(skip)?;
+            let (columns, rows, b, len) =
+                parquet_footer(&store, &meta, whole).await.map_err(skip)?;
             bounds = Some(b);
+            footer = Some(len);
             (FormatSpec::parquet(), columns, Some(rows))
         }
         Sniffed::Orc => {
@@ -908,6 +924,7 @@ async fn inspect(
         columns,
         records,
         bounds,
+        footer,
         known: false,
     })
 }
@@ -1047,8 +1064,8 @@ async fn parquet_footer(
     store: &Arc<dyn ObjectStore>,
     meta: &ObjectMeta,
     whole: Option<bytes::Bytes>,
-) -> std::result::Result<(Vec<InferredColumn>, u64, colstats::FileBounds), String> {
-    let md = read_footer(store.as_ref(), &meta.location, meta.size, whole).await?;
+) -> std::result::Result<(Vec<InferredColumn>, u64, colstats::FileBounds, u64), String> {
+    let (md, footer) = read_footer(store.as_ref(), &meta.location, meta.size, whole).await?;
     let corrupt = |e: &dyn std::fmt::Display| format!("corrupt Parquet footer: {e}");
 
     let fm = md.file_metadata();
@@ -1056,7 +1073,12 @@ async fn parquet_footer(
         parquet::arrow::parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
             .map_err(|e| corrupt(&e))?;
     let bounds = colstats::from_parquet(&md, &schema);
-    Ok((columns_of(&schema)?, fm.num_rows().max(0) as u64, bounds))
+    Ok((
+        columns_of(&schema)?,
+        fm.num_rows().max(0) as u64,
+        bounds,
+        footer,
+    ))
 }
 
 /// Whether `files` can be one table: one format (and compression and layout), and schemas similar enough
@@ -1199,6 +1221,7 @@ fn set_stats(
         columns: bounds,
         last_modified: Some(colstats::stamp(newest)),
         files: Some(colstats::files_digest(&metas, etags)),
+        footer_bytes: crate::catalog::model::footer_range(files.iter().map(|f| f.footer)),
     })
 }
 
@@ -1312,6 +1335,10 @@ fn table_def(
             columns: column_stats,
             last_modified: None,
             files: None,
+            // The footers read (with --new-folders-only, the new files'; the caller adds the old).
+            footer_bytes: crate::catalog::model::footer_range(
+                files.iter().filter(|f| !f.known).map(|f| f.footer),
+            ),
         },
         properties,
         version_id: String::new(),

@@ -173,8 +173,7 @@ impl Engine {
                         bytes += size;
                         continue;
                     }
-                    let before = meter.bytes_scanned();
-                    let metadata =
+                    let (metadata, footer) =
                         read_footer(store.as_ref(), &file.object_meta.location, size, None)
                             .await
                             .map_err(|e| {
@@ -183,15 +182,18 @@ impl Engine {
                                     file.object_meta.location
                                 ))
                             })?;
-                    // The footer as a run reads it: the hint's prefetch from the end, and when the footer
-                    // is longer, all of it again (the parquet crate does not reuse the prefetch), where the
-                    // read here fetched only the missing part.
-                    let read_here = meter.bytes_scanned() - before;
-                    let hint = crate::config::PARQUET_FOOTER_HINT as u64;
-                    bytes += if read_here > hint {
-                        read_here + hint - 8
+                    // The footer as a run reads it: the hint's prefetch from the end (the file's own hint
+                    // where the registry gave it one, `owl.footer_hints`), and when the footer is longer, its
+                    // metadata whole again (DataFusion does not reuse the prefetch).
+                    let hint = (file
+                        .metadata_size_hint
+                        .unwrap_or(crate::config::PARQUET_FOOTER_HINT)
+                        as u64)
+                        .min(size);
+                    bytes += if footer > hint {
+                        hint + footer - 8
                     } else {
-                        read_here
+                        hint
                     };
                     let schema = metadata.file_metadata().schema_descr();
                     let roots: BTreeSet<usize> = schema

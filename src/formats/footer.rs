@@ -24,14 +24,15 @@ pub async fn read_range(
         .unwrap_or_default())
 }
 
-/// The footer of the `size`-byte Parquet file at `location`. `whole`: the file's bytes when the caller already
-/// has them (a file smaller than the hint), so nothing more is read. Errors are one-line reasons.
+/// The footer of the `size`-byte Parquet file at `location`, and its length in the file (its metadata and the
+/// 8 bytes of length and magic). `whole`: the file's bytes when the caller already has them (a file smaller than
+/// the hint), so nothing more is read. Errors are one-line reasons.
 pub async fn read_footer(
     store: &dyn ObjectStore,
     location: &Path,
     size: u64,
     whole: Option<Bytes>,
-) -> Result<ParquetMetaData, String> {
+) -> Result<(ParquetMetaData, u64), String> {
     if size < 12 {
         return Err("corrupt Parquet: too small to hold a footer".into());
     }
@@ -65,9 +66,10 @@ pub async fn read_footer(
         all.extend_from_slice(&tail[..n - 8]);
         Bytes::from(all)
     };
-    super::guard::quietly(|| ParquetMetaDataReader::decode_metadata(&buf))
+    let md = super::guard::quietly(|| ParquetMetaDataReader::decode_metadata(&buf))
         .map_err(|said| corrupt(&format!("its decoder failed: {said}")))?
-        .map_err(|e| corrupt(&e))
+        .map_err(|e| corrupt(&e))?;
+    Ok((md, footer))
 }
 
 #[cfg(test)]
@@ -101,10 +103,11 @@ mod tests {
             "{meta_len}: the test needs a large footer"
         );
         std::fs::write(dir.path().join("wide.parquet"), &buf).unwrap();
-        let md = read_footer(&store, &Path::from("wide.parquet"), buf.len() as u64, None)
+        let (md, footer) = read_footer(&store, &Path::from("wide.parquet"), buf.len() as u64, None)
             .await
             .unwrap();
         assert_eq!(md.file_metadata().schema_descr().num_columns(), 300);
+        assert_eq!(footer, meta_len as u64 + 8);
         assert_eq!(md.file_metadata().num_rows(), 1);
 
         std::fs::write(dir.path().join("junk.parquet"), b"definitely not parquet").unwrap();

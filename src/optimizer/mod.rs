@@ -153,13 +153,14 @@ pub const RULES: [Rule; 9] = [
 ];
 
 /// The `owl.*` switches that pick a reader rather than a rule, with the module that reads them.
-pub const READER_SWITCHES: [(&str, &str); 6] = [
+pub const READER_SWITCHES: [(&str, &str); 7] = [
     ("csv_fast_path", "formats::csv"),
     ("ndjson_fast_path", "formats::ndjson"),
     ("projection_list_common", "catalog::provider::listing"),
     ("partition_bounds", "catalog::provider::statistics"),
     ("remote_streams", "catalog::provider::table"),
     ("remote_exact_ranges", "storage::meter::store"),
+    ("footer_hints", "catalog::provider::table"),
 ];
 
 /// DataFusion's logical rules with owl's placed as [`RULES`] says, each run only while one of its switches is on.

@@ -4,7 +4,7 @@
 
 use super::{Distinct, Listed, RegistryTable};
 use crate::catalog::colstats;
-use crate::catalog::model::Classification;
+use crate::catalog::model::{Classification, TableStats};
 use datafusion::common::stats::Precision;
 use datafusion::common::{ScalarValue, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
@@ -16,14 +16,12 @@ impl RegistryTable {
     /// object store) ETag (`TableStats::files`). DataFusion then skips, before opening it, a file whose bounds
     /// no row can pass (a WHERE, a join's or a top-k's run-time filter). None when the files changed, nothing
     /// is known, or `owl.partition_bounds` is off: every file is then opened, as without statistics.
-    pub(super) fn file_statistics(&self, listed: &Listed) -> Option<Arc<Statistics>> {
-        let stats = self
-            .def
-            .partitions
-            .get(listed.partition.index?)?
-            .stats
-            .as_ref()?
-            .get()?;
+    pub(super) fn file_statistics(
+        &self,
+        listed: &Listed,
+        stats: Option<&TableStats>,
+    ) -> Option<Arc<Statistics>> {
+        let stats = stats?;
         let metas = &listed.files;
         let etags = self.store_url.as_str() != "file:///";
         let named = !stats.columns.is_empty()
@@ -54,6 +52,31 @@ impl RegistryTable {
             }
         }
         Some(Arc::new(out))
+    }
+
+    /// The registry's statistics of the partition `listed` holds (parsed here: they are kept as text until a
+    /// query scans the partition); None for a table without partitions, or a partition without statistics.
+    pub(super) fn partition_stats(&self, listed: &Listed) -> Option<TableStats> {
+        self.def
+            .partitions
+            .get(listed.partition.index?)?
+            .stats
+            .as_ref()?
+            .get()
+    }
+
+    /// The bytes to read first from the end of each Parquet file of `listed`, where the crawl's footers say
+    /// one read takes each whole footer (`TableStats::footer_hint`): the partition's, or, for a table without
+    /// partitions, the table's. None: DataFusion's first read (`config::PARQUET_FOOTER_HINT`).
+    pub(super) fn footer_hint(&self, partition: Option<&TableStats>) -> Option<usize> {
+        if self.def.format.classification != Classification::Parquet {
+            return None;
+        }
+        match partition {
+            Some(stats) => stats.footer_hint(),
+            None if self.def.partition_keys.is_empty() => self.def.stats.footer_hint(),
+            None => None,
+        }
     }
 }
 

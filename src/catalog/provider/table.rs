@@ -510,20 +510,29 @@ impl TableProvider for RegistryTable {
         let unknown = (self.def.format.classification == Classification::Parquet
             && !self.partition_fields.is_empty())
         .then(|| Arc::new(Statistics::new_unknown(&self.file_schema)));
-        let bounds_on = crate::config::options::of_config(state.config_options()).partition_bounds;
+        let switches = crate::config::options::of_config(state.config_options());
         let files: Vec<PartitionedFile> = listed
             .into_iter()
             .flat_map(|l| {
                 let unclustered_columns = unclustered_columns.clone();
-                let bounds = bounds_on
-                    .then(|| self.file_statistics(&l))
+                let stats = (switches.partition_bounds || switches.footer_hints)
+                    .then(|| self.partition_stats(&l))
+                    .flatten();
+                let bounds = switches
+                    .partition_bounds
+                    .then(|| self.file_statistics(&l, stats.as_ref()))
                     .flatten()
                     .or_else(|| unknown.clone());
+                let footer_hint = switches
+                    .footer_hints
+                    .then(|| self.footer_hint(stats.as_ref()))
+                    .flatten();
                 let values = l.partition.values;
                 l.files.into_iter().map(move |m| {
                     let mut file =
                         PartitionedFile::new_from_meta(m).with_partition_values(values.clone());
                     file.statistics = bounds.clone();
+                    file.metadata_size_hint = footer_hint;
                     match &unclustered_columns {
                         Some(columns) => file.with_extension(columns.clone()),
                         None => file,
