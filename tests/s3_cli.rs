@@ -6,10 +6,13 @@ mod common;
 #[path = "common/s3.rs"]
 mod s3server;
 
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
 use common::*;
 use owl::sample::weblogs;
 use s3server::{S3Server, SECRET_KEY, upload};
 use serde_json::Value;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// The fixture's sample-data, uploaded to `s3://lake/sample-data/` and crawled into database `s3lake`.
@@ -535,6 +538,17 @@ fn orc_and_avro_written_to_s3_read_back_with_bounded_requests() {
     assert_eq!(req(&doc, "get"), walk(&avro.join("day=2")).len() as u64);
 }
 
+/// `batch` written to `path` as one Parquet file, `rows` rows a row group.
+fn write_parquet(path: &std::path::Path, batch: &RecordBatch, rows: usize) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 /// `sql` in database `s3lake` on 2 threads with `SET owl.<switch> = <on>` before it: the query's JSON document
 /// and what the server counted for it.
 fn with_switch(
@@ -627,12 +641,6 @@ fn more_streams_than_threads_on_s3_answer_and_bill_the_same() {
 /// (each of its chunks far more than 16 KiB): a query of the outer two.
 #[test]
 fn s3_scans_fetch_the_chunks_they_project_and_not_the_gaps() {
-    use arrow::array::{Int64Array, RecordBatch, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
-    use std::sync::Arc;
-
     let (f, s) = lake();
     let dir = s.bucket_dir("lake").join("gaps");
     std::fs::create_dir_all(&dir).unwrap();
@@ -656,19 +664,8 @@ fn s3_scans_fetch_the_chunks_they_project_and_not_the_gaps() {
         ],
     )
     .unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(5_000))
-        .build();
     for part in 0..2 {
-        let path = dir.join(format!("part-{part}.parquet"));
-        let mut w = ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            Arc::clone(&schema),
-            Some(props.clone()),
-        )
-        .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        write_parquet(&dir.join(format!("part-{part}.parquet")), &batch, 5_000);
     }
     // Each middle chunk is a gap object_store's default would read; ours would not.
     for p in walk(&dir) {
@@ -738,12 +735,6 @@ fn s3_scans_fetch_the_chunks_they_project_and_not_the_gaps() {
 /// meter equal to the server's count both ways, and `owl estimate` equal to the run.
 #[test]
 fn crawled_long_footers_are_read_in_one_request() {
-    use arrow::array::{Int64Array, RecordBatch, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
-    use std::sync::Arc;
-
     let (f, s) = lake();
     let dir = s.bucket_dir("lake").join("events");
     std::fs::create_dir_all(&dir).unwrap();
@@ -752,9 +743,6 @@ fn crawled_long_footers_are_read_in_one_request() {
         Field::new("label", DataType::Utf8, false),
     ]));
     // Two files of 200 row groups each (4 rows a group): footers of ~30 KB, a few bytes apart.
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(4))
-        .build();
     let mut footers = Vec::new();
     for part in 0..2i64 {
         let from = part * 800;
@@ -769,14 +757,7 @@ fn crawled_long_footers_are_read_in_one_request() {
         )
         .unwrap();
         let path = dir.join(format!("part-{part}.parquet"));
-        let mut w = ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            Arc::clone(&schema),
-            Some(props.clone()),
-        )
-        .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        write_parquet(&path, &batch, 4);
         let bytes = std::fs::read(&path).unwrap();
         let n = bytes.len();
         let metadata = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as u64;
