@@ -130,8 +130,10 @@ pub struct TableStats {
     /// length and magic), bytes. Where every footer is longer than the first read from a file's end
     /// (`config::PARQUET_FOOTER_HINT`) and they differ by less than it, a scan reads the longest from each
     /// file's end in one request, where it would take two: that read followed by the footer's metadata whole
-    /// (**owl**, `owl.footer_hints`), never more bytes than those two. A stale value only costs that request
-    /// again, or a few bytes: the footer read is always the file's own.
+    /// (**owl**, `owl.footer_hints`), never more bytes than those two for the files the crawl read. Only
+    /// while a listing shows as many files as the crawl read (`object_count`); a file rewritten in place with
+    /// a shorter footer reads the longest all the same, until the next crawl. The footer decoded is always
+    /// the file's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer_bytes: Option<[u64; 2]>,
 }

@@ -65,18 +65,22 @@ impl RegistryTable {
             .get()
     }
 
-    /// The bytes to read first from the end of each Parquet file of `listed`, where the crawl's footers say
-    /// one read takes each whole footer (`TableStats::footer_hint`): the partition's, or, for a table without
-    /// partitions, the table's. None: DataFusion's first read (`config::PARQUET_FOOTER_HINT`).
-    pub(super) fn footer_hint(&self, partition: Option<&TableStats>) -> Option<usize> {
-        if self.def.format.classification != Classification::Parquet {
-            return None;
-        }
-        match partition {
-            Some(stats) => stats.footer_hint(),
-            None if self.def.partition_keys.is_empty() => self.def.stats.footer_hint(),
-            None => None,
-        }
+    /// The bytes to read first from the end of each Parquet file of a partition, where the crawl's footers say
+    /// one read takes each whole footer (`TableStats::footer_hint`): the partition's statistics, or for a
+    /// table without partitions the table's, while the listing shows as many files (`files`) as the crawl
+    /// read: a file added since may have a shorter footer. A partition without statistics (added after the
+    /// crawl) gets none. None: DataFusion's first read (`config::PARQUET_FOOTER_HINT`).
+    pub(super) fn footer_hint(
+        &self,
+        partition: Option<&TableStats>,
+        files: usize,
+    ) -> Option<usize> {
+        let unpartitioned = self.def.partition_keys.is_empty();
+        let stats = partition.or(unpartitioned.then_some(&self.def.stats))?;
+        let parquet = self.def.format.classification == Classification::Parquet;
+        (parquet && stats.object_count == Some(files as u64))
+            .then(|| stats.footer_hint())
+            .flatten()
     }
 }
 

@@ -525,7 +525,7 @@ impl TableProvider for RegistryTable {
                     .or_else(|| unknown.clone());
                 let footer_hint = switches
                     .footer_hints
-                    .then(|| self.footer_hint(stats.as_ref()))
+                    .then(|| self.footer_hint(stats.as_ref(), l.files.len()))
                     .flatten();
                 let values = l.partition.values;
                 l.files.into_iter().map(move |m| {
