@@ -17,6 +17,8 @@
 //! - `engine`: the session over the registry and **the query lifecycle** (`engine::execution`: where a
 //!   query's state changes, QUEUED -> RUNNING -> SUCCEEDED/FAILED/CANCELLED, and its bill is computed);
 //!   parameters; dry runs (`engine::estimate`).
+//! - `cluster`: scale-out on Ballista: the codecs owl's plans travel in, the scheduler and executor
+//!   processes, and each task's metered reads added up for the client's bill (`cluster::metering`).
 //! - `sql`: owl's own statements (DDL, SHOW, DESCRIBE, USE, CTAS, ANALYZE), the Athena dialect, and the table
 //!   functions over a table (`sql::table_functions`: `tf_idf`, `drop_null_fields`, `find_matches`).
 //! - `crawler`: walks paths/prefixes, classifies files, infers schemas and partitions, writes tables.
@@ -46,6 +48,7 @@ pub mod batch;
 pub mod catalog;
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod config;
 pub mod cost;

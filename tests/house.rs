@@ -90,11 +90,12 @@ fn the_executable_is_linked_at_a_fixed_address() {
 
 /// The library's layers, highest first: a module may use its own layer's modules and those below it, never one
 /// above. (`lib.rs`'s `# Layout` says what each is.)
-const LAYERS: [&[&str]; 12] = [
+const LAYERS: [&[&str]; 13] = [
     &["cli", "fuzz"],
     &["server"],
     &["compare", "output", "batch", "sample", "rows", "ingest"],
     &["engine"],
+    &["cluster"],
     &["sql", "crawler"],
     &["optimizer"],
     &["exec"],

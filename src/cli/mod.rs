@@ -1,5 +1,6 @@
 //! The command line: argument parsing, one file per subcommand, and the one place errors are printed.
 
+mod cluster;
 mod compare;
 mod convert;
 mod crawl;
@@ -94,6 +95,14 @@ pub struct Cli {
     /// Days of query history kept beside the registry (`owl history`); 0 writes none.
     #[arg(long, global = true, env = "OWL_HISTORY_DAYS", default_value_t = crate::config::DEFAULT_HISTORY_DAYS)]
     history_days: u32,
+    /// Run queries on a Ballista cluster (`owl scheduler`, `owl cluster up`): its scheduler's address.
+    #[arg(
+        long,
+        global = true,
+        env = "OWL_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
+    cluster: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
     /// With no command, `owl` opens the shell; its flags may then be given without `repl`.
@@ -137,6 +146,13 @@ enum Command {
     /// Serve the registry over Athena's, Glue's and Firehose's APIs (AWS JSON 1.1, SigV4), Postgres and Flight SQL:
     /// boto3, PyAthena, the AWS SDKs, psql and ADBC connect.
     Serve(serve::ServeArgs),
+    /// A Ballista scheduler inside `owl`: clients send it queries (`--cluster df://host:port`), it plans them
+    /// over this registry and hands their tasks to executors.
+    Scheduler(cluster::SchedulerArgs),
+    /// A Ballista executor inside `owl`: runs a scheduler's tasks, reading with this machine's credentials.
+    Executor(cluster::ExecutorArgs),
+    /// A cluster on this machine: `owl cluster up --executors N`.
+    Cluster(cluster::ClusterArgs),
 }
 
 /// `--memory-limit`'s value: bytes, or None for no limit.
@@ -165,6 +181,11 @@ impl Cli {
                 no_sign_request: self.no_sign_request,
             },
             history_days: self.history_days,
+            cluster: match &self.command {
+                // The cluster's own processes run their tasks here, never on another cluster.
+                Some(Command::Scheduler(_) | Command::Executor(_) | Command::Cluster(_)) => None,
+                _ => self.cluster.clone(),
+            },
             memory_limit: match self.memory_limit {
                 Some(MemoryLimit(limit)) => limit,
                 None => crate::config::default_memory_limit(),
@@ -336,6 +357,9 @@ pub fn main() -> ExitCode {
             Command::History(args) => history::history(&engine, args, workgroup),
             Command::Workgroup(args) => workgroup::workgroup(&engine, args),
             Command::Serve(args) => serve::run(&engine, args, &interrupts).await,
+            Command::Scheduler(args) => cluster::run_scheduler(&engine, args, &interrupts).await,
+            Command::Executor(args) => cluster::run_executor(&engine, args, &interrupts).await,
+            Command::Cluster(args) => cluster::run(&engine, args, &interrupts).await,
         }
     });
     // A cancelled query may still hold a worker in a long computation: do not wait for it.

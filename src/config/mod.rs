@@ -69,6 +69,8 @@ pub struct Settings {
     /// of an engine): sorts, aggregations and joins spill to disk to stay under it; what cannot fails with one
     /// line naming it. None: no limit. Default: [`default_memory_limit`].
     pub memory_limit: Option<usize>,
+    /// A Ballista scheduler (`df://host:port`) that runs this process's queries on its executors; None: here.
+    pub cluster: Option<String>,
 }
 
 impl Default for Settings {
@@ -83,6 +85,7 @@ impl Default for Settings {
             workgroup: DEFAULT_WORKGROUP.into(),
             allowed_roots: None,
             memory_limit: default_memory_limit(),
+            cluster: None,
         }
     }
 }

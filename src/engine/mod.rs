@@ -116,6 +116,10 @@ impl Engine {
         opts.sql_parser.collect_spans = true;
         // Athena reads every file in a location whatever its name; so does owl.
         opts.execution.listing_table_ignore_subdirectory = false;
+        // On a cluster: Ballista's settings, owl's codecs, and the switches whose nodes do not travel off.
+        if settings.cluster.is_some() {
+            config = crate::cluster::cluster_config(config, registry.root().to_path_buf())?;
+        }
         let stores = Arc::new(StoreRegistry::new(settings.s3.clone()));
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(stores.clone())
@@ -353,9 +357,48 @@ impl Engine {
             .with_runtime_env(runtime)
             .with_catalog_list(catalogs)
             .build();
+        let state = match &self.shared.settings.cluster {
+            Some(cluster) => crate::cluster::client_state(state, cluster)?,
+            None => state,
+        };
         let ctx = SessionContext::new_with_state(state);
         paths.set_session(ctx.state_weak_ref());
         Ok(ctx)
+    }
+
+    /// The settings a cluster's scheduler and executors start a session from, before a client's are applied
+    /// (owl's options and Ballista's registered, the cluster's defaults).
+    pub fn cluster_config(&self) -> Result<SessionConfig> {
+        crate::cluster::cluster_config(
+            self.base_state().config().clone(),
+            self.shared.registry.root().to_path_buf(),
+        )
+    }
+
+    /// The session a cluster's scheduler plans a client's query in: this engine's catalog, functions and rules,
+    /// with the client's settings, reading (listing, footers for planning) through this process's stores.
+    pub fn cluster_session(&self, config: SessionConfig) -> Result<SessionState> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(self.shared.stores.clone())
+            .with_memory_pool(Arc::clone(&self.shared.memory))
+            .build_arc()
+            .map_err(|e| Error::internal("a cluster session's runtime", e))?;
+        Ok(SessionStateBuilder::new_from_existing(self.base_state())
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .build())
+    }
+
+    /// The functions a cluster's executors resolve by name: this engine's.
+    pub fn cluster_functions(&self) -> ballista_core::registry::BallistaFunctionRegistry {
+        ballista_core::registry::BallistaFunctionRegistry::from(&self.base_state())
+    }
+
+    /// This process's object stores, unmetered (an executor meters each task around them).
+    pub fn object_stores(
+        &self,
+    ) -> Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
+        self.shared.stores.clone()
     }
 
     /// Run every statement of `sql` in order, stopping at the first that does not succeed.
@@ -491,6 +534,14 @@ impl Engine {
                 sink.schema(&schema);
             }
             let mut produced = Produced::new(kind, schema);
+            // On a cluster: the job, cancelled on every executor if this query stops before its end.
+            let job = match &self.shared.settings.cluster {
+                Some(cluster) => Some(
+                    crate::cluster::Job::new(&physical, cluster)
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?,
+                ),
+                None => None,
+            };
             let mut stream =
                 datafusion::physical_plan::execute_stream(Arc::clone(&physical), ctx.task_ctx())?;
             while let Some(b) = stream.next().await {
@@ -511,6 +562,15 @@ impl Engine {
             // EXPLAIN: which partitions each scan of a partitioned table reads (projected or registered).
             if explain && let Some(row) = partitions_row(&ctx, &produced.schema)? {
                 produced.push(row, sink.as_deref()).await;
+            }
+            // What the cluster's tasks read, from the scheduler's metrics of the job.
+            if let Some(job) = job {
+                drop(stream);
+                let reading = job
+                    .finish()
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                meter.add_reading(&reading);
             }
             if let Some(rg) = estimate::row_groups(&physical) {
                 meter.set_row_groups(rg);

@@ -34,6 +34,11 @@ use std::sync::Arc;
 
 impl RegistryTable {
     /// Resolve locations and types. `base` is the registry folder (relative locations hang from it).
+    /// The registry's definition the table was made from (what travels to a cluster's scheduler).
+    pub fn def(&self) -> &TableDef {
+        &self.def
+    }
+
     pub fn try_new(def: TableDef, base: PathBuf) -> Result<Self, Error> {
         let to_df = |e: DataFusionError| Error::Query(e.to_string());
         let table_url = resolve_dir(&def.location, &base)?;

@@ -28,6 +28,8 @@ pub struct Meter {
     delete: AtomicU64,
     /// Distinct objects that had at least one GET, as `store-url/path`.
     files: Mutex<BTreeSet<String>>,
+    /// Files the tasks of a cluster reported (each task's distinct files; [`Meter::add_reading`]).
+    remote_files: AtomicU64,
     /// Remote requests still receiving: they finish (and are counted) even when the query no longer wants
     /// them, so the bill is what the store sent. [`Meter::settle`] waits for them.
     in_flight: tokio::sync::watch::Sender<usize>,
@@ -186,6 +188,25 @@ impl Meter {
     /// Distinct files read from so far (for progress lines).
     pub fn files_read(&self) -> u64 {
         self.files.lock().map(|f| f.len() as u64).unwrap_or(0)
+            + self.remote_files.load(Ordering::Relaxed)
+    }
+
+    /// Charge what other processes read for this query (a cluster's tasks, each through its own meter): its
+    /// bytes and requests are added; its files count as the tasks reported them (a file two tasks read from
+    /// counts twice).
+    pub fn add_reading(&self, r: &MeterReading) {
+        self.bytes.fetch_add(r.bytes_scanned, Ordering::Relaxed);
+        self.get.fetch_add(r.requests.get, Ordering::Relaxed);
+        self.head.fetch_add(r.requests.head, Ordering::Relaxed);
+        self.list.fetch_add(r.requests.list, Ordering::Relaxed);
+        self.put.fetch_add(r.requests.put, Ordering::Relaxed);
+        self.delete.fetch_add(r.requests.delete, Ordering::Relaxed);
+        self.remote_files.fetch_add(r.files_read, Ordering::Relaxed);
+        if let Some(limit) = self.limit
+            && self.bytes_scanned() > limit
+        {
+            self.over.send_replace(true);
+        }
     }
 
     /// Record what the planned scans will read.

@@ -1,0 +1,262 @@
+//! `owl scheduler`, `owl executor`, `owl cluster up`: a Ballista cluster of `owl` processes.
+//!
+//! The scheduler plans with this process's registry (`--catalog`) and rules; executors read with their own
+//! machine's object stores and credentials. `owl cluster up` starts a scheduler here and N executors as child
+//! processes of this binary, for trying a cluster on one machine (and for tests); Ctrl-C stops them all.
+
+use super::{ExitStatus, Interrupts, print_error};
+use crate::Error;
+use crate::cluster::process::{ExecutorOptions, ExecutorParts, SchedulerParts};
+use crate::engine::Engine;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Where the scheduler listens for clients and executors (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+    bind: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to serve (`host:port` or `df://host:port`).
+    #[arg(long, value_name = "HOST:PORT")]
+    scheduler: String,
+    /// Where the executor serves its tasks' output (Arrow Flight) and how others reach it.
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+    bind: String,
+    /// Its gRPC port (tasks pushed by the scheduler); default: the Flight port + 1.
+    #[arg(long)]
+    grpc_port: Option<u16>,
+    /// Tasks it runs at once (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    concurrent_tasks: usize,
+    /// Where its shuffle files go; default: a new folder under the system's temporary folder.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    command: ClusterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Start a scheduler here and executors as child processes, until Ctrl-C.
+    Up {
+        /// Executors to start.
+        #[arg(long, default_value_t = 2)]
+        executors: usize,
+        /// Where the scheduler listens.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: String,
+        /// Tasks each executor runs at once.
+        #[arg(long, default_value_t = 1)]
+        concurrent_tasks: usize,
+    },
+}
+
+fn host_port(text: &str, what: &str) -> crate::Result<(String, u16)> {
+    let text = text.strip_prefix("df://").unwrap_or(text);
+    text.rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| Error::Query(format!("{what} `{text}` is not `host:port`")))
+}
+
+async fn scheduler(engine: &Engine, bind: &str) -> crate::Result<()> {
+    let (host, port) = host_port(bind, "--bind")?;
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| Error::Query(format!("the scheduler cannot listen on `{bind}`: {e}")))?;
+    let config = engine.cluster_config()?;
+    let sessions = engine.clone();
+    let parts = SchedulerParts {
+        registry_root: engine.registry().root().to_path_buf(),
+        config: Arc::new(move || config.clone()),
+        session: Arc::new(move |config| {
+            sessions
+                .cluster_session(config)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+        }),
+    };
+    eprintln!(
+        "owl scheduler: listening on df://{}; catalog `{}`",
+        listener
+            .local_addr()
+            .map_or_else(|_| bind.to_string(), |a| a.to_string()),
+        engine.registry().root().display()
+    );
+    crate::cluster::process::run_scheduler(listener, parts).await
+}
+
+async fn executor(engine: &Engine, args: &ExecutorArgs) -> crate::Result<()> {
+    let (scheduler_host, scheduler_port) = host_port(&args.scheduler, "--scheduler")?;
+    let (host, flight_port) = host_port(&args.bind, "--bind")?;
+    let options = ExecutorOptions {
+        host,
+        flight_port,
+        grpc_port: args.grpc_port.unwrap_or(flight_port.wrapping_add(1)),
+        scheduler_host,
+        scheduler_port,
+        concurrent_tasks: args.concurrent_tasks,
+        work_dir: args.work_dir.clone(),
+    };
+    let config = engine.cluster_config()?;
+    let parts = ExecutorParts {
+        config: Arc::new(move || config.clone()),
+        functions: engine.cluster_functions(),
+        stores: engine.object_stores(),
+    };
+    eprintln!(
+        "owl executor: serving df://{}:{} from {}",
+        options.scheduler_host, options.scheduler_port, args.bind
+    );
+    crate::cluster::process::run_executor(options, parts).await
+}
+
+/// Run until the process is done or Ctrl-C; then exit 0 (a stop) or report the error.
+async fn until_stopped(
+    run: impl std::future::Future<Output = crate::Result<()>>,
+    interrupts: &Interrupts,
+) -> ExitStatus {
+    tokio::select! {
+        r = run => match r {
+            Ok(()) => ExitStatus::Ok,
+            Err(e) => {
+                print_error(&e);
+                super::status_of(&e)
+            }
+        },
+        () = interrupts.next() => ExitStatus::Ok,
+    }
+}
+
+pub(crate) async fn run_scheduler(
+    engine: &Engine,
+    args: SchedulerArgs,
+    interrupts: &Interrupts,
+) -> ExitStatus {
+    until_stopped(scheduler(engine, &args.bind), interrupts).await
+}
+
+pub(crate) async fn run_executor(
+    engine: &Engine,
+    args: ExecutorArgs,
+    interrupts: &Interrupts,
+) -> ExitStatus {
+    until_stopped(executor(engine, &args), interrupts).await
+}
+
+/// A free TCP port on `host` (bound and released; the executor binds it a moment later).
+fn free_port(host: &str) -> crate::Result<u16> {
+    std::net::TcpListener::bind((host, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::Query(format!("no free port on `{host}`: {e}")))
+}
+
+/// Kills the executors when `owl cluster up` ends, however it ends.
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn up(
+    engine: &Engine,
+    executors: usize,
+    bind: &str,
+    concurrent_tasks: usize,
+    interrupts: &Interrupts,
+) -> crate::Result<()> {
+    let (host, _) = host_port(bind, "--bind")?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::internal("the path of this `owl` executable", e))?;
+    let settings = engine.settings();
+    let listener_addr = bind.to_string();
+    let scheduler = scheduler(engine, &listener_addr);
+    tokio::pin!(scheduler);
+    // The scheduler listens before any executor starts: poll it once so it binds.
+    let mut children = Children(Vec::new());
+    tokio::select! {
+        r = &mut scheduler => return r,
+        () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+    }
+    for _ in 0..executors {
+        let flight = free_port(&host)?;
+        let grpc = free_port(&host)?;
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("--catalog")
+            .arg(&settings.catalog_dir)
+            .arg("--threads")
+            .arg(concurrent_tasks.max(1).to_string());
+        if let Some(url) = &settings.s3.endpoint_url {
+            cmd.arg("--endpoint-url").arg(url);
+        }
+        if let Some(region) = &settings.s3.region {
+            cmd.arg("--region").arg(region);
+        }
+        if let Some(profile) = &settings.s3.profile {
+            cmd.arg("--profile").arg(profile);
+        }
+        if settings.s3.no_sign_request {
+            cmd.arg("--no-sign-request");
+        }
+        cmd.args(["executor", "--scheduler", bind])
+            .arg("--bind")
+            .arg(format!("{host}:{flight}"))
+            .arg("--grpc-port")
+            .arg(grpc.to_string())
+            .arg("--concurrent-tasks")
+            .arg(concurrent_tasks.to_string())
+            .env_remove("OWL_CLUSTER");
+        // An executor ends with this process, even one killed outright.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the closure only makes one system call (prctl), which is
+            // async-signal-safe, and allocates nothing.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::internal("starting an executor", e))?;
+        children.0.push(child);
+    }
+    eprintln!("owl cluster: {executors} executors; Ctrl-C stops the cluster");
+    tokio::select! {
+        r = &mut scheduler => r,
+        () = interrupts.next() => Ok(()),
+    }
+}
+
+pub(crate) async fn run(engine: &Engine, args: ClusterArgs, interrupts: &Interrupts) -> ExitStatus {
+    match args.command {
+        ClusterCommand::Up {
+            executors,
+            bind,
+            concurrent_tasks,
+        } => match up(engine, executors, &bind, concurrent_tasks, interrupts).await {
+            Ok(()) => ExitStatus::Ok,
+            Err(e) => {
+                print_error(&e);
+                super::status_of(&e)
+            }
+        },
+    }
+}

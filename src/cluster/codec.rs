@@ -1,0 +1,215 @@
+//! How owl's plans travel between the client, the scheduler and the executors.
+//!
+//! Ballista sends the client's optimised logical plan to the scheduler, which plans it physically and sends
+//! each task's physical plan to an executor. DataFusion's protobuf codecs carry its own nodes; these two
+//! extension codecs carry owl's, in an envelope of one leading byte:
+//!
+//! 1. `0`: what follows is Ballista's own encoding (its shuffle and cache nodes, the file formats it knows).
+//! 2. `1`: a registry table, as its whole definition (`TableDef` in JSON, the registry's own file format): the
+//!    scheduler rebuilds the same [`RegistryTable`] over its registry folder and plans its scan as `owl query`
+//!    does (partition pruning, statistics, excluded files, owl's readers).
+//!
+//! A node of owl's that has no encoding yet fails the job with one line naming it and the `owl.*` switch that
+//! leaves it out of plans; nothing is dropped silently.
+
+use crate::catalog::model::TableDef;
+use crate::catalog::provider::RegistryTable;
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::{DataFusionError, Result, TableReference};
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const BALLISTA: u8 = 0;
+const REGISTRY_TABLE: u8 = 1;
+
+/// The logical codec of a cluster session: registry tables by definition, everything else Ballista's.
+#[derive(Debug)]
+pub(crate) struct OwlLogicalCodec {
+    ballista: BallistaLogicalExtensionCodec,
+    /// The registry folder a table's relative location resolves against (the scheduler's `--catalog`).
+    registry_root: PathBuf,
+}
+
+impl OwlLogicalCodec {
+    pub(crate) fn new(registry_root: PathBuf) -> Self {
+        OwlLogicalCodec {
+            ballista: BallistaLogicalExtensionCodec::default(),
+            registry_root,
+        }
+    }
+}
+
+fn split(buf: &[u8]) -> Result<(u8, &[u8])> {
+    buf.split_first()
+        .map(|(tag, rest)| (*tag, rest))
+        .ok_or_else(|| DataFusionError::Internal("an empty plan node from the cluster".into()))
+}
+
+fn unknown(tag: u8) -> DataFusionError {
+    DataFusionError::Internal(format!(
+        "a plan node of kind {tag} from the cluster: is every process the same `owl` version?"
+    ))
+}
+
+impl LogicalExtensionCodec for OwlLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        match split(buf)? {
+            (BALLISTA, rest) => self.ballista.try_decode(rest, inputs, ctx),
+            (tag, _) => Err(unknown(tag)),
+        }
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        buf.push(BALLISTA);
+        self.ballista.try_encode(node, buf).map_err(|_| {
+            DataFusionError::NotImplemented(format!(
+                "`{}` cannot run on a cluster yet (`owl.materialize_ctes=false` plans without it)",
+                node.node.name()
+            ))
+        })
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match split(buf)? {
+            (REGISTRY_TABLE, json) => {
+                let def: TableDef = serde_json::from_slice(json).map_err(|e| {
+                    DataFusionError::Internal(format!("table `{table_ref}` from the cluster: {e}"))
+                })?;
+                let table = RegistryTable::try_new(def, self.registry_root.clone())
+                    .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+                Ok(Arc::new(table))
+            }
+            (BALLISTA, rest) => self
+                .ballista
+                .try_decode_table_provider(rest, table_ref, schema, ctx),
+            (tag, _) => Err(unknown(tag)),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        if let Some(table) = node.downcast_ref::<RegistryTable>() {
+            buf.push(REGISTRY_TABLE);
+            return serde_json::to_writer(buf, table.def())
+                .map_err(|e| DataFusionError::Internal(format!("table `{table_ref}`: {e}")));
+        }
+        buf.push(BALLISTA);
+        self.ballista
+            .try_encode_table_provider(table_ref, node, buf)
+            .map_err(|_| {
+                DataFusionError::NotImplemented(format!(
+                    "`{table_ref}` cannot be read on a cluster: only the registry's tables travel to it (a path in FROM is read where it is named)"
+                ))
+            })
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        match split(buf)? {
+            (BALLISTA, rest) => self.ballista.try_decode_file_format(rest, ctx),
+            (tag, _) => Err(unknown(tag)),
+        }
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        buf.push(BALLISTA);
+        self.ballista.try_encode_file_format(buf, node)
+    }
+}
+
+/// The physical codec of a cluster: Ballista's, with owl's nodes named when they cannot travel.
+#[derive(Debug, Default)]
+pub(crate) struct OwlPhysicalCodec {
+    ballista: BallistaPhysicalExtensionCodec,
+}
+
+/// What an owl node that cannot travel is, and the switch that keeps it out of plans.
+fn local_only(node: &dyn ExecutionPlan) -> Option<(String, &'static str)> {
+    use crate::exec::{
+        collect_keys::CollectKeysExec, computed_once::ComputeSharedExec,
+        computed_once::ComputedOnceExec, not_in::NotInExec, row_filter_choice::RowFilterChoiceExec,
+    };
+    if node.downcast_ref::<CollectKeysExec>().is_some() {
+        Some(("CollectKeysExec".into(), "owl.join_key_pruning=false"))
+    } else if node.downcast_ref::<NotInExec>().is_some() {
+        Some(("NotInExec".into(), "owl.streamed_not_in=false"))
+    } else if node.downcast_ref::<ComputedOnceExec>().is_some()
+        || node.downcast_ref::<ComputeSharedExec>().is_some()
+    {
+        Some((node.name().into(), "owl.materialize_ctes=false"))
+    } else if node.downcast_ref::<RowFilterChoiceExec>().is_some() {
+        Some((
+            "a scan's run-time row filter".into(),
+            "owl.dynamic_row_filters=false",
+        ))
+    } else {
+        None
+    }
+}
+
+impl PhysicalExtensionCodec for OwlPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match split(buf)? {
+            (BALLISTA, rest) => self.ballista.try_decode(rest, inputs, ctx, proto_converter),
+            (tag, _) => Err(unknown(tag)),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        if let Some((what, switch)) = local_only(node.as_ref()) {
+            return Err(DataFusionError::NotImplemented(format!(
+                "{what} cannot run on a cluster yet (`SET {switch}` plans without it)"
+            )));
+        }
+        let name = node.name().to_string();
+        buf.push(BALLISTA);
+        self.ballista
+            .try_encode(node, buf, proto_converter)
+            .map_err(|e| {
+                DataFusionError::NotImplemented(format!(
+                    "`{name}` cannot run on a cluster yet: {e}"
+                ))
+            })
+    }
+}

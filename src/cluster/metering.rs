@@ -1,0 +1,253 @@
+//! Where a cluster's bytes are counted: per task on the executors, added up for the client.
+//!
+//! Every task an executor runs gets a fresh [`Meter`] ([`TaskMeter`]) and reads through owl's metered store
+//! around the executor's own stores, exactly as a local query's scans do. When the task ends, its
+//! reading rides along with the task's metrics, as named counters on the stage's first operator (Ballista
+//! keeps one metrics set per operator, so they join an existing one). The scheduler keeps the latest
+//! report of each task's partitions; [`job_reading`] asks it for the job's metrics and adds the counters up.
+//!
+//! A task that is retried after its executor was lost reports again from the executor that reruns it: a
+//! lost executor's reads are billed only as far as its tasks reported them.
+
+use crate::storage::meter::{Meter, MeterReading, MeteredRegistry, Requests};
+use ballista_core::JobId;
+use ballista_core::serde::protobuf::ShuffleWritePartition;
+use ballista_executor::execution_engine::{ExecutionEngine, QueryStageExecutor};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::metrics::{Count, Metric, MetricValue, MetricsSet};
+use datafusion::prelude::SessionConfig;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The counters a task reports, by the names they carry in the job's metrics.
+const BYTES: &str = "owl_bytes_scanned";
+const FILES: &str = "owl_files_read";
+const GETS: &str = "owl_get_requests";
+const HEADS: &str = "owl_head_requests";
+const LISTS: &str = "owl_list_requests";
+
+/// The meter of one task, carried in its session's settings: an executor makes a fresh session config for
+/// every task it pulls (`process`'s config producer adds a fresh meter), its runtime producer wraps the stores
+/// the task reads through in this meter, and [`MeteringEngine`] reports it when the task ends. (Ballista's
+/// push-staged scheduling decodes several tasks' plan with one runtime, so a cluster of owl's pulls its tasks.)
+#[derive(Debug, Default)]
+pub(crate) struct TaskMeter(pub(crate) Arc<Meter>);
+
+/// The stores of a task whose session carries a [`TaskMeter`]: metered around `stores`.
+pub(crate) fn task_stores(
+    config: &SessionConfig,
+    stores: &Arc<dyn ObjectStoreRegistry>,
+) -> Arc<dyn ObjectStoreRegistry> {
+    match config.get_extension::<TaskMeter>() {
+        Some(task) => Arc::new(MeteredRegistry::new(
+            Arc::clone(stores),
+            Arc::clone(&task.0),
+            crate::config::options::of_config(config.options()).remote_exact_ranges,
+        )),
+        None => Arc::clone(stores),
+    }
+}
+
+/// An executor's execution engine: Ballista's, with what each task read reported with its metrics.
+pub(crate) struct MeteringEngine {
+    pub(crate) inner: Arc<dyn ExecutionEngine>,
+    /// The executor's stores (each task's are metered around them).
+    pub(crate) stores: Arc<dyn ObjectStoreRegistry>,
+}
+
+/// `plan`'s Parquet scans reading as `owl query` reads them: through DataFusion's caching reader factory (the
+/// footer and page index read once a file per task) and with the session's footer hint, both of which the
+/// scan's format sets as it plans and a decoded plan lacks; over the task's metered stores.
+fn reading_as_planned(
+    plan: Arc<dyn ExecutionPlan>,
+    config: &SessionConfig,
+    stores: &Arc<dyn ObjectStoreRegistry>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+    use datafusion::datasource::physical_plan::{
+        FileScanConfig, FileScanConfigBuilder, ParquetSource,
+    };
+    use datafusion::datasource::source::DataSourceExec;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(task_stores(config, stores))
+        .build_arc()?;
+    plan.transform_up(|p| {
+        let Some(exec) = p.downcast_ref::<DataSourceExec>() else {
+            return Ok(Transformed::no(p));
+        };
+        let Some(conf) = exec.data_source().downcast_ref::<FileScanConfig>() else {
+            return Ok(Transformed::no(p));
+        };
+        let Some(source) = conf.file_source().downcast_ref::<ParquetSource>() else {
+            return Ok(Transformed::no(p));
+        };
+        let mut source = source.clone();
+        // A decoded scan has its factory where the decoding task's runtime could give it one.
+        if source.parquet_file_reader_factory().is_none() {
+            let store = runtime.object_store(conf.object_store_url.clone())?;
+            let factory = CachedParquetFileReaderFactory::new(
+                store,
+                runtime.cache_manager.get_file_metadata_cache(),
+            );
+            source = source.with_parquet_file_reader_factory(Arc::new(factory));
+        }
+        // The session's footer hint, which the format gives the source as it plans and a plan's encoding
+        // leaves out (a file's own hint, `owl.footer_hints`, does not travel: its footer then takes two reads).
+        if let Some(hint) = source.table_parquet_options().global.metadata_size_hint {
+            source = source.with_metadata_size_hint(hint);
+        }
+        let conf = FileScanConfigBuilder::from(conf.clone())
+            .with_source(Arc::new(source))
+            .build();
+        Ok(Transformed::yes(
+            DataSourceExec::from_data_source(conf) as Arc<dyn ExecutionPlan>
+        ))
+    })
+    .map(|t| t.data)
+}
+
+impl ExecutionEngine for MeteringEngine {
+    fn create_query_stage_exec(
+        &self,
+        job_id: JobId,
+        stage_id: usize,
+        task_id: usize,
+        global_output_partition_ids: Vec<usize>,
+        plan: Arc<dyn ExecutionPlan>,
+        work_dir: &str,
+        config: &SessionConfig,
+    ) -> Result<Arc<dyn QueryStageExecutor>> {
+        let meter = config.get_extension::<TaskMeter>().ok_or_else(|| {
+            DataFusionError::Internal(
+                "a task without its meter: its reads would go unbilled".into(),
+            )
+        })?;
+        let plan = reading_as_planned(plan, config, &self.stores)?;
+        let inner = self.inner.create_query_stage_exec(
+            job_id,
+            stage_id,
+            task_id,
+            global_output_partition_ids,
+            plan,
+            work_dir,
+            config,
+        )?;
+        Ok(Arc::new(MeteredStage {
+            inner,
+            meter: Arc::clone(&meter.0),
+        }))
+    }
+}
+
+/// One task's stage and the meter its reads went through.
+#[derive(Debug)]
+struct MeteredStage {
+    inner: Arc<dyn QueryStageExecutor>,
+    meter: Arc<Meter>,
+}
+
+impl std::fmt::Display for MeteredStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+#[async_trait::async_trait]
+impl QueryStageExecutor for MeteredStage {
+    async fn execute_query_stage(
+        &self,
+        task_id: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<Vec<ShuffleWritePartition>> {
+        let written = self.inner.execute_query_stage(task_id, context).await;
+        // Requests still receiving finish and are counted: the bill is what the store sent.
+        self.meter.settle(Duration::from_secs(30)).await;
+        written
+    }
+
+    fn collect_plan_metrics(&self) -> Vec<MetricsSet> {
+        let mut sets = self.inner.collect_plan_metrics();
+        if let Some(first) = sets.first_mut() {
+            let r = self.meter.reading();
+            for (name, value) in [
+                (BYTES, r.bytes_scanned),
+                (FILES, r.files_read),
+                (GETS, r.requests.get),
+                (HEADS, r.requests.head),
+                (LISTS, r.requests.list),
+            ] {
+                let count = Count::new();
+                count.add(value as usize);
+                first.push(Arc::new(Metric::new(
+                    MetricValue::Count {
+                        name: Cow::Borrowed(name),
+                        count,
+                    },
+                    None,
+                )));
+            }
+        }
+        sets
+    }
+
+    fn collect_runtime_stats_reports(
+        &self,
+    ) -> Vec<ballista_core::serde::protobuf::RuntimeStatsReport> {
+        self.inner.collect_runtime_stats_reports()
+    }
+
+    fn collect_window_state_reports(
+        &self,
+    ) -> Result<Vec<ballista_core::serde::protobuf::WindowStateReport>> {
+        self.inner.collect_window_state_reports()
+    }
+
+    fn collect_column_stats(&self) -> Vec<ballista_core::serde::protobuf::TaskColumnStats> {
+        self.inner.collect_column_stats()
+    }
+}
+
+/// What the tasks of `job_id` read, from the scheduler at `scheduler_url` (`http://host:port`): the sum of
+/// every successful stage's reports.
+pub(crate) async fn job_reading(scheduler_url: &str, job_id: &str) -> crate::Result<MeterReading> {
+    use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+    use ballista_core::serde::protobuf::{GetJobMetricsParams, OperatorMetricsSet};
+    let failed =
+        |e: String| crate::Error::Query(format!("the cluster's metrics of job `{job_id}`: {e}"));
+    let mut client = SchedulerGrpcClient::connect(scheduler_url.to_string())
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .max_decoding_message_size(256 << 20);
+    let metrics = client
+        .get_job_metrics(GetJobMetricsParams {
+            job_id: job_id.to_string(),
+        })
+        .await
+        .map_err(|e| failed(e.message().to_string()))?
+        .into_inner();
+    let mut r = MeterReading::default();
+    let mut requests = Requests::default();
+    for stage in &metrics.stages {
+        for operator in &stage.operators {
+            let set: MetricsSet = OperatorMetricsSet {
+                metrics: operator.metrics.clone(),
+            }
+            .try_into()
+            .map_err(|e| failed(format!("{e:?}")))?;
+            let sum = |name: &str| set.sum_by_name(name).map_or(0, |v| v.as_usize() as u64);
+            r.bytes_scanned += sum(BYTES);
+            r.files_read += sum(FILES);
+            requests.get += sum(GETS);
+            requests.head += sum(HEADS);
+            requests.list += sum(LISTS);
+        }
+    }
+    r.requests = requests;
+    Ok(r)
+}

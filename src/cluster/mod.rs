@@ -1,0 +1,181 @@
+//! Scale-out on Apache DataFusion Ballista: the same registry, SQL and bill on a cluster of executors.
+//!
+//! - `codec`: how owl's plans travel. A registry table goes as its whole definition (`TableDef`: columns,
+//!   partitions, statistics, excluded files), so the scheduler plans its scan as `owl query` would; every other
+//!   node goes through Ballista's own codecs. A node of owl's that cannot travel yet fails the job with one line
+//!   naming it and the `owl.*` switch that leaves it out.
+//! - `metering`: **where a cluster's bytes are counted**. Each task an executor runs reads through its own
+//!   [`crate::storage::meter::Meter`] (owl's metered store around the executor's stores, per task, never a
+//!   process-wide counter) and reports what it read with the task's metrics; [`job_reading`] adds them up from
+//!   the scheduler's `GetJobMetrics` for the client's bill.
+//! - `process`: the scheduler and executor processes inside the `owl` binary (`owl scheduler`, `owl executor`,
+//!   `owl cluster up`), started with owl's codecs, object stores, functions and physical rules.
+//!
+//! Not here: which session a cluster query runs in (`engine`), the commands' flags (`cli::cluster`).
+//!
+//! The invariant: a query's bytes on a cluster are the sum of what its tasks' metered stores received, as
+//! they received it; nothing is estimated or counted twice.
+
+pub(crate) mod codec;
+pub(crate) mod metering;
+pub mod process;
+
+pub(crate) use codec::{OwlLogicalCodec, OwlPhysicalCodec};
+pub(crate) use metering::job_reading;
+
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+type DistributedQuery = ballista_core::execution_plans::DistributedQueryExec<
+    datafusion_proto::protobuf::LogicalPlanNode,
+>;
+
+/// A session's settings as a cluster's processes and clients share them: Ballista's (its adaptive planner
+/// off: it replans stages without the session's physical rules), owl's codecs, and the switches of
+/// [`LOCAL_ONLY_SWITCHES`] off.
+pub fn cluster_config(
+    config: SessionConfig,
+    registry_root: PathBuf,
+) -> crate::Result<SessionConfig> {
+    let mut config = config
+        .upgrade_for_ballista()
+        .with_ballista_logical_extension_codec(Arc::new(OwlLogicalCodec::new(registry_root)))
+        .with_ballista_physical_extension_codec(Arc::new(OwlPhysicalCodec::default()));
+    let options = config.options_mut();
+    let set = |options: &mut datafusion::config::ConfigOptions, key: &str, value: &str| {
+        options
+            .set(key, value)
+            .map_err(|e| crate::Error::internal("a cluster session's settings", e))
+    };
+    set(
+        options,
+        ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+        "false",
+    )?;
+    for switch in LOCAL_ONLY_SWITCHES {
+        set(options, &format!("owl.{switch}"), "false")?;
+    }
+    Ok(config)
+}
+
+/// `state`, planning on the cluster at `cluster` (`df://host:port`): its queries' plans go to the scheduler.
+pub(crate) fn client_state(state: SessionState, cluster: &str) -> crate::Result<SessionState> {
+    let url = scheduler_url(cluster)?;
+    let state = SessionStateBuilder::new_from_existing(state).build();
+    state
+        .upgrade_for_ballista(url)
+        .map_err(|e| crate::Error::internal("a cluster session", e))
+}
+
+/// A query's job on a cluster: cancelled on every executor when dropped before [`Job::finish`] (Ctrl-C, a
+/// client's StopQueryExecution, a failed read of its results).
+pub(crate) struct Job {
+    plan: Arc<dyn ExecutionPlan>,
+    scheduler: String,
+    finished: bool,
+}
+
+impl Job {
+    pub(crate) fn new(plan: &Arc<dyn ExecutionPlan>, cluster: &str) -> crate::Result<Self> {
+        Ok(Job {
+            plan: Arc::clone(plan),
+            scheduler: scheduler_url(cluster)?,
+            finished: false,
+        })
+    }
+
+    fn id(&self) -> Option<String> {
+        self.plan
+            .downcast_ref::<DistributedQuery>()
+            .and_then(|q| q.job_id())
+            .map(|id| id.to_string())
+    }
+
+    /// The job ran to its end: what its tasks read (nothing for a plan that ran here, such as a query of
+    /// `information_schema`).
+    pub(crate) async fn finish(mut self) -> crate::Result<crate::storage::meter::MeterReading> {
+        self.finished = true;
+        match self.id() {
+            Some(id) => job_reading(&self.scheduler, &id).await,
+            None => Ok(Default::default()),
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let (Some(id), Ok(rt)) = (self.id(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let scheduler = self.scheduler.clone();
+        rt.spawn(async move {
+            use ballista_core::serde::protobuf::CancelJobParams;
+            use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+            if let Ok(mut client) = SchedulerGrpcClient::connect(scheduler).await {
+                let _ = client.cancel_job(CancelJobParams { job_id: id }).await;
+            }
+        });
+    }
+}
+
+/// The `owl.*` switches whose nodes and expressions do not travel to executors yet: off in a cluster session
+/// (their queries still run, as DataFusion plans them). Turning one on there fails the query with one line
+/// naming the node.
+pub const LOCAL_ONLY_SWITCHES: [&str; 10] = [
+    "materialize_ctes",
+    "bitmap_count_distinct",
+    "streamed_not_in",
+    "string_view_equality",
+    "decimal_batch_checks",
+    "filter_conjunctions",
+    "dynamic_row_filters",
+    "join_key_pruning",
+    "join_key_bitmaps",
+    "clustered_page_index",
+];
+
+/// The scheduler's address from a cluster URL (`df://host:port`, `http://host:port` or `host:port`), as gRPC
+/// reaches it: `http://host:port`.
+pub fn scheduler_url(cluster: &str) -> crate::Result<String> {
+    let rest = cluster
+        .strip_prefix("df://")
+        .or_else(|| cluster.strip_prefix("http://"))
+        .unwrap_or(cluster)
+        .trim_end_matches('/');
+    let bad = || {
+        crate::Error::Query(format!(
+            "cluster `{cluster}` is not `df://host:port` (the scheduler's address)"
+        ))
+    };
+    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || host.contains('/') || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok(format!("http://{host}:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls() {
+        assert_eq!(
+            scheduler_url("df://127.0.0.1:50050").unwrap(),
+            "http://127.0.0.1:50050"
+        );
+        assert_eq!(scheduler_url("localhost:7").unwrap(), "http://localhost:7");
+        for bad in ["df://host", "df://:50050", "df://h:port", "s3://b/k:1"] {
+            let e = scheduler_url(bad).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("df://host:port"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The scheduler and executor processes, inside the `owl` binary.
+//!
+//! Both are Ballista's own (`ballista-scheduler`, `ballista-executor`), started with owl's pieces:
+//! - the codecs (`cluster::codec`), so registry tables and owl's scans travel;
+//! - on the scheduler, owl's session (its catalog, functions, logical and physical rules), built by the caller
+//!   from the client's settings, because the scheduler is where physical plans are made;
+//! - on an executor, owl's object stores (local files and S3 with the AWS credential chain, resolved on that
+//!   machine), owl's functions, and the metering execution engine (`cluster::metering`).
+//!
+//! Executors pull their tasks (Ballista's pull-staged scheduling), so that each task is decoded and run in
+//! a session of its own, with its own meter (`cluster::metering`).
+//!
+//! Ballista's adaptive planner is left off (a client's session turns it off): it replans stages without the
+//! session's physical rules.
+
+use super::codec::{OwlLogicalCodec, OwlPhysicalCodec};
+use super::metering::{MeteringEngine, TaskMeter, task_stores};
+use ballista_core::ConfigProducer;
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_executor::execution_engine::DefaultExecutionEngine;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+use ballista_scheduler::scheduler_server::SessionBuilder;
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn failed(what: &str, e: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Query(format!("{what}: {e}"))
+}
+
+/// What a scheduler is started with.
+pub struct SchedulerParts {
+    /// The registry folder tables' relative locations resolve against.
+    pub registry_root: PathBuf,
+    /// A session's settings before the client's are applied (owl's options registered).
+    pub config: ConfigProducer,
+    /// owl's session over the registry, with the client's settings.
+    pub session: SessionBuilder,
+}
+
+/// Run a scheduler on `listener` until the process ends.
+pub async fn run_scheduler(
+    listener: tokio::net::TcpListener,
+    parts: SchedulerParts,
+) -> crate::Result<()> {
+    let address = listener
+        .local_addr()
+        .map_err(|e| failed("the scheduler's address", e))?;
+    let config = SchedulerConfig {
+        bind_host: address.ip().to_string(),
+        external_host: address.ip().to_string(),
+        bind_port: address.port(),
+        override_config_producer: Some(parts.config),
+        override_session_builder: Some(parts.session),
+        override_logical_codec: Some(Arc::new(OwlLogicalCodec::new(parts.registry_root))),
+        override_physical_codec: Some(Arc::new(OwlPhysicalCodec::default())),
+        // Executors pull their tasks: each task gets its own session, and so its own meter (`metering`).
+        scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        ..SchedulerConfig::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| failed("the scheduler", e))?;
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
+            .await
+            .map_err(|e| failed("the scheduler", e))?;
+    start_grpc_service_with_listener(listener, scheduler)
+        .await
+        .map_err(|e| failed("the scheduler", e))
+}
+
+/// Where an executor listens and which scheduler it serves.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The host it listens on and tells the scheduler (and the other executors) to reach it at.
+    pub host: String,
+    /// Arrow Flight, where other executors and clients fetch its tasks' output.
+    pub flight_port: u16,
+    /// Its gRPC service (tasks pushed by the scheduler).
+    pub grpc_port: u16,
+    pub scheduler_host: String,
+    pub scheduler_port: u16,
+    /// Tasks it runs at once.
+    pub concurrent_tasks: usize,
+    /// Where shuffle files go (a temporary folder when None).
+    pub work_dir: Option<PathBuf>,
+}
+
+/// What an executor is started with, besides its options.
+pub struct ExecutorParts {
+    /// A session's settings before a task's are applied (owl's options registered).
+    pub config: ConfigProducer,
+    /// owl's functions (DataFusion's, the text and JSON functions, owl's corrected aggregates).
+    pub functions: BallistaFunctionRegistry,
+    /// The process's object stores (each task's reads are metered around them).
+    pub stores: Arc<dyn ObjectStoreRegistry>,
+}
+
+/// Run an executor until the process is stopped (SIGTERM, Ctrl-C) or the scheduler stops it.
+pub async fn run_executor(options: ExecutorOptions, parts: ExecutorParts) -> crate::Result<()> {
+    let work_dir = match &options.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                failed(
+                    &format!("the executor's work folder `{}`", dir.display()),
+                    e,
+                )
+            })?;
+            dir.clone()
+        }
+        None => std::env::temp_dir().join(format!("owl-executor-{}", uuid::Uuid::new_v4())),
+    };
+    let temp = work_dir.to_string_lossy().to_string();
+    let stores = parts.stores;
+    let engine_stores = Arc::clone(&stores);
+    // A fresh runtime for every task (no session cache), reading through the task's own meter.
+    let runtime: ballista_core::RuntimeProducer = Arc::new(move |config| {
+        RuntimeEnvBuilder::new()
+            .with_object_store_registry(task_stores(config, &stores))
+            .with_temp_file_path(temp.clone())
+            .build_arc()
+    });
+    let base = parts.config;
+    let config: ConfigProducer =
+        Arc::new(move || base().with_extension(Arc::new(TaskMeter::default())));
+    let config = ExecutorProcessConfig {
+        bind_host: options.host.clone(),
+        external_host: Some(options.host.clone()),
+        port: options.flight_port,
+        grpc_port: options.grpc_port,
+        scheduler_host: options.scheduler_host.clone(),
+        scheduler_port: options.scheduler_port,
+        vcores: options.concurrent_tasks,
+        work_dir: Some(work_dir.to_string_lossy().to_string()),
+        override_config_producer: Some(config),
+        override_runtime_producer: Some(runtime),
+        session_runtime_cache_capacity: 0,
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        override_function_registry: Some(Arc::new(parts.functions)),
+        override_logical_codec: Some(Arc::new(OwlLogicalCodec::new(PathBuf::new()))),
+        override_physical_codec: Some(Arc::new(OwlPhysicalCodec::default())),
+        override_execution_engine: Some(Arc::new(MeteringEngine {
+            inner: Arc::new(DefaultExecutionEngine::new()),
+            stores: engine_stores,
+        })),
+        ..ExecutorProcessConfig::default()
+    };
+    start_executor_process(Arc::new(config)).await.map_err(|e| {
+        failed(
+            &format!(
+                "the executor (scheduler `{}:{}`)",
+                options.scheduler_host, options.scheduler_port
+            ),
+            e,
+        )
+    })
+}
