@@ -8,6 +8,9 @@
 //! 2. `1`: a registry table, as its whole definition (`TableDef` in JSON, the registry's own file format): the
 //!    scheduler rebuilds the same [`RegistryTable`] over its registry folder and plans its scan as `owl query`
 //!    does (partition pruning, statistics, excluded files, owl's readers).
+//! 3. `2`: a scan by owl's own readers (CSV, NDJSON, RegexSerDe and Grok lines, ORC): the table's definition
+//!    (its location resolved), the files' compression, and DataFusion's encoding of the scan (files, ranges,
+//!    projection, limit, statistics); an executor rebuilds the same reader under the task's settings.
 //!
 //! A node of owl's that has no encoding yet fails the job with one line naming it and the `owl.*` switch that
 //! leaves it out of plans; nothing is dropped silently.
@@ -17,18 +20,29 @@ use crate::catalog::provider::RegistryTable;
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
+use datafusion::common::parsers::CompressionTypeVariant;
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
-use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use datafusion_proto::physical_plan::from_proto::{
+    parse_protobuf_file_scan_config, parse_table_schema_from_proto,
+};
+use datafusion_proto::physical_plan::to_proto::serialize_file_scan_config;
+use datafusion_proto::physical_plan::{
+    PhysicalExtensionCodec, PhysicalPlanDecodeContext, PhysicalProtoConverterExtension,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 const BALLISTA: u8 = 0;
 const REGISTRY_TABLE: u8 = 1;
+const OWL_SCAN: u8 = 2;
 
 /// The logical codec of a cluster session: registry tables by definition, everything else Ballista's.
 #[derive(Debug)]
@@ -177,6 +191,84 @@ fn local_only(node: &dyn ExecutionPlan) -> Option<(String, &'static str)> {
     }
 }
 
+/// The table and configuration of a scan by owl's own readers, if `node` is one.
+fn owl_scan(node: &dyn ExecutionPlan) -> Option<(&FileScanConfig, &Arc<str>)> {
+    use crate::formats::{orc::OrcSource, text_source::TextSource};
+    let config = node
+        .downcast_ref::<DataSourceExec>()?
+        .data_source()
+        .downcast_ref::<FileScanConfig>()?;
+    let source = config.file_source();
+    let origin = match source.downcast_ref::<TextSource>() {
+        Some(text) => text.origin(),
+        None => source.downcast_ref::<OrcSource>()?.origin(),
+    }?;
+    Some((config, origin))
+}
+
+impl OwlPhysicalCodec {
+    fn encode_scan(
+        &self,
+        config: &FileScanConfig,
+        origin: &str,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        use prost_flight::Message;
+        let scan = serialize_file_scan_config(config, self, proto_converter)?;
+        buf.push(OWL_SCAN);
+        buf.extend_from_slice(&(origin.len() as u32).to_le_bytes());
+        buf.extend_from_slice(origin.as_bytes());
+        let compression = config.file_compression_type.get_variant().to_string();
+        buf.push(compression.len() as u8);
+        buf.extend_from_slice(compression.as_bytes());
+        scan.encode(buf)
+            .map_err(|e| DataFusionError::Internal(format!("a scan for the cluster: {e}")))
+    }
+
+    fn decode_scan(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        use prost_flight::Message;
+        let bad =
+            || DataFusionError::Internal("a scan from the cluster that does not decode".into());
+        let (len, rest) = buf.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let (origin, rest) = (rest.get(..len).ok_or_else(bad)?, &rest[len..]);
+        let (&clen, rest) = rest.split_first().ok_or_else(bad)?;
+        let (compression, rest) = (
+            rest.get(..clen as usize).ok_or_else(bad)?,
+            &rest[clen as usize..],
+        );
+        let def: TableDef = serde_json::from_slice(origin).map_err(|e| {
+            DataFusionError::Internal(format!("a scan's table from the cluster: {e}"))
+        })?;
+        let name = def.name.clone();
+        // The location is already a URL (`origin`): the base is never used.
+        let table = RegistryTable::try_new(def, PathBuf::from("/"))
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        let scan = datafusion_proto::protobuf::FileScanExecConf::decode(rest).map_err(|_| bad())?;
+        let table_schema = parse_table_schema_from_proto(&scan)?;
+        let source = table
+            .scan_source(ctx.session_config().options(), table_schema)
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!("table `{name}` is not read by owl's readers"))
+            })?;
+        let decode = PhysicalPlanDecodeContext::new(ctx, self);
+        let config = parse_protobuf_file_scan_config(&scan, &decode, proto_converter, source)?;
+        let compression: CompressionTypeVariant = std::str::from_utf8(compression)
+            .map_err(|_| bad())?
+            .parse()?;
+        let config = FileScanConfigBuilder::from(config)
+            .with_file_compression_type(FileCompressionType::from(compression))
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
 impl PhysicalExtensionCodec for OwlPhysicalCodec {
     fn try_decode(
         &self,
@@ -187,6 +279,7 @@ impl PhysicalExtensionCodec for OwlPhysicalCodec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match split(buf)? {
             (BALLISTA, rest) => self.ballista.try_decode(rest, inputs, ctx, proto_converter),
+            (OWL_SCAN, rest) => self.decode_scan(rest, ctx, proto_converter),
             (tag, _) => Err(unknown(tag)),
         }
     }
@@ -201,6 +294,9 @@ impl PhysicalExtensionCodec for OwlPhysicalCodec {
             return Err(DataFusionError::NotImplemented(format!(
                 "{what} cannot run on a cluster yet (`SET {switch}` plans without it)"
             )));
+        }
+        if let Some((config, origin)) = owl_scan(node.as_ref()) {
+            return self.encode_scan(config, origin, buf, proto_converter);
         }
         let name = node.name().to_string();
         buf.push(BALLISTA);

@@ -72,6 +72,19 @@ pub(crate) fn client_state(state: SessionState, cluster: &str) -> crate::Result<
         .map_err(|e| crate::Error::internal("a cluster session", e))
 }
 
+/// An error from a cluster, as one line: Ballista reports a plan it could not send with the debug text of the
+/// error, and owl's own message (a node that cannot travel) is the part a user needs.
+pub(crate) fn plain_error(e: crate::Error) -> crate::Error {
+    let text = e.to_string();
+    let ours = regex_lite::Regex::new(r#"NotImplemented\("([^"]*)"\)"#)
+        .ok()
+        .and_then(|re| re.captures(&text)?.get(1).map(|m| m.as_str().to_string()));
+    match ours {
+        Some(message) => crate::Error::Query(message),
+        None => e,
+    }
+}
+
 /// A query's job on a cluster: cancelled on every executor when dropped before [`Job::finish`] (Ctrl-C, a
 /// client's StopQueryExecution, a failed read of its results).
 pub(crate) struct Job {
@@ -89,11 +102,14 @@ impl Job {
         })
     }
 
+    /// The job's id once submitted: the plan's own, or its child's (`EXPLAIN ANALYZE` runs the query below it).
     fn id(&self) -> Option<String> {
-        self.plan
-            .downcast_ref::<DistributedQuery>()
-            .and_then(|q| q.job_id())
-            .map(|id| id.to_string())
+        let query = |p: &Arc<dyn ExecutionPlan>| {
+            p.downcast_ref::<DistributedQuery>()
+                .and_then(|q| q.job_id())
+                .map(|id| id.to_string())
+        };
+        query(&self.plan).or_else(|| self.plan.children().into_iter().find_map(query))
     }
 
     /// The job ran to its end: what its tasks read (nothing for a plan that ran here, such as a query of

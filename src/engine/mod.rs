@@ -579,7 +579,10 @@ impl Engine {
             Ok::<_, DataFusionError>(produced)
         }
         .await
-        .map_err(|e| (kind, Error::from(e)))?;
+        .map_err(|e| match self.shared.settings.cluster {
+            Some(_) => (kind, crate::cluster::plain_error(Error::from(e))),
+            None => (kind, Error::from(e)),
+        })?;
         if is_set {
             // SET changes this query's session; keep it for the statements that follow.
             let config = ctx.state().config().clone();

@@ -294,6 +294,9 @@ impl FileFormat for OrcFormat {
 /// The scan of ORC files: which file columns to read, in batches of what size.
 #[derive(Debug, Clone)]
 pub struct OrcSource {
+    /// The table the scan reads, as a cluster sends it to an executor (`cluster::codec`); None outside the
+    /// registry.
+    origin: Option<Arc<str>>,
     table_schema: TableSchema,
     projection: SplitProjection,
     batch_size: usize,
@@ -301,8 +304,19 @@ pub struct OrcSource {
 }
 
 impl OrcSource {
+    /// The scan of a registry table (its definition in JSON): what lets it travel to a cluster's executors.
+    pub fn with_origin(mut self, origin: Arc<str>) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    pub fn origin(&self) -> Option<&Arc<str>> {
+        self.origin.as_ref()
+    }
+
     pub fn new(table_schema: TableSchema) -> Self {
         OrcSource {
+            origin: None,
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
             batch_size: 8192,

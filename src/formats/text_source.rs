@@ -29,6 +29,9 @@ use super::lines::{CsvDialect, RowCounts};
 /// A scan of text files (newline-delimited JSON, CSV) through a [`LineDecoder`].
 #[derive(Debug, Clone)]
 pub struct TextSource {
+    /// The table the scan reads, as a cluster sends it to an executor (`cluster::codec`); None outside the
+    /// registry.
+    origin: Option<Arc<str>>,
     table_schema: TableSchema,
     projection: SplitProjection,
     batch_size: usize,
@@ -51,8 +54,19 @@ pub enum TextFormat {
 }
 
 impl TextSource {
+    /// The scan of a registry table (its definition in JSON): what lets it travel to a cluster's executors.
+    pub fn with_origin(mut self, origin: Arc<str>) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    pub fn origin(&self) -> Option<&Arc<str>> {
+        self.origin.as_ref()
+    }
+
     pub fn new(table_schema: TableSchema, format: TextFormat) -> Self {
         TextSource {
+            origin: None,
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
             batch_size: 8192,

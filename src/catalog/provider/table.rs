@@ -33,12 +33,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 impl RegistryTable {
-    /// Resolve locations and types. `base` is the registry folder (relative locations hang from it).
     /// The registry's definition the table was made from (what travels to a cluster's scheduler).
     pub fn def(&self) -> &TableDef {
         &self.def
     }
 
+    /// Resolve locations and types. `base` is the registry folder (relative locations hang from it).
     pub fn try_new(def: TableDef, base: PathBuf) -> Result<Self, Error> {
         let to_df = |e: DataFusionError| Error::Query(e.to_string());
         let table_url = resolve_dir(&def.location, &base)?;
@@ -275,13 +275,52 @@ impl RegistryTable {
     /// The text format owl's own decoder reads this table as (`formats::lines`), where it can: NDJSON; CSV
     /// without an escape character, comments, another record terminator or truncated rows (line breaks inside
     /// values: its files read whole).
+    /// The table as a scan of owl's readers carries it to a cluster's executors: its definition, with its
+    /// location resolved (an executor has no registry folder to resolve it against).
+    fn origin(&self) -> DfResult<Arc<str>> {
+        let mut def = self.def.clone();
+        def.location = self.table_url.to_string();
+        serde_json::to_string(&def)
+            .map(Arc::from)
+            .map_err(|e| DataFusionError::Internal(format!("table `{}`: {e}", self.def.name)))
+    }
+
+    /// The file source of owl's readers a scan of this table uses under `config` (an executor's rebuilding of
+    /// a scan that travelled, `cluster::codec`); None for formats DataFusion reads itself.
+    pub fn scan_source(
+        &self,
+        config: &datafusion::config::ConfigOptions,
+        table_schema: TableSchema,
+    ) -> Option<Arc<dyn datafusion::datasource::physical_plan::FileSource>> {
+        let csv = datafusion::config::TableOptions::default_from_session_config(config).csv;
+        match self.text_format_from(config, &csv) {
+            Some(text) => Some(Arc::new(crate::formats::text_source::TextSource::new(
+                table_schema,
+                text,
+            ))),
+            None if self.def.format.classification == Classification::Orc => {
+                Some(Arc::new(crate::formats::orc::OrcSource::new(table_schema)))
+            }
+            None => None,
+        }
+    }
+
     pub(super) fn text_format(
         &self,
         state: &dyn Session,
     ) -> Option<crate::formats::text_source::TextFormat> {
+        self.text_format_from(state.config_options(), &state.default_table_options().csv)
+    }
+
+    /// [`RegistryTable::text_format`] under a session's settings and CSV options.
+    fn text_format_from(
+        &self,
+        config: &datafusion::config::ConfigOptions,
+        session: &datafusion::config::CsvOptions,
+    ) -> Option<crate::formats::text_source::TextFormat> {
         use crate::formats::lines::CsvDialect;
         use crate::formats::text_source::TextFormat;
-        let options = crate::config::options::of_config(state.config_options());
+        let options = crate::config::options::of_config(config);
         if let Some(re) = &self.line_regex {
             return Some(TextFormat::Regex(Arc::clone(re)));
         }
@@ -298,7 +337,6 @@ impl RegistryTable {
             // behind it when the session turns the fast path off.
             Classification::Csv => {
                 let csv = self.def.format.csv.clone().unwrap_or_default();
-                let session = &state.default_table_options().csv;
                 let (&[delimiter], &[quote]) = (csv.delimiter.as_bytes(), csv.quote.as_bytes())
                 else {
                     return None;
@@ -560,15 +598,20 @@ impl TableProvider for RegistryTable {
         let text = self.text_format(state);
         let (source, format) = match text.clone() {
             Some(text) => (
-                Arc::new(crate::formats::text_source::TextSource::new(
-                    table_schema,
-                    text,
-                )) as Arc<dyn datafusion::datasource::physical_plan::FileSource>,
+                Arc::new(
+                    crate::formats::text_source::TextSource::new(table_schema, text)
+                        .with_origin(self.origin()?),
+                ) as Arc<dyn datafusion::datasource::physical_plan::FileSource>,
                 None,
             ),
             None => {
                 let format = self.file_format_with(state, compression)?;
-                (format.file_source(table_schema), Some(format))
+                let source = format.file_source(table_schema);
+                let source = match source.downcast_ref::<crate::formats::orc::OrcSource>() {
+                    Some(orc) => Arc::new(orc.clone().with_origin(self.origin()?)),
+                    None => source,
+                };
+                (source, Some(format))
             }
         };
         let groups = balance(files, self.streams(state));
