@@ -208,8 +208,10 @@ def same_answers(a, b):
 class Owl:
     name = "owl"
 
-    def __init__(self, exe, catalog, db, threads, settings=()):
+    def __init__(self, exe, catalog, db, threads, settings=(), cluster=None):
         self.exe, self.catalog, self.db, self.threads = exe, catalog, db, threads
+        # A Ballista cluster's scheduler (`df://host:port`) the queries run on (suite cluster); None: here.
+        self.cluster = cluster
         # `SET k = v` statements run first (untimed): to try a DataFusion setting without a rebuild.
         self.sets = [f"SET {kv.split('=', 1)[0].strip()} = {kv.split('=', 1)[1].strip()}" for kv in settings]
 
@@ -222,6 +224,9 @@ class Owl:
             body = sql.strip().rstrip(";")
             (tmp / "q.sql").write_text(";\n".join(self.sets + [body] * (1 + runs)) + ";\n")
             env = dict(os.environ, OWL_THREADS=str(self.threads))
+            env.pop("OWL_CLUSTER", None)
+            if self.cluster:
+                env["OWL_CLUSTER"] = self.cluster
             # Peak memory from GNU time (`%M`, KiB): the kernel's high-water mark of owl's own process. (wait4's
             # ru_maxrss from Python would also count the forked copy of this Python process before the exec.)
             timer = ["/usr/bin/time", "-o", str(tmp / "rss"), "-f", "%M"] if Path("/usr/bin/time").exists() else []
@@ -528,6 +533,72 @@ def compare(engines, queries, runs, label):
     return results
 
 
+def cpu_seconds(pid):
+    """A process's user + system CPU time so far (/proc/<pid>/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cluster(args, owl_exe, venv_bin):
+    """TPC-H Parquet on `owl cluster up --executors N` (each executor one task at a time, all on this machine)
+    against owl here with --threads threads, the same build and registry, taking turns: wall time (best of
+    --runs after a warm-up), answers checked equal, and each executor process's CPU time over the query's runs
+    (from /proc), to show how the work split."""
+    import signal
+    import socket
+
+    data = Path(args.data)
+    generate_tpch(data, args.sf, ["parquet"], venv_bin)
+    catalog = owl_registry(owl_exe, data, ["parquet"], args.crawl_only)
+    queries = pick(sorted(QUERIES.glob("q*.sql")), args.queries)
+    out = {}
+    for n in [int(x) for x in args.executors.split(",")]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"df://127.0.0.1:{port}"
+        up = subprocess.Popen([owl_exe, "--catalog", str(catalog), "cluster", "up", "--executors", str(n),
+                               "--concurrent-tasks", "1", "--bind", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 60
+            while subprocess.run([owl_exe, "--catalog", str(catalog), "--cluster", url, "query", "SELECT 1"],
+                                 capture_output=True).returncode != 0:
+                assert time.time() < deadline, "the cluster never answered"
+                time.sleep(0.3)
+            executors = [int(p) for p in
+                         Path(f"/proc/{up.pid}/task/{up.pid}/children").read_text().split()]
+            here = Owl(owl_exe, catalog, "tpch_parquet", args.threads, args.owl_set)
+            there = Owl(owl_exe, catalog, "tpch_parquet", args.threads, args.owl_set, cluster=url)
+            results = []
+            for i, q in enumerate(queries):
+                sql = q.read_text()
+                res = {"query": q.stem}
+                answers = {}
+                for who, e in ([("local", here), ("cluster", there)] if i % 2 == 0 else
+                               [("cluster", there), ("local", here)]):
+                    before = [cpu_seconds(p) for p in executors]
+                    ms, rows, extra, err = e.run(sql, args.runs)
+                    after = [cpu_seconds(p) for p in executors]
+                    res[who] = {"ms": ms, "error": err, **extra}
+                    if who == "cluster":
+                        res["executor_cpu_s"] = [round(b - a, 3) for a, b in zip(before, after)]
+                    answers[who] = rows
+                res["answers_equal"] = same_answers(answers["local"], answers["cluster"])
+                res["cluster_vs_local"] = ratio(res["cluster"]["ms"], res["local"]["ms"])
+                log(f"cluster x{n} {q.stem}: local {res['local']['ms']} ms, cluster {res['cluster']['ms']} ms, "
+                    f"executor cpu {res['executor_cpu_s']} s, equal={res['answers_equal']}")
+                results.append(res)
+            out[str(n)] = results
+        finally:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                up.kill()
+    return out
+
+
 def cold(args, owl_exe, venv_bin):
     """Fresh processes: owl query vs the DuckDB CLI and datafusion-cli (when built), best of 10 after one
     warm-up, wall time. Each prints the same answer (checked), so none is timed for doing less."""
@@ -730,6 +801,20 @@ def markdown(doc):
             lines.append(f"| {c['case']} | {c['owl']:.1f} ms | {c['duckdb_cli']:.1f} ms | "
                          f"{c['owl'] / c['duckdb_cli']:.2f}x |"
                          + (f" {c['datafusion_cli']:.1f} ms | {c['owl'] / c['datafusion_cli']:.2f}x |" if dfc else ""))
+    for n, results in doc.get("cluster", {}).items():
+        lines.append("")
+        lines.append(f"**TPC-H SF{meta['sf']:g} Parquet on `owl cluster up --executors {n}`** (each executor one task "
+                     f"at a time) against owl here with {meta['threads']} threads (ms; ratio = (10 ms + cluster) / "
+                     "(10 ms + here); CPU = each executor process's CPU seconds over the query's runs)")
+        lines.append("")
+        lines.append("| query | here | cluster | cluster/here | executors' CPU s | answers |")
+        lines.append("|---|---:|---:|---:|---|---|")
+        for r in results:
+            lines.append(f"| {r['query']} | {fmt_ms(r['local']['ms'])} | {fmt_ms(r['cluster']['ms'])} | "
+                         f"{fmt_r(r['cluster_vs_local'])} | {' / '.join(f'{c:.2f}' for c in r['executor_cpu_s'])} | "
+                         f"{'equal' if r['answers_equal'] else 'DIFFER'} |")
+        g = geomean([r["cluster_vs_local"] for r in results])
+        lines.append(f"| **geomean** | | | **{fmt_r(g)}** | | |")
     return "\n".join(lines)
 
 
@@ -826,6 +911,7 @@ def main():
     ap.add_argument("--s3-bucket-dir", help="the folder the S3 server serves as bucket `bench` (suite s3)")
     ap.add_argument("--s3-shape", default="{}", help="the proxy's latency and bandwidth, as JSON (suite s3)")
     ap.add_argument("--datafusion-cli", help="datafusion-cli built from crates.io (suite cold)")
+    ap.add_argument("--executors", default="2", help="cluster sizes to run, e.g. 1,2,4 (suite cluster)")
     ap.add_argument("--httpfs-python", help="the python of the venv with DuckDB and its httpfs (suite s3)")
     args = ap.parse_args()
     import datafusion
@@ -850,6 +936,8 @@ def main():
     if "cold" in suites:
         generate_tpch(Path(args.data), args.sf, [], venv_bin)
         doc["cold"] = cold(args, args.owl, venv_bin)
+    if "cluster" in suites:
+        doc["cluster"] = cluster(args, args.owl, venv_bin)
     if args.merge and Path(args.out).exists():
         # Keep what this run did not measure (other formats, other queries, the cold suite) from the last results.
         old = json.loads(Path(args.out).read_text())
@@ -868,6 +956,8 @@ def main():
             doc["cold"] = old["cold"]
         if "s3" not in doc and "s3" in old:
             doc["s3"] = old["s3"]
+        if "cluster" not in doc and "cluster" in old:
+            doc["cluster"] = old["cluster"]
     Path(args.out).write_text(json.dumps(doc, indent=1))
     md = markdown(doc)
     print(md)
