@@ -46,6 +46,8 @@ fn cluster_up(f: &Fixture, executors: usize) -> Cluster {
         .env_remove("OWL_CATALOG")
         .env_remove("OWL_CLUSTER")
         .args(["cluster", "up", "--executors", &executors.to_string()])
+        // Two tasks at once on each: an executor gets several tasks of a stage in one batch.
+        .args(["--concurrent-tasks", "2"])
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -239,4 +241,64 @@ fn every_format_reads_on_a_cluster_as_here() {
             "{table}: the cluster's bytes against local owl's"
         );
     }
+}
+
+/// The executors' CPU seconds so far (`/proc/<pid>/stat`, user + system), children of `owl cluster up`.
+fn executors_cpu(cluster: &Cluster) -> f64 {
+    let pid = cluster.child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let tick = 100.0; // USER_HZ on Linux
+    children
+        .split_whitespace()
+        .map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .split_whitespace()
+                .collect();
+            (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / tick
+        })
+        .sum()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_cancels_the_job_promptly() {
+    let f = Fixture::new();
+    let cluster = cluster_up(&f, 2);
+    // A join of ~10^11 rows: it would run for hours. (Its tasks do not stop when it is cancelled: a join that
+    // finds no rows reads its input in one poll of its task and never sees the abort; see the README.)
+    let client = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+        .current_dir(f.path())
+        .env_remove("OWL_CATALOG")
+        .args(["--cluster", &cluster.url, "query"])
+        .arg(
+            "SELECT count(*) FROM weblogs_parquet a, weblogs_parquet b, weblogs_csv c \
+             WHERE a.bytes + b.bytes + c.bytes = 7",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Running on the executors: their CPU time grows.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let start = executors_cpu(&cluster);
+    while executors_cpu(&cluster) < start + 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the join never ran on the executors"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = nix::unistd::Pid::from_raw(client.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let interrupted = Instant::now();
+    let out = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // CANCELLED, promptly (the job is cancelled on the scheduler before the client exits).
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("CANCELLED"), "{err}");
+    assert!(interrupted.elapsed() < Duration::from_secs(10), "{err}");
 }

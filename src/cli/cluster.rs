@@ -69,6 +69,7 @@ fn host_port(text: &str, what: &str) -> crate::Result<(String, u16)> {
 }
 
 async fn scheduler(engine: &Engine, bind: &str) -> crate::Result<()> {
+    cluster_log();
     let (host, port) = host_port(bind, "--bind")?;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
@@ -95,6 +96,7 @@ async fn scheduler(engine: &Engine, bind: &str) -> crate::Result<()> {
 }
 
 async fn executor(engine: &Engine, args: &ExecutorArgs) -> crate::Result<()> {
+    cluster_log();
     let (scheduler_host, scheduler_port) = host_port(&args.scheduler, "--scheduler")?;
     let (host, flight_port) = host_port(&args.bind, "--bind")?;
     let options = ExecutorOptions {
@@ -117,6 +119,37 @@ async fn executor(engine: &Engine, args: &ExecutorArgs) -> crate::Result<()> {
         options.scheduler_host, options.scheduler_port, args.bind
     );
     crate::cluster::process::run_executor(options, parts).await
+}
+
+/// Ballista's own log lines on stderr, at the level `OWL_CLUSTER_LOG` names (`error`, `warn`, `info`, `debug`);
+/// none without it.
+struct StderrLog(log::LevelFilter);
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= self.0
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("{} {}: {}", record.level(), record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn cluster_log() {
+    let Some(level) = std::env::var("OWL_CLUSTER_LOG")
+        .ok()
+        .and_then(|l| l.parse::<log::LevelFilter>().ok())
+    else {
+        return;
+    };
+    // Once a process, for its whole life.
+    if log::set_logger(Box::leak(Box::new(StderrLog(level)))).is_ok() {
+        log::set_max_level(level);
+    }
 }
 
 /// Run until the process is done or Ctrl-C; then exit 0 (a stop) or report the error.

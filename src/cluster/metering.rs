@@ -1,7 +1,7 @@
 //! Where a cluster's bytes are counted: per task on the executors, added up for the client.
 //!
-//! Every task an executor runs gets a fresh [`Meter`] ([`TaskMeter`]) and reads through owl's metered store
-//! around the executor's own stores, exactly as a local query's scans do. When the task ends, its
+//! Every task an executor runs gets a fresh [`Meter`] and reads through owl's metered store around the
+//! executor's own stores ([`MeteringEngine`]), exactly as a local query's scans do. When the task ends, its
 //! reading rides along with the task's metrics, as named counters on the stage's first operator (Ballista
 //! keeps one metrics set per operator, so they join an existing one). The scheduler keeps the latest
 //! report of each task's partitions; [`job_reading`] asks it for the job's metrics and adds the counters up.
@@ -13,7 +13,7 @@ use crate::storage::meter::{Meter, MeterReading, MeteredRegistry, Requests};
 use ballista_core::JobId;
 use ballista_core::serde::protobuf::ShuffleWritePartition;
 use ballista_executor::execution_engine::{ExecutionEngine, QueryStageExecutor};
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::Result;
 use datafusion::execution::TaskContext;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -31,42 +31,26 @@ const GETS: &str = "owl_get_requests";
 const HEADS: &str = "owl_head_requests";
 const LISTS: &str = "owl_list_requests";
 
-/// The meter of one task, carried in its session's settings: an executor makes a fresh session config for
-/// every task it pulls (`process`'s config producer adds a fresh meter), its runtime producer wraps the stores
-/// the task reads through in this meter, and [`MeteringEngine`] reports it when the task ends. (Ballista's
-/// push-staged scheduling decodes several tasks' plan with one runtime, so a cluster of owl's pulls its tasks.)
-#[derive(Debug, Default)]
-pub(crate) struct TaskMeter(pub(crate) Arc<Meter>);
-
-/// The stores of a task whose session carries a [`TaskMeter`]: metered around `stores`.
-pub(crate) fn task_stores(
-    config: &SessionConfig,
-    stores: &Arc<dyn ObjectStoreRegistry>,
-) -> Arc<dyn ObjectStoreRegistry> {
-    match config.get_extension::<TaskMeter>() {
-        Some(task) => Arc::new(MeteredRegistry::new(
-            Arc::clone(stores),
-            Arc::clone(&task.0),
-            crate::config::options::of_config(config.options()).remote_exact_ranges,
-        )),
-        None => Arc::clone(stores),
-    }
-}
-
-/// An executor's execution engine: Ballista's, with what each task read reported with its metrics.
+/// An executor's execution engine: Ballista's, with each task reading through a meter of its own and
+/// reporting it with its metrics.
+///
+/// Ballista decodes a stage's plan once for all the tasks an executor gets of it (push-staged scheduling,
+/// its default), with one runtime; so the meter is made here, per task, and put where the task's reads go:
+/// the Parquet scans' reader factories (bound to a store when the plan is decoded) are rebound to the task's
+/// metered stores, and the task runs with a runtime whose stores are those same metered stores (every other
+/// scan takes its store from the runtime as it opens a file).
 pub(crate) struct MeteringEngine {
     pub(crate) inner: Arc<dyn ExecutionEngine>,
-    /// The executor's stores (each task's are metered around them).
+    /// The executor's stores, never metered themselves.
     pub(crate) stores: Arc<dyn ObjectStoreRegistry>,
 }
 
-/// `plan`'s Parquet scans reading as `owl query` reads them: through DataFusion's caching reader factory (the
-/// footer and page index read once a file per task) and with the session's footer hint, both of which the
-/// scan's format sets as it plans and a decoded plan lacks; over the task's metered stores.
-fn reading_as_planned(
+/// `plan`'s Parquet scans reading through `runtime`'s stores as `owl query` reads them: DataFusion's caching
+/// reader factory (a file's footer and page index read once a task) and the session's footer hint, which the
+/// scan's format sets as it plans and a decoded plan lacks or binds to the decoding runtime's stores.
+fn reading_through(
     plan: Arc<dyn ExecutionPlan>,
-    config: &SessionConfig,
-    stores: &Arc<dyn ObjectStoreRegistry>,
+    runtime: &Arc<datafusion::execution::runtime_env::RuntimeEnv>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     use datafusion::common::tree_node::{Transformed, TreeNode};
     use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
@@ -74,9 +58,6 @@ fn reading_as_planned(
         FileScanConfig, FileScanConfigBuilder, ParquetSource,
     };
     use datafusion::datasource::source::DataSourceExec;
-    let runtime = RuntimeEnvBuilder::new()
-        .with_object_store_registry(task_stores(config, stores))
-        .build_arc()?;
     plan.transform_up(|p| {
         let Some(exec) = p.downcast_ref::<DataSourceExec>() else {
             return Ok(Transformed::no(p));
@@ -87,18 +68,16 @@ fn reading_as_planned(
         let Some(source) = conf.file_source().downcast_ref::<ParquetSource>() else {
             return Ok(Transformed::no(p));
         };
-        let mut source = source.clone();
-        // A decoded scan has its factory where the decoding task's runtime could give it one.
-        if source.parquet_file_reader_factory().is_none() {
-            let store = runtime.object_store(conf.object_store_url.clone())?;
-            let factory = CachedParquetFileReaderFactory::new(
-                store,
-                runtime.cache_manager.get_file_metadata_cache(),
-            );
-            source = source.with_parquet_file_reader_factory(Arc::new(factory));
-        }
-        // The session's footer hint, which the format gives the source as it plans and a plan's encoding
-        // leaves out (a file's own hint, `owl.footer_hints`, does not travel: its footer then takes two reads).
+        let store = runtime.object_store(conf.object_store_url.clone())?;
+        let factory = CachedParquetFileReaderFactory::new(
+            store,
+            runtime.cache_manager.get_file_metadata_cache(),
+        );
+        let mut source = source
+            .clone()
+            .with_parquet_file_reader_factory(Arc::new(factory));
+        // The session's footer hint (a file's own, `owl.footer_hints`, does not travel: its footer then takes
+        // two reads).
         if let Some(hint) = source.table_parquet_options().global.metadata_size_hint {
             source = source.with_metadata_size_hint(hint);
         }
@@ -123,12 +102,16 @@ impl ExecutionEngine for MeteringEngine {
         work_dir: &str,
         config: &SessionConfig,
     ) -> Result<Arc<dyn QueryStageExecutor>> {
-        let meter = config.get_extension::<TaskMeter>().ok_or_else(|| {
-            DataFusionError::Internal(
-                "a task without its meter: its reads would go unbilled".into(),
-            )
-        })?;
-        let plan = reading_as_planned(plan, config, &self.stores)?;
+        let meter = Arc::new(Meter::new());
+        let stores: Arc<dyn ObjectStoreRegistry> = Arc::new(MeteredRegistry::new(
+            Arc::clone(&self.stores),
+            Arc::clone(&meter),
+            crate::config::options::of_config(config.options()).remote_exact_ranges,
+        ));
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::clone(&stores))
+            .build_arc()?;
+        let plan = reading_through(plan, &runtime)?;
         let inner = self.inner.create_query_stage_exec(
             job_id,
             stage_id,
@@ -140,16 +123,19 @@ impl ExecutionEngine for MeteringEngine {
         )?;
         Ok(Arc::new(MeteredStage {
             inner,
-            meter: Arc::clone(&meter.0),
+            meter,
+            stores,
         }))
     }
 }
 
-/// One task's stage and the meter its reads went through.
+/// One task's stage and the meter its reads go through.
 #[derive(Debug)]
 struct MeteredStage {
     inner: Arc<dyn QueryStageExecutor>,
     meter: Arc<Meter>,
+    /// The executor's stores, metered by `meter`.
+    stores: Arc<dyn ObjectStoreRegistry>,
 }
 
 impl std::fmt::Display for MeteredStage {
@@ -165,6 +151,20 @@ impl QueryStageExecutor for MeteredStage {
         task_id: usize,
         context: Arc<TaskContext>,
     ) -> Result<Vec<ShuffleWritePartition>> {
+        // The task's runtime (its memory pool, its spill folder), reading through the task's meter.
+        let runtime = RuntimeEnvBuilder::from_runtime_env(&context.runtime_env())
+            .with_object_store_registry(Arc::clone(&self.stores))
+            .build_arc()?;
+        let context = Arc::new(TaskContext::new(
+            context.task_id(),
+            context.session_id(),
+            context.session_config().clone(),
+            context.scalar_functions().clone(),
+            context.higher_order_functions().clone(),
+            context.aggregate_functions().clone(),
+            context.window_functions().clone(),
+            runtime,
+        ));
         let written = self.inner.execute_query_stage(task_id, context).await;
         // Requests still receiving finish and are counted: the bill is what the store sent.
         self.meter.settle(Duration::from_secs(30)).await;

@@ -90,14 +90,21 @@ pub(crate) fn plain_error(e: crate::Error) -> crate::Error {
 pub(crate) struct Job {
     plan: Arc<dyn ExecutionPlan>,
     scheduler: String,
+    /// The query's meter: a job cancelled before its end is charged what its finished stages read.
+    meter: Arc<crate::storage::meter::Meter>,
     finished: bool,
 }
 
 impl Job {
-    pub(crate) fn new(plan: &Arc<dyn ExecutionPlan>, cluster: &str) -> crate::Result<Self> {
+    pub(crate) fn new(
+        plan: &Arc<dyn ExecutionPlan>,
+        cluster: &str,
+        meter: &Arc<crate::storage::meter::Meter>,
+    ) -> crate::Result<Self> {
         Ok(Job {
             plan: Arc::clone(plan),
             scheduler: scheduler_url(cluster)?,
+            meter: Arc::clone(meter),
             finished: false,
         })
     }
@@ -124,21 +131,44 @@ impl Job {
 }
 
 impl Drop for Job {
+    /// Cancels the job on the scheduler (which stops its running tasks on every executor), waiting for the
+    /// scheduler's answer (a few seconds at most): a process that ends right after (`owl query` and Ctrl-C)
+    /// must not leave its job running. Then charges the query what the job's finished stages read (the
+    /// scheduler keeps no metrics of a stage cut short).
     fn drop(&mut self) {
         if self.finished {
             return;
         }
-        let (Some(id), Ok(rt)) = (self.id(), tokio::runtime::Handle::try_current()) else {
+        let Some(id) = self.id() else {
             return;
         };
         let scheduler = self.scheduler.clone();
-        rt.spawn(async move {
+        let meter = Arc::clone(&self.meter);
+        let cancel = move || {
             use ballista_core::serde::protobuf::CancelJobParams;
             use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-            if let Ok(mut client) = SchedulerGrpcClient::connect(scheduler).await {
-                let _ = client.cancel_job(CancelJobParams { job_id: id }).await;
-            }
-        });
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async move {
+                    if let Ok(mut client) = SchedulerGrpcClient::connect(scheduler.clone()).await {
+                        let _ = client
+                            .cancel_job(CancelJobParams { job_id: id.clone() })
+                            .await;
+                    }
+                    if let Ok(reading) = job_reading(&scheduler, &id).await {
+                        meter.add_reading(&reading);
+                    }
+                })
+                .await;
+            });
+        };
+        // On a thread of its own: this may run inside the runtime that drives the query.
+        let _ = std::thread::spawn(cancel).join();
     }
 }
 

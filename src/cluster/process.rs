@@ -7,16 +7,12 @@
 //! - on an executor, owl's object stores (local files and S3 with the AWS credential chain, resolved on that
 //!   machine), owl's functions, and the metering execution engine (`cluster::metering`).
 //!
-//! Executors pull their tasks (Ballista's pull-staged scheduling), so that each task is decoded and run in
-//! a session of its own, with its own meter (`cluster::metering`).
-//!
 //! Ballista's adaptive planner is left off (a client's session turns it off): it replans stages without the
 //! session's physical rules.
 
 use super::codec::{OwlLogicalCodec, OwlPhysicalCodec};
-use super::metering::{MeteringEngine, TaskMeter, task_stores};
+use super::metering::MeteringEngine;
 use ballista_core::ConfigProducer;
-use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::execution_engine::DefaultExecutionEngine;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
@@ -60,8 +56,6 @@ pub async fn run_scheduler(
         override_session_builder: Some(parts.session),
         override_logical_codec: Some(Arc::new(OwlLogicalCodec::new(parts.registry_root))),
         override_physical_codec: Some(Arc::new(OwlPhysicalCodec::default())),
-        // Executors pull their tasks: each task gets its own session, and so its own meter (`metering`).
-        scheduling_policy: TaskSchedulingPolicy::PullStaged,
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -120,16 +114,13 @@ pub async fn run_executor(options: ExecutorOptions, parts: ExecutorParts) -> cra
     let temp = work_dir.to_string_lossy().to_string();
     let stores = parts.stores;
     let engine_stores = Arc::clone(&stores);
-    // A fresh runtime for every task (no session cache), reading through the task's own meter.
-    let runtime: ballista_core::RuntimeProducer = Arc::new(move |config| {
+    // The process's stores; each task reads through a meter of its own around them (`MeteringEngine`).
+    let runtime: ballista_core::RuntimeProducer = Arc::new(move |_| {
         RuntimeEnvBuilder::new()
-            .with_object_store_registry(task_stores(config, &stores))
+            .with_object_store_registry(Arc::clone(&stores))
             .with_temp_file_path(temp.clone())
             .build_arc()
     });
-    let base = parts.config;
-    let config: ConfigProducer =
-        Arc::new(move || base().with_extension(Arc::new(TaskMeter::default())));
     let config = ExecutorProcessConfig {
         bind_host: options.host.clone(),
         external_host: Some(options.host.clone()),
@@ -139,10 +130,8 @@ pub async fn run_executor(options: ExecutorOptions, parts: ExecutorParts) -> cra
         scheduler_port: options.scheduler_port,
         vcores: options.concurrent_tasks,
         work_dir: Some(work_dir.to_string_lossy().to_string()),
-        override_config_producer: Some(config),
+        override_config_producer: Some(parts.config),
         override_runtime_producer: Some(runtime),
-        session_runtime_cache_capacity: 0,
-        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         override_function_registry: Some(Arc::new(parts.functions)),
         override_logical_codec: Some(Arc::new(OwlLogicalCodec::new(PathBuf::new()))),
         override_physical_codec: Some(Arc::new(OwlPhysicalCodec::default())),

@@ -537,7 +537,7 @@ impl Engine {
             // On a cluster: the job, cancelled on every executor if this query stops before its end.
             let job = match &self.shared.settings.cluster {
                 Some(cluster) => Some(
-                    crate::cluster::Job::new(&physical, cluster)
+                    crate::cluster::Job::new(&physical, cluster, &meter)
                         .map_err(|e| DataFusionError::External(Box::new(e)))?,
                 ),
                 None => None,
