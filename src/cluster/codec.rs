@@ -135,7 +135,7 @@ impl LogicalExtensionCodec for OwlLogicalCodec {
             .try_encode_table_provider(table_ref, node, buf)
             .map_err(|_| {
                 DataFusionError::NotImplemented(format!(
-                    "`{table_ref}` cannot be read on a cluster: only the registry's tables travel to it (a path in FROM is read where it is named)"
+                    "`{table_ref}` cannot be read on a cluster: only the registry's tables and paths named in FROM travel to it"
                 ))
             })
     }
