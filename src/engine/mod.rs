@@ -544,6 +544,8 @@ impl Engine {
             };
             let mut stream =
                 datafusion::physical_plan::execute_stream(Arc::clone(&physical), ctx.task_ctx())?;
+            // Whether the rows were read to their end (not abandoned by the reader).
+            let mut ended = true;
             while let Some(b) = stream.next().await {
                 let b = match b {
                     Ok(b) => b,
@@ -556,6 +558,7 @@ impl Engine {
                     }
                 };
                 if !produced.push(b, sink.as_deref()).await {
+                    ended = false;
                     break;
                 }
             }
@@ -564,13 +567,16 @@ impl Engine {
                 produced.push(row, sink.as_deref()).await;
             }
             // What the cluster's tasks read, from the scheduler's metrics of the job.
+            // (Rows abandoned before their end: the job is cancelled, and billed for its finished stages.)
             if let Some(job) = job {
                 drop(stream);
-                let reading = job
-                    .finish()
-                    .await
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                meter.add_reading(&reading);
+                if ended {
+                    let reading = job
+                        .finish()
+                        .await
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                    meter.add_reading(&reading);
+                }
             }
             if let Some(rg) = estimate::row_groups(&physical) {
                 meter.set_row_groups(rg);
