@@ -186,7 +186,12 @@ fn what_cannot_reach_a_cluster_fails_with_one_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error:"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: cannot reach the cluster's scheduler at `df://127.0.0.1:{port}`"
+        )),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(30), "{err}");
     // Not a cluster address.
     let out = f

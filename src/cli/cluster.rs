@@ -61,10 +61,7 @@ enum ClusterCommand {
 }
 
 fn host_port(text: &str, what: &str) -> crate::Result<(String, u16)> {
-    let text = text.strip_prefix("df://").unwrap_or(text);
-    text.rsplit_once(':')
-        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
-        .filter(|(h, _)| !h.is_empty())
+    crate::cluster::host_port(text)
         .ok_or_else(|| Error::Query(format!("{what} `{text}` is not `host:port`")))
 }
 

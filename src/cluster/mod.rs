@@ -76,10 +76,15 @@ pub(crate) fn client_state(state: SessionState, cluster: &str) -> crate::Result<
         .map_err(|e| crate::Error::internal("a cluster session", e))
 }
 
-/// An error from a cluster, as one line: Ballista reports a plan it could not send with the debug text of the
-/// error, and owl's own message (a node that cannot travel) is the part a user needs.
-pub(crate) fn plain_error(e: crate::Error) -> crate::Error {
+/// An error from a cluster, as one line: Ballista reports a plan it could not send, or a scheduler it could
+/// not reach, with the debug text of the error; the part a user needs is taken out of it.
+pub(crate) fn plain_error(e: crate::Error, cluster: &str) -> crate::Error {
     let text = e.to_string();
+    if text.contains("ConnectError") || text.contains("Connection refused") {
+        return crate::Error::Query(format!(
+            "cannot reach the cluster's scheduler at `{cluster}`: is `owl scheduler` or `owl cluster up` running there?"
+        ));
+    }
     let ours = regex_lite::Regex::new(r#"NotImplemented\("([^"]*)"\)"#)
         .ok()
         .and_then(|re| re.captures(&text)?.get(1).map(|m| m.as_str().to_string()));
@@ -192,23 +197,26 @@ pub const LOCAL_ONLY_SWITCHES: [&str; 10] = [
     "clustered_page_index",
 ];
 
+/// `host:port` (or `df://host:port`, `http://host:port`) split, or None when it is not that.
+pub fn host_port(text: &str) -> Option<(String, u16)> {
+    let rest = text
+        .strip_prefix("df://")
+        .or_else(|| text.strip_prefix("http://"))
+        .unwrap_or(text)
+        .trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':')?;
+    (!host.is_empty() && !host.contains('/')).then_some(())?;
+    Some((host.to_string(), port.parse().ok()?))
+}
+
 /// The scheduler's address from a cluster URL (`df://host:port`, `http://host:port` or `host:port`), as gRPC
 /// reaches it: `http://host:port`.
 pub fn scheduler_url(cluster: &str) -> crate::Result<String> {
-    let rest = cluster
-        .strip_prefix("df://")
-        .or_else(|| cluster.strip_prefix("http://"))
-        .unwrap_or(cluster)
-        .trim_end_matches('/');
-    let bad = || {
+    let (host, port) = host_port(cluster).ok_or_else(|| {
         crate::Error::Query(format!(
             "cluster `{cluster}` is not `df://host:port` (the scheduler's address)"
         ))
-    };
-    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-    if host.is_empty() || host.contains('/') || port.parse::<u16>().is_err() {
-        return Err(bad());
-    }
+    })?;
     Ok(format!("http://{host}:{port}"))
 }
 

@@ -585,8 +585,8 @@ impl Engine {
             Ok::<_, DataFusionError>(produced)
         }
         .await
-        .map_err(|e| match self.shared.settings.cluster {
-            Some(_) => (kind, crate::cluster::plain_error(Error::from(e))),
+        .map_err(|e| match &self.shared.settings.cluster {
+            Some(cluster) => (kind, crate::cluster::plain_error(Error::from(e), cluster)),
             None => (kind, Error::from(e)),
         })?;
         if is_set {
