@@ -12,6 +12,10 @@
 //!    (its location resolved), the files' compression, and DataFusion's encoding of the scan (files, ranges,
 //!    projection, limit, statistics); an executor rebuilds the same reader under the task's settings.
 //!
+//! 4. `3` (expressions): owl's faster forms of DataFusion's expressions (string-view comparisons, decimal
+//!    arithmetic with batch checks, conjunctions evaluated in turn): their kind and settings; their children
+//!    travel as DataFusion's.
+//!
 //! A node of owl's that has no encoding yet fails the job with one line naming it and the `owl.*` switch that
 //! leaves it out of plans; nothing is dropped silently.
 
@@ -28,7 +32,9 @@ use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilde
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
+use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::from_proto::{
     parse_protobuf_file_scan_config, parse_table_schema_from_proto,
@@ -43,6 +49,8 @@ use std::sync::Arc;
 const BALLISTA: u8 = 0;
 const REGISTRY_TABLE: u8 = 1;
 const OWL_SCAN: u8 = 2;
+/// An expression of owl's (`exec::expr::travelling`): its kind, then its settings as JSON.
+const OWL_EXPR: u8 = 3;
 
 /// The logical codec of a cluster session: registry tables by definition, everything else Ballista's.
 #[derive(Debug)]
@@ -270,6 +278,51 @@ impl OwlPhysicalCodec {
 }
 
 impl PhysicalExtensionCodec for OwlPhysicalCodec {
+    fn try_encode_expr(
+        &self,
+        node: &Arc<dyn PhysicalExpr>,
+        buf: &mut Vec<u8>,
+        ctx: &PhysicalExprEncodeCtx<'_>,
+    ) -> Result<()> {
+        let Some((kind, settings)) = crate::exec::expr::travelling(node.as_ref()) else {
+            buf.push(BALLISTA);
+            return self.ballista.try_encode_expr(node, buf, ctx).map_err(|_| {
+                DataFusionError::NotImplemented(format!(
+                    "the expression `{node}` cannot run on a cluster yet"
+                ))
+            });
+        };
+        buf.push(OWL_EXPR);
+        buf.push(kind.len() as u8);
+        buf.extend_from_slice(kind.as_bytes());
+        serde_json::to_writer(buf, &settings)
+            .map_err(|e| DataFusionError::Internal(format!("`{node}` for the cluster: {e}")))
+    }
+
+    fn try_decode_expr(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn PhysicalExpr>],
+        ctx: &PhysicalExprDecodeCtx<'_>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        match split(buf)? {
+            (OWL_EXPR, rest) => {
+                let bad = || {
+                    DataFusionError::Internal(
+                        "an expression from the cluster that does not decode".into(),
+                    )
+                };
+                let (&len, rest) = rest.split_first().ok_or_else(bad)?;
+                let kind = rest.get(..len as usize).ok_or_else(bad)?;
+                let kind = std::str::from_utf8(kind).map_err(|_| bad())?;
+                let settings = serde_json::from_slice(&rest[len as usize..]).map_err(|_| bad())?;
+                crate::exec::expr::arrived(kind, settings, inputs.to_vec())
+            }
+            (BALLISTA, rest) => self.ballista.try_decode_expr(rest, inputs, ctx),
+            (tag, _) => Err(unknown(tag)),
+        }
+    }
+
     fn try_decode(
         &self,
         buf: &[u8],
@@ -307,5 +360,193 @@ impl PhysicalExtensionCodec for OwlPhysicalCodec {
                     "`{name}` cannot run on a cluster yet: {e}"
                 ))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringViewArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::catalog::memory::MemorySourceConfig;
+    use datafusion::logical_expr::Operator;
+    use datafusion::physical_expr::expressions::{BinaryExpr, Column, InListExpr, lit};
+    use datafusion::physical_plan::displayable;
+    use datafusion::physical_plan::filter::FilterExec;
+    use datafusion::physical_plan::projection::ProjectionExec;
+    use datafusion::prelude::SessionContext;
+    use datafusion_proto::physical_plan::AsExecutionPlan;
+    use datafusion_proto::protobuf::PhysicalPlanNode;
+
+    /// Rows with a string-view column, two decimals and an integer (a NULL in each).
+    fn input() -> Arc<dyn ExecutionPlan> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("mode", DataType::Utf8View, true),
+            Field::new("price", DataType::Decimal128(15, 2), true),
+            Field::new("discount", DataType::Decimal128(15, 2), true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let modes = [
+            Some("MAIL"),
+            Some("SHIP"),
+            None,
+            Some("a mode longer than twelve bytes"),
+            Some("AIR"),
+            Some("MAIL"),
+        ];
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringViewArray::from(modes.to_vec())) as ArrayRef,
+                Arc::new(
+                    Decimal128Array::from(vec![
+                        Some(10_050),
+                        Some(9_999_999),
+                        Some(1),
+                        None,
+                        Some(-2_500),
+                        Some(7),
+                    ])
+                    .with_precision_and_scale(15, 2)
+                    .unwrap(),
+                ),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(5), Some(10), None, Some(3), Some(0), Some(1)])
+                        .with_precision_and_scale(15, 2)
+                        .unwrap(),
+                ),
+                Arc::new(Int64Array::from(vec![
+                    Some(1),
+                    Some(2),
+                    Some(3),
+                    None,
+                    Some(5),
+                    Some(6),
+                ])),
+            ],
+        )
+        .unwrap();
+        MemorySourceConfig::try_new_exec(&[vec![batch]], schema, None).unwrap()
+    }
+
+    fn col(name: &str, plan: &Arc<dyn ExecutionPlan>) -> Arc<dyn PhysicalExpr> {
+        Arc::new(Column::new_with_schema(name, &plan.schema()).unwrap())
+    }
+
+    /// `plan` as a scheduler sends it (bytes) and an executor decodes it.
+    fn round_trip(plan: &Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        use prost_flight::Message;
+        let codec = OwlPhysicalCodec::default();
+        let bytes = PhysicalPlanNode::try_from_physical_plan(Arc::clone(plan), &codec)
+            .unwrap()
+            .encode_to_vec();
+        let ctx = SessionContext::new();
+        PhysicalPlanNode::decode(bytes.as_slice())
+            .unwrap()
+            .try_into_physical_plan(&ctx.task_ctx(), &codec)
+            .unwrap()
+    }
+
+    /// The plan's text and its rows.
+    async fn shown_and_run(plan: Arc<dyn ExecutionPlan>) -> (String, String) {
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        let ctx = SessionContext::new();
+        let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
+            .await
+            .unwrap();
+        (text, pretty_format_batches(&batches).unwrap().to_string())
+    }
+
+    /// Encoded and decoded: the same plan text (which names owl's expression) and the same rows.
+    async fn travels(plan: Arc<dyn ExecutionPlan>, marked: &str) {
+        let arrived = round_trip(&plan);
+        let (want_text, want_rows) = shown_and_run(plan).await;
+        let (text, rows) = shown_and_run(arrived).await;
+        assert!(want_text.contains(marked), "{want_text}");
+        assert_eq!(text, want_text);
+        assert_eq!(rows, want_rows);
+        assert!(rows.lines().count() > 4, "some rows: {rows}");
+    }
+
+    #[tokio::test]
+    async fn a_string_view_comparison_travels() {
+        use crate::exec::expr::view_eq;
+        let scan = input();
+        let schema = scan.schema();
+        for (literals, negated) in [
+            (vec!["MAIL"], false),
+            (vec!["MAIL", "a mode longer than twelve bytes"], false),
+            (vec!["SHIP", "AIR"], true),
+        ] {
+            let list = literals.iter().map(|s| lit(*s)).collect();
+            let expr: Arc<dyn PhysicalExpr> =
+                Arc::new(InListExpr::try_new(col("mode", &scan), list, negated, &schema).unwrap());
+            let expr = view_eq::rewrite(expr, &schema);
+            assert!(expr.transformed);
+            let plan = Arc::new(FilterExec::try_new(expr.data, Arc::clone(&scan)).unwrap());
+            travels(plan, "(by view)").await;
+        }
+    }
+
+    #[tokio::test]
+    async fn decimal_arithmetic_travels() {
+        use crate::exec::expr::decimal;
+        let scan = input();
+        let schema = scan.schema();
+        let mut exprs = vec![];
+        for (i, op) in [Operator::Plus, Operator::Minus, Operator::Multiply]
+            .into_iter()
+            .enumerate()
+        {
+            let binary: Arc<dyn PhysicalExpr> = Arc::new(BinaryExpr::new(
+                col("price", &scan),
+                op,
+                col("discount", &scan),
+            ));
+            let fast = decimal::rewrite(&binary, &schema).unwrap();
+            assert!(fast.downcast_ref::<decimal::DecimalArith>().is_some());
+            exprs.push((fast, format!("e{i}")));
+        }
+        let plan = Arc::new(ProjectionExec::try_new(exprs, scan).unwrap());
+        travels(plan, "price@1 - discount@2 (batch-checked)").await;
+    }
+
+    #[tokio::test]
+    async fn a_conjunction_travels() {
+        use crate::exec::expr::conjunction;
+        let scan = input();
+        let schema = scan.schema();
+        let predicate: Arc<dyn PhysicalExpr> = Arc::new(BinaryExpr::new(
+            Arc::new(BinaryExpr::new(col("n", &scan), Operator::Gt, lit(1i64))),
+            Operator::And,
+            Arc::new(
+                InListExpr::try_new(
+                    col("mode", &scan),
+                    ["MAIL", "AIR"]
+                        .map(|s| lit(datafusion::common::ScalarValue::Utf8View(Some(s.into()))))
+                        .to_vec(),
+                    false,
+                    &schema,
+                )
+                .unwrap(),
+            ),
+        ));
+        let predicate = conjunction::rewrite(&predicate).unwrap();
+        let plan = Arc::new(FilterExec::try_new(predicate, scan).unwrap());
+        travels(plan, "(in turn)").await;
+    }
+
+    #[test]
+    fn datafusions_own_expressions_travel_as_before() {
+        let scan = input();
+        let expr = Arc::new(BinaryExpr::new(col("n", &scan), Operator::Gt, lit(1i64)));
+        let plan = Arc::new(FilterExec::try_new(expr, scan).unwrap()) as Arc<dyn ExecutionPlan>;
+        let arrived = round_trip(&plan);
+        assert_eq!(
+            displayable(arrived.as_ref()).indent(true).to_string(),
+            displayable(plan.as_ref()).indent(true).to_string()
+        );
     }
 }

@@ -202,7 +202,38 @@ pub(crate) struct Conjunction {
     predicate: Arc<dyn PhysicalExpr>,
 }
 
+/// Its name when it travels to a cluster (`super::travelling`).
+pub(crate) const KIND: &str = "conjunction";
+
+/// What a [`Conjunction`] is besides its conditions: which of the last ones are run-time filters, and whether
+/// each is evaluated in any form.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Settings {
+    optional: Vec<bool>,
+}
+
 impl Conjunction {
+    pub(crate) fn settings(&self) -> serde_json::Value {
+        serde_json::json!(Settings {
+            optional: self.optional(),
+        })
+    }
+
+    pub(crate) fn arrived(
+        settings: Settings,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        if settings.optional.len() > children.len() {
+            return internal_err!(
+                "a conjunction from the cluster with more filters than conditions"
+            );
+        }
+        Ok(Arc::new(Conjunction::with_optional(
+            children,
+            settings.optional,
+        )?))
+    }
+
     fn new(parts: Vec<Arc<dyn PhysicalExpr>>) -> Result<Self> {
         Self::with_optional(parts, Vec::new())
     }

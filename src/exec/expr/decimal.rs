@@ -97,6 +97,62 @@ pub(crate) struct DecimalArith {
     r_mul: i128,
 }
 
+/// Its name when it travels to a cluster (`super::travelling`).
+pub(crate) const KIND: &str = "decimal_arith";
+
+/// What a [`DecimalArith`] is besides its two sides (the multipliers as text: JSON numbers stop at 64 bits).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Settings {
+    op: String,
+    precision: u8,
+    scale: i8,
+    l_mul: String,
+    r_mul: String,
+}
+
+impl DecimalArith {
+    pub(crate) fn settings(&self) -> serde_json::Value {
+        let (precision, scale) = match self.out {
+            DataType::Decimal128(p, s) => (p, s),
+            _ => (0, 0),
+        };
+        serde_json::json!(Settings {
+            op: self.op.to_string(),
+            precision,
+            scale,
+            l_mul: self.l_mul.to_string(),
+            r_mul: self.r_mul.to_string(),
+        })
+    }
+
+    pub(crate) fn arrived(
+        settings: Settings,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let op = match settings.op.as_str() {
+            "+" => Operator::Plus,
+            "-" => Operator::Minus,
+            "*" => Operator::Multiply,
+            other => return internal_err!("decimal arithmetic `{other}` from the cluster"),
+        };
+        let (Ok(l_mul), Ok(r_mul)) = (settings.l_mul.parse(), settings.r_mul.parse()) else {
+            return internal_err!("decimal arithmetic's multipliers from the cluster");
+        };
+        let Ok([left, right]) = <[_; 2]>::try_from(children) else {
+            return internal_err!("decimal arithmetic has two sides");
+        };
+        Ok(Arc::new(DecimalArith {
+            op,
+            original: Arc::new(BinaryExpr::new(Arc::clone(&left), op, Arc::clone(&right))),
+            left,
+            right,
+            out: DataType::Decimal128(settings.precision, settings.scale),
+            l_mul,
+            r_mul,
+        }))
+    }
+}
+
 impl PartialEq for DecimalArith {
     fn eq(&self, other: &Self) -> bool {
         self.original.eq(&other.original)

@@ -64,3 +64,45 @@ pub(crate) fn truth(value: ColumnarValue, rows: usize) -> Result<BooleanBuffer> 
         }
     }
 }
+
+/// How owl's expressions travel to a cluster's executors (`cluster::codec`): the expression's kind and its own
+/// settings (JSON); its children travel as DataFusion encodes expressions. None for an expression that does
+/// not travel (the run-time key filters, which point at a join's state in the same process).
+pub(crate) fn travelling(expr: &dyn PhysicalExpr) -> Option<(&'static str, serde_json::Value)> {
+    if let Some(e) = expr.downcast_ref::<view_eq::ViewEquals>() {
+        Some((view_eq::KIND, e.settings()))
+    } else if let Some(e) = expr.downcast_ref::<decimal::DecimalArith>() {
+        Some((decimal::KIND, e.settings()))
+    } else {
+        let e = expr.downcast_ref::<conjunction::Conjunction>()?;
+        Some((conjunction::KIND, e.settings()))
+    }
+}
+
+/// The expression [`travelling`] described, over its decoded `children`.
+pub(crate) fn arrived(
+    kind: &str,
+    settings: serde_json::Value,
+    children: Vec<Arc<dyn PhysicalExpr>>,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let bad = |e: serde_json::Error| {
+        datafusion::error::DataFusionError::Internal(format!(
+            "an expression `{kind}` from the cluster: {e}"
+        ))
+    };
+    match kind {
+        view_eq::KIND => {
+            view_eq::ViewEquals::arrived(serde_json::from_value(settings).map_err(bad)?, children)
+        }
+        decimal::KIND => {
+            decimal::DecimalArith::arrived(serde_json::from_value(settings).map_err(bad)?, children)
+        }
+        conjunction::KIND => conjunction::Conjunction::arrived(
+            serde_json::from_value(settings).map_err(bad)?,
+            children,
+        ),
+        _ => internal_err!(
+            "an expression `{kind}` from the cluster: is every process the same `owl` version?"
+        ),
+    }
+}

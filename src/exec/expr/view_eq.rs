@@ -106,7 +106,36 @@ impl Hash for ViewEquals {
     }
 }
 
+/// Its name when it travels to a cluster (`super::travelling`).
+pub(crate) const KIND: &str = "view_equals";
+
+/// What a [`ViewEquals`] is besides its column.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Settings {
+    literals: Vec<String>,
+    negated: bool,
+}
+
 impl ViewEquals {
+    pub(crate) fn settings(&self) -> serde_json::Value {
+        serde_json::json!(Settings {
+            literals: self.literals.clone(),
+            negated: self.negated,
+        })
+    }
+
+    pub(crate) fn arrived(
+        settings: Settings,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let column = super::one_child(children, "a view comparison")?;
+        Ok(Arc::new(ViewEquals::new(
+            column,
+            settings.literals,
+            settings.negated,
+        )))
+    }
+
     pub(crate) fn new(column: Arc<dyn PhysicalExpr>, literals: Vec<String>, negated: bool) -> Self {
         let views = literals
             .iter()
