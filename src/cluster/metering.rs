@@ -91,6 +91,42 @@ fn reading_through(
     .map(|t| t.data)
 }
 
+/// `plan` with every operator's input giving way to the task every few milliseconds
+/// ([`crate::exec::give_way`]), so a cancelled task stops: an executor cancels a task by aborting its future,
+/// which lands only where the future yields, and an operator that loops over its input without returning (a
+/// join whose rows all fail its filter) yielded only where its input did. Each input also ends its stream once
+/// `stop` is set (the task's future was dropped): Ballista reads a task's partitions in tokio tasks of their
+/// own, which an abort of the task's future leaves running. The node has no metrics, so the task's metrics
+/// keep the stage plan's shape.
+fn yielding(
+    plan: Arc<dyn ExecutionPlan>,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    use crate::exec::give_way::{GIVE_WAY_EVERY, GiveWayExec};
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|p| {
+        if p.children().is_empty() || p.downcast_ref::<GiveWayExec>().is_some() {
+            return Ok(Transformed::no(p));
+        }
+        let children = p
+            .children()
+            .into_iter()
+            .map(|c| match c.downcast_ref::<GiveWayExec>() {
+                Some(_) => Arc::clone(c),
+                None => Arc::new(GiveWayExec::new(
+                    Arc::clone(c),
+                    GIVE_WAY_EVERY,
+                    Arc::clone(stop),
+                )) as Arc<dyn ExecutionPlan>,
+            })
+            .collect();
+        Ok(Transformed::yes(
+            datafusion::physical_plan::replace_children_if_necessary(p, children)?,
+        ))
+    })
+    .map(|t| t.data)
+}
+
 impl ExecutionEngine for MeteringEngine {
     fn create_query_stage_exec(
         &self,
@@ -111,7 +147,8 @@ impl ExecutionEngine for MeteringEngine {
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::clone(&stores))
             .build_arc()?;
-        let plan = reading_through(plan, &runtime)?;
+        let stop = Arc::default();
+        let plan = yielding(reading_through(plan, &runtime)?, &stop)?;
         let inner = self.inner.create_query_stage_exec(
             job_id,
             stage_id,
@@ -125,6 +162,7 @@ impl ExecutionEngine for MeteringEngine {
             inner,
             meter,
             stores,
+            stop,
         }))
     }
 }
@@ -136,6 +174,17 @@ struct MeteredStage {
     meter: Arc<Meter>,
     /// The executor's stores, metered by `meter`.
     stores: Arc<dyn ObjectStoreRegistry>,
+    /// Set once the task has ended or was cancelled (its future dropped): its plan's inputs stop reading.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sets the task's stop flag when its future ends or is dropped (an executor aborts a cancelled task's future).
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Display for MeteredStage {
@@ -151,6 +200,7 @@ impl QueryStageExecutor for MeteredStage {
         task_id: usize,
         context: Arc<TaskContext>,
     ) -> Result<Vec<ShuffleWritePartition>> {
+        let _stop = StopOnDrop(Arc::clone(&self.stop));
         // The task's runtime (its memory pool, its spill folder), reading through the task's meter.
         let runtime = RuntimeEnvBuilder::from_runtime_env(&context.runtime_env())
             .with_object_store_registry(Arc::clone(&self.stores))

@@ -31,6 +31,7 @@ pub mod computed_once;
 pub mod expr;
 pub mod find_matches;
 pub mod forecast;
+pub mod give_way;
 pub mod hotspots;
 pub mod not_in;
 pub mod row_filter_choice;
