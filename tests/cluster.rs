@@ -3,8 +3,13 @@
 //! locally, whose bytes the meter's own tests hold to the files and to an S3 server's counts.
 
 mod common;
+#[path = "common/s3.rs"]
+mod s3server;
+#[path = "common/serve.rs"]
+mod serve;
 
 use common::{Fixture, json_rows, stat};
+use s3server::{S3Server, upload};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -40,8 +45,23 @@ fn free_port() -> u16 {
 }
 
 fn cluster_up(f: &Fixture, executors: usize) -> Cluster {
+    cluster_up_with(f, executors, &[], None)
+}
+
+/// `owl cluster up` with more flags, and with an S3 server's endpoint and keys in its environment (which its
+/// executors inherit, as on a machine whose credentials are in its environment).
+fn cluster_up_with(
+    f: &Fixture,
+    executors: usize,
+    extra: &[&str],
+    s3: Option<&S3Server>,
+) -> Cluster {
     let port = free_port();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"));
+    if let Some(s) = s3 {
+        s.env_std(&mut cmd);
+    }
+    let child = cmd
         .current_dir(f.path())
         .env_remove("OWL_CATALOG")
         .env_remove("OWL_CLUSTER")
@@ -49,6 +69,7 @@ fn cluster_up(f: &Fixture, executors: usize) -> Cluster {
         // Two tasks at once on each: an executor gets several tasks of a stage in one batch.
         .args(["--concurrent-tasks", "2"])
         .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -248,15 +269,25 @@ fn every_format_reads_on_a_cluster_as_here() {
     }
 }
 
-/// The executors' CPU seconds so far (`/proc/<pid>/stat`, user + system), children of `owl cluster up`.
-fn executors_cpu(cluster: &Cluster) -> f64 {
+/// The pids of the cluster's executor processes (children of `owl cluster up`).
+fn executor_pids(cluster: &Cluster) -> Vec<i32> {
     let pid = cluster.child.id();
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
-    let tick = 100.0; // USER_HZ on Linux
-    children
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap()
         .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+/// The executors' CPU seconds so far (`/proc/<pid>/stat`, user + system).
+fn executors_cpu(cluster: &Cluster) -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    executor_pids(cluster)
+        .into_iter()
         .map(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap();
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                return 0.0; // just ended
+            };
             let fields: Vec<&str> = stat
                 .rsplit_once(')')
                 .unwrap()
@@ -268,35 +299,68 @@ fn executors_cpu(cluster: &Cluster) -> f64 {
         .sum()
 }
 
+/// Wait until the executors have spent `seconds` more CPU time: the query is running on them.
+fn until_running(cluster: &Cluster, seconds: f64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let start = executors_cpu(cluster);
+    while executors_cpu(cluster) < start + seconds {
+        assert!(
+            Instant::now() < deadline,
+            "the query never ran on the executors"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `owl cluster status -f json` (`--all`: finished jobs too).
+fn cluster_status(f: &Fixture, cluster: &Cluster, all: bool) -> Value {
+    let mut cmd = f.owl();
+    cmd.args(["--cluster", &cluster.url, "cluster", "status", "-f", "json"]);
+    if all {
+        cmd.arg("--all");
+    }
+    serde_json::from_slice(&common::succeed(&mut cmd)).unwrap()
+}
+
+/// `sql` on the cluster as a client process that runs on, its answer as JSON on stdout.
+fn spawn_query(f: &Fixture, cluster: &Cluster, sql: &str) -> Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
+        .current_dir(f.path())
+        .env_remove("OWL_CATALOG")
+        .args(["--cluster", &cluster.url, "query", "-f", "json", sql])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn ctrl_c_cancels_the_job_promptly() {
     let f = Fixture::new();
     let cluster = cluster_up(&f, 2);
-    // A join of ~10^11 rows: it would run for hours. (Its tasks do not stop when it is cancelled: a join that
-    // finds no rows reads its input in one poll of its task and never sees the abort; see the README.)
-    let client = std::process::Command::new(assert_cmd::cargo::cargo_bin!("owl"))
-        .current_dir(f.path())
-        .env_remove("OWL_CATALOG")
-        .args(["--cluster", &cluster.url, "query"])
-        .arg(
-            "SELECT count(*) FROM weblogs_parquet a, weblogs_parquet b, weblogs_csv c \
-             WHERE a.bytes + b.bytes + c.bytes = 7",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Running on the executors: their CPU time grows.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let start = executors_cpu(&cluster);
-    while executors_cpu(&cluster) < start + 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the join never ran on the executors"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // A join of ~10^11 rows that finds none: it would run for hours, its join looping over its input without
+    // returning a row.
+    let sql = "SELECT count(*) FROM weblogs_parquet a, weblogs_parquet b, weblogs_csv c \
+               WHERE a.bytes + b.bytes + c.bytes = 7";
+    let client = spawn_query(&f, &cluster, sql);
+    // Running on the executors: their CPU time grows, and the scheduler lists the job, named by its query.
+    until_running(&cluster, 1.0);
+    let running = cluster_status(&f, &cluster, false);
+    let jobs = running["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{running}");
+    assert_eq!(jobs[0]["state"], "RUNNING", "{running}");
+    // Named by its query, as the history writes it.
+    let name = jobs[0]["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("SELECT count(*) FROM weblogs_parquet"),
+        "{running}"
+    );
+    assert!(
+        name.ends_with("WHERE a.bytes + b.bytes + c.bytes = 7"),
+        "{running}"
+    );
+    assert!(jobs[0]["ended_ms"].is_null(), "{running}");
     let pid = nix::unistd::Pid::from_raw(client.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let interrupted = Instant::now();
@@ -306,4 +370,280 @@ fn ctrl_c_cancels_the_job_promptly() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("CANCELLED"), "{err}");
     assert!(interrupted.elapsed() < Duration::from_secs(10), "{err}");
+    // The scheduler says so too: no job running, this one cancelled.
+    let after = cluster_status(&f, &cluster, true);
+    assert!(
+        cluster_status(&f, &cluster, false)["jobs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let job = after["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] == jobs[0]["job_id"])
+        .unwrap_or_else(|| panic!("{after}"));
+    assert_eq!(job["state"], "CANCELLED", "{after}");
+    assert!(job["ended_ms"].as_u64().unwrap() >= job["submitted_ms"].as_u64().unwrap());
+    // And its tasks stop on the executors: their CPU time stops growing (it grew by ~2 s a second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = executors_cpu(&cluster);
+        std::thread::sleep(Duration::from_secs(1));
+        let used = executors_cpu(&cluster) - before;
+        if used < 0.2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the executors still compute the cancelled join ({used:.2} s of CPU a second)"
+        );
+    }
+}
+
+#[test]
+fn cluster_status_lists_executors_and_jobs() {
+    let f = Fixture::new();
+    let cluster = cluster_up(&f, 2);
+    let status = cluster_status(&f, &cluster, false);
+    let executors = status["executors"].as_array().unwrap();
+    assert_eq!(executors.len(), 2, "{status}");
+    let pids = executor_pids(&cluster);
+    assert_eq!(pids.len(), 2);
+    for e in executors {
+        assert_eq!(e["host"], "127.0.0.1", "{status}");
+        assert_eq!(e["task_slots"], 2, "{status}");
+        assert_eq!(e["state"], "active", "{status}");
+        // Heartbeats every quarter of the 20 s executor timeout.
+        assert!(e["last_heartbeat_secs"].as_u64().unwrap() <= 10, "{status}");
+        // Each a Flight port of its own, with its gRPC port beside it.
+        assert_ne!(e["flight_port"], e["grpc_port"]);
+    }
+    assert_ne!(executors[0]["flight_port"], executors[1]["flight_port"]);
+    assert!(status["jobs"].as_array().unwrap().is_empty(), "{status}");
+    // A query's job: listed with --all once it has ended, named by its query, its stages all done.
+    let sql = "SELECT status, count(*) AS n FROM weblogs_parquet GROUP BY status";
+    let answer = f.json_with(&["--cluster", &cluster.url], sql);
+    assert!(!json_rows(&answer).is_empty());
+    let all = cluster_status(&f, &cluster, true);
+    let job = all["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| {
+            j["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("FROM weblogs_parquet GROUP BY status"))
+        })
+        .unwrap_or_else(|| panic!("{all}"));
+    assert_eq!(job["state"], "SUCCEEDED", "{all}");
+    assert!(
+        job["stages"].as_u64().unwrap() >= 2,
+        "an aggregation shuffles: {all}"
+    );
+    assert_eq!(job["completed_stages"], job["stages"], "{all}");
+    assert!(job["reason"].is_null());
+    // For people: a table of each.
+    let out = f
+        .owl()
+        .args(["--cluster", &cluster.url, "cluster", "status", "--all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 executors, 4 task slots"), "{text}");
+    // The query on one line, cut to fit.
+    assert!(
+        text.contains("SUCCEEDED")
+            && text.contains("SELECT status, count(*) AS n FROM weblogs_parquet"),
+        "{text}"
+    );
+    for e in executors {
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", e["flight_port"])),
+            "{text}"
+        );
+    }
+    // The same from OWL_CLUSTER.
+    let out = f
+        .owl()
+        .env("OWL_CLUSTER", &cluster.url)
+        .args(["cluster", "status", "-f", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["executors"].as_array().unwrap().len(), 2);
+}
+
+/// Rows with floats to 12 significant digits (a parallel sum's last bits vary with how rows split), sorted
+/// unless the order is the query's.
+fn comparable(doc: &Value, ordered: bool) -> Vec<String> {
+    let round = |v: &Value| match v.as_f64() {
+        Some(x) if v.is_f64() => Value::String(format!("{x:.11e}")),
+        _ => v.clone(),
+    };
+    let mut rows: Vec<String> = json_rows(doc)
+        .into_iter()
+        .map(|r| serde_json::to_string(&r.iter().map(round).collect::<Vec<_>>()).unwrap())
+        .collect();
+    if !ordered {
+        rows.sort();
+    }
+    rows
+}
+
+#[test]
+fn tpch_on_a_cluster_answers_as_here() {
+    let f = Fixture::new();
+    let bin = serve::python_venv().parent().unwrap().to_path_buf();
+    let out = std::process::Command::new(bin.join("tpchgen-cli"))
+        .args(["parquet", "-s", "0.1", "--parts", "2", "--output-dir"])
+        .arg(f.path().join("tpch"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    f.run_ok(&["query", "CREATE DATABASE tpch"]);
+    f.run_ok(&["crawl", "tpch", "-d", "tpch"]);
+    let cluster = cluster_up(&f, 2);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/tpch");
+    for q in 1..=22 {
+        let sql = std::fs::read_to_string(dir.join(format!("q{q:02}.sql"))).unwrap();
+        let sql = format!("USE tpch; {}", sql.trim());
+        let local = on(&f, None, &sql);
+        let remote = f.json_last(&["--threads", "2", "--cluster", &cluster.url], &sql);
+        let ordered = sql.contains("ORDER BY");
+        assert_eq!(
+            comparable(&remote, ordered),
+            comparable(&local, ordered),
+            "q{q:02}"
+        );
+        // Every query reads; the cluster at least what owl here reads (more only by the footers of files that
+        // several tasks read).
+        let (l, r) = (
+            stat(&local, "bytes_scanned"),
+            stat(&remote, "bytes_scanned"),
+        );
+        assert!(l > 0 && r >= l, "q{q:02}: {r} on the cluster, {l} here");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_query_outlives_a_lost_executor() {
+    let f = Fixture::new();
+    // Executors lost after 4 s without a heartbeat (one a second).
+    let cluster = cluster_up_with(&f, 2, &["--executor-timeout", "4"], None);
+    // A join whose output takes the executors seconds to count.
+    let sql = "SELECT a.status, count(*) AS n FROM weblogs_parquet a JOIN weblogs_parquet b \
+               ON a.status = b.status WHERE a.day <= 3 GROUP BY a.status";
+    let local = on(&f, None, sql);
+    let mut client = spawn_query(&f, &cluster, sql);
+    until_running(&cluster, 0.5);
+    let pids = executor_pids(&cluster);
+    let killed = nix::unistd::Pid::from_raw(pids[0]);
+    nix::sys::signal::kill(killed, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let killed_at = Instant::now();
+    assert!(
+        client.try_wait().unwrap().is_none(),
+        "the query ended before an executor was lost"
+    );
+    let out = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let remote: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The lost executor's tasks ran again on the other: the same answer.
+    assert_eq!(sorted(&remote), sorted(&local));
+    eprintln!(
+        "answered {:?} after the kill; bytes {} here, {} on the cluster",
+        killed_at.elapsed(),
+        stat(&local, "bytes_scanned"),
+        stat(&remote, "bytes_scanned")
+    );
+    // Billed for every read that reported: all of the query's files at least once, and again for the tasks
+    // that ran again (the lost executor's finished ones included: their output was lost with it).
+    assert!(stat(&remote, "bytes_scanned") >= stat(&local, "bytes_scanned"));
+    // The scheduler drops it once its heartbeats have stopped for the timeout.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = cluster_status(&f, &cluster, false);
+        if status["executors"].as_array().unwrap().len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // With the last one lost too, a query fails with one line, once the scheduler gives up waiting for one.
+    let client = spawn_query(&f, &cluster, sql);
+    until_running(&cluster, 0.5);
+    let last = executor_pids(&cluster)
+        .into_iter()
+        .find(|&p| p != pids[0])
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(last),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    eprintln!("{}", errors[0]);
+    assert!(errors[0].contains("executor"), "{err}");
+}
+
+#[test]
+fn a_cluster_reads_s3_and_bills_what_the_server_sent() {
+    let f = Fixture::new();
+    let s = S3Server::start(&["lake"]);
+    upload(
+        &f.path().join("sample-data"),
+        &s.bucket_dir("lake").join("sample-data"),
+    );
+    let s3 = |args: &[&str]| {
+        let mut cmd = f.owl();
+        s.env(&mut cmd);
+        common::succeed(cmd.args(args))
+    };
+    s3(&["query", "CREATE DATABASE s3lake"]);
+    s3(&["-d", "s3lake", "crawl", "s3://lake/sample-data"]);
+    // The executors read S3 with the credentials of their own environment.
+    let cluster = cluster_up_with(&f, 2, &[], Some(&s));
+    for sql in [
+        "SELECT status, count(*) AS n, sum(bytes) AS b FROM weblogs_parquet WHERE month = 1 GROUP BY status",
+        "SELECT count(*), max(latency_ms) FROM weblogs_csv_gz WHERE day = 3",
+        "SELECT * FROM weblogs_ndjson WHERE status = 500",
+    ] {
+        let local: Value =
+            serde_json::from_slice(&s3(&["-d", "s3lake", "query", "-f", "json", sql])).unwrap();
+        s.reset();
+        let remote: Value = serde_json::from_slice(&s3(&[
+            "--cluster",
+            &cluster.url,
+            "-d",
+            "s3lake",
+            "query",
+            "-f",
+            "json",
+            sql,
+        ]))
+        .unwrap();
+        let server = s.counts();
+        assert_eq!(sorted(&remote), sorted(&local), "{sql}");
+        // The bill is what the server sent, byte for byte, and one GET for each the server answered.
+        assert_eq!(stat(&remote, "bytes_scanned"), server.body_bytes, "{sql}");
+        assert_eq!(
+            remote["stats"]["requests"]["get"].as_u64(),
+            Some(server.get),
+            "{sql}"
+        );
+        assert!(server.body_bytes > 0, "{sql}");
+    }
 }

@@ -17,7 +17,14 @@ pub struct SchedulerArgs {
     /// Where the scheduler listens for clients and executors (loopback by default).
     #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
     bind: String,
+    /// Seconds without a heartbeat after which an executor is lost and its running tasks run again on the
+    /// others (executors send one every quarter of this; see `owl executor --heartbeat`).
+    #[arg(long, default_value_t = DEFAULT_EXECUTOR_TIMEOUT, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..))]
+    executor_timeout: u64,
 }
+
+/// Ballista waits 180 s for an executor's heartbeat (60 s apart); owl notices a lost executor sooner.
+const DEFAULT_EXECUTOR_TIMEOUT: u64 = 20;
 
 #[derive(Debug, Args)]
 pub struct ExecutorArgs {
@@ -36,6 +43,9 @@ pub struct ExecutorArgs {
     /// Where its shuffle files go; default: a new folder under the system's temporary folder.
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Seconds between its heartbeats to the scheduler: well under the scheduler's `--executor-timeout`.
+    #[arg(long, default_value_t = DEFAULT_EXECUTOR_TIMEOUT / 4, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +67,18 @@ enum ClusterCommand {
         /// Tasks each executor runs at once.
         #[arg(long, default_value_t = 1)]
         concurrent_tasks: usize,
+        /// Seconds without a heartbeat after which an executor is lost (its tasks run again on the others).
+        #[arg(long, default_value_t = DEFAULT_EXECUTOR_TIMEOUT, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..))]
+        executor_timeout: u64,
+    },
+    /// The cluster's executors and its jobs (running first), from the scheduler at `--cluster` (or
+    /// `OWL_CLUSTER`; default `df://127.0.0.1:50050`).
+    Status {
+        /// Finished jobs too (the scheduler keeps them for a while).
+        #[arg(long)]
+        all: bool,
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: super::tables::ListFormat,
     },
 }
 
@@ -65,7 +87,7 @@ fn host_port(text: &str, what: &str) -> crate::Result<(String, u16)> {
         .ok_or_else(|| Error::Query(format!("{what} `{text}` is not `host:port`")))
 }
 
-async fn scheduler(engine: &Engine, bind: &str) -> crate::Result<()> {
+async fn scheduler(engine: &Engine, bind: &str, executor_timeout: u64) -> crate::Result<()> {
     cluster_log();
     let (host, port) = host_port(bind, "--bind")?;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
@@ -81,6 +103,7 @@ async fn scheduler(engine: &Engine, bind: &str) -> crate::Result<()> {
                 .cluster_session(config)
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
         }),
+        executor_timeout_secs: executor_timeout,
     };
     eprintln!(
         "owl scheduler: listening on df://{}; catalog `{}`",
@@ -104,6 +127,7 @@ async fn executor(engine: &Engine, args: &ExecutorArgs) -> crate::Result<()> {
         scheduler_port,
         concurrent_tasks: args.concurrent_tasks,
         work_dir: args.work_dir.clone(),
+        heartbeat_secs: args.heartbeat,
     };
     let config = engine.cluster_config()?;
     let parts = ExecutorParts {
@@ -171,7 +195,11 @@ pub(crate) async fn run_scheduler(
     args: SchedulerArgs,
     interrupts: &Interrupts,
 ) -> ExitStatus {
-    until_stopped(scheduler(engine, &args.bind), interrupts).await
+    until_stopped(
+        scheduler(engine, &args.bind, args.executor_timeout),
+        interrupts,
+    )
+    .await
 }
 
 pub(crate) async fn run_executor(
@@ -207,6 +235,7 @@ async fn up(
     executors: usize,
     bind: &str,
     concurrent_tasks: usize,
+    executor_timeout: u64,
     interrupts: &Interrupts,
 ) -> crate::Result<()> {
     let (host, _) = host_port(bind, "--bind")?;
@@ -214,7 +243,7 @@ async fn up(
         .map_err(|e| Error::internal("the path of this `owl` executable", e))?;
     let settings = engine.settings();
     let listener_addr = bind.to_string();
-    let scheduler = scheduler(engine, &listener_addr);
+    let scheduler = scheduler(engine, &listener_addr, executor_timeout);
     tokio::pin!(scheduler);
     // The scheduler listens before any executor starts: poll it once so it binds.
     let mut children = Children(Vec::new());
@@ -249,6 +278,8 @@ async fn up(
             .arg(grpc.to_string())
             .arg("--concurrent-tasks")
             .arg(concurrent_tasks.to_string())
+            .arg("--heartbeat")
+            .arg((executor_timeout / 4).max(1).to_string())
             .env_remove("OWL_CLUSTER");
         // An executor ends with this process, even one killed outright.
         #[cfg(target_os = "linux")]
@@ -275,18 +306,133 @@ async fn up(
     }
 }
 
-pub(crate) async fn run(engine: &Engine, args: ClusterArgs, interrupts: &Interrupts) -> ExitStatus {
+/// `owl cluster ...`; `cluster` is the global `--cluster` (`OWL_CLUSTER`), which `status` asks.
+pub(crate) async fn run(
+    engine: &Engine,
+    args: ClusterArgs,
+    cluster: Option<String>,
+    interrupts: &Interrupts,
+) -> ExitStatus {
     match args.command {
         ClusterCommand::Up {
             executors,
             bind,
             concurrent_tasks,
-        } => match up(engine, executors, &bind, concurrent_tasks, interrupts).await {
+            executor_timeout,
+        } => match up(
+            engine,
+            executors,
+            &bind,
+            concurrent_tasks,
+            executor_timeout,
+            interrupts,
+        )
+        .await
+        {
             Ok(()) => ExitStatus::Ok,
             Err(e) => {
                 print_error(&e);
                 super::status_of(&e)
             }
         },
+        ClusterCommand::Status { all, format } => {
+            let cluster = cluster.unwrap_or_else(|| "df://127.0.0.1:50050".to_string());
+            match crate::cluster::status::fetch(&cluster).await {
+                Ok(status) => {
+                    print_status(status, all, format);
+                    ExitStatus::Ok
+                }
+                Err(e) => {
+                    print_error(&e);
+                    super::status_of(&e)
+                }
+            }
+        }
+    }
+}
+
+/// Executors, then jobs: running and queued ones (with `all`, the finished ones too).
+fn print_status(
+    mut status: crate::cluster::status::ClusterStatus,
+    all: bool,
+    format: super::tables::ListFormat,
+) {
+    use comfy_table::Table;
+    use comfy_table::presets::UTF8_FULL_CONDENSED;
+    if !all {
+        status
+            .jobs
+            .retain(|j| j.state == "RUNNING" || j.state == "QUEUED");
+    }
+    if let super::tables::ListFormat::Json = format {
+        match serde_json::to_string_pretty(&status) {
+            Ok(text) => println!("{text}"),
+            Err(e) => print_error(&Error::internal("the cluster's status as JSON", e)),
+        }
+        return;
+    }
+    let slots: u64 = status
+        .executors
+        .iter()
+        .map(|e| u64::from(e.task_slots))
+        .sum();
+    println!("{} executors, {slots} task slots", status.executors.len());
+    if !status.executors.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header([
+            "executor",
+            "address",
+            "task slots",
+            "state",
+            "last heartbeat",
+        ]);
+        for e in &status.executors {
+            t.add_row(vec![
+                e.id.clone(),
+                format!("{}:{}", e.host, e.flight_port),
+                e.task_slots.to_string(),
+                e.state.clone(),
+                e.last_heartbeat_secs
+                    .map_or_else(|| "none yet".to_string(), |s| format!("{s} s ago")),
+            ]);
+        }
+        println!("{t}");
+    }
+    println!(
+        "{} {}",
+        status.jobs.len(),
+        if all { "jobs" } else { "running jobs" }
+    );
+    if !status.jobs.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header([
+            "job",
+            "state",
+            "stages done",
+            "submitted (UTC)",
+            "time",
+            "query",
+        ]);
+        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        for j in &status.jobs {
+            let submitted = chrono::DateTime::from_timestamp_millis(j.submitted_ms as i64)
+                .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+            let state = match &j.reason {
+                Some(r) => format!("{} ({})", j.state, super::history::cut(r, 40)),
+                None => j.state.clone(),
+            };
+            let took = j.ended_ms.unwrap_or(now).saturating_sub(j.submitted_ms);
+            t.add_row(vec![
+                j.job_id.clone(),
+                state,
+                format!("{}/{}", j.completed_stages, j.stages),
+                submitted,
+                format!("{:.3} s", took as f64 / 1000.0),
+                super::history::cut(&j.name, 60),
+            ]);
+        }
+        println!("{t}");
     }
 }

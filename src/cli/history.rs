@@ -159,7 +159,7 @@ fn table(entries: &[Entry]) -> Table {
 }
 
 /// `s` on one line, at most `n` characters (an ellipsis where cut).
-fn cut(s: &str, n: usize) -> String {
+pub(crate) fn cut(s: &str, n: usize) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() <= n {
         return one;

@@ -342,6 +342,7 @@ pub fn main() -> ExitCode {
             return ExitStatus::UserError;
         }
         let workgroup = cli.workgroup.clone();
+        let cluster = cli.cluster.clone();
         match command {
             Command::Repl(args) => repl::run(&engine, args, &interrupts).await,
             Command::Query(args) => query::run(&engine, args, &interrupts).await,
@@ -359,7 +360,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(&engine, args, &interrupts).await,
             Command::Scheduler(args) => cluster::run_scheduler(&engine, args, &interrupts).await,
             Command::Executor(args) => cluster::run_executor(&engine, args, &interrupts).await,
-            Command::Cluster(args) => cluster::run(&engine, args, &interrupts).await,
+            Command::Cluster(args) => cluster::run(&engine, args, cluster, &interrupts).await,
         }
     });
     // A cancelled query may still hold a worker in a long computation: do not wait for it.

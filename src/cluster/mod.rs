@@ -10,6 +10,7 @@
 //!   the scheduler's `GetJobMetrics` for the client's bill.
 //! - `process`: the scheduler and executor processes inside the `owl` binary (`owl scheduler`, `owl executor`,
 //!   `owl cluster up`), started with owl's codecs, object stores, functions and physical rules.
+//! - `status`: the scheduler's executors and jobs (`owl cluster status`), served beside its gRPC service.
 //!
 //! Not here: which session a cluster query runs in (`engine`), the commands' flags (`cli::cluster`).
 //!
@@ -19,6 +20,7 @@
 pub(crate) mod codec;
 pub(crate) mod metering;
 pub mod process;
+pub mod status;
 
 pub(crate) use codec::{OwlLogicalCodec, OwlPhysicalCodec};
 pub(crate) use metering::job_reading;
@@ -184,13 +186,10 @@ impl Drop for Job {
 /// The `owl.*` switches whose nodes and expressions do not travel to executors yet: off in a cluster session
 /// (their queries still run, as DataFusion plans them). Turning one on there fails the query with one line
 /// naming the node.
-pub const LOCAL_ONLY_SWITCHES: [&str; 10] = [
+pub const LOCAL_ONLY_SWITCHES: [&str; 7] = [
     "materialize_ctes",
     "bitmap_count_distinct",
     "streamed_not_in",
-    "string_view_equality",
-    "decimal_batch_checks",
-    "filter_conjunctions",
     "dynamic_row_filters",
     "join_key_pruning",
     "join_key_bitmaps",

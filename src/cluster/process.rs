@@ -14,11 +14,12 @@ use super::codec::{OwlLogicalCodec, OwlPhysicalCodec};
 use super::metering::MeteringEngine;
 use ballista_core::ConfigProducer;
 use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
 use ballista_executor::execution_engine::DefaultExecutionEngine;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+use ballista_scheduler::scheduler_process::create_scheduler;
 use ballista_scheduler::scheduler_server::SessionBuilder;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -38,6 +39,8 @@ pub struct SchedulerParts {
     pub config: ConfigProducer,
     /// owl's session over the registry, with the client's settings.
     pub session: SessionBuilder,
+    /// An executor not heard from for this long is lost: its running tasks run again on the others.
+    pub executor_timeout_secs: u64,
 }
 
 /// Run a scheduler on `listener` until the process ends.
@@ -56,18 +59,38 @@ pub async fn run_scheduler(
         override_session_builder: Some(parts.session),
         override_logical_codec: Some(Arc::new(OwlLogicalCodec::new(parts.registry_root))),
         override_physical_codec: Some(Arc::new(OwlPhysicalCodec::default())),
+        executor_timeout_seconds: parts.executor_timeout_secs,
+        // Checked a few times within the timeout (Ballista checks every 15 s for its 180 s).
+        expire_dead_executor_interval_seconds: (parts.executor_timeout_secs / 4).max(1),
+        // With every executor lost, running jobs fail after the same wait (one may come back).
+        no_executors_grace_period_seconds: parts.executor_timeout_secs,
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(|e| failed("the scheduler", e))?;
+    let config = Arc::new(config);
     let scheduler =
-        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::clone(&config))
             .await
             .map_err(|e| failed("the scheduler", e))?;
-    start_grpc_service_with_listener(listener, scheduler)
-        .await
-        .map_err(|e| failed("the scheduler", e))
+    // Ballista's gRPC service, and owl's status route beside it on the same port (`cluster::status`).
+    let grpc = SchedulerGrpcServer::new(scheduler.clone())
+        .max_encoding_message_size(config.grpc_server_max_encoding_message_size as usize)
+        .max_decoding_message_size(config.grpc_server_max_decoding_message_size as usize);
+    let mut routes = tonic::service::RoutesBuilder::default();
+    routes.add_service(grpc);
+    let app = routes
+        .routes()
+        .into_axum_router()
+        .merge(super::status::routes(Arc::new(scheduler)));
+    // The executors' registrations read the address they came from.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
+    .map_err(|e| failed("the scheduler", e))
 }
 
 /// Where an executor listens and which scheduler it serves.
@@ -85,6 +108,8 @@ pub struct ExecutorOptions {
     pub concurrent_tasks: usize,
     /// Where shuffle files go (a temporary folder when None).
     pub work_dir: Option<PathBuf>,
+    /// Seconds between its heartbeats to the scheduler (shorter than the scheduler's executor timeout).
+    pub heartbeat_secs: u64,
 }
 
 /// What an executor is started with, besides its options.
@@ -129,6 +154,7 @@ pub async fn run_executor(options: ExecutorOptions, parts: ExecutorParts) -> cra
         scheduler_host: options.scheduler_host.clone(),
         scheduler_port: options.scheduler_port,
         vcores: options.concurrent_tasks,
+        executor_heartbeat_interval_seconds: options.heartbeat_secs.max(1),
         work_dir: Some(work_dir.to_string_lossy().to_string()),
         override_config_producer: Some(parts.config),
         override_runtime_producer: Some(runtime),

@@ -518,6 +518,17 @@ impl Engine {
             LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(_))
         );
         let explain = matches!(&plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
+        // On a cluster, the job is named by its query as the client wrote it (`owl cluster status` lists it).
+        if self.shared.settings.cluster.is_some() {
+            let text = request.text.clone().unwrap_or_else(|| stmt.to_string());
+            let name: String = text.chars().take(200).collect();
+            let _ = ctx
+                .state_ref()
+                .write()
+                .config_mut()
+                .options_mut()
+                .set(ballista_core::config::BALLISTA_JOB_NAME, &name);
+        }
         let result = async {
             let df = ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());

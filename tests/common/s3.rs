@@ -191,40 +191,74 @@ impl S3Server {
     /// The environment a user of this server would have: its endpoint and keys, no profile files, no
     /// instance metadata, nothing inherited from the machine running the tests.
     pub fn env(&self, cmd: &mut assert_cmd::Command) {
-        clean_aws_env(cmd);
-        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", "us-east-1");
+        for k in INHERITED_AWS_VARS {
+            cmd.env_remove(k);
+        }
+        for (k, v) in self.user_env() {
+            cmd.env(k, v);
+        }
+    }
+
+    /// [`S3Server::env`] for a process started with `std::process::Command` (one that runs on).
+    pub fn env_std(&self, cmd: &mut std::process::Command) {
+        for k in INHERITED_AWS_VARS {
+            cmd.env_remove(k);
+        }
+        for (k, v) in self.user_env() {
+            cmd.env(k, v);
+        }
+    }
+
+    /// The variables [`S3Server::env`] sets.
+    fn user_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ];
+        env.extend(NO_AWS_FILES.iter().map(|(k, v)| (*k, v.to_string())));
+        env
     }
 }
 
+/// The AWS settings a process could inherit from the machine running the tests.
+const INHERITED_AWS_VARS: [&str; 15] = [
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
+/// Profile files that are not there, and no instance metadata.
+const NO_AWS_FILES: [(&str, &str); 3] = [
+    ("AWS_CONFIG_FILE", "/nonexistent/owl-test/config"),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/owl-test/credentials",
+    ),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
 /// Remove every AWS setting inherited from the machine; point profile files at nothing.
 pub fn clean_aws_env(cmd: &mut assert_cmd::Command) {
-    for k in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_ROLE_ARN",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ] {
+    for k in INHERITED_AWS_VARS {
         cmd.env_remove(k);
     }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/owl-test/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/owl-test/credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in NO_AWS_FILES {
+        cmd.env(k, v);
+    }
 }
 
 impl Drop for S3Server {
