@@ -497,19 +497,7 @@ fn comparable(doc: &Value, ordered: bool) -> Vec<String> {
 #[test]
 fn tpch_on_a_cluster_answers_as_here() {
     let f = Fixture::new();
-    let bin = serve::python_venv().parent().unwrap().to_path_buf();
-    let out = std::process::Command::new(bin.join("tpchgen-cli"))
-        .args(["parquet", "-s", "0.1", "--parts", "2", "--output-dir"])
-        .arg(f.path().join("tpch"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    f.run_ok(&["query", "CREATE DATABASE tpch"]);
-    f.run_ok(&["crawl", "tpch", "-d", "tpch"]);
+    serve::tpch(&f);
     let cluster = cluster_up(&f, 2);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/tpch");
     for q in 1..=22 {
@@ -579,8 +567,26 @@ fn a_query_outlives_a_lost_executor() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // With the last one lost too, a query fails with one line, once the scheduler gives up waiting for one.
-    let client = spawn_query(&f, &cluster, sql);
-    until_running(&cluster, 0.5);
+    let mut client = spawn_query(&f, &cluster, sql);
+    // Killed once the scheduler lists the job as running.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = cluster_status(&f, &cluster, false);
+        if status["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["state"] == "RUNNING")
+        {
+            break;
+        }
+        assert!(
+            client.try_wait().unwrap().is_none(),
+            "the query ended first"
+        );
+        assert!(Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let last = executor_pids(&cluster)
         .into_iter()
         .find(|&p| p != pids[0])

@@ -17,27 +17,9 @@ use futures::StreamExt;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use serve::{KEY, SECRET, Served, entry_of, flight_addr, pg_connect, pg_texts, rt};
-use std::process::Command;
 use tokio_postgres::types::{FromSql, Type};
 
 type Rows = Vec<Vec<Option<String>>>;
-
-/// TPC-H at scale factor 0.1 as Parquet (two files a table), crawled into the database `tpch`.
-fn tpch(f: &Fixture) {
-    let bin = serve::python_venv().parent().unwrap().to_path_buf();
-    let out = Command::new(bin.join("tpchgen-cli"))
-        .args(["parquet", "-s", "0.1", "--parts", "2", "--output-dir"])
-        .arg(f.path().join("tpch"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tpchgen-cli: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    f.run_ok(&["query", "CREATE DATABASE tpch"]);
-    f.run_ok(&["crawl", "tpch", "-d", "tpch"]);
-}
 
 /// The CLI's answer: column types (Hive spelling), rows with each value's JSON text kept (a decimal's every
 /// digit), bytes scanned.
@@ -294,7 +276,7 @@ fn statements() -> Vec<(&'static str, String, bool)> {
 #[test]
 fn every_protocol_gives_the_clis_answer() {
     let f = Fixture::new();
-    tpch(&f);
+    serve::tpch(&f);
     let server = Served::start(&f, &[], &["--flight", "127.0.0.1:0"]);
     let pg = server.pg.clone().unwrap();
     let flight = flight_addr(&server);

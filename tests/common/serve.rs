@@ -537,3 +537,20 @@ pub fn test_certificate(f: &Fixture) -> (std::path::PathBuf, std::path::PathBuf)
     );
     (cert, key)
 }
+
+/// TPC-H at scale factor 0.1 as Parquet (two files a table), crawled into the database `tpch`.
+pub fn tpch(f: &Fixture) {
+    let bin = python_venv().parent().unwrap().to_path_buf();
+    let out = std::process::Command::new(bin.join("tpchgen-cli"))
+        .args(["parquet", "-s", "0.1", "--parts", "2", "--output-dir"])
+        .arg(f.path().join("tpch"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tpchgen-cli: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    f.run_ok(&["query", "CREATE DATABASE tpch"]);
+    f.run_ok(&["crawl", "tpch", "-d", "tpch"]);
+}
