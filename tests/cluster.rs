@@ -214,6 +214,26 @@ fn what_cannot_reach_a_cluster_fails_with_one_line() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    // Its status: the same line.
+    let out = f
+        .owl()
+        .args([
+            "--cluster",
+            &format!("df://127.0.0.1:{port}"),
+            "cluster",
+            "status",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: cannot reach the cluster's scheduler at `df://127.0.0.1:{port}`: is `owl scheduler` or `owl cluster up` running there?"
+        )
+    );
     // Not a cluster address.
     let out = f
         .owl()

@@ -170,10 +170,14 @@ pub async fn fetch(cluster: &str) -> crate::Result<ClusterStatus> {
     let body = response.text().await.map_err(|_| unreachable())?;
     if !code.is_success() {
         // Not an owl scheduler (a Ballista one has no such route), or its state could not be read.
+        let why = if code == reqwest::StatusCode::NOT_FOUND {
+            "it has no status route: is it an `owl scheduler` (or `owl cluster up`) of this version?".to_string()
+        } else {
+            body.lines().next().unwrap_or("").trim().to_string()
+        };
         return Err(crate::Error::Query(format!(
-            "the scheduler at `{cluster}` gave no status (HTTP {}): {}",
-            code.as_u16(),
-            body.lines().next().unwrap_or("").trim()
+            "the scheduler at `{cluster}` gave no status (HTTP {}): {why}",
+            code.as_u16()
         )));
     }
     serde_json::from_str(&body).map_err(|e| {

@@ -111,18 +111,18 @@ pub(crate) struct Settings {
 }
 
 impl DecimalArith {
-    pub(crate) fn settings(&self) -> serde_json::Value {
-        let (precision, scale) = match self.out {
-            DataType::Decimal128(p, s) => (p, s),
-            _ => (0, 0),
+    /// None if its result is not a `Decimal128` (never, as [`rewrite`] makes it): it then does not travel.
+    pub(crate) fn settings(&self) -> Option<serde_json::Value> {
+        let DataType::Decimal128(precision, scale) = self.out else {
+            return None;
         };
-        serde_json::json!(Settings {
+        Some(serde_json::json!(Settings {
             op: self.op.to_string(),
             precision,
             scale,
             l_mul: self.l_mul.to_string(),
             r_mul: self.r_mul.to_string(),
-        })
+        }))
     }
 
     pub(crate) fn arrived(

@@ -72,7 +72,7 @@ pub(crate) fn travelling(expr: &dyn PhysicalExpr) -> Option<(&'static str, serde
     if let Some(e) = expr.downcast_ref::<view_eq::ViewEquals>() {
         Some((view_eq::KIND, e.settings()))
     } else if let Some(e) = expr.downcast_ref::<decimal::DecimalArith>() {
-        Some((decimal::KIND, e.settings()))
+        Some((decimal::KIND, e.settings()?))
     } else {
         let e = expr.downcast_ref::<conjunction::Conjunction>()?;
         Some((conjunction::KIND, e.settings()))
